@@ -1,0 +1,369 @@
+//! `pool merge A B…`, `pool dedupe [--apply|--interactive]`, `pool dedupe undo MERGE_ID`.
+//! Every merge is its own IMMEDIATE transaction with its audit row: a nightly run that
+//! is interrupted keeps the merges it finished and loses none.
+use std::io::IsTerminal;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+use crate::domain::customer::CustomerInput;
+use crate::domain::matching::{self, Cluster};
+use crate::domain::merge::{plan, Candidate};
+use crate::domain::roles::{Action, Role};
+use crate::error::{Error, Result};
+use crate::store::merge::{self as store_merge, MergedFields};
+use crate::store::users::User;
+use crate::store::{audit, customers, Store};
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The customers to merge (the oldest survives)
+    #[arg(required = true, num_args = 2..)]
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DedupeArgs {
+    #[command(subcommand)]
+    pub undo: Option<DedupeCommand>,
+    /// Pairs scoring at least this are duplicates (0–1)
+    #[arg(long, default_value_t = matching::DEFAULT_THRESHOLD)]
+    pub threshold: f64,
+    /// Merge every cluster without asking (for cron)
+    #[arg(long, conflicts_with = "interactive")]
+    pub apply: bool,
+    /// Ask per cluster: merge, skip, or pick the survivor
+    #[arg(long)]
+    pub interactive: bool,
+    /// Show at most N clusters (0 = all)
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DedupeCommand {
+    /// Undo a merge: restore every customer and moved record exactly
+    Undo {
+        /// The merge id (from the merge's output or `pool audit log --action merge`)
+        merge_id: i64,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct Merged {
+    pub merge_id: Option<i64>,
+    pub survivor: i64,
+    pub merged: Vec<i64>,
+    pub result: String,
+}
+
+fn candidate(conn: &rusqlite::Connection, id: i64) -> Result<Candidate> {
+    let c = customers::get(conn, id)?;
+    Ok(Candidate {
+        id: c.id,
+        created_at: c.created_at,
+        input: CustomerInput {
+            name: c.name,
+            company: c.company,
+            phone: c.phone,
+            email: c.email,
+            city: c.city,
+            address: c.address,
+            source: c.source,
+            tags: Some(c.tags),
+            notes: c.notes,
+        },
+        stage: c.stage,
+        custom: c
+            .custom
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok())
+            .unwrap_or_default(),
+        owner_id: c.owner_id,
+        owner: c.owner,
+        last_contact_at: c.last_contact_at,
+        won_at: c.won_at,
+    })
+}
+
+/// Merges one group in its own transaction. `survivor` overrides the oldest.
+pub fn merge_group(
+    store: &mut Store,
+    me: &User,
+    ids: &[i64],
+    survivor: Option<i64>,
+    score: f64,
+    reasons: &str,
+    now: i64,
+) -> Result<Merged> {
+    let tx = store.begin()?;
+    let mut group = Vec::with_capacity(ids.len());
+    for id in ids {
+        let c = customers::get(&tx, *id)?;
+        if me.role == Role::Manager {
+            if let Some(team) = c.owner_team_id {
+                if team != me.team_id {
+                    return Err(Error::Forbidden(format!(
+                        "customer {id} belongs to another team"
+                    )));
+                }
+            }
+        }
+        group.push(candidate(&tx, *id)?);
+    }
+    if let Some(s) = survivor {
+        // The chosen survivor sorts first.
+        for c in &mut group {
+            if c.id == s {
+                c.created_at = i64::MIN;
+            }
+        }
+    }
+    let p = plan(group)?;
+    let merged = MergedFields {
+        fields: p.fields,
+        stage: p.stage,
+        custom: p.custom,
+        owner_id: p.owner_id,
+        last_contact_at: p.last_contact_at,
+        won_at: p.won_at,
+    };
+    let merge_id = store_merge::merge(
+        &tx, p.survivor, &p.others, &merged, score, reasons, me.id, now,
+    )?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "merge",
+            entity: "customer",
+            entity_id: Some(p.survivor),
+            before: Some(json!({"merged": p.others})),
+            after: Some(
+                json!({"merge_id": merge_id, "survivor": p.survivor, "score": score, "reasons": reasons}),
+            ),
+        },
+    )?;
+    tx.commit()?;
+    Ok(Merged {
+        merge_id: Some(merge_id),
+        survivor: p.survivor,
+        merged: p.others,
+        result: "merged".into(),
+    })
+}
+
+pub fn merge(ctx: &mut Ctx, a: &MergeArgs) -> Result<()> {
+    let me = ctx.require(Action::Merge)?;
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let mut ids = a.ids.clone();
+    ids.sort();
+    ids.dedup();
+    if ids.len() < 2 {
+        return Err(Error::invalid(
+            "ids",
+            "give at least two different customers",
+        ));
+    }
+    let m = merge_group(ctx.store()?, &me, &ids, None, 1.0, "merged by hand", now)?;
+    out.status(format!(
+        "merged {} into {} (merge {}; undo with pool dedupe undo {})",
+        m.merged
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.survivor,
+        m.merge_id.unwrap_or_default(),
+        m.merge_id.unwrap_or_default()
+    ));
+    out.record(&m)
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterRow {
+    ids: Vec<i64>,
+    score: f64,
+    reasons: String,
+    names: String,
+    owners: String,
+}
+
+#[derive(Debug, Serialize)]
+struct DedupeSummary {
+    customers: usize,
+    candidate_pairs: usize,
+    clusters: usize,
+    duplicates: usize,
+    merged: usize,
+    skipped_need_manager: usize,
+    failed: usize,
+    seconds: f64,
+}
+
+pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
+    if let Some(DedupeCommand::Undo { merge_id }) = a.undo {
+        return undo(ctx, merge_id);
+    }
+    let me = ctx.require(Action::Dedupe)?;
+    if !(0.0..=1.0).contains(&a.threshold) {
+        return Err(Error::invalid("--threshold", "must be between 0 and 1"));
+    }
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let started = std::time::Instant::now();
+    let store = ctx.store()?;
+    let records = crate::store::dedupe::records(&store.conn)?;
+    let found = matching::find(&records, a.threshold);
+    let clusters: Vec<&Cluster> = found.clusters.iter().collect();
+    let describe = |c: &Cluster| -> ClusterRow {
+        let rs: Vec<&matching::Record> = c.members.iter().map(|i| &records[*i]).collect();
+        ClusterRow {
+            ids: rs.iter().map(|r| r.id).collect(),
+            score: (c.score * 1000.0).round() / 1000.0,
+            reasons: c.reasons.join("; "),
+            names: rs
+                .iter()
+                .map(|r| r.label.clone())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            owners: rs
+                .iter()
+                .map(|r| r.owner.clone().unwrap_or_else(|| "(pool)".into()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    };
+    let mut summary = DedupeSummary {
+        customers: records.len(),
+        candidate_pairs: found.candidate_pairs,
+        clusters: clusters.len(),
+        duplicates: clusters.iter().map(|c| c.members.len() - 1).sum(),
+        merged: 0,
+        skipped_need_manager: 0,
+        failed: 0,
+        seconds: 0.0,
+    };
+    if !a.apply && !a.interactive {
+        let shown: Vec<ClusterRow> = clusters
+            .iter()
+            .take(if a.limit == 0 { usize::MAX } else { a.limit })
+            .map(|c| describe(c))
+            .collect();
+        summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+        if out.is_json() {
+            return out.json(&json!({"summary": summary, "clusters": shown}));
+        }
+        out.rows(&shown, "No duplicates found.")?;
+        out.status(format!(
+            "{} cluster(s), {} duplicate(s) among {} customers ({} candidate pairs, {:.2} s); merge with --apply or --interactive",
+            summary.clusters, summary.duplicates, summary.customers, summary.candidate_pairs, summary.seconds
+        ));
+        return Ok(());
+    }
+    if a.interactive && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::Usage(
+            "--interactive needs a terminal; use --apply for scripts and cron".into(),
+        ));
+    }
+    let mut results: Vec<Merged> = Vec::new();
+    for c in &clusters {
+        let row = describe(c);
+        let mut survivor = None;
+        if a.interactive {
+            eprintln!(
+                "\n{} (score {:.3}: {})\n  owners: {}",
+                row.names, row.score, row.reasons, row.owners
+            );
+            let mut items = vec!["merge (oldest survives)".to_string(), "skip".to_string()];
+            items.extend(row.ids.iter().map(|i| format!("merge, keep {i}")));
+            let pick = dialoguer::Select::new()
+                .with_prompt(format!("customers {:?}", row.ids))
+                .items(&items)
+                .default(0)
+                .interact()
+                .map_err(|e| Error::Other(format!("prompt failed: {e}")))?;
+            match pick {
+                1 => continue,
+                0 => {}
+                n => survivor = row.ids.get(n - 2).copied(),
+            }
+        }
+        match merge_group(store, &me, &row.ids, survivor, c.score, &row.reasons, now) {
+            Ok(m) => {
+                summary.merged += 1;
+                results.push(m);
+            }
+            Err(e) if e.exit_code() == 5 => {
+                summary.skipped_need_manager += 1;
+                results.push(Merged {
+                    merge_id: None,
+                    survivor: row.ids[0],
+                    merged: row.ids[1..].to_vec(),
+                    result: e.to_string(),
+                });
+            }
+            // A customer changed or vanished since the scan: skip it, keep going.
+            Err(e) if matches!(e.exit_code(), 3 | 4 | 6) => {
+                summary.failed += 1;
+                results.push(Merged {
+                    merge_id: None,
+                    survivor: row.ids[0],
+                    merged: row.ids[1..].to_vec(),
+                    result: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+    if out.is_json() {
+        out.json(&json!({"summary": summary, "merges": results}))?;
+    } else {
+        out.rows(&results, "Nothing merged.")?;
+    }
+    out.status(format!(
+        "{} merged, {} need a manager (different owners), {} skipped",
+        summary.merged, summary.skipped_need_manager, summary.failed
+    ));
+    if summary.skipped_need_manager > 0 {
+        return Err(Error::Reported {
+            code: 5,
+            summary: format!(
+                "{} cluster(s) need a manager: their customers have different owners",
+                summary.skipped_need_manager
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn undo(ctx: &mut Ctx, merge_id: i64) -> Result<()> {
+    let me = ctx.require(Action::Merge)?;
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let tx = ctx.store()?.begin()?;
+    let rec = store_merge::undo(&tx, merge_id, now)?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "merge_undo",
+            entity: "customer",
+            entity_id: Some(rec.survivor_id),
+            before: Some(json!({"merge_id": merge_id})),
+            after: Some(json!({"restored": rec.merged_ids})),
+        },
+    )?;
+    tx.commit()?;
+    out.status(format!(
+        "merge {merge_id} undone: customers {:?} are back",
+        rec.merged_ids
+    ));
+    out.record(&rec)
+}

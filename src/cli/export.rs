@@ -1,0 +1,216 @@
+//! `pool export`: customers out as CSV, JSON or JSON lines, masked by role, with cells a
+//! spreadsheet would run as a formula neutralised. Every export is audit-logged.
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use super::customer::{filter, masked, FilterArgs};
+use super::output::Format;
+use super::Ctx;
+use crate::clock::iso_ts;
+use crate::domain::roles::{allowed, Action};
+use crate::error::{Error, Result};
+use crate::store::audit;
+use crate::store::customers::{self, Customer};
+use crate::store::users::User;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Export phone, e-mail and address unmasked (managers and admins; audit-logged)
+    #[arg(long)]
+    pub unmasked: bool,
+}
+
+/// The fixed columns, in order; custom fields follow.
+pub const COLUMNS: [&str; 15] = [
+    "id",
+    "name",
+    "company",
+    "phone",
+    "email",
+    "city",
+    "address",
+    "source",
+    "stage",
+    "tags",
+    "notes",
+    "owner",
+    "pool",
+    "created",
+    "last_contact",
+];
+
+/// OWASP CSV injection: a cell starting with = + - @ tab or CR is prefixed with a quote
+/// so a spreadsheet shows it as text. `pool import` removes the quote again.
+pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+fn record(
+    c: &Customer,
+    viewer: &User,
+    unmasked: bool,
+    custom_keys: &[String],
+) -> Map<String, Value> {
+    let (phone, email, address) = if unmasked {
+        (c.phone.clone(), c.email.clone(), c.address.clone())
+    } else {
+        // Masked unless asked (and allowed), even for an owner: an export leaves the tool.
+        let nobody = User {
+            id: -1,
+            role: crate::domain::roles::Role::Viewer,
+            ..viewer.clone()
+        };
+        masked(c, &nobody)
+    };
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id));
+    m.insert("name".into(), json!(c.name));
+    m.insert("company".into(), json!(c.company));
+    m.insert("phone".into(), json!(phone));
+    m.insert("email".into(), json!(email));
+    m.insert("city".into(), json!(c.city));
+    m.insert("address".into(), json!(address));
+    m.insert("source".into(), json!(c.source));
+    m.insert("stage".into(), json!(c.stage));
+    m.insert("tags".into(), json!(c.tags));
+    m.insert("notes".into(), json!(c.notes));
+    m.insert("owner".into(), json!(c.owner));
+    m.insert(
+        "pool".into(),
+        json!(if c.owner_id.is_none() {
+            Some(&c.pool)
+        } else {
+            None
+        }),
+    );
+    m.insert("created".into(), json!(iso_ts(Some(c.created_at))));
+    m.insert("last_contact".into(), json!(iso_ts(c.last_contact_at)));
+    let custom: Map<String, Value> = c
+        .custom
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    for k in custom_keys {
+        m.insert(
+            format!("custom.{k}"),
+            custom.get(k).cloned().unwrap_or(Value::Null),
+        );
+    }
+    m
+}
+
+pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
+    let me = ctx.require(Action::Export)?;
+    if a.unmasked && !allowed(me.role, Action::ExportUnmasked) {
+        return Err(Error::PermissionDenied {
+            role: me.role.as_str().into(),
+            action: Action::ExportUnmasked.describe().into(),
+        });
+    }
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let format = match out.format {
+        Format::Table => Format::Csv,
+        f => f,
+    };
+    let store = ctx.store()?;
+    let f = filter(&store.conn, &me, &a.filters, now)?;
+    let keys = customers::custom_keys(&store.conn, &f)?;
+    let sink: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(
+            File::create(p)
+                .map_err(|e| Error::Other(format!("cannot write {}: {e}", p.display())))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = BufWriter::with_capacity(1 << 16, sink);
+    let mut n: u64 = 0;
+    match format {
+        Format::Csv | Format::Table => {
+            let mut c = csv::Writer::from_writer(&mut w);
+            let mut head: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
+            head.extend(keys.iter().map(|k| format!("custom.{k}")));
+            c.write_record(head.iter().map(|h| guard(h).into_owned()))?;
+            customers::for_each(&store.conn, &f, |cust| {
+                let rec = record(&cust, &me, a.unmasked, &keys);
+                c.write_record(rec.values().map(|v| match v {
+                    Value::Null => String::new(),
+                    Value::String(s) => guard(s).into_owned(),
+                    other => other.to_string(),
+                }))?;
+                n += 1;
+                Ok(())
+            })?;
+            c.flush()?;
+        }
+        Format::Json => {
+            w.write_all(b"[")?;
+            customers::for_each(&store.conn, &f, |cust| {
+                if n > 0 {
+                    w.write_all(b",")?;
+                }
+                w.write_all(b"\n  ")?;
+                serde_json::to_writer(&mut w, &record(&cust, &me, a.unmasked, &keys))?;
+                n += 1;
+                Ok(())
+            })?;
+            w.write_all(b"\n]\n")?;
+        }
+        Format::Jsonl => {
+            customers::for_each(&store.conn, &f, |cust| {
+                serde_json::to_writer(&mut w, &record(&cust, &me, a.unmasked, &keys))?;
+                w.write_all(b"\n")?;
+                n += 1;
+                Ok(())
+            })?;
+        }
+    }
+    w.flush()?;
+    drop(w);
+    let tx = store.begin()?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "export",
+            entity: "customers",
+            entity_id: None,
+            before: None,
+            after: Some(json!({
+                "rows": n,
+                "unmasked": a.unmasked,
+                "format": format!("{format:?}").to_lowercase(),
+                "filter": format!("{:?}", a.filters),
+                "file": a.output.as_ref().map(|p| p.display().to_string()),
+            })),
+        },
+    )?;
+    tx.commit()?;
+    out.status(format!(
+        "exported {n} customer(s){}{}",
+        if a.unmasked {
+            " unmasked"
+        } else {
+            " (phone, e-mail and address masked; --unmasked for managers)"
+        },
+        a.output
+            .as_ref()
+            .map(|p| format!(" to {}", p.display()))
+            .unwrap_or_default()
+    ));
+    Ok(())
+}

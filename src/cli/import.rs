@@ -1,0 +1,613 @@
+//! `pool import FILE|-`: leads into the pool. One transaction for the whole file: a
+//! crash, kill or Ctrl-C leaves the database as it was; every row that passed validation
+//! is in, or none is. Rows are checked against the database and the rows before them
+//! (both live in the transaction), so a second run of the same file adds nothing.
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+use crate::domain::roles::{Action, Role};
+use crate::error::{Error, Result};
+use crate::import::decode::Charset;
+use crate::import::{Defaults, Lead, LeadReader, Reject, Row};
+
+use crate::store::customers::{self, Placement};
+use crate::store::{audit, pool, users};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnDuplicate {
+    /// Keep the existing customer, drop the row
+    Skip,
+    /// Fill the existing customer's empty fields from the row
+    Merge,
+    /// Add the row as a new customer anyway
+    Create,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Delimiter {
+    #[value(name = ",")]
+    Comma,
+    #[value(name = ";")]
+    Semicolon,
+    Tab,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file, or - for stdin
+    pub file: PathBuf,
+    /// Map a column to a field: "Mobile=phone" (field may also be custom or ignore); repeatable
+    #[arg(long, value_name = "COLUMN=FIELD")]
+    pub map: Vec<String>,
+    /// Text encoding of the file
+    #[arg(long, value_enum, default_value_t = Charset::Auto)]
+    pub encoding: Charset,
+    /// Column separator (default: detected from the header)
+    #[arg(long, value_enum)]
+    pub delimiter: Option<Delimiter>,
+    /// What to do with a row that matches a customer (same phone, e-mail, or name+company)
+    #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
+    pub on_duplicate: OnDuplicate,
+    /// Put the customers in this pool (default: public)
+    #[arg(long, value_name = "POOL", conflicts_with = "owner")]
+    pub pool: Option<String>,
+    /// Give the customers to this user instead of a pool
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+    /// Source for rows that have none, e.g. "2026杭州展会"
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Tags added to every row
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// Check everything and report, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to the file)
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub file: String,
+    pub encoding: String,
+    pub sha256: String,
+    pub rows: u64,
+    pub imported: u64,
+    pub duplicates_in_file: u64,
+    pub duplicates_in_database: u64,
+    pub merged: u64,
+    pub rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub first_id: Option<i64>,
+    pub last_id: Option<i64>,
+    pub rejects_file: Option<String>,
+    pub dry_run: bool,
+    pub seconds: f64,
+}
+
+fn parse_map(items: &[String]) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|m| {
+            m.split_once('=')
+                .map(|(c, f)| (c.trim().to_string(), f.trim().to_lowercase()))
+                .filter(|(c, f)| !c.is_empty() && !f.is_empty())
+                .ok_or_else(|| Error::invalid("--map", format!("'{m}' is not COLUMN=FIELD")))
+        })
+        .collect()
+}
+
+/// The rejects file: the original cells plus line and reason.
+struct Rejects {
+    path: PathBuf,
+    writer: Option<csv::Writer<File>>,
+    headers: Vec<String>,
+}
+
+impl Rejects {
+    fn write(&mut self, r: &Reject) -> Result<()> {
+        if self.writer.is_none() {
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_path(&self.path)
+                .map_err(|e| Error::Other(format!("cannot write {}: {e}", self.path.display())))?;
+            let mut head = vec!["line".to_string(), "reason".to_string()];
+            head.extend(self.headers.iter().cloned());
+            w.write_record(&head)?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let mut rec = vec![r.line.to_string(), r.reason.clone()];
+            rec.extend(r.cells.iter().cloned());
+            // Pad so the rejects file itself is never ragged.
+            while rec.len() < self.headers.len() + 2 {
+                rec.push(String::new());
+            }
+            w.write_record(&rec)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows handed from the reader thread to the writer in one message.
+const BATCH: usize = 1024;
+
+/// The match keys of rows in the database and in the file, hashed, for a bulk import
+/// whose key indexes are suspended. A hit is confirmed against the stored row, so a
+/// hash collision can never drop a row.
+#[derive(Default)]
+struct KeyMap {
+    map: HashMap<u64, i64>,
+}
+
+fn key_hash(kind: u8, a: &str, b: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (kind, a, b).hash(&mut h);
+    h.finish()
+}
+
+fn row_keys(
+    phone: Option<&str>,
+    email: Option<&str>,
+    name: Option<&str>,
+    company: Option<&str>,
+) -> Vec<u64> {
+    let mut k = Vec::with_capacity(3);
+    if let Some(p) = phone {
+        k.push(key_hash(0, p, ""));
+    }
+    if let Some(e) = email {
+        k.push(key_hash(1, e, ""));
+    }
+    if let (Some(n), Some(c)) = (name, company) {
+        k.push(key_hash(2, n, c));
+    }
+    k
+}
+
+impl KeyMap {
+    fn add(&mut self, id: i64, keys: &[u64]) {
+        for k in keys {
+            self.map.entry(*k).or_insert(id);
+        }
+    }
+
+    fn find(
+        &self,
+        tx: &rusqlite::Connection,
+        pending: Option<&customers::BulkInsert>,
+        f: &crate::domain::customer::CustomerFields,
+    ) -> Result<Option<i64>> {
+        let k = &f.keys;
+        for h in row_keys(
+            k.phone.as_deref(),
+            k.email.as_deref(),
+            k.name.as_deref(),
+            k.company.as_deref(),
+        ) {
+            if let Some(id) = self.map.get(&h) {
+                let (p, e, n, c) = match pending.and_then(|b| b.pending_keys(*id)) {
+                    Some(k) => k,
+                    None => customers::keys_of(tx, *id)?,
+                };
+                let same = (k.phone.is_some() && p == k.phone)
+                    || (k.email.is_some() && e == k.email)
+                    || (k.name.is_some() && k.company.is_some() && n == k.name && c == k.company);
+                if same {
+                    return Ok(Some(*id));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
+    let me = ctx.require(Action::Import)?;
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let started = Instant::now();
+    let map = parse_map(&a.map)?;
+    let stdin = a.file.as_os_str() == "-";
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(&a.file)
+            .map_err(|e| Error::Other(format!("cannot open {}: {e}", a.file.display())))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
+            size,
+        )
+    };
+    let delimiter = a.delimiter.map(|d| match d {
+        Delimiter::Comma => b',',
+        Delimiter::Semicolon => b';',
+        Delimiter::Tab => b'\t',
+    });
+    let defaults = Defaults {
+        source: a.source.clone(),
+        tags: a.tags.clone(),
+    };
+    let reader = LeadReader::new(input, a.encoding, delimiter, &map, defaults)?;
+    let encoding = reader.encoding.to_string();
+    let rejects_path = match (&a.rejects, stdin) {
+        (Some(p), _) => Some(p.clone()),
+        (None, false) => Some(PathBuf::from(format!("{}.rejects.csv", a.file.display()))),
+        (None, true) => None,
+    };
+    let mut rejects = rejects_path.clone().map(|path| Rejects {
+        path,
+        writer: None,
+        headers: reader.headers.clone(),
+    });
+
+    // Parsing, decoding and validating run on a second thread, a bounded queue ahead of
+    // the writer: two cores, and memory that does not grow with the file.
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let (send, recv) = mpsc::sync_channel::<Vec<Row>>(4);
+    let progress = Arc::clone(&bytes_read);
+    let parser = std::thread::spawn(move || -> Result<String> {
+        let mut reader = reader;
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(row) = reader.next() {
+            batch.push(row?);
+            if batch.len() == BATCH {
+                progress.store(reader.bytes_read(), Ordering::Relaxed);
+                if send
+                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                    .is_err()
+                {
+                    // The writer stopped (it reports why); stop reading.
+                    return Ok(String::new());
+                }
+            }
+        }
+        if !batch.is_empty() && send.send(batch).is_err() {
+            return Ok(String::new());
+        }
+        drop(send);
+        reader.finish()
+    });
+
+    let store = ctx.store()?;
+    // Bulk work: a bigger page cache for this connection only (bounded, 48 MiB, so the
+    // whole import stays under ~200 MB whatever the file size).
+    store.conn.pragma_update(None, "cache_size", -49_152)?;
+    let tx = store.begin()?;
+    let place = match (&a.owner, &a.pool) {
+        (Some(o), _) => {
+            let u = users::get(&tx, o)?;
+            if u.id != me.id && !crate::domain::roles::allowed(me.role, Action::Assign) {
+                return Err(Error::PermissionDenied {
+                    role: me.role.as_str().into(),
+                    action: "import customers for another owner".into(),
+                });
+            }
+            if me.role == Role::Manager && u.team_id != me.team_id {
+                return Err(Error::Forbidden(format!("'{o}' is not in your team")));
+            }
+            Placement {
+                pool_id: 1,
+                owner_id: Some(u.id),
+            }
+        }
+        (None, Some(p)) => Placement {
+            pool_id: pool::pool_id(&tx, p)?,
+            owner_id: None,
+        },
+        (None, None) => Placement {
+            pool_id: 1,
+            owner_id: None,
+        },
+    };
+    let max_before: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM customers", [], |r| {
+        r.get(0)
+    })?;
+    // Bulk mode when the file is large next to the table (about 150 bytes a row): the
+    // key indexes are rebuilt once at the end instead of updated row by row.
+    let existing = customers::live_count(&tx)?;
+    let expected_rows = size.map(|s| s / 150).unwrap_or(0) as i64;
+    let bulk = expected_rows >= 10_000 && expected_rows > existing;
+    let mut keymap = KeyMap::default();
+    let suspended = if bulk {
+        // Sized once: growing a map of millions of keys would briefly hold two copies.
+        keymap
+            .map
+            .reserve(((expected_rows + existing) * 3) as usize);
+        customers::for_each_keys(&tx, |id, p, e, n, c| {
+            keymap.add(
+                id,
+                &row_keys(p.as_deref(), e.as_deref(), n.as_deref(), c.as_deref()),
+            );
+        })?;
+        customers::suspend_match_indexes(&tx)?
+    } else {
+        Vec::new()
+    };
+    // Bulk mode writes new customers in multi-row statements (explicit ids). Owner
+    // imports keep the row-by-row path: each row also gets an ownership event.
+    let mut batch_insert = if bulk && place.owner_id.is_none() {
+        Some(customers::BulkInsert::new(&tx, &place, Some(me.id), now)?)
+    } else {
+        None
+    };
+    let mut s = Summary {
+        file: a.file.display().to_string(),
+        encoding,
+        dry_run: a.dry_run,
+        ..Default::default()
+    };
+    let bar = if std::io::stderr().is_terminal() && !out.quiet {
+        let b = match size {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    for batch in recv {
+        for row in batch {
+            s.rows += 1;
+            match row {
+                Row::Reject(r) => {
+                    s.rejected += 1;
+                    *s.rejected_by_reason.entry(r.kind.clone()).or_default() += 1;
+                    if let Some(rj) = rejects.as_mut() {
+                        rj.write(&r)?;
+                    }
+                }
+                Row::Lead(lead) => {
+                    let dup = match (a.on_duplicate, bulk) {
+                        (OnDuplicate::Create, _) => None,
+                        (_, true) => keymap.find(&tx, batch_insert.as_ref(), &lead.fields)?,
+                        (_, false) => customers::exact_matches(&tx, &lead.fields, None)?
+                            .first()
+                            .map(|(id, _)| *id),
+                    };
+                    match dup {
+                        Some(existing) => {
+                            if existing > max_before {
+                                s.duplicates_in_file += 1;
+                            } else {
+                                s.duplicates_in_database += 1;
+                            }
+                            if a.on_duplicate == OnDuplicate::Merge {
+                                // The customer may still be queued: write the queue first.
+                                if let Some(b) = batch_insert.as_mut() {
+                                    b.flush()?;
+                                }
+                                if let Some(f) = merge_into(&tx, existing, &lead, now)? {
+                                    s.merged += 1;
+                                    let k = &f.keys;
+                                    keymap.add(
+                                        existing,
+                                        &row_keys(
+                                            k.phone.as_deref(),
+                                            k.email.as_deref(),
+                                            k.name.as_deref(),
+                                            k.company.as_deref(),
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        None => {
+                            let custom = if lead.custom.is_empty() {
+                                None
+                            } else {
+                                Some(Value::Object(lead.custom.clone()).to_string())
+                            };
+                            let stage = lead.stage.map(|s| s.as_str()).unwrap_or("lead");
+                            let id = match batch_insert.as_mut() {
+                                Some(b) => {
+                                    let k = &lead.fields.keys;
+                                    let keys = row_keys(
+                                        k.phone.as_deref(),
+                                        k.email.as_deref(),
+                                        k.name.as_deref(),
+                                        k.company.as_deref(),
+                                    );
+                                    let id = b.add(lead.fields, stage, custom)?;
+                                    keymap.add(id, &keys);
+                                    id
+                                }
+                                None => customers::insert(
+                                    &tx,
+                                    &lead.fields,
+                                    stage,
+                                    custom.as_deref(),
+                                    &place,
+                                    Some(me.id),
+                                    now,
+                                )?,
+                            };
+                            if let Some(owner) = place.owner_id {
+                                pool::record_event(
+                                    &tx,
+                                    id,
+                                    "import",
+                                    None,
+                                    Some(owner),
+                                    me.id,
+                                    place.pool_id,
+                                    None,
+                                    now,
+                                )?;
+                            }
+                            s.imported += 1;
+                            s.first_id.get_or_insert(id);
+                            s.last_id = Some(id);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(b) = &bar {
+            b.set_position(bytes_read.load(Ordering::Relaxed));
+            b.set_message(format!("{} rows", s.rows));
+        }
+    }
+    if let Some(b) = batch_insert.as_mut() {
+        b.flush()?;
+    }
+    drop(batch_insert);
+    s.sha256 = parser
+        .join()
+        .map_err(|_| Error::Other("the CSV reader thread panicked".into()))??;
+    if let Some(b) = &bar {
+        b.set_message("building indexes");
+    }
+    customers::restore_indexes(&tx, &suspended)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Some(rj) = rejects.as_mut() {
+        if let Some(w) = rj.writer.as_mut() {
+            w.flush()?;
+            s.rejects_file = Some(rj.path.display().to_string());
+        }
+    }
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "import",
+            entity: "import",
+            entity_id: None,
+            before: None,
+            after: Some(json!({
+                "file": s.file,
+                "sha256": s.sha256,
+                "rows": s.rows,
+                "imported": s.imported,
+                "duplicates_in_file": s.duplicates_in_file,
+                "duplicates_in_database": s.duplicates_in_database,
+                "merged": s.merged,
+                "rejected": s.rejected,
+                "first_id": s.first_id,
+                "last_id": s.last_id,
+                "on_duplicate": format!("{:?}", a.on_duplicate).to_lowercase(),
+            })),
+        },
+    )?;
+    if a.dry_run {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
+    }
+    s.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+    let verb = if a.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    out.status(format!(
+        "{verb} {} of {} rows in {:.2} s; {} duplicate(s), {} rejected{}",
+        s.imported,
+        s.rows,
+        s.seconds,
+        s.duplicates_in_file + s.duplicates_in_database,
+        s.rejected,
+        s.rejects_file
+            .as_deref()
+            .map(|f| format!(" (see {f})"))
+            .unwrap_or_default()
+    ));
+    out.record(&s)
+}
+
+/// Fills the existing customer's empty fields (and adds tags and custom fields) from a
+/// duplicate row; never overwrites a value. Returns whether anything changed.
+fn merge_into(
+    tx: &rusqlite::Connection,
+    id: i64,
+    lead: &Lead,
+    now: i64,
+) -> Result<Option<crate::domain::customer::CustomerFields>> {
+    let c = customers::get(tx, id)?;
+    let mut f = crate::domain::customer::validate(
+        &crate::domain::customer::CustomerInput {
+            name: c.name.clone(),
+            company: c.company.clone(),
+            phone: c.phone.clone(),
+            email: c.email.clone(),
+            city: c.city.clone(),
+            address: c.address.clone(),
+            source: c.source.clone(),
+            tags: Some(c.tags.clone()),
+            notes: c.notes.clone(),
+        },
+        false,
+    )?;
+    let before = f.clone();
+    let n = &lead.fields;
+    for (slot, new) in [
+        (&mut f.name, &n.name),
+        (&mut f.company, &n.company),
+        (&mut f.phone, &n.phone),
+        (&mut f.email, &n.email),
+        (&mut f.city, &n.city),
+        (&mut f.address, &n.address),
+        (&mut f.source, &n.source),
+        (&mut f.notes, &n.notes),
+    ] {
+        if slot.is_none() {
+            slot.clone_from(new);
+        }
+    }
+    for t in &n.tags {
+        if !f.tags.contains(t) {
+            f.tags.push(t.clone());
+        }
+    }
+    let mut custom: Map<String, Value> = c
+        .custom
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let custom_before = custom.len();
+    for (k, v) in &lead.custom {
+        custom.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    if f == before && custom.len() == custom_before {
+        return Ok(None);
+    }
+    // Recompute keys for the filled-in values.
+    let input = crate::domain::customer::CustomerInput {
+        name: f.name.clone(),
+        company: f.company.clone(),
+        phone: f.phone.clone(),
+        email: f.email.clone(),
+        city: f.city.clone(),
+        address: f.address.clone(),
+        source: f.source.clone(),
+        tags: Some(f.tags.join(",")),
+        notes: f.notes.clone(),
+    };
+    let f = crate::domain::customer::validate(&input, false)?;
+    customers::update_fields(tx, id, &f, &c.stage, now)?;
+    if custom.len() != custom_before {
+        customers::set_custom(tx, id, &Value::Object(custom).to_string())?;
+    }
+    Ok(Some(f))
+}

@@ -1,0 +1,326 @@
+//! The command line: global options, the command tree, dispatch, and the context
+//! (`Ctx`) every command receives.
+pub mod agenda;
+pub mod audit_cmd;
+pub mod customer;
+pub mod dedupe;
+pub mod demo;
+pub mod export;
+pub mod import;
+pub mod output;
+pub mod pool;
+pub mod recycle;
+pub mod report;
+pub mod rules;
+pub mod safety;
+pub mod setup;
+pub mod team;
+pub mod user;
+pub mod work;
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::domain::roles::{allowed, Action, Role};
+use crate::error::{Error, Result};
+use crate::store::users::User;
+use crate::store::{audit, teams, users, Store};
+use output::{Format, Out};
+
+const ABOUT: &str =
+    "A shared customer pool (公海) for sales, marketing and support teams, over one SQLite file.";
+const LONG_ABOUT: &str =
+    "A shared customer pool (公海) for sales, marketing and support teams, over one SQLite file.
+
+Claim customers from the pool, log calls and visits, plan follow-ups, release them back,
+and let the rules recycle the ones nobody works on. Every change is audit-logged.
+
+Exit codes: 0 ok · 1 other error · 2 usage · 3 not found · 4 permission denied / unknown
+user · 5 conflict (owned, limit, cooldown, lock) · 6 invalid input · 7 database busy ·
+8 integrity failure.";
+
+#[derive(Debug, Parser)]
+#[command(name = "pool", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Database file (default: pool.db in the OS data folder, e.g. ~/.local/share/pool/)
+    #[arg(long, global = true, env = "POOL_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Act as this user (default: POOL_USER, else the OS login name)
+    #[arg(long = "as", global = true, env = "POOL_USER", value_name = "USER")]
+    pub actor: Option<String>,
+    /// Output format of data on stdout
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Answer yes to every question (needed for destructive commands without a terminal)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// Print no status messages on stderr (errors and warnings still show)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database (optional: any command creates it on first use)
+    Init,
+    /// Teams: groups of users (sales-east, support, marketing)
+    #[command(subcommand)]
+    Team(team::TeamCommand),
+    /// Users, their teams and roles (admin, manager, member, viewer)
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Add a customer (same as `pool customer add`)
+    Add(customer::AddArgs),
+    /// Show one customer
+    Show(customer::ShowArgs),
+    /// List customers, with filters
+    #[command(alias = "ls")]
+    List(customer::ListArgs),
+    /// Change a customer's fields
+    Edit(customer::EditArgs),
+    /// Delete a customer (kept as a tombstone)
+    Delete(customer::DeleteArgs),
+    /// Erase a customer's personal data for a deletion request (admin)
+    Forget(customer::ForgetArgs),
+    /// Customers: add, show, list, edit, delete
+    #[command(subcommand)]
+    Customer(customer::CustomerCommand),
+    /// Claim pooled customers (领取)
+    Claim(pool::ClaimArgs),
+    /// Release your customers back to the pool (放入公海)
+    Release(pool::ReleaseArgs),
+    /// Give customers to a user (manager)
+    Assign(pool::AssignArgs),
+    /// Move customers from one user to another (manager)
+    Transfer(pool::TransferArgs),
+    /// Lock customers so recycling skips them
+    Lock(pool::LockArgs),
+    /// Unlock customers
+    Unlock(pool::LockArgs),
+    /// Log a call, e-mail, meeting, visit, WeChat or note on a customer (沟通记录)
+    Log(work::LogArgs),
+    /// Follow-up plans (跟进计划): add, list, done, cancel
+    #[command(subcommand, alias = "fu")]
+    Followup(work::FollowupCommand),
+    /// Deals (交易记录)
+    #[command(subcommand)]
+    Deal(work::DealCommand),
+    /// My day: overdue and upcoming follow-ups, customers about to be recycled
+    Agenda,
+    /// Return customers past their pool's rules to the pool (回收); for cron
+    Recycle(recycle::RecycleArgs),
+    /// Pools: the public one and team pools
+    #[command(subcommand)]
+    Pools(rules::PoolsCommand),
+    /// Pool rules: limits, cooldowns, recycling
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// Import leads from a CSV file (UTF-8, GBK, UTF-16; Chinese or English headers)
+    Import(import::ImportArgs),
+    /// Export customers as CSV (default), JSON or JSON lines, with the list filters
+    Export(export::ExportArgs),
+    /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// The audit trail: log and verify
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// Copy the database to FILE while others keep working (online backup)
+    Backup(safety::BackupArgs),
+    /// Replace the database with a checked backup (the old one is kept aside)
+    Restore(safety::RestoreArgs),
+    /// Check integrity, foreign keys, the audit chain, WAL mode and inconsistent rows
+    Doctor,
+    /// Find duplicate customers; --apply merges them (cron), --interactive asks; `undo MERGE_ID`
+    Dedupe(dedupe::DedupeArgs),
+    /// Merge customers by hand: the oldest survives, the others become tombstones
+    Merge(dedupe::MergeArgs),
+    /// Fill the database with realistic demo customers, teams and users
+    Demo(demo::DemoArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    Completions(setup::CompletionsArgs),
+}
+
+/// What every command gets: the global options, the store (opened on first use) and
+/// the acting user (resolved on first use).
+pub struct Ctx {
+    pub global: Global,
+    pub out: Out,
+    store: Option<Store>,
+    actor: Option<User>,
+}
+
+impl Ctx {
+    pub fn new(global: Global) -> Ctx {
+        let out = Out::new(global.format, global.quiet);
+        Ctx {
+            global,
+            out,
+            store: None,
+            actor: None,
+        }
+    }
+
+    pub fn db_path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.global.db {
+            return Ok(p.clone());
+        }
+        let dirs = directories::ProjectDirs::from("", "", "pool").ok_or_else(|| {
+            Error::Other(
+                "cannot find a home folder for the default database; pass --db PATH".into(),
+            )
+        })?;
+        Ok(dirs.data_dir().join("pool.db"))
+    }
+
+    pub fn store(&mut self) -> Result<&mut Store> {
+        if self.store.is_none() {
+            let path = self.db_path()?;
+            self.store = Some(Store::open(&path)?);
+        }
+        match self.store.as_mut() {
+            Some(s) => Ok(s),
+            None => Err(Error::Other("database not open".into())),
+        }
+    }
+
+    /// Closes the database (restore replaces the file underneath).
+    pub fn close_store(&mut self) {
+        self.store = None;
+    }
+
+    pub fn now(&self) -> Result<i64> {
+        Ok(crate::clock::now()?.timestamp())
+    }
+
+    /// The login the user asked to act as: --as, POOL_USER, else the OS login name.
+    fn actor_name(&self) -> Result<String> {
+        if let Some(a) = self
+            .global
+            .actor
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            return Ok(a.to_string());
+        }
+        for var in ["USER", "LOGNAME", "USERNAME"] {
+            if let Ok(v) = std::env::var(var) {
+                if !v.trim().is_empty() {
+                    return Ok(v.trim().to_string());
+                }
+            }
+        }
+        Err(Error::NoActor)
+    }
+
+    /// The acting user. On a database without users, the actor becomes the admin of
+    /// team `default` (in one transaction, so two first commands cannot both do it).
+    pub fn actor(&mut self) -> Result<User> {
+        if let Some(u) = &self.actor {
+            return Ok(u.clone());
+        }
+        let name = self.actor_name()?;
+        let now = self.now()?;
+        let out = self.out;
+        let store = self.store()?;
+        let user = match users::find(&store.conn, &name)? {
+            Some(u) => u,
+            None => {
+                let tx = store.begin()?;
+                if users::count(&tx)? > 0 {
+                    return Err(Error::UnknownActor(name));
+                }
+                let team = teams::ensure(&tx, "default", now)?;
+                let id = users::insert(&tx, &name, None, team, Role::Admin, now)?;
+                audit::append(
+                    &tx,
+                    audit::Record {
+                        at: now,
+                        actor: &name,
+                        action: "bootstrap",
+                        entity: "user",
+                        entity_id: Some(id),
+                        before: None,
+                        after: Some(
+                            serde_json::json!({"login": name, "role": "admin", "team": "default"}),
+                        ),
+                    },
+                )?;
+                tx.commit()?;
+                out.status(format!(
+                    "pool: new database at {}; '{name}' is its admin (team 'default')",
+                    store.path.display()
+                ));
+                users::get(&store.conn, &name)?
+            }
+        };
+        if !user.active {
+            return Err(Error::InactiveActor(user.login));
+        }
+        self.actor = Some(user.clone());
+        Ok(user)
+    }
+
+    /// The acting user, if their role may do `action` (the one permission check).
+    pub fn require(&mut self, action: Action) -> Result<User> {
+        let user = self.actor()?;
+        if allowed(user.role, action) {
+            Ok(user)
+        } else {
+            Err(Error::PermissionDenied {
+                role: user.role.as_str().into(),
+                action: action.describe().into(),
+            })
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let mut ctx = Ctx::new(cli.global);
+    match cli.command {
+        Command::Init => setup::init(&mut ctx),
+        Command::Completions(a) => setup::completions(&mut Cli::command(), &a),
+        Command::Team(c) => team::run(&mut ctx, c),
+        Command::User(c) => user::run(&mut ctx, c),
+        Command::Add(a) => customer::add(&mut ctx, &a),
+        Command::Show(a) => customer::show(&mut ctx, &a),
+        Command::List(a) => customer::list(&mut ctx, &a),
+        Command::Edit(a) => customer::edit(&mut ctx, &a),
+        Command::Delete(a) => customer::delete(&mut ctx, &a),
+        Command::Forget(a) => customer::forget(&mut ctx, &a),
+        Command::Customer(c) => customer::run(&mut ctx, c),
+        Command::Claim(a) => pool::claim(&mut ctx, &a),
+        Command::Release(a) => pool::release(&mut ctx, &a),
+        Command::Assign(a) => pool::assign(&mut ctx, &a),
+        Command::Transfer(a) => pool::transfer(&mut ctx, &a),
+        Command::Lock(a) => pool::lock(&mut ctx, &a, true),
+        Command::Unlock(a) => pool::lock(&mut ctx, &a, false),
+        Command::Log(a) => work::log(&mut ctx, &a),
+        Command::Followup(c) => work::followup(&mut ctx, c),
+        Command::Deal(c) => work::deal(&mut ctx, c),
+        Command::Agenda => agenda::run(&mut ctx),
+        Command::Recycle(a) => recycle::run(&mut ctx, &a),
+        Command::Pools(c) => rules::pools(&mut ctx, c),
+        Command::Rules(c) => rules::rules(&mut ctx, c),
+        Command::Import(a) => import::run(&mut ctx, &a),
+        Command::Export(a) => export::run(&mut ctx, &a),
+        Command::Report(c) => report::run(&mut ctx, c),
+        Command::Audit(c) => audit_cmd::run(&mut ctx, c),
+        Command::Backup(a) => safety::backup(&mut ctx, &a),
+        Command::Restore(a) => safety::restore(&mut ctx, &a),
+        Command::Doctor => safety::doctor(&mut ctx),
+        Command::Dedupe(a) => dedupe::run(&mut ctx, &a),
+        Command::Merge(a) => dedupe::merge(&mut ctx, &a),
+        Command::Demo(a) => demo::run(&mut ctx, &a),
+    }
+}

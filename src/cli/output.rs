@@ -1,0 +1,229 @@
+//! Rendering: one serde struct per row is shown as a table, JSON, JSON lines or CSV.
+//! stdout carries data only; status, warnings and progress go to stderr.
+use std::io::{IsTerminal, Write};
+
+use comfy_table::{presets, Attribute, Cell, ContentArrangement, Table};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table for people
+    Table,
+    /// One JSON array (or object) for scripts
+    Json,
+    /// One JSON object per line
+    Jsonl,
+    /// CSV with a header row
+    Csv,
+}
+
+/// What every command needs to know to print. Copy, so it can be taken out of the
+/// context before the store is borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    pub format: Format,
+    pub quiet: bool,
+    pub color: bool,
+}
+
+impl Out {
+    pub fn new(format: Format, quiet: bool) -> Out {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Out {
+            format,
+            quiet,
+            color,
+        }
+    }
+
+    /// A status line on stderr (silenced by --quiet).
+    pub fn status(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// A warning on stderr (never silenced: it may be about the user's data).
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!("warning: {}", msg.as_ref());
+    }
+
+    pub fn is_json(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Jsonl)
+    }
+
+    /// Prints a list of rows in the chosen format. `empty` is said (on stderr) when there
+    /// are no rows in table format.
+    pub fn rows<T: Serialize>(&self, rows: &[T], empty: &str) -> Result<()> {
+        let values: Vec<Map<String, Value>> =
+            rows.iter().map(to_map).collect::<Result<Vec<_>>>()?;
+        let mut w = std::io::stdout().lock();
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut w, &values)?;
+                writeln!(w)?;
+            }
+            Format::Jsonl => {
+                for v in &values {
+                    serde_json::to_writer(&mut w, v)?;
+                    writeln!(w)?;
+                }
+            }
+            Format::Csv => write_csv(&mut w, &values)?,
+            Format::Table => {
+                if values.is_empty() {
+                    self.status(empty);
+                    return Ok(());
+                }
+                let headers: Vec<String> = values[0].keys().cloned().collect();
+                let mut t = self.table();
+                t.set_header(headers.iter().map(|h| self.header(h)));
+                for v in &values {
+                    t.add_row(v.values().map(cell_text));
+                }
+                writeln!(w, "{t}")?;
+            }
+        }
+        w.flush()?;
+        Ok(())
+    }
+
+    /// Prints one record: a two-column table for people, an object for JSON.
+    pub fn record<T: Serialize>(&self, record: &T) -> Result<()> {
+        let map = to_map(record)?;
+        let mut w = std::io::stdout().lock();
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut w, &map)?;
+                writeln!(w)?;
+            }
+            Format::Jsonl => {
+                serde_json::to_writer(&mut w, &map)?;
+                writeln!(w)?;
+            }
+            Format::Csv => write_csv(&mut w, &[map])?,
+            Format::Table => {
+                let mut t = self.table();
+                for (k, v) in &map {
+                    if matches!(v, Value::Array(_) | Value::Object(_)) {
+                        continue;
+                    }
+                    t.add_row(vec![self.header(k), Cell::new(cell_text(v))]);
+                }
+                writeln!(w, "{t}")?;
+            }
+        }
+        w.flush()?;
+        Ok(())
+    }
+
+    /// Any serialisable value as JSON (pretty), or one line per array element for JSONL.
+    pub fn json<T: Serialize>(&self, value: &T) -> Result<()> {
+        let v = serde_json::to_value(value)?;
+        let mut w = std::io::stdout().lock();
+        match (&v, self.format) {
+            (Value::Array(items), Format::Jsonl) => {
+                for i in items {
+                    serde_json::to_writer(&mut w, i)?;
+                    writeln!(w)?;
+                }
+            }
+            (_, Format::Jsonl) => {
+                serde_json::to_writer(&mut w, &v)?;
+                writeln!(w)?;
+            }
+            _ => {
+                serde_json::to_writer_pretty(&mut w, &v)?;
+                writeln!(w)?;
+            }
+        }
+        w.flush()?;
+        Ok(())
+    }
+
+    /// A titled table section (used by `show` and reports); no-op outside table format.
+    pub fn section<T: Serialize>(&self, title: &str, rows: &[T]) -> Result<()> {
+        if self.format != Format::Table || rows.is_empty() {
+            return Ok(());
+        }
+        let mut w = std::io::stdout().lock();
+        writeln!(w, "\n{title}")?;
+        w.flush()?;
+        drop(w);
+        self.rows(rows, "")
+    }
+
+    pub fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED);
+        if std::io::stdout().is_terminal() {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+        } else {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+        if !self.color {
+            t.force_no_tty();
+        }
+        t
+    }
+
+    pub fn header(&self, h: &str) -> Cell {
+        let c = Cell::new(h);
+        if self.color {
+            c.add_attribute(Attribute::Bold)
+        } else {
+            c
+        }
+    }
+}
+
+pub fn to_map<T: Serialize>(v: &T) -> Result<Map<String, Value>> {
+    match serde_json::to_value(v)? {
+        Value::Object(m) => Ok(m),
+        other => Err(Error::Other(format!("cannot render {other} as a row"))),
+    }
+}
+
+/// How a JSON value reads in a table or CSV cell.
+pub fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(a) => a.iter().map(cell_text).collect::<Vec<_>>().join(", "),
+        Value::Object(_) => v.to_string(),
+    }
+}
+
+fn write_csv(w: &mut impl Write, rows: &[Map<String, Value>]) -> Result<()> {
+    let mut c = csv::Writer::from_writer(w);
+    if let Some(first) = rows.first() {
+        c.write_record(first.keys())?;
+    }
+    for r in rows {
+        c.write_record(r.values().map(cell_text))?;
+    }
+    c.flush()?;
+    Ok(())
+}
+
+/// Asks yes/no on a TTY; without one, a destructive command needs --yes.
+pub fn confirm(yes: bool, question: &str) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{question} — refusing without a terminal to ask on; pass --yes to confirm"
+        )));
+    }
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| Error::Other(format!("prompt failed: {e}")))
+}

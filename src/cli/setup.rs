@@ -1,0 +1,41 @@
+//! `pool init` and `pool completions`.
+use clap::Args;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::error::Result;
+use crate::store::migrate;
+
+#[derive(Serialize)]
+struct InitReport {
+    database: String,
+    schema_version: i64,
+    admin: String,
+    role: String,
+}
+
+pub fn init(ctx: &mut Ctx) -> Result<()> {
+    let user = ctx.actor()?;
+    let out = ctx.out;
+    let store = ctx.store()?;
+    let report = InitReport {
+        database: store.path.display().to_string(),
+        schema_version: migrate::user_version(&store.conn)?,
+        admin: user.login,
+        role: user.role.as_str().into(),
+    };
+    out.record(&report)
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+pub fn completions(cmd: &mut clap::Command, args: &CompletionsArgs) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(args.shell, cmd, "pool", &mut out);
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Audit hashing: hash = SHA-256(prev_hash || canonical encoding of the row).
+use sha2::{Digest, Sha256};
+
+/// The chain starts from 64 zeros.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What one audit row says, before it is chained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<'a> {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: Option<i64>,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+/// Canonical encoding: a JSON array in a fixed order, so the same row always hashes the same.
+pub fn canonical(e: &Entry) -> String {
+    serde_json::json!([
+        e.seq,
+        e.at,
+        e.actor,
+        e.action,
+        e.entity,
+        e.entity_id,
+        e.before,
+        e.after
+    ])
+    .to_string()
+}
+
+pub fn chain_hash(prev_hash: &str, e: &Entry) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(canonical(e).as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(actor: &str) -> Entry<'_> {
+        Entry {
+            seq: 1,
+            at: 100,
+            actor,
+            action: "claim",
+            entity: "customer",
+            entity_id: Some(7),
+            before: None,
+            after: Some("{\"owner\":\"li\"}"),
+        }
+    }
+
+    #[test]
+    fn any_change_changes_the_hash() {
+        let a = chain_hash(GENESIS, &entry("li"));
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, chain_hash(GENESIS, &entry("lj")));
+        assert_ne!(a, chain_hash(&a, &entry("li")));
+        assert_eq!(a, chain_hash(GENESIS, &entry("li")));
+    }
+}
+
+/// One stored row, as read back for verification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<i64>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Stored {
+    fn entry(&self) -> Entry<'_> {
+        Entry {
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            entity: &self.entity,
+            entity_id: self.entity_id,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+        }
+    }
+}
+
+/// What is wrong with the chain at its first bad row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Break {
+    /// A sequence number is missing: rows were deleted.
+    Missing { expected: i64, found: i64 },
+    /// The row's content no longer matches its hash: it was edited.
+    Edited { seq: i64 },
+    /// The row is intact but does not follow its predecessor: re-ordered or spliced.
+    Unlinked { seq: i64 },
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Break::Missing { expected, found } => write!(
+                f,
+                "row {expected} is missing (next row is {found}): rows were deleted"
+            ),
+            Break::Edited { seq } => write!(
+                f,
+                "row {seq} was edited: its content does not match its hash"
+            ),
+            Break::Unlinked { seq } => write!(
+                f,
+                "row {seq} does not follow row {}: rows were re-ordered or replaced",
+                seq - 1
+            ),
+        }
+    }
+}
+
+/// Checks rows one at a time, in seq order, keeping only the previous hash.
+#[derive(Debug)]
+pub struct Verifier {
+    pub rows: i64,
+    pub head_seq: i64,
+    pub head_hash: String,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            rows: 0,
+            head_seq: 0,
+            head_hash: GENESIS.to_string(),
+        }
+    }
+}
+
+impl Verifier {
+    pub fn push(&mut self, row: &Stored) -> Result<(), Break> {
+        let expected = self.head_seq + 1;
+        if row.seq != expected {
+            return Err(Break::Missing {
+                expected,
+                found: row.seq,
+            });
+        }
+        if chain_hash(&row.prev_hash, &row.entry()) != row.hash {
+            return Err(Break::Edited { seq: row.seq });
+        }
+        if row.prev_hash != self.head_hash {
+            return Err(Break::Unlinked { seq: row.seq });
+        }
+        self.rows += 1;
+        self.head_seq = row.seq;
+        self.head_hash.clone_from(&row.hash);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod verify_tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<Stored> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let mut s = Stored {
+                    seq,
+                    at: seq * 10,
+                    actor: "li".into(),
+                    action: "claim".into(),
+                    entity: "customer".into(),
+                    entity_id: Some(seq),
+                    before: None,
+                    after: Some(format!("{{\"n\":{seq}}}")),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                s.hash = chain_hash(&prev, &s.entry());
+                prev = s.hash.clone();
+                s
+            })
+            .collect()
+    }
+
+    fn verify(rows: &[Stored]) -> Result<Verifier, Break> {
+        let mut v = Verifier::default();
+        for r in rows {
+            v.push(r)?;
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let c = chain(5);
+        let v = verify(&c).unwrap();
+        assert_eq!(v.head_seq, 5);
+        assert_eq!(v.head_hash, c[4].hash);
+    }
+
+    #[test]
+    fn edits_deletions_and_swaps_are_named() {
+        let mut c = chain(5);
+        c[2].actor = "mallory".into();
+        assert_eq!(verify(&c).unwrap_err(), Break::Edited { seq: 3 });
+        let mut c = chain(5);
+        c.remove(1);
+        assert_eq!(
+            verify(&c).unwrap_err(),
+            Break::Missing {
+                expected: 2,
+                found: 3
+            }
+        );
+        let mut c = chain(5);
+        // Swap the contents of rows 2 and 3 but keep their seq numbers.
+        let (a, b) = (c[1].clone(), c[2].clone());
+        c[1] = Stored { seq: 2, ..b };
+        c[2] = Stored { seq: 3, ..a };
+        assert!(matches!(verify(&c).unwrap_err(), Break::Edited { seq: 2 }));
+    }
+
+    #[test]
+    fn a_rehashed_splice_is_unlinked() {
+        let mut c = chain(4);
+        // Rewrite row 3 consistently with a forged prev_hash.
+        c[2].prev_hash = GENESIS.into();
+        c[2].hash = chain_hash(GENESIS, &c[2].entry());
+        assert_eq!(verify(&c).unwrap_err(), Break::Unlinked { seq: 3 });
+    }
+}

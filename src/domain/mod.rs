@@ -1,0 +1,14 @@
+//! Rules with no SQL and no printing: pure functions of data and `now`.
+pub mod audit;
+pub mod charts;
+pub mod columns;
+pub mod customer;
+pub mod dates;
+pub mod demo;
+pub mod mask;
+pub mod matching;
+pub mod merge;
+pub mod money;
+pub mod normalize;
+pub mod roles;
+pub mod rules;

@@ -1,0 +1,257 @@
+//! Roles and the one permission table (action × role). Every command asks `allowed`
+//! before it reads or writes; managers are further limited to their team by the caller.
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Manager,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "manager" => Role::Manager,
+            "member" => Role::Member,
+            "viewer" => Role::Viewer,
+            _ => return None,
+        })
+    }
+
+    /// Managers and admins see personal data of every customer.
+    pub fn sees_all_contacts(self) -> bool {
+        matches!(self, Role::Admin | Role::Manager)
+    }
+}
+
+/// Everything a command can do, named in the domain's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ReadCustomers,
+    AddCustomer,
+    EditCustomer,
+    DeleteCustomer,
+    ForgetCustomer,
+    Claim,
+    Release,
+    Assign,
+    Transfer,
+    Lock,
+    Log,
+    FollowUp,
+    Deal,
+    Import,
+    Export,
+    ExportUnmasked,
+    Dedupe,
+    Merge,
+    Recycle,
+    ManagePools,
+    ManageRules,
+    ReadRules,
+    ManageTeams,
+    ManageUsers,
+    ReadUsers,
+    ReadAudit,
+    Reports,
+    Demo,
+    Backup,
+    Restore,
+    Doctor,
+}
+
+impl Action {
+    pub const ALL: [Action; 31] = [
+        Action::ReadCustomers,
+        Action::AddCustomer,
+        Action::EditCustomer,
+        Action::DeleteCustomer,
+        Action::ForgetCustomer,
+        Action::Claim,
+        Action::Release,
+        Action::Assign,
+        Action::Transfer,
+        Action::Lock,
+        Action::Log,
+        Action::FollowUp,
+        Action::Deal,
+        Action::Import,
+        Action::Export,
+        Action::ExportUnmasked,
+        Action::Dedupe,
+        Action::Merge,
+        Action::Recycle,
+        Action::ManagePools,
+        Action::ManageRules,
+        Action::ReadRules,
+        Action::ManageTeams,
+        Action::ManageUsers,
+        Action::ReadUsers,
+        Action::ReadAudit,
+        Action::Reports,
+        Action::Demo,
+        Action::Backup,
+        Action::Restore,
+        Action::Doctor,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        use Action::*;
+        match self {
+            ReadCustomers => "read customers",
+            AddCustomer => "add customers",
+            EditCustomer => "edit customers",
+            DeleteCustomer => "delete customers",
+            ForgetCustomer => "erase personal data",
+            Claim => "claim customers",
+            Release => "release customers",
+            Assign => "assign customers",
+            Transfer => "transfer customers",
+            Lock => "lock customers",
+            Log => "log interactions",
+            FollowUp => "plan follow-ups",
+            Deal => "record deals",
+            Import => "import customers",
+            Export => "export customers",
+            ExportUnmasked => "export unmasked personal data",
+            Dedupe => "run dedupe",
+            Merge => "merge customers",
+            Recycle => "recycle customers",
+            ManagePools => "manage pools",
+            ManageRules => "change pool rules",
+            ReadRules => "read pool rules",
+            ManageTeams => "manage teams",
+            ManageUsers => "manage users",
+            ReadUsers => "list users",
+            ReadAudit => "read the audit log",
+            Reports => "read reports",
+            Demo => "load demo data",
+            Backup => "back up the database",
+            Restore => "restore the database",
+            Doctor => "run doctor",
+        }
+    }
+}
+
+/// The permission table. One row per action: which roles may do it.
+pub fn allowed(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    let admin_only = matches!(role, Admin);
+    let manager_up = matches!(role, Admin | Manager);
+    let member_up = matches!(role, Admin | Manager | Member);
+    match action {
+        // Viewers may export, but only ever masked data.
+        ReadCustomers | ReadRules | ReadUsers | Reports | Export => true,
+        AddCustomer | EditCustomer | Claim | Release | Log | FollowUp | Deal | Import | Lock => {
+            member_up
+        }
+        DeleteCustomer | Assign | Transfer | Merge | Dedupe | ExportUnmasked | ReadAudit
+        | Recycle | Backup | Doctor => manager_up,
+        ForgetCustomer | ManagePools | ManageRules | ManageTeams | ManageUsers | Demo | Restore => {
+            admin_only
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_may_do_everything() {
+        for a in Action::ALL {
+            assert!(allowed(Role::Admin, a), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn viewer_only_reads() {
+        for a in Action::ALL {
+            let read = matches!(
+                a,
+                Action::ReadCustomers
+                    | Action::ReadRules
+                    | Action::ReadUsers
+                    | Action::Reports
+                    | Action::Export
+            );
+            assert_eq!(allowed(Role::Viewer, a), read, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        // Whatever a lower role may do, every higher role may do too.
+        let order = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
+        for a in Action::ALL {
+            for w in order.windows(2) {
+                assert!(!allowed(w[0], a) || allowed(w[1], a), "{a:?} {:?}", w);
+            }
+        }
+    }
+}
+
+/// Who sees a customer's phone and e-mail unmasked: admins and managers always; a
+/// member only on their own customers (pool privacy); a viewer never.
+pub fn sees_contact(role: Role, actor_id: i64, owner_id: Option<i64>) -> bool {
+    match role {
+        Role::Admin | Role::Manager => true,
+        Role::Member => owner_id == Some(actor_id),
+        Role::Viewer => false,
+    }
+}
+
+/// Whether a user may work on (edit, log on, release…) a customer: admins on all;
+/// managers on pooled ones and their team's; members on their own.
+pub fn may_work_on(
+    role: Role,
+    actor_id: i64,
+    actor_team: i64,
+    owner_id: Option<i64>,
+    owner_team: Option<i64>,
+) -> bool {
+    match role {
+        Role::Admin => true,
+        Role::Manager => owner_id.is_none() || owner_team == Some(actor_team),
+        Role::Member => owner_id == Some(actor_id),
+        Role::Viewer => false,
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn pool_privacy() {
+        assert!(sees_contact(Role::Manager, 1, None));
+        assert!(!sees_contact(Role::Member, 1, None));
+        assert!(sees_contact(Role::Member, 1, Some(1)));
+        assert!(!sees_contact(Role::Member, 1, Some(2)));
+        assert!(!sees_contact(Role::Viewer, 1, Some(1)));
+    }
+
+    #[test]
+    fn managers_work_within_their_team() {
+        assert!(may_work_on(Role::Manager, 1, 10, Some(2), Some(10)));
+        assert!(!may_work_on(Role::Manager, 1, 10, Some(2), Some(11)));
+        assert!(may_work_on(Role::Manager, 1, 10, None, None));
+        assert!(!may_work_on(Role::Member, 1, 10, None, None));
+        assert!(may_work_on(Role::Member, 1, 10, Some(1), Some(10)));
+        assert!(may_work_on(Role::Admin, 1, 10, Some(2), Some(11)));
+    }
+}

@@ -1,0 +1,427 @@
+//! Pool rules and the decisions made with them: may this user claim this customer,
+//! when is an owned customer due back in the pool. Pure functions of facts and `now`.
+use serde::Serialize;
+
+use crate::error::Error;
+
+pub const DAY: i64 = 86_400;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rules {
+    /// How many customers one user may own from this pool (0 = no limit).
+    pub max_owned: i64,
+    /// Whether `customer` and `loyal` stages count towards max_owned.
+    pub count_won: bool,
+    /// Claims per user per (UTC) day (0 = no limit).
+    pub daily_claims: i64,
+    /// Days a previous owner must wait to re-claim a customer they released or lost.
+    pub reclaim_cooldown_days: i64,
+    /// Owned customers without an interaction for N days go back (0 = off).
+    pub recycle_no_contact_days: i64,
+    /// Owned customers without a deal N days after the claim go back (0 = off).
+    pub recycle_no_deal_days: i64,
+    /// How many days ahead agenda and reports warn about recycling.
+    pub warn_days: i64,
+    /// Stages never recycled.
+    pub exempt_stages: Vec<String>,
+    /// Locked customers one user may hold (0 = locking off).
+    pub max_locked: i64,
+    /// Hours a customer that just entered the pool can only be assigned, not claimed.
+    pub fresh_hold_hours: i64,
+    /// Recycle days per stage or tag.
+    pub overrides: Vec<Override>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            max_owned: 0,
+            count_won: false,
+            daily_claims: 0,
+            reclaim_cooldown_days: 0,
+            recycle_no_contact_days: 0,
+            recycle_no_deal_days: 0,
+            warn_days: 3,
+            exempt_stages: vec!["loyal".into()],
+            max_locked: 0,
+            fresh_hold_hours: 0,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Override {
+    /// "stage" or "tag"
+    pub scope: String,
+    pub value: String,
+    pub recycle_no_contact_days: Option<i64>,
+    pub recycle_no_deal_days: Option<i64>,
+}
+
+/// The rule names `pool rules set` takes, with what they mean.
+pub const RULES: &[(&str, &str)] = &[
+    (
+        "max_owned",
+        "customers one user may own from this pool (0 = no limit)",
+    ),
+    (
+        "count_won",
+        "whether customer/loyal stages count towards max_owned",
+    ),
+    ("daily_claims", "claims per user per UTC day (0 = no limit)"),
+    (
+        "reclaim_cooldown_days",
+        "days before a previous owner may re-claim",
+    ),
+    (
+        "recycle_no_contact_days",
+        "owned customers with no interaction for N days go back (0 = off)",
+    ),
+    (
+        "recycle_no_deal_days",
+        "owned customers with no deal N days after the claim go back (0 = off)",
+    ),
+    (
+        "warn_days",
+        "how early agenda and reports warn about recycling",
+    ),
+    ("exempt_stages", "stages never recycled (comma-separated)"),
+    (
+        "max_locked",
+        "locked customers one user may hold (0 = locking off)",
+    ),
+    (
+        "fresh_hold_hours",
+        "hours a newly pooled customer can only be assigned by a manager",
+    ),
+];
+
+/// What the store knows when someone claims a customer.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFacts {
+    pub customer_id: i64,
+    /// When it last entered the pool.
+    pub pooled_at: Option<i64>,
+    /// Customers the claimer already owns from this pool that count towards max_owned.
+    pub owned: i64,
+    /// Claims the claimer made today.
+    pub claims_today: i64,
+    /// When the claimer last lost this customer (release or recycle), if ever.
+    pub claimer_lost_at: Option<i64>,
+}
+
+/// May a member claim this pooled customer now? (Visibility and ownership are checked
+/// by the caller; this is the rule part.)
+pub fn check_claim(
+    r: &Rules,
+    f: &ClaimFacts,
+    who: &str,
+    pool: &str,
+    now: i64,
+) -> Result<(), Error> {
+    if r.fresh_hold_hours > 0 {
+        if let Some(p) = f.pooled_at {
+            let until = p + r.fresh_hold_hours * 3600;
+            if now < until {
+                return Err(Error::FreshHold {
+                    id: f.customer_id,
+                    until: crate::clock::fmt_ts(Some(until)),
+                });
+            }
+        }
+    }
+    if r.reclaim_cooldown_days > 0 {
+        if let Some(lost) = f.claimer_lost_at {
+            let until = lost + r.reclaim_cooldown_days * DAY;
+            if now < until {
+                return Err(Error::Cooldown {
+                    id: f.customer_id,
+                    until: crate::clock::fmt_ts(Some(until)),
+                });
+            }
+        }
+    }
+    check_limit(r, f.owned, who, pool)?;
+    if r.daily_claims > 0 && f.claims_today >= r.daily_claims {
+        return Err(Error::DailyCap {
+            n: f.claims_today,
+            max: r.daily_claims,
+        });
+    }
+    Ok(())
+}
+
+/// max_owned, for claims and for assignments.
+pub fn check_limit(r: &Rules, owned: i64, who: &str, pool: &str) -> Result<(), Error> {
+    if r.max_owned > 0 && owned >= r.max_owned {
+        return Err(Error::LimitReached {
+            who: who.into(),
+            n: owned,
+            max: r.max_owned,
+            pool: pool.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether a stage counts towards max_owned.
+pub fn counts_towards_limit(r: &Rules, stage: &str) -> bool {
+    r.count_won || !matches!(stage, "customer" | "loyal")
+}
+
+/// What the store knows about an owned customer, for recycling.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedFacts {
+    pub stage: String,
+    pub tags: Vec<String>,
+    pub locked: bool,
+    pub claimed_at: i64,
+    pub last_contact_at: Option<i64>,
+    pub won_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecycleReason {
+    NoContact,
+    NoDeal,
+}
+
+impl RecycleReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecycleReason::NoContact => "no_contact",
+            RecycleReason::NoDeal => "no_deal",
+        }
+    }
+}
+
+/// The days that apply to a customer: a stage override beats a tag override, which
+/// beats the pool default; among several matching tags the shortest wins.
+fn effective(r: &Rules, f: &OwnedFacts, pick: fn(&Override) -> Option<i64>, default: i64) -> i64 {
+    if let Some(d) = r
+        .overrides
+        .iter()
+        .filter(|o| o.scope == "stage" && o.value == f.stage)
+        .find_map(pick)
+    {
+        return d;
+    }
+    r.overrides
+        .iter()
+        .filter(|o| o.scope == "tag" && f.tags.contains(&o.value))
+        .filter_map(pick)
+        .min()
+        .unwrap_or(default)
+}
+
+/// When this owned customer is due back in the pool, and why; None if never
+/// (locked, exempt stage, or rules off).
+pub fn recycle_due(r: &Rules, f: &OwnedFacts) -> Option<(i64, RecycleReason)> {
+    if f.locked || r.exempt_stages.contains(&f.stage) {
+        return None;
+    }
+    let mut due: Option<(i64, RecycleReason)> = None;
+    let contact_days = effective(
+        r,
+        f,
+        |o| o.recycle_no_contact_days,
+        r.recycle_no_contact_days,
+    );
+    if contact_days > 0 {
+        // The clock starts at the claim: contacts by a previous owner do not count.
+        let clock = f.last_contact_at.unwrap_or(f.claimed_at).max(f.claimed_at);
+        due = Some((clock + contact_days * DAY, RecycleReason::NoContact));
+    }
+    let deal_days = effective(r, f, |o| o.recycle_no_deal_days, r.recycle_no_deal_days);
+    if deal_days > 0 && f.won_at.is_none() {
+        let at = f.claimed_at + deal_days * DAY;
+        if due.is_none_or(|(d, _)| at < d) {
+            due = Some((at, RecycleReason::NoDeal));
+        }
+    }
+    due
+}
+
+/// The smallest number of days any rule of this pool recycles after, so the store can
+/// pre-filter candidates with one indexed range (None: nothing is ever recycled).
+pub fn shortest_recycle_days(r: &Rules) -> Option<i64> {
+    let mut all: Vec<i64> = vec![r.recycle_no_contact_days, r.recycle_no_deal_days];
+    for o in &r.overrides {
+        all.extend(o.recycle_no_contact_days);
+        all.extend(o.recycle_no_deal_days);
+    }
+    all.into_iter().filter(|d| *d > 0).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000 * DAY;
+
+    fn owned(stage: &str, claimed_days_ago: i64, contact_days_ago: Option<i64>) -> OwnedFacts {
+        OwnedFacts {
+            stage: stage.into(),
+            claimed_at: NOW - claimed_days_ago * DAY,
+            last_contact_at: contact_days_ago.map(|d| NOW - d * DAY),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn no_contact_clock_starts_at_claim_or_last_contact() {
+        let r = Rules {
+            recycle_no_contact_days: 30,
+            ..Default::default()
+        };
+        assert_eq!(
+            recycle_due(&r, &owned("lead", 40, None)),
+            Some((NOW - 10 * DAY, RecycleReason::NoContact))
+        );
+        assert_eq!(
+            recycle_due(&r, &owned("lead", 40, Some(5))).unwrap().0,
+            NOW + 25 * DAY
+        );
+        // A contact before the claim (by someone else) does not count.
+        assert_eq!(
+            recycle_due(&r, &owned("lead", 10, Some(50))).unwrap().0,
+            NOW + 20 * DAY
+        );
+    }
+
+    #[test]
+    fn locked_exempt_and_off_are_never_due() {
+        let r = Rules {
+            recycle_no_contact_days: 30,
+            ..Default::default()
+        };
+        let mut f = owned("lead", 100, None);
+        f.locked = true;
+        assert_eq!(recycle_due(&r, &f), None);
+        assert_eq!(recycle_due(&r, &owned("loyal", 100, None)), None);
+        assert_eq!(
+            recycle_due(&Rules::default(), &owned("lead", 100, None)),
+            None
+        );
+    }
+
+    #[test]
+    fn stage_override_beats_tag_beats_default() {
+        let r = Rules {
+            recycle_no_contact_days: 30,
+            overrides: vec![
+                Override {
+                    scope: "stage".into(),
+                    value: "lead".into(),
+                    recycle_no_contact_days: Some(7),
+                    recycle_no_deal_days: None,
+                },
+                Override {
+                    scope: "tag".into(),
+                    value: "vip".into(),
+                    recycle_no_contact_days: Some(60),
+                    recycle_no_deal_days: None,
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            recycle_due(&r, &owned("lead", 100, Some(0))).unwrap().0,
+            NOW + 7 * DAY
+        );
+        let mut f = owned("customer", 100, Some(0));
+        f.tags = vec!["vip".into()];
+        assert_eq!(recycle_due(&r, &f).unwrap().0, NOW + 60 * DAY);
+        assert_eq!(
+            recycle_due(&r, &owned("customer", 100, Some(0))).unwrap().0,
+            NOW + 30 * DAY
+        );
+        assert_eq!(shortest_recycle_days(&r), Some(7));
+    }
+
+    #[test]
+    fn no_deal_applies_only_without_a_deal() {
+        let r = Rules {
+            recycle_no_deal_days: 90,
+            ..Default::default()
+        };
+        assert_eq!(
+            recycle_due(&r, &owned("lead", 100, Some(1))),
+            Some((NOW - 10 * DAY, RecycleReason::NoDeal))
+        );
+        let mut f = owned("customer", 100, Some(1));
+        f.won_at = Some(NOW - 50 * DAY);
+        assert_eq!(recycle_due(&r, &f), None);
+    }
+
+    #[test]
+    fn claim_refusals_name_their_reason() {
+        let r = Rules {
+            max_owned: 2,
+            daily_claims: 3,
+            reclaim_cooldown_days: 7,
+            fresh_hold_hours: 24,
+            ..Default::default()
+        };
+        let ok = ClaimFacts {
+            customer_id: 1,
+            pooled_at: Some(NOW - 2 * DAY),
+            ..Default::default()
+        };
+        assert!(check_claim(&r, &ok, "li", "public", NOW).is_ok());
+        let fresh = ClaimFacts {
+            pooled_at: Some(NOW - 3600),
+            ..ok.clone()
+        };
+        assert!(matches!(
+            check_claim(&r, &fresh, "li", "public", NOW),
+            Err(Error::FreshHold { .. })
+        ));
+        let cool = ClaimFacts {
+            claimer_lost_at: Some(NOW - 6 * DAY),
+            ..ok.clone()
+        };
+        assert!(matches!(
+            check_claim(&r, &cool, "li", "public", NOW),
+            Err(Error::Cooldown { .. })
+        ));
+        let cooled = ClaimFacts {
+            claimer_lost_at: Some(NOW - 7 * DAY),
+            ..ok.clone()
+        };
+        assert!(check_claim(&r, &cooled, "li", "public", NOW).is_ok());
+        let full = ClaimFacts {
+            owned: 2,
+            ..ok.clone()
+        };
+        let e = check_claim(&r, &full, "li", "public", NOW).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "limit reached: li owns 2/2 customers in pool 'public'"
+        );
+        let capped = ClaimFacts {
+            claims_today: 3,
+            ..ok
+        };
+        assert!(matches!(
+            check_claim(&r, &capped, "li", "public", NOW),
+            Err(Error::DailyCap { .. })
+        ));
+    }
+
+    #[test]
+    fn won_stages_count_only_when_asked() {
+        let r = Rules::default();
+        assert!(counts_towards_limit(&r, "lead"));
+        assert!(!counts_towards_limit(&r, "customer"));
+        assert!(counts_towards_limit(
+            &Rules {
+                count_won: true,
+                ..r
+            },
+            "loyal"
+        ));
+    }
+}

@@ -1,0 +1,170 @@
+//! One typed error for the whole tool, with its exit code and a hint.
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+
+    #[error("unknown user '{0}'")]
+    UnknownActor(String),
+    #[error("user '{0}' is deactivated")]
+    InactiveActor(String),
+    #[error("could not tell who you are")]
+    NoActor,
+    #[error("permission denied: a {role} may not {action}")]
+    PermissionDenied { role: String, action: String },
+    #[error("permission denied: {0}")]
+    Forbidden(String),
+
+    #[error("customer {id} is already owned by {owner}")]
+    AlreadyOwned { id: i64, owner: String },
+    #[error("limit reached: {who} owns {n}/{max} customers in pool '{pool}'")]
+    LimitReached {
+        who: String,
+        n: i64,
+        max: i64,
+        pool: String,
+    },
+    #[error("daily claim cap reached: {n}/{max} claims today")]
+    DailyCap { n: i64, max: i64 },
+    #[error("customer {id}: re-claim cooldown until {until}")]
+    Cooldown { id: i64, until: String },
+    #[error("customer {id} is locked")]
+    Locked { id: i64 },
+    #[error("customer {id} is fresh in the pool until {until}; only a manager can assign it")]
+    FreshHold { id: i64, until: String },
+    #[error("pool '{pool}' is not visible to team '{team}'")]
+    PoolNotVisible { pool: String, team: String },
+    #[error("customer {id} is in the pool '{pool}', not owned by anyone")]
+    NotOwned { id: i64, pool: String },
+    #[error("{0}")]
+    Conflict(String),
+
+    #[error("invalid {field}: {msg}")]
+    InvalidInput { field: String, msg: String },
+
+    #[error("database is busy (another process held the write lock for more than {0} s)")]
+    Busy(u64),
+
+    #[error("integrity failure: {0}")]
+    Integrity(String),
+
+    #[error(
+        "database schema version {found} is newer than this pool binary understands ({known})"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Other(String),
+    /// Per-item errors were already printed; this carries the worst exit code.
+    #[error("{summary}")]
+    Reported { code: u8, summary: String },
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Error::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+
+    /// The exit codes of PRODUCT.md.
+    pub fn exit_code(&self) -> u8 {
+        use Error::*;
+        match self {
+            Usage(_) => 2,
+            NotFound { .. } => 3,
+            UnknownActor(_)
+            | InactiveActor(_)
+            | NoActor
+            | PermissionDenied { .. }
+            | Forbidden(_) => 4,
+            AlreadyOwned { .. }
+            | LimitReached { .. }
+            | DailyCap { .. }
+            | Cooldown { .. }
+            | Locked { .. }
+            | FreshHold { .. }
+            | PoolNotVisible { .. }
+            | NotOwned { .. }
+            | Conflict(_) => 5,
+            InvalidInput { .. } | Csv(_) => 6,
+            Busy(_) => 7,
+            Integrity(_) => 8,
+            Sqlite(e) if is_busy(e) => 7,
+            Reported { code, .. } => *code,
+            _ => 1,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        use Error::*;
+        Some(match self {
+            UnknownActor(name) => format!(
+                "an admin can add the user: pool user add {name} --team TEAM --role member; \
+                 or act as someone else with --as USER / POOL_USER"
+            ),
+            InactiveActor(_) => {
+                "an admin can re-activate the user: pool user set-role NAME --active".into()
+            }
+            NoActor => "pass --as USER or set POOL_USER".into(),
+            PermissionDenied { .. } | Forbidden(_) => {
+                "ask a manager or an admin (pool user list shows who)".into()
+            }
+            AlreadyOwned { .. } => "ask its owner to release it, or a manager to assign it".into(),
+            LimitReached { .. } => "release a customer first (pool release ID --reason ...)".into(),
+            DailyCap { .. } => "try again tomorrow, or ask a manager to assign it".into(),
+            NotOwned { id, .. } => format!("claim it first: pool claim {id}"),
+            Locked { .. } => "a manager can unlock it: pool unlock ID".into(),
+            FreshHold { .. } => "a manager can assign it now: pool assign ID --to USER".into(),
+            Busy(_) => {
+                "another pool command is writing; try again, or raise POOL_BUSY_TIMEOUT (seconds)"
+                    .into()
+            }
+            SchemaTooNew { .. } => "upgrade pool to the version that wrote this database".into(),
+            Integrity(_) => "run pool doctor for details; restore from a backup if needed".into(),
+            Sqlite(e) if is_busy(e) => "another pool command is writing; try again".into(),
+            _ => return None,
+        })
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    /// SQLITE_BUSY after the busy timeout is "busy" (exit 7), never a raw "database is locked".
+    fn from(e: rusqlite::Error) -> Self {
+        if is_busy(&e) {
+            Error::Busy(crate::store::busy_timeout().as_secs())
+        } else {
+            Error::Sqlite(e)
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}

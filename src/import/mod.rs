@@ -1,0 +1,333 @@
+//! Reading leads files: bytes → decoded text → CSV records → validated, typed rows or
+//! rejects with a reason. Never writes; the import command decides what to store.
+pub mod decode;
+
+use std::io::Read;
+
+use serde_json::{Map, Value};
+
+use crate::domain::columns::{map_headers, Field, Target};
+use crate::domain::customer::{validate, CustomerFields, CustomerInput, Stage, MAX_FIELD_BYTES};
+use crate::error::{Error, Result};
+use decode::{detect, Charset, Decoding, SNIFF};
+
+/// A row that passed validation.
+#[derive(Debug, Clone)]
+pub struct Lead {
+    pub line: u64,
+    pub fields: CustomerFields,
+    pub stage: Option<Stage>,
+    pub custom: Map<String, Value>,
+}
+
+/// A row that did not, with the reason and the cells as read.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub line: u64,
+    /// A short category for the summary ("invalid phone", "ragged row" …).
+    pub kind: String,
+    pub reason: String,
+    pub cells: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Row {
+    Lead(Box<Lead>),
+    Reject(Reject),
+}
+
+/// What the importer was asked to do with every row.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub source: Option<String>,
+    pub tags: Option<String>,
+}
+
+pub struct LeadReader<R: Read> {
+    csv: csv::Reader<Decoding<R>>,
+    pub headers: Vec<String>,
+    pub targets: Vec<Target>,
+    pub encoding: &'static str,
+    pub delimiter: u8,
+    defaults: Defaults,
+    record: csv::StringRecord,
+}
+
+/// Picks the delimiter from the header line: the most frequent of , ; tab.
+fn sniff_delimiter(sample: &str) -> u8 {
+    let first = sample.lines().next().unwrap_or("");
+    let count = |c: char| first.chars().filter(|x| *x == c).count();
+    [(b',', count(',')), (b';', count(';')), (b'\t', count('\t'))]
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map(|(d, _)| d)
+        .unwrap_or(b',')
+}
+
+/// Undoes the formula guard `pool export` puts on cells: `'=…` → `=…`.
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
+impl<R: Read> LeadReader<R> {
+    pub fn new(
+        mut input: R,
+        charset: Charset,
+        delimiter: Option<u8>,
+        map: &[(String, String)],
+        defaults: Defaults,
+    ) -> Result<Self> {
+        let mut head = Vec::with_capacity(SNIFF);
+        input.by_ref().take(SNIFF as u64).read_to_end(&mut head)?;
+        let encoding = detect(&head, charset);
+        let (sample, _, _) = encoding.decode(&head);
+        let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
+        let decoder = Decoding::new(head, input, encoding);
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(decoder);
+        let mut record = csv::StringRecord::new();
+        let headers: Vec<String> = match csv.read_record(&mut record) {
+            Ok(true) => record.iter().map(|h| h.trim().to_string()).collect(),
+            Ok(false) => {
+                return Err(Error::invalid(
+                    "file",
+                    "is empty: expected a header row such as 姓名,公司,手机,邮箱",
+                ))
+            }
+            Err(e) => return Err(csv_error(e)),
+        };
+        let targets = map_headers(&headers, map).map_err(|m| Error::invalid("--map", m))?;
+        if !targets
+            .iter()
+            .any(|t| matches!(t, Target::Field(Field::Name | Field::Company)))
+        {
+            return Err(Error::invalid(
+                "header",
+                format!(
+                    "no name or company column among: {} (use --map \"COLUMN=name\")",
+                    headers.join(", ")
+                ),
+            ));
+        }
+        Ok(LeadReader {
+            csv,
+            headers,
+            targets,
+            encoding: decode::label(encoding),
+            delimiter,
+            defaults,
+            record,
+        })
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.csv.get_ref().bytes_read
+    }
+
+    /// SHA-256 of the whole input (reads what the parser left).
+    pub fn finish(mut self) -> Result<String> {
+        let d = self.csv.get_mut();
+        d.drain()?;
+        Ok(d.sha256_hex())
+    }
+
+    fn typed(&self, line: u64) -> Row {
+        let cells: Vec<String> = self.record.iter().map(|c| c.to_string()).collect();
+        let reject = |kind: &str, reason: String| {
+            Row::Reject(Reject {
+                line,
+                kind: kind.into(),
+                reason,
+                cells: cells.clone(),
+            })
+        };
+        if cells.len() != self.headers.len() {
+            // A trailing empty cell or two from Excel is not worth a reject.
+            let extra_empty = cells.len() > self.headers.len()
+                && cells[self.headers.len()..]
+                    .iter()
+                    .all(|c| c.trim().is_empty());
+            if !extra_empty {
+                return reject(
+                    "ragged row",
+                    format!(
+                        "{} cells, the header has {}",
+                        cells.len(),
+                        self.headers.len()
+                    ),
+                );
+            }
+        }
+        let mut input = CustomerInput::default();
+        let mut stage = None;
+        let mut custom = Map::new();
+        for (i, target) in self.targets.iter().enumerate() {
+            let raw = cells.get(i).map(String::as_str).unwrap_or("");
+            if raw.len() > MAX_FIELD_BYTES {
+                return reject(
+                    "oversize field",
+                    format!(
+                        "column '{}' is {} bytes (limit {MAX_FIELD_BYTES})",
+                        self.headers[i],
+                        raw.len()
+                    ),
+                );
+            }
+            let cell = unguard(raw);
+            if cell.trim().is_empty() {
+                continue;
+            }
+            let v = Some(cell.to_string());
+            match target {
+                Target::Field(Field::Name) => input.name = v,
+                Target::Field(Field::Company) => input.company = v,
+                Target::Field(Field::Phone) => input.phone = v,
+                Target::Field(Field::Email) => input.email = v,
+                Target::Field(Field::City) => input.city = v,
+                Target::Field(Field::Address) => input.address = v,
+                Target::Field(Field::Source) => input.source = v,
+                Target::Field(Field::Tags) => input.tags = v,
+                Target::Field(Field::Notes) => input.notes = v,
+                Target::Field(Field::Stage) => match Stage::parse(cell) {
+                    Some(s) => stage = Some(s),
+                    None => {
+                        return reject(
+                            "invalid stage",
+                            format!("'{cell}' is not lead, customer, loyal or churned"),
+                        )
+                    }
+                },
+                Target::Custom(name) => {
+                    if let Some(t) = crate::domain::normalize::clean_text(cell) {
+                        custom.insert(name.clone(), Value::String(t));
+                    }
+                }
+                Target::Ignore => {}
+            }
+        }
+        if input.source.is_none() {
+            input.source = self.defaults.source.clone();
+        }
+        if let Some(t) = &self.defaults.tags {
+            input.tags = Some(match input.tags.take() {
+                Some(mine) => format!("{mine},{t}"),
+                None => t.clone(),
+            });
+        }
+        if input.phone.is_none() && input.email.is_none() {
+            return reject("no contact", "neither a phone nor an e-mail".into());
+        }
+        match validate(&input, true) {
+            Ok(fields) => Row::Lead(Box::new(Lead {
+                line,
+                fields,
+                stage,
+                custom,
+            })),
+            Err(Error::InvalidInput { field, msg }) => reject(
+                &format!("invalid {field}"),
+                format!("invalid {field}: {msg}"),
+            ),
+            Err(e) => reject("invalid", e.to_string()),
+        }
+    }
+}
+
+fn csv_error(e: csv::Error) -> Error {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        if io.kind() == std::io::ErrorKind::InvalidData {
+            return Error::invalid("file", io.to_string());
+        }
+    }
+    Error::Csv(e)
+}
+
+impl<R: Read> Iterator for LeadReader<R> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let mut rec = std::mem::take(&mut self.record);
+            let res = self.csv.read_record(&mut rec);
+            self.record = rec;
+            match res {
+                Ok(false) => return None,
+                // Blank lines (all cells empty) are skipped, not rejected.
+                Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
+                Ok(true) => {
+                    let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                    return Some(Ok(self.typed(line)));
+                }
+                Err(e) => return Some(Err(csv_error(e))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Vec<Row> {
+        LeadReader::new(
+            text.as_bytes(),
+            Charset::Auto,
+            None,
+            &[],
+            Defaults::default(),
+        )
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn rows_and_rejects() {
+        let rows = read("姓名,手机,邮箱,职位\n张三,13800138000,,经理\n李四,,li@,\n王五\n,,,\n赵六,,zl@qq.com,\"销售, 总监\"\n");
+        assert_eq!(rows.len(), 4);
+        match &rows[0] {
+            Row::Lead(l) => {
+                assert_eq!(l.line, 2);
+                assert_eq!(l.custom["职位"], "经理");
+            }
+            r => panic!("{r:?}"),
+        }
+        assert!(matches!(&rows[1], Row::Reject(r) if r.kind == "invalid email" && r.line == 3));
+        assert!(matches!(&rows[2], Row::Reject(r) if r.kind == "ragged row"));
+        assert!(matches!(&rows[3], Row::Lead(l) if l.custom["职位"] == "销售, 总监"));
+    }
+
+    #[test]
+    fn semicolons_and_guards() {
+        let rows = read("name;phone;notes\nA;'+86 138 0013 8000;'=1+1\n");
+        match &rows[0] {
+            Row::Lead(l) => {
+                assert_eq!(l.fields.keys.phone.as_deref(), Some("8613800138000"));
+                assert_eq!(l.fields.notes.as_deref(), Some("=1+1"));
+            }
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn header_problems_are_errors() {
+        assert!(
+            LeadReader::new("".as_bytes(), Charset::Auto, None, &[], Defaults::default()).is_err()
+        );
+        assert!(LeadReader::new(
+            "foo,bar\n1,2\n".as_bytes(),
+            Charset::Auto,
+            None,
+            &[],
+            Defaults::default()
+        )
+        .is_err());
+    }
+}

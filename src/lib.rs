@@ -1,0 +1,44 @@
+//! `pool`: a shared customer pool over one SQLite file. The binary is a thin shell
+//! over this library: cli (parse, print) → domain (decide) → store (persist).
+pub mod cli;
+pub mod clock;
+pub mod domain;
+pub mod error;
+pub mod import;
+pub mod store;
+
+use std::process::ExitCode;
+
+pub use error::{Error, Result};
+
+/// Prints an error as `error:` / `caused by:` / `hint:` on stderr and gives its exit code.
+/// A closed stdout (`pool list | head`) is not an error.
+pub fn report(e: &Error) -> ExitCode {
+    if let Error::Io(io) = e {
+        if io.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
+    }
+    if let Error::Json(j) = e {
+        if j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) {
+            return ExitCode::SUCCESS;
+        }
+    }
+    if let Error::Csv(c) = e {
+        if let csv::ErrorKind::Io(io) = c.kind() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+    eprintln!("error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        eprintln!("caused by: {s}");
+        source = s.source();
+    }
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+    ExitCode::from(e.exit_code())
+}

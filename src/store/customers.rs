@@ -1,0 +1,755 @@
+//! Customers: insert, read, list with filters, update, soft delete.
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::domain::customer::CustomerFields;
+use crate::error::{Error, Result};
+
+/// One customer as stored, with owner and pool names joined in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub city: Option<String>,
+    pub address: Option<String>,
+    pub source: Option<String>,
+    pub stage: String,
+    pub tags: String,
+    pub notes: Option<String>,
+    pub custom: Option<String>,
+    pub pool_id: i64,
+    pub pool: String,
+    pub owner_id: Option<i64>,
+    pub owner: Option<String>,
+    pub owner_team_id: Option<i64>,
+    pub previous_owner: Option<String>,
+    pub locked: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub claimed_at: Option<i64>,
+    pub pooled_at: Option<i64>,
+    pub released_at: Option<i64>,
+    pub last_contact_at: Option<i64>,
+    pub won_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub merged_into: Option<i64>,
+}
+
+const SELECT: &str =
+    "SELECT c.id, c.name, c.company, c.phone, c.email, c.city, c.address, c.source,
+        c.stage, c.tags, c.notes, c.custom, c.pool_id, pl.name, c.owner_id, o.login, o.team_id,
+        p.login, c.locked, c.created_at, c.updated_at, c.claimed_at, c.pooled_at, c.released_at,
+        c.last_contact_at, c.won_at, c.deleted_at, c.merged_into
+    FROM customers c
+    JOIN pools pl ON pl.id = c.pool_id
+    LEFT JOIN users o ON o.id = c.owner_id
+    LEFT JOIN users p ON p.id = c.previous_owner_id";
+
+fn from_row(r: &Row) -> rusqlite::Result<Customer> {
+    Ok(Customer {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        company: r.get(2)?,
+        phone: r.get(3)?,
+        email: r.get(4)?,
+        city: r.get(5)?,
+        address: r.get(6)?,
+        source: r.get(7)?,
+        stage: r.get(8)?,
+        tags: r.get(9)?,
+        notes: r.get(10)?,
+        custom: r.get(11)?,
+        pool_id: r.get(12)?,
+        pool: r.get(13)?,
+        owner_id: r.get(14)?,
+        owner: r.get(15)?,
+        owner_team_id: r.get(16)?,
+        previous_owner: r.get(17)?,
+        locked: r.get(18)?,
+        created_at: r.get(19)?,
+        updated_at: r.get(20)?,
+        claimed_at: r.get(21)?,
+        pooled_at: r.get(22)?,
+        released_at: r.get(23)?,
+        last_contact_at: r.get(24)?,
+        won_at: r.get(25)?,
+        deleted_at: r.get(26)?,
+        merged_into: r.get(27)?,
+    })
+}
+
+/// Where a new customer goes: a pool, or straight to an owner.
+pub struct Placement {
+    pub pool_id: i64,
+    pub owner_id: Option<i64>,
+}
+
+/// Inserts a customer and its tags. Uses cached statements: `pool demo` and `pool import`
+/// call this in a loop inside one transaction.
+pub fn insert(
+    conn: &Connection,
+    f: &CustomerFields,
+    stage: &str,
+    custom: Option<&str>,
+    place: &Placement,
+    created_by: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    let tags = f.tags.join(",");
+    let (claimed_at, pooled_at) = match place.owner_id {
+        Some(_) => (Some(now), None),
+        None => (None, Some(now)),
+    };
+    conn.prepare_cached(
+        "INSERT INTO customers (name, company, phone, email, city, address, source, stage, tags,
+            notes, custom, phone_key, email_key, name_key, company_key, pool_id, owner_id, locked,
+            created_at, updated_at, created_by, claimed_at, pooled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 0,
+            ?18, ?18, ?19, ?20, ?21)",
+    )?
+    .execute(params![
+        f.name,
+        f.company,
+        f.phone,
+        f.email,
+        f.city,
+        f.address,
+        f.source,
+        stage,
+        tags,
+        f.notes,
+        custom,
+        f.keys.phone,
+        f.keys.email,
+        f.keys.name,
+        f.keys.company,
+        place.pool_id,
+        place.owner_id,
+        now,
+        created_by,
+        claimed_at,
+        pooled_at,
+    ])?;
+    let id = conn.last_insert_rowid();
+    write_tags(conn, id, &f.tags)?;
+    Ok(id)
+}
+
+fn write_tags(conn: &Connection, id: i64, tags: &[String]) -> Result<()> {
+    let mut ins = conn
+        .prepare_cached("INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)")?;
+    for t in tags {
+        ins.execute(params![t, id])?;
+    }
+    Ok(())
+}
+
+/// Reads one customer, deleted or not.
+pub fn find(conn: &Connection, id: i64) -> Result<Option<Customer>> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT} WHERE c.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// Reads one live customer: a deleted or merged one is "not found" (with where it went).
+pub fn get(conn: &Connection, id: i64) -> Result<Customer> {
+    match find(conn, id)? {
+        Some(c) if c.deleted_at.is_none() => Ok(c),
+        Some(c) => match c.merged_into {
+            Some(s) => Err(Error::NotFound {
+                what: "customer",
+                id: format!("{id} (merged into {s})"),
+            }),
+            None => Err(Error::NotFound {
+                what: "customer",
+                id: format!("{id} (deleted)"),
+            }),
+        },
+        None => Err(Error::not_found("customer", id)),
+    }
+}
+
+/// Replaces the editable fields (values and keys) and the stage.
+pub fn update_fields(
+    conn: &Connection,
+    id: i64,
+    f: &CustomerFields,
+    stage: &str,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE customers SET name = ?2, company = ?3, phone = ?4, email = ?5, city = ?6,
+            address = ?7, source = ?8, stage = ?9, tags = ?10, notes = ?11, phone_key = ?12,
+            email_key = ?13, name_key = ?14, company_key = ?15, updated_at = ?16
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        f.name,
+        f.company,
+        f.phone,
+        f.email,
+        f.city,
+        f.address,
+        f.source,
+        stage,
+        f.tags.join(","),
+        f.notes,
+        f.keys.phone,
+        f.keys.email,
+        f.keys.name,
+        f.keys.company,
+        now
+    ])?;
+    conn.prepare_cached("DELETE FROM customer_tags WHERE customer_id = ?1")?
+        .execute([id])?;
+    write_tags(conn, id, &f.tags)?;
+    Ok(())
+}
+
+/// Soft delete: the row stays as a tombstone so interactions, follow-ups and deals keep
+/// their customer (foreign keys) and the audit trail stays readable.
+pub fn soft_delete(conn: &Connection, id: i64, now: i64) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE customers SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        )?
+        .execute(params![id, now])?;
+    conn.prepare_cached("DELETE FROM customer_tags WHERE customer_id = ?1")?
+        .execute([id])?;
+    Ok(n == 1)
+}
+
+/// Live customers that share a phone, e-mail or name+company key with `f`.
+pub fn exact_matches(
+    conn: &Connection,
+    f: &CustomerFields,
+    except: Option<i64>,
+) -> Result<Vec<(i64, String)>> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    let mut push = |id: i64, why: &str| {
+        if Some(id) != except && !out.iter().any(|(i, _)| *i == id) {
+            out.push((id, why.to_string()));
+        }
+    };
+    if let Some(k) = &f.keys.phone {
+        let mut s = conn.prepare_cached(
+            "SELECT id FROM customers WHERE phone_key = ?1 AND phone_key IS NOT NULL AND deleted_at IS NULL LIMIT 5",
+        )?;
+        for id in s.query_map([k], |r| r.get::<_, i64>(0))? {
+            push(id?, "same phone");
+        }
+    }
+    if let Some(k) = &f.keys.email {
+        let mut s = conn.prepare_cached(
+            "SELECT id FROM customers WHERE email_key = ?1 AND email_key IS NOT NULL AND deleted_at IS NULL LIMIT 5",
+        )?;
+        for id in s.query_map([k], |r| r.get::<_, i64>(0))? {
+            push(id?, "same email");
+        }
+    }
+    if let (Some(n), Some(c)) = (&f.keys.name, &f.keys.company) {
+        let mut s = conn.prepare_cached(
+            "SELECT id FROM customers WHERE name_key = ?1 AND company_key = ?2 AND deleted_at IS NULL LIMIT 5",
+        )?;
+        for id in s.query_map([n, c], |r| r.get::<_, i64>(0))? {
+            push(id?, "same name and company");
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sort {
+    #[default]
+    Id,
+    Name,
+    Company,
+    City,
+    Created,
+    Updated,
+    LastContact,
+    Stage,
+}
+
+impl Sort {
+    fn column(self) -> &'static str {
+        match self {
+            Sort::Id => "c.id",
+            Sort::Name => "c.name",
+            Sort::Company => "c.company",
+            Sort::City => "c.city",
+            Sort::Created => "c.created_at",
+            Sort::Updated => "c.updated_at",
+            Sort::LastContact => "c.last_contact_at",
+            Sort::Stage => "c.stage",
+        }
+    }
+}
+
+/// The filters of `pool list` (and `pool export`).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Some(None): in any pool; Some(Some(id)): in that pool.
+    pub in_pool: Option<Option<i64>>,
+    pub owner_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub stage: Option<String>,
+    pub tag: Option<String>,
+    pub city: Option<String>,
+    pub source: Option<String>,
+    pub search: Option<String>,
+    /// Last contact (or creation, if never contacted) before this time.
+    pub contact_before: Option<i64>,
+    /// Pooled customers only from pools this team may see (None = every pool).
+    pub visible_to_team: Option<i64>,
+    pub sort: Sort,
+    pub desc: bool,
+    pub limit: Option<i64>,
+}
+
+/// Builds the WHERE clause of a filter. The pooled/owned conditions are written the way
+/// the partial indexes are declared, so the planner can use them.
+fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from(" WHERE c.deleted_at IS NULL");
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut arg = |sql: &mut String, cond: &str, v: SqlValue| {
+        args.push(v);
+        sql.push_str(&cond.replace('?', &format!("?{}", args.len())));
+    };
+    match f.in_pool {
+        Some(None) => sql.push_str(" AND c.owner_id IS NULL"),
+        Some(Some(p)) => arg(
+            &mut sql,
+            " AND c.owner_id IS NULL AND c.pool_id = ?",
+            p.into(),
+        ),
+        None => {}
+    }
+    if let Some(o) = f.owner_id {
+        arg(
+            &mut sql,
+            " AND c.owner_id IS NOT NULL AND c.owner_id = ?",
+            o.into(),
+        );
+    }
+    if let Some(t) = f.team_id {
+        arg(
+            &mut sql,
+            " AND c.owner_id IS NOT NULL AND c.owner_id IN (SELECT id FROM users WHERE team_id = ?)",
+            t.into(),
+        );
+    }
+    if let Some(s) = &f.stage {
+        arg(&mut sql, " AND c.stage = ?", s.clone().into());
+    }
+    if let Some(t) = &f.tag {
+        arg(
+            &mut sql,
+            " AND c.id IN (SELECT customer_id FROM customer_tags WHERE tag = ?)",
+            t.clone().into(),
+        );
+    }
+    if let Some(c) = &f.city {
+        arg(&mut sql, " AND c.city = ?", c.clone().into());
+    }
+    if let Some(s) = &f.source {
+        arg(&mut sql, " AND c.source = ?", s.clone().into());
+    }
+    if let Some(q) = &f.search {
+        let like = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
+        arg(
+            &mut sql,
+            " AND (c.name LIKE ? ESCAPE '\\'",
+            like.clone().into(),
+        );
+        arg(
+            &mut sql,
+            " OR c.company LIKE ? ESCAPE '\\'",
+            like.clone().into(),
+        );
+        arg(
+            &mut sql,
+            " OR c.phone LIKE ? ESCAPE '\\'",
+            like.clone().into(),
+        );
+        arg(&mut sql, " OR c.email LIKE ? ESCAPE '\\'", like.into());
+        if digits.len() >= 4 {
+            arg(
+                &mut sql,
+                " OR c.phone_key LIKE ?",
+                format!("%{digits}%").into(),
+            );
+        }
+        sql.push(')');
+    }
+    if let Some(t) = f.contact_before {
+        arg(
+            &mut sql,
+            " AND coalesce(c.last_contact_at, c.claimed_at, c.created_at) < ?",
+            t.into(),
+        );
+    }
+    if let Some(t) = f.visible_to_team {
+        arg(
+            &mut sql,
+            " AND (c.owner_id IS NOT NULL OR c.pool_id = 1 OR c.pool_id IN (SELECT pool_id FROM pool_teams WHERE team_id = ?))",
+            t.into(),
+        );
+    }
+    (sql, args)
+}
+
+pub fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Customer>> {
+    let (clause, args) = where_clause(f);
+    let mut sql = format!("{SELECT}{clause} ORDER BY {}", f.sort.column());
+    if f.desc {
+        sql.push_str(" DESC");
+    }
+    if f.sort != Sort::Id {
+        sql.push_str(", c.id");
+    }
+    if let Some(l) = f.limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Streams every matching customer to `each` without collecting them (export).
+pub fn for_each(
+    conn: &Connection,
+    f: &ListFilter,
+    mut each: impl FnMut(Customer) -> Result<()>,
+) -> Result<()> {
+    let (clause, args) = where_clause(f);
+    let sql = format!("{SELECT}{clause} ORDER BY c.id");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(args))?;
+    while let Some(r) = rows.next()? {
+        each(from_row(r)?)?;
+    }
+    Ok(())
+}
+
+/// The query plan of a filter, for tests and `--explain`-style checks.
+pub fn explain(conn: &Connection, f: &ListFilter) -> Result<Vec<String>> {
+    let (clause, args) = where_clause(f);
+    let mut sql = format!(
+        "EXPLAIN QUERY PLAN {SELECT}{clause} ORDER BY {}",
+        f.sort.column()
+    );
+    if let Some(l) = f.limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn set_custom(conn: &Connection, id: i64, custom: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE customers SET custom = ?2 WHERE id = ?1")?
+        .execute(params![id, custom])?;
+    Ok(())
+}
+
+/// The custom field names used by the customers a filter selects, in first-seen order.
+pub fn custom_keys(conn: &Connection, f: &ListFilter) -> Result<Vec<String>> {
+    let (clause, args) = where_clause(f);
+    let sql = format!(
+        "SELECT j.key FROM customers c, json_each(c.custom) j{clause} AND c.custom IS NOT NULL
+         GROUP BY j.key ORDER BY min(c.id), min(j.id)"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Erases a customer's personal data (a deletion request): personal fields, match keys,
+/// custom fields, tags, and the free text of its interactions and follow-ups. The row
+/// stays as a tombstone so foreign keys and the audit chain stay valid. With
+/// `secure_delete` on (see `store::configure`) the old bytes are zeroed in the file.
+pub fn forget(conn: &Connection, id: i64, now: i64) -> Result<ForgetCounts> {
+    conn.prepare_cached(
+        "UPDATE customers SET name = NULL, phone = NULL, email = NULL, address = NULL, notes = NULL,
+            custom = NULL, tags = '', phone_key = NULL, email_key = NULL, name_key = NULL,
+            owner_id = NULL, locked = 0, forgotten_at = ?2, deleted_at = coalesce(deleted_at, ?2),
+            updated_at = ?2
+         WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    conn.prepare_cached("DELETE FROM customer_tags WHERE customer_id = ?1")?
+        .execute([id])?;
+    let interactions = conn
+        .prepare_cached("UPDATE interactions SET summary = '(erased)' WHERE customer_id = ?1")?
+        .execute([id])?;
+    let followups = conn
+        .prepare_cached(
+            "UPDATE followups SET action = '(erased)', note = NULL,
+                status = CASE WHEN status = 'open' THEN 'cancelled' ELSE status END,
+                closed_at = coalesce(closed_at, ?2)
+             WHERE customer_id = ?1",
+        )?
+        .execute(params![id, now])?;
+    let reasons = conn
+        .prepare_cached("UPDATE ownership_events SET reason = NULL WHERE customer_id = ?1")?
+        .execute([id])?;
+    // Merge before-images may hold copies of the erased values.
+    let merges = conn
+        .prepare_cached(
+            "UPDATE merges SET before = '{\"erased\":true}'
+             WHERE survivor_id = ?1 OR EXISTS (SELECT 1 FROM json_each(merges.merged_ids) WHERE value = ?1)",
+        )?
+        .execute([id])?;
+    // ANALYZE keeps sample index keys (sqlite_stat4), which may be this customer's
+    // phone or e-mail; drop the samples (row counts in sqlite_stat1 hold no values).
+    let has_stat4: bool = conn
+        .prepare_cached("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4'")?
+        .query_row([], |r| r.get::<_, i64>(0))?
+        > 0;
+    if has_stat4 {
+        conn.execute("DELETE FROM sqlite_stat4", [])?;
+    }
+    Ok(ForgetCounts {
+        interactions,
+        followups,
+        owner_events: reasons,
+        merges,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetCounts {
+    pub interactions: usize,
+    pub followups: usize,
+    pub owner_events: usize,
+    pub merges: usize,
+}
+
+/// The indexes on match keys: random keys make every insert a B-tree descent, so a
+/// bulk import drops them and builds them again (sorted, much faster) at the end.
+pub const MATCH_INDEXES: [&str; 3] = [
+    "customers_phone_key",
+    "customers_email_key",
+    "customers_name_company",
+];
+
+/// Drops the match-key indexes in the caller's transaction and returns their SQL, so a
+/// rollback (crash, Ctrl-C) brings them back untouched.
+pub fn suspend_match_indexes(conn: &Connection) -> Result<Vec<String>> {
+    let mut sqls = Vec::new();
+    for name in MATCH_INDEXES {
+        let sql: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(sql) = sql {
+            conn.execute_batch(&format!("DROP INDEX {name}"))?;
+            sqls.push(sql);
+        }
+    }
+    Ok(sqls)
+}
+
+pub fn restore_indexes(conn: &Connection, sqls: &[String]) -> Result<()> {
+    for sql in sqls {
+        conn.execute_batch(sql)?;
+    }
+    Ok(())
+}
+
+/// phone, e-mail, name and company keys of one customer.
+pub type Keys = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The stored match keys of a customer (to confirm a hash hit during bulk import).
+pub fn keys_of(conn: &Connection, id: i64) -> Result<Keys> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT phone_key, email_key, name_key, company_key FROM customers WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
+}
+
+/// Live customers count (cheap: uses the stage index).
+pub fn live_count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM customers WHERE deleted_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Every live customer's id and match keys, for the bulk import's in-memory key map.
+pub fn for_each_keys(
+    conn: &Connection,
+    mut each: impl FnMut(i64, Option<String>, Option<String>, Option<String>, Option<String>),
+) -> Result<()> {
+    let mut s = conn.prepare("SELECT id, phone_key, email_key, name_key, company_key FROM customers WHERE deleted_at IS NULL")?;
+    let mut rows = s.query([])?;
+    while let Some(r) = rows.next()? {
+        each(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT of a bulk import.
+const BULK_ROWS: usize = 64;
+
+/// Inserts many new customers with few statements: rows are buffered and written
+/// `BULK_ROWS` at a time with explicit ids, in the caller's transaction.
+pub struct BulkInsert<'c> {
+    conn: &'c Connection,
+    place_pool: i64,
+    place_owner: Option<i64>,
+    created_by: Option<i64>,
+    now: i64,
+    next_id: i64,
+    rows: Vec<(i64, CustomerFields, &'static str, Option<String>)>,
+    tags: Vec<(String, i64)>,
+}
+
+impl<'c> BulkInsert<'c> {
+    pub fn new(
+        conn: &'c Connection,
+        place: &Placement,
+        created_by: Option<i64>,
+        now: i64,
+    ) -> Result<Self> {
+        let max: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM customers", [], |r| {
+            r.get(0)
+        })?;
+        Ok(BulkInsert {
+            conn,
+            place_pool: place.pool_id,
+            place_owner: place.owner_id,
+            created_by,
+            now,
+            next_id: max + 1,
+            rows: Vec::with_capacity(BULK_ROWS),
+            tags: Vec::new(),
+        })
+    }
+
+    /// Queues a customer and returns the id it will have.
+    pub fn add(
+        &mut self,
+        f: CustomerFields,
+        stage: &'static str,
+        custom: Option<String>,
+    ) -> Result<i64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        for t in &f.tags {
+            self.tags.push((t.clone(), id));
+        }
+        self.rows.push((id, f, stage, custom));
+        if self.rows.len() == BULK_ROWS {
+            self.flush()?;
+        }
+        Ok(id)
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        const COLS: &str = "id, name, company, phone, email, city, address, source, stage, tags, notes, custom,
+            phone_key, email_key, name_key, company_key, pool_id, owner_id, locked, created_at, updated_at,
+            created_by, claimed_at, pooled_at";
+        let one = format!("({})", vec!["?"; 24].join(","));
+        let sql = format!(
+            "INSERT INTO customers ({COLS}) VALUES {}",
+            vec![one.as_str(); self.rows.len()].join(",")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let (claimed, pooled) = match self.place_owner {
+            Some(_) => (Some(self.now), None),
+            None => (None, Some(self.now)),
+        };
+        let mut i = 1;
+        for (id, f, stage, custom) in &self.rows {
+            let tags = f.tags.join(",");
+            let values: [&dyn rusqlite::ToSql; 24] = [
+                id,
+                &f.name,
+                &f.company,
+                &f.phone,
+                &f.email,
+                &f.city,
+                &f.address,
+                &f.source,
+                stage,
+                &tags,
+                &f.notes,
+                custom,
+                &f.keys.phone,
+                &f.keys.email,
+                &f.keys.name,
+                &f.keys.company,
+                &self.place_pool,
+                &self.place_owner,
+                &0,
+                &self.now,
+                &self.now,
+                &self.created_by,
+                &claimed,
+                &pooled,
+            ];
+            for v in values {
+                stmt.raw_bind_parameter(i, v)?;
+                i += 1;
+            }
+        }
+        stmt.raw_execute()?;
+        self.rows.clear();
+        for chunk in std::mem::take(&mut self.tags).chunks(BULK_ROWS * 2) {
+            let sql = format!(
+                "INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES {}",
+                vec!["(?,?)"; chunk.len()].join(",")
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut i = 1;
+            for (t, id) in chunk {
+                stmt.raw_bind_parameter(i, t)?;
+                stmt.raw_bind_parameter(i + 1, id)?;
+                i += 2;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
+}
+
+impl BulkInsert<'_> {
+    /// The match keys of a queued (not yet written) customer.
+    pub fn pending_keys(&self, id: i64) -> Option<Keys> {
+        self.rows.iter().find(|(i, ..)| *i == id).map(|(_, f, ..)| {
+            (
+                f.keys.phone.clone(),
+                f.keys.email.clone(),
+                f.keys.name.clone(),
+                f.keys.company.clone(),
+            )
+        })
+    }
+}

@@ -1,0 +1,26 @@
+//! Reading every live customer's match keys for the dedupe scan.
+use rusqlite::Connection;
+
+use crate::domain::matching::Record;
+use crate::error::Result;
+
+pub fn records(conn: &Connection) -> Result<Vec<Record>> {
+    let mut s = conn.prepare(
+        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
+         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+         WHERE c.deleted_at IS NULL ORDER BY c.id",
+    )?;
+    let rows = s.query_map([], |r| {
+        Ok(Record::new(
+            r.get(0)?,
+            r.get::<_, Option<String>>(1)?.as_deref(),
+            r.get::<_, Option<String>>(2)?.as_deref(),
+            r.get::<_, Option<String>>(3)?.as_deref(),
+            r.get::<_, Option<String>>(4)?.as_deref(),
+            r.get::<_, Option<String>>(5)?.as_deref(),
+            r.get::<_, Option<String>>(6)?.as_deref(),
+            r.get(7)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

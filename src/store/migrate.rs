@@ -1,0 +1,83 @@
+//! Schema migrations. `schema.sql` is migration 1; later changes are appended here as
+//! new migrations and shipped ones are never edited.
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+use crate::error::{Error, Result};
+
+pub static MIGRATIONS: LazyLock<Migrations<'static>> =
+    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../../schema.sql"))]));
+
+/// The schema version this binary writes.
+pub const LATEST: i64 = 1;
+
+pub fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Brings the database up to `LATEST`; refuses one written by a newer binary.
+///
+/// Two processes may open a brand-new file at once. The migration runs in one
+/// transaction, so the loser of that race gets SQLITE_BUSY and simply re-reads the
+/// version, which the winner has by then moved forward.
+pub fn to_latest(conn: &mut Connection) -> Result<()> {
+    let deadline = Instant::now() + super::busy_timeout();
+    loop {
+        let found = user_version(conn)?;
+        if found > LATEST {
+            return Err(Error::SchemaTooNew {
+                found,
+                known: LATEST,
+            });
+        }
+        if found == LATEST {
+            return Ok(());
+        }
+        match MIGRATIONS.to_latest(conn) {
+            Ok(()) => return Ok(()),
+            Err(rusqlite_migration::Error::RusqliteError { err, .. })
+                if is_busy(&err) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(Error::Other(format!("cannot migrate the database: {e}"))),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_validate() {
+        MIGRATIONS.validate().unwrap();
+    }
+
+    #[test]
+    fn latest_matches_the_migration_count() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        to_latest(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), LATEST);
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        let e = to_latest(&mut conn).unwrap_err();
+        assert!(matches!(e, Error::SchemaTooNew { .. }));
+        assert!(e.to_string().contains("newer"));
+    }
+}

@@ -1,0 +1,87 @@
+//! SQLite: open with the pragmas every connection needs, migrate, and hand out
+//! IMMEDIATE write transactions. All SQL of the tool lives under this module.
+pub mod audit;
+pub mod customers;
+pub mod dedupe;
+pub mod demo;
+pub mod merge;
+pub mod migrate;
+pub mod pool;
+pub mod reports;
+pub mod safety;
+pub mod teams;
+pub mod users;
+pub mod work;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// How long a command waits for another writer before giving up with exit 7.
+pub fn busy_timeout() -> Duration {
+    let secs = std::env::var("POOL_BUSY_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+pub struct Store {
+    pub conn: Connection,
+    pub path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating it and its parent folder if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::Other(format!("cannot create folder {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        configure(&conn)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        migrate::to_latest(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// A write transaction that takes the write lock at its start, so a decision made
+    /// inside it cannot be invalidated by another writer (no check-then-act races).
+    pub fn begin(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// The pragmas of every connection.
+pub fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(busy_timeout())?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        return Err(Error::Other(format!(
+            "could not switch the database to WAL mode (got '{mode}')"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Erased personal data must not linger in free pages (pool forget).
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}

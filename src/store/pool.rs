@@ -1,0 +1,430 @@
+//! Pools and ownership changes: events, bulk return and transfer.
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+
+pub fn pool_id(conn: &Connection, name: &str) -> Result<i64> {
+    conn.prepare_cached("SELECT id FROM pools WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::not_found("pool", name))
+}
+
+/// `public` (id 1) is seen by every team; other pools by the teams listed for them.
+pub fn visible(conn: &Connection, pool_id: i64, team_id: i64) -> Result<bool> {
+    if pool_id == 1 {
+        return Ok(true);
+    }
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM pool_teams WHERE pool_id = ?1 AND team_id = ?2")?
+        .query_row([pool_id, team_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// One row of owner history.
+#[allow(clippy::too_many_arguments)]
+pub fn record_event(
+    conn: &Connection,
+    customer_id: i64,
+    event: &str,
+    from_user: Option<i64>,
+    to_user: Option<i64>,
+    by_user: i64,
+    pool_id: i64,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO ownership_events (customer_id, event, from_user, to_user, by_user, pool_id, reason, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![customer_id, event, from_user, to_user, by_user, pool_id, reason, at])?;
+    Ok(())
+}
+
+fn owned_ids(conn: &Connection, owner: i64) -> Result<Vec<i64>> {
+    let mut s = conn.prepare_cached(
+        "SELECT id FROM customers WHERE owner_id IS NOT NULL AND owner_id = ?1 AND deleted_at IS NULL ORDER BY id",
+    )?;
+    let ids = s.query_map([owner], |r| r.get(0))?;
+    Ok(ids.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Returns every customer of `owner` to its pool (e.g. when the owner leaves).
+pub fn return_all(
+    conn: &Connection,
+    owner: i64,
+    by: i64,
+    event: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<i64>> {
+    let ids = owned_ids(conn, owner)?;
+    conn.prepare_cached(
+        "INSERT INTO ownership_events (customer_id, event, from_user, by_user, pool_id, reason, at)
+         SELECT id, ?2, owner_id, ?3, pool_id, ?4, ?5 FROM customers
+         WHERE owner_id IS NOT NULL AND owner_id = ?1 AND deleted_at IS NULL",
+    )?
+    .execute(params![owner, event, by, reason, now])?;
+    conn.prepare_cached(
+        "UPDATE customers SET owner_id = NULL, previous_owner_id = ?1, released_at = ?2,
+            pooled_at = ?2, claimed_at = NULL, locked = 0, updated_at = ?2
+         WHERE owner_id IS NOT NULL AND owner_id = ?1 AND deleted_at IS NULL",
+    )?
+    .execute(params![owner, now])?;
+    Ok(ids)
+}
+
+/// Gives every customer of `from` to `to`.
+pub fn transfer_all(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    by: i64,
+    event: &str,
+    now: i64,
+) -> Result<Vec<i64>> {
+    let ids = owned_ids(conn, from)?;
+    conn.prepare_cached(
+        "INSERT INTO ownership_events (customer_id, event, from_user, to_user, by_user, pool_id, at)
+         SELECT id, ?2, owner_id, ?3, ?4, pool_id, ?5 FROM customers
+         WHERE owner_id IS NOT NULL AND owner_id = ?1 AND deleted_at IS NULL",
+    )?
+    .execute(params![from, event, to, by, now])?;
+    conn.prepare_cached(
+        "UPDATE customers SET owner_id = ?2, previous_owner_id = ?1, claimed_at = ?3, updated_at = ?3
+         WHERE owner_id IS NOT NULL AND owner_id = ?1 AND deleted_at IS NULL",
+    )?
+    .execute(params![from, to, now])?;
+    Ok(ids)
+}
+
+use crate::domain::rules::{ClaimFacts, Override, OwnedFacts, Rules};
+
+pub fn rules(conn: &Connection, pool_id: i64) -> Result<Rules> {
+    let mut r = conn
+        .prepare_cached(
+            "SELECT max_owned, count_won, daily_claims, reclaim_cooldown_days, recycle_no_contact_days,
+                recycle_no_deal_days, warn_days, exempt_stages, max_locked, fresh_hold_hours
+             FROM pool_rules WHERE pool_id = ?1",
+        )?
+        .query_row([pool_id], |r| {
+            let exempt: String = r.get(7)?;
+            Ok(Rules {
+                max_owned: r.get(0)?,
+                count_won: r.get(1)?,
+                daily_claims: r.get(2)?,
+                reclaim_cooldown_days: r.get(3)?,
+                recycle_no_contact_days: r.get(4)?,
+                recycle_no_deal_days: r.get(5)?,
+                warn_days: r.get(6)?,
+                exempt_stages: exempt
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                max_locked: r.get(8)?,
+                fresh_hold_hours: r.get(9)?,
+                overrides: Vec::new(),
+            })
+        })
+        .optional()?
+        .unwrap_or_default();
+    let mut s = conn.prepare_cached(
+        "SELECT scope, value, recycle_no_contact_days, recycle_no_deal_days
+         FROM pool_rule_overrides WHERE pool_id = ?1 ORDER BY scope, value",
+    )?;
+    let rows = s.query_map([pool_id], |r| {
+        Ok(Override {
+            scope: r.get(0)?,
+            value: r.get(1)?,
+            recycle_no_contact_days: r.get(2)?,
+            recycle_no_deal_days: r.get(3)?,
+        })
+    })?;
+    r.overrides = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(r)
+}
+
+pub fn save_rules(conn: &Connection, pool_id: i64, r: &Rules) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pool_rules (pool_id, max_owned, count_won, daily_claims, reclaim_cooldown_days,
+            recycle_no_contact_days, recycle_no_deal_days, warn_days, exempt_stages, max_locked, fresh_hold_hours)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (pool_id) DO UPDATE SET max_owned = excluded.max_owned,
+            count_won = excluded.count_won, daily_claims = excluded.daily_claims,
+            reclaim_cooldown_days = excluded.reclaim_cooldown_days,
+            recycle_no_contact_days = excluded.recycle_no_contact_days,
+            recycle_no_deal_days = excluded.recycle_no_deal_days, warn_days = excluded.warn_days,
+            exempt_stages = excluded.exempt_stages, max_locked = excluded.max_locked,
+            fresh_hold_hours = excluded.fresh_hold_hours",
+    )?
+    .execute(params![
+        pool_id,
+        r.max_owned,
+        r.count_won,
+        r.daily_claims,
+        r.reclaim_cooldown_days,
+        r.recycle_no_contact_days,
+        r.recycle_no_deal_days,
+        r.warn_days,
+        r.exempt_stages.join(","),
+        r.max_locked,
+        r.fresh_hold_hours
+    ])?;
+    conn.prepare_cached("DELETE FROM pool_rule_overrides WHERE pool_id = ?1")?
+        .execute([pool_id])?;
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO pool_rule_overrides (pool_id, scope, value, recycle_no_contact_days, recycle_no_deal_days)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for o in &r.overrides {
+        ins.execute(params![
+            pool_id,
+            o.scope,
+            o.value,
+            o.recycle_no_contact_days,
+            o.recycle_no_deal_days
+        ])?;
+    }
+    Ok(())
+}
+
+/// Customers `user` owns from `pool_id` that count towards max_owned.
+pub fn owned_count(conn: &Connection, user: i64, pool_id: i64, count_won: bool) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM customers
+             WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND owner_id = ?1 AND pool_id = ?2
+               AND (?3 OR stage NOT IN ('customer', 'loyal'))",
+        )?
+        .query_row(params![user, pool_id, count_won], |r| r.get(0))?)
+}
+
+pub fn locked_count(conn: &Connection, user: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM customers
+             WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND owner_id = ?1 AND locked = 1",
+        )?
+        .query_row([user], |r| r.get(0))?)
+}
+
+/// The facts a claim is decided on, read inside the claim's transaction.
+pub fn claim_facts(
+    conn: &Connection,
+    customer_id: i64,
+    pooled_at: Option<i64>,
+    user: i64,
+    pool_id: i64,
+    count_won: bool,
+    day_start: i64,
+) -> Result<ClaimFacts> {
+    let claims_today: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM ownership_events WHERE to_user = ?1 AND event = 'claim' AND at >= ?2",
+        )?
+        .query_row(params![user, day_start], |r| r.get(0))?;
+    let claimer_lost_at: Option<i64> = conn
+        .prepare_cached(
+            "SELECT max(at) FROM ownership_events
+             WHERE from_user = ?1 AND customer_id = ?2 AND event IN ('release', 'recycle')",
+        )?
+        .query_row(params![user, customer_id], |r| r.get(0))?;
+    Ok(ClaimFacts {
+        customer_id,
+        pooled_at,
+        owned: owned_count(conn, user, pool_id, count_won)?,
+        claims_today,
+        claimer_lost_at,
+    })
+}
+
+/// The conditional claim: succeeds only if nobody owns the customer at this instant.
+pub fn set_owner_if_pooled(conn: &Connection, id: i64, owner: i64, now: i64) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE customers SET owner_id = ?2, claimed_at = ?3, locked = 0, updated_at = ?3
+             WHERE id = ?1 AND owner_id IS NULL AND deleted_at IS NULL",
+        )?
+        .execute(params![id, owner, now])?;
+    Ok(n == 1)
+}
+
+/// Moves an owned customer from `from` to `to`, only if `from` still owns it.
+pub fn set_owner_if_owned_by(
+    conn: &Connection,
+    id: i64,
+    from: i64,
+    to: i64,
+    now: i64,
+) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE customers SET owner_id = ?3, previous_owner_id = ?2, claimed_at = ?4, updated_at = ?4
+             WHERE id = ?1 AND owner_id = ?2 AND deleted_at IS NULL",
+        )?
+        .execute(params![id, from, to, now])?;
+    Ok(n == 1)
+}
+
+/// Returns a customer to a pool, only if `from` still owns it.
+pub fn return_to_pool(
+    conn: &Connection,
+    id: i64,
+    from: i64,
+    pool_id: i64,
+    now: i64,
+) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE customers SET owner_id = NULL, previous_owner_id = ?2, pool_id = ?3,
+                released_at = ?4, pooled_at = ?4, claimed_at = NULL, locked = 0, updated_at = ?4
+             WHERE id = ?1 AND owner_id = ?2 AND deleted_at IS NULL",
+        )?
+        .execute(params![id, from, pool_id, now])?;
+    Ok(n == 1)
+}
+
+pub fn set_locked(conn: &Connection, id: i64, locked: bool, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE customers SET locked = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, locked, now])?;
+    Ok(())
+}
+
+pub fn open_followups(conn: &Connection, customer_id: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM followups WHERE customer_id = ?1 AND status = 'open'",
+        )?
+        .query_row([customer_id], |r| r.get(0))?)
+}
+
+pub fn cancel_open_followups(
+    conn: &Connection,
+    customer_id: i64,
+    note: &str,
+    now: i64,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE followups SET status = 'cancelled', note = ?2, closed_at = ?3
+             WHERE customer_id = ?1 AND status = 'open'",
+        )?
+        .execute(params![customer_id, note, now])?)
+}
+
+/// An owned customer as recycling sees it.
+pub struct OwnedRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub pool_id: i64,
+    pub facts: OwnedFacts,
+}
+
+fn owned_row(r: &rusqlite::Row) -> rusqlite::Result<OwnedRow> {
+    let tags: String = r.get(4)?;
+    Ok(OwnedRow {
+        id: r.get(0)?,
+        owner_id: r.get(1)?,
+        pool_id: r.get(2)?,
+        facts: OwnedFacts {
+            stage: r.get(3)?,
+            tags: tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect(),
+            locked: r.get(5)?,
+            claimed_at: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+            last_contact_at: r.get(7)?,
+            won_at: r.get(8)?,
+        },
+    })
+}
+
+const OWNED_SELECT: &str =
+    "SELECT id, owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at
+     FROM customers";
+
+/// Owned, unlocked customers of a pool whose claim is older than `claimed_before`
+/// (a cheap pre-filter: nothing claimed more recently can be due yet).
+pub fn recycle_candidates(
+    conn: &Connection,
+    pool_id: i64,
+    claimed_before: i64,
+) -> Result<Vec<OwnedRow>> {
+    let mut s = conn.prepare_cached(&format!(
+        "{OWNED_SELECT} WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND pool_id = ?1
+            AND locked = 0 AND claimed_at <= ?2 ORDER BY id"
+    ))?;
+    let rows = s.query_map(params![pool_id, claimed_before], owned_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn owned_row_by_id(conn: &Connection, id: i64) -> Result<Option<OwnedRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{OWNED_SELECT} WHERE id = ?1 AND owner_id IS NOT NULL AND deleted_at IS NULL"
+        ))?
+        .query_row([id], owned_row)
+        .optional()?)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PoolRow {
+    pub id: i64,
+    pub name: String,
+    pub teams: String,
+    pub pooled: i64,
+}
+
+pub fn list_pools(conn: &Connection) -> Result<Vec<PoolRow>> {
+    let mut s = conn.prepare_cached(
+        "SELECT p.id, p.name,
+            coalesce((SELECT group_concat(t.name, ',') FROM pool_teams pt JOIN teams t ON t.id = pt.team_id WHERE pt.pool_id = p.id), ''),
+            (SELECT count(*) FROM customers c WHERE c.owner_id IS NULL AND c.deleted_at IS NULL AND c.pool_id = p.id)
+         FROM pools p ORDER BY p.id",
+    )?;
+    let rows = s.query_map([], |r| {
+        let id: i64 = r.get(0)?;
+        let teams: String = r.get(2)?;
+        Ok(PoolRow {
+            id,
+            name: r.get(1)?,
+            teams: if id == 1 { "(all teams)".into() } else { teams },
+            pooled: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn all_pool_ids(conn: &Connection) -> Result<Vec<(i64, String)>> {
+    let mut s = conn.prepare_cached("SELECT id, name FROM pools ORDER BY id")?;
+    let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn add_pool(conn: &Connection, name: &str, team_ids: &[i64], now: i64) -> Result<i64> {
+    if conn
+        .prepare_cached("SELECT 1 FROM pools WHERE name = ?1")?
+        .query_row([name], |_| Ok(()))
+        .optional()?
+        .is_some()
+    {
+        return Err(Error::Conflict(format!("pool '{name}' already exists")));
+    }
+    conn.prepare_cached("INSERT INTO pools (name, created_at) VALUES (?1, ?2)")?
+        .execute(params![name, now])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("INSERT INTO pool_rules (pool_id) VALUES (?1)")?
+        .execute([id])?;
+    let mut ins =
+        conn.prepare_cached("INSERT OR IGNORE INTO pool_teams (pool_id, team_id) VALUES (?1, ?2)")?;
+    for t in team_ids {
+        ins.execute([id, *t])?;
+    }
+    Ok(id)
+}

@@ -1,0 +1,391 @@
+//! The aggregates behind `pool report`: counted in SQL, on indexes, never by loading
+//! customers into Rust (except the recycle forecast, which needs each pool's rules).
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use crate::error::Result;
+
+fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<T>>) -> Result<Vec<T>> {
+    Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Count {
+    pub key: String,
+    pub count: i64,
+}
+
+/// Pooled customers per pool (every pool, also empty ones).
+pub fn pooled_per_pool(conn: &Connection) -> Result<Vec<Count>> {
+    let mut s = conn.prepare_cached(
+        "SELECT p.name, coalesce(n.c, 0) FROM pools p
+         LEFT JOIN (SELECT pool_id, count(*) AS c FROM customers
+                    WHERE owner_id IS NULL AND deleted_at IS NULL GROUP BY pool_id) n ON n.pool_id = p.id
+         ORDER BY p.id",
+    )?;
+    let rows = collect(s.query_map([], |r| {
+        Ok(Count {
+            key: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?);
+    rows
+}
+
+pub fn owned_total(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM customers WHERE owner_id IS NOT NULL AND deleted_at IS NULL",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Live customers per stage, in lifecycle order.
+pub fn by_stage(conn: &Connection) -> Result<Vec<Count>> {
+    let mut s = conn.prepare_cached(
+        "SELECT s.stage, coalesce(n.c, 0) FROM
+            (SELECT 'lead' AS stage, 1 AS o UNION ALL SELECT 'customer', 2 UNION ALL SELECT 'loyal', 3 UNION ALL SELECT 'churned', 4) s
+         LEFT JOIN (SELECT stage, count(*) AS c FROM customers WHERE deleted_at IS NULL GROUP BY stage) n
+           ON n.stage = s.stage
+         ORDER BY s.o",
+    )?;
+    let rows = collect(s.query_map([], |r| {
+        Ok(Count {
+            key: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?);
+    rows
+}
+
+/// Owner changes of each kind in [from, to).
+pub fn events_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<Count>> {
+    let mut s = conn.prepare_cached(
+        "SELECT event, count(*) FROM ownership_events WHERE at >= ?1 AND at < ?2 GROUP BY event ORDER BY event",
+    )?;
+    let rows = collect(s.query_map(params![from, to], |r| {
+        Ok(Count {
+            key: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?);
+    rows
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OwnerStats {
+    pub user: String,
+    pub team: String,
+    pub owned: i64,
+    pub locked: i64,
+    pub contacts_30d: i64,
+    pub overdue_followups: i64,
+    pub deals: i64,
+    pub deal_amount_minor: i64,
+    #[serde(skip)]
+    pub user_id: i64,
+    #[serde(skip)]
+    pub team_id: i64,
+}
+
+/// Per active owner (members and managers, optionally of one team).
+pub fn owner_stats(
+    conn: &Connection,
+    team: Option<i64>,
+    now: i64,
+    today: &str,
+) -> Result<Vec<OwnerStats>> {
+    let mut s = conn.prepare_cached(
+        "SELECT u.id, u.login, t.id, t.name,
+            (SELECT count(*) FROM customers c WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.owner_id = u.id),
+            (SELECT count(*) FROM customers c WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.owner_id = u.id AND c.locked = 1),
+            (SELECT count(*) FROM interactions i WHERE i.user_id = u.id AND i.at >= ?2),
+            (SELECT count(*) FROM followups f WHERE f.assignee_id = u.id AND f.status = 'open' AND f.due < ?3),
+            (SELECT count(*) FROM deals d WHERE d.user_id = u.id),
+            (SELECT coalesce(sum(d.amount_minor), 0) FROM deals d WHERE d.user_id = u.id)
+         FROM users u JOIN teams t ON t.id = u.team_id
+         WHERE u.active = 1 AND u.role IN ('member', 'manager', 'admin') AND (?1 IS NULL OR u.team_id = ?1)
+         ORDER BY t.name, u.login",
+    )?;
+    let rows = collect(s.query_map(params![team, now - 30 * 86_400, today], |r| {
+        Ok(OwnerStats {
+            user_id: r.get(0)?,
+            user: r.get(1)?,
+            team_id: r.get(2)?,
+            team: r.get(3)?,
+            owned: r.get(4)?,
+            locked: r.get(5)?,
+            contacts_30d: r.get(6)?,
+            overdue_followups: r.get(7)?,
+            deals: r.get(8)?,
+            deal_amount_minor: r.get(9)?,
+        })
+    })?);
+    rows
+}
+
+/// (owner team, previous owner team, customers): customers a team now owns that a
+/// member of another team released or lost.
+pub fn cross_team(conn: &Connection) -> Result<Vec<(String, String, i64)>> {
+    let mut s = conn.prepare_cached(
+        "SELECT tn.name, tp.name, count(*) FROM customers c
+           JOIN users o ON o.id = c.owner_id JOIN teams tn ON tn.id = o.team_id
+           JOIN users p ON p.id = c.previous_owner_id JOIN teams tp ON tp.id = p.team_id
+          WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND o.team_id <> p.team_id
+          GROUP BY tn.name, tp.name ORDER BY 3 DESC",
+    )?;
+    let rows = collect(s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?);
+    rows
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Funnel {
+    pub total: i64,
+    pub lead: i64,
+    pub customer: i64,
+    pub loyal: i64,
+    pub churned: i64,
+    /// Customers that ever had a deal.
+    pub won: i64,
+    pub median_days_to_first_deal: Option<f64>,
+}
+
+pub fn funnel(conn: &Connection) -> Result<Funnel> {
+    let mut f = Funnel::default();
+    for c in by_stage(conn)? {
+        match c.key.as_str() {
+            "lead" => f.lead = c.count,
+            "customer" => f.customer = c.count,
+            "loyal" => f.loyal = c.count,
+            _ => f.churned = c.count,
+        }
+    }
+    f.total = f.lead + f.customer + f.loyal + f.churned;
+    f.won = conn.query_row(
+        "SELECT count(*) FROM customers WHERE deleted_at IS NULL AND won_at IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    if f.won > 0 {
+        f.median_days_to_first_deal = conn.query_row(
+            "SELECT (won_at - created_at) / 86400.0 FROM customers
+             WHERE deleted_at IS NULL AND won_at IS NOT NULL
+             ORDER BY won_at - created_at LIMIT 1 OFFSET ?1",
+            [f.won / 2],
+            |r| r.get(0),
+        )?;
+    }
+    Ok(f)
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FollowupLoad {
+    pub assignee: String,
+    pub overdue: i64,
+    pub today: i64,
+    pub next_7_days: i64,
+}
+
+pub fn followup_load(
+    conn: &Connection,
+    team: Option<i64>,
+    today: &str,
+    week: &str,
+) -> Result<Vec<FollowupLoad>> {
+    let mut s = conn.prepare_cached(
+        "SELECT u.login,
+            sum(f.due < ?2), sum(f.due = ?2), sum(f.due > ?2 AND f.due <= ?3)
+         FROM followups f JOIN users u ON u.id = f.assignee_id
+         JOIN customers c ON c.id = f.customer_id
+         WHERE f.status = 'open' AND f.due <= ?3 AND c.deleted_at IS NULL AND (?1 IS NULL OR u.team_id = ?1)
+         GROUP BY u.login ORDER BY 2 DESC, u.login",
+    )?;
+    let rows = collect(s.query_map(params![team, today, week], |r| {
+        Ok(FollowupLoad {
+            assignee: r.get(0)?,
+            overdue: r.get(1)?,
+            today: r.get(2)?,
+            next_7_days: r.get(3)?,
+        })
+    })?);
+    rows
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Activity {
+    pub period: String,
+    pub claims: i64,
+    pub releases: i64,
+    pub recycles: i64,
+    pub interactions: i64,
+    pub deals: i64,
+}
+
+/// Per period bucket (`fmt` is a strftime format such as '%Y-%m-%d'), in [from, to).
+pub fn activity(
+    conn: &Connection,
+    fmt: &str,
+    from: i64,
+    to: i64,
+    team: Option<i64>,
+) -> Result<Vec<Activity>> {
+    let mut s = conn.prepare_cached(
+        "SELECT period, sum(claims), sum(releases), sum(recycles), sum(interactions), sum(deals) FROM (
+            SELECT strftime(?1, e.at, 'unixepoch') AS period,
+                   e.event IN ('claim', 'assign') AS claims, e.event = 'release' AS releases,
+                   e.event = 'recycle' AS recycles, 0 AS interactions, 0 AS deals
+              FROM ownership_events e
+             WHERE e.at >= ?2 AND e.at < ?3
+               AND (?4 IS NULL OR coalesce(e.to_user, e.from_user) IN (SELECT id FROM users WHERE team_id = ?4))
+            UNION ALL
+            SELECT strftime(?1, i.at, 'unixepoch'), 0, 0, 0, 1, 0 FROM interactions i
+             WHERE i.at >= ?2 AND i.at < ?3 AND (?4 IS NULL OR i.user_id IN (SELECT id FROM users WHERE team_id = ?4))
+            UNION ALL
+            SELECT strftime(?1, d.created_at, 'unixepoch'), 0, 0, 0, 0, 1 FROM deals d
+             WHERE d.created_at >= ?2 AND d.created_at < ?3 AND (?4 IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = ?4))
+         ) GROUP BY period ORDER BY period",
+    )?;
+    let rows = collect(s.query_map(params![fmt, from, to, team], |r| {
+        Ok(Activity {
+            period: r.get(0)?,
+            claims: r.get(1)?,
+            releases: r.get(2)?,
+            recycles: r.get(3)?,
+            interactions: r.get(4)?,
+            deals: r.get(5)?,
+        })
+    })?);
+    rows
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FieldQuality {
+    pub field: String,
+    pub filled: i64,
+    pub valid: i64,
+}
+
+/// Live customers, and per field how many are filled and how many of those are valid
+/// (a phone or e-mail is valid when it produced a match key).
+pub fn field_quality(conn: &Connection) -> Result<(i64, Vec<FieldQuality>)> {
+    let row = conn.query_row(
+        "SELECT count(*), count(name), count(company), count(phone), count(phone_key), count(email),
+                count(email_key), count(city), count(address), count(source)
+         FROM customers WHERE deleted_at IS NULL",
+        [],
+        |r| {
+            let v: Vec<i64> = (0..10).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
+            Ok(v)
+        },
+    )?;
+    let total = row[0];
+    let q = |field: &str, filled: i64, valid: i64| FieldQuality {
+        field: field.into(),
+        filled,
+        valid,
+    };
+    Ok((
+        total,
+        vec![
+            q("name", row[1], row[1]),
+            q("company", row[2], row[2]),
+            q("phone", row[3], row[4]),
+            q("email", row[5], row[6]),
+            q("city", row[7], row[7]),
+            q("address", row[8], row[8]),
+            q("source", row[9], row[9]),
+        ],
+    ))
+}
+
+/// Live customers that share a phone or e-mail key with another live customer.
+pub fn duplicated(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM customers c WHERE c.deleted_at IS NULL AND (
+            (c.phone_key IS NOT NULL AND c.phone_key IN (
+                SELECT phone_key FROM customers WHERE phone_key IS NOT NULL AND deleted_at IS NULL
+                GROUP BY phone_key HAVING count(*) > 1))
+         OR (c.email_key IS NOT NULL AND c.email_key IN (
+                SELECT email_key FROM customers WHERE email_key IS NOT NULL AND deleted_at IS NULL
+                GROUP BY email_key HAVING count(*) > 1)))",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Worst {
+    pub id: i64,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub missing: String,
+}
+
+/// The records missing the most, to fix first.
+pub fn worst_records(conn: &Connection, limit: i64) -> Result<Vec<Worst>> {
+    let mut s = conn.prepare_cached(
+        "SELECT id, name, company,
+            trim((CASE WHEN name IS NULL THEN 'name ' ELSE '' END) ||
+                 (CASE WHEN company IS NULL THEN 'company ' ELSE '' END) ||
+                 (CASE WHEN phone_key IS NULL THEN 'phone ' ELSE '' END) ||
+                 (CASE WHEN email_key IS NULL THEN 'email ' ELSE '' END) ||
+                 (CASE WHEN city IS NULL THEN 'city ' ELSE '' END) ||
+                 (CASE WHEN address IS NULL THEN 'address ' ELSE '' END) ||
+                 (CASE WHEN source IS NULL THEN 'source' ELSE '' END))
+         FROM customers WHERE deleted_at IS NULL
+         ORDER BY (name IS NULL) + (company IS NULL) + 2 * (phone_key IS NULL AND email_key IS NULL)
+                  + (phone_key IS NULL) + (email_key IS NULL) + (city IS NULL) + (address IS NULL)
+                  + (source IS NULL) DESC, id
+         LIMIT ?1",
+    )?;
+    let rows = collect(s.query_map([limit], |r| {
+        Ok(Worst {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            company: r.get(2)?,
+            missing: r.get(3)?,
+        })
+    })?);
+    rows
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Access {
+    pub user: String,
+    pub unmasked_views: i64,
+    pub unmasked_rows: i64,
+    pub exports: i64,
+    pub exported_rows: i64,
+    /// Rows per day over the 30 days before the window.
+    pub usual_rows_per_day: f64,
+    pub flagged: bool,
+}
+
+/// Per user: unmasked reads and exports in [from, to), and their usual daily volume in
+/// the 30 days before `from`.
+pub fn access(conn: &Connection, from: i64, to: i64) -> Result<Vec<Access>> {
+    let mut s = conn.prepare_cached(
+        "SELECT actor,
+            sum(action = 'view_unmasked' AND at >= ?1),
+            sum(CASE WHEN action = 'view_unmasked' AND at >= ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END),
+            sum(action = 'export' AND at >= ?1),
+            sum(CASE WHEN action = 'export' AND at >= ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END),
+            sum(CASE WHEN at < ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END)
+         FROM audit_log
+         WHERE action IN ('view_unmasked', 'export') AND at >= ?1 - 30 * 86400 AND at < ?2
+         GROUP BY actor ORDER BY 3 + 5 DESC, actor",
+    )?;
+    let rows = collect(s.query_map(params![from, to], |r| {
+        let before: i64 = r.get(5)?;
+        Ok(Access {
+            user: r.get(0)?,
+            unmasked_views: r.get(1)?,
+            unmasked_rows: r.get(2)?,
+            exports: r.get(3)?,
+            exported_rows: r.get(4)?,
+            usual_rows_per_day: (before as f64 / 30.0 * 10.0).round() / 10.0,
+            flagged: false,
+        })
+    })?);
+    rows
+}

@@ -1,0 +1,276 @@
+//! Work on a customer: interactions, follow-up plans, deals, and the timeline.
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Adds an interaction and moves the customer's last contact (the recycle clock)
+/// forward, never backwards, in the caller's transaction.
+pub fn log_interaction(
+    conn: &Connection,
+    customer_id: i64,
+    user_id: i64,
+    kind: &str,
+    summary: &str,
+    at: i64,
+    now: i64,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![customer_id, user_id, kind, summary, at, now])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "UPDATE customers SET last_contact_at = max(coalesce(last_contact_at, 0), ?2), updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![customer_id, at, now])?;
+    Ok(id)
+}
+
+pub fn add_followup(
+    conn: &Connection,
+    customer_id: i64,
+    assignee: i64,
+    by: i64,
+    due: &str,
+    action: &str,
+    now: i64,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO followups (customer_id, assignee_id, created_by, due, action, status, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6)",
+    )?
+    .execute(params![customer_id, assignee, by, due, action, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Followup {
+    pub id: i64,
+    pub customer_id: i64,
+    pub customer: Option<String>,
+    pub assignee: String,
+    pub due: String,
+    pub action: String,
+    pub status: String,
+    pub note: Option<String>,
+    #[serde(skip)]
+    pub assignee_id: i64,
+    #[serde(skip)]
+    pub assignee_team: i64,
+    #[serde(skip)]
+    pub owner_id: Option<i64>,
+}
+
+const FOLLOWUP_SELECT: &str = "SELECT f.id, f.customer_id, coalesce(c.name, c.company), u.login, f.due, f.action,
+        f.status, f.note, f.assignee_id, u.team_id, c.owner_id
+     FROM followups f JOIN users u ON u.id = f.assignee_id JOIN customers c ON c.id = f.customer_id";
+
+fn followup_row(r: &rusqlite::Row) -> rusqlite::Result<Followup> {
+    Ok(Followup {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        customer: r.get(2)?,
+        assignee: r.get(3)?,
+        due: r.get(4)?,
+        action: r.get(5)?,
+        status: r.get(6)?,
+        note: r.get(7)?,
+        assignee_id: r.get(8)?,
+        assignee_team: r.get(9)?,
+        owner_id: r.get(10)?,
+    })
+}
+
+pub fn get_followup(conn: &Connection, id: i64) -> Result<Followup> {
+    conn.prepare_cached(&format!("{FOLLOWUP_SELECT} WHERE f.id = ?1"))?
+        .query_row([id], followup_row)
+        .optional()?
+        .ok_or_else(|| Error::not_found("follow-up", id))
+}
+
+pub fn close_followup(
+    conn: &Connection,
+    id: i64,
+    status: &str,
+    note: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE followups SET status = ?2, note = coalesce(?3, note), closed_at = ?4 WHERE id = ?1 AND status = 'open'",
+        )?
+        .execute(params![id, status, note, now])?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct FollowupFilter {
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    /// None = every status
+    pub status: Option<String>,
+    pub due_before: Option<String>,
+    pub due_on_or_after: Option<String>,
+    pub due_until: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub fn list_followups(conn: &Connection, f: &FollowupFilter) -> Result<Vec<Followup>> {
+    let mut sql = format!("{FOLLOWUP_SELECT} WHERE c.deleted_at IS NULL");
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut add = |sql: &mut String, cond: &str, v: SqlValue| {
+        args.push(v);
+        sql.push_str(&cond.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(a) = f.assignee_id {
+        add(&mut sql, " AND f.assignee_id = ?", a.into());
+    }
+    if let Some(t) = f.team_id {
+        add(&mut sql, " AND u.team_id = ?", t.into());
+    }
+    if let Some(c) = f.customer_id {
+        add(&mut sql, " AND f.customer_id = ?", c.into());
+    }
+    if let Some(s) = &f.status {
+        add(&mut sql, " AND f.status = ?", s.clone().into());
+    }
+    if let Some(d) = &f.due_before {
+        add(&mut sql, " AND f.due < ?", d.clone().into());
+    }
+    if let Some(d) = &f.due_on_or_after {
+        add(&mut sql, " AND f.due >= ?", d.clone().into());
+    }
+    if let Some(d) = &f.due_until {
+        add(&mut sql, " AND f.due <= ?", d.clone().into());
+    }
+    sql.push_str(" ORDER BY f.due, f.id");
+    if let Some(l) = f.limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    let mut s = conn.prepare(&sql)?;
+    let rows = s.query_map(params_from_iter(args), followup_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn add_deal(
+    conn: &Connection,
+    customer_id: i64,
+    user_id: i64,
+    amount_minor: i64,
+    currency: &str,
+    product: Option<&str>,
+    on: &str,
+    now: i64,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO deals (customer_id, user_id, amount_minor, currency, product, on_date, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![customer_id, user_id, amount_minor, currency, product, on, now])?;
+    let id = conn.last_insert_rowid();
+    // A deal makes a lead a customer and stops the no-deal recycle clock.
+    conn.prepare_cached(
+        "UPDATE customers SET won_at = coalesce(won_at, ?2), updated_at = ?2,
+            stage = CASE WHEN stage = 'lead' THEN 'customer' ELSE stage END
+         WHERE id = ?1",
+    )?
+    .execute(params![customer_id, now])?;
+    Ok(id)
+}
+
+/// One line of a customer's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub at: i64,
+    pub kind: String,
+    pub by: Option<String>,
+    pub detail: String,
+}
+
+/// Everything that happened to a customer, newest first.
+pub fn timeline(conn: &Connection, customer_id: i64) -> Result<Vec<Event>> {
+    let mut s = conn.prepare_cached(
+        "SELECT at, kind, by, detail FROM (
+            SELECT e.at AS at, e.event AS kind, b.login AS by,
+                   trim(coalesce('from ' || f.login, '') || coalesce(' to ' || t.login, '')
+                        || coalesce(' (' || e.reason || ')', '')) AS detail, e.id AS ord, 1 AS src
+              FROM ownership_events e
+              LEFT JOIN users b ON b.id = e.by_user
+              LEFT JOIN users f ON f.id = e.from_user
+              LEFT JOIN users t ON t.id = e.to_user
+             WHERE e.customer_id = ?1
+            UNION ALL
+            SELECT i.at, i.kind, u.login, i.summary, i.id, 2
+              FROM interactions i JOIN users u ON u.id = i.user_id WHERE i.customer_id = ?1
+            UNION ALL
+            SELECT f.created_at, 'followup ' || f.status, u.login,
+                   'due ' || f.due || ': ' || f.action || coalesce(' — ' || f.note, ''), f.id, 3
+              FROM followups f JOIN users u ON u.id = f.assignee_id WHERE f.customer_id = ?1
+            UNION ALL
+            SELECT d.created_at, 'deal', u.login,
+                   printf('%d.%02d %s', d.amount_minor / 100, d.amount_minor % 100, d.currency)
+                     || coalesce(' ' || d.product, '') || ' on ' || d.on_date, d.id, 4
+              FROM deals d LEFT JOIN users u ON u.id = d.user_id WHERE d.customer_id = ?1
+         ) ORDER BY at DESC, src DESC, ord DESC",
+    )?;
+    let rows = s.query_map([customer_id], |r| {
+        Ok(Event {
+            at: r.get(0)?,
+            kind: r.get(1)?,
+            by: r.get(2)?,
+            detail: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// An owned customer with what recycle warnings need.
+pub struct Watched {
+    pub id: i64,
+    pub label: Option<String>,
+    pub owner: String,
+    pub pool_id: i64,
+    pub facts: crate::domain::rules::OwnedFacts,
+}
+
+/// Owned customers of some owners (one user, or a team) for recycle warnings.
+pub fn owned_for_warning(
+    conn: &Connection,
+    owner_id: Option<i64>,
+    team_id: Option<i64>,
+) -> Result<Vec<Watched>> {
+    let mut s = conn.prepare_cached(
+        "SELECT c.id, coalesce(c.name, c.company), c.owner_id, u.login, c.pool_id, c.stage, c.tags, c.locked,
+                c.claimed_at, c.last_contact_at, c.won_at
+           FROM customers c JOIN users u ON u.id = c.owner_id
+          WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL
+            AND (?1 IS NULL OR c.owner_id = ?1) AND (?2 IS NULL OR u.team_id = ?2)
+          ORDER BY c.id",
+    )?;
+    let rows = s.query_map(params![owner_id, team_id], |r| {
+        let tags: String = r.get(6)?;
+        Ok(Watched {
+            id: r.get(0)?,
+            label: r.get(1)?,
+            owner: r.get(3)?,
+            pool_id: r.get(4)?,
+            facts: crate::domain::rules::OwnedFacts {
+                stage: r.get(5)?,
+                tags: tags
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(String::from)
+                    .collect(),
+                locked: r.get(7)?,
+                claimed_at: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                last_contact_at: r.get(9)?,
+                won_at: r.get(10)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,114 @@
+//! The test environment: a temp folder with its own database, a fixed clock, no colour.
+#![allow(dead_code)]
+use std::path::PathBuf;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestEnv {
+    pub dir: TempDir,
+    pub now: String,
+}
+
+impl TestEnv {
+    /// A new database whose admin is `admin` (created by the first command).
+    pub fn new() -> TestEnv {
+        let env = TestEnv {
+            dir: TempDir::new().expect("temp dir"),
+            now: "2026-11-22T09:00:00Z".into(),
+        };
+        env.ok(&["init"]);
+        env
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("pool.db")
+    }
+
+    /// `pool` as the admin, with a clean environment.
+    pub fn cmd(&self) -> Command {
+        self.cmd_as("admin")
+    }
+
+    pub fn cmd_as(&self, user: &str) -> Command {
+        let mut c = Command::cargo_bin("pool").expect("pool binary");
+        c.env_clear()
+            .env("HOME", self.dir.path())
+            .env("POOL_DB", self.db())
+            .env("POOL_USER", user)
+            .env("POOL_NOW", &self.now)
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    pub fn run_as(&self, user: &str, args: &[&str]) -> Output {
+        self.cmd_as(user).args(args).output().expect("run pool")
+    }
+
+    /// Runs as admin and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_as("admin", args)
+    }
+
+    pub fn ok_as(&self, user: &str, args: &[&str]) -> String {
+        let out = self.run_as(user, args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} as {user} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs and asserts the exit code; returns stderr.
+    pub fn fails_as(&self, user: &str, args: &[&str], code: i32) -> String {
+        let out = self.run_as(user, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pool {args:?} as {user}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).expect("utf-8 stderr")
+    }
+
+    pub fn json_as(&self, user: &str, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        serde_json::from_str(&self.ok_as(user, &a)).expect("valid JSON")
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        self.json_as("admin", args)
+    }
+
+    /// Adds a user: `pool user add LOGIN --team TEAM --role ROLE`.
+    pub fn user(&self, login: &str, team: &str, role: &str) {
+        self.ok(&["user", "add", login, "--team", team, "--role", role]);
+    }
+
+    /// Adds a pooled customer and returns its id.
+    pub fn pooled(&self, name: &str, phone: &str) -> i64 {
+        let v = self.json(&[
+            "add", "--name", name, "--phone", phone, "--city", "杭州", "--pool",
+        ]);
+        v["id"].as_i64().expect("id")
+    }
+
+    pub fn sql(&self, sql: &str) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.db()).expect("open db");
+        c.execute_batch(sql).expect("sql");
+        c
+    }
+
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let c = rusqlite::Connection::open(self.db()).expect("open db");
+        c.query_row(sql, [], |r| r.get(0)).expect("query")
+    }
+}

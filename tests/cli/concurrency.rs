@@ -1,0 +1,223 @@
+//! Real OS processes racing on one database file: no double owners, no limit beaten,
+//! no "database is locked" reaching a user.
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+
+/// `n` pooled customers, inserted directly (ids 1..=n).
+fn pooled_customers(env: &TestEnv, n: i64) {
+    env.sql(&format!(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
+         INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at)
+         SELECT i, 'c' || i, 1, 0, 0, 0 FROM s"
+    ));
+}
+
+fn spawn(env: &TestEnv, user: &str, args: &[String]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("pool"))
+        .env_clear()
+        .env("HOME", env.dir.path())
+        .env("POOL_DB", env.db())
+        .env("POOL_USER", user)
+        .env("POOL_NOW", &env.now)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pool")
+}
+
+struct Finished {
+    code: i32,
+    outcomes: Vec<Value>,
+    stderr: String,
+}
+
+fn finish(child: Child) -> Finished {
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let outcomes = serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    Finished {
+        code: out.status.code().unwrap_or(-1),
+        outcomes,
+        stderr,
+    }
+}
+
+fn claimed(f: &Finished) -> Vec<i64> {
+    f.outcomes
+        .iter()
+        .filter(|o| o["result"] == "claimed")
+        .map(|o| o["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn claim_storm_8_processes_250_claims_each() {
+    let env = TestEnv::new();
+    pooled_customers(&env, 1000);
+    let users: Vec<String> = (0..8).map(|i| format!("rep{i}")).collect();
+    for u in &users {
+        env.user(u, "sales", "member");
+    }
+    // Each process claims 250 ids; neighbours overlap by half, so every id is wanted twice.
+    let children: Vec<Child> = users
+        .iter()
+        .enumerate()
+        .map(|(k, u)| {
+            let mut args: Vec<String> = vec!["claim".into(), "--format".into(), "json".into()];
+            args.extend((0..250).map(|j| ((k * 125 + j) % 1000 + 1).to_string()));
+            spawn(&env, u, &args)
+        })
+        .collect();
+    let results: Vec<Finished> = children.into_iter().map(finish).collect();
+    let mut won = Vec::new();
+    for r in &results {
+        assert!(r.code == 0 || r.code == 5, "exit {}: {}", r.code, r.stderr);
+        assert!(
+            !r.stderr.contains("locked") && !r.stderr.contains("busy"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.outcomes.len(), 250, "{}", r.stderr);
+        for o in &r.outcomes {
+            assert!(o["result"] == "claimed" || o["exit_code"] == 5, "{o}");
+        }
+        won.extend(claimed(r));
+    }
+    let unique: HashSet<i64> = won.iter().copied().collect();
+    assert_eq!(unique.len(), won.len(), "a customer was claimed twice");
+    let owned = env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL");
+    let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'");
+    let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'claim'");
+    assert_eq!(won.len() as i64, owned);
+    assert_eq!(owned, audited);
+    assert_eq!(owned, events);
+    assert_eq!(owned, 1000);
+    let broken = env.query_i64(
+        "SELECT count(*) FROM audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash",
+    );
+    assert_eq!(broken, 0, "the audit chain forked");
+}
+
+#[test]
+fn same_customer_race_has_exactly_one_winner_per_round() {
+    let env = TestEnv::new();
+    let rounds = 200;
+    pooled_customers(&env, rounds);
+    env.user("a", "sales", "member");
+    env.user("b", "sales", "member");
+    let holder = rusqlite::Connection::open(env.db()).unwrap();
+    holder.busy_timeout(Duration::from_secs(30)).unwrap();
+    for id in 1..=rounds {
+        // The barrier: hold the write lock while both start, so both are waiting on
+        // the same lock when it is released.
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let args = vec![
+            "claim".to_string(),
+            id.to_string(),
+            "--format".into(),
+            "json".into(),
+        ];
+        let ca = spawn(&env, "a", &args);
+        let cb = spawn(&env, "b", &args);
+        std::thread::sleep(Duration::from_millis(30));
+        holder.execute_batch("COMMIT").unwrap();
+        let (ra, rb) = (finish(ca), finish(cb));
+        let mut codes = [ra.code, rb.code];
+        codes.sort();
+        assert_eq!(codes, [0, 5], "round {id}: {} / {}", ra.stderr, rb.stderr);
+        let loser = if ra.code == 5 { &ra } else { &rb };
+        assert!(
+            loser.stderr.contains("already owned by"),
+            "{}",
+            loser.stderr
+        );
+    }
+    assert_eq!(
+        env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"),
+        rounds
+    );
+    assert_eq!(
+        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'"),
+        rounds
+    );
+}
+
+#[test]
+fn quota_race_never_beats_max_owned() {
+    let env = TestEnv::new();
+    pooled_customers(&env, 800);
+    env.user("greedy", "sales", "member");
+    env.ok(&["rules", "set", "--max-owned", "50"]);
+    let children: Vec<Child> = (0..8)
+        .map(|k| {
+            let mut args: Vec<String> = vec!["claim".into(), "--format".into(), "json".into()];
+            args.extend((0..100).map(|j| (k * 100 + j + 1).to_string()));
+            spawn(&env, "greedy", &args)
+        })
+        .collect();
+    let mut won = 0;
+    for r in children.into_iter().map(finish) {
+        assert!(r.code == 0 || r.code == 5, "{}", r.stderr);
+        won += claimed(&r).len();
+    }
+    assert_eq!(won, 50);
+    assert_eq!(
+        env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"),
+        50
+    );
+}
+
+#[test]
+fn a_writer_holding_the_lock_makes_a_claim_wait_not_fail() {
+    let env = TestEnv::new();
+    pooled_customers(&env, 1);
+    env.user("li", "sales", "member");
+    let holder = rusqlite::Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = Instant::now();
+    let child = spawn(
+        &env,
+        "li",
+        &["claim".into(), "1".into(), "--format".into(), "json".into()],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    holder.execute_batch("COMMIT").unwrap();
+    let r = finish(child);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(claimed(&r), [1]);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[test]
+fn a_lock_held_past_the_busy_timeout_is_exit_7_with_a_hint() {
+    let env = TestEnv::new();
+    pooled_customers(&env, 1);
+    env.user("li", "sales", "member");
+    let holder = rusqlite::Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut cmd = env.cmd_as("li");
+    let out = cmd
+        .env("POOL_BUSY_TIMEOUT", "1")
+        .args(["claim", "1"])
+        .output()
+        .unwrap();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: database is busy"), "{err}");
+    assert!(
+        err.contains("hint: another pool command is writing"),
+        "{err}"
+    );
+    assert!(!err.contains("database is locked"), "{err}");
+}

@@ -1,0 +1,13 @@
+//! Integration tests: every test runs the real `pool` binary in a fresh temp folder.
+mod common;
+
+mod audit;
+mod concurrency;
+
+mod customers;
+mod foundation;
+mod import;
+mod pool;
+mod reports;
+mod safety;
+mod work;
