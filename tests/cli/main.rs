@@ -3,8 +3,10 @@ mod common;
 
 mod audit;
 mod concurrency;
+mod crash;
 
 mod customers;
+mod dedupe;
 mod foundation;
 mod import;
 mod pool;

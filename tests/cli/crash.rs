@@ -1,0 +1,171 @@
+//! Step 8: SIGKILL at random moments, 50 times per operation. Afterwards the file is
+//! intact, every operation is all-or-nothing, and the audit chain verifies.
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use customer_pool::domain::demo::Rng;
+
+use crate::common::TestEnv;
+
+const ITERATIONS: usize = 50;
+
+fn pool(env: &TestEnv, user: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
+    c.env_clear()
+        .env("POOL_DB", env.db())
+        .env("POOL_USER", user)
+        .env("POOL_NOW", &env.now)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// Runs the command and kills it after `ms` milliseconds (if it is still running).
+fn kill_after(mut cmd: Command, ms: u64) -> bool {
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    killed
+}
+
+fn intact(env: &TestEnv) {
+    let ok: String = env
+        .sql("")
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    assert_eq!(
+        env.query_i64("SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    let out = pool(env, "admin", &["audit", "verify"]).output().unwrap();
+    assert!(out.status.success(), "audit chain broken");
+}
+
+#[test]
+fn import_killed_50_times_is_all_or_nothing() {
+    let env = TestEnv::new();
+    let mut rng = Rng::new(1);
+    let mut killed = 0;
+    for i in 0..ITERATIONS {
+        let f = env.dir.path().join("leads.csv");
+        let mut text = String::from("姓名,手机,城市\n");
+        for j in 0..8_000u64 {
+            text.push_str(&format!(
+                "客户{i}-{j},1{:010},杭州\n",
+                3_000_000_000u64 + i as u64 * 10_000 + j
+            ));
+        }
+        std::fs::write(&f, text).unwrap();
+        let before = env.query_i64("SELECT count(*) FROM customers");
+        let imports = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
+        killed += usize::from(kill_after(
+            pool(&env, "admin", &["import", f.to_str().unwrap(), "-q"]),
+            rng.below(900),
+        ));
+        let after = env.query_i64("SELECT count(*) FROM customers");
+        let imports_after = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
+        match imports_after - imports {
+            0 => assert_eq!(after, before, "iteration {i}: a killed import left rows"),
+            1 => assert_eq!(
+                after,
+                before + 8_000,
+                "iteration {i}: a finished import is partial"
+            ),
+            n => panic!("{n} import rows"),
+        }
+        intact(&env);
+    }
+    assert!(
+        killed >= ITERATIONS / 2,
+        "only {killed} runs were killed mid-way"
+    );
+}
+
+#[test]
+fn dedupe_apply_killed_50_times_keeps_whole_merges() {
+    let mut rng = Rng::new(2);
+    let mut env = TestEnv::new();
+    for i in 0..ITERATIONS {
+        if i % 10 == 0 {
+            env = TestEnv::new();
+            env.ok(&["demo", "--customers", "1500", "--seed", &i.to_string()]);
+        }
+        kill_after(
+            pool(
+                &env,
+                "admin",
+                &["dedupe", "--apply", "-q", "--format", "json"],
+            ),
+            rng.below(400),
+        );
+        crate::dedupe::assert_merges_whole(&env);
+        intact(&env);
+    }
+}
+
+#[test]
+fn recycle_killed_50_times_moves_whole_customers() {
+    let mut rng = Rng::new(3);
+    let mut env = TestEnv::new();
+    for i in 0..ITERATIONS {
+        if i % 10 == 0 {
+            env = TestEnv::new();
+            env.ok(&["demo", "--customers", "3000", "--seed", &i.to_string()]);
+            env.now = "2027-06-01T00:00:00Z".into();
+        }
+        kill_after(
+            pool(&env, "admin", &["recycle", "-q", "--format", "json"]),
+            rng.below(300),
+        );
+        // Each recycled customer has its event and its audit row; none is half-moved.
+        let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'recycle'");
+        let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'recycle'");
+        assert_eq!(events, audited, "iteration {i}");
+        let half = env.query_i64(
+            "SELECT count(*) FROM customers WHERE owner_id IS NULL AND claimed_at IS NOT NULL AND deleted_at IS NULL",
+        );
+        assert_eq!(half, 0);
+        intact(&env);
+    }
+}
+
+#[test]
+fn claim_storm_with_a_process_killed_50_times() {
+    let env = TestEnv::new();
+    env.sql(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20000)
+         INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at) SELECT i, 'c' || i, 1, 0, 0, 0 FROM s",
+    );
+    for k in 0..4 {
+        env.user(&format!("rep{k}"), "sales", "member");
+    }
+    let mut rng = Rng::new(4);
+    for i in 0..ITERATIONS {
+        let base = i * 400;
+        let mut children = Vec::new();
+        for k in 0..4 {
+            let ids: Vec<String> = (0..100)
+                .map(|j| (base + k * 100 + j + 1).to_string())
+                .collect();
+            let mut args = vec!["claim"];
+            args.extend(ids.iter().map(String::as_str));
+            children.push(pool(&env, &format!("rep{k}"), &args).spawn().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(250)));
+        let victim = rng.below(4) as usize;
+        let _ = children[victim].kill();
+        for mut c in children {
+            let _ = c.wait();
+        }
+        let owned = env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL");
+        let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'claim'");
+        let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'");
+        assert_eq!(owned, events, "iteration {i}");
+        assert_eq!(owned, audited, "iteration {i}");
+        intact(&env);
+    }
+}
