@@ -49,9 +49,10 @@ pub const COLUMNS: [&str; 15] = [
 ];
 
 /// OWASP CSV injection: a cell starting with = + - @ tab or CR is prefixed with a quote
-/// so a spreadsheet shows it as text. `pool import` removes the quote again.
+/// so a spreadsheet shows it as text. `pool import` removes the quote again (a cell that
+/// itself starts with a quote gets one more, so the round trip is exact).
 pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)

@@ -232,6 +232,28 @@ mod verify_tests {
         assert!(matches!(verify(&c).unwrap_err(), Break::Edited { seq: 2 }));
     }
 
+    proptest::proptest! {
+        /// Any single mutation of a chain is an error naming a row, never a panic.
+        #[test]
+        fn mutated_chains_are_caught(n in 2i64..20, at in 0usize..20, field in 0u8..6, text in "[a-z]{1,12}") {
+            let mut c = chain(n);
+            let i = at % c.len();
+            let last = c.len() - 1;
+            match field {
+                0 => c[i].actor.push_str(&text),
+                1 => c[i].at += 1,
+                2 => c[i].after = Some(text.clone()),
+                3 => c[i].prev_hash = text.clone(),
+                // Dropping the last row leaves a shorter valid chain: only --expect sees it.
+                4 if i == last => return Ok(()),
+                4 => { c.remove(i); }
+                5 if i == last => return Ok(()),
+                _ => c.swap(i, i + 1),
+            }
+            proptest::prop_assert!(verify(&c).is_err());
+        }
+    }
+
     #[test]
     fn a_rehashed_splice_is_unlinked() {
         let mut c = chain(4);

@@ -65,10 +65,10 @@ fn sniff_delimiter(sample: &str) -> u8 {
         .unwrap_or(b',')
 }
 
-/// Undoes the formula guard `pool export` puts on cells: `'=…` → `=…`.
+/// Undoes the formula guard `pool export` puts on cells: `'=…` → `=…`, `''…` → `'…`.
 fn unguard(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => rest,
         _ => cell,
     }
 }
@@ -313,6 +313,50 @@ mod tests {
                 assert_eq!(l.fields.notes.as_deref(), Some("=1+1"));
             }
             r => panic!("{r:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any bytes: rows or rejects or a clear error, never a panic.
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            let mut with_header = b"name,phone,email\n".to_vec();
+            with_header.extend_from_slice(&bytes);
+            for input in [bytes.clone(), with_header] {
+                if let Ok(reader) = LeadReader::new(&input[..], Charset::Auto, None, &[], Defaults::default()) {
+                    for row in reader {
+                        if let Err(e) = row {
+                            proptest::prop_assert!(!e.to_string().is_empty());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Text rows round-trip through the export guard and the CSV writer.
+        #[test]
+        fn guarded_cells_round_trip(name in "[^\\x00]{1,30}", notes in "\\PC{0,60}") {
+            let guard = |c: &str| crate::cli::export::guard(c).into_owned();
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(["name", "phone", "notes"]).unwrap();
+            w.write_record([guard(&name), "13800138000".into(), guard(&notes)]).unwrap();
+            let bytes = w.into_inner().unwrap();
+            let rows: Vec<Row> = LeadReader::new(&bytes[..], Charset::Utf8, Some(b','), &[], Defaults::default())
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            if let Some(want) = crate::domain::normalize::clean_text(&name) {
+                match &rows[..] {
+                    [Row::Lead(l)] => {
+                        proptest::prop_assert_eq!(l.fields.name.as_deref(), Some(want.as_str()));
+                        proptest::prop_assert_eq!(l.fields.notes.clone(), crate::domain::normalize::clean_text(&notes));
+                    }
+                    other => proptest::prop_assert!(false, "{:?}", other),
+                }
+            }
         }
     }
 

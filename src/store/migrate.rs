@@ -8,11 +8,16 @@ use rusqlite_migration::{Migrations, M};
 
 use crate::error::{Error, Result};
 
-pub static MIGRATIONS: LazyLock<Migrations<'static>> =
-    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("../../schema.sql"))]));
+pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("../../schema.sql")),
+        // 2: `pool forget` and merge undo look merges up by survivor.
+        M::up("CREATE INDEX merges_survivor ON merges(survivor_id);"),
+    ])
+});
 
 /// The schema version this binary writes.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 pub fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)

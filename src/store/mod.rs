@@ -56,6 +56,19 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
+        // An older database is copied aside (online backup) before it is upgraded, so a
+        // failed or unwanted upgrade can be undone with `pool restore`.
+        let found = migrate::user_version(&store.conn)?;
+        if (1..migrate::LATEST).contains(&found) {
+            let aside = PathBuf::from(format!(
+                "{}.before-v{}-upgrade",
+                path.display(),
+                migrate::LATEST
+            ));
+            if !aside.exists() {
+                safety::backup_to(&store.conn, &aside)?;
+            }
+        }
         migrate::to_latest(&mut store.conn)?;
         Ok(store)
     }

@@ -271,3 +271,39 @@ fn pooled_city_lookup_uses_an_index() {
         .join("\n");
     assert!(plan.contains("USING INDEX customers_owner"), "{plan}");
 }
+
+#[test]
+fn an_older_database_is_backed_up_then_upgraded() {
+    let env = TestEnv::new();
+    std::fs::remove_file(env.db()).unwrap();
+    {
+        let mut c = rusqlite::Connection::open(env.db()).unwrap();
+        customer_pool::store::migrate::MIGRATIONS
+            .to_version(&mut c, 1)
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO teams (name, created_at) VALUES ('default', 0);
+             INSERT INTO users (login, team_id, role, created_at) VALUES ('admin', 1, 'admin', 0);
+             INSERT INTO customers (name, pool_id, created_at, updated_at, pooled_at) VALUES ('旧客户', 1, 0, 0, 0);",
+        )
+        .unwrap();
+    }
+    let v = env.json(&["list"]);
+    assert_eq!(v[0]["name"], "旧客户");
+    let latest = customer_pool::store::migrate::LATEST;
+    let version: i64 = env
+        .sql("")
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, latest);
+    let aside = format!("{}.before-v{latest}-upgrade", env.db().display());
+    let old = rusqlite::Connection::open(&aside).unwrap();
+    let old_version: i64 = old
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(old_version, 1);
+    let n: i64 = old
+        .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
