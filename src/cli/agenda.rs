@@ -63,29 +63,55 @@ impl RuleBook<'_> {
 }
 
 /// Owned customers (of one user or a team) due back within their pool's warn_days.
+/// Pools without per-stage/tag overrides are answered in SQL; the others by the rules.
 pub fn recycle_soon(
     store: &Store,
     owner: Option<i64>,
     team: Option<i64>,
     now: i64,
 ) -> Result<Vec<RecycleSoon>> {
-    let mut book = RuleBook {
-        store,
-        by_pool: HashMap::new(),
-    };
     let mut out = Vec::new();
-    for w in work::owned_for_warning(&store.conn, owner, team)? {
-        let rules = book.get(w.pool_id)?;
-        if let Some((due, reason)) = recycle_due(rules, &w.facts) {
-            if due - now <= rules.warn_days * DAY {
+    let mut with_overrides = HashMap::new();
+    for (pid, _) in pool::all_pool_ids(&store.conn)? {
+        let rules = pool::rules(&store.conn, pid)?;
+        if rules.overrides.is_empty() {
+            for d in pool::due_by(
+                &store.conn,
+                pid,
+                &rules,
+                owner,
+                team,
+                now + rules.warn_days * DAY,
+            )? {
                 out.push(RecycleSoon {
-                    id: w.id,
-                    customer: w.label,
-                    owner: w.owner,
-                    due: iso_ts(Some(due)),
-                    days_left: (due - now).div_euclid(DAY),
-                    reason: reason.as_str(),
+                    id: d.id,
+                    customer: d.label,
+                    owner: d.owner,
+                    due: iso_ts(Some(d.due)),
+                    days_left: (d.due - now).div_euclid(DAY),
+                    reason: d.reason,
                 });
+            }
+        } else {
+            with_overrides.insert(pid, rules);
+        }
+    }
+    if !with_overrides.is_empty() {
+        for w in work::owned_for_warning(&store.conn, owner, team)? {
+            let Some(rules) = with_overrides.get(&w.pool_id) else {
+                continue;
+            };
+            if let Some((due, reason)) = recycle_due(rules, &w.facts) {
+                if due - now <= rules.warn_days * DAY {
+                    out.push(RecycleSoon {
+                        id: w.id,
+                        customer: w.label,
+                        owner: w.owner,
+                        due: iso_ts(Some(due)),
+                        days_left: (due - now).div_euclid(DAY),
+                        reason: reason.as_str(),
+                    });
+                }
             }
         }
     }

@@ -189,7 +189,7 @@ pub fn claim_one(store: &mut Store, me: &User, id: i64, now: i64) -> Result<Stri
         c.pooled_at,
         me.id,
         c.pool_id,
-        rules.count_won,
+        &rules,
         day_start(now),
     )?;
     if !counts_towards_limit(&rules, &c.stage) {

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::clock::iso_ts;
 use crate::domain::roles::Action;
-use crate::domain::rules::{recycle_due, shortest_recycle_days, DAY};
+use crate::domain::rules::{recycle_due, shortest_recycle_days, RecycleReason, DAY};
 use crate::error::Result;
 use crate::store::{audit, pool, users};
 
@@ -50,6 +50,18 @@ pub fn run(ctx: &mut Ctx, a: &RecycleArgs) -> Result<()> {
         let Some(shortest) = shortest_recycle_days(&rules) else {
             continue;
         };
+        if rules.overrides.is_empty() {
+            // No per-stage/tag days: SQL finds exactly the customers that are due.
+            for d in pool::due_by(&store.conn, pid, &rules, None, None, now)? {
+                let reason = if d.reason == "no_deal" {
+                    RecycleReason::NoDeal
+                } else {
+                    RecycleReason::NoContact
+                };
+                planned.push((d.id, d.owner_id, pid, pname.clone(), reason, d.due));
+            }
+            continue;
+        }
         for row in pool::recycle_candidates(&store.conn, pid, now - shortest * DAY)? {
             if let Some((due, reason)) = recycle_due(&rules, &row.facts) {
                 if due <= now {

@@ -487,7 +487,8 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Quality => {
-            let (total, fields) = reports::field_quality(conn)?;
+            let counts = reports::field_quality(conn)?;
+            let (total, fields) = (counts.total, counts.fields.clone());
             let dup = reports::duplicated(conn)?;
             #[derive(Serialize)]
             struct Row {
@@ -512,16 +513,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                     .cloned()
                     .unwrap_or_default()
             };
-            let reachable = conn.query_row(
-                "SELECT count(*) FROM customers WHERE deleted_at IS NULL AND (phone_key IS NOT NULL OR email_key IS NOT NULL)",
-                [],
-                |r| r.get::<_, i64>(0),
-            )?;
-            let named = conn.query_row(
-                "SELECT count(*) FROM customers WHERE deleted_at IS NULL AND (name IS NOT NULL OR company IS NOT NULL)",
-                [],
-                |r| r.get::<_, i64>(0),
-            )?;
+            let (named, reachable) = (counts.named, counts.reachable);
             let share = |n: i64| {
                 if total == 0 {
                     0.0

@@ -1,86 +1,127 @@
 //! Masking (脱敏) of personal data, in one place: what viewers, members looking at the
-//! pool, and exports without `--unmasked` see.
+//! pool, audit entries and exports without `--unmasked` show instead of the real value.
+//! Every function takes any text and never panics.
 
-/// "13800138000" → "138****8000"; "+86 138 0013 8000" → "+86 138****8000"; other
-/// lengths keep the first ceil(n/4) and last floor(n/4) digits. At most 7 digits show.
-pub fn mask_phone(raw: &str) -> String {
-    let digits: Vec<char> = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.is_empty() {
-        return String::new();
-    }
-    let s: String = digits.iter().collect();
-    let prefixed = raw.trim_start().starts_with('+') || raw.trim_start().starts_with("00");
-    // A Chinese mobile with its country code: keep the code, mask the number.
-    if s.len() == 13 && s.starts_with("861") {
-        return format!("+86 {}****{}", &s[2..5], &s[9..]);
-    }
-    if s.len() == 11 && !prefixed {
-        return format!("{}****{}", &s[..3], &s[7..]);
-    }
-    let n = digits.len();
-    if n <= 4 {
-        return "*".repeat(n.max(4));
-    }
-    let head = n.div_ceil(4).min(4);
-    let tail = (n / 4).min(3);
-    let stars = n - head - tail;
-    format!(
-        "{}{}{}{}",
-        if prefixed { "+" } else { "" },
-        digits[..head].iter().collect::<String>(),
-        "*".repeat(stars),
-        digits[n - tail..].iter().collect::<String>()
-    )
+use super::normalize::{is_cjk, is_cn_mobile, phone_without_extension};
+
+/// Masks a digit string: 4 or fewer digits are hidden entirely (even their count), 11
+/// keep the familiar 3+4 shape, others keep the first ceil(n/4) and last floor(n/4),
+/// never more than 7 in all.
+fn mask_digits(digits: &str) -> String {
+    let n = digits.chars().count();
+    let (head, tail) = match n {
+        0..=4 => return "****".to_string(),
+        11 => (3, 4),
+        _ => (n.div_ceil(4).min(4), (n / 4).min(3)),
+    };
+    let mut out: String = digits.chars().take(head).collect();
+    out.extend(std::iter::repeat_n('*', n - head - tail));
+    out.extend(digits.chars().skip(n - tail));
+    out
 }
 
+/// Phone: keeps the shape, hides the middle. "13800138000" → "138****8000"; with a
+/// country code ("+86 138 0013 8000", "0086…", "8613800138000") → "+86 138****8000";
+/// other international numbers → "+" and the masked digits. Separators and any
+/// extension are dropped. At most 7 digits of the number show (a leading "+86" is the
+/// country, not the number). Blank input gives "".
+pub fn mask_phone(raw: &str) -> String {
+    if raw.trim().is_empty() {
+        return String::new();
+    }
+    let main = phone_without_extension(raw);
+    let explicit_plus = main
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .starts_with('+');
+    let digits: String = main.chars().filter(char::is_ascii_digit).collect();
+    let international = if explicit_plus {
+        Some(digits.as_str())
+    } else {
+        digits.strip_prefix("00")
+    };
+    match international {
+        Some(number) => match number.strip_prefix("86").filter(|rest| !rest.is_empty()) {
+            Some(rest) => format!("+86 {}", mask_digits(rest)),
+            None => format!("+{}", mask_digits(number)),
+        },
+        // "8613800138000": a mobile already stored with its country code.
+        None => match digits.strip_prefix("86").filter(|rest| is_cn_mobile(rest)) {
+            Some(mobile) => format!("+86 {}", mask_digits(mobile)),
+            None => mask_digits(&digits),
+        },
+    }
+}
+
+/// E-mail: the first character of the name, "***@" and the domain:
 /// "lihua@qq.com" → "l***@qq.com". Without an '@': "***".
 pub fn mask_email(raw: &str) -> String {
-    match raw.trim().split_once('@') {
-        Some((local, domain)) if !local.is_empty() => {
+    // The last '@' starts the domain, so a malformed "a@b@qq.com" shows no more than
+    // "a***@qq.com".
+    match raw.trim().rsplit_once('@') {
+        Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
             format!("{first}***@{domain}")
         }
-        _ => "***".into(),
+        None => "***".to_string(),
     }
 }
 
-/// Keeps the address up to its district (区, 县, 旗, or 市 after a 省) and hides the rest:
-/// "浙江省杭州市西湖区文三路90号" → "浙江省杭州市西湖区***". English "12 Baker Street,
-/// London" keeps the last comma part: "***, London". Otherwise the first third.
+/// Where the part of a Chinese address down to the district ends (an index in chars), or
+/// None. 区/县/旗 mark a district; a 市 after a 省 (or 自治区/特别行政区) is used only when
+/// no district follows, for cities without districts ("广东省东莞市…"). Only the text
+/// before the first digit is looked at: a 区 after a number is a block ("A区3栋"), and
+/// the street and number must stay hidden.
+fn district_end(chars: &[char]) -> Option<usize> {
+    let head = chars
+        .iter()
+        .position(|c| c.is_numeric())
+        .map_or(chars, |i| &chars[..i]);
+    let mut in_province = false;
+    let mut city_end = None;
+    for (i, &c) in head.iter().enumerate() {
+        let before = &head[..i];
+        match c {
+            '省' => in_province = true,
+            // 自治区 and 特别行政区 are provinces, not districts.
+            '区' if before.ends_with(&['自', '治']) || before.ends_with(&['行', '政']) => {
+                in_province = true;
+            }
+            '区' | '县' | '旗' => return Some(i + 1),
+            '市' if in_province && city_end.is_none() => city_end = Some(i + 1),
+            _ => {}
+        }
+    }
+    city_end
+}
+
+/// Address: keeps the text down to the district and hides the rest:
+/// "浙江省杭州市西湖区文三路90号" → "浙江省杭州市西湖区***". A Latin-script address with
+/// commas keeps only its last, least precise part: "12 Baker Street, London" →
+/// "***, London". Otherwise the first third of the characters is kept, then "***".
 pub fn mask_address(raw: &str) -> String {
-    let chars: Vec<char> = raw.trim().chars().collect();
-    if chars.is_empty() {
+    let text = raw.trim();
+    if text.is_empty() {
         return String::new();
     }
-    let after_province = chars
-        .iter()
-        .position(|c| *c == '省')
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    let cut = chars
-        .iter()
-        .enumerate()
-        .find(|(i, c)| {
-            matches!(c, '区' | '县' | '旗')
-                || (**c == '市'
-                    && *i >= after_province
-                    && after_province > 0
-                    && !chars[*i + 1..]
-                        .iter()
-                        .any(|c| matches!(c, '区' | '县' | '旗')))
-        })
-        .map(|(i, _)| i + 1);
-    if let Some(cut) = cut.filter(|c| *c < chars.len()) {
-        return format!("{}***", chars[..cut].iter().collect::<String>());
+    let chars: Vec<char> = text.chars().collect();
+    if let Some(end) = district_end(&chars) {
+        let kept: String = chars.iter().take(end).collect();
+        return format!("{kept}***");
     }
-    if let Some(pos) = raw.rfind(',') {
-        let last = raw[pos + 1..].trim();
-        if !last.is_empty() && last.chars().count() < chars.len() {
+    // Only for non-CJK text: a Chinese address is written large to small, so its last
+    // comma part would be the most precise one.
+    if !chars.iter().any(|c| is_cjk(*c)) {
+        let parts: Vec<&str> = text
+            .split([',', '，'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if let [_, .., last] = parts.as_slice() {
             return format!("***, {last}");
         }
     }
-    let keep = chars.len() / 3;
-    format!("{}***", chars[..keep].iter().collect::<String>())
+    let kept: String = chars.iter().take(chars.len() / 3).collect();
+    format!("{kept}***")
 }
 
 #[cfg(test)]
@@ -88,22 +129,51 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    #[test]
-    fn phones() {
-        assert_eq!(mask_phone("13800138000"), "138****8000");
-        assert_eq!(mask_phone("138 0013 8000"), "138****8000");
-        assert_eq!(mask_phone("+86 138 0013 8000"), "+86 138****8000");
-        assert_eq!(mask_phone("8613800138000"), "+86 138****8000");
-        assert_eq!(mask_phone("0571-88886666"), "057******666");
-        assert_eq!(mask_phone("+44 20 7946 0958"), "+442******958");
-        assert_eq!(mask_phone("123"), "****");
-        assert_eq!(mask_phone(""), "");
+    /// Digits a masked phone shows of the number itself ("+86 " is the country).
+    fn shown_digits(masked: &str) -> usize {
+        masked
+            .strip_prefix("+86 ")
+            .unwrap_or(masked)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count()
     }
 
     #[test]
-    fn emails_and_addresses() {
+    fn phone_examples() {
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        assert_eq!(mask_phone("138 0013 8000"), "138****8000");
+        assert_eq!(mask_phone("１３８００１３８０００"), "138****8000");
+        assert_eq!(mask_phone("+86 138 0013 8000"), "+86 138****8000");
+        assert_eq!(mask_phone("8613800138000"), "+86 138****8000");
+        assert_eq!(mask_phone("0086 138 0013 8000"), "+86 138****8000");
+        assert_eq!(mask_phone("13800138000 转 123"), "138****8000");
+        assert_eq!(mask_phone("0571-88886666"), "057******666");
+        assert_eq!(mask_phone("010-62345678"), "010****5678");
+        assert_eq!(mask_phone("+86 0571 8888 6666"), "+86 057******666");
+        assert_eq!(mask_phone("+44 20 7946 0958"), "+442******958");
+        assert_eq!(mask_phone("88886666"), "88****66");
+        assert_eq!(mask_phone("12345"), "12**5");
+        assert_eq!(mask_phone("1234"), "****");
+        assert_eq!(mask_phone("123"), "****");
+        assert_eq!(mask_phone("n/a"), "****");
+        assert_eq!(mask_phone("12345678901234567890"), "1234*************890");
+        assert_eq!(mask_phone(""), "");
+        assert_eq!(mask_phone("   "), "");
+    }
+
+    #[test]
+    fn email_examples() {
         assert_eq!(mask_email("lihua@qq.com"), "l***@qq.com");
-        assert_eq!(mask_email("nope"), "***");
+        assert_eq!(mask_email(" 李华@163.com "), "李***@163.com");
+        assert_eq!(mask_email("a@b@qq.com"), "a***@qq.com");
+        assert_eq!(mask_email("@qq.com"), "***@qq.com");
+        assert_eq!(mask_email("lihua"), "***");
+        assert_eq!(mask_email(""), "***");
+    }
+
+    #[test]
+    fn address_examples() {
         assert_eq!(
             mask_address("浙江省杭州市西湖区文三路90号"),
             "浙江省杭州市西湖区***"
@@ -112,31 +182,78 @@ mod tests {
             mask_address("上海市浦东新区世纪大道100号"),
             "上海市浦东新区***"
         );
-        assert_eq!(mask_address("12 Baker Street, London"), "***, London");
+        assert_eq!(
+            mask_address("浙江省杭州市建德县新安江街道"),
+            "浙江省杭州市建德县***"
+        );
+        assert_eq!(
+            mask_address("内蒙古自治区呼和浩特市新城区中山路1号"),
+            "内蒙古自治区呼和浩特市新城区***"
+        );
+        assert_eq!(
+            mask_address("内蒙古自治区阿拉善盟阿拉善左旗巴彦浩特镇"),
+            "内蒙古自治区阿拉善盟阿拉善左旗***"
+        );
+        assert_eq!(
+            mask_address("广东省东莞市长安镇振安路8号"),
+            "广东省东莞市***"
+        );
+        assert_eq!(mask_address("杭州文三路90号A区3栋"), "杭州文三***");
         assert_eq!(mask_address("某某路1号"), "某***");
+        assert_eq!(mask_address("12 Baker Street, London"), "***, London");
+        assert_eq!(
+            mask_address("221B Baker Street, London, NW1 6XE, UK,"),
+            "***, UK"
+        );
+        assert_eq!(mask_address("10 Downing Street"), "10 Do***");
+        assert_eq!(mask_address("ab"), "***");
+        assert_eq!(mask_address("  "), "");
     }
 
     proptest! {
         #[test]
-        fn phone_masks_never_show_more_than_7_digits(s in "\\PC{0,30}") {
+        fn mask_phone_shows_at_most_7_digits(s in any::<String>()) {
             let m = mask_phone(&s);
-            prop_assert!(m.chars().filter(|c| c.is_ascii_digit()).count() <= 7);
+            prop_assert!(shown_digits(&m) <= 7, "{} -> {}", s, m);
         }
 
         #[test]
-        fn eleven_digits_show_four_stars(s in "[1-9][0-9]{10}") {
-            prop_assert_eq!(mask_phone(&s).matches('*').count(), 4);
+        fn phone_like_masks_show_at_most_7_digits(s in "[+(]{0,2}[0-9 ()-]{0,30}(转[0-9]{1,3})?") {
+            let m = mask_phone(&s);
+            prop_assert!(shown_digits(&m) <= 7, "{} -> {}", s, m);
         }
 
         #[test]
-        fn email_masks_hide_the_name(local in "[a-z]{2,20}", domain in "[a-z]{1,10}\\.com") {
+        fn eleven_digits_show_exactly_four_stars(s in "[0-9]{11}") {
+            let m = mask_phone(&s);
+            prop_assert_eq!(m.matches('*').count(), 4, "{} -> {}", s, m);
+        }
+
+        #[test]
+        fn mask_email_hides_the_name(local in "[a-z0-9._%+-]{2,30}", domain in "[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
             let m = mask_email(&format!("{local}@{domain}"));
-            prop_assert!(!m.contains(&local));
+            let shown = m.split('@').next().unwrap_or_default();
+            prop_assert!(!shown.contains(&local), "{}", m);
+            prop_assert!(m.ends_with(&format!("@{domain}")), "{}", m);
         }
 
         #[test]
-        fn address_masks_never_panic(s in "\\PC{0,60}") {
-            let _ = mask_address(&s);
+        fn mask_email_never_panics(s in any::<String>()) {
+            let m = mask_email(&s);
+            prop_assert!(m.contains("***"));
+        }
+
+        #[test]
+        fn mask_address_never_panics_and_always_hides(s in any::<String>()) {
+            let m = mask_address(&s);
+            prop_assert_eq!(m.is_empty(), s.trim().is_empty());
+            prop_assert!(m.is_empty() || m.contains("***"));
+        }
+
+        #[test]
+        fn cjk_addresses_never_panic(s in "[省市区县旗自治行政盟镇路号，, a-z0-9杭州西湖]{0,40}") {
+            let m = mask_address(&s);
+            prop_assert!(m.is_empty() || m.contains("***"));
         }
     }
 }

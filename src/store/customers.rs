@@ -222,6 +222,12 @@ pub fn soft_delete(conn: &Connection, id: i64, now: i64) -> Result<bool> {
         .execute(params![id, now])?;
     conn.prepare_cached("DELETE FROM customer_tags WHERE customer_id = ?1")?
         .execute([id])?;
+    // Nobody works on a deleted customer: its open plans end with it.
+    conn.prepare_cached(
+        "UPDATE followups SET status = 'cancelled', note = coalesce(note, 'customer deleted'), closed_at = ?2
+         WHERE customer_id = ?1 AND status = 'open'",
+    )?
+    .execute(params![id, now])?;
     Ok(n == 1)
 }
 

@@ -206,37 +206,48 @@ pub fn owned_count(conn: &Connection, user: i64, pool_id: i64, count_won: bool) 
 pub fn locked_count(conn: &Connection, user: i64) -> Result<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT count(*) FROM customers
-             WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND owner_id = ?1 AND locked = 1",
+            "SELECT count(*) FROM customers WHERE locked = 1 AND deleted_at IS NULL AND owner_id = ?1",
         )?
         .query_row([user], |r| r.get(0))?)
 }
 
-/// The facts a claim is decided on, read inside the claim's transaction.
+/// The facts a claim is decided on, read inside the claim's transaction. A rule that is
+/// off (0) is not counted: a claim stays O(1) however many customers the claimer owns.
 pub fn claim_facts(
     conn: &Connection,
     customer_id: i64,
     pooled_at: Option<i64>,
     user: i64,
     pool_id: i64,
-    count_won: bool,
+    rules: &Rules,
     day_start: i64,
 ) -> Result<ClaimFacts> {
-    let claims_today: i64 = conn
-        .prepare_cached(
+    let claims_today: i64 = if rules.daily_claims > 0 {
+        conn.prepare_cached(
             "SELECT count(*) FROM ownership_events WHERE to_user = ?1 AND event = 'claim' AND at >= ?2",
         )?
-        .query_row(params![user, day_start], |r| r.get(0))?;
-    let claimer_lost_at: Option<i64> = conn
-        .prepare_cached(
+        .query_row(params![user, day_start], |r| r.get(0))?
+    } else {
+        0
+    };
+    let claimer_lost_at: Option<i64> = if rules.reclaim_cooldown_days > 0 {
+        conn.prepare_cached(
             "SELECT max(at) FROM ownership_events
              WHERE from_user = ?1 AND customer_id = ?2 AND event IN ('release', 'recycle')",
         )?
-        .query_row(params![user, customer_id], |r| r.get(0))?;
+        .query_row(params![user, customer_id], |r| r.get(0))?
+    } else {
+        None
+    };
+    let owned = if rules.max_owned > 0 {
+        owned_count(conn, user, pool_id, rules.count_won)?
+    } else {
+        0
+    };
     Ok(ClaimFacts {
         customer_id,
         pooled_at,
-        owned: owned_count(conn, user, pool_id, count_won)?,
+        owned,
         claims_today,
         claimer_lost_at,
     })
@@ -427,4 +438,66 @@ pub fn add_pool(conn: &Connection, name: &str, team_ids: &[i64], now: i64) -> Re
         ins.execute([id, *t])?;
     }
     Ok(id)
+}
+
+/// An owned customer due back in its pool by some time.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub label: Option<String>,
+    pub owner_id: i64,
+    pub owner: String,
+    pub due: i64,
+    pub reason: &'static str,
+}
+
+/// Owned customers of a pool whose recycle time is at or before `until`, computed in
+/// SQL. Exact for a pool without per-stage/tag overrides (callers use the Rust rules
+/// for pools with overrides).
+pub fn due_by(
+    conn: &Connection,
+    pool_id: i64,
+    rules: &Rules,
+    owner: Option<i64>,
+    team: Option<i64>,
+    until: i64,
+) -> Result<Vec<Due>> {
+    let nc = rules.recycle_no_contact_days;
+    let nd = rules.recycle_no_deal_days;
+    if nc <= 0 && nd <= 0 {
+        return Ok(Vec::new());
+    }
+    let exempt = serde_json::to_string(&rules.exempt_stages)?;
+    let mut s = conn.prepare_cached(
+        "SELECT id, label, owner_id, login,
+                CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN due_nd ELSE due_nc END,
+                CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN 'no_deal' ELSE 'no_contact' END
+         FROM (
+            SELECT c.id, coalesce(c.name, c.company) AS label, c.owner_id, u.login,
+                   CASE WHEN ?2 > 0 THEN max(coalesce(c.last_contact_at, c.claimed_at), c.claimed_at) + ?2 * 86400 END AS due_nc,
+                   CASE WHEN ?3 > 0 AND c.won_at IS NULL THEN c.claimed_at + ?3 * 86400 END AS due_nd
+              FROM customers c JOIN users u ON u.id = c.owner_id
+             WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.pool_id = ?1 AND c.locked = 0
+               AND c.stage NOT IN (SELECT value FROM json_each(?4))
+               AND (?5 IS NULL OR c.owner_id = ?5) AND (?6 IS NULL OR u.team_id = ?6)
+         )
+         WHERE coalesce(min(due_nc, due_nd), due_nc, due_nd) <= ?7
+         ORDER BY id",
+    )?;
+    let rows = s.query_map(params![pool_id, nc, nd, exempt, owner, team, until], |r| {
+        let reason: String = r.get(5)?;
+        Ok(Due {
+            id: r.get(0)?,
+            label: r.get(1)?,
+            owner_id: r.get(2)?,
+            owner: r.get(3)?,
+            due: r.get(4)?,
+            reason: if reason == "no_deal" {
+                "no_deal"
+            } else {
+                "no_contact"
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -98,7 +98,7 @@ pub fn owner_stats(
     let mut s = conn.prepare_cached(
         "SELECT u.id, u.login, t.id, t.name,
             (SELECT count(*) FROM customers c WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.owner_id = u.id),
-            (SELECT count(*) FROM customers c WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.owner_id = u.id AND c.locked = 1),
+            (SELECT count(*) FROM customers c WHERE c.locked = 1 AND c.deleted_at IS NULL AND c.owner_id = u.id),
             (SELECT count(*) FROM interactions i WHERE i.user_id = u.id AND i.at >= ?2),
             (SELECT count(*) FROM followups f WHERE f.assignee_id = u.id AND f.status = 'open' AND f.due < ?3),
             (SELECT count(*) FROM deals d WHERE d.user_id = u.id),
@@ -196,8 +196,7 @@ pub fn followup_load(
         "SELECT u.login,
             sum(f.due < ?2), sum(f.due = ?2), sum(f.due > ?2 AND f.due <= ?3)
          FROM followups f JOIN users u ON u.id = f.assignee_id
-         JOIN customers c ON c.id = f.customer_id
-         WHERE f.status = 'open' AND f.due <= ?3 AND c.deleted_at IS NULL AND (?1 IS NULL OR u.team_id = ?1)
+         WHERE f.status = 'open' AND f.due <= ?3 AND (?1 IS NULL OR u.team_id = ?1)
          GROUP BY u.login ORDER BY 2 DESC, u.login",
     )?;
     let rows = collect(s.query_map(params![team, today, week], |r| {
@@ -265,16 +264,30 @@ pub struct FieldQuality {
     pub valid: i64,
 }
 
+/// Counts of the quality report, from one scan of the live customers.
+#[derive(Debug, Clone, Default)]
+pub struct QualityCounts {
+    pub total: i64,
+    /// With a name or a company.
+    pub named: i64,
+    /// With a valid phone or e-mail.
+    pub reachable: i64,
+    pub fields: Vec<FieldQuality>,
+}
+
 /// Live customers, and per field how many are filled and how many of those are valid
-/// (a phone or e-mail is valid when it produced a match key).
-pub fn field_quality(conn: &Connection) -> Result<(i64, Vec<FieldQuality>)> {
+/// (a phone or e-mail is valid when it produced a match key) — in one table scan.
+pub fn field_quality(conn: &Connection) -> Result<QualityCounts> {
     let row = conn.query_row(
         "SELECT count(*), count(name), count(company), count(phone), count(phone_key), count(email),
-                count(email_key), count(city), count(address), count(source)
+                count(email_key), count(city), count(address), count(source),
+                sum(name IS NOT NULL OR company IS NOT NULL), sum(phone_key IS NOT NULL OR email_key IS NOT NULL)
          FROM customers WHERE deleted_at IS NULL",
         [],
         |r| {
-            let v: Vec<i64> = (0..10).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
+            let v: Vec<i64> = (0..12)
+                .map(|i| r.get::<_, Option<i64>>(i).map(|x| x.unwrap_or(0)))
+                .collect::<rusqlite::Result<_>>()?;
             Ok(v)
         },
     )?;
@@ -284,9 +297,11 @@ pub fn field_quality(conn: &Connection) -> Result<(i64, Vec<FieldQuality>)> {
         filled,
         valid,
     };
-    Ok((
+    Ok(QualityCounts {
         total,
-        vec![
+        named: row[10],
+        reachable: row[11],
+        fields: vec![
             q("name", row[1], row[1]),
             q("company", row[2], row[2]),
             q("phone", row[3], row[4]),
@@ -295,7 +310,7 @@ pub fn field_quality(conn: &Connection) -> Result<(i64, Vec<FieldQuality>)> {
             q("address", row[8], row[8]),
             q("source", row[9], row[9]),
         ],
-    ))
+    })
 }
 
 /// Live customers that share a phone or e-mail key with another live customer.
