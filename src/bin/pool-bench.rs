@@ -323,6 +323,34 @@ fn main() {
         dedupe_eval(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000));
         return;
     }
+    if args.first().map(String::as_str) == Some("plan") {
+        // Profiling aid: the query plan and time of SQL under pool's own (bundled) SQLite.
+        let (Some(db), Some(sql)) = (args.get(1), args.get(2)) else {
+            eprintln!("pool-bench plan DB SQL");
+            std::process::exit(2);
+        };
+        let Ok(conn) = rusqlite::Connection::open(db) else {
+            std::process::exit(2);
+        };
+        if let Ok(mut s) = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) {
+            let rows = s
+                .query_map([], |r| r.get::<_, String>(3))
+                .map(|r| r.flatten().collect::<Vec<_>>())
+                .unwrap_or_default();
+            println!("{}", rows.join("\n"));
+        }
+        let t = Instant::now();
+        let n = conn
+            .prepare(sql)
+            .and_then(|mut s| s.query_map([], |_| Ok(())).map(|r| r.count()))
+            .unwrap_or(0);
+        println!(
+            "{n} rows in {:.3} s (SQLite {})",
+            t.elapsed().as_secs_f64(),
+            rusqlite::version()
+        );
+        return;
+    }
     if args.first().map(String::as_str) == Some("parse-only") {
         // Profiling aid: the import's reader alone (decode, CSV, validate), no database.
         let started = Instant::now();

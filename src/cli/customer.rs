@@ -436,7 +436,25 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
             None,
         ),
     };
-    let dups = customers::exact_matches(&tx, &f, None)?;
+    // The dedupe matcher, on the indexed neighbours only (same phone, e-mail or name):
+    // catches 张伟/杭州云帆科技有限公司 vs 张伟/杭州云帆科技 and stays instant.
+    let me_as_record = crate::domain::matching::Record::new(
+        0,
+        f.name.as_deref(),
+        f.company.as_deref(),
+        f.keys.phone.as_deref(),
+        f.keys.email.as_deref(),
+        f.city.as_deref(),
+        f.address.as_deref(),
+        None,
+    );
+    let dups: Vec<(i64, String)> = crate::store::dedupe::neighbours(&tx, &f.keys, 50)?
+        .iter()
+        .filter_map(|r| {
+            let (score, why) = crate::domain::matching::score(&me_as_record, r);
+            (score >= crate::domain::matching::DEFAULT_THRESHOLD).then(|| (r.id, why.join(", ")))
+        })
+        .collect();
     let id = customers::insert(&tx, &f, a.stage.as_str(), None, &place, Some(me.id), now)?;
     if let Some(owner) = place.owner_id {
         pool::record_event(

@@ -231,10 +231,24 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
         ReportCommand::Owners(a) => {
             let team = team_of(&a.team)?;
             let rules = pool::rules(conn, 1)?;
-            let soon = recycle_soon(store, None, team, now)?;
+            // Counted in SQL per pool; a pool with per-stage/tag days needs the rules.
             let mut per_owner: BTreeMap<String, i64> = BTreeMap::new();
-            for r in &soon {
-                *per_owner.entry(r.owner.clone()).or_default() += 1;
+            let pools: Vec<(i64, crate::domain::rules::Rules)> = pool::all_pool_ids(conn)?
+                .into_iter()
+                .map(|(id, _)| pool::rules(conn, id).map(|r| (id, r)))
+                .collect::<Result<_>>()?;
+            if pools.iter().all(|(_, r)| r.overrides.is_empty()) {
+                for (id, r) in &pools {
+                    for (login, n) in
+                        pool::due_counts(conn, *id, r, team, now + r.warn_days * 86_400)?
+                    {
+                        *per_owner.entry(login).or_default() += n;
+                    }
+                }
+            } else {
+                for r in recycle_soon(store, None, team, now)? {
+                    *per_owner.entry(r.owner).or_default() += 1;
+                }
             }
             #[derive(Serialize)]
             struct Row {

@@ -24,3 +24,38 @@ pub fn records(conn: &Connection) -> Result<Vec<Record>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Live customers that could be the same as a new one: same phone, e-mail, name, or
+/// company key (all indexed), at most `limit`. The matcher scores them.
+pub fn neighbours(
+    conn: &Connection,
+    keys: &crate::domain::customer::MatchKeys,
+    limit: i64,
+) -> Result<Vec<Record>> {
+    let mut s = conn.prepare_cached(
+        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
+         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+         WHERE c.deleted_at IS NULL AND c.id IN (
+             SELECT id FROM customers WHERE phone_key = ?1 AND phone_key IS NOT NULL AND deleted_at IS NULL
+             UNION SELECT id FROM customers WHERE email_key = ?2 AND email_key IS NOT NULL AND deleted_at IS NULL
+             UNION SELECT id FROM customers WHERE name_key = ?3 AND deleted_at IS NULL
+         )
+         ORDER BY c.id LIMIT ?4",
+    )?;
+    let rows = s.query_map(
+        rusqlite::params![keys.phone, keys.email, keys.name, limit],
+        |r| {
+            Ok(Record::new(
+                r.get(0)?,
+                r.get::<_, Option<String>>(1)?.as_deref(),
+                r.get::<_, Option<String>>(2)?.as_deref(),
+                r.get::<_, Option<String>>(3)?.as_deref(),
+                r.get::<_, Option<String>>(4)?.as_deref(),
+                r.get::<_, Option<String>>(5)?.as_deref(),
+                r.get::<_, Option<String>>(6)?.as_deref(),
+                r.get(7)?,
+            ))
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

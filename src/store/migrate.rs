@@ -19,11 +19,16 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
             "CREATE INDEX customers_locked ON customers(owner_id) WHERE locked = 1 AND deleted_at IS NULL;
              CREATE INDEX deals_user_amount ON deals(user_id, amount_minor);",
         ),
+        // 4: cross-team shares (report teams) from the few customers that changed hands.
+        M::up(
+            "CREATE INDEX customers_previous_owner ON customers(previous_owner_id, owner_id)
+             WHERE previous_owner_id IS NOT NULL AND owner_id IS NOT NULL AND deleted_at IS NULL;",
+        ),
     ])
 });
 
 /// The schema version this binary writes.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 pub fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)

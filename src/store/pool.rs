@@ -501,3 +501,32 @@ pub fn due_by(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Per owner login: how many of a pool's customers are due back by `until` (the SQL of
+/// `due_by`, counted instead of listed). Exact for a pool without overrides.
+pub fn due_counts(
+    conn: &Connection,
+    pool_id: i64,
+    rules: &Rules,
+    team: Option<i64>,
+    until: i64,
+) -> Result<Vec<(String, i64)>> {
+    let nc = rules.recycle_no_contact_days;
+    let nd = rules.recycle_no_deal_days;
+    if nc <= 0 && nd <= 0 {
+        return Ok(Vec::new());
+    }
+    let exempt = serde_json::to_string(&rules.exempt_stages)?;
+    let mut s = conn.prepare_cached(
+        "SELECT u.login, count(*) FROM customers c JOIN users u ON u.id = c.owner_id
+          WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.pool_id = ?1 AND c.locked = 0
+            AND c.stage NOT IN (SELECT value FROM json_each(?4)) AND (?5 IS NULL OR u.team_id = ?5)
+            AND ((?2 > 0 AND max(coalesce(c.last_contact_at, c.claimed_at), c.claimed_at) + ?2 * 86400 <= ?6)
+              OR (?3 > 0 AND c.won_at IS NULL AND c.claimed_at + ?3 * 86400 <= ?6))
+          GROUP BY u.login",
+    )?;
+    let rows = s.query_map(params![pool_id, nc, nd, exempt, team, until], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

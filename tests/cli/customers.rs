@@ -254,3 +254,54 @@ fn no_contact_days_uses_the_clock() {
     let v = env.json_as("zhao", &["list", "--no-contact-days", "60"]);
     assert!(v.as_array().unwrap().is_empty());
 }
+
+#[test]
+fn add_warns_with_the_dedupe_matcher_not_only_exact_keys() {
+    let env = team();
+    env.ok_as(
+        "lihua",
+        &[
+            "add",
+            "--name",
+            "张伟",
+            "--company",
+            "杭州云帆科技有限公司",
+            "--address",
+            "浙江省杭州市西湖区文三路90号",
+        ],
+    );
+    // No phone or e-mail: the name, the company without its suffix and the address match.
+    let out = env.run_as(
+        "lihua",
+        &[
+            "add",
+            "--name",
+            "张伟",
+            "--company",
+            "杭州云帆科技",
+            "--address",
+            "浙江省杭州市西湖区文三路90号",
+            "--format",
+            "json",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("looks like a duplicate of customer 1"),
+        "{err}"
+    );
+    // Same name, different company and phone: a different person, no warning.
+    let out = env.run_as(
+        "lihua",
+        &[
+            "add",
+            "--name",
+            "张伟",
+            "--company",
+            "上海明远贸易",
+            "--phone",
+            "13900000000",
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("duplicate"));
+}

@@ -343,7 +343,10 @@ fn a_killed_dedupe_apply_keeps_whole_merges_only() {
     }
     // A run to the end merges what the killed runs left, on the same invariants.
     let _ = env.run_as("admin", &["dedupe", "--apply", "-q"]);
-    assert!(env.query_i64("SELECT count(*) FROM merges") > 0, "the demo has ~10% near-duplicates");
+    assert!(
+        env.query_i64("SELECT count(*) FROM merges") > 0,
+        "the demo has ~10% near-duplicates"
+    );
     assert_merges_whole(&env);
     env.ok(&["audit", "verify"]);
 }
