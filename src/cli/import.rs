@@ -244,6 +244,14 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     };
     let reader = LeadReader::new(input, a.encoding, delimiter, &map, defaults)?;
     let encoding = reader.encoding.to_string();
+    let custom_names: Vec<String> = reader
+        .targets
+        .iter()
+        .filter_map(|t| match t {
+            crate::domain::columns::Target::Custom(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
     let rejects_path = match (&a.rejects, stdin) {
         (Some(p), _) => Some(p.clone()),
         (None, false) => Some(PathBuf::from(format!("{}.rejects.csv", a.file.display()))),
@@ -317,6 +325,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let max_before: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM customers", [], |r| {
         r.get(0)
     })?;
+    customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
     // key indexes are rebuilt once at the end instead of updated row by row.
     let existing = customers::live_count(&tx)?;

@@ -58,26 +58,32 @@ impl Out {
     /// Prints a list of rows in the chosen format. `empty` is said (on stderr) when there
     /// are no rows in table format.
     pub fn rows<T: Serialize>(&self, rows: &[T], empty: &str) -> Result<()> {
-        let values: Vec<Map<String, Value>> =
-            rows.iter().map(to_map).collect::<Result<Vec<_>>>()?;
-        let mut w = std::io::stdout().lock();
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         match self.format {
+            // JSON straight from the structs: big outputs (recycle plans, stale lists)
+            // are not turned into maps first.
             Format::Json => {
-                serde_json::to_writer_pretty(&mut w, &values)?;
+                serde_json::to_writer_pretty(&mut w, rows)?;
                 writeln!(w)?;
             }
             Format::Jsonl => {
-                for v in &values {
-                    serde_json::to_writer(&mut w, v)?;
+                for r in rows {
+                    serde_json::to_writer(&mut w, r)?;
                     writeln!(w)?;
                 }
             }
-            Format::Csv => write_csv(&mut w, &values)?,
+            Format::Csv => {
+                let values: Vec<Map<String, Value>> =
+                    rows.iter().map(to_map).collect::<Result<Vec<_>>>()?;
+                write_csv(&mut w, &values)?;
+            }
             Format::Table => {
-                if values.is_empty() {
+                if rows.is_empty() {
                     self.status(empty);
                     return Ok(());
                 }
+                let values: Vec<Map<String, Value>> =
+                    rows.iter().map(to_map).collect::<Result<Vec<_>>>()?;
                 let headers: Vec<String> = values[0].keys().cloned().collect();
                 let mut t = self.table();
                 t.set_header(headers.iter().map(|h| self.header(h)));

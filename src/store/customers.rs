@@ -471,18 +471,6 @@ pub fn set_custom(conn: &Connection, id: i64, custom: &str) -> Result<()> {
     Ok(())
 }
 
-/// The custom field names used by the customers a filter selects, in first-seen order.
-pub fn custom_keys(conn: &Connection, f: &ListFilter) -> Result<Vec<String>> {
-    let (clause, args) = where_clause(f);
-    let sql = format!(
-        "SELECT j.key FROM customers c, json_each(c.custom) j{clause} AND c.custom IS NOT NULL
-         GROUP BY j.key ORDER BY min(c.id), min(j.id)"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Erases a customer's personal data (a deletion request): personal fields, match keys,
 /// custom fields, tags, and the free text of its interactions and follow-ups. The row
 /// stays as a tombstone so foreign keys and the audit chain stay valid. With
@@ -758,4 +746,33 @@ impl BulkInsert<'_> {
             )
         })
     }
+}
+
+/// The custom field names ever imported, in first-seen order (kept in `settings`, so an
+/// export knows its columns without scanning every customer first).
+pub fn known_custom_fields(conn: &Connection) -> Result<Vec<String>> {
+    let v: Option<String> = conn
+        .prepare_cached("SELECT value FROM settings WHERE key = 'custom_fields'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+pub fn remember_custom_fields(conn: &Connection, names: &[String]) -> Result<()> {
+    let mut all = known_custom_fields(conn)?;
+    let before = all.len();
+    for n in names {
+        if !all.contains(n) {
+            all.push(n.clone());
+        }
+    }
+    if all.len() != before {
+        conn.prepare_cached(
+            "INSERT INTO settings (key, value) VALUES ('custom_fields', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute([serde_json::to_string(&all)?])?;
+    }
+    Ok(())
 }

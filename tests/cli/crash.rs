@@ -53,10 +53,10 @@ fn import_killed_50_times_is_all_or_nothing() {
     for i in 0..ITERATIONS {
         let f = env.dir.path().join("leads.csv");
         let mut text = String::from("姓名,手机,城市\n");
-        for j in 0..8_000u64 {
+        for j in 0..20_000u64 {
             text.push_str(&format!(
                 "客户{i}-{j},1{:010},杭州\n",
-                3_000_000_000u64 + i as u64 * 10_000 + j
+                3_000_000_000u64 + i as u64 * 100_000 + j
             ));
         }
         std::fs::write(&f, text).unwrap();
@@ -72,7 +72,7 @@ fn import_killed_50_times_is_all_or_nothing() {
             0 => assert_eq!(after, before, "iteration {i}: a killed import left rows"),
             1 => assert_eq!(
                 after,
-                before + 8_000,
+                before + 20_000,
                 "iteration {i}: a finished import is partial"
             ),
             n => panic!("{n} import rows"),
