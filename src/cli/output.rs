@@ -128,23 +128,24 @@ impl Out {
 
     /// Any serialisable value as JSON (pretty), or one line per array element for JSONL.
     pub fn json<T: Serialize>(&self, value: &T) -> Result<()> {
-        let v = serde_json::to_value(value)?;
-        let mut w = std::io::stdout().lock();
-        match (&v, self.format) {
-            (Value::Array(items), Format::Jsonl) => {
-                for i in items {
-                    serde_json::to_writer(&mut w, i)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        if self.format == Format::Jsonl {
+            match serde_json::to_value(value)? {
+                Value::Array(items) => {
+                    for i in items {
+                        serde_json::to_writer(&mut w, &i)?;
+                        writeln!(w)?;
+                    }
+                }
+                v => {
+                    serde_json::to_writer(&mut w, &v)?;
                     writeln!(w)?;
                 }
             }
-            (_, Format::Jsonl) => {
-                serde_json::to_writer(&mut w, &v)?;
-                writeln!(w)?;
-            }
-            _ => {
-                serde_json::to_writer_pretty(&mut w, &v)?;
-                writeln!(w)?;
-            }
+        } else {
+            // Straight from the value: no intermediate JSON tree for big reports.
+            serde_json::to_writer_pretty(&mut w, value)?;
+            writeln!(w)?;
         }
         w.flush()?;
         Ok(())
