@@ -222,16 +222,7 @@ fn dedupe_eval(n: u64) {
         let Ok(f) = customer_pool::domain::customer::validate(&input, false) else {
             continue;
         };
-        records.push(Record::new(
-            i as i64,
-            f.name.as_deref(),
-            f.company.as_deref(),
-            f.keys.phone.as_deref(),
-            f.keys.email.as_deref(),
-            f.city.as_deref(),
-            f.address.as_deref(),
-            None,
-        ));
+        records.push(Record::from_fields(i as i64, &f, None));
         truth.push(d.cluster);
     }
     let prepared = started.elapsed().as_secs_f64();

@@ -438,16 +438,7 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
     };
     // The dedupe matcher, on the indexed neighbours only (same phone, e-mail or name):
     // catches 张伟/杭州云帆科技有限公司 vs 张伟/杭州云帆科技 and stays instant.
-    let me_as_record = crate::domain::matching::Record::new(
-        0,
-        f.name.as_deref(),
-        f.company.as_deref(),
-        f.keys.phone.as_deref(),
-        f.keys.email.as_deref(),
-        f.city.as_deref(),
-        f.address.as_deref(),
-        None,
-    );
+    let me_as_record = crate::domain::matching::Record::from_fields(0, &f, None);
     let dups: Vec<(i64, String)> = crate::store::dedupe::neighbours(&tx, &f.keys, 50)?
         .iter()
         .filter_map(|r| {
@@ -907,9 +898,7 @@ pub fn forget(ctx: &mut Ctx, a: &ForgetArgs) -> Result<()> {
     tx.commit()?;
     // Move the new page images into the file and empty the WAL, so the old bytes are
     // gone from both files (best effort: a reader still open can delay it).
-    let _ = store
-        .conn
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = store.checkpoint();
     out.status(format!(
         "customer {} erased; a tombstone stays for the audit trail",
         a.id

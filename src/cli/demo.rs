@@ -27,7 +27,7 @@ pub fn run(ctx: &mut Ctx, a: &DemoArgs) -> Result<()> {
     let started = Instant::now();
     let store = ctx.store()?;
     // Bulk load: a bigger page cache for this connection only.
-    store.conn.pragma_update(None, "cache_size", -262_144)?;
+    store.bulk_cache_mib(256)?;
     let tx = store.begin()?;
     let bar = if std::io::stderr().is_terminal() && !out.quiet && a.customers >= 20_000 {
         let b = indicatif::ProgressBar::new(a.customers);
@@ -61,7 +61,7 @@ pub fn run(ctx: &mut Ctx, a: &DemoArgs) -> Result<()> {
     )?;
     tx.commit()?;
     // Fresh statistics so the planner picks the right index on a big table.
-    store.conn.execute_batch("ANALYZE")?;
+    store.analyze()?;
     out.status(format!(
         "demo data loaded in {:.1} s (seed {}); try: pool list --in-pool --city 杭州",
         started.elapsed().as_secs_f64(),

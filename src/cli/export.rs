@@ -59,23 +59,32 @@ pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn record(
+/// Phone, e-mail and address as an export shows them: masked unless asked (and allowed),
+/// even for an owner, because an export leaves the tool.
+fn contacts(
     c: &Customer,
     viewer: &User,
     unmasked: bool,
-    custom_keys: &[String],
-) -> Map<String, Value> {
-    let (phone, email, address) = if unmasked {
+) -> (Option<String>, Option<String>, Option<String>) {
+    if unmasked {
         (c.phone.clone(), c.email.clone(), c.address.clone())
     } else {
-        // Masked unless asked (and allowed), even for an owner: an export leaves the tool.
         let nobody = User {
             id: -1,
             role: crate::domain::roles::Role::Viewer,
             ..viewer.clone()
         };
         masked(c, &nobody)
-    };
+    }
+}
+
+fn record(
+    c: &Customer,
+    viewer: &User,
+    unmasked: bool,
+    custom_keys: &[String],
+) -> Map<String, Value> {
+    let (phone, email, address) = contacts(c, viewer, unmasked);
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id));
     m.insert("name".into(), json!(c.name));
@@ -121,16 +130,7 @@ fn csv_cells(
     custom_keys: &[String],
     out: &mut Vec<String>,
 ) {
-    let (phone, email, address) = if unmasked {
-        (c.phone.clone(), c.email.clone(), c.address.clone())
-    } else {
-        let nobody = User {
-            id: -1,
-            role: crate::domain::roles::Role::Viewer,
-            ..viewer.clone()
-        };
-        masked(c, &nobody)
-    };
+    let (phone, email, address) = contacts(c, viewer, unmasked);
     let text = |v: &Option<String>| {
         v.as_deref()
             .map(|s| guard(s).into_owned())

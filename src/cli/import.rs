@@ -294,7 +294,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let store = ctx.store()?;
     // Bulk work: a bigger page cache for this connection only (bounded, 48 MiB, so the
     // whole import stays under ~200 MB whatever the file size).
-    store.conn.pragma_update(None, "cache_size", -49_152)?;
+    store.bulk_cache_mib(48)?;
     let tx = store.begin()?;
     let place = match (&a.owner, &a.pool) {
         (Some(o), _) => {
@@ -322,9 +322,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             owner_id: None,
         },
     };
-    let max_before: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM customers", [], |r| {
-        r.get(0)
-    })?;
+    let max_before = customers::max_id(&tx)?;
     customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
     // key indexes are rebuilt once at the end instead of updated row by row.

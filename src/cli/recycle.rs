@@ -84,6 +84,8 @@ pub fn run(ctx: &mut Ctx, a: &RecycleArgs) -> Result<()> {
     } else {
         for chunk in planned.chunks(BATCH) {
             let tx = store.begin()?;
+            // Each pool's rules, read once per transaction (under the same lock).
+            let mut rules_of: HashMap<i64, crate::domain::rules::Rules> = HashMap::new();
             for (id, owner, pid, pname, _, _) in chunk {
                 // Decide again under the write lock: the owner may have logged a call,
                 // released or locked it since the read above.
@@ -93,8 +95,12 @@ pub fn run(ctx: &mut Ctx, a: &RecycleArgs) -> Result<()> {
                 if row.owner_id != *owner || row.pool_id != *pid {
                     continue;
                 }
-                let rules = pool::rules(&tx, *pid)?;
-                let Some((due, reason)) = recycle_due(&rules, &row.facts) else {
+                if !rules_of.contains_key(pid) {
+                    rules_of.insert(*pid, pool::rules(&tx, *pid)?);
+                }
+                let Some((due, reason)) =
+                    rules_of.get(pid).and_then(|r| recycle_due(r, &row.facts))
+                else {
                     continue;
                 };
                 if due > now || !pool::return_to_pool(&tx, *id, *owner, *pid, now)? {

@@ -166,10 +166,7 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
     // 3. Fold the WAL into the live file, close it, move it aside.
     let aside = if live.exists() {
         let store = ctx.store()?;
-        store
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        let _ = store;
+        store.checkpoint()?;
         ctx.close_store();
         let aside = PathBuf::from(format!("{}.before-restore-{now}", live.display()));
         std::fs::rename(&live, &aside)?;
@@ -306,7 +303,7 @@ pub fn doctor(ctx: &mut Ctx) -> Result<()> {
             },
             "the audit log was changed outside pool; compare with a backup (pool audit verify --expect HEAD)",
         );
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        let mode = safety::journal_mode(&conn)?;
         add(
             "WAL mode",
             Some(mode.eq_ignore_ascii_case("wal")),

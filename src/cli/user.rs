@@ -153,11 +153,7 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
             let u = users::get(&tx, &login)?;
             if let Some(r) = role {
                 if u.login == me.login && r != Role::Admin {
-                    let admins: i64 = tx.query_row(
-                        "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1",
-                        [],
-                        |r| r.get(0),
-                    )?;
+                    let admins = users::active_admins(&tx)?;
                     if admins <= 1 {
                         return Err(Error::Conflict(
                             "you are the last admin; make someone else admin first".into(),

@@ -79,6 +79,26 @@ impl Record {
     }
 }
 
+impl Record {
+    /// The matcher's view of a validated customer (a new one, or generated data).
+    pub fn from_fields(
+        id: i64,
+        f: &super::customer::CustomerFields,
+        owner: Option<String>,
+    ) -> Record {
+        Record::new(
+            id,
+            f.name.as_deref(),
+            f.company.as_deref(),
+            f.keys.phone.as_deref(),
+            f.keys.email.as_deref(),
+            f.city.as_deref(),
+            f.address.as_deref(),
+            owner,
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Cluster {
     /// Indexes into the records, oldest id first.

@@ -584,6 +584,13 @@ pub fn keys_of(conn: &Connection, id: i64) -> Result<Keys> {
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
 }
 
+/// The largest customer id, tombstones included (0 for an empty table).
+pub fn max_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM customers")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Live customers count (cheap: uses the stage index).
 pub fn live_count(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
@@ -629,9 +636,7 @@ impl<'c> BulkInsert<'c> {
         created_by: Option<i64>,
         now: i64,
     ) -> Result<Self> {
-        let max: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM customers", [], |r| {
-            r.get(0)
-        })?;
+        let max = max_id(conn)?;
         Ok(BulkInsert {
             conn,
             place_pool: place.pool_id,

@@ -4,29 +4,32 @@ use rusqlite::Connection;
 use crate::domain::matching::Record;
 use crate::error::Result;
 
+/// One row of `id, name, company, phone_key, email_key, city, address, owner login`.
+fn record_row(r: &rusqlite::Row) -> rusqlite::Result<Record> {
+    Ok(Record::new(
+        r.get(0)?,
+        r.get::<_, Option<String>>(1)?.as_deref(),
+        r.get::<_, Option<String>>(2)?.as_deref(),
+        r.get::<_, Option<String>>(3)?.as_deref(),
+        r.get::<_, Option<String>>(4)?.as_deref(),
+        r.get::<_, Option<String>>(5)?.as_deref(),
+        r.get::<_, Option<String>>(6)?.as_deref(),
+        r.get(7)?,
+    ))
+}
+
 pub fn records(conn: &Connection) -> Result<Vec<Record>> {
     let mut s = conn.prepare(
         "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
          FROM customers c LEFT JOIN users u ON u.id = c.owner_id
          WHERE c.deleted_at IS NULL ORDER BY c.id",
     )?;
-    let rows = s.query_map([], |r| {
-        Ok(Record::new(
-            r.get(0)?,
-            r.get::<_, Option<String>>(1)?.as_deref(),
-            r.get::<_, Option<String>>(2)?.as_deref(),
-            r.get::<_, Option<String>>(3)?.as_deref(),
-            r.get::<_, Option<String>>(4)?.as_deref(),
-            r.get::<_, Option<String>>(5)?.as_deref(),
-            r.get::<_, Option<String>>(6)?.as_deref(),
-            r.get(7)?,
-        ))
-    })?;
+    let rows = s.query_map([], record_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Live customers that could be the same as a new one: same phone, e-mail, name, or
-/// company key (all indexed), at most `limit`. The matcher scores them.
+/// Live customers that could be the same as a new one: same phone, e-mail or name key
+/// (all indexed), at most `limit`. The matcher scores them.
 pub fn neighbours(
     conn: &Connection,
     keys: &crate::domain::customer::MatchKeys,
@@ -44,18 +47,7 @@ pub fn neighbours(
     )?;
     let rows = s.query_map(
         rusqlite::params![keys.phone, keys.email, keys.name, limit],
-        |r| {
-            Ok(Record::new(
-                r.get(0)?,
-                r.get::<_, Option<String>>(1)?.as_deref(),
-                r.get::<_, Option<String>>(2)?.as_deref(),
-                r.get::<_, Option<String>>(3)?.as_deref(),
-                r.get::<_, Option<String>>(4)?.as_deref(),
-                r.get::<_, Option<String>>(5)?.as_deref(),
-                r.get::<_, Option<String>>(6)?.as_deref(),
-                r.get(7)?,
-            ))
-        },
+        record_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

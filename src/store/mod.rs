@@ -73,6 +73,26 @@ impl Store {
         Ok(store)
     }
 
+    /// Copies the WAL into the database file and empties it, so old page images are gone
+    /// from both files (best effort: a reader still open can hold some frames back).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// A bigger page cache for this connection only, for bulk work (demo, import).
+    pub fn bulk_cache_mib(&self, mib: i64) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -mib * 1024)?;
+        Ok(())
+    }
+
+    /// Fresh planner statistics after a bulk load.
+    pub fn analyze(&self) -> Result<()> {
+        self.conn.execute_batch("ANALYZE")?;
+        Ok(())
+    }
+
     /// A write transaction that takes the write lock at its start, so a decision made
     /// inside it cannot be invalidated by another writer (no check-then-act races).
     pub fn begin(&mut self) -> Result<Transaction<'_>> {

@@ -211,3 +211,8 @@ pub fn other_openers(path: &Path) -> Vec<u32> {
     }
     pids
 }
+
+pub fn journal_mode(conn: &Connection) -> Result<String> {
+    conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(corrupt)
+}

@@ -100,3 +100,9 @@ pub fn set_active(conn: &Connection, id: i64, active: bool, now: i64) -> Result<
     .execute(params![id, active, now])?;
     Ok(())
 }
+
+pub fn active_admins(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1")?
+        .query_row([], |r| r.get(0))?)
+}
