@@ -1,7 +1,7 @@
 //! `pool agenda`: what I should do today — overdue, today, the next 7 days, and my
 //! customers about to be recycled; for a manager also the team's overdue follow-ups
 //! and the customers their owners have gone silent on.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
 use chrono::Duration;
@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::clock::iso_ts;
 use crate::domain::roles::{Action, Role};
-use crate::domain::rules::{recycle_due, Rules, DAY};
+use crate::domain::rules::{recycle_due, shortest_recycle_days, Rules, DAY};
 use crate::error::Result;
 use crate::store::work::{self, Followup, FollowupFilter};
 use crate::store::{pool, Store};
@@ -23,6 +23,8 @@ pub struct RecycleSoon {
     pub due: Option<String>,
     pub days_left: i64,
     pub reason: &'static str,
+    #[serde(skip)]
+    pub due_at: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,60 +64,88 @@ impl RuleBook<'_> {
     }
 }
 
-/// Owned customers (of one user or a team) due back within their pool's warn_days.
-/// Pools without per-stage/tag overrides are answered in SQL; the others by the rules.
+/// The pools whose rules recycle anything, with their rules.
+fn recycling_pools(store: &Store) -> Result<Vec<(i64, Rules)>> {
+    let mut out = Vec::new();
+    for (pid, _) in pool::all_pool_ids(&store.conn)? {
+        let rules = pool::rules(&store.conn, pid)?;
+        if shortest_recycle_days(&rules).is_some() {
+            out.push((pid, rules));
+        }
+    }
+    Ok(out)
+}
+
+/// Per owner login (optionally of one team): how many owned customers are due back
+/// within their pool's warn_days. Counted on the stored recycle dates' index.
+pub fn recycle_soon_counts(
+    store: &Store,
+    team: Option<i64>,
+    now: i64,
+) -> Result<BTreeMap<String, i64>> {
+    let mut per_owner = BTreeMap::new();
+    for (pid, rules) in recycling_pools(store)? {
+        for (_, login, n) in pool::due_counts(&store.conn, pid, team, now + rules.warn_days * DAY)?
+        {
+            *per_owner.entry(login).or_default() += n;
+        }
+    }
+    Ok(per_owner)
+}
+
+/// Owned customers (of one user or a team) due back within their pool's warn_days,
+/// soonest first, at most `per_owner` per owner (0 = all). Found on the stored recycle
+/// dates; the date and reason shown are the rules' own (`recycle_due`).
 pub fn recycle_soon(
     store: &Store,
     owner: Option<i64>,
     team: Option<i64>,
     now: i64,
+    per_owner: i64,
 ) -> Result<Vec<RecycleSoon>> {
-    let mut out = Vec::new();
-    let mut with_overrides = HashMap::new();
-    for (pid, _) in pool::all_pool_ids(&store.conn)? {
-        let rules = pool::rules(&store.conn, pid)?;
-        if rules.overrides.is_empty() {
-            for d in pool::due_by(
-                &store.conn,
-                pid,
-                &rules,
-                owner,
-                team,
-                now + rules.warn_days * DAY,
-            )? {
-                out.push(RecycleSoon {
-                    id: d.id,
-                    customer: d.label,
-                    owner: d.owner,
-                    due: iso_ts(Some(d.due)),
-                    days_left: (d.due - now).div_euclid(DAY),
-                    reason: d.reason,
-                });
-            }
-        } else {
-            with_overrides.insert(pid, rules);
+    let conn = &store.conn;
+    let pools = recycling_pools(store)?;
+    let mut owners = BTreeSet::new();
+    match owner {
+        Some(o) => {
+            owners.insert(o);
         }
-    }
-    if !with_overrides.is_empty() {
-        for w in work::owned_for_warning(&store.conn, owner, team)? {
-            let Some(rules) = with_overrides.get(&w.pool_id) else {
-                continue;
-            };
-            if let Some((due, reason)) = recycle_due(rules, &w.facts) {
-                if due - now <= rules.warn_days * DAY {
-                    out.push(RecycleSoon {
-                        id: w.id,
-                        customer: w.label,
-                        owner: w.owner,
-                        due: iso_ts(Some(due)),
-                        days_left: (due - now).div_euclid(DAY),
-                        reason: reason.as_str(),
-                    });
+        None => {
+            for (pid, rules) in &pools {
+                for (id, _, _) in pool::due_counts(conn, *pid, team, now + rules.warn_days * DAY)? {
+                    owners.insert(id);
                 }
             }
         }
     }
-    out.sort_by_key(|r| (r.days_left, r.id));
+    let mut out = Vec::new();
+    for o in owners {
+        let mut mine = Vec::new();
+        for (pid, rules) in &pools {
+            for (w, stored) in
+                pool::due_soon_of(conn, o, *pid, now + rules.warn_days * DAY, per_owner)?
+            {
+                let (due, reason) = recycle_due(rules, &w.facts)
+                    .map(|(d, why)| (d, why.as_str()))
+                    .unwrap_or((stored, "no_contact"));
+                mine.push(RecycleSoon {
+                    id: w.id,
+                    customer: w.label,
+                    owner: w.owner,
+                    due: iso_ts(Some(due)),
+                    days_left: (due - now).div_euclid(DAY),
+                    reason,
+                    due_at: due,
+                });
+            }
+        }
+        mine.sort_by_key(|r| (r.due_at, r.id));
+        if per_owner > 0 {
+            mine.truncate(per_owner as usize);
+        }
+        out.extend(mine);
+    }
+    out.sort_by_key(|r| (r.due_at, r.id));
     Ok(out)
 }
 
@@ -181,7 +211,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             ..mine
         },
     )?;
-    let soon = recycle_soon(store, Some(me.id), None, now)?;
+    let soon = recycle_soon(store, Some(me.id), None, now, 0)?;
     let manager = matches!(me.role, Role::Manager | Role::Admin);
     let (team_overdue, team_silent) = if manager {
         let t = work::list_followups(

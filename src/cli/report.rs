@@ -7,7 +7,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::agenda::recycle_soon;
+use super::agenda::{recycle_soon, recycle_soon_counts};
 use super::output::{Format, Out};
 use super::Ctx;
 use crate::domain::charts::{bar, percent, sparkline};
@@ -28,7 +28,7 @@ pub enum ReportCommand {
     /// Lead → customer → loyal, churned: counts and conversion rates
     Funnel,
     /// Customers to be recycled within warn_days, by owner, with days left
-    Stale(TeamArg),
+    Stale(StaleArgs),
     /// Overdue and due follow-ups by assignee
     Followups(TeamArg),
     /// Claims, releases, recycles, interactions and deals per period
@@ -44,6 +44,16 @@ pub struct TeamArg {
     /// Only this team (managers: their own team by default)
     #[arg(long)]
     pub team: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StaleArgs {
+    /// Only this team (managers: their own team by default)
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Customers listed per owner, soonest first; the counts always cover all (0 = list all)
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
 }
 
 #[derive(Debug, Args)]
@@ -231,25 +241,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
         ReportCommand::Owners(a) => {
             let team = team_of(&a.team)?;
             let rules = pool::rules(conn, 1)?;
-            // Counted in SQL per pool; a pool with per-stage/tag days needs the rules.
-            let mut per_owner: BTreeMap<String, i64> = BTreeMap::new();
-            let pools: Vec<(i64, crate::domain::rules::Rules)> = pool::all_pool_ids(conn)?
-                .into_iter()
-                .map(|(id, _)| pool::rules(conn, id).map(|r| (id, r)))
-                .collect::<Result<_>>()?;
-            if pools.iter().all(|(_, r)| r.overrides.is_empty()) {
-                for (id, r) in &pools {
-                    for (login, n) in
-                        pool::due_counts(conn, *id, r, team, now + r.warn_days * 86_400)?
-                    {
-                        *per_owner.entry(login).or_default() += n;
-                    }
-                }
-            } else {
-                for r in recycle_soon(store, None, team, now)? {
-                    *per_owner.entry(r.owner).or_default() += 1;
-                }
-            }
+            let per_owner = recycle_soon_counts(store, team, now)?;
             #[derive(Serialize)]
             struct Row {
                 user: String,
@@ -419,9 +411,50 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
         }
         ReportCommand::Stale(a) => {
             let team = team_of(&a.team)?;
-            let rows = recycle_soon(store, None, team, now)?;
-            emit(&out, &rows, &rows, |o| {
-                o.rows(&rows, "Nothing is about to be recycled.")
+            #[derive(Serialize)]
+            struct OwnerDue {
+                owner: String,
+                recycle_soon: i64,
+                shown: i64,
+                chart: String,
+            }
+            #[derive(Serialize)]
+            struct Stale {
+                /// Customers listed per owner, soonest first (0 = all).
+                limit_per_owner: i64,
+                owners: Vec<OwnerDue>,
+                customers: Vec<super::agenda::RecycleSoon>,
+            }
+            let counts = recycle_soon_counts(store, team, now)?;
+            let customers = recycle_soon(store, None, team, now, a.limit)?;
+            let max = counts.values().copied().max().unwrap_or(0) as f64;
+            let owners = counts
+                .into_iter()
+                .map(|(owner, n)| OwnerDue {
+                    shown: customers.iter().filter(|c| c.owner == owner).count() as i64,
+                    chart: bar(n as f64, max, 20),
+                    owner,
+                    recycle_soon: n,
+                })
+                .collect();
+            let data = Stale {
+                limit_per_owner: a.limit,
+                owners,
+                customers,
+            };
+            emit(&out, &data, &data.customers, |o| {
+                if data.owners.is_empty() {
+                    return say("Nothing is about to be recycled.");
+                }
+                o.rows(&data.owners, "")?;
+                o.section("Soonest first", &data.customers)?;
+                if data.owners.iter().any(|w| w.shown < w.recycle_soon) {
+                    o.status(format!(
+                        "showing the {} soonest per owner; --limit 0 lists all",
+                        data.limit_per_owner
+                    ));
+                }
+                Ok(())
             })
         }
         ReportCommand::Followups(a) => {

@@ -173,14 +173,15 @@ pub fn funnel(conn: &Connection) -> Result<Funnel> {
         }
     }
     f.total = f.lead + f.customer + f.loyal + f.churned;
+    // Both from the won-customers index (migration 5), ordered by days to the first deal.
     f.won = conn.query_row(
-        "SELECT count(*) FROM customers WHERE deleted_at IS NULL AND won_at IS NOT NULL",
+        "SELECT count(*) FROM customers INDEXED BY customers_won WHERE deleted_at IS NULL AND won_at IS NOT NULL",
         [],
         |r| r.get(0),
     )?;
     if f.won > 0 {
         f.median_days_to_first_deal = conn.query_row(
-            "SELECT (won_at - created_at) / 86400.0 FROM customers
+            "SELECT (won_at - created_at) / 86400.0 FROM customers INDEXED BY customers_won
              WHERE deleted_at IS NULL AND won_at IS NOT NULL
              ORDER BY won_at - created_at LIMIT 1 OFFSET ?1",
             [f.won / 2],
@@ -240,20 +241,26 @@ pub fn activity(
     to: i64,
     team: Option<i64>,
 ) -> Result<Vec<Activity>> {
+    // Counted per day (integer arithmetic on covering indexes), then the few day rows
+    // are bucketed into periods: strftime runs per day, not per event.
     let mut s = conn.prepare_cached(
-        "SELECT period, sum(claims), sum(releases), sum(recycles), sum(interactions), sum(deals) FROM (
-            SELECT strftime(?1, e.at, 'unixepoch') AS period,
-                   e.event IN ('claim', 'assign') AS claims, e.event = 'release' AS releases,
-                   e.event = 'recycle' AS recycles, 0 AS interactions, 0 AS deals
-              FROM ownership_events e
+        "SELECT strftime(?1, day * 86400, 'unixepoch') AS period,
+                sum(claims), sum(releases), sum(recycles), sum(interactions), sum(deals) FROM (
+            SELECT e.at / 86400 AS day, sum(e.event IN ('claim', 'assign')) AS claims,
+                   sum(e.event = 'release') AS releases, sum(e.event = 'recycle') AS recycles,
+                   0 AS interactions, 0 AS deals
+              FROM ownership_events e INDEXED BY ownership_at
              WHERE e.at >= ?2 AND e.at < ?3
                AND (?4 IS NULL OR coalesce(e.to_user, e.from_user) IN (SELECT id FROM users WHERE team_id = ?4))
+             GROUP BY day
             UNION ALL
-            SELECT strftime(?1, i.at, 'unixepoch'), 0, 0, 0, 1, 0 FROM interactions i
+            SELECT i.at / 86400, 0, 0, 0, count(*), 0 FROM interactions i INDEXED BY interactions_at
              WHERE i.at >= ?2 AND i.at < ?3 AND (?4 IS NULL OR i.user_id IN (SELECT id FROM users WHERE team_id = ?4))
+             GROUP BY 1
             UNION ALL
-            SELECT strftime(?1, d.created_at, 'unixepoch'), 0, 0, 0, 0, 1 FROM deals d
+            SELECT d.created_at / 86400, 0, 0, 0, 0, count(*) FROM deals d INDEXED BY deals_created
              WHERE d.created_at >= ?2 AND d.created_at < ?3 AND (?4 IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = ?4))
+             GROUP BY 1
          ) GROUP BY period ORDER BY period",
     )?;
     let rows = collect(s.query_map(params![fmt, from, to, team], |r| {

@@ -237,6 +237,30 @@ pub struct Watched {
     pub facts: crate::domain::rules::OwnedFacts,
 }
 
+/// Maps the first 11 columns (id, label, owner id, owner login, pool, stage, tags,
+/// locked, claimed, last contact, won) of a row to a `Watched`.
+pub fn watched(r: &rusqlite::Row) -> rusqlite::Result<Watched> {
+    let tags: String = r.get(6)?;
+    Ok(Watched {
+        id: r.get(0)?,
+        label: r.get(1)?,
+        owner: r.get(3)?,
+        pool_id: r.get(4)?,
+        facts: crate::domain::rules::OwnedFacts {
+            stage: r.get(5)?,
+            tags: tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect(),
+            locked: r.get(7)?,
+            claimed_at: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+            last_contact_at: r.get(9)?,
+            won_at: r.get(10)?,
+        },
+    })
+}
+
 /// Owned customers of some owners (one user, or a team) for recycle warnings.
 pub fn owned_for_warning(
     conn: &Connection,
@@ -251,26 +275,6 @@ pub fn owned_for_warning(
             AND (?1 IS NULL OR c.owner_id = ?1) AND (?2 IS NULL OR u.team_id = ?2)
           ORDER BY c.id",
     )?;
-    let rows = s.query_map(params![owner_id, team_id], |r| {
-        let tags: String = r.get(6)?;
-        Ok(Watched {
-            id: r.get(0)?,
-            label: r.get(1)?,
-            owner: r.get(3)?,
-            pool_id: r.get(4)?,
-            facts: crate::domain::rules::OwnedFacts {
-                stage: r.get(5)?,
-                tags: tags
-                    .split(',')
-                    .filter(|t| !t.is_empty())
-                    .map(String::from)
-                    .collect(),
-                locked: r.get(7)?,
-                claimed_at: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
-                last_contact_at: r.get(9)?,
-                won_at: r.get(10)?,
-            },
-        })
-    })?;
+    let rows = s.query_map(params![owner_id, team_id], watched)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -67,6 +67,62 @@ fn find<'a>(rows: &'a Value, key: &str, val: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {key}={val} in {rows}"))
 }
 
+/// Stale and owners' "recycle soon" follow every change of the recycle clock: a log,
+/// a lock, a rules change; the list is the soonest `--limit` per owner, the counts all.
+#[test]
+fn stale_follows_the_recycle_clock_and_limits_per_owner() {
+    let env = shop();
+    // li owns 1 (contacted today) and 2 (3 days left); make 1 due in 2 days too.
+    env.sql("UPDATE customers SET claimed_at = claimed_at - 28 * 86400, last_contact_at = last_contact_at - 28 * 86400 WHERE id = 1");
+    let s = env.json(&["report", "stale"]);
+    let ids: Vec<i64> = s["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 2], "soonest first: {s}");
+    assert_eq!(s["customers"][0]["days_left"], 2);
+    let one = env.json(&["report", "stale", "--limit", "1"]);
+    assert_eq!(one["customers"].as_array().unwrap().len(), 1);
+    assert_eq!(one["customers"][0]["id"], 1);
+    assert_eq!(one["owners"][0]["recycle_soon"], 2);
+    assert_eq!(one["owners"][0]["shown"], 1);
+    let table = env.ok(&["report", "stale", "--limit", "1"]);
+    assert!(table.contains("li"), "{table}");
+    // A call resets the clock of 1; a lock exempts 2.
+    env.ok_as("li", &["log", "1", "call", "又聊了"]);
+    env.ok(&["rules", "set", "--max-locked", "5"]);
+    env.ok_as("li", &["lock", "2"]);
+    let s = env.json(&["report", "stale"]);
+    assert!(s["customers"].as_array().unwrap().is_empty(), "{s}");
+    let owners = env.json(&["report", "owners"]);
+    assert_eq!(find(&owners, "user", "li")["recycle_soon"], 0);
+    // Shorter recycling for leads: both li's customers... 1 is a customer (deal), 2 is
+    // locked; wang's lead 4 (claimed today) is due in 2 days with a 2-day lead rule.
+    env.ok(&[
+        "rules",
+        "set",
+        "--for",
+        "stage=lead",
+        "--recycle-no-contact-days",
+        "2",
+    ]);
+    let s = env.json(&["report", "stale"]);
+    let wang: Vec<&Value> = s["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["owner"] == "wang")
+        .collect();
+    assert_eq!(wang.len(), 2, "{s}");
+    assert!(wang.iter().all(|c| c["days_left"] == 2), "{s}");
+    assert_eq!(
+        find(&env.json(&["report", "owners"]), "user", "wang")["recycle_soon"],
+        2
+    );
+}
+
 #[test]
 fn summary_counts() {
     let env = shop();
@@ -121,10 +177,15 @@ fn funnel_stale_followups() {
     assert_eq!(f["churn_pct"], 14.3);
     assert_eq!(f["customer_to_loyal_pct"], 0.0);
     let s = env.json(&["report", "stale"]);
-    assert_eq!(s.as_array().unwrap().len(), 1);
-    assert_eq!(s[0]["id"], 2);
-    assert_eq!(s[0]["days_left"], 3);
-    assert_eq!(s[0]["owner"], "li");
+    let listed = s["customers"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], 2);
+    assert_eq!(listed[0]["days_left"], 3);
+    assert_eq!(listed[0]["owner"], "li");
+    assert_eq!(listed[0]["reason"], "no_contact");
+    assert_eq!(s["owners"].as_array().unwrap().len(), 1);
+    assert_eq!(s["owners"][0]["owner"], "li");
+    assert_eq!(s["owners"][0]["recycle_soon"], 1);
     let fu = env.json(&["report", "followups"]);
     let li = find(&fu, "assignee", "li");
     assert_eq!(
