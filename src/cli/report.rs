@@ -594,7 +594,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 score_rule: "35 × reachable (valid phone or e-mail) + 15 × named (name or company) + 10 × city + 10 × address + 10 × source + 20 × (1 − duplicate rate)",
                 duplicate_rate_pct: percent(dup, total),
                 fields: rows,
-                worst: reports::worst_records(conn, 10)?,
+                worst: reports::worst_records(conn, &counts.masks, 10)?,
             };
             emit(&out, &q, &q.fields, |o| {
                 if q.customers == 0 {

@@ -110,9 +110,11 @@ pub fn owner_stats(
             (SELECT count(*) FROM customers c WHERE c.locked = 1 AND c.deleted_at IS NULL AND c.owner_id = u.id),
             (SELECT count(*) FROM interactions i WHERE i.user_id = u.id AND i.at >= ?2),
             (SELECT count(*) FROM followups f WHERE f.assignee_id = u.id AND f.status = 'open' AND f.due < ?3),
-            (SELECT count(*) FROM deals d WHERE d.user_id = u.id),
-            (SELECT coalesce(sum(d.amount_minor), 0) FROM deals d WHERE d.user_id = u.id)
+            coalesce(d.n, 0), coalesce(d.amount, 0)
          FROM users u JOIN teams t ON t.id = u.team_id
+         -- one pass over the deals index for both numbers
+         LEFT JOIN (SELECT user_id, count(*) AS n, sum(amount_minor) AS amount
+                      FROM deals INDEXED BY deals_user_amount GROUP BY user_id) d ON d.user_id = u.id
          WHERE u.active = 1 AND u.role IN ('member', 'manager', 'admin') AND (?1 IS NULL OR u.team_id = ?1)
          ORDER BY t.name, u.login",
     )?;
@@ -283,7 +285,7 @@ pub struct FieldQuality {
     pub valid: i64,
 }
 
-/// Counts of the quality report, from one scan of the live customers.
+/// Counts of the quality report.
 #[derive(Debug, Clone, Default)]
 pub struct QualityCounts {
     pub total: i64,
@@ -292,60 +294,79 @@ pub struct QualityCounts {
     /// With a valid phone or e-mail.
     pub reachable: i64,
     pub fields: Vec<FieldQuality>,
+    /// Live customers per missing-fields mask (see `MISSING_MASK`).
+    pub masks: Vec<(i64, i64)>,
 }
 
+/// The expression of the `customers_missing` index (migration 6): one bit per field a
+/// customer misses. Queries must spell it exactly so SQLite reads it from the index.
+const MISSING_MASK: &str =
+    "(name IS NULL) + 2 * (company IS NULL) + 4 * (phone IS NULL) + 8 * (phone_key IS NULL)
+        + 16 * (email IS NULL) + 32 * (email_key IS NULL) + 64 * (city IS NULL)
+        + 128 * (address IS NULL) + 256 * (source IS NULL)";
+
+const NAME: i64 = 1;
+const COMPANY: i64 = 2;
+const PHONE: i64 = 4;
+const PHONE_KEY: i64 = 8;
+const EMAIL: i64 = 16;
+const EMAIL_KEY: i64 = 32;
+const CITY: i64 = 64;
+const ADDRESS: i64 = 128;
+const SOURCE: i64 = 256;
+
 /// Live customers, and per field how many are filled and how many of those are valid
-/// (a phone or e-mail is valid when it produced a match key) — in one table scan.
+/// (a phone or e-mail is valid when it produced a match key): counted per missing-field
+/// mask on its index, then added up here (at most 512 masks).
 pub fn field_quality(conn: &Connection) -> Result<QualityCounts> {
-    let row = conn.query_row(
-        "SELECT count(*), count(name), count(company), count(phone), count(phone_key), count(email),
-                count(email_key), count(city), count(address), count(source),
-                sum(name IS NOT NULL OR company IS NOT NULL), sum(phone_key IS NOT NULL OR email_key IS NOT NULL)
-         FROM customers WHERE deleted_at IS NULL",
-        [],
-        |r| {
-            let v: Vec<i64> = (0..12)
-                .map(|i| r.get::<_, Option<i64>>(i).map(|x| x.unwrap_or(0)))
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(v)
-        },
-    )?;
-    let total = row[0];
+    let mut s = conn.prepare_cached(&format!(
+        "SELECT {MISSING_MASK} AS mask, count(*) FROM customers INDEXED BY customers_missing
+          WHERE deleted_at IS NULL GROUP BY mask"
+    ))?;
+    let masks = collect(s.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?)?;
+    let count = |pred: &dyn Fn(i64) -> bool| -> i64 {
+        masks.iter().filter(|(m, _)| pred(*m)).map(|(_, n)| n).sum()
+    };
+    let has = |bit: i64| move |m: i64| m & bit == 0;
     let q = |field: &str, filled: i64, valid: i64| FieldQuality {
         field: field.into(),
         filled,
         valid,
     };
     Ok(QualityCounts {
-        total,
-        named: row[10],
-        reachable: row[11],
+        total: count(&|_| true),
+        named: count(&|m| m & NAME == 0 || m & COMPANY == 0),
+        reachable: count(&|m| m & PHONE_KEY == 0 || m & EMAIL_KEY == 0),
         fields: vec![
-            q("name", row[1], row[1]),
-            q("company", row[2], row[2]),
-            q("phone", row[3], row[4]),
-            q("email", row[5], row[6]),
-            q("city", row[7], row[7]),
-            q("address", row[8], row[8]),
-            q("source", row[9], row[9]),
+            q("name", count(&has(NAME)), count(&has(NAME))),
+            q("company", count(&has(COMPANY)), count(&has(COMPANY))),
+            q("phone", count(&has(PHONE)), count(&has(PHONE_KEY))),
+            q("email", count(&has(EMAIL)), count(&has(EMAIL_KEY))),
+            q("city", count(&has(CITY)), count(&has(CITY))),
+            q("address", count(&has(ADDRESS)), count(&has(ADDRESS))),
+            q("source", count(&has(SOURCE)), count(&has(SOURCE))),
         ],
+        masks,
     })
 }
 
-/// Live customers that share a phone or e-mail key with another live customer: the
-/// duplicated keys are found on their indexes, then their customers by key.
+/// Live customers that share a phone or e-mail key with another live customer: those
+/// in a duplicated phone group, plus those in a duplicated e-mail group whose phone is
+/// not duplicated — from the two key indexes alone.
 pub fn duplicated(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
-        "SELECT count(*) FROM (
-            SELECT id FROM customers INDEXED BY customers_phone_key
-             WHERE phone_key IS NOT NULL AND deleted_at IS NULL AND phone_key IN (
-                SELECT phone_key FROM customers WHERE phone_key IS NOT NULL AND deleted_at IS NULL
-                GROUP BY phone_key HAVING count(*) > 1)
-            UNION
-            SELECT id FROM customers INDEXED BY customers_email_key
-             WHERE email_key IS NOT NULL AND deleted_at IS NULL AND email_key IN (
-                SELECT email_key FROM customers WHERE email_key IS NOT NULL AND deleted_at IS NULL
-                GROUP BY email_key HAVING count(*) > 1))",
+        "WITH dup_phone AS MATERIALIZED (
+            SELECT phone_key, count(*) AS n FROM customers INDEXED BY customers_phone_key
+             WHERE phone_key IS NOT NULL AND deleted_at IS NULL
+             GROUP BY phone_key HAVING count(*) > 1)
+         SELECT coalesce((SELECT sum(n) FROM dup_phone), 0) + (
+            SELECT count(*) FROM customers INDEXED BY customers_email_key
+             WHERE email_key IS NOT NULL AND deleted_at IS NULL
+               AND email_key IN (
+                  SELECT email_key FROM customers INDEXED BY customers_email_key
+                   WHERE email_key IS NOT NULL AND deleted_at IS NULL
+                   GROUP BY email_key HAVING count(*) > 1)
+               AND (phone_key IS NULL OR phone_key NOT IN (SELECT phone_key FROM dup_phone)))",
         [],
         |r| r.get(0),
     )?)
@@ -359,32 +380,71 @@ pub struct Worst {
     pub missing: String,
 }
 
-/// The records missing the most, to fix first.
-pub fn worst_records(conn: &Connection, limit: i64) -> Result<Vec<Worst>> {
-    let mut s = conn.prepare_cached(
-        "SELECT id, name, company,
-            trim((CASE WHEN name IS NULL THEN 'name ' ELSE '' END) ||
-                 (CASE WHEN company IS NULL THEN 'company ' ELSE '' END) ||
-                 (CASE WHEN phone_key IS NULL THEN 'phone ' ELSE '' END) ||
-                 (CASE WHEN email_key IS NULL THEN 'email ' ELSE '' END) ||
-                 (CASE WHEN city IS NULL THEN 'city ' ELSE '' END) ||
-                 (CASE WHEN address IS NULL THEN 'address ' ELSE '' END) ||
-                 (CASE WHEN source IS NULL THEN 'source' ELSE '' END))
-         FROM customers WHERE deleted_at IS NULL
-         ORDER BY (name IS NULL) + (company IS NULL) + 2 * (phone_key IS NULL AND email_key IS NULL)
-                  + (phone_key IS NULL) + (email_key IS NULL) + (city IS NULL) + (address IS NULL)
-                  + (source IS NULL) DESC, id
-         LIMIT ?1",
-    )?;
-    let rows = collect(s.query_map([limit], |r| {
-        Ok(Worst {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            company: r.get(2)?,
-            missing: r.get(3)?,
-        })
-    })?);
-    rows
+/// How bad a missing-field mask is: one point per missing field (phone and e-mail
+/// counted by their validity), two more when the customer cannot be reached at all.
+fn badness(m: i64) -> i64 {
+    [NAME, COMPANY, PHONE_KEY, EMAIL_KEY, CITY, ADDRESS, SOURCE]
+        .iter()
+        .filter(|b| m & **b != 0)
+        .count() as i64
+        + 2 * i64::from(m & PHONE_KEY != 0 && m & EMAIL_KEY != 0)
+}
+
+fn missing_words(m: i64) -> String {
+    [
+        (NAME, "name"),
+        (COMPANY, "company"),
+        (PHONE_KEY, "phone"),
+        (EMAIL_KEY, "email"),
+        (CITY, "city"),
+        (ADDRESS, "address"),
+        (SOURCE, "source"),
+    ]
+    .iter()
+    .filter(|(b, _)| m & b != 0)
+    .map(|(_, w)| *w)
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// The records missing the most (worst first, then by id), to fix first: the worst
+/// masks from `field_quality`, their customers by id on the mask index.
+pub fn worst_records(conn: &Connection, masks: &[(i64, i64)], limit: i64) -> Result<Vec<Worst>> {
+    let mut levels: Vec<(i64, Vec<i64>)> = Vec::new();
+    for (m, _) in masks {
+        let b = badness(*m);
+        match levels.iter_mut().find(|(l, _)| *l == b) {
+            Some((_, ms)) => ms.push(*m),
+            None => levels.push((b, vec![*m])),
+        }
+    }
+    levels.sort_by_key(|(b, _)| -b);
+    let mut s = conn.prepare_cached(&format!(
+        "SELECT id, name, company FROM customers INDEXED BY customers_missing
+          WHERE {MISSING_MASK} = ?1 AND deleted_at IS NULL ORDER BY id LIMIT ?2"
+    ))?;
+    let mut out = Vec::new();
+    for (_, ms) in levels {
+        let want = limit - out.len() as i64;
+        if want <= 0 {
+            break;
+        }
+        let mut level = Vec::new();
+        for m in ms {
+            level.extend(collect(s.query_map(params![m, want], |r| {
+                Ok(Worst {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    company: r.get(2)?,
+                    missing: missing_words(m),
+                })
+            })?)?);
+        }
+        level.sort_by_key(|w| w.id);
+        level.truncate(want as usize);
+        out.extend(level);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -426,4 +486,130 @@ pub fn access(conn: &Connection, from: i64, to: i64) -> Result<Vec<Access>> {
         })
     })?);
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Row = (
+        Option<u8>,
+        Option<u8>,
+        Option<u8>,
+        bool,
+        Option<u8>,
+        bool,
+        Option<u8>,
+        Option<u8>,
+        Option<u8>,
+        bool,
+    );
+
+    fn row() -> impl Strategy<Value = Row> {
+        let v = || prop::option::of(0..4u8);
+        (
+            v(),
+            v(),
+            v(),
+            any::<bool>(),
+            v(),
+            any::<bool>(),
+            v(),
+            v(),
+            v(),
+            prop::bool::weighted(0.1),
+        )
+    }
+
+    fn db(rows: &[Row]) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate::to_latest(&mut conn).unwrap();
+        for (
+            name,
+            company,
+            phone,
+            phone_valid,
+            email,
+            email_valid,
+            city,
+            address,
+            source,
+            deleted,
+        ) in rows
+        {
+            let t = |v: &Option<u8>, p: &str| v.map(|v| format!("{p}{v}"));
+            conn.execute(
+                "INSERT INTO customers (name, company, phone, phone_key, email, email_key, city, address,
+                    source, deleted_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0)",
+                params![
+                    t(name, "n"),
+                    t(company, "c"),
+                    t(phone, "p"),
+                    t(phone, "p").filter(|_| *phone_valid),
+                    t(email, "e"),
+                    t(email, "e").filter(|_| *email_valid),
+                    t(city, "ci"),
+                    t(address, "a"),
+                    t(source, "s"),
+                    deleted.then_some(1)
+                ],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The index-driven quality numbers equal plain counting over the rows.
+        #[test]
+        fn quality_from_indexes_equals_counting_rows(rows in prop::collection::vec(row(), 0..40)) {
+            let conn = db(&rows);
+            let q = field_quality(&conn).unwrap();
+            let plain: Vec<i64> = conn.query_row(
+                "SELECT count(*), count(name), count(company), count(phone), count(phone_key), count(email),
+                        count(email_key), count(city), count(address), count(source),
+                        coalesce(sum(name IS NOT NULL OR company IS NOT NULL), 0),
+                        coalesce(sum(phone_key IS NOT NULL OR email_key IS NOT NULL), 0)
+                 FROM customers WHERE deleted_at IS NULL", [],
+                |r| (0..12).map(|i| r.get(i)).collect(),
+            ).unwrap();
+            let f = |name: &str| q.fields.iter().find(|f| f.field == name).unwrap().clone();
+            prop_assert_eq!(q.total, plain[0]);
+            prop_assert_eq!((f("name").filled, f("company").filled), (plain[1], plain[2]));
+            prop_assert_eq!((f("phone").filled, f("phone").valid), (plain[3], plain[4]));
+            prop_assert_eq!((f("email").filled, f("email").valid), (plain[5], plain[6]));
+            prop_assert_eq!((f("city").filled, f("address").filled, f("source").filled), (plain[7], plain[8], plain[9]));
+            prop_assert_eq!((q.named, q.reachable), (plain[10], plain[11]));
+
+            let dup: i64 = conn.query_row(
+                "SELECT count(*) FROM customers c WHERE deleted_at IS NULL AND EXISTS (
+                    SELECT 1 FROM customers o WHERE o.id <> c.id AND o.deleted_at IS NULL
+                      AND (o.phone_key = c.phone_key OR o.email_key = c.email_key))", [],
+                |r| r.get(0),
+            ).unwrap();
+            prop_assert_eq!(duplicated(&conn).unwrap(), dup);
+
+            let worst: Vec<(i64, String)> = worst_records(&conn, &q.masks, 10)
+                .unwrap().into_iter().map(|w| (w.id, w.missing)).collect();
+            let mut s = conn.prepare(
+                "SELECT id, trim((CASE WHEN name IS NULL THEN 'name ' ELSE '' END) ||
+                     (CASE WHEN company IS NULL THEN 'company ' ELSE '' END) ||
+                     (CASE WHEN phone_key IS NULL THEN 'phone ' ELSE '' END) ||
+                     (CASE WHEN email_key IS NULL THEN 'email ' ELSE '' END) ||
+                     (CASE WHEN city IS NULL THEN 'city ' ELSE '' END) ||
+                     (CASE WHEN address IS NULL THEN 'address ' ELSE '' END) ||
+                     (CASE WHEN source IS NULL THEN 'source' ELSE '' END))
+                 FROM customers WHERE deleted_at IS NULL
+                 ORDER BY (name IS NULL) + (company IS NULL) + 2 * (phone_key IS NULL AND email_key IS NULL)
+                      + (phone_key IS NULL) + (email_key IS NULL) + (city IS NULL) + (address IS NULL)
+                      + (source IS NULL) DESC, id LIMIT 10").unwrap();
+            let plain: Vec<(i64, String)> = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap().map(|r| r.unwrap()).collect();
+            prop_assert_eq!(worst, plain);
+        }
+    }
 }
