@@ -64,10 +64,13 @@ impl RuleBook<'_> {
     }
 }
 
-/// The pools whose rules recycle anything, with their rules.
-fn recycling_pools(store: &Store) -> Result<Vec<(i64, Rules)>> {
+/// The pools (all, or one) whose rules recycle anything, with their rules.
+fn recycling_pools(store: &Store, only: Option<i64>) -> Result<Vec<(i64, Rules)>> {
     let mut out = Vec::new();
     for (pid, _) in pool::all_pool_ids(&store.conn)? {
+        if only.is_some_and(|o| o != pid) {
+            continue;
+        }
         let rules = pool::rules(&store.conn, pid)?;
         if shortest_recycle_days(&rules).is_some() {
             out.push((pid, rules));
@@ -76,15 +79,16 @@ fn recycling_pools(store: &Store) -> Result<Vec<(i64, Rules)>> {
     Ok(out)
 }
 
-/// Per owner login (optionally of one team): how many owned customers are due back
+/// Per owner login (optionally of one team, one pool): how many owned customers are due back
 /// within their pool's warn_days. Counted on the stored recycle dates' index.
 pub fn recycle_soon_counts(
     store: &Store,
     team: Option<i64>,
+    only_pool: Option<i64>,
     now: i64,
 ) -> Result<BTreeMap<String, i64>> {
     let mut per_owner = BTreeMap::new();
-    for (pid, rules) in recycling_pools(store)? {
+    for (pid, rules) in recycling_pools(store, only_pool)? {
         for (_, login, n) in pool::due_counts(&store.conn, pid, team, now + rules.warn_days * DAY)?
         {
             *per_owner.entry(login).or_default() += n;
@@ -100,11 +104,12 @@ pub fn recycle_soon(
     store: &Store,
     owner: Option<i64>,
     team: Option<i64>,
+    only_pool: Option<i64>,
     now: i64,
     per_owner: i64,
 ) -> Result<Vec<RecycleSoon>> {
     let conn = &store.conn;
-    let pools = recycling_pools(store)?;
+    let pools = recycling_pools(store, only_pool)?;
     let mut owners = BTreeSet::new();
     match owner {
         Some(o) => {
@@ -211,7 +216,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             ..mine
         },
     )?;
-    let soon = recycle_soon(store, Some(me.id), None, now, 0)?;
+    let soon = recycle_soon(store, Some(me.id), None, None, now, 0)?;
     let manager = matches!(me.role, Role::Manager | Role::Admin);
     let (team_overdue, team_silent) = if manager {
         let t = work::list_followups(

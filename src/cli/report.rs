@@ -51,6 +51,9 @@ pub struct StaleArgs {
     /// Only this team (managers: their own team by default)
     #[arg(long)]
     pub team: Option<String>,
+    /// Only customers owned from this pool
+    #[arg(long, value_name = "POOL")]
+    pub pool: Option<String>,
     /// Customers listed per owner, soonest first; the counts always cover all (0 = list all)
     #[arg(long, default_value_t = 20)]
     pub limit: i64,
@@ -241,7 +244,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
         ReportCommand::Owners(a) => {
             let team = team_of(&a.team)?;
             let rules = pool::rules(conn, 1)?;
-            let per_owner = recycle_soon_counts(store, team, now)?;
+            let per_owner = recycle_soon_counts(store, team, None, now)?;
             #[derive(Serialize)]
             struct Row {
                 user: String,
@@ -425,8 +428,12 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 owners: Vec<OwnerDue>,
                 customers: Vec<super::agenda::RecycleSoon>,
             }
-            let counts = recycle_soon_counts(store, team, now)?;
-            let customers = recycle_soon(store, None, team, now, a.limit)?;
+            let only_pool = match &a.pool {
+                Some(p) => Some(pool::pool_id(conn, p)?),
+                None => None,
+            };
+            let counts = recycle_soon_counts(store, team, only_pool, now)?;
+            let customers = recycle_soon(store, None, team, only_pool, now, a.limit)?;
             let max = counts.values().copied().max().unwrap_or(0) as f64;
             let owners = counts
                 .into_iter()
