@@ -9,8 +9,9 @@ use serde_json::json;
 use super::output::confirm;
 use super::Ctx;
 use crate::domain::roles::Action;
+use crate::domain::rules::recycle_due;
 use crate::error::{Error, Result};
-use crate::store::{audit, migrate, safety};
+use crate::store::{audit, migrate, pool, safety};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -320,6 +321,19 @@ pub fn doctor(ctx: &mut Ctx) -> Result<()> {
             ),
             "upgrade pool",
         );
+        if file.schema_version >= 5 {
+            let (n, sample) = recycle_date_mismatches(&conn)?;
+            add(
+                "recycle dates",
+                Some(n == 0),
+                if n == 0 {
+                    "every owned customer's stored date follows its pool's rules".into()
+                } else {
+                    format!("{n} differ from the rules (e.g. {sample})")
+                },
+                "the customers_recycle_due trigger was dropped or bypassed: restore a backup, or re-date a pool by changing its recycling rules (pool rules set)",
+            );
+        }
         for (what, n, sample) in safety::inconsistencies(&conn)? {
             add(
                 &what,
@@ -345,6 +359,27 @@ pub fn doctor(ctx: &mut Ctx) -> Result<()> {
         ),
     }
     finish(&out, checks)
+}
+
+/// Owned customers whose stored recycle date (kept by the schema's trigger) is not
+/// the one their pool's rules give: how many, and a few ids.
+fn recycle_date_mismatches(conn: &rusqlite::Connection) -> Result<(i64, String)> {
+    let mut rules = std::collections::HashMap::new();
+    let (mut n, mut sample) = (0i64, Vec::new());
+    pool::for_each_recycle_date(conn, |w, stored| {
+        if !rules.contains_key(&w.pool_id) {
+            rules.insert(w.pool_id, pool::rules(conn, w.pool_id)?);
+        }
+        let expected = recycle_due(&rules[&w.pool_id], &w.facts).map(|(d, _)| d);
+        if expected != stored {
+            n += 1;
+            if sample.len() < 5 {
+                sample.push(w.id.to_string());
+            }
+        }
+        Ok(())
+    })?;
+    Ok((n, sample.join(", ")))
 }
 
 fn finish(out: &super::output::Out, checks: Vec<Check>) -> Result<()> {

@@ -568,6 +568,24 @@ pub fn stored_recycle_due(conn: &Connection, id: i64) -> Result<Option<i64>> {
         .query_row([id], |r| r.get(0))?)
 }
 
+/// Every live owned customer with its stored recycle date, one at a time (doctor
+/// compares each with the rules).
+pub fn for_each_recycle_date(
+    conn: &Connection,
+    mut f: impl FnMut(Watched, Option<i64>) -> Result<()>,
+) -> Result<()> {
+    let mut s = conn.prepare(
+        "SELECT c.id, coalesce(c.name, c.company), c.owner_id, '', c.pool_id, c.stage, c.tags, c.locked,
+                c.claimed_at, c.last_contact_at, c.won_at, c.recycle_due_at
+           FROM customers c WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL",
+    )?;
+    let mut rows = s.query([])?;
+    while let Some(r) = rows.next()? {
+        f(watched(r)?, r.get(11)?)?;
+    }
+    Ok(())
+}
+
 /// After a pool's rules change: every owned customer of the pool gets its recycle date
 /// again (touching `locked` fires the trigger that computes it).
 pub fn refresh_recycle_dates(conn: &Connection, pool_id: i64) -> Result<usize> {

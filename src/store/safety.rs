@@ -136,6 +136,10 @@ pub fn inconsistencies(conn: &Connection) -> Result<Vec<(String, i64, String)>> 
             "SELECT c.id FROM customers c LEFT JOIN customers s ON s.id = c.merged_into WHERE c.merged_into IS NOT NULL AND (s.id IS NULL OR (s.deleted_at IS NOT NULL AND s.merged_into IS NULL))",
         ),
         (
+            "customers in a pool or deleted with a recycle date",
+            "SELECT id FROM customers WHERE recycle_due_at IS NOT NULL AND (owner_id IS NULL OR deleted_at IS NOT NULL)",
+        ),
+        (
             "owned customers without a claim time",
             "SELECT id FROM customers WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND claimed_at IS NULL",
         ),

@@ -184,6 +184,29 @@ fn doctor_passes_on_a_healthy_file_and_finds_problems() {
     env.fails_as("li", &["doctor"], 4);
 }
 
+/// A stored recycle date that a program forced past the trigger is found.
+#[test]
+fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
+    let env = TestEnv::new();
+    env.ok(&["demo", "--customers", "200"]);
+    env.ok(&["doctor"]);
+    env.sql(
+        "DROP TRIGGER customers_recycle_due;
+         UPDATE customers SET recycle_due_at = 1 WHERE id = (SELECT min(id) FROM customers WHERE recycle_due_at IS NOT NULL);",
+    );
+    let out = env.run_as("admin", &["doctor", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(8));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "FAIL")
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(bad, ["recycle dates"]);
+}
+
 #[test]
 fn doctor_on_a_file_with_a_flipped_byte_exits_8() {
     let env = TestEnv::new();
