@@ -1,5 +1,6 @@
 //! `pool backup`, `pool restore`, `pool doctor`: the company's memory must survive
 //! crashes, bad files and mistakes.
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -367,10 +368,11 @@ fn recycle_date_mismatches(conn: &rusqlite::Connection) -> Result<(i64, String)>
     let mut rules = std::collections::HashMap::new();
     let (mut n, mut sample) = (0i64, Vec::new());
     pool::for_each_recycle_date(conn, |w, stored| {
-        if !rules.contains_key(&w.pool_id) {
-            rules.insert(w.pool_id, pool::rules(conn, w.pool_id)?);
-        }
-        let expected = recycle_due(&rules[&w.pool_id], &w.facts).map(|(d, _)| d);
+        let r = match rules.entry(w.pool_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(pool::rules(conn, w.pool_id)?),
+        };
+        let expected = recycle_due(r, &w.facts).map(|(d, _)| d);
         if expected != stored {
             n += 1;
             if sample.len() < 5 {
