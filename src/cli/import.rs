@@ -325,7 +325,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let max_before = customers::max_id(&tx)?;
     customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
-    // key indexes are rebuilt once at the end instead of updated row by row.
+    // indexes are rebuilt once at the end instead of updated row by row.
     let existing = customers::live_count(&tx)?;
     let expected_rows = size.map(|s| s / 150).unwrap_or(0) as i64;
     let bulk = expected_rows >= 10_000 && expected_rows > existing;
@@ -341,7 +341,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                 &row_keys(p.as_deref(), e.as_deref(), n.as_deref(), c.as_deref()),
             );
         })?;
-        customers::suspend_match_indexes(&tx)?
+        customers::suspend_indexes(&tx)?
     } else {
         Vec::new()
     };
