@@ -64,7 +64,8 @@ fn import_killed_50_times_is_all_or_nothing() {
         let imports = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
         killed += usize::from(kill_after(
             pool(&env, "admin", &["import", f.to_str().unwrap(), "-q"]),
-            rng.below(900),
+            // About the run time of this import (debug build): kills land anywhere in it.
+            rng.below(500),
         ));
         let after = env.query_i64("SELECT count(*) FROM customers");
         let imports_after = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
