@@ -537,7 +537,8 @@ fn main() {
             r2,
         ) {
             rows[i].result = "—".into();
-            rows[i].note = "reference: INSERT … SELECT of the imported rows, indexes rebuilt".into();
+            rows[i].note =
+                "reference: INSERT … SELECT of the imported rows, indexes rebuilt".into();
         }
         remove_db(&floor_db);
     }
