@@ -1,7 +1,7 @@
 //! `pool agenda`: what I should do today — overdue, today, the next 7 days, and my
 //! customers about to be recycled; for a manager also the team's overdue follow-ups
 //! and the customers their owners have gone silent on.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use chrono::Duration;
@@ -79,52 +79,39 @@ fn recycling_pools(store: &Store, only: Option<i64>) -> Result<Vec<(i64, Rules)>
     Ok(out)
 }
 
-/// Per owner login (optionally of one team, one pool): how many owned customers are due back
-/// within their pool's warn_days. Counted on the stored recycle dates' index.
+/// Per owner login (optionally of one team, one pool): the owner's id and how many owned
+/// customers are due back within their pool's warn_days. Counted on the stored recycle
+/// dates' index; owners with none are left out.
 pub fn recycle_soon_counts(
     store: &Store,
     team: Option<i64>,
     only_pool: Option<i64>,
     now: i64,
-) -> Result<BTreeMap<String, i64>> {
-    let mut per_owner = BTreeMap::new();
+) -> Result<BTreeMap<String, (i64, i64)>> {
+    let mut per_owner: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (pid, rules) in recycling_pools(store, only_pool)? {
-        for (_, login, n) in pool::due_counts(&store.conn, pid, team, now + rules.warn_days * DAY)?
+        for (id, login, n) in pool::due_counts(&store.conn, pid, team, now + rules.warn_days * DAY)?
         {
-            *per_owner.entry(login).or_default() += n;
+            per_owner.entry(login).or_insert((id, 0)).1 += n;
         }
     }
     Ok(per_owner)
 }
 
-/// Owned customers (of one user or a team) due back within their pool's warn_days,
-/// soonest first, at most `per_owner` per owner (0 = all). Found on the stored recycle
-/// dates; the date and reason shown are the rules' own (`recycle_due`).
+/// These owners' customers due back within their pool's warn_days, soonest first, at
+/// most `per_owner` per owner (0 = all). Found on the stored recycle dates; the date and
+/// reason shown are the rules' own (`recycle_due`).
 pub fn recycle_soon(
     store: &Store,
-    owner: Option<i64>,
-    team: Option<i64>,
+    owners: &[i64],
     only_pool: Option<i64>,
     now: i64,
     per_owner: i64,
 ) -> Result<Vec<RecycleSoon>> {
     let conn = &store.conn;
     let pools = recycling_pools(store, only_pool)?;
-    let mut owners = BTreeSet::new();
-    match owner {
-        Some(o) => {
-            owners.insert(o);
-        }
-        None => {
-            for (pid, rules) in &pools {
-                for (id, _, _) in pool::due_counts(conn, *pid, team, now + rules.warn_days * DAY)? {
-                    owners.insert(id);
-                }
-            }
-        }
-    }
     let mut out = Vec::new();
-    for o in owners {
+    for &o in owners {
         let mut mine = Vec::new();
         for (pid, rules) in &pools {
             for (w, stored) in
@@ -216,7 +203,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             ..mine
         },
     )?;
-    let soon = recycle_soon(store, Some(me.id), None, None, now, 0)?;
+    let soon = recycle_soon(store, &[me.id], None, now, 0)?;
     let manager = matches!(me.role, Role::Manager | Role::Admin);
     let (team_overdue, team_silent) = if manager {
         let t = work::list_followups(

@@ -48,9 +48,8 @@ pub struct TeamArg {
 
 #[derive(Debug, Args)]
 pub struct StaleArgs {
-    /// Only this team (managers: their own team by default)
-    #[arg(long)]
-    pub team: Option<String>,
+    #[command(flatten)]
+    pub team: TeamArg,
     /// Only customers owned from this pool
     #[arg(long, value_name = "POOL")]
     pub pool: Option<String>,
@@ -270,7 +269,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 .into_iter()
                 .map(|s| Row {
                     load: bar(s.owned as f64, max, 20),
-                    recycle_soon: per_owner.get(&s.user).copied().unwrap_or(0),
+                    recycle_soon: per_owner.get(&s.user).map_or(0, |&(_, n)| n),
                     user: s.user,
                     team: s.team,
                     owned: s.owned,
@@ -413,7 +412,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Stale(a) => {
-            let team = team_of(&a.team)?;
+            let team = team_of(&a.team.team)?;
             #[derive(Serialize)]
             struct OwnerDue {
                 owner: String,
@@ -433,11 +432,12 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 None => None,
             };
             let counts = recycle_soon_counts(store, team, only_pool, now)?;
-            let customers = recycle_soon(store, None, team, only_pool, now, a.limit)?;
-            let max = counts.values().copied().max().unwrap_or(0) as f64;
+            let ids: Vec<i64> = counts.values().map(|&(id, _)| id).collect();
+            let customers = recycle_soon(store, &ids, only_pool, now, a.limit)?;
+            let max = counts.values().map(|&(_, n)| n).max().unwrap_or(0) as f64;
             let owners = counts
                 .into_iter()
-                .map(|(owner, n)| OwnerDue {
+                .map(|(owner, (_, n))| OwnerDue {
                     shown: customers.iter().filter(|c| c.owner == owner).count() as i64,
                     chart: bar(n as f64, max, 20),
                     owner,

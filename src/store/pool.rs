@@ -347,23 +347,29 @@ pub struct OwnedRow {
 }
 
 fn owned_row(r: &rusqlite::Row) -> rusqlite::Result<OwnedRow> {
-    let tags: String = r.get(4)?;
     Ok(OwnedRow {
         id: r.get(0)?,
         owner_id: r.get(1)?,
         pool_id: r.get(2)?,
-        facts: OwnedFacts {
-            stage: r.get(3)?,
-            tags: tags
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .map(String::from)
-                .collect(),
-            locked: r.get(5)?,
-            claimed_at: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
-            last_contact_at: r.get(7)?,
-            won_at: r.get(8)?,
-        },
+        facts: owned_facts(r, 3)?,
+    })
+}
+
+/// The recycling facts from six consecutive columns starting at `at`: stage, tags
+/// (comma-separated), locked, claimed, last contact, won.
+pub(super) fn owned_facts(r: &rusqlite::Row, at: usize) -> rusqlite::Result<OwnedFacts> {
+    let tags: String = r.get(at + 1)?;
+    Ok(OwnedFacts {
+        stage: r.get(at)?,
+        tags: tags
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect(),
+        locked: r.get(at + 2)?,
+        claimed_at: r.get::<_, Option<i64>>(at + 3)?.unwrap_or(0),
+        last_contact_at: r.get(at + 4)?,
+        won_at: r.get(at + 5)?,
     })
 }
 
@@ -561,13 +567,6 @@ pub fn due_soon_of(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The stored recycle date of a customer (tests compare it with the rules).
-pub fn stored_recycle_due(conn: &Connection, id: i64) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT recycle_due_at FROM customers WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))?)
-}
-
 /// Every live owned customer with its stored recycle date, one at a time (doctor
 /// compares each with the rules).
 pub fn for_each_recycle_date(
@@ -604,6 +603,14 @@ mod tests {
     use proptest::prelude::*;
 
     const STAGES: [&str; 4] = ["lead", "customer", "loyal", "churned"];
+
+    fn stored_recycle_due(conn: &Connection, id: i64) -> Result<Option<i64>> {
+        Ok(conn.query_row(
+            "SELECT recycle_due_at FROM customers WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?)
+    }
     const TAGS: [&str; 3] = ["vip", "hot", "展会"];
 
     fn db() -> Connection {

@@ -240,24 +240,12 @@ pub struct Watched {
 /// Maps the first 11 columns (id, label, owner id, owner login, pool, stage, tags,
 /// locked, claimed, last contact, won) of a row to a `Watched`.
 pub fn watched(r: &rusqlite::Row) -> rusqlite::Result<Watched> {
-    let tags: String = r.get(6)?;
     Ok(Watched {
         id: r.get(0)?,
         label: r.get(1)?,
         owner: r.get(3)?,
         pool_id: r.get(4)?,
-        facts: crate::domain::rules::OwnedFacts {
-            stage: r.get(5)?,
-            tags: tags
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .map(String::from)
-                .collect(),
-            locked: r.get(7)?,
-            claimed_at: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
-            last_contact_at: r.get(9)?,
-            won_at: r.get(10)?,
-        },
+        facts: super::pool::owned_facts(r, 5)?,
     })
 }
 

@@ -107,6 +107,24 @@ impl TestEnv {
         c
     }
 
+    /// Name and SQL of every index on customers and customer_tags (the ones a bulk
+    /// import suspends and builds again).
+    pub fn customer_indexes(&self) -> Vec<(String, String)> {
+        let conn = self.sql("");
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                 AND tbl_name IN ('customers', 'customer_tags') ORDER BY name",
+            )
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("rows");
+        rows
+    }
+
     pub fn query_i64(&self, sql: &str) -> i64 {
         let c = rusqlite::Connection::open(self.db()).expect("open db");
         c.query_row(sql, [], |r| r.get(0)).expect("query")

@@ -45,6 +45,23 @@ fn intact(env: &TestEnv) {
     assert!(out.status.success(), "audit chain broken");
 }
 
+/// 20,000 leads with phones unique to iteration `i`; `extra` is appended to each row
+/// (with a leading comma: tag and notes columns, which the header then names).
+fn write_leads(path: &std::path::Path, i: usize, extra: &str) {
+    let mut text = String::from(if extra.is_empty() {
+        "姓名,手机,城市\n"
+    } else {
+        "姓名,手机,城市,标签,备注\n"
+    });
+    for j in 0..20_000u64 {
+        text.push_str(&format!(
+            "客户{i}-{j},1{:010},杭州{extra}\n",
+            3_000_000_000u64 + i as u64 * 100_000 + j
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
 #[test]
 fn import_killed_50_times_is_all_or_nothing() {
     let env = TestEnv::new();
@@ -52,14 +69,7 @@ fn import_killed_50_times_is_all_or_nothing() {
     let mut killed = 0;
     for i in 0..ITERATIONS {
         let f = env.dir.path().join("leads.csv");
-        let mut text = String::from("姓名,手机,城市\n");
-        for j in 0..20_000u64 {
-            text.push_str(&format!(
-                "客户{i}-{j},1{:010},杭州\n",
-                3_000_000_000u64 + i as u64 * 100_000 + j
-            ));
-        }
-        std::fs::write(&f, text).unwrap();
+        write_leads(&f, i, "");
         let before = env.query_i64("SELECT count(*) FROM customers");
         let imports = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
         killed += usize::from(kill_after(
@@ -86,53 +96,37 @@ fn import_killed_50_times_is_all_or_nothing() {
     );
 }
 
-/// Every index of the tables a bulk import suspends, by name and SQL.
-fn customer_indexes(env: &TestEnv) -> Vec<(String, String)> {
-    let conn = env.sql("");
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
-             AND tbl_name IN ('customers', 'customer_tags') ORDER BY name",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .unwrap();
-    rows
-}
-
 /// The bulk path (a file large next to the table) drops every customer index for its
 /// load and builds them at the end: a kill at any moment, the index builds included,
 /// leaves the rows and every index as they were.
 #[test]
 fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
-    let mut env = TestEnv::new();
-    env.ok(&[
-        "add",
-        "--name",
-        "老客户",
-        "--phone",
-        "13900000000",
-        "--pool",
-    ]);
-    let indexes = customer_indexes(&env);
+    // One customer already in: a file of 20,000 rows is large next to the table.
+    let seeded = || {
+        let env = TestEnv::new();
+        env.ok(&[
+            "add",
+            "--name",
+            "老客户",
+            "--phone",
+            "13900000000",
+            "--pool",
+        ]);
+        env
+    };
+    let mut env = seeded();
+    let indexes = env.customer_indexes();
     assert!(indexes.len() >= 10, "{indexes:?}");
     let mut rng = Rng::new(3);
     let mut killed = 0;
     let iterations = ITERATIONS / 2;
-    let note = "展会上交换了名片，对年底的批量采购感兴趣，下周再联系".repeat(2);
+    let note = format!(
+        ",VIP,{}",
+        "展会上交换了名片，对年底的批量采购感兴趣，下周再联系".repeat(2)
+    );
     for i in 0..iterations {
         let f = env.dir.path().join("bulk.csv");
-        let mut text = String::from("姓名,手机,城市,标签,备注\n");
-        for j in 0..20_000u64 {
-            text.push_str(&format!(
-                "客户{i}-{j},1{:010},杭州,VIP,{note}\n",
-                3_000_000_000u64 + i as u64 * 100_000 + j
-            ));
-        }
-        std::fs::write(&f, text).unwrap();
+        write_leads(&f, i, &note);
         let before = env.query_i64("SELECT count(*) FROM customers");
         let tags_before = env.query_i64("SELECT count(*) FROM customer_tags");
         let imports = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
@@ -142,7 +136,7 @@ fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
         ));
         let after = env.query_i64("SELECT count(*) FROM customers");
         let imports_after = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
-        assert_eq!(customer_indexes(&env), indexes, "iteration {i}");
+        assert_eq!(env.customer_indexes(), indexes, "iteration {i}");
         intact(&env);
         match imports_after - imports {
             0 => {
@@ -155,15 +149,7 @@ fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
             1 => {
                 assert_eq!(after, before + 20_000, "iteration {i}: partial import");
                 // The next file must again be large next to the table: start over.
-                env = TestEnv::new();
-                env.ok(&[
-                    "add",
-                    "--name",
-                    "老客户",
-                    "--phone",
-                    "13900000000",
-                    "--pool",
-                ]);
+                env = seeded();
             }
             n => panic!("{n} import rows"),
         }

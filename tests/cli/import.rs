@@ -429,23 +429,6 @@ fn a_killed_import_leaves_the_database_unchanged() {
     }
 }
 
-/// Name and SQL of every index on customers and customer_tags.
-fn customer_indexes(env: &TestEnv) -> Vec<(String, String)> {
-    let conn = env.sql("");
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
-             AND tbl_name IN ('customers', 'customer_tags') ORDER BY name",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .unwrap();
-    rows
-}
-
 #[test]
 fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     use std::io::Write;
@@ -467,7 +450,7 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
         "old@example.com",
         "--pool",
     ]);
-    let indexes_before = customer_indexes(&env);
+    let indexes_before = env.customer_indexes();
     assert!(indexes_before.len() >= 10, "{indexes_before:?}");
     let f = env.dir.path().join("bulk.csv");
     {
@@ -494,7 +477,7 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     // A dry run drops the indexes for its load, then rolls everything back.
     let d = import(&env, &["--dry-run", f.to_str().unwrap()]);
     assert_eq!(d["imported"], 15_000);
-    assert_eq!(customer_indexes(&env), indexes_before);
+    assert_eq!(env.customer_indexes(), indexes_before);
     assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 2);
     let s = import(&env, &[f.to_str().unwrap()]);
     assert_eq!(s["rows"], 15_018);
@@ -507,7 +490,7 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
         15_000
     );
     // Every index of customers and customer_tags is back, with the same definition.
-    assert_eq!(customer_indexes(&env), indexes_before);
+    assert_eq!(env.customer_indexes(), indexes_before);
     let ok: String = env
         .sql("")
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

@@ -159,6 +159,17 @@ fn restore_refuses_while_another_process_holds_the_database() {
     let _ = holder.wait();
 }
 
+/// The names of the checks `pool doctor --format json` failed.
+fn failed_checks(out: &std::process::Output) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "FAIL")
+        .map(|c| c["check"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn doctor_passes_on_a_healthy_file_and_finds_problems() {
     let env = TestEnv::new();
@@ -168,14 +179,7 @@ fn doctor_passes_on_a_healthy_file_and_finds_problems() {
     env.sql("UPDATE customers SET locked = 1 WHERE id = (SELECT min(id) FROM customers WHERE owner_id IS NULL)");
     let out = env.run_as("admin", &["doctor", "--format", "json"]);
     assert_eq!(out.status.code(), Some(8));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let bad: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["status"] == "FAIL")
-        .map(|c| c["check"].as_str().unwrap())
-        .collect();
+    let bad = failed_checks(&out);
     assert_eq!(
         bad,
         ["pooled customers that are locked or have a claim time"]
@@ -196,14 +200,7 @@ fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
     );
     let out = env.run_as("admin", &["doctor", "--format", "json"]);
     assert_eq!(out.status.code(), Some(8));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let bad: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["status"] == "FAIL")
-        .map(|c| c["check"].as_str().unwrap())
-        .collect();
+    let bad = failed_checks(&out);
     assert_eq!(bad, ["recycle dates"]);
 }
 
