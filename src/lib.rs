@@ -5,6 +5,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod outfile;
 pub mod store;
 
 use std::process::ExitCode;

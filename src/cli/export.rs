@@ -1,6 +1,5 @@
 //! `pool export`: customers out as CSV, JSON or JSON lines, masked by role, with cells a
 //! spreadsheet would run as a formula neutralised. Every export is audit-logged.
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -19,9 +18,13 @@ use crate::store::users::User;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Write to this file instead of stdout
+    /// Write to this file instead of stdout (a new file; never the database or any
+    /// SQLite file)
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Overwrite FILE if it exists (still never a database)
+    #[arg(long, requires = "output")]
+    pub force: bool,
     #[command(flatten)]
     pub filters: FilterArgs,
     /// Export phone, e-mail and address unmasked (managers and admins; audit-logged)
@@ -192,10 +195,10 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
     // customer has none), known without a first pass over the table.
     let keys = customers::known_custom_fields(&store.conn)?;
     let sink: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(
-            File::create(p)
-                .map_err(|e| Error::Other(format!("cannot write {}: {e}", p.display())))?,
-        ),
+        Some(p) => {
+            let protect = crate::outfile::Protected::database(&store.path);
+            Box::new(crate::outfile::create(p, "--output", &protect, a.force)?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = BufWriter::with_capacity(1 << 16, sink);

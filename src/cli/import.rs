@@ -74,9 +74,13 @@ pub struct ImportArgs {
     /// Check everything and report, write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to the file)
+    /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to
+    /// the file, or FILE.rejects-2.csv … if that exists); never the database
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
+    /// Overwrite the --rejects file if it exists (still never a database)
+    #[arg(long, requires = "rejects")]
+    pub force: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -115,15 +119,21 @@ struct Rejects {
     path: PathBuf,
     writer: Option<csv::Writer<File>>,
     headers: Vec<String>,
+    /// The database's files: the rejects file is never written over them.
+    protect: crate::outfile::Protected,
+    /// A file named with --rejects, opened (and checked) before the import starts; it is
+    /// removed again if no row was rejected and pool created it.
+    opened: Option<(File, bool)>,
 }
 
 impl Rejects {
     fn write(&mut self, r: &Reject) -> Result<()> {
         if self.writer.is_none() {
-            let mut w = csv::WriterBuilder::new()
-                .flexible(true)
-                .from_path(&self.path)
-                .map_err(|e| Error::Other(format!("cannot write {}: {e}", self.path.display())))?;
+            let file = match self.opened.take() {
+                Some((f, _)) => f,
+                None => crate::outfile::create(&self.path, "--rejects", &self.protect, false)?,
+            };
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(file);
             let mut head = vec!["line".to_string(), "reason".to_string()];
             head.extend(self.headers.iter().cloned());
             w.write_record(&head)?;
@@ -295,15 +305,31 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             _ => None,
         })
         .collect();
-    let rejects_path = match (&a.rejects, stdin) {
-        (Some(p), _) => Some(p.clone()),
-        (None, false) => Some(PathBuf::from(format!("{}.rejects.csv", a.file.display()))),
-        (None, true) => None,
+    // A named rejects file is checked now, before any work (and never the database); the
+    // default one beside the input takes the first free name, so a re-run never
+    // overwrites the last run's rejects nor a file someone else put there.
+    let protect = crate::outfile::Protected::database(&ctx.db_path()?);
+    let (rejects_path, opened) = match (&a.rejects, stdin) {
+        (Some(p), _) => {
+            let existed = std::fs::symlink_metadata(p).is_ok();
+            let f = crate::outfile::create(p, "--rejects", &protect, a.force)?;
+            (Some(p.clone()), Some((f, !existed)))
+        }
+        (None, false) => (
+            Some(crate::outfile::unused_name(&PathBuf::from(format!(
+                "{}.rejects.csv",
+                a.file.display()
+            )))),
+            None,
+        ),
+        (None, true) => (None, None),
     };
     let mut rejects = rejects_path.clone().map(|path| Rejects {
         path,
         writer: None,
         headers: reader.headers.clone(),
+        protect,
+        opened,
     });
 
     // Parsing, decoding and validating run on a second thread, a bounded queue ahead of
@@ -534,6 +560,9 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         if let Some(w) = rj.writer.as_mut() {
             w.flush()?;
             s.rejects_file = Some(rj.path.display().to_string());
+        } else if let Some((_, true)) = rj.opened.take() {
+            // Nothing was rejected: the empty file pool created for --rejects goes again.
+            let _ = std::fs::remove_file(&rj.path);
         }
     }
     audit::append(

@@ -185,6 +185,8 @@ impl Ctx {
     pub fn store(&mut self) -> Result<&mut Store> {
         if self.store.is_none() {
             let path = self.db_path()?;
+            // `pool list >> pool.db` would append to the live database.
+            crate::outfile::check_stdout(&crate::outfile::Protected::database(&path))?;
             self.store = Some(Store::open(&path)?);
         }
         match self.store.as_mut() {
@@ -237,6 +239,12 @@ impl Ctx {
             Some(u) => u,
             None => {
                 let tx = store.begin()?;
+                // Looked up again under the write lock: a concurrent first command of the
+                // same user may have just made them the admin.
+                if let Some(u) = users::find(&tx, &name)? {
+                    drop(tx);
+                    return self.remember(u);
+                }
                 if users::count(&tx)? > 0 {
                     return Err(Error::UnknownActor(name));
                 }
@@ -264,6 +272,10 @@ impl Ctx {
                 users::get(&store.conn, &name)?
             }
         };
+        self.remember(user)
+    }
+
+    fn remember(&mut self, user: User) -> Result<User> {
         if !user.active {
             return Err(Error::InactiveActor(user.login));
         }

@@ -1,7 +1,7 @@
 //! `pool backup`, `pool restore`, `pool doctor`: the company's memory must survive
 //! crashes, bad files and mistakes.
 use std::collections::hash_map::Entry;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
@@ -12,13 +12,16 @@ use super::Ctx;
 use crate::domain::roles::Action;
 use crate::domain::rules::recycle_due;
 use crate::error::{Error, Result};
+use crate::outfile;
 use crate::store::{audit, migrate, pool, safety};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Where to write the backup
+    /// Where to write the backup (a new file; the folder must exist)
     pub file: PathBuf,
-    /// Overwrite FILE if it exists
+    /// Replace FILE if it exists: a previous pool backup that nobody has open or any
+    /// other regular file; never the live database, a database in use, or another
+    /// program's database
     #[arg(long)]
     pub force: bool,
 }
@@ -38,64 +41,120 @@ struct BackupReport {
     audit_head: String,
 }
 
-fn tmp_beside(p: &Path, tag: &str) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(format!(".{tag}-{}", std::process::id()));
-    PathBuf::from(s)
+/// May the backup replace what is at `target`? Nothing, or (with --force) a file that is
+/// not the live database by any name, not a directory or device, and — if it is a
+/// database — one that nobody uses (no -wal/-shm beside it, no process holding it open).
+fn check_backup_target(
+    target: &std::path::Path,
+    force: bool,
+    protect: &outfile::Protected,
+) -> Result<()> {
+    protect.check_path(target, "FILE")?;
+    let Ok(meta) = std::fs::metadata(target) else {
+        if std::fs::symlink_metadata(target).is_ok() {
+            return Err(Error::invalid(
+                "FILE",
+                format!("{} is a symbolic link to a missing file", target.display()),
+            ));
+        }
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            "FILE",
+            format!("{} is not a regular file", target.display()),
+        ));
+    }
+    if !force {
+        return Err(Error::invalid(
+            "FILE",
+            format!(
+                "{} exists; pass --force to replace it, or choose a new name",
+                target.display()
+            ),
+        ));
+    }
+    let in_use = outfile::SIDE_FILES[1..].iter().any(|s| {
+        let mut p = target.as_os_str().to_owned();
+        p.push(s);
+        std::fs::symlink_metadata(PathBuf::from(p)).is_ok()
+    }) || !safety::other_openers(target).is_empty();
+    if in_use {
+        return Err(Error::invalid(
+            "FILE",
+            format!(
+                "{} is a database in use (side files beside it or a process holding it open); pool never replaces one",
+                target.display()
+            ),
+        ));
+    }
+    if safety::is_sqlite_file(target) && !safety::is_pool_backup(target) {
+        return Err(Error::invalid(
+            "FILE",
+            format!(
+                "{} is a database that is not a pool backup; pool never replaces one",
+                target.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
+/// Backup: the copy is written beside FILE under a temporary name, checked, recorded in
+/// the audit log, then renamed over FILE. A failure at any point removes the temporary
+/// file and leaves no audit row; FILE is whole or untouched.
 pub fn backup(ctx: &mut Ctx, a: &BackupArgs) -> Result<()> {
     let me = ctx.require(Action::Backup)?;
     let now = ctx.now()?;
     let out = ctx.out;
-    if a.file.exists() && !a.force {
-        return Err(Error::Conflict(format!(
-            "{} exists; pass --force to overwrite it",
-            a.file.display()
-        )));
-    }
+    let live = ctx.db_path()?;
+    let protect = outfile::Protected::database(&live);
+    check_backup_target(&a.file, a.force, &protect)?;
     let store = ctx.store()?;
-    if std::fs::canonicalize(&a.file).ok() == std::fs::canonicalize(&store.path).ok() {
-        return Err(Error::invalid("FILE", "is the live database"));
-    }
-    // Record the backup first, so the copy's audit head includes its own backup row.
-    let tx = store.begin()?;
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "backup",
-            entity: "database",
-            entity_id: None,
-            before: None,
-            after: Some(json!({"file": a.file.display().to_string()})),
-        },
-    )?;
-    tx.commit()?;
-    // Write beside the target and rename, so FILE is never half-written.
-    let tmp = tmp_beside(&a.file, "partial");
-    let _ = std::fs::remove_file(&tmp);
-    if let Err(e) = safety::backup_to(&store.conn, &tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let check = safety::check_file(&safety::open_read_only(&tmp)?)?;
-    if check.integrity != "ok" || check.audit_error.is_some() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::Integrity(format!(
-            "the backup does not verify: {} {}",
-            check.integrity,
-            check.audit_error.unwrap_or_default()
-        )));
-    }
-    std::fs::rename(&tmp, &a.file)?;
-    if let Some(dir) = a.file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+    let (tmp, file) = outfile::temp_beside(&a.file, "partial", &protect)?;
+    drop(file);
+    let written = (|| -> Result<(safety::FileCheck, u64)> {
+        safety::backup_to(&store.conn, &tmp)?;
+        let check = safety::check_file(&safety::open_read_only(&tmp)?)?;
+        if check.integrity != "ok" || check.audit_error.is_some() {
+            return Err(Error::Integrity(format!(
+                "the backup does not verify: {} {}",
+                check.integrity,
+                check.audit_error.clone().unwrap_or_default()
+            )));
         }
-    }
-    let bytes = std::fs::metadata(&a.file)?.len();
+        let bytes = std::fs::metadata(&tmp)?.len();
+        // Recorded before the copy takes its name: no backup exists without its row.
+        let tx = store.begin()?;
+        audit::append(
+            &tx,
+            audit::Record {
+                at: now,
+                actor: &me.login,
+                action: "backup",
+                entity: "database",
+                entity_id: None,
+                before: None,
+                after: Some(json!({
+                    "file": a.file.display().to_string(),
+                    "bytes": bytes,
+                    "customers": check.customers,
+                    "audit_head": check.audit_head,
+                })),
+            },
+        )?;
+        tx.commit()?;
+        std::fs::rename(&tmp, &a.file)?;
+        Ok((check, bytes))
+    })();
+    let (check, bytes) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            safety::remove_db_files(&tmp);
+            return Err(e);
+        }
+    };
+    outfile::sync_dir(&a.file);
     out.status(format!(
         "backup written to {} ({bytes} bytes); audit head {}",
         a.file.display(),
@@ -119,12 +178,24 @@ struct RestoreReport {
     audit_head: String,
 }
 
+/// Restore: the backup is checked, copied to a private file beside the database,
+/// upgraded to this binary's schema and given its `restore` audit row there; then its
+/// pages are written into the live database in one transaction while everybody else
+/// keeps working (`store::safety::restore_into_live` explains why that is atomic for
+/// them), after the current contents are copied aside under the same lock.
 pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
     let me = ctx.require(Action::Restore)?;
     let now = ctx.now()?;
     let out = ctx.out;
     let yes = ctx.global.yes;
     let live = ctx.db_path()?;
+    let protect = outfile::Protected::database(&live);
+    if protect.holds_path(&a.file) {
+        return Err(Error::invalid(
+            "FILE",
+            "is the live database itself; restore a backup of it",
+        ));
+    }
     // 1. The file must be sound before anything is touched.
     let check = safety::check_file(&safety::open_read_only(&a.file)?)?;
     if check.integrity != "ok" {
@@ -146,74 +217,60 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
             a.file.display()
         )));
     }
-    // 2. Nobody else may be using the live database.
-    let others = safety::other_openers(&live);
-    if !others.is_empty() {
-        return Err(Error::Conflict(format!(
-            "other processes have the database open (pids {}); stop them first",
-            others
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
     if !confirm(
         yes,
-        &format!("replace {} with {}?", live.display(), a.file.display()),
+        &format!(
+            "replace the contents of {} with {}?",
+            live.display(),
+            a.file.display()
+        ),
     )? {
         out.status("nothing restored");
         return Ok(());
     }
-    // 3. Fold the WAL into the live file, close it, move it aside.
-    let aside = if live.exists() {
-        let store = ctx.store()?;
-        store.checkpoint()?;
-        ctx.close_store();
-        let aside = PathBuf::from(format!("{}.before-restore-{now}", live.display()));
-        std::fs::rename(&live, &aside)?;
-        for ext in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", live.display()));
-        }
-        Some(aside)
-    } else {
-        None
-    };
-    // 4. Copy the backup in (via a temp file and rename), then open it (migrating an older one).
-    let tmp = tmp_beside(&live, "restoring");
-    std::fs::copy(&a.file, &tmp)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &live)?;
-    let store = ctx.store()?;
-    let tx = store.begin()?;
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "restore",
-            entity: "database",
-            entity_id: None,
-            before: Some(json!({"kept_at": aside.as_ref().map(|p| p.display().to_string())})),
-            after: Some(
-                json!({"from": a.file.display().to_string(), "audit_head": check.audit_head}),
-            ),
-        },
-    )?;
-    tx.commit()?;
+    let aside = outfile::unused_name(&PathBuf::from(format!(
+        "{}.before-restore-{now}",
+        live.display()
+    )));
+    // 2. A private copy, upgraded and stamped with its restore row.
+    let (tmp, file) = outfile::temp_beside(&live, "restoring", &protect)?;
+    drop(file);
+    let restored = (|| -> Result<()> {
+        let mut prepared = safety::copy_backup(&a.file, &tmp)?;
+        migrate::to_latest(&mut prepared)?;
+        let tx = prepared.transaction()?;
+        audit::append(
+            &tx,
+            audit::Record {
+                at: now,
+                actor: &me.login,
+                action: "restore",
+                entity: "database",
+                entity_id: None,
+                before: Some(json!({"kept_at": aside.display().to_string()})),
+                after: Some(
+                    json!({"from": a.file.display().to_string(), "audit_head": check.audit_head}),
+                ),
+            },
+        )?;
+        tx.commit()?;
+        safety::match_page_size(&prepared, &ctx.store()?.conn)?;
+        // 3. Into the live database, for everyone at once.
+        safety::restore_into_live(&prepared, &live, &aside)
+    })();
+    safety::remove_db_files(&tmp);
+    restored?;
+    ctx.close_store();
     out.status(format!(
-        "restored {} from {}{}",
+        "restored {} from {}; the previous contents are kept at {}",
         live.display(),
         a.file.display(),
-        aside
-            .as_ref()
-            .map(|p| format!("; the previous database is kept at {}", p.display()))
-            .unwrap_or_default()
+        aside.display()
     ));
     out.record(&RestoreReport {
         restored_from: a.file.display().to_string(),
         database: live.display().to_string(),
-        previous_kept_at: aside.map(|p| p.display().to_string()),
+        previous_kept_at: Some(aside.display().to_string()),
         customers: check.customers,
         audit_head: check.audit_head,
     })

@@ -44,14 +44,8 @@ impl Store {
                 })?;
             }
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        configure(&conn)?;
+        refuse_orphan_wal(path)?;
+        let conn = open_conn(path, true)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -65,14 +59,13 @@ impl Store {
                 path.display(),
                 migrate::LATEST
             ));
-            if !aside.exists() {
-                safety::backup_to(&store.conn, &aside)?;
+            if std::fs::symlink_metadata(&aside).is_err() {
+                safety::backup_to_new_file(&store.conn, path, &aside)?;
             }
         }
         migrate::to_latest(&mut store.conn)?;
         Ok(store)
     }
-
     /// Copies the WAL into the database file and empties it, so old page images are gone
     /// from both files (best effort: a reader still open can hold some frames back).
     pub fn checkpoint(&self) -> Result<()> {
@@ -100,6 +93,40 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
+}
+
+/// A connection with the pragmas every connection needs; `create` allows a new file.
+pub fn open_conn(path: &Path, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen) {
+            Error::Other(format!("cannot open the database {}: {e}", path.display()))
+        } else {
+            Error::from(e)
+        }
+    })?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// A -wal left beside a missing or empty database file belongs to a database that was
+/// removed while in use: SQLite would replay its pages into a new, empty file and make a
+/// database out of fragments. Refuse instead of creating one there.
+fn refuse_orphan_wal(path: &Path) -> Result<()> {
+    let db_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    if db_len == 0 && wal_len > 0 {
+        return Err(Error::Integrity(format!(
+            "{} has no database beside it ({} is missing or empty); refusing to start a new database from a stray write-ahead log",
+            wal.display(),
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The pragmas of every connection.

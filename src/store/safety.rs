@@ -1,37 +1,168 @@
 //! Backups, restore checks and the doctor's queries.
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::audit::{Break, Verifier};
 use crate::error::{Error, Result};
+use crate::outfile;
 
 /// Copies the live database to `dest` with SQLite's online backup API, all pages in one
 /// step: the copy is one consistent snapshot taken under a read transaction, which in
 /// WAL mode never blocks writers and never has to restart because of them.
+/// `dest` must be a file the caller just created (empty).
 pub fn backup_to(src: &Connection, dest: &Path) -> Result<()> {
-    let mut out = Connection::open(dest)?;
+    let mut out = Connection::open_with_flags(
+        dest,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    out.busy_timeout(super::busy_timeout())?;
     {
         let b = Backup::new(src, &mut out)?;
-        loop {
-            // -1: every page in one step, under one read transaction.
-            match b.step(-1)? {
-                StepResult::Done => break,
-                StepResult::More => {}
-                StepResult::Busy | StepResult::Locked => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
+        step_to_done(&b, -1)?;
     }
     // A backup is one self-contained file: no WAL beside it.
     out.pragma_update(None, "journal_mode", "DELETE")?;
     drop(out);
     std::fs::File::open(dest)?.sync_all()?;
     Ok(())
+}
+
+/// Runs backup steps of `pages` pages until SQLite says done, waiting out busy locks up to
+/// the busy timeout (exit 7 after it). `pages` = 0 only takes the locks.
+fn step_to_done(b: &Backup<'_, '_>, pages: i32) -> Result<()> {
+    let deadline = Instant::now() + super::busy_timeout();
+    loop {
+        match b.step(pages)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More if pages >= 0 => return Ok(()),
+            StepResult::More => {}
+            _ if Instant::now() >= deadline => {
+                return Err(Error::Busy(super::busy_timeout().as_secs()))
+            }
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// A backup of `src` written to `dest`, which must not exist yet: created exclusively
+/// (never through a planted link), written under a temporary name and renamed, so
+/// `dest` is whole or absent. Used for copies the tool names itself.
+pub fn backup_to_new_file(src: &Connection, live: &Path, dest: &Path) -> Result<()> {
+    let protect = outfile::Protected::database(live);
+    let (tmp, file) = outfile::temp_beside(dest, "partial", &protect)?;
+    drop(file);
+    let done = backup_to(src, &tmp).and_then(|()| {
+        if std::fs::symlink_metadata(dest).is_ok() {
+            return Err(Error::Conflict(format!(
+                "{} appeared meanwhile",
+                dest.display()
+            )));
+        }
+        std::fs::rename(&tmp, dest)?;
+        Ok(())
+    });
+    if done.is_err() {
+        remove_db_files(&tmp);
+    }
+    outfile::sync_dir(dest);
+    done
+}
+
+/// Removes a database file the tool created and its side files (best effort).
+pub fn remove_db_files(p: &Path) {
+    for suffix in outfile::SIDE_FILES {
+        let mut s = p.as_os_str().to_owned();
+        s.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(s));
+    }
+}
+
+/// Copies the whole backup at `backup` into the new file `to` (created by the caller), so
+/// it can be checked, upgraded and amended without touching the user's file.
+pub fn copy_backup(backup: &Path, to: &Path) -> Result<Connection> {
+    let src = open_read_only(backup)?;
+    backup_to(&src, to)?;
+    let conn = Connection::open_with_flags(
+        to,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(super::busy_timeout())?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Gives `prepared` the page size of the live database (SQLite cannot copy pages of one
+/// size into a WAL database of another).
+pub fn match_page_size(prepared: &Connection, live: &Connection) -> Result<()> {
+    let want: i64 = live.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let have: i64 = prepared.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    if want != have {
+        prepared.pragma_update(None, "page_size", want)?;
+        prepared.execute_batch("VACUUM")?;
+    }
+    Ok(())
+}
+
+/// Replaces the contents of the live database with `prepared`'s, for everyone at once.
+///
+/// The file is never renamed, removed or truncated: SQLite's backup API writes the new
+/// pages *into* the live database as one ordinary write transaction under its own locks.
+/// Other processes keep their connections; a reader sees the old database or the
+/// restored one (WAL snapshots), never a missing, empty or mixed file; a writer waits for
+/// the lock (its busy timeout) and then writes into the restored database; nobody can
+/// find the path empty and start a new database there. The transaction also changes the
+/// schema cookie, so every other connection re-reads the schema.
+///
+/// The first step copies no pages but takes the live database's write lock; while it is
+/// held, the current contents are copied to `aside` (nobody can commit in between, so the
+/// copy is exactly what the restore replaces). Then every page is copied and committed.
+/// A failure before that commit (including being killed) leaves the live database as it
+/// was: SQLite rolls the unfinished transaction back.
+pub fn restore_into_live(prepared: &Connection, live: &Path, aside: &Path) -> Result<()> {
+    let mut dest = super::open_conn(live, false)?;
+    let reader = open_read_only(live)?;
+    {
+        let b = Backup::new(prepared, &mut dest)?;
+        step_to_done(&b, 0)?;
+        backup_to_new_file(&reader, live, aside)?;
+        drop(reader);
+        step_to_done(&b, -1)?;
+    }
+    // Fold the copied pages into the file now, if no reader is in the way.
+    dest.busy_timeout(Duration::from_millis(200))?;
+    let _ = dest.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    Ok(())
+}
+
+/// Whether the file starts with SQLite's header.
+pub fn is_sqlite_file(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(p).is_ok_and(|mut f| f.read_exact(&mut head).is_ok())
+        && &head == b"SQLite format 3\0"
+}
+
+/// Whether the file is a backup `pool backup` wrote: a pool schema (an audit log) in
+/// rollback-journal mode. A live pool database is always in WAL mode (file format
+/// bytes 18 and 19 are 2), even while nobody has it open, so it never qualifies.
+pub fn is_pool_backup(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    let rollback = std::fs::File::open(p).is_ok_and(|mut f| f.read_exact(&mut head).is_ok())
+        && head[18] == 1
+        && head[19] == 1;
+    rollback
+        && open_read_only(p).is_ok_and(|c| {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit_log'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .is_ok_and(|n| n == 1)
+        })
 }
 
 /// What a database file looks like to `restore` and `doctor`.
@@ -219,4 +350,46 @@ pub fn other_openers(path: &Path) -> Vec<u32> {
 pub fn journal_mode(conn: &Connection) -> Result<String> {
     conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .map_err(corrupt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The restore's design rests on this: a backup step of zero pages takes the
+    /// destination's write lock and keeps it until the last step.
+    #[test]
+    fn a_zero_page_step_holds_the_destination_write_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let live = d.path().join("live.db");
+        let c = Connection::open(&live).unwrap();
+        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let src = Connection::open_in_memory().unwrap();
+        src.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (2), (3);")
+            .unwrap();
+        let mut dest = Connection::open(&live).unwrap();
+        let other = Connection::open(&live).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        {
+            let b = Backup::new(&src, &mut dest).unwrap();
+            step_to_done(&b, 0).unwrap();
+            let e = other.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+            assert_eq!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy)
+            );
+            // Readers still read the old contents meanwhile.
+            let n: i64 = other
+                .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 1);
+            step_to_done(&b, -1).unwrap();
+        }
+        let n: i64 = other
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+        other.execute_batch("BEGIN IMMEDIATE; ROLLBACK").unwrap();
+    }
 }

@@ -16,7 +16,7 @@ fn data(name: &str) -> String {
 fn import(env: &TestEnv, args: &[&str]) -> Value {
     let mut a = vec!["import"];
     a.extend(args);
-    a.extend(["--rejects", "rejects.csv"]);
+    a.extend(["--rejects", "rejects.csv", "--force"]);
     env.json(&a)
 }
 

@@ -10,6 +10,7 @@ mod dedupe;
 mod foundation;
 mod import;
 mod pool;
+mod protect;
 mod reports;
 mod safety;
 mod work;
