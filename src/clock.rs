@@ -14,6 +14,17 @@ pub fn now() -> Result<DateTime<Utc>> {
     }
 }
 
+/// Whether `POOL_NOW` sets the clock for this process.
+pub fn is_simulated() -> bool {
+    std::env::var_os("POOL_NOW").is_some_and(|s| !s.to_string_lossy().trim().is_empty())
+}
+
+/// The real time, whatever `POOL_NOW` says: audit rows carry it.
+#[allow(clippy::disallowed_methods)]
+pub fn real_now() -> i64 {
+    Utc::now().timestamp()
+}
+
 /// RFC 3339 ("2026-12-01T09:00:00+08:00") or a plain date (midnight UTC).
 pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {

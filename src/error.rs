@@ -15,12 +15,12 @@ pub enum Error {
     UnknownActor(String),
     #[error("user '{0}' is deactivated")]
     InactiveActor(String),
-    #[error("could not tell who you are")]
-    NoActor,
     #[error("permission denied: a {role} may not {action}")]
     PermissionDenied { role: String, action: String },
     #[error("permission denied: {0}")]
     Forbidden(String),
+    #[error("permission denied: POOL_NOW sets the clock for reads and --dry-run only; a change needs the real time unless your OS account is a pool admin")]
+    SimulatedClock,
 
     #[error("customer {id} is already owned by {owner}")]
     AlreadyOwned { id: i64, owner: String },
@@ -98,8 +98,8 @@ impl Error {
             NotFound { .. } => 3,
             UnknownActor(_)
             | InactiveActor(_)
-            | NoActor
             | PermissionDenied { .. }
+            | SimulatedClock
             | Forbidden(_) => 4,
             AlreadyOwned { .. }
             | LimitReached { .. }
@@ -123,16 +123,16 @@ impl Error {
         use Error::*;
         Some(match self {
             UnknownActor(name) => format!(
-                "an admin can add the user: pool user add {name} --team TEAM --role member; \
-                 or act as someone else with --as USER / POOL_USER"
+                "an admin can add the user: pool user add {name} --team TEAM --role member \
+                 (your pool user is the one named like your OS account)"
             ),
             InactiveActor(_) => {
                 "an admin can re-activate the user: pool user set-role NAME --active".into()
             }
-            NoActor => "pass --as USER or set POOL_USER".into(),
             PermissionDenied { .. } | Forbidden(_) => {
                 "ask a manager or an admin (pool user list shows who)".into()
             }
+            SimulatedClock => "unset POOL_NOW for this command".into(),
             AlreadyOwned { .. } => "ask its owner to release it, or a manager to assign it".into(),
             LimitReached { .. } => "release a customer first (pool release ID --reason ...)".into(),
             DailyCap { .. } => "try again tomorrow, or ask a manager to assign it".into(),

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod identity;
 pub mod import;
 pub mod outfile;
 pub mod store;

@@ -99,7 +99,6 @@ impl Opts {
         let mut c = Command::new(&self.pool);
         c.env_clear()
             .env("POOL_DB", db)
-            .env("POOL_USER", "admin")
             .env("POOL_NOW", "2026-11-22T09:00:00Z")
             .env("HOME", &self.dir)
             .arg("-q");
@@ -550,7 +549,7 @@ fn main() {
             |_| {},
             |_| {
                 let mut c = o.pool(&imported);
-                c.args(["export", "--unmasked", "-o"]).arg(&out);
+                c.args(["export", "--unmasked", "--force", "-o"]).arg(&out);
                 c
             },
         );

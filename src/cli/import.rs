@@ -364,7 +364,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     // Bulk work: a bigger page cache for this connection only (bounded, 48 MiB, so the
     // whole import stays under ~200 MB whatever the file size).
     store.bulk_cache_mib(48)?;
-    let tx = store.begin()?;
+    // A dry run is rolled back: it may run under POOL_NOW like any read.
+    let tx = if a.dry_run {
+        store.begin_unchecked()?
+    } else {
+        store.begin()?
+    };
     let place = match (&a.owner, &a.pool) {
         (Some(o), _) => {
             let u = users::get(&tx, o)?;

@@ -54,7 +54,8 @@ pub struct Global {
     /// Database file (default: pool.db in the OS data folder, e.g. ~/.local/share/pool/)
     #[arg(long, global = true, env = "POOL_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Act as this user (default: POOL_USER, else the OS login name)
+    /// Act as this user; only for a pool admin's OS account, and audit rows name both
+    /// (default: the pool user named like your OS account)
     #[arg(long = "as", global = true, env = "POOL_USER", value_name = "USER")]
     pub actor: Option<String>,
     /// Output format of data on stdout
@@ -204,72 +205,50 @@ impl Ctx {
         Ok(crate::clock::now()?.timestamp())
     }
 
-    /// The login the user asked to act as: --as, POOL_USER, else the OS login name.
-    fn actor_name(&self) -> Result<String> {
-        if let Some(a) = self
-            .global
-            .actor
-            .as_deref()
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
-            return Ok(a.to_string());
-        }
-        for var in ["USER", "LOGNAME", "USERNAME"] {
-            if let Ok(v) = std::env::var(var) {
-                if !v.trim().is_empty() {
-                    return Ok(v.trim().to_string());
-                }
-            }
-        }
-        Err(Error::NoActor)
-    }
-
-    /// The acting user. On a database without users, the actor becomes the admin of
-    /// team `default` (in one transaction, so two first commands cannot both do it).
+    /// The acting user.
+    ///
+    /// Who runs the process is the OS account of its effective uid (never an environment
+    /// variable). That account's pool user acts, unless `--as`/`POOL_USER` names another
+    /// user and the OS account is an active pool admin (like sudo); then every audit row
+    /// of the process names both. On a database without users, the OS account becomes
+    /// the admin of team `default` (in one IMMEDIATE transaction, so two first commands
+    /// cannot both do it). `POOL_NOW` may date changes only when the OS account is an
+    /// admin (`Store::begin` refuses otherwise).
     pub fn actor(&mut self) -> Result<User> {
         if let Some(u) = &self.actor {
             return Ok(u.clone());
         }
-        let name = self.actor_name()?;
+        let os = crate::identity::os_account();
+        let wanted = self
+            .global
+            .actor
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty() && *a != os)
+            .map(str::to_string);
         let now = self.now()?;
         let out = self.out;
         let store = self.store()?;
-        let user = match users::find(&store.conn, &name)? {
-            Some(u) => u,
-            None => {
-                let tx = store.begin()?;
-                // Looked up again under the write lock: a concurrent first command of the
-                // same user may have just made them the admin.
-                if let Some(u) = users::find(&tx, &name)? {
-                    drop(tx);
-                    return self.remember(u);
+        let os_user = match users::find(&store.conn, &os)? {
+            Some(u) => Some(u),
+            None => bootstrap(store, &os, now, out)?,
+        };
+        let os_admin = os_user
+            .as_ref()
+            .is_some_and(|u| u.active && u.role == Role::Admin);
+        store.may_simulate = os_admin;
+        let user = match wanted {
+            None => os_user.ok_or_else(|| Error::UnknownActor(os.clone()))?,
+            Some(name) => {
+                if !os_admin {
+                    return Err(Error::Forbidden(format!(
+                        "only a pool admin's OS account may act as another user (--as / POOL_USER '{name}'); you are '{os}'"
+                    )));
                 }
-                if users::count(&tx)? > 0 {
-                    return Err(Error::UnknownActor(name));
-                }
-                let team = teams::ensure(&tx, "default", now)?;
-                let id = users::insert(&tx, &name, None, team, Role::Admin, now)?;
-                audit::append(
-                    &tx,
-                    audit::Record {
-                        at: now,
-                        actor: &name,
-                        action: "bootstrap",
-                        entity: "user",
-                        entity_id: Some(id),
-                        before: None,
-                        after: Some(
-                            serde_json::json!({"login": name, "role": "admin", "team": "default"}),
-                        ),
-                    },
-                )?;
-                tx.commit()?;
-                out.status(format!(
-                    "pool: new database at {}; '{name}' is its admin (team 'default')",
-                    store.path.display()
-                ));
-                users::get(&store.conn, &name)?
+                let user = users::find(&store.conn, &name)?
+                    .ok_or_else(|| Error::UnknownActor(name.clone()))?;
+                audit::set_os_user(&os);
+                user
             }
         };
         self.remember(user)
@@ -295,6 +274,40 @@ impl Ctx {
             })
         }
     }
+}
+
+/// Makes `os` the admin of a database that has no users yet, and returns them; None if
+/// the database has users (then `os` is simply not one of them).
+fn bootstrap(store: &mut Store, os: &str, now: i64, out: Out) -> Result<Option<User>> {
+    let tx = store.begin_unchecked()?;
+    // Looked up again under the write lock: a concurrent first command of the same
+    // account may have just made it the admin.
+    if let Some(u) = users::find(&tx, os)? {
+        return Ok(Some(u));
+    }
+    if users::count(&tx)? > 0 {
+        return Ok(None);
+    }
+    let team = teams::ensure(&tx, "default", now)?;
+    let id = users::insert(&tx, os, None, team, Role::Admin, now)?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: os,
+            action: "bootstrap",
+            entity: "user",
+            entity_id: Some(id),
+            before: None,
+            after: Some(serde_json::json!({"login": os, "role": "admin", "team": "default"})),
+        },
+    )?;
+    tx.commit()?;
+    out.status(format!(
+        "pool: new database at {}; your OS account '{os}' is its admin (team 'default')",
+        store.path.display()
+    ));
+    Ok(Some(users::get(&store.conn, os)?))
 }
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -98,7 +98,8 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
     let out = ctx.out;
     match cmd {
         UserCommand::Add(a) => {
-            let login = clean_name("login", &a.login)?;
+            let login = a.login.trim().to_string();
+            crate::identity::check_login(&login)?;
             let team = clean_name("team", &a.team)?;
             let me = ctx.require(Action::ManageUsers)?;
             let tx = ctx.store()?.begin()?;

@@ -15,11 +15,18 @@ pub struct Entry<'a> {
     pub entity_id: Option<i64>,
     pub before: Option<&'a str>,
     pub after: Option<&'a str>,
+    /// The OS account that ran the command, when it acted as another user (`--as`).
+    pub os_user: Option<&'a str>,
+    /// The simulated time (`POOL_NOW`) the change was made for, when one was set; `at`
+    /// is always the real time.
+    pub sim_at: Option<i64>,
 }
 
-/// Canonical encoding: a JSON array in a fixed order, so the same row always hashes the same.
+/// Canonical encoding: a JSON array in a fixed order, so the same row always hashes the
+/// same. The fields added in schema 7 are appended only when set, so every row written
+/// before them hashes exactly as it did.
 pub fn canonical(e: &Entry) -> String {
-    serde_json::json!([
+    let mut row = serde_json::json!([
         e.seq,
         e.at,
         e.actor,
@@ -28,8 +35,13 @@ pub fn canonical(e: &Entry) -> String {
         e.entity_id,
         e.before,
         e.after
-    ])
-    .to_string()
+    ]);
+    if e.os_user.is_some() || e.sim_at.is_some() {
+        if let Some(a) = row.as_array_mut() {
+            a.push(serde_json::json!({"os_user": e.os_user, "sim_at": e.sim_at}));
+        }
+    }
+    row.to_string()
 }
 
 pub fn chain_hash(prev_hash: &str, e: &Entry) -> String {
@@ -53,6 +65,8 @@ mod tests {
             entity_id: Some(7),
             before: None,
             after: Some("{\"owner\":\"li\"}"),
+            os_user: None,
+            sim_at: None,
         }
     }
 
@@ -63,6 +77,25 @@ mod tests {
         assert_ne!(a, chain_hash(GENESIS, &entry("lj")));
         assert_ne!(a, chain_hash(&a, &entry("li")));
         assert_eq!(a, chain_hash(GENESIS, &entry("li")));
+        let by_root = Entry {
+            os_user: Some("root"),
+            ..entry("li")
+        };
+        assert_ne!(a, chain_hash(GENESIS, &by_root));
+        let simulated = Entry {
+            sim_at: Some(5),
+            ..entry("li")
+        };
+        assert_ne!(a, chain_hash(GENESIS, &simulated));
+    }
+
+    #[test]
+    fn rows_without_the_new_fields_hash_as_before() {
+        // The encoding of schema 1–6 rows, byte for byte.
+        assert_eq!(
+            canonical(&entry("li")),
+            r#"[1,100,"li","claim","customer",7,null,"{\"owner\":\"li\"}"]"#
+        );
     }
 }
 
@@ -77,6 +110,8 @@ pub struct Stored {
     pub entity_id: Option<i64>,
     pub before: Option<String>,
     pub after: Option<String>,
+    pub os_user: Option<String>,
+    pub sim_at: Option<i64>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -92,6 +127,8 @@ impl Stored {
             entity_id: self.entity_id,
             before: self.before.as_deref(),
             after: self.after.as_deref(),
+            os_user: self.os_user.as_deref(),
+            sim_at: self.sim_at,
         }
     }
 }
@@ -105,6 +142,8 @@ pub enum Break {
     Edited { seq: i64 },
     /// The row is intact but does not follow its predecessor: re-ordered or spliced.
     Unlinked { seq: i64 },
+    /// The row is intact and linked but older than its predecessor: back-dated.
+    OutOfOrder { seq: i64, at: i64, previous_at: i64 },
 }
 
 impl std::fmt::Display for Break {
@@ -123,6 +162,15 @@ impl std::fmt::Display for Break {
                 "row {seq} does not follow row {}: rows were re-ordered or replaced",
                 seq - 1
             ),
+            Break::OutOfOrder {
+                seq,
+                at,
+                previous_at,
+            } => write!(
+                f,
+                "row {seq} is dated {at}, before row {} ({previous_at}): it was back-dated",
+                seq - 1
+            ),
         }
     }
 }
@@ -133,6 +181,9 @@ pub struct Verifier {
     pub rows: i64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// The time of the last row: rows never go back in time (pool writes the real time,
+    /// never earlier than the row before).
+    pub head_at: i64,
 }
 
 impl Default for Verifier {
@@ -141,6 +192,7 @@ impl Default for Verifier {
             rows: 0,
             head_seq: 0,
             head_hash: GENESIS.to_string(),
+            head_at: i64::MIN,
         }
     }
 }
@@ -160,6 +212,14 @@ impl Verifier {
         if row.prev_hash != self.head_hash {
             return Err(Break::Unlinked { seq: row.seq });
         }
+        if row.at < self.head_at {
+            return Err(Break::OutOfOrder {
+                seq: row.seq,
+                at: row.at,
+                previous_at: self.head_at,
+            });
+        }
+        self.head_at = row.at;
         self.rows += 1;
         self.head_seq = row.seq;
         self.head_hash.clone_from(&row.hash);
@@ -184,6 +244,8 @@ mod verify_tests {
                     entity_id: Some(seq),
                     before: None,
                     after: Some(format!("{{\"n\":{seq}}}")),
+                    os_user: None,
+                    sim_at: None,
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };
@@ -252,6 +314,24 @@ mod verify_tests {
             }
             proptest::prop_assert!(verify(&c).is_err());
         }
+    }
+
+    #[test]
+    fn a_back_dated_row_is_out_of_order() {
+        let mut c = chain(4);
+        // Row 3 written (and hashed) with a time before row 2's.
+        c[2].at = 5;
+        c[2].hash = chain_hash(&c[2].prev_hash.clone(), &c[2].entry());
+        c[3].prev_hash = c[2].hash.clone();
+        c[3].hash = chain_hash(&c[3].prev_hash.clone(), &c[3].entry());
+        assert_eq!(
+            verify(&c).unwrap_err(),
+            Break::OutOfOrder {
+                seq: 3,
+                at: 5,
+                previous_at: 20
+            }
+        );
     }
 
     #[test]

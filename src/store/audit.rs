@@ -16,30 +16,48 @@ pub struct Record<'a> {
     pub after: Option<Value>,
 }
 
+/// The OS account behind this process when it acts as another user (`--as`): every audit
+/// row the process writes names it beside the actor. Set once, when the actor is known.
+static OS_USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_os_user(os_user: &str) {
+    let _ = OS_USER.set(os_user.to_string());
+}
+
 /// Appends one row. Must run inside the IMMEDIATE transaction of the change it records,
 /// so concurrent writers never fork the chain.
+///
+/// The row's time is the real time, read here under the write lock and never earlier than
+/// the previous row's, so the chain is in time order whatever the clocks of the processes
+/// that wrote it or `POOL_NOW` say; `Record::at` is kept as the simulated time only when
+/// `POOL_NOW` is set.
 pub fn append(conn: &Connection, r: Record) -> Result<i64> {
-    let last: Option<(i64, String)> = conn
-        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+    let last: Option<(i64, String, i64)> = conn
+        .prepare_cached("SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
-    let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS.to_string()));
+    let (prev_seq, prev_hash, prev_at) = last.unwrap_or((0, GENESIS.to_string(), i64::MIN));
     let before = r.before.map(|v| v.to_string());
     let after = r.after.map(|v| v.to_string());
+    let at = crate::clock::real_now().max(prev_at);
+    let os_user = OS_USER.get().map(String::as_str).filter(|o| *o != r.actor);
+    let sim_at = crate::clock::is_simulated().then_some(r.at);
     let entry = Entry {
         seq: prev_seq + 1,
-        at: r.at,
+        at,
         actor: r.actor,
         action: r.action,
         entity: r.entity,
         entity_id: r.entity_id,
         before: before.as_deref(),
         after: after.as_deref(),
+        os_user,
+        sim_at,
     };
     let hash = chain_hash(&prev_hash, &entry);
     conn.prepare_cached(
-        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash, os_user, sim_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         entry.seq,
@@ -51,7 +69,9 @@ pub fn append(conn: &Connection, r: Record) -> Result<i64> {
         entry.before,
         entry.after,
         prev_hash,
-        hash
+        hash,
+        entry.os_user,
+        entry.sim_at
     ])?;
     Ok(entry.seq)
 }
@@ -64,11 +84,20 @@ pub fn count_action(conn: &Connection, action: &str) -> Result<i64> {
 
 use crate::domain::audit::Stored;
 
-/// Streams every row in seq order (for verify).
+/// Streams every row in seq order (for verify). Works on databases of every schema
+/// version (a backup is checked before it is upgraded).
 pub fn for_each(conn: &Connection, mut each: impl FnMut(Stored) -> Result<bool>) -> Result<()> {
-    let mut s = conn.prepare(
-        "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash FROM audit_log ORDER BY seq",
-    )?;
+    let extra = if conn
+        .prepare("SELECT os_user, sim_at FROM audit_log LIMIT 0")
+        .is_ok()
+    {
+        "os_user, sim_at"
+    } else {
+        "NULL, NULL"
+    };
+    let mut s = conn.prepare(&format!(
+        "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash, {extra} FROM audit_log ORDER BY seq",
+    ))?;
     let mut rows = s.query([])?;
     while let Some(r) = rows.next()? {
         let row = Stored {
@@ -82,6 +111,8 @@ pub fn for_each(conn: &Connection, mut each: impl FnMut(Stored) -> Result<bool>)
             after: r.get(7)?,
             prev_hash: r.get(8)?,
             hash: r.get(9)?,
+            os_user: r.get(10)?,
+            sim_at: r.get(11)?,
         };
         if !each(row)? {
             break;
@@ -103,6 +134,10 @@ pub struct LogRow {
     pub seq: i64,
     pub at: String,
     pub actor: String,
+    /// The OS account that acted as `actor` (`--as`), if another.
+    pub os_user: Option<String>,
+    /// The simulated time (`POOL_NOW`) of the change, if one was set.
+    pub sim_at: Option<String>,
     pub action: String,
     pub entity: String,
     pub entity_id: Option<i64>,
@@ -126,7 +161,7 @@ pub struct LogFilter {
 pub fn list(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
     use rusqlite::types::Value as V;
     let mut sql = String::from(
-        "SELECT seq, at, actor, action, entity, entity_id, before, after FROM audit_log WHERE 1",
+        "SELECT seq, at, actor, action, entity, entity_id, before, after, os_user, sim_at FROM audit_log WHERE 1",
     );
     let mut args: Vec<V> = Vec::new();
     let mut add = |sql: &mut String, cond: &str, v: V| {
@@ -174,6 +209,8 @@ pub fn list(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
             entity_id: r.get(5)?,
             before: r.get(6)?,
             after: r.get(7)?,
+            os_user: r.get(8)?,
+            sim_at: crate::clock::iso_ts(r.get(9)?),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

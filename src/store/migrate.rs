@@ -8,7 +8,7 @@ use rusqlite_migration::{Migrations, M};
 use crate::error::{Error, Result};
 
 /// The schema's steps, in order; step N brings a database to version N.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     include_str!("../../schema.sql"),
     // 2: `pool forget` and merge undo look merges up by survivor.
     "CREATE INDEX merges_survivor ON merges(survivor_id);",
@@ -23,6 +23,10 @@ const STEPS: [&str; 6] = [
     include_str!("migrations/5-recycle-due.sql"),
     // 6: the quality report from indexes (see the file).
     include_str!("migrations/6-quality.sql"),
+    // 7: who really ran a command that acted as someone else, and the simulated time of
+    // a change made under POOL_NOW (the row's own time is always the real one).
+    "ALTER TABLE audit_log ADD COLUMN os_user TEXT;
+     ALTER TABLE audit_log ADD COLUMN sim_at INTEGER;",
 ];
 
 /// The same steps for rusqlite_migration's checks (`validate`).

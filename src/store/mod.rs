@@ -32,6 +32,9 @@ pub fn busy_timeout() -> Duration {
 pub struct Store {
     pub conn: Connection,
     pub path: PathBuf,
+    /// Whether changes may be dated by `POOL_NOW` (the OS account is a pool admin). Set
+    /// when the acting user is known; until then no change may be simulated.
+    pub may_simulate: bool,
 }
 
 impl Store {
@@ -49,6 +52,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            may_simulate: false,
         };
         // An older database is copied aside (online backup) before it is upgraded, so a
         // failed or unwanted upgrade can be undone with `pool restore`.
@@ -88,7 +92,19 @@ impl Store {
 
     /// A write transaction that takes the write lock at its start, so a decision made
     /// inside it cannot be invalidated by another writer (no check-then-act races).
+    ///
+    /// `POOL_NOW` would date the change: refused unless the OS account is a pool admin,
+    /// so nobody beats a cooldown, a daily cap or the recycle clock by setting it.
     pub fn begin(&mut self) -> Result<Transaction<'_>> {
+        if crate::clock::is_simulated() && !self.may_simulate {
+            return Err(Error::SimulatedClock);
+        }
+        self.begin_unchecked()
+    }
+
+    /// A write transaction that is rolled back, or that records no dated change (the
+    /// first admin, a dry run).
+    pub fn begin_unchecked(&mut self) -> Result<Transaction<'_>> {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)

@@ -460,17 +460,19 @@ pub struct Access {
 }
 
 /// Per user: unmasked reads and exports in [from, to), and their usual daily volume in
-/// the 30 days before `from`.
+/// the 30 days before `from`. Times are the ones the rows were written for (`sim_at`,
+/// which only an admin's OS account can set, else the real time), so the report and its
+/// window follow the same clock.
 pub fn access(conn: &Connection, from: i64, to: i64) -> Result<Vec<Access>> {
     let mut s = conn.prepare_cached(
         "SELECT actor,
-            sum(action = 'view_unmasked' AND at >= ?1),
-            sum(CASE WHEN action = 'view_unmasked' AND at >= ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END),
-            sum(action = 'export' AND at >= ?1),
-            sum(CASE WHEN action = 'export' AND at >= ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END),
-            sum(CASE WHEN at < ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END)
+            sum(action = 'view_unmasked' AND coalesce(sim_at, at) >= ?1),
+            sum(CASE WHEN action = 'view_unmasked' AND coalesce(sim_at, at) >= ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END),
+            sum(action = 'export' AND coalesce(sim_at, at) >= ?1),
+            sum(CASE WHEN action = 'export' AND coalesce(sim_at, at) >= ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END),
+            sum(CASE WHEN coalesce(sim_at, at) < ?1 THEN coalesce(json_extract(after, '$.rows'), 0) ELSE 0 END)
          FROM audit_log
-         WHERE action IN ('view_unmasked', 'export') AND at >= ?1 - 30 * 86400 AND at < ?2
+         WHERE action IN ('view_unmasked', 'export') AND coalesce(sim_at, at) >= ?1 - 30 * 86400 AND coalesce(sim_at, at) < ?2
          GROUP BY actor ORDER BY 3 + 5 DESC, actor",
     )?;
     let rows = collect(s.query_map(params![from, to], |r| {

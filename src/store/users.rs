@@ -62,8 +62,14 @@ pub fn insert(
     role: Role,
     now: i64,
 ) -> Result<i64> {
-    if find(conn, login)?.is_some() {
-        return Err(Error::Conflict(format!("user '{login}' already exists")));
+    crate::identity::check_login(login)?;
+    // Logins are unique without regard to case: `LiHua` is not a second `lihua`.
+    let taken: Option<String> = conn
+        .prepare_cached("SELECT login FROM users WHERE login = ?1 COLLATE NOCASE")?
+        .query_row([login], |r| r.get(0))
+        .optional()?;
+    if let Some(other) = taken {
+        return Err(Error::Conflict(format!("user '{other}' already exists")));
     }
     conn.prepare_cached(
         "INSERT INTO users (login, display_name, team_id, role, active, created_at)

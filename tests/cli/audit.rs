@@ -120,6 +120,8 @@ fn a_rewritten_chain_is_caught_with_expect() {
             entity_id: r.entity_id,
             before: r.before.as_deref(),
             after: r.after.as_deref(),
+            os_user: r.os_user.as_deref(),
+            sim_at: r.sim_at,
         };
         let h = chain_hash(&prev, &e);
         c.execute(
@@ -162,8 +164,14 @@ fn audit_log_filters_and_managers_see_their_team() {
         10,
         "the manager sees sales, not north"
     );
+    // Audit rows carry the real time (not POOL_NOW): nothing is dated in the future.
     assert!(env
-        .json(&["audit", "log", "--since", "2026-11-23"])
+        .json(&["audit", "log", "--since", "2999-01-01"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(!env
+        .json(&["audit", "log", "--since", "2026-01-01"])
         .as_array()
         .unwrap()
         .is_empty());

@@ -13,14 +13,42 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// A new database whose admin is `admin` (created by the first command).
+    /// A new database. Its first command makes the OS account running the tests the
+    /// admin; that account then adds the admin `admin`, whom the tests act as (the OS
+    /// account is a pool admin, so `POOL_USER` is honoured, like sudo).
     pub fn new() -> TestEnv {
         let env = TestEnv {
             dir: TempDir::new().expect("temp dir"),
             now: "2026-11-22T09:00:00Z".into(),
         };
-        env.ok(&["init"]);
+        env.os_ok(&["init"]);
+        env.os_ok(&[
+            "user", "add", "admin", "--team", "default", "--role", "admin",
+        ]);
         env
+    }
+
+    /// The OS account running the tests (its pool user is the database's first admin).
+    pub fn os_account() -> String {
+        customer_pool::identity::os_account()
+    }
+
+    /// `pool` as the OS account itself: no `--as`, no `POOL_USER`.
+    pub fn cmd_os(&self) -> Command {
+        let mut c = self.cmd_as("");
+        c.env_remove("POOL_USER");
+        c
+    }
+
+    pub fn os_ok(&self, args: &[&str]) -> String {
+        let out = self.cmd_os().args(args).output().expect("run pool");
+        assert!(
+            out.status.success(),
+            "pool {args:?} as the OS account failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
     pub fn db(&self) -> PathBuf {

@@ -10,6 +10,7 @@ use crate::common::TestEnv;
 #[test]
 fn default_database_lives_in_the_os_data_dir() {
     let home = tempfile::TempDir::new().unwrap();
+    let os = TestEnv::os_account();
     Command::cargo_bin("pool")
         .unwrap()
         .env_clear()
@@ -20,18 +21,25 @@ fn default_database_lives_in_the_os_data_dir() {
         .assert()
         .success()
         .stdout("[]\n")
-        .stderr(predicate::str::contains("'alice' is its admin"));
+        .stderr(predicate::str::contains(format!("'{os}' is its admin")))
+        .stderr(predicate::str::contains("alice").not());
     assert!(home.path().join(".local/share/pool/pool.db").exists());
 }
 
 #[test]
-fn first_actor_becomes_admin_of_team_default() {
+fn first_os_account_becomes_admin_of_team_default() {
     let env = TestEnv::new();
+    let os = TestEnv::os_account();
     let users = env.json(&["user", "list"]);
-    assert_eq!(users[0]["login"], "admin");
-    assert_eq!(users[0]["role"], "admin");
-    assert_eq!(users[0]["team"], "default");
-    // Only the first: a second unknown name is refused.
+    let first = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["login"] == os.as_str())
+        .unwrap_or_else(|| panic!("{os} not in {users}"));
+    assert_eq!(first["role"], "admin");
+    assert_eq!(first["team"], "default");
+    // Only the first: acting as an unknown name is refused.
     let err = env.fails_as("mallory", &["list"], 4);
     assert!(err.contains("unknown user 'mallory'"), "{err}");
     assert!(
@@ -41,14 +49,11 @@ fn first_actor_becomes_admin_of_team_default() {
 }
 
 #[test]
-fn no_actor_at_all_is_exit_4() {
+fn without_user_or_logname_the_os_account_acts() {
+    // Cron jobs and containers often have no USER: the uid still has a name.
     let env = TestEnv::new();
-    let mut c = env.cmd();
-    c.env_remove("POOL_USER")
-        .arg("list")
-        .assert()
-        .code(4)
-        .stderr(predicate::str::contains("--as"));
+    let out = env.os_ok(&["user", "list", "--format", "json"]);
+    assert!(out.contains(&TestEnv::os_account()));
 }
 
 #[test]
@@ -136,8 +141,16 @@ fn teams_and_users_are_managed_by_admins_only() {
     assert_eq!(roles, [("lihua", "manager"), ("zhao", "manager")]);
     let teams = env.json(&["team", "list"]);
     assert_eq!(teams.as_array().unwrap().len(), 2);
-    // The last admin cannot demote themselves.
-    env.fails_as("admin", &["user", "set-role", "admin", "member"], 5);
+    // The last admin cannot demote themselves (`admin` steps down first; the OS
+    // account, the first admin, is then the last).
+    env.ok(&["user", "set-role", "admin", "member"]);
+    let os = TestEnv::os_account();
+    let out = env
+        .cmd_os()
+        .args(["user", "set-role", &os, "member"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
 }
 
 #[test]
@@ -285,6 +298,11 @@ fn an_older_database_is_backed_up_then_upgraded() {
             "INSERT INTO teams (name, created_at) VALUES ('default', 0);
              INSERT INTO users (login, team_id, role, created_at) VALUES ('admin', 1, 'admin', 0);
              INSERT INTO customers (name, pool_id, created_at, updated_at, pooled_at) VALUES ('旧客户', 1, 0, 0, 0);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO users (login, team_id, role, created_at) VALUES (?1, 1, 'admin', 0)",
+            [TestEnv::os_account()],
         )
         .unwrap();
     }
