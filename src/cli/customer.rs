@@ -128,8 +128,8 @@ pub struct ShowArgs {
     pub id: i64,
 }
 
-/// The filters shared by `pool list` and `pool export`.
-#[derive(Debug, Clone, Default, Args)]
+/// The filters shared by `pool list` and `pool export` (serialised into audit rows).
+#[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct FilterArgs {
     /// Only customers in a pool (any pool, or the one named)
     #[arg(long, value_name = "POOL", num_args = 0..=1, default_missing_value = "")]
@@ -155,7 +155,8 @@ pub struct FilterArgs {
     /// Only this source
     #[arg(long)]
     pub source: Option<String>,
-    /// Text in name, company, phone or e-mail
+    /// Text in name or company, or in phone or e-mail where you see them unmasked;
+    /// elsewhere only a whole phone number or e-mail address matches
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Not contacted for at least N days
@@ -220,9 +221,20 @@ pub struct CustomerRow {
     pub last_contact: Option<String>,
 }
 
+/// Whether `viewer` sees `c`'s contacts unmasked (the one scope rule, `sees_contact`).
+pub fn sees(viewer: &User, c: &Customer) -> bool {
+    sees_contact(
+        viewer.role,
+        viewer.id,
+        viewer.team_id,
+        c.owner_id,
+        c.owner_team_id,
+    )
+}
+
 /// Applies pool privacy: phone, e-mail and address masked unless the viewer may see them.
 pub fn masked(c: &Customer, viewer: &User) -> (Option<String>, Option<String>, Option<String>) {
-    if sees_contact(viewer.role, viewer.id, c.owner_id) {
+    if sees(viewer, c) {
         (c.phone.clone(), c.email.clone(), c.address.clone())
     } else {
         (
@@ -237,7 +249,7 @@ pub fn masked(c: &Customer, viewer: &User) -> (Option<String>, Option<String>, O
 /// (an access the audit log records).
 pub fn reveals(c: &Customer, viewer: &User) -> bool {
     c.owner_id != Some(viewer.id)
-        && sees_contact(viewer.role, viewer.id, c.owner_id)
+        && sees(viewer, c)
         && (c.phone.is_some() || c.email.is_some() || c.address.is_some())
 }
 
@@ -248,7 +260,7 @@ pub fn log_view(
     now: i64,
     id: Option<i64>,
     rows: usize,
-    filter: Option<String>,
+    filter: Option<Value>,
 ) -> Result<()> {
     let tx = store.begin()?;
     audit::append(
@@ -526,7 +538,7 @@ pub fn show(ctx: &mut Ctx, a: &ShowArgs) -> Result<()> {
         });
     }
     // History is part of what a claim unlocks: before it, only the owner changes show.
-    let full = sees_contact(me.role, me.id, c.owner_id);
+    let full = sees(&me, &c);
     let mut hidden = 0;
     let timeline: Vec<TimelineRow> = work::timeline(&store.conn, c.id)?
         .into_iter()
@@ -625,6 +637,7 @@ pub fn filter(
     if me.role != Role::Admin {
         f.visible_to_team = Some(me.team_id);
     }
+    f.contact_scope = crate::domain::roles::contact_scope(me.role, me.id, me.team_id);
     Ok(f)
 }
 
@@ -640,7 +653,7 @@ pub fn list(ctx: &mut Ctx, a: &ListArgs) -> Result<()> {
     let found = customers::list(&store.conn, &f)?;
     let revealed = found.iter().filter(|c| reveals(c, &me)).count();
     let rows: Vec<CustomerRow> = found.iter().map(|c| row(c, &me)).collect();
-    out.rows(&rows, "no customers match")?;
+    // Recorded before anything is printed: no unmasked byte leaves without its row.
     if revealed > 0 {
         log_view(
             store,
@@ -648,9 +661,10 @@ pub fn list(ctx: &mut Ctx, a: &ListArgs) -> Result<()> {
             now,
             None,
             revealed,
-            Some(format!("{:?}", a.filters)),
+            Some(serde_json::to_value(&a.filters)?),
         )?;
     }
+    out.rows(&rows, "no customers match")?;
     if f.limit == Some(rows.len() as i64) && out.format == super::output::Format::Table {
         out.status(format!("(first {} shown; --limit 0 shows all)", rows.len()));
     }

@@ -70,7 +70,9 @@ fn contacts(
     unmasked: bool,
 ) -> (Option<String>, Option<String>, Option<String>) {
     if unmasked {
-        (c.phone.clone(), c.email.clone(), c.address.clone())
+        // Unmasked where the exporter sees them (a manager: pooled customers and their
+        // team's), masked elsewhere.
+        masked(c, viewer)
     } else {
         let nobody = User {
             id: -1,
@@ -201,6 +203,30 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
         }
         None => Box::new(std::io::stdout().lock()),
     };
+    // The audit row is committed before the first byte leaves: an export that is cut off
+    // (a closed pipe, a full disk) has still been recorded. `rows` is the count when the
+    // export starts.
+    let rows = customers::count(&store.conn, &f)?;
+    let tx = store.begin()?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "export",
+            entity: "customers",
+            entity_id: None,
+            before: None,
+            after: Some(json!({
+                "rows": rows,
+                "unmasked": a.unmasked,
+                "format": format!("{format:?}").to_lowercase(),
+                "filter": serde_json::to_value(&a.filters)?,
+                "file": a.output.as_ref().map(|p| p.display().to_string()),
+            })),
+        },
+    )?;
+    tx.commit()?;
     let mut w = BufWriter::with_capacity(1 << 16, sink);
     let mut n: u64 = 0;
     match format {
@@ -242,26 +268,6 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
     }
     w.flush()?;
     drop(w);
-    let tx = store.begin()?;
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "export",
-            entity: "customers",
-            entity_id: None,
-            before: None,
-            after: Some(json!({
-                "rows": n,
-                "unmasked": a.unmasked,
-                "format": format!("{format:?}").to_lowercase(),
-                "filter": format!("{:?}", a.filters),
-                "file": a.output.as_ref().map(|p| p.display().to_string()),
-            })),
-        },
-    )?;
-    tx.commit()?;
     out.status(format!(
         "exported {n} customer(s){}{}",
         if a.unmasked {

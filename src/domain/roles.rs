@@ -160,10 +160,10 @@ pub fn allowed(role: Role, action: Action) -> bool {
             member_up
         }
         DeleteCustomer | Assign | Transfer | Merge | Dedupe | ExportUnmasked | ReadAudit
-        | Recycle | Backup | Doctor => manager_up,
-        ForgetCustomer | ManagePools | ManageRules | ManageTeams | ManageUsers | Demo | Restore => {
-            admin_only
-        }
+        | Recycle | Doctor => manager_up,
+        // A backup is a full, unmasked copy of every team's customers: admins only.
+        ForgetCustomer | ManagePools | ManageRules | ManageTeams | ManageUsers | Demo | Restore
+        | Backup => admin_only,
     }
 }
 
@@ -205,13 +205,40 @@ mod tests {
     }
 }
 
-/// Who sees a customer's phone and e-mail unmasked: admins and managers always; a
-/// member only on their own customers (pool privacy); a viewer never.
-pub fn sees_contact(role: Role, actor_id: i64, owner_id: Option<i64>) -> bool {
+/// Who sees a customer's phone and e-mail unmasked: the same people who may work on it
+/// (admins always; managers on pooled customers and their team's; a member on their own
+/// — pool privacy; a viewer never). Other teams' customers stay masked to a manager.
+pub fn sees_contact(
+    role: Role,
+    actor_id: i64,
+    actor_team: i64,
+    owner_id: Option<i64>,
+    owner_team: Option<i64>,
+) -> bool {
+    may_work_on(role, actor_id, actor_team, owner_id, owner_team)
+}
+
+/// For queries: which customers' contacts an actor sees unmasked, as a condition the
+/// store can put in SQL (the set `sees_contact` describes row by row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContactScope {
+    /// Every customer (admins).
+    All,
+    /// Pooled customers and those owned by this team (managers).
+    PooledAndTeam(i64),
+    /// Customers this user owns (members).
+    Owner(i64),
+    /// None (viewers).
+    #[default]
+    Nothing,
+}
+
+pub fn contact_scope(role: Role, actor_id: i64, actor_team: i64) -> ContactScope {
     match role {
-        Role::Admin | Role::Manager => true,
-        Role::Member => owner_id == Some(actor_id),
-        Role::Viewer => false,
+        Role::Admin => ContactScope::All,
+        Role::Manager => ContactScope::PooledAndTeam(actor_team),
+        Role::Member => ContactScope::Owner(actor_id),
+        Role::Viewer => ContactScope::Nothing,
     }
 }
 
@@ -238,11 +265,14 @@ mod scope_tests {
 
     #[test]
     fn pool_privacy() {
-        assert!(sees_contact(Role::Manager, 1, None));
-        assert!(!sees_contact(Role::Member, 1, None));
-        assert!(sees_contact(Role::Member, 1, Some(1)));
-        assert!(!sees_contact(Role::Member, 1, Some(2)));
-        assert!(!sees_contact(Role::Viewer, 1, Some(1)));
+        assert!(sees_contact(Role::Manager, 1, 10, None, None));
+        assert!(sees_contact(Role::Manager, 1, 10, Some(2), Some(10)));
+        assert!(!sees_contact(Role::Manager, 1, 10, Some(2), Some(11)));
+        assert!(!sees_contact(Role::Member, 1, 10, None, None));
+        assert!(sees_contact(Role::Member, 1, 10, Some(1), Some(10)));
+        assert!(!sees_contact(Role::Member, 1, 10, Some(2), Some(10)));
+        assert!(!sees_contact(Role::Viewer, 1, 10, Some(1), Some(10)));
+        assert!(sees_contact(Role::Admin, 1, 10, Some(2), Some(11)));
     }
 
     #[test]

@@ -314,6 +314,10 @@ pub struct ListFilter {
     pub contact_before: Option<i64>,
     /// Pooled customers only from pools this team may see (None = every pool).
     pub visible_to_team: Option<i64>,
+    /// Where `search` may match phone and e-mail by substring: only where the actor sees
+    /// them unmasked. Elsewhere only a whole phone number or e-mail address matches, so a
+    /// search cannot spell out a masked contact digit by digit.
+    pub contact_scope: crate::domain::roles::ContactScope,
     pub sort: Sort,
     pub desc: bool,
     pub limit: Option<i64>,
@@ -385,18 +389,34 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
             " OR c.company LIKE ? ESCAPE '\\'",
             like.clone().into(),
         );
-        arg(
-            &mut sql,
-            " OR c.phone LIKE ? ESCAPE '\\'",
-            like.clone().into(),
-        );
-        arg(&mut sql, " OR c.email LIKE ? ESCAPE '\\'", like.into());
-        if digits.len() >= 4 {
-            arg(
-                &mut sql,
-                " OR c.phone_key LIKE ?",
-                format!("%{digits}%").into(),
-            );
+        use crate::domain::roles::ContactScope;
+        let unmasked = match f.contact_scope {
+            ContactScope::All => Some("1".to_string()),
+            ContactScope::PooledAndTeam(t) => Some(format!(
+                "(c.owner_id IS NULL OR c.owner_id IN (SELECT id FROM users WHERE team_id = {t}))"
+            )),
+            ContactScope::Owner(u) => Some(format!("c.owner_id = {u}")),
+            ContactScope::Nothing => None,
+        };
+        if let Some(cond) = unmasked {
+            sql.push_str(&format!(" OR ({cond} AND ("));
+            arg(&mut sql, "c.phone LIKE ? ESCAPE '\\'", like.clone().into());
+            arg(&mut sql, " OR c.email LIKE ? ESCAPE '\\'", like.into());
+            if digits.len() >= 4 {
+                arg(
+                    &mut sql,
+                    " OR c.phone_key LIKE ?",
+                    format!("%{digits}%").into(),
+                );
+            }
+            sql.push_str("))");
+        }
+        // A whole phone number or e-mail address matches for everyone.
+        if let Ok(k) = crate::domain::normalize::phone_key(q) {
+            arg(&mut sql, " OR c.phone_key = ?", k.into());
+        }
+        if let Ok(k) = crate::domain::normalize::email_key(q) {
+            arg(&mut sql, " OR c.email_key = ?", k.into());
         }
         sql.push(')');
     }
@@ -432,6 +452,13 @@ pub fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Customer>> {
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many customers match (export records it before the first row leaves).
+pub fn count(conn: &Connection, f: &ListFilter) -> Result<i64> {
+    let (clause, args) = where_clause(f);
+    let sql = format!("SELECT count(*) FROM customers c{clause}");
+    Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
 }
 
 /// Streams every matching customer to `each` without collecting them (export).

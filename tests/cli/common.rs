@@ -73,6 +73,21 @@ impl TestEnv {
         c
     }
 
+    /// The same environment as `cmd_as`, as a std `Command` (for `spawn`: processes that
+    /// run beside the test).
+    pub fn spawn_cmd_as(&self, user: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"));
+        c.env_clear()
+            .env("HOME", self.dir.path())
+            .env("POOL_DB", self.db())
+            .env("POOL_USER", user)
+            .env("POOL_NOW", &self.now)
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .current_dir(self.dir.path());
+        c
+    }
+
     pub fn run_as(&self, user: &str, args: &[&str]) -> Output {
         self.cmd_as(user).args(args).output().expect("run pool")
     }

@@ -227,7 +227,13 @@ fn list_filters() {
     assert_eq!(names(&["list", "--tag", "vip"]), ["A"]);
     assert_eq!(names(&["list", "--source", "展会"]), ["A"]);
     assert_eq!(names(&["list", "--search", "云帆"]), ["C"]);
-    assert_eq!(names(&["list", "--search", "0000002"]), ["B"]);
+    // B is another team's: its phone matches zhao's search only as a whole number.
+    assert_eq!(
+        names(&["list", "--search", "0000002"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(&["list", "--search", "13800000002"]), ["B"]);
+    assert_eq!(names(&["list", "--search", "0000001"]), ["A"]);
     assert_eq!(
         names(&["list", "--sort", "name", "--desc", "--limit", "2"]),
         ["C", "B"]

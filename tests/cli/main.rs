@@ -8,6 +8,7 @@ mod crash;
 mod customers;
 mod dedupe;
 mod foundation;
+mod hostile;
 mod identity;
 mod import;
 mod pool;
