@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::output::confirm;
+use super::pool::day_start;
 use super::Ctx;
 use crate::clock::iso_ts;
 use crate::domain::customer::{validate, CustomerFields, CustomerInput, Stage};
@@ -304,9 +305,28 @@ pub fn row(c: &Customer, viewer: &User) -> CustomerRow {
     }
 }
 
+/// Free text (notes, custom values) as shown where contacts are shown (`reveal`) or
+/// masked: phone numbers and e-mail addresses inside it are masked too.
+pub fn shown_text(reveal: bool, text: &str) -> std::borrow::Cow<'_, str> {
+    if reveal {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        crate::domain::mask::mask_in_text(text)
+    }
+}
+
+/// Custom fields as shown: string values through `shown_text`.
+pub fn shown_value(reveal: bool, v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(shown_text(reveal, s).into_owned()),
+        other => other.clone(),
+    }
+}
+
 /// Every field of one customer, masked per the viewer.
 pub fn detail(c: &Customer, viewer: &User) -> Map<String, Value> {
     let (phone, email, address) = masked(c, viewer);
+    let reveal = sees(viewer, c);
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id));
     m.insert("name".into(), json!(c.name));
@@ -318,14 +338,17 @@ pub fn detail(c: &Customer, viewer: &User) -> Map<String, Value> {
     m.insert("source".into(), json!(c.source));
     m.insert("stage".into(), json!(c.stage));
     m.insert("tags".into(), json!(c.tags));
-    m.insert("notes".into(), json!(c.notes));
+    m.insert(
+        "notes".into(),
+        json!(c.notes.as_deref().map(|n| shown_text(reveal, n))),
+    );
     if let Some(Value::Object(custom)) = c
         .custom
         .as_deref()
         .and_then(|s| serde_json::from_str(s).ok())
     {
         for (k, v) in custom {
-            m.insert(format!("custom.{k}"), v);
+            m.insert(format!("custom.{k}"), shown_value(reveal, &v));
         }
     }
     m.insert("owner".into(), json!(c.owner));
@@ -430,6 +453,12 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
         }
         (None, Some(p)) => {
             let pid = pool::pool_id(&tx, p)?;
+            if me.role != Role::Admin && !pool::visible(&tx, pid, me.team_id)? {
+                return Err(Error::PoolNotVisible {
+                    pool: p.clone(),
+                    team: me.team.clone(),
+                });
+            }
             (
                 Placement {
                     pool_id: pid,
@@ -448,6 +477,34 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
             None,
         ),
     };
+    // Adding a customer for yourself is taking one: the stage rule and the pool's claim
+    // rules apply (max_owned, the daily cap), and a copy of a customer you lost (same
+    // phone or e-mail) is refused while its re-claim cooldown runs.
+    if place.owner_id == Some(me.id) {
+        crate::domain::rules::check_stage_change(me.role, a.stage.as_str(), false)?;
+        for (existing, why) in customers::exact_matches(&tx, &f, None)? {
+            if why == "same phone" || why == "same email" {
+                let pool_id = customers::get(&tx, existing)?.pool_id;
+                let rules = pool::rules(&tx, pool_id)?;
+                let facts =
+                    pool::claim_facts(&tx, existing, None, me.id, pool_id, &rules, day_start(now))?;
+                let cooldown = crate::domain::rules::Rules {
+                    max_owned: 0,
+                    daily_claims: 0,
+                    fresh_hold_hours: 0,
+                    ..rules
+                };
+                crate::domain::rules::check_claim(&cooldown, &facts, &me.login, "", now)?;
+            }
+        }
+        let rules = pool::rules(&tx, place.pool_id)?;
+        let mut facts =
+            pool::claim_facts(&tx, 0, None, me.id, place.pool_id, &rules, day_start(now))?;
+        if !crate::domain::rules::counts_towards_limit(&rules, a.stage.as_str()) {
+            facts.owned = 0;
+        }
+        crate::domain::rules::check_claim(&rules, &facts, &me.login, "public", now)?;
+    }
     // The dedupe matcher, on the indexed neighbours only (same phone, e-mail or name):
     // catches 张伟/杭州云帆科技有限公司 vs 张伟/杭州云帆科技 and stays instant.
     let me_as_record = crate::domain::matching::Record::from_fields(0, &f, None);
@@ -755,6 +812,9 @@ pub fn edit(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
         .stage
         .map(|s| s.as_str().to_string())
         .unwrap_or(c.stage.clone());
+    if stage != c.stage {
+        crate::domain::rules::check_stage_change(me.role, &stage, pool::has_deal(&tx, c.id)?)?;
+    }
     let old = validate(&current, false)?;
     let mut before = Map::new();
     let mut after = Map::new();

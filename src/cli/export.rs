@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use super::customer::{filter, masked, FilterArgs};
+use super::customer::{filter, masked, sees, shown_text, shown_value, FilterArgs};
 use super::output::Format;
 use super::Ctx;
 use crate::clock::iso_ts;
@@ -90,6 +90,7 @@ fn record(
     custom_keys: &[String],
 ) -> Map<String, Value> {
     let (phone, email, address) = contacts(c, viewer, unmasked);
+    let reveal = unmasked && sees(viewer, c);
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id));
     m.insert("name".into(), json!(c.name));
@@ -101,7 +102,10 @@ fn record(
     m.insert("source".into(), json!(c.source));
     m.insert("stage".into(), json!(c.stage));
     m.insert("tags".into(), json!(c.tags));
-    m.insert("notes".into(), json!(c.notes));
+    m.insert(
+        "notes".into(),
+        json!(c.notes.as_deref().map(|n| shown_text(reveal, n))),
+    );
     m.insert("owner".into(), json!(c.owner));
     m.insert(
         "pool".into(),
@@ -121,7 +125,10 @@ fn record(
     for k in custom_keys {
         m.insert(
             format!("custom.{k}"),
-            custom.get(k).cloned().unwrap_or(Value::Null),
+            custom
+                .get(k)
+                .map(|v| shown_value(reveal, v))
+                .unwrap_or(Value::Null),
         );
     }
     m
@@ -136,6 +143,7 @@ fn csv_cells(
     out: &mut Vec<String>,
 ) {
     let (phone, email, address) = contacts(c, viewer, unmasked);
+    let reveal = unmasked && sees(viewer, c);
     let text = |v: &Option<String>| {
         v.as_deref()
             .map(|s| guard(s).into_owned())
@@ -152,7 +160,12 @@ fn csv_cells(
     out.push(text(&c.source));
     out.push(guard(&c.stage).into_owned());
     out.push(guard(&c.tags).into_owned());
-    out.push(text(&c.notes));
+    out.push(
+        c.notes
+            .as_deref()
+            .map(|n| guard(&shown_text(reveal, n)).into_owned())
+            .unwrap_or_default(),
+    );
     out.push(text(&c.owner));
     out.push(if c.owner_id.is_none() {
         guard(&c.pool).into_owned()
@@ -169,7 +182,7 @@ fn csv_cells(
             .unwrap_or_default();
         for k in custom_keys {
             out.push(match custom.get(k) {
-                Some(Value::String(s)) => guard(s).into_owned(),
+                Some(Value::String(s)) => guard(&shown_text(reveal, s)).into_owned(),
                 Some(Value::Null) | None => String::new(),
                 Some(other) => other.to_string(),
             });

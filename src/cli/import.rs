@@ -93,6 +93,9 @@ pub struct Summary {
     pub duplicates_in_file: u64,
     pub duplicates_in_database: u64,
     pub merged: u64,
+    /// Duplicates of customers the importer may not edit (someone else's, another
+    /// team's, or pooled for a member): skipped, not merged.
+    pub merge_refused: u64,
     pub rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub first_id: Option<i64>,
@@ -387,15 +390,33 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                 owner_id: Some(u.id),
             }
         }
-        (None, Some(p)) => Placement {
-            pool_id: pool::pool_id(&tx, p)?,
-            owner_id: None,
-        },
+        (None, Some(p)) => {
+            let pool_id = pool::pool_id(&tx, p)?;
+            if me.role != Role::Admin && !pool::visible(&tx, pool_id, me.team_id)? {
+                return Err(Error::PoolNotVisible {
+                    pool: p.clone(),
+                    team: me.team.clone(),
+                });
+            }
+            Placement {
+                pool_id,
+                owner_id: None,
+            }
+        }
         (None, None) => Placement {
             pool_id: 1,
             owner_id: None,
         },
     };
+    // A member importing for themselves takes customers: no copies of existing ones
+    // (a copy would dodge a cooldown), and the pool's limits are checked at the end.
+    let takes_for_self = place.owner_id == Some(me.id) && me.role == Role::Member;
+    if takes_for_self && a.on_duplicate == OnDuplicate::Create {
+        return Err(Error::invalid(
+            "--on-duplicate",
+            "a member importing customers for themselves cannot create copies of existing customers; use skip or merge, or import into a pool",
+        ));
+    }
     let max_before = customers::max_id(&tx)?;
     customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
@@ -476,7 +497,14 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                                 if let Some(b) = batch_insert.as_mut() {
                                     b.flush()?;
                                 }
-                                if let Some(f) = merge_into(&tx, existing, &lead, now)? {
+                                let target = customers::get(&tx, existing)?;
+                                // Only into customers the importer may edit (the one scope
+                                // rule); the rest stay skipped duplicates.
+                                if super::customer::check_scope(&me, &target).is_err() {
+                                    s.merge_refused += 1;
+                                } else if let Some(f) =
+                                    merge_into(&tx, &target, &lead, &me.login, now)?
+                                {
                                     s.merged += 1;
                                     let k = &f.keys;
                                     keymap.add(
@@ -558,6 +586,30 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         b.set_message("building indexes");
     }
     customers::restore_indexes(&tx, &suspended)?;
+    if let Some(owner) = place.owner_id {
+        // Every path that gives someone customers keeps the pool's limits.
+        let rules = pool::rules(&tx, place.pool_id)?;
+        if rules.max_owned > 0 {
+            let owned = pool::owned_count(&tx, owner, place.pool_id, rules.count_won)?;
+            if owned > rules.max_owned {
+                return Err(Error::LimitReached {
+                    who: users::by_id(&tx, owner)?.login,
+                    n: owned,
+                    max: rules.max_owned,
+                    pool: "public".into(),
+                });
+            }
+        }
+        if takes_for_self && rules.daily_claims > 0 {
+            let today = pool::claims_since(&tx, me.id, super::pool::day_start(now))?;
+            if today + s.imported as i64 > rules.daily_claims {
+                return Err(Error::DailyCap {
+                    n: today + s.imported as i64,
+                    max: rules.daily_claims,
+                });
+            }
+        }
+    }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -587,6 +639,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                 "duplicates_in_file": s.duplicates_in_file,
                 "duplicates_in_database": s.duplicates_in_database,
                 "merged": s.merged,
+                "merge_refused": s.merge_refused,
                 "rejected": s.rejected,
                 "first_id": s.first_id,
                 "last_id": s.last_id,
@@ -605,6 +658,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     } else {
         "imported"
     };
+    if s.merge_refused > 0 {
+        out.warn(format!(
+            "{} duplicate(s) of customers you may not edit were skipped, not merged",
+            s.merge_refused
+        ));
+    }
     out.status(format!(
         "{verb} {} of {} rows in {:.2} s; {} duplicate(s), {} rejected{}",
         s.imported,
@@ -624,11 +683,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
 /// duplicate row; never overwrites a value. Returns whether anything changed.
 fn merge_into(
     tx: &rusqlite::Connection,
-    id: i64,
+    c: &crate::store::customers::Customer,
     lead: &Lead,
+    actor: &str,
     now: i64,
 ) -> Result<Option<crate::domain::customer::CustomerFields>> {
-    let c = customers::get(tx, id)?;
+    let id = c.id;
     let mut f = crate::domain::customer::validate(
         &crate::domain::customer::CustomerInput {
             name: c.name.clone(),
@@ -670,8 +730,12 @@ fn merge_into(
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
     let custom_before = custom.len();
+    let mut custom_added = Vec::new();
     for (k, v) in &lead.custom {
-        custom.entry(k.clone()).or_insert_with(|| v.clone());
+        if !custom.contains_key(k) {
+            custom.insert(k.clone(), v.clone());
+            custom_added.push(k.clone());
+        }
     }
     if f == before && custom.len() == custom_before {
         return Ok(None);
@@ -690,9 +754,43 @@ fn merge_into(
     };
     let f = crate::domain::customer::validate(&input, false)?;
     customers::update_fields(tx, id, &f, &c.stage, now)?;
+    let mut changed_before = Map::new();
+    let mut changed_after = Map::new();
+    for (k, o, n) in [
+        ("name", &before.name, &f.name),
+        ("company", &before.company, &f.company),
+        ("phone", &before.phone, &f.phone),
+        ("email", &before.email, &f.email),
+        ("city", &before.city, &f.city),
+        ("address", &before.address, &f.address),
+        ("source", &before.source, &f.source),
+        ("notes", &before.notes, &f.notes),
+    ] {
+        if o != n {
+            changed_before.insert(k.into(), super::customer::audit_value(k, o));
+            changed_after.insert(k.into(), super::customer::audit_value(k, n));
+        }
+    }
+    if before.tags != f.tags {
+        changed_before.insert("tags".into(), json!(before.tags));
+        changed_after.insert("tags".into(), json!(f.tags));
+    }
     if custom.len() != custom_before {
+        changed_after.insert("custom_fields_added".into(), json!(custom_added));
         customers::set_custom(tx, id, &Value::Object(custom).to_string())?;
     }
+    audit::append(
+        tx,
+        audit::Record {
+            at: now,
+            actor,
+            action: "import_merge",
+            entity: "customer",
+            entity_id: Some(id),
+            before: Some(Value::Object(changed_before)),
+            after: Some(Value::Object(changed_after)),
+        },
+    )?;
     Ok(Some(f))
 }
 

@@ -134,7 +134,7 @@ pub fn for_each_id(
 }
 
 /// Start of the current UTC day, for the daily claim cap.
-fn day_start(now: i64) -> i64 {
+pub fn day_start(now: i64) -> i64 {
     now - now.rem_euclid(DAY)
 }
 

@@ -174,6 +174,23 @@ pub fn map_headers(
 ) -> Result<Vec<Target>, String> {
     let mut used = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(headers.len());
+    // Two columns with the same name: which one is "phone"? Refused, so a second phone
+    // never slips into a custom field (or over the first) unnoticed.
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let key = header_key(h);
+        if key.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(key, i) {
+            return Err(format!(
+                "the header has the column '{}' twice (columns {} and {}); rename or remove one",
+                h.trim(),
+                first + 1,
+                i + 1
+            ));
+        }
+    }
     for h in headers {
         let key = header_key(h);
         let forced = overrides
@@ -232,6 +249,13 @@ mod tests {
         assert_eq!(t[4], Target::Field(Field::City));
         assert_eq!(t[5], Target::Custom("职位".into()));
         assert_eq!(t[6], Target::Ignore);
+    }
+
+    #[test]
+    fn duplicate_column_names_are_refused() {
+        let e = map_headers(&heads(&["name", "phone", "Phone "]), &[]).unwrap_err();
+        assert!(e.contains("'Phone' twice (columns 2 and 3)"), "{e}");
+        assert!(map_headers(&heads(&["name", "", ""]), &[]).is_ok());
     }
 
     #[test]

@@ -124,6 +124,81 @@ pub fn mask_address(raw: &str) -> String {
     format!("{kept}***")
 }
 
+/// Free text (notes, custom fields) with every phone- or e-mail-like part masked, for
+/// whoever sees the customer's contacts masked: a phone number typed into the notes or
+/// imported into a second phone column must not show where the phone field is masked.
+/// A run of 7 or more digits (with `+`, spaces, `-`, `.`, `(`, `)` between them) is a
+/// phone; a word with an `@` and a dot after it is an e-mail address.
+pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let has_digits = text.bytes().filter(u8::is_ascii_digit).count() >= 7;
+    if !has_digits && !text.contains('@') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        // An e-mail address: the word around an '@'.
+        if let Some(end) = email_at(&chars, i) {
+            let word: String = chars[i..end].iter().collect();
+            out.push_str(&mask_email(&word));
+            i = end;
+            continue;
+        }
+        // A phone number: digits and separators, ending on a digit, 7+ digits.
+        if chars[i].is_ascii_digit()
+            || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            let mut j = i;
+            let mut last_digit = i;
+            let mut digits = 0;
+            while j < chars.len()
+                && (chars[j].is_ascii_digit()
+                    || matches!(chars[j], '+' | ' ' | '-' | '.' | '(' | ')'))
+            {
+                if chars[j].is_ascii_digit() {
+                    digits += 1;
+                    last_digit = j;
+                }
+                j += 1;
+            }
+            let end = last_digit + 1;
+            let run: String = chars[i..end].iter().collect();
+            if digits >= 7 {
+                out.push_str(&mask_phone(&run));
+            } else {
+                out.push_str(&run);
+            }
+            i = end;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Where an e-mail-like word starting at `i` ends: it must start a word, hold one '@'
+/// with something before it and a dot somewhere after it.
+fn email_at(chars: &[char], i: usize) -> Option<usize> {
+    let word_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%');
+    if !word_char(chars[i]) || chars[i] == '@' || (i > 0 && word_char(chars[i - 1])) {
+        return None;
+    }
+    let mut end = i;
+    while end < chars.len() && word_char(chars[end]) {
+        end += 1;
+    }
+    // A trailing dot ends the sentence, not the address.
+    while end > i && chars[end - 1] == '.' {
+        end -= 1;
+    }
+    let word = &chars[i..end];
+    let at = word.iter().position(|&c| c == '@')?;
+    (at > 0 && word[at + 1..].contains(&'.')).then_some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +329,44 @@ mod tests {
         fn cjk_addresses_never_panic(s in "[省市区县旗自治行政盟镇路号，, a-z0-9杭州西湖]{0,40}") {
             let m = mask_address(&s);
             prop_assert!(m.is_empty() || m.contains("***"));
+        }
+    }
+
+    #[test]
+    fn contacts_inside_text_are_masked() {
+        assert_eq!(
+            mask_in_text("客户手机 13800138000，邮箱 lihua@qq.com。"),
+            "客户手机 138****8000，邮箱 l***@qq.com。"
+        );
+        assert_eq!(
+            mask_in_text("call +86 138-0013-8000 after 5pm"),
+            "call +86 138****8000 after 5pm"
+        );
+        assert_eq!(
+            mask_in_text("order 12345, room 302"),
+            "order 12345, room 302"
+        );
+        assert_eq!(
+            mask_in_text("a@b is not an address"),
+            "a@b is not an address"
+        );
+        assert_eq!(
+            mask_in_text("write to x.y@corp.cn."),
+            "write to x***@corp.cn."
+        );
+        assert_eq!(mask_in_text(""), "");
+    }
+
+    proptest::proptest! {
+        /// No run of 7+ consecutive digits of the input survives masking.
+        #[test]
+        fn no_long_digit_run_survives(s in "[0-9 a-z@.+()-]{0,60}") {
+            let m = mask_in_text(&s);
+            let mut run = 0;
+            for c in m.chars() {
+                run = if c.is_ascii_digit() { run + 1 } else { 0 };
+                proptest::prop_assert!(run < 7, "{s:?} -> {m:?}");
+            }
         }
     }
 }

@@ -152,6 +152,25 @@ pub fn check_claim(
     Ok(())
 }
 
+/// Who may move a customer to a stage. Managers and admins: any. A member: `lead` and
+/// `churned` freely, but `customer` and `loyal` (won stages: exempt from recycling,
+/// outside max_owned unless `count_won`) only once the customer has a deal — otherwise a
+/// member could keep a lead forever by calling it loyal.
+pub fn check_stage_change(
+    role: crate::domain::roles::Role,
+    to: &str,
+    has_deal: bool,
+) -> Result<(), Error> {
+    use crate::domain::roles::Role;
+    let won = matches!(to, "customer" | "loyal");
+    if won && !has_deal && matches!(role, Role::Member | Role::Viewer) {
+        return Err(Error::Forbidden(format!(
+            "a member may set stage '{to}' only on a customer with a deal (pool deal add ID --amount …), or ask a manager"
+        )));
+    }
+    Ok(())
+}
+
 /// max_owned, for claims and for assignments.
 pub fn check_limit(r: &Rules, owned: i64, who: &str, pool: &str) -> Result<(), Error> {
     if r.max_owned > 0 && owned >= r.max_owned {

@@ -103,7 +103,7 @@ impl<R: Read> LeadReader<R> {
             }
             Err(e) => return Err(csv_error(e)),
         };
-        let targets = map_headers(&headers, map).map_err(|m| Error::invalid("--map", m))?;
+        let targets = map_headers(&headers, map).map_err(|m| Error::invalid("header", m))?;
         if !targets
             .iter()
             .any(|t| matches!(t, Target::Field(Field::Name | Field::Company)))

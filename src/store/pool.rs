@@ -214,6 +214,22 @@ pub fn owned_count(conn: &Connection, user: i64, pool_id: i64, count_won: bool) 
         .query_row(params![user, pool_id, count_won], |r| r.get(0))?)
 }
 
+/// Whether the customer has at least one deal (a won stage needs one for members).
+pub fn has_deal(conn: &Connection, customer_id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM deals WHERE customer_id = ?1)")?
+        .query_row([customer_id], |r| r.get(0))?)
+}
+
+/// Claims (ownership events of kind claim) a user made since `since`.
+pub fn claims_since(conn: &Connection, user: i64, since: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM ownership_events WHERE to_user = ?1 AND event = 'claim' AND at >= ?2",
+        )?
+        .query_row(params![user, since], |r| r.get(0))?)
+}
+
 pub fn locked_count(conn: &Connection, user: i64) -> Result<i64> {
     Ok(conn
         .prepare_cached(

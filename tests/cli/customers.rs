@@ -135,6 +135,13 @@ fn edit_changes_only_what_is_given_and_checks_ownership() {
         .as_i64()
         .unwrap()
         .to_string();
+    // A won stage needs a deal (or a manager): refused before anything changes.
+    env.fails_as(
+        "lihua",
+        &["edit", &id, "--email", "zl@163.com", "--stage", "customer"],
+        4,
+    );
+    env.ok_as("lihua", &["deal", "add", &id, "--amount", "10"]);
     env.ok_as(
         "lihua",
         &[
@@ -180,20 +187,19 @@ fn list_filters() {
             "展会",
         ],
     );
-    env.ok_as(
+    env.ok(&[
+        "add",
+        "--name",
+        "B",
+        "--phone",
+        "13800000002",
+        "--city",
+        "北京",
+        "--stage",
+        "customer",
+        "--owner",
         "wang",
-        &[
-            "add",
-            "--name",
-            "B",
-            "--phone",
-            "13800000002",
-            "--city",
-            "北京",
-            "--stage",
-            "customer",
-        ],
-    );
+    ]);
     env.ok(&[
         "add",
         "--name",

@@ -142,3 +142,153 @@ fn an_unmasked_export_is_audited_before_its_first_byte() {
     assert!(out.stdout.is_empty(), "unmasked list without an audit row");
     holder.execute_batch("ROLLBACK").unwrap();
 }
+
+fn write(env: &TestEnv, name: &str, body: &str) -> String {
+    let p = env.dir.path().join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn import_merges_only_into_customers_the_importer_may_edit() {
+    let (env, north, pooled) = two_teams();
+    let mine = env.json_as(
+        "lihua",
+        &["add", "--name", "我的", "--phone", "13600000001"],
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let csv = write(
+        &env,
+        "m.csv",
+        "name,phone,email,notes,tags\n\
+         北方客户,13912345678,hijack@evil.cn,改了,stolen\n\
+         公海客户,13787654321,hijack2@evil.cn,改了,stolen\n\
+         我的,13600000001,me@mine.cn,补充,ok\n",
+    );
+    let v = env.json_as("lihua", &["import", &csv, "--on-duplicate", "merge"]);
+    assert_eq!(v["merged"], 1, "{v}");
+    assert_eq!(v["merge_refused"], 2, "{v}");
+    for id in [&north, &pooled] {
+        let after: String = Connection::open(env.db())
+            .unwrap()
+            .query_row(
+                "SELECT coalesce(email, '') || coalesce(notes, '') || tags FROM customers WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            !after.contains("evil") && !after.contains("stolen"),
+            "{id}: {after}"
+        );
+    }
+    // One audit row per merged customer, findable by its id, with before and after.
+    let rows = env.json(&["audit", "log", "--customer", &mine.to_string()]);
+    let merge = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "import_merge")
+        .unwrap_or_else(|| panic!("{rows}"));
+    assert!(
+        merge["after"].as_str().unwrap().contains("m***@mine.cn"),
+        "{merge}"
+    );
+}
+
+#[test]
+fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
+    let (env, _, _) = two_teams();
+    let csv = write(
+        &env,
+        "d.csv",
+        "name,phone,Phone\nx,13800000001,13900000002\n",
+    );
+    let err = env.fails_as("lihua", &["import", &csv], 6);
+    assert!(err.contains("'Phone' twice"), "{err}");
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM customers WHERE name = 'x'"),
+        0
+    );
+    // A phone typed into the notes, an e-mail in a custom column.
+    let csv = write(
+        &env,
+        "n.csv",
+        "name,phone,备注,微信邮箱\n有备注,13500000003,老板手机 13912340000 晚上打,boss@corp.cn\n",
+    );
+    env.ok(&["import", &csv, "--map", "微信邮箱=custom"]);
+    let id = count(&env, "SELECT id FROM customers WHERE name = '有备注'").to_string();
+    for who in ["lin", "lihua"] {
+        let shown = env.json_as(who, &["show", &id]);
+        let text = shown.to_string();
+        assert!(!text.contains("13912340000"), "{who}: {text}");
+        assert!(!text.contains("boss@corp.cn"), "{who}: {text}");
+        assert!(text.contains("139****0000"), "{who}: {text}");
+    }
+    let exported = env.ok_as("lin", &["export"]);
+    assert!(!exported.contains("13912340000") && !exported.contains("boss@corp.cn"));
+    // Whoever sees the contacts sees the notes as written.
+    assert!(env
+        .json_as("zhao", &["show", &id])
+        .to_string()
+        .contains("13912340000"));
+}
+
+#[test]
+fn members_get_customers_only_within_the_rules() {
+    let (env, _, pooled) = two_teams();
+    env.ok(&[
+        "rules",
+        "set",
+        "--max-owned",
+        "2",
+        "--reclaim-cooldown-days",
+        "7",
+    ]);
+    env.ok(&["pools", "add", "east-only", "--team", "east"]);
+    // max_owned on add: two are fine, the third is refused.
+    let a1 = env.json_as("lihua", &["add", "--name", "a1", "--phone", "13600000011"])["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    env.ok_as("lihua", &["add", "--name", "a2", "--phone", "13600000012"]);
+    env.fails_as(
+        "lihua",
+        &["add", "--name", "a3", "--phone", "13600000013"],
+        5,
+    );
+    // …and on import for oneself (all or nothing): 1 owned + 2 rows > 2.
+    env.ok_as("lihua", &["release", &a1, "--reason", "x"]);
+    let csv = write(
+        &env,
+        "own.csv",
+        "name,phone\nb1,13600000021\nb2,13600000022\n",
+    );
+    env.fails_as("lihua", &["import", &csv, "--owner", "lihua"], 5);
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM customers WHERE name LIKE 'b%'"),
+        0
+    );
+    // A lost customer cannot come back as a copy during its cooldown.
+    env.ok_as("wang", &["claim", &pooled]);
+    env.ok_as("wang", &["release", &pooled, "--reason", "不要了"]);
+    let err = env.fails_as(
+        "wang",
+        &["add", "--name", "公海客户", "--phone", "13787654321"],
+        5,
+    );
+    assert!(err.contains("cooldown"), "{err}");
+    // Stages: a member cannot make a lead loyal (exempt from recycling) without a deal.
+    let lead = env.json_as("wang", &["add", "--name", "w1", "--phone", "13600000031"])["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    env.fails_as("wang", &["edit", &lead, "--stage", "loyal"], 4);
+    env.fails_as("wang", &["add", "--name", "w2", "--stage", "loyal"], 4);
+    env.ok_as("wang", &["deal", "add", &lead, "--amount", "100"]);
+    env.ok_as("wang", &["edit", &lead, "--stage", "loyal"]);
+    // A pool the member's team cannot see is not theirs to add to.
+    env.fails_as("wang", &["add", "--name", "w3", "--pool", "east-only"], 5);
+    env.fails_as("wang", &["import", &csv, "--pool", "east-only"], 5);
+}

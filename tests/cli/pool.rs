@@ -88,7 +88,7 @@ fn max_owned_counts_won_stages_only_when_asked() {
         "{err}"
     );
     // A won customer does not count unless count_won is on.
-    env.ok_as("lihua", &["edit", &ids[0], "--stage", "customer"]);
+    env.ok(&["edit", &ids[0], "--stage", "customer"]);
     env.ok_as("lihua", &["claim", &ids[2]]);
     env.ok(&["rules", "set", "--count-won", "true"]);
     env.fails_as("lihua", &["claim", &ids[3]], 5);
@@ -327,9 +327,9 @@ fn recycle_returns_exactly_the_customers_past_their_rule() {
         .collect();
     let s: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     env.ok_as("lihua", &["claim", &s[0], &s[1], &s[2], &s[3], &s[4]]);
-    env.ok_as("lihua", &["edit", &s[1], "--stage", "customer"]); // 60 days
-    env.ok_as("lihua", &["edit", &s[2], "--stage", "loyal"]); // exempt
-                                                              // A contact 20 days later postpones s[3] to day 50.
+    env.ok(&["edit", &s[1], "--stage", "customer"]); // 60 days
+    env.ok(&["edit", &s[2], "--stage", "loyal"]); // exempt
+                                                  // A contact 20 days later postpones s[3] to day 50.
     env.sql(&format!(
         "UPDATE customers SET last_contact_at = unixepoch('2026-12-12T09:00:00Z') WHERE id = {}",
         ids[3]
