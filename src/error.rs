@@ -70,6 +70,9 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("{0}")]
     Other(String),
+    /// Nothing may be printed (stderr is the database): only the exit code speaks.
+    #[error("")]
+    Silent(u8),
     /// Per-item errors were already printed; this carries the worst exit code.
     #[error("{summary}")]
     Reported { code: u8, summary: String },
@@ -114,7 +117,7 @@ impl Error {
             Busy(_) => 7,
             Integrity(_) => 8,
             Sqlite(e) if is_busy(e) => 7,
-            Reported { code, .. } => *code,
+            Reported { code, .. } | Silent(code) => *code,
             _ => 1,
         }
     }

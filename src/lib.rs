@@ -33,6 +33,9 @@ pub fn report(e: &Error) -> ExitCode {
             }
         }
     }
+    if let Error::Silent(code) = e {
+        return ExitCode::from(*code);
+    }
     eprintln!("error: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -232,26 +232,31 @@ pub fn temp_beside(target: &Path, tag: &str, protect: &Protected) -> Result<(Pat
     )))
 }
 
-/// A name that does not exist yet: `base`, else `stem-2.ext`, `stem-3.ext`, … (for files
+/// A name that does not exist yet: `base`, else `stem-2.ext`, `stem-3.ext`, … for a
+/// short extension (`leads.csv.rejects-2.csv`), else `base-2`, `base-3`, … (for files
 /// the tool names itself, such as an import's rejects file: a re-run never overwrites the
 /// last run's file, nor a file someone else put there).
 pub fn unused_name(base: &Path) -> PathBuf {
     if std::fs::symlink_metadata(base).is_err() {
         return base.to_path_buf();
     }
-    let (stem, ext) = match (base.file_stem(), base.extension()) {
-        (Some(s), Some(e)) => (s.to_owned(), Some(e.to_owned())),
-        _ => (base.as_os_str().to_owned(), None),
-    };
-    let dir = base.parent().unwrap_or(Path::new(""));
+    let short_ext = base
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| e.len() <= 4 && e.chars().all(|c| c.is_ascii_alphanumeric()));
     for n in 2u32.. {
-        let mut name = stem.clone();
-        name.push(format!("-{n}"));
-        if let Some(e) = &ext {
-            name.push(".");
-            name.push(e);
-        }
-        let p = dir.join(name);
+        let p = match (short_ext, base.file_stem()) {
+            (Some(ext), Some(stem)) => {
+                let mut name = stem.to_owned();
+                name.push(format!("-{n}.{ext}"));
+                base.with_file_name(name)
+            }
+            _ => {
+                let mut s = base.as_os_str().to_owned();
+                s.push(format!("-{n}"));
+                PathBuf::from(s)
+            }
+        };
         if std::fs::symlink_metadata(&p).is_err() {
             return p;
         }
@@ -259,14 +264,19 @@ pub fn unused_name(base: &Path) -> PathBuf {
     unreachable!("u32 names exhausted")
 }
 
-/// Checks that stdout is not one of the database's files (`pool export >> pool.db`
-/// would append CSV to the live database). Call it before this process opens the
-/// database: it closes a duplicate of stdout, which would drop SQLite's locks if stdout
-/// were the database.
+/// Checks that neither stdout nor stderr is one of the database's files (`pool export >>
+/// pool.db` would append CSV to the live database). Call it before this process opens
+/// the database: it closes duplicates of both, which would drop SQLite's locks if one of
+/// them were the database.
 pub fn check_stdout(protect: &Protected) -> Result<()> {
     use std::os::fd::AsFd;
-    let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
-    protect.check_open(&File::from(fd), "stdout")
+    let out = std::io::stdout().as_fd().try_clone_to_owned()?;
+    protect.check_open(&File::from(out), "stdout")?;
+    let err = std::io::stderr().as_fd().try_clone_to_owned()?;
+    // Not a word on stderr: it is the database.
+    protect
+        .check_open(&File::from(err), "stderr")
+        .map_err(|_| Error::Silent(6))
 }
 
 /// Makes a rename or a new file in `dir` durable.
@@ -351,5 +361,11 @@ mod tests {
         assert_eq!(unused_name(&base), base);
         std::fs::write(&base, "x").unwrap();
         assert_eq!(unused_name(&base), d.path().join("a.csv.rejects-2.csv"));
+        let aside = d.path().join("pool.db.before-restore-123");
+        std::fs::write(&aside, "x").unwrap();
+        assert_eq!(
+            unused_name(&aside),
+            d.path().join("pool.db.before-restore-123-2")
+        );
     }
 }

@@ -278,6 +278,14 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let started = Instant::now();
     let map = parse_map(&a.map)?;
     let stdin = a.file.as_os_str() == "-";
+    // Reading the live database (or its -wal/-shm) as a CSV would open and close a
+    // descriptor of it, which drops the locks this process holds on it.
+    if !stdin && crate::outfile::Protected::database(&ctx.db_path()?).holds_path(&a.file) {
+        return Err(Error::invalid(
+            "FILE",
+            "is the live database or one of its files, not a CSV file",
+        ));
+    }
     let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
         (Box::new(std::io::stdin()), None)
     } else {

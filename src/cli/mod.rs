@@ -158,6 +158,8 @@ pub struct Ctx {
     pub out: Out,
     store: Option<Store>,
     actor: Option<User>,
+    /// `pool init`: may start a database in an existing empty file.
+    pub init: bool,
 }
 
 impl Ctx {
@@ -168,6 +170,7 @@ impl Ctx {
             out,
             store: None,
             actor: None,
+            init: false,
         }
     }
 
@@ -188,7 +191,7 @@ impl Ctx {
             let path = self.db_path()?;
             // `pool list >> pool.db` would append to the live database.
             crate::outfile::check_stdout(&crate::outfile::Protected::database(&path))?;
-            self.store = Some(Store::open(&path)?);
+            self.store = Some(Store::open_with(&path, self.init)?);
         }
         match self.store.as_mut() {
             Some(s) => Ok(s),
@@ -314,7 +317,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut ctx = Ctx::new(cli.global);
     match cli.command {
         Command::Init => setup::init(&mut ctx),
-        Command::Completions(a) => setup::completions(&mut Cli::command(), &a),
+        Command::Completions(a) => {
+            // Never touches the database, but never writes into it either.
+            if let Ok(db) = ctx.db_path() {
+                crate::outfile::check_stdout(&crate::outfile::Protected::database(&db))?;
+            }
+            setup::completions(&mut Cli::command(), &a)
+        }
         Command::Team(c) => team::run(&mut ctx, c),
         Command::User(c) => user::run(&mut ctx, c),
         Command::Add(a) => customer::add(&mut ctx, &a),

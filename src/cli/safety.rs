@@ -109,18 +109,30 @@ pub fn backup(ctx: &mut Ctx, a: &BackupArgs) -> Result<()> {
     let out = ctx.out;
     let live = ctx.db_path()?;
     let protect = outfile::Protected::database(&live);
+    let folder = match a.file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Err(Error::invalid(
+            "FILE",
+            format!("the folder {} does not exist", folder.display()),
+        ));
+    }
     check_backup_target(&a.file, a.force, &protect)?;
+    safety::sweep_leftovers(&a.file, "partial");
     let store = ctx.store()?;
     let (tmp, file) = outfile::temp_beside(&a.file, "partial", &protect)?;
     drop(file);
     let written = (|| -> Result<(safety::FileCheck, u64)> {
         safety::backup_to(&store.conn, &tmp)?;
         let check = safety::check_file(&safety::open_read_only(&tmp)?)?;
-        if check.integrity != "ok" || check.audit_error.is_some() {
+        if check.integrity != "ok" || check.audit_error.is_some() || check.schema_error.is_some() {
             return Err(Error::Integrity(format!(
-                "the backup does not verify: {} {}",
+                "the backup does not verify: {} {} {}",
                 check.integrity,
-                check.audit_error.clone().unwrap_or_default()
+                check.audit_error.clone().unwrap_or_default(),
+                check.schema_error.clone().unwrap_or_default()
             )));
         }
         let bytes = std::fs::metadata(&tmp)?.len();
@@ -178,11 +190,13 @@ struct RestoreReport {
     audit_head: String,
 }
 
-/// Restore: the backup is checked, copied to a private file beside the database,
-/// upgraded to this binary's schema and given its `restore` audit row there; then its
-/// pages are written into the live database in one transaction while everybody else
-/// keeps working (`store::safety::restore_into_live` explains why that is atomic for
-/// them), after the current contents are copied aside under the same lock.
+/// Restore: the backup is copied once to a private file beside the database, and only
+/// that copy is checked (integrity, audit chain, exactly pool's schema for its version),
+/// upgraded to this binary's schema and given its `restore` audit row — so the file
+/// cannot be swapped between the check and the copy; then its pages are written into the
+/// live database in one transaction while everybody else keeps working
+/// (`store::safety::restore_into_live` explains why that is atomic for them), after the
+/// current contents are copied aside under the same lock.
 pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
     let me = ctx.require(Action::Restore)?;
     let now = ctx.now()?;
@@ -196,48 +210,58 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
             "is the live database itself; restore a backup of it",
         ));
     }
-    // 1. The file must be sound before anything is touched.
-    let check = safety::check_file(&safety::open_read_only(&a.file)?)?;
-    if check.integrity != "ok" {
-        return Err(Error::Integrity(format!(
-            "{} fails integrity_check: {}",
-            a.file.display(),
-            check.integrity
-        )));
+    if !a.file.exists() {
+        return Err(Error::not_found("file", a.file.display()));
     }
-    if check.schema_version > migrate::LATEST {
-        return Err(Error::SchemaTooNew {
-            found: check.schema_version,
-            known: migrate::LATEST,
-        });
-    }
-    if let Some(e) = &check.audit_error {
-        return Err(Error::Integrity(format!(
-            "{}: audit chain broken: {e}",
-            a.file.display()
-        )));
-    }
-    if !confirm(
-        yes,
-        &format!(
-            "replace the contents of {} with {}?",
-            live.display(),
-            a.file.display()
-        ),
-    )? {
-        out.status("nothing restored");
-        return Ok(());
-    }
-    let aside = outfile::unused_name(&PathBuf::from(format!(
-        "{}.before-restore-{now}",
-        live.display()
-    )));
-    // 2. A private copy, upgraded and stamped with its restore row.
+    safety::sweep_leftovers(&live, "restoring");
+    let aside_base = PathBuf::from(format!(
+        "{}.before-restore-{now}-{}",
+        live.display(),
+        std::process::id()
+    ));
+    safety::sweep_leftovers(&aside_base, "partial");
     let (tmp, file) = outfile::temp_beside(&live, "restoring", &protect)?;
     drop(file);
-    let restored = (|| -> Result<()> {
+    let restored = (|| -> Result<Option<(safety::FileCheck, PathBuf)>> {
+        // 1. One copy of the file, and everything below reads only that copy.
         let mut prepared = safety::copy_backup(&a.file, &tmp)?;
+        let check = safety::check_file(&prepared)?;
+        if check.integrity != "ok" {
+            return Err(Error::Integrity(format!(
+                "{} fails integrity_check: {}",
+                a.file.display(),
+                check.integrity
+            )));
+        }
+        if check.schema_version > migrate::LATEST {
+            return Err(Error::SchemaTooNew {
+                found: check.schema_version,
+                known: migrate::LATEST,
+            });
+        }
+        if let Some(e) = &check.schema_error {
+            return Err(Error::Integrity(format!("{}: {e}", a.file.display())));
+        }
+        if let Some(e) = &check.audit_error {
+            return Err(Error::Integrity(format!(
+                "{}: audit chain broken: {e}",
+                a.file.display()
+            )));
+        }
+        if !confirm(
+            yes,
+            &format!(
+                "replace the contents of {} with {} ({} customers)?",
+                live.display(),
+                a.file.display(),
+                check.customers
+            ),
+        )? {
+            return Ok(None);
+        }
+        // 2. Upgraded to this binary's schema, checked again, stamped.
         migrate::to_latest(&mut prepared)?;
+        migrate::check_schema(&prepared)?;
         let tx = prepared.transaction()?;
         audit::append(
             &tx,
@@ -247,7 +271,7 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
                 action: "restore",
                 entity: "database",
                 entity_id: None,
-                before: Some(json!({"kept_at": aside.display().to_string()})),
+                before: Some(json!({"kept_at": aside_base.display().to_string()})),
                 after: Some(
                     json!({"from": a.file.display().to_string(), "audit_head": check.audit_head}),
                 ),
@@ -256,10 +280,14 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
         tx.commit()?;
         safety::match_page_size(&prepared, &ctx.store()?.conn)?;
         // 3. Into the live database, for everyone at once.
-        safety::restore_into_live(&prepared, &live, &aside)
+        let aside = safety::restore_into_live(&prepared, &live, &aside_base)?;
+        Ok(Some((check, aside)))
     })();
     safety::remove_db_files(&tmp);
-    restored?;
+    let Some((check, aside)) = restored? else {
+        out.status("nothing restored");
+        return Ok(());
+    };
     ctx.close_store();
     out.status(format!(
         "restored {} from {}; the previous contents are kept at {}",
@@ -335,7 +363,20 @@ pub fn doctor(ctx: &mut Ctx) -> Result<()> {
         file.integrity.clone(),
         "restore the last good backup: pool restore FILE",
     );
+    let schema = file.schema_error.clone();
     if file.integrity == "ok" {
+        add(
+            "schema",
+            Some(schema.is_none()),
+            schema
+                .clone()
+                .unwrap_or_else(|| "exactly pool's tables, indexes and triggers".into()),
+            "the schema was changed outside pool (a planted or dropped trigger, index or table); restore a backup",
+        );
+    }
+    // With foreign tables nothing else can be read; a dropped or planted trigger or index
+    // is reported above and the rows are checked all the same.
+    if file.integrity == "ok" && (schema.is_none() || migrate::tables_match(&conn)) {
         drop(conn);
         let conn = safety::open_read_only(&path)?;
         let fk = safety::foreign_key_problems(&conn)?;

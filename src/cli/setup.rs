@@ -15,6 +15,7 @@ struct InitReport {
 }
 
 pub fn init(ctx: &mut Ctx) -> Result<()> {
+    ctx.init = true;
     let user = ctx.actor()?;
     let out = ctx.out;
     let store = ctx.store()?;

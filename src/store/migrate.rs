@@ -36,6 +36,86 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> =
 /// The schema version this binary writes.
 pub const LATEST: i64 = STEPS.len() as i64;
 
+/// A schema as SQLite keeps it: (type, name, sql) of every table, index, trigger and
+/// view, SQLite's own objects left out.
+pub type Schema = Vec<(String, String, Option<String>)>;
+
+pub fn schema_of(conn: &Connection) -> Result<Schema> {
+    let mut s = conn.prepare(
+        "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
+    )?;
+    let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The schema this binary's migrations give a database of `version`.
+pub fn expected_schema(version: i64) -> Result<Schema> {
+    let conn = Connection::open_in_memory()?;
+    for sql in STEPS.iter().take(version.clamp(0, LATEST) as usize) {
+        conn.execute_batch(sql)?;
+    }
+    schema_of(&conn)
+}
+
+/// Checks that a database holds exactly the tables, indexes, triggers and views of a pool
+/// database of its version: nothing missing (a dropped append-only trigger), nothing
+/// added (a planted trigger that rewrites customers after the next write). What differs
+/// is named.
+pub fn check_schema(conn: &Connection) -> Result<()> {
+    let version = user_version(conn)?;
+    if version < 1 || version > LATEST {
+        return Err(Error::Integrity(format!(
+            "schema version {version} is not one this pool writes (1 to {LATEST}): not a pool database"
+        )));
+    }
+    let found = schema_of(conn)?;
+    let want = expected_schema(version)?;
+    let name = |o: &(String, String, Option<String>)| format!("{} {}", o.0, o.1);
+    let extra: Vec<String> = found
+        .iter()
+        .filter(|o| !want.contains(o))
+        .map(name)
+        .collect();
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|o| !found.contains(o))
+        .map(name)
+        .collect();
+    if extra.is_empty() && missing.is_empty() {
+        return Ok(());
+    }
+    let list = |v: &[String]| {
+        let mut s = v.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > 5 {
+            s.push_str(&format!(" and {} more", v.len() - 5));
+        }
+        s
+    };
+    let mut what = Vec::new();
+    if !missing.is_empty() {
+        what.push(format!("missing or changed: {}", list(&missing)));
+    }
+    if !extra.is_empty() {
+        what.push(format!("not pool's: {}", list(&extra)));
+    }
+    Err(Error::Integrity(format!(
+        "the schema is not pool's schema version {version} ({})",
+        what.join("; ")
+    )))
+}
+
+/// Whether the tables (not the indexes, triggers or views) are pool's for the version:
+/// then every query of pool's can still run, and `doctor` checks the rows too.
+pub fn tables_match(conn: &Connection) -> bool {
+    let tables = |s: Schema| -> Schema { s.into_iter().filter(|o| o.0 == "table").collect() };
+    match (user_version(conn), schema_of(conn)) {
+        (Ok(v), Ok(found)) if (1..=LATEST).contains(&v) => {
+            expected_schema(v).is_ok_and(|want| tables(want) == tables(found))
+        }
+        _ => false,
+    }
+}
+
 pub fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
 }
@@ -65,9 +145,19 @@ pub fn to_latest(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
+    if found == 0 && !schema_of(&tx)?.is_empty() {
+        return Err(Error::Integrity(
+            "the file is an SQLite database with tables of its own, not a pool database".into(),
+        ));
+    }
     for (i, sql) in STEPS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(sql).map_err(|e| match Error::from(e) {
-            Error::Sqlite(e) => Error::Other(format!(
+            // The message only: SQLite's own error text would quote the schema.
+            Error::Sqlite(rusqlite::Error::SqlInputError { msg, .. }) => Error::Integrity(format!(
+                "cannot upgrade the database to schema version {}: {msg}",
+                i + 1
+            )),
+            Error::Sqlite(e) => Error::Integrity(format!(
                 "cannot upgrade the database to schema version {}: {e}",
                 i + 1
             )),
@@ -93,6 +183,28 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         to_latest(&mut conn).unwrap();
         assert_eq!(user_version(&conn).unwrap(), LATEST);
+    }
+
+    #[test]
+    fn a_migrated_database_has_exactly_the_expected_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        to_latest(&mut conn).unwrap();
+        check_schema(&conn).unwrap();
+        conn.execute_batch("CREATE TRIGGER zz AFTER INSERT ON audit_log BEGIN SELECT 1; END;")
+            .unwrap();
+        let e = check_schema(&conn).unwrap_err().to_string();
+        assert!(e.contains("not pool's: trigger zz"), "{e}");
+        conn.execute_batch("DROP TRIGGER zz; DROP TRIGGER audit_no_update;")
+            .unwrap();
+        let e = check_schema(&conn).unwrap_err().to_string();
+        assert!(
+            e.contains("missing or changed: trigger audit_no_update"),
+            "{e}"
+        );
+        // An older version is checked against that version's schema.
+        let mut old = Connection::open_in_memory().unwrap();
+        MIGRATIONS.to_version(&mut old, 3).unwrap();
+        check_schema(&old).unwrap();
     }
 
     #[test]

@@ -40,6 +40,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating it and its parent folder if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, false)
+    }
+
+    /// `open`, where `init` is true for `pool init`: only an explicit init may start a
+    /// database in an existing empty file (a truncated database — `pool export > pool.db`
+    /// — must not quietly become a new one whose admin is whoever comes first).
+    pub fn open_with(path: &Path, init: bool) -> Result<Store> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -48,6 +55,10 @@ impl Store {
             }
         }
         refuse_orphan_wal(path)?;
+        refuse_hard_links(path)?;
+        if !init {
+            refuse_empty_file(path)?;
+        }
         let conn = open_conn(path, true)?;
         let mut store = Store {
             conn,
@@ -64,7 +75,11 @@ impl Store {
                 migrate::LATEST
             ));
             if std::fs::symlink_metadata(&aside).is_err() {
-                safety::backup_to_new_file(&store.conn, path, &aside)?;
+                match safety::backup_to_new_file(&store.conn, path, &aside) {
+                    // Another process opening the same old file made the copy first.
+                    Err(_) if std::fs::symlink_metadata(&aside).is_ok() => {}
+                    done => done?,
+                }
             }
         }
         migrate::to_latest(&mut store.conn)?;
@@ -143,6 +158,45 @@ fn refuse_orphan_wal(path: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A database reachable under two names (hard links) gets two sets of -wal/-shm files,
+/// so two processes using the two names do not see each other's locks and corrupt it.
+fn refuse_hard_links(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for suffix in crate::outfile::SIDE_FILES {
+        let p = PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.nlink() > 1 {
+                return Err(Error::Integrity(format!(
+                    "{} has {} names (hard links); SQLite locks a database by name, so two names corrupt it. Remove the other name(s) (find / -samefile {}) and use one path",
+                    p.display(),
+                    m.nlink(),
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An existing empty file is either being created by a concurrent first command (SQLite
+/// writes the header within milliseconds: wait for it) or a database that was truncated.
+fn refuse_empty_file(path: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {}
+            _ => return Ok(()),
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Integrity(format!(
+                "{} is an empty file, not a database; if it held your pool, restore a backup (pool restore FILE); to start a new database in it, run pool init",
+                path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The pragmas of every connection.

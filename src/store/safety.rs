@@ -121,20 +121,56 @@ pub fn match_page_size(prepared: &Connection, live: &Connection) -> Result<()> {
 /// copy is exactly what the restore replaces). Then every page is copied and committed.
 /// A failure before that commit (including being killed) leaves the live database as it
 /// was: SQLite rolls the unfinished transaction back.
-pub fn restore_into_live(prepared: &Connection, live: &Path, aside: &Path) -> Result<()> {
+///
+/// The copy aside is named after `aside` (the first free name, chosen under the lock, so
+/// two restores in the same second do not collide); its path is returned.
+pub fn restore_into_live(prepared: &Connection, live: &Path, aside: &Path) -> Result<PathBuf> {
     let mut dest = super::open_conn(live, false)?;
     let reader = open_read_only(live)?;
-    {
+    let aside = {
         let b = Backup::new(prepared, &mut dest)?;
         step_to_done(&b, 0)?;
-        backup_to_new_file(&reader, live, aside)?;
+        let aside = outfile::unused_name(aside);
+        backup_to_new_file(&reader, live, &aside)?;
         drop(reader);
         step_to_done(&b, -1)?;
-    }
+        aside
+    };
     // Fold the copied pages into the file now, if no reader is in the way.
     dest.busy_timeout(Duration::from_millis(200))?;
     let _ = dest.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    Ok(())
+    Ok(aside)
+}
+
+/// Removes what a killed backup or restore left beside `target`: files named
+/// `TARGET.TAG-PID…` (and their -journal) whose process no longer runs. Best effort.
+pub fn sweep_leftovers(target: &Path, tag: &str) {
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!("{name}.{tag}-");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        // Only where /proc tells the truth (Linux); elsewhere nothing is removed.
+        if !alive && Path::new("/proc/self").exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Whether the file starts with SQLite's header.
@@ -173,6 +209,8 @@ pub struct FileCheck {
     pub audit_rows: i64,
     pub audit_head: String,
     pub audit_error: Option<String>,
+    /// What differs from pool's schema of the file's version (nothing else is read then).
+    pub schema_error: Option<String>,
     pub customers: i64,
 }
 
@@ -212,6 +250,16 @@ pub fn check_file(conn: &Connection) -> Result<FileCheck> {
         .map_err(corrupt)?;
     if f.integrity != "ok" {
         return Ok(f);
+    }
+    if let Err(e) = super::migrate::check_schema(conn) {
+        f.schema_error = Some(match e {
+            Error::Integrity(m) => m,
+            other => other.to_string(),
+        });
+        // Foreign tables: nothing of pool's can be read.
+        if !super::migrate::tables_match(conn) {
+            return Ok(f);
+        }
     }
     let mut v = Verifier::default();
     let mut broken: Option<Break> = None;

@@ -267,7 +267,8 @@ fn every_output_option_pointed_at_the_database_is_refused() {
     std::fs::write(&bad, "name,phone\nx,not-a-phone\n").unwrap();
     std::fs::create_dir(dir.join("sub")).unwrap();
     std::os::unix::fs::symlink(env.db(), dir.join("link.db")).unwrap();
-    std::fs::hard_link(env.db(), dir.join("hard.db")).unwrap();
+    // (A hard link to the database makes pool refuse the database itself: see
+    // a_database_with_two_names_is_refused…; outfile's unit tests cover links as targets.)
     let other = dir.join("other.db");
     Connection::open(&other)
         .unwrap()
@@ -291,7 +292,6 @@ fn every_output_option_pointed_at_the_database_is_refused() {
     let targets: Vec<PathBuf> = vec![
         env.db(),
         dir.join("link.db"),
-        dir.join("hard.db"),
         dir.join("sub/../pool.db"),
         PathBuf::from(format!("{}-wal", env.db().display())),
         PathBuf::from(format!("{}-shm", env.db().display())),
@@ -543,4 +543,181 @@ fn a_stray_wal_without_its_database_is_not_turned_into_a_new_one() {
     assert_eq!(out.status.code(), Some(8));
     assert!(String::from_utf8_lossy(&out.stderr).contains("write-ahead log"));
     assert!(!fresh.exists());
+}
+
+#[test]
+fn a_database_with_two_names_is_refused_before_it_is_corrupted() {
+    let env = TestEnv::new();
+    env.pooled("a", "13800000001");
+    let link = env.dir.path().join("second-name.db");
+    std::fs::hard_link(env.db(), &link).unwrap();
+    let before = snapshot(&env.db());
+    for db in [env.db(), link.clone()] {
+        let out = pool(&env, "admin")
+            .env("POOL_DB", &db)
+            .args(["add", "--name", "x", "--pool"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(8));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("hard links"));
+    }
+    assert_eq!(snapshot(&env.db()), before);
+    std::fs::remove_file(&link).unwrap();
+    env.ok(&["doctor"]);
+}
+
+/// A copy of a backup with `sql` run on it (the schema's triggers make some changes
+/// impossible through pool, not through sqlite3).
+fn crafted(env: &TestEnv, from: &Path, name: &str, sql: &str) -> PathBuf {
+    let p = env.dir.path().join(name);
+    std::fs::copy(from, &p).unwrap();
+    Connection::open(&p).unwrap().execute_batch(sql).unwrap();
+    p
+}
+
+#[test]
+fn restore_takes_only_files_with_exactly_pools_schema() {
+    let env = TestEnv::new();
+    env.pooled("a", "13800000001");
+    let good = env.dir.path().join("good.db");
+    env.ok(&["backup", good.to_str().unwrap()]);
+    let before = snapshot(&env.db());
+    let planted = crafted(
+        &env,
+        &good,
+        "planted.db",
+        "CREATE TRIGGER zz AFTER INSERT ON audit_log WHEN NEW.action <> 'restore'
+         BEGIN UPDATE customers SET name = 'pwned', phone = NULL; END;",
+    );
+    let dropped = crafted(&env, &good, "dropped.db", "DROP TRIGGER audit_no_update;");
+    let tiny = env.dir.path().join("tiny.db");
+    Connection::open(&tiny)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at, actor, action, entity, entity_id, before, after, prev_hash, hash);
+             CREATE TABLE customers(id INTEGER PRIMARY KEY); PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    let foreign = env.dir.path().join("foreign.db");
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE teams(x); CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at, actor, action, entity, entity_id, before, after, prev_hash, hash);")
+        .unwrap();
+    for f in [&planted, &dropped, &tiny, &foreign] {
+        let out = pool(&env, "admin")
+            .args(["restore", f.to_str().unwrap(), "--yes"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(8), "{}: {err}", f.display());
+        assert_no_raw_sql(&err);
+        assert!(!err.contains("SELECT") && err.len() < 1000, "{err}");
+        assert_eq!(
+            snapshot(&env.db()),
+            before,
+            "{} changed the database",
+            f.display()
+        );
+    }
+    // doctor names a planted trigger in the live database.
+    Connection::open(env.db())
+        .unwrap()
+        .execute_batch("CREATE TRIGGER zz AFTER INSERT ON audit_log BEGIN SELECT 1; END;")
+        .unwrap();
+    let out = env.run_as("admin", &["doctor"]);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("trigger zz"));
+}
+
+#[test]
+fn an_empty_database_file_is_not_silently_a_new_database() {
+    let env = TestEnv::new();
+    env.pooled("a", "13800000001");
+    // What `pool export > pool.db` does: the shell empties the file first.
+    std::fs::write(env.db(), b"").unwrap();
+    for f in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{f}", env.db().display()));
+    }
+    let err = env.fails_as("admin", &["list"], 8);
+    assert!(err.contains("empty file"), "{err}");
+    assert_eq!(std::fs::metadata(env.db()).unwrap().len(), 0);
+    // An explicit init may start over there.
+    env.os_ok(&["init"]);
+    assert!(std::fs::metadata(env.db()).unwrap().len() > 0);
+}
+
+#[test]
+fn output_on_stderr_into_the_database_is_refused_too() {
+    let env = TestEnv::new();
+    let before = snapshot(&env.db());
+    let append = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.db())
+        .unwrap();
+    let out = pool(&env, "nobody-at-all")
+        .arg("list")
+        .stderr(Stdio::from(append))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let append = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.db())
+        .unwrap();
+    let out = pool(&env, "admin")
+        .args(["completions", "bash"])
+        .stdout(Stdio::from(append))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(snapshot(&env.db()), before);
+}
+
+#[test]
+fn eight_processes_opening_an_older_database_upgrade_it_once() {
+    let env = TestEnv::new();
+    std::fs::remove_file(env.db()).unwrap();
+    {
+        let mut c = Connection::open(env.db()).unwrap();
+        customer_pool::store::migrate::MIGRATIONS
+            .to_version(&mut c, 5)
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO teams (name, created_at) VALUES ('default', 0);
+             INSERT INTO users (login, team_id, role, created_at) VALUES ('admin', 1, 'admin', 0);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO users (login, team_id, role, created_at) VALUES (?1, 1, 'admin', 0)",
+            [TestEnv::os_account()],
+        )
+        .unwrap();
+    }
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            pool(&env, "admin")
+                .args(["list", "--limit", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || out.status.code() == Some(7),
+            "{:?}: {err}",
+            out.status.code()
+        );
+        assert_no_raw_sql(&err);
+    }
+    let aside = format!(
+        "{}.before-v{}-upgrade",
+        env.db().display(),
+        customer_pool::store::migrate::LATEST
+    );
+    assert!(Path::new(&aside).exists());
+    env.ok(&["doctor"]);
 }

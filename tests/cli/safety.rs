@@ -181,7 +181,7 @@ fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
     let out = env.run_as("admin", &["doctor", "--format", "json"]);
     assert_eq!(out.status.code(), Some(8));
     let bad = failed_checks(&out);
-    assert_eq!(bad, ["recycle dates"]);
+    assert_eq!(bad, ["schema", "recycle dates"]);
 }
 
 #[test]
