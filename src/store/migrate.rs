@@ -63,7 +63,7 @@ pub fn expected_schema(version: i64) -> Result<Schema> {
 /// is named.
 pub fn check_schema(conn: &Connection) -> Result<()> {
     let version = user_version(conn)?;
-    if version < 1 || version > LATEST {
+    if !(1..=LATEST).contains(&version) {
         return Err(Error::Integrity(format!(
             "schema version {version} is not one this pool writes (1 to {LATEST}): not a pool database"
         )));
