@@ -35,11 +35,18 @@ pub enum AuditCommand {
         limit: i64,
     },
     /// Recompute the hash chain; print the head to keep elsewhere (exit 8 if broken)
+    /// Recompute the hash chain. The head it ends at is remembered (per OS user, outside
+    /// the database); the next run fails if the chain no longer contains it, so a
+    /// truncated or rewritten chain is caught without --expect
     Verify {
         /// The head you kept from an earlier run (HASH or SEQ:HASH): also catches a
         /// truncated or wholly rewritten chain
         #[arg(long, value_name = "HASH")]
         expect: Option<String>,
+        /// Accept a chain that no longer contains the head remembered from the last run
+        /// (after a restore you made on purpose)
+        #[arg(long)]
+        forget_head: bool,
     },
 }
 
@@ -96,7 +103,10 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
             let rows = audit::list(conn, &f)?;
             out.rows(&rows, "no audit rows match")
         }
-        AuditCommand::Verify { expect } => {
+        AuditCommand::Verify {
+            expect,
+            forget_head,
+        } => {
             let mut v = Verifier::default();
             let mut broken = None;
             audit::for_each(conn, |row| match v.push(&row) {
@@ -138,6 +148,17 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
                     Some(_) => {}
                 }
             }
+            let db = ctx.db_path()?;
+            let conn = &ctx.store()?.conn;
+            if let (Some((seq, hash, when)), false) = (remembered_head(&db), forget_head) {
+                if audit::seq_of_hash(conn, &hash)? != Some(seq) {
+                    return Err(Error::Integrity(format!(
+                        "the chain no longer contains the head verified at {when} ({seq}:{hash}): it was truncated or rewritten (head now {}:{}); if a restore replaced the database on purpose, run pool audit verify --forget-head",
+                        v.head_seq, v.head_hash
+                    )));
+                }
+            }
+            remember_head(&db, v.head_seq, &v.head_hash);
             out.status(format!(
                 "audit chain ok: {} rows; head {}:{}",
                 v.rows, v.head_seq, v.head_hash
@@ -150,5 +171,57 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
                 expect,
             })
         }
+    }
+}
+
+/// Where this OS user keeps the audit heads they verified: one line per database,
+/// `PATH<TAB>SEQ<TAB>HASH<TAB>WHEN`, in the OS data folder (outside every database, so
+/// whoever rewrites a database cannot rewrite it too, unless they are this OS user).
+fn heads_file() -> Option<std::path::PathBuf> {
+    directories::ProjectDirs::from("", "", "pool").map(|d| d.data_dir().join("verified-heads.tsv"))
+}
+
+fn db_key(db: &std::path::Path) -> String {
+    std::fs::canonicalize(db)
+        .unwrap_or_else(|_| db.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The head last verified for `db` by this OS user: (seq, hash, when).
+pub fn remembered_head(db: &std::path::Path) -> Option<(i64, String, String)> {
+    let key = db_key(db);
+    let text = std::fs::read_to_string(heads_file()?).ok()?;
+    text.lines().rev().find_map(|l| {
+        let mut f = l.split('\t');
+        (f.next()? == key).then_some(())?;
+        let seq = f.next()?.parse().ok()?;
+        let hash = f.next()?.to_string();
+        let when = f.next().unwrap_or("").to_string();
+        Some((seq, hash, when))
+    })
+}
+
+/// Remembers `seq:hash` as the verified head of `db` (best effort: a read-only home
+/// folder only loses the memory, never the verification).
+pub fn remember_head(db: &std::path::Path, seq: i64, hash: &str) {
+    let Some(file) = heads_file() else {
+        return;
+    };
+    let key = db_key(db);
+    let when = crate::clock::iso_ts(Some(crate::clock::real_now())).unwrap_or_default();
+    let mut lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split('\t').next() != Some(key.as_str()))
+        .map(String::from)
+        .collect();
+    lines.push(format!("{key}\t{seq}\t{hash}\t{when}"));
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = file.with_extension(format!("tsv.{}", std::process::id()));
+    if std::fs::write(&tmp, lines.join("\n") + "\n").is_ok() {
+        let _ = std::fs::rename(&tmp, &file);
     }
 }

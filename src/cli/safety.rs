@@ -289,6 +289,11 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
         return Ok(());
     };
     ctx.close_store();
+    // The restoring admin's remembered audit head moves to the restored chain (others'
+    // `audit verify` will say the chain changed until they accept it).
+    if let Some((seq, hash)) = audit::head(&safety::open_read_only(&live)?)? {
+        super::audit_cmd::remember_head(&live, seq, &hash);
+    }
     out.status(format!(
         "restored {} from {}; the previous contents are kept at {}",
         live.display(),
@@ -433,6 +438,17 @@ pub fn doctor(ctx: &mut Ctx) -> Result<()> {
                 "the customers_recycle_due trigger was dropped or bypassed: restore a backup, or re-date a pool by changing its recycling rules (pool rules set)",
             );
         }
+        let (n, sample) = safety::key_mismatches(&conn)?;
+        add(
+            "match keys",
+            Some(n == 0),
+            if n == 0 {
+                "every phone and e-mail key matches its raw value".into()
+            } else {
+                format!("{n} customers' keys differ from their phone or e-mail (e.g. {sample})")
+            },
+            "a phone or e-mail was changed outside pool; re-enter it with pool edit ID --phone …",
+        );
         for (what, n, sample) in safety::inconsistencies(&conn)? {
             add(
                 &what,

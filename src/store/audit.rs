@@ -121,6 +121,14 @@ pub fn for_each(conn: &Connection, mut each: impl FnMut(Stored) -> Result<bool>)
     Ok(())
 }
 
+/// The last row's seq and hash (None for an empty log).
+pub fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// The seq of the row with this hash, if any.
 pub fn seq_of_hash(conn: &Connection, hash: &str) -> Result<Option<i64>> {
     Ok(conn

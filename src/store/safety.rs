@@ -319,6 +319,17 @@ pub fn inconsistencies(conn: &Connection) -> Result<Vec<(String, i64, String)>> 
             "SELECT id FROM customers WHERE recycle_due_at IS NOT NULL AND (owner_id IS NULL OR deleted_at IS NOT NULL)",
         ),
         (
+            // Every change of owner goes through pool, which records an ownership event;
+            // an owner changed with another tool is not the last event's. (Survivors of
+            // a merge carry their tombstones' events and are left out.)
+            "owners that differ from the last ownership event",
+            "SELECT c.id FROM customers c
+             WHERE c.deleted_at IS NULL AND c.merged_into IS NULL
+               AND c.id NOT IN (SELECT survivor_id FROM merges)
+               AND c.owner_id IS NOT (SELECT e.to_user FROM ownership_events e
+                                      WHERE e.customer_id = c.id ORDER BY e.id DESC LIMIT 1)",
+        ),
+        (
             "owned customers without a claim time",
             "SELECT id FROM customers WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND claimed_at IS NULL",
         ),
@@ -336,6 +347,35 @@ pub fn inconsistencies(conn: &Connection) -> Result<Vec<(String, i64, String)>> 
         out.push((what.to_string(), ids.len() as i64, sample.join(", ")));
     }
     Ok(out)
+}
+
+/// Live customers whose stored match keys are not the keys of their raw phone and
+/// e-mail (a value changed with another tool): how many, and a few ids.
+pub fn key_mismatches(conn: &Connection) -> Result<(i64, String)> {
+    use crate::domain::normalize::{email_key, phone_key};
+    let mut s = conn
+        .prepare(
+            "SELECT id, phone, phone_key, email, email_key FROM customers WHERE deleted_at IS NULL",
+        )
+        .map_err(corrupt)?;
+    let mut rows = s.query([]).map_err(corrupt)?;
+    let (mut n, mut sample) = (0i64, Vec::new());
+    while let Some(r) = rows.next().map_err(corrupt)? {
+        let id: i64 = r.get(0)?;
+        let phone: Option<String> = r.get(1)?;
+        let pk: Option<String> = r.get(2)?;
+        let email: Option<String> = r.get(3)?;
+        let ek: Option<String> = r.get(4)?;
+        let want_pk = phone.as_deref().and_then(|p| phone_key(p).ok());
+        let want_ek = email.as_deref().and_then(|e| email_key(e).ok());
+        if want_pk != pk || want_ek != ek {
+            n += 1;
+            if sample.len() < 5 {
+                sample.push(id.to_string());
+            }
+        }
+    }
+    Ok((n, sample.join(", ")))
 }
 
 /// The filesystem type the file lives on (Linux: the longest matching mount point in

@@ -88,9 +88,15 @@ fn a_truncated_tail_is_caught_with_expect() {
     tamper(&env)
         .execute("DELETE FROM audit_log WHERE seq > ?1", [n - 3])
         .unwrap();
-    // Without the kept head the shorter chain looks fine…
-    env.ok(&["audit", "verify"]);
-    // …with it, the truncation shows.
+    // The head remembered from the last verify (by `head`) catches it…
+    let err = env.fails_as("admin", &["audit", "verify"], 8);
+    assert!(
+        err.contains("no longer contains the head verified"),
+        "{err}"
+    );
+    // …a chain accepted as it is looks fine on its own…
+    env.ok(&["audit", "verify", "--forget-head"]);
+    // …and the head kept elsewhere still shows the truncation.
     let err = env.fails_as("admin", &["audit", "verify", "--expect", &h], 8);
     assert!(err.contains("truncated or rewritten"), "{err}");
 }
@@ -131,7 +137,12 @@ fn a_rewritten_chain_is_caught_with_expect() {
         .unwrap();
         prev = h;
     }
-    env.ok(&["audit", "verify"]);
+    let err = env.fails_as("admin", &["audit", "verify"], 8);
+    assert!(
+        err.contains("no longer contains the head verified"),
+        "{err}"
+    );
+    env.ok(&["audit", "verify", "--forget-head"]);
     let err = env.fails_as("admin", &["audit", "verify", "--expect", &h], 8);
     assert!(err.contains("truncated or rewritten"), "{err}");
 }

@@ -292,3 +292,65 @@ fn members_get_customers_only_within_the_rules() {
     env.fails_as("wang", &["add", "--name", "w3", "--pool", "east-only"], 5);
     env.fails_as("wang", &["import", &csv, "--pool", "east-only"], 5);
 }
+
+/// The names of the checks `pool doctor --format json` failed.
+fn doctor_failures(env: &TestEnv) -> Vec<String> {
+    let out = env.run_as("admin", &["doctor", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "FAIL")
+        .map(|c| c["check"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn doctor_sees_changes_made_behind_pools_back() {
+    let (env, north, pooled) = two_teams();
+    assert!(doctor_failures(&env).is_empty());
+    let c = Connection::open(env.db()).unwrap();
+    // An owner changed with sqlite3: the ownership events say otherwise.
+    c.execute(
+        "UPDATE customers SET owner_id = (SELECT id FROM users WHERE login = 'lihua'), claimed_at = 1 WHERE id = ?1",
+        [&pooled],
+    )
+    .unwrap();
+    assert_eq!(
+        doctor_failures(&env),
+        ["owners that differ from the last ownership event"]
+    );
+    // A raw phone that no longer matches its key.
+    c.execute(
+        "UPDATE customers SET phone = '13000000000' WHERE id = ?1",
+        [&north],
+    )
+    .unwrap();
+    assert!(doctor_failures(&env).contains(&"match keys".to_string()));
+    // The append-only triggers dropped.
+    c.execute_batch("DROP TRIGGER audit_no_delete;").unwrap();
+    assert!(doctor_failures(&env).contains(&"schema".to_string()));
+}
+
+#[test]
+fn verify_remembers_the_head_and_catches_a_truncated_chain() {
+    let (env, _, _) = two_teams();
+    env.ok(&["audit", "verify"]);
+    // A rewrite that keeps a valid, shorter chain: drop the triggers, cut the tail.
+    let c = Connection::open(env.db()).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER audit_no_delete;
+         DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log);
+         CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
+    )
+    .unwrap();
+    let err = env.fails_as("admin", &["audit", "verify"], 8);
+    assert!(
+        err.contains("no longer contains the head verified"),
+        "{err}"
+    );
+    // Accepting it is a deliberate act.
+    env.ok(&["audit", "verify", "--forget-head"]);
+    env.ok(&["audit", "verify"]);
+}
