@@ -480,8 +480,9 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
     // Adding a customer for yourself is taking one: the stage rule and the pool's claim
     // rules apply (max_owned, the daily cap), and a copy of a customer you lost (same
     // phone or e-mail) is refused while its re-claim cooldown runs.
+    // A new customer has no deal: a member adds leads (or churned), in a pool or not.
+    crate::domain::rules::check_stage_change(me.role, a.stage.as_str(), false)?;
     if place.owner_id == Some(me.id) {
-        crate::domain::rules::check_stage_change(me.role, a.stage.as_str(), false)?;
         for (existing, why) in customers::exact_matches(&tx, &f, None)? {
             if why == "same phone" || why == "same email" {
                 let pool_id = customers::get(&tx, existing)?.pool_id;
@@ -729,7 +730,20 @@ pub fn list(ctx: &mut Ctx, a: &ListArgs) -> Result<()> {
 }
 
 /// Refuses work on a customer the user may not touch, with the reason.
-pub fn check_scope(me: &User, c: &Customer) -> Result<()> {
+///
+/// The one scope rule for changes: the owner-and-team rule of `may_work_on`, and for a
+/// pooled customer a pool the actor's team may see (a manager of another team may not
+/// edit, merge, delete or import into a team pool they cannot even list).
+pub fn check_scope(conn: &rusqlite::Connection, me: &User, c: &Customer) -> Result<()> {
+    if c.owner_id.is_none()
+        && me.role != Role::Admin
+        && !pool::visible(conn, c.pool_id, me.team_id)?
+    {
+        return Err(Error::Forbidden(format!(
+            "customer {} is in a pool your team does not see",
+            c.id
+        )));
+    }
     if may_work_on(me.role, me.id, me.team_id, c.owner_id, c.owner_team_id) {
         return Ok(());
     }
@@ -785,7 +799,7 @@ pub fn edit(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
     }
     let tx = ctx.store()?.begin()?;
     let c = customers::get(&tx, a.id)?;
-    check_scope(&me, &c)?;
+    check_scope(&tx, &me, &c)?;
     // Start from the stored values and apply what was given.
     let current = CustomerInput {
         name: c.name.clone(),
@@ -880,7 +894,7 @@ pub fn delete(ctx: &mut Ctx, a: &DeleteArgs) -> Result<()> {
     let label = {
         let store = ctx.store()?;
         let c = customers::get(&store.conn, a.id)?;
-        check_scope(&me, &c)?;
+        check_scope(&store.conn, &me, &c)?;
         format!(
             "{} {}",
             c.name.as_deref().unwrap_or(""),
@@ -896,6 +910,8 @@ pub fn delete(ctx: &mut Ctx, a: &DeleteArgs) -> Result<()> {
     }
     let tx = ctx.store()?.begin()?;
     let c = customers::get(&tx, a.id)?;
+    // Decided again under the write lock: it may have changed hands since the prompt.
+    check_scope(&tx, &me, &c)?;
     if !customers::soft_delete(&tx, c.id, now)? {
         return Err(Error::not_found("customer", a.id));
     }

@@ -15,7 +15,7 @@ use crate::domain::roles::{Action, Role};
 use crate::error::{Error, Result};
 use crate::store::merge::{self as store_merge, MergedFields};
 use crate::store::users::User;
-use crate::store::{audit, customers, Store};
+use crate::store::{audit, customers, pool, Store};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -88,6 +88,51 @@ fn candidate(conn: &rusqlite::Connection, id: i64) -> Result<Candidate> {
     })
 }
 
+/// A merge of pooled customers into an owned one gives them to the owner ("owned beats
+/// pooled"): only where the owner could claim each of them now — a pool their team sees,
+/// no re-claim cooldown, no fresh hold. Otherwise the group waits for a manager (who can
+/// assign first), so a nightly `dedupe --apply` never hands out what a claim would refuse.
+fn pooled_joins_owner_within_rules(
+    tx: &rusqlite::Connection,
+    group: &[crate::store::customers::Customer],
+    now: i64,
+) -> Result<()> {
+    let Some(owner_id) = group.iter().find_map(|c| c.owner_id) else {
+        return Ok(());
+    };
+    let owner = crate::store::users::by_id(tx, owner_id)?;
+    for c in group.iter().filter(|c| c.owner_id.is_none()) {
+        if owner.role != Role::Admin && !pool::visible(tx, c.pool_id, owner.team_id)? {
+            return Err(Error::Conflict(format!(
+                "customer {} is in pool '{}', which {}'s team does not see; a manager can assign it first",
+                c.id, c.pool, owner.login
+            )));
+        }
+        let rules = pool::rules(tx, c.pool_id)?;
+        let mut facts = pool::claim_facts(
+            tx,
+            c.id,
+            c.pooled_at,
+            owner.id,
+            c.pool_id,
+            &rules,
+            super::pool::day_start(now),
+        )?;
+        // The group stays one customer: no limit or daily cap is at stake.
+        facts.owned = 0;
+        facts.claims_today = 0;
+        crate::domain::rules::check_claim(&rules, &facts, &owner.login, &c.pool, now).map_err(
+            |e| {
+                Error::Conflict(format!(
+                    "customer {} would go to {}: {e}; a manager can decide",
+                    c.id, owner.login
+                ))
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Merges one group in its own transaction. `survivor` overrides the oldest.
 pub fn merge_group(
     store: &mut Store,
@@ -100,19 +145,16 @@ pub fn merge_group(
 ) -> Result<Merged> {
     let tx = store.begin()?;
     let mut group = Vec::with_capacity(ids.len());
+    let mut customers_in_group = Vec::with_capacity(ids.len());
     for id in ids {
         let c = customers::get(&tx, *id)?;
-        if me.role == Role::Manager {
-            if let Some(team) = c.owner_team_id {
-                if team != me.team_id {
-                    return Err(Error::Forbidden(format!(
-                        "customer {id} belongs to another team"
-                    )));
-                }
-            }
-        }
+        // The one scope rule: another team's customers and pools the team does not see
+        // are not the merger's to merge.
+        super::customer::check_scope(&tx, me, &c)?;
+        customers_in_group.push(c);
         group.push(candidate(&tx, *id)?);
     }
+    pooled_joins_owner_within_rules(&tx, &customers_in_group, now)?;
     if let Some(s) = survivor {
         // The chosen survivor sorts first.
         for c in &mut group {

@@ -486,6 +486,21 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                     }
                 }
                 Row::Lead(lead) => {
+                    // A new customer has no deal: a member imports leads (the whole
+                    // import is rolled back, as for any error).
+                    if let Some(stage) = lead.stage {
+                        crate::domain::rules::check_stage_change(me.role, stage.as_str(), false)
+                            .map_err(|e| {
+                                Error::Forbidden(format!(
+                                    "line {}: {}",
+                                    lead.line,
+                                    match e {
+                                        Error::Forbidden(m) => m,
+                                        other => other.to_string(),
+                                    }
+                                ))
+                            })?;
+                    }
                     let dup = match (a.on_duplicate, bulk) {
                         (OnDuplicate::Create, _) => None,
                         (_, true) => keymap.find(&tx, batch_insert.as_ref(), &lead.fields)?,
@@ -508,7 +523,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                                 let target = customers::get(&tx, existing)?;
                                 // Only into customers the importer may edit (the one scope
                                 // rule); the rest stay skipped duplicates.
-                                if super::customer::check_scope(&me, &target).is_err() {
+                                if super::customer::check_scope(&tx, &me, &target).is_err() {
                                     s.merge_refused += 1;
                                 } else if let Some(f) =
                                     merge_into(&tx, &target, &lead, &me.login, now)?

@@ -257,13 +257,21 @@ pub fn release(ctx: &mut Ctx, a: &ReleaseArgs) -> Result<()> {
                 )))
             }
         };
-        check_scope(&me, &c)?;
+        check_scope(&tx, &me, &c)?;
         if c.locked {
             return Err(Error::Locked { id });
         }
         let (pool_id, pool_name) = match &a.to_pool {
             Some(p) => {
                 let pid = pool::pool_id(&tx, p)?;
+                // A member releasing into another pool would take the customer out of
+                // its pool's rules (cooldown, limits) and out of other teams' reach.
+                if me.role == Role::Member && pid != c.pool_id {
+                    return Err(Error::Forbidden(format!(
+                        "a member releases customer {id} into its own pool '{}'; a manager can move it",
+                        c.pool
+                    )));
+                }
                 if me.role != Role::Admin && !pool::visible(&tx, pid, me.team_id)? {
                     return Err(Error::PoolNotVisible {
                         pool: p.clone(),
@@ -342,7 +350,7 @@ fn assign_one(
     if c.owner_id == Some(to.id) {
         return Ok(format!("already owned by {}", to.login));
     }
-    check_scope(me, &c)?;
+    check_scope(&tx, me, &c)?;
     if c.owner_id.is_some() && c.locked {
         return Err(Error::Locked { id });
     }
@@ -483,7 +491,7 @@ pub fn lock(ctx: &mut Ctx, a: &LockArgs, locked: bool) -> Result<()> {
                 "customer {id} is in the pool; only owned customers can be locked"
             )));
         };
-        check_scope(&me, &c)?;
+        check_scope(&tx, &me, &c)?;
         if c.locked == locked {
             return Ok(format!("already {done}"));
         }

@@ -157,7 +157,7 @@ fn workable(conn: &rusqlite::Connection, me: &User, id: i64) -> Result<Customer>
     if c.owner_id.is_none() {
         return Err(Error::NotOwned { id, pool: c.pool });
     }
-    check_scope(me, &c)?;
+    check_scope(conn, me, &c)?;
     Ok(c)
 }
 
@@ -344,11 +344,35 @@ pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
                 customer_id: a.customer,
                 ..Default::default()
             };
+            // Scope: a member (or viewer) lists their own follow-ups and those of
+            // customers they work on; a manager their team's; an admin everyone's.
             if let Some(t) = &a.team {
-                f.team_id = Some(teams::get(conn, t)?);
+                let team = teams::get(conn, t)?;
+                if me.role != Role::Admin && (me.role != Role::Manager || team != me.team_id) {
+                    return Err(Error::Forbidden(format!(
+                        "the follow-ups of team '{t}' are its manager's to list"
+                    )));
+                }
+                f.team_id = Some(team);
             }
             if let Some(u) = &a.assignee {
-                f.assignee_id = Some(users::get(conn, u)?.id);
+                let who = users::get(conn, u)?;
+                let allowed = match me.role {
+                    Role::Admin => true,
+                    Role::Manager => who.team_id == me.team_id,
+                    _ => who.id == me.id,
+                };
+                if !allowed {
+                    return Err(Error::Forbidden(format!(
+                        "the follow-ups of '{u}' are not yours to list"
+                    )));
+                }
+                f.assignee_id = Some(who.id);
+            }
+            if let Some(id) = a.customer {
+                if me.role != Role::Admin {
+                    check_scope(conn, &me, &customers::get(conn, id)?)?;
+                }
             }
             if a.mine || (a.team.is_none() && a.assignee.is_none() && a.customer.is_none()) {
                 f.assignee_id = Some(me.id);

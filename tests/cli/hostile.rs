@@ -354,3 +354,106 @@ fn verify_remembers_the_head_and_catches_a_truncated_chain() {
     env.ok(&["audit", "verify", "--forget-head"]);
     env.ok(&["audit", "verify"]);
 }
+
+#[test]
+fn team_pools_stay_closed_to_other_teams_managers_and_to_merges() {
+    let (env, _, _) = two_teams();
+    env.user("mgr_n", "north", "manager");
+    env.ok(&["pools", "add", "eastpool", "--team", "east"]);
+    let decoy = env.json(&["add", "--name", "Decoy", "--pool", "public"])["id"].to_string();
+    let secret = env.json(&[
+        "add",
+        "--name",
+        "Secret",
+        "--phone",
+        "13988889999",
+        "--pool",
+        "eastpool",
+    ])["id"]
+        .to_string();
+    env.fails_as("mgr_n", &["merge", &decoy, &secret], 4);
+    env.fails_as("mgr_n", &["edit", &secret, "--notes", "x"], 4);
+    env.fails_as("mgr_n", &["-y", "delete", &secret], 4);
+    let csv = write(
+        &env,
+        "m.csv",
+        "name,phone,email\nSecret,13988889999,pwn@x.cn\n",
+    );
+    let v = env.json_as("mgr_n", &["import", &csv, "--on-duplicate", "merge"]);
+    assert_eq!(v["merge_refused"], 1, "{v}");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM customers WHERE email = 'pwn@x.cn'"
+        ),
+        0
+    );
+    // A member's copy of a pooled customer in a pool their team does not see is not
+    // theirs after a nightly dedupe.
+    env.ok(&["pools", "add", "northpool", "--team", "north"]);
+    let hidden = env.json(&[
+        "add",
+        "--name",
+        "西池",
+        "--company",
+        "西池公司",
+        "--phone",
+        "13955550000",
+        "--pool",
+        "northpool",
+    ])["id"]
+        .to_string();
+    env.ok_as(
+        "lihua",
+        &[
+            "add",
+            "--name",
+            "西池",
+            "--company",
+            "西池公司",
+            "--phone",
+            "13955550000",
+        ],
+    );
+    // (Other clusters of this data need a manager; only the outcome matters here.)
+    env.run_as("admin", &["dedupe", "--apply", "-y", "--format", "json"]);
+    let owner: Option<i64> = Connection::open(env.db())
+        .unwrap()
+        .query_row(
+            "SELECT owner_id FROM customers WHERE id = ?1",
+            [&hidden],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owner, None, "the hidden pool's customer went to lihua");
+}
+
+#[test]
+fn members_cannot_step_around_the_rules_of_their_pool() {
+    let (env, _, pooled) = two_teams();
+    env.ok(&["pools", "add", "eastpool", "--team", "east"]);
+    // Won stages straight into the pool, by add or by import.
+    env.fails_as(
+        "lihua",
+        &[
+            "add", "--name", "L1", "--stage", "loyal", "--pool", "public",
+        ],
+        4,
+    );
+    let csv = write(&env, "l.csv", "name,phone,stage\nL2,13822220011,loyal\n");
+    env.fails_as("lihua", &["import", &csv], 4);
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM customers WHERE name = 'L2'"),
+        0
+    );
+    // Releasing into one's own team pool to dodge the public pool's rules.
+    env.ok_as("lihua", &["claim", &pooled]);
+    env.fails_as(
+        "lihua",
+        &["release", &pooled, "--reason", "x", "--to-pool", "eastpool"],
+        4,
+    );
+    // Other people's follow-ups are not a member's to list.
+    env.fails_as("lin", &["followup", "list", "--assignee", "wang"], 4);
+    env.fails_as("lihua", &["followup", "list", "--team", "north"], 4);
+}

@@ -224,8 +224,15 @@ fn release_to_another_pool() {
         &["release", &id, "--reason", "x", "--to-pool", "nope"],
         3,
     );
-    env.ok_as(
+    // A member releases into the customer's own pool (another pool would shed its
+    // rules: a cooldown, limits); their manager may move it.
+    env.fails_as(
         "lihua",
+        &["release", &id, "--reason", "东区跟", "--to-pool", "east"],
+        4,
+    );
+    env.ok_as(
+        "zhao",
         &["release", &id, "--reason", "东区跟", "--to-pool", "east"],
     );
     assert_eq!(env.json(&["show", &id])["pool"], "east");
