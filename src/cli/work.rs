@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::customer::check_scope;
 use super::Ctx;
-use crate::domain::dates::{parse_date, parse_when};
+use crate::domain::dates::{check_due, check_past, parse_date, parse_when};
 use crate::domain::money::{format_amount, parse_amount, parse_currency};
 use crate::domain::normalize::clean_text;
 use crate::domain::roles::{Action, Role};
@@ -184,7 +184,14 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let out = ctx.out;
     let summary = text("summary", &a.summary)?;
     let at = match &a.at {
-        Some(s) => parse_when("--at", s, clock)?.timestamp(),
+        Some(s) => {
+            let at = parse_when("--at", s, clock)?;
+            // Not before ten years ago (the future is refused below, with its own hint).
+            if at < clock {
+                check_past("--at", at.date_naive(), clock.date_naive())?;
+            }
+            at.timestamp()
+        }
         None => now,
     };
     if at > now + 300 {
@@ -196,7 +203,11 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let next = match (&a.next, &a.due) {
         (Some(n), Some(d)) => Some((
             text("--next", n)?,
-            parse_date("--due", d, clock.date_naive())?,
+            check_due(
+                "--due",
+                parse_date("--due", d, clock.date_naive())?,
+                clock.date_naive(),
+            )?,
         )),
         _ => None,
     };
@@ -285,7 +296,7 @@ pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
             assignee,
         } => {
             let me = ctx.require(Action::FollowUp)?;
-            let due = parse_date("--due", &due, today)?;
+            let due = check_due("--due", parse_date("--due", &due, today)?, today)?;
             let action = text("action", &action)?;
             let tx = ctx.store()?.begin()?;
             let c = workable(&tx, &me, id)?;
@@ -432,7 +443,11 @@ pub fn deal(ctx: &mut Ctx, cmd: DealCommand) -> Result<()> {
     }
     let currency = parse_currency(&a.currency)?;
     let on = match &a.on {
-        Some(d) => parse_date("--on", d, clock.date_naive())?,
+        Some(d) => check_past(
+            "--on",
+            parse_date("--on", d, clock.date_naive())?,
+            clock.date_naive(),
+        )?,
         None => clock.date_naive(),
     };
     let product = match &a.product {

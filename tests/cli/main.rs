@@ -8,6 +8,7 @@ mod crash;
 mod customers;
 mod dedupe;
 mod foundation;
+mod hostile_input;
 mod import;
 mod pool;
 mod reports;
