@@ -131,6 +131,32 @@ pub enum StatusFilter {
 pub enum DealCommand {
     /// Record a deal (a lead becomes a customer)
     Add(DealArgs),
+    /// List deals: one customer's, or those of the customers you may work on (admins:
+    /// all; managers: their team's owners'; members: their own customers')
+    #[command(alias = "ls")]
+    List(DealListArgs),
+    /// Void a deal recorded by mistake (kept in the history and the audit trail; a
+    /// customer left with no live deal is a lead again). Owner, their manager, or an admin
+    Void {
+        /// Deal id (pool deal list shows it)
+        id: i64,
+        /// Why, e.g. "typed 120000 for 12000"
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DealListArgs {
+    /// Only this customer's deals
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<i64>,
+    /// Also show voided deals
+    #[arg(long)]
+    pub voided: bool,
+    /// At most N deals (0 = all)
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
 }
 
 #[derive(Debug, Args)]
@@ -432,7 +458,74 @@ struct DealAdded {
 }
 
 pub fn deal(ctx: &mut Ctx, cmd: DealCommand) -> Result<()> {
-    let DealCommand::Add(a) = cmd;
+    match cmd {
+        DealCommand::Add(a) => deal_add(ctx, a),
+        DealCommand::List(a) => deal_list(ctx, &a),
+        DealCommand::Void { id, reason } => deal_void(ctx, id, &reason),
+    }
+}
+
+fn deal_list(ctx: &mut Ctx, a: &DealListArgs) -> Result<()> {
+    let me = ctx.require(Action::ReadCustomers)?;
+    let out = ctx.out;
+    let conn = &ctx.store()?.conn;
+    let mut f = work::DealFilter {
+        customer_id: a.customer,
+        include_voided: a.voided,
+        limit: (a.limit > 0).then_some(a.limit),
+        ..Default::default()
+    };
+    match (a.customer, me.role) {
+        (_, Role::Admin) => {}
+        (Some(id), _) => check_scope(&me, &customers::get(conn, id)?)?,
+        (None, Role::Manager) => f.owner_team = Some(me.team_id),
+        (None, _) => f.owner_id = Some(me.id),
+    }
+    let rows = work::list_deals(conn, &f)?;
+    out.rows(&rows, "no deals")
+}
+
+fn deal_void(ctx: &mut Ctx, id: i64, reason: &str) -> Result<()> {
+    let me = ctx.require(Action::Deal)?;
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let reason = text("--reason", reason)?;
+    let tx = ctx.store()?.begin()?;
+    let d = work::get_deal(&tx, id)?;
+    let before = customers::get(&tx, d.customer_id)?;
+    if me.role != Role::Admin {
+        check_scope(&me, &before)?;
+    }
+    if !work::void_deal(&tx, id, me.id, &reason, now)? {
+        return Err(Error::Conflict(format!("deal {id} is already void")));
+    }
+    let after = customers::get(&tx, d.customer_id)?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "deal_void",
+            entity: "customer",
+            entity_id: Some(d.customer_id),
+            before: Some(json!({
+                "deal": id, "amount_minor": d.amount_minor, "currency": d.currency,
+                "on": d.on, "stage": before.stage,
+            })),
+            after: Some(
+                json!({"deal": id, "voided": true, "reason": reason, "stage": after.stage}),
+            ),
+        },
+    )?;
+    tx.commit()?;
+    out.status(format!(
+        "deal {id} on customer {} voided ({} {}); stage {}",
+        d.customer_id, d.amount, d.currency, after.stage
+    ));
+    out.record(&work::get_deal(&ctx.store()?.conn, id)?)
+}
+
+fn deal_add(ctx: &mut Ctx, a: DealArgs) -> Result<()> {
     let me = ctx.require(Action::Deal)?;
     let clock = crate::clock::now()?;
     let now = clock.timestamp();

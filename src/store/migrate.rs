@@ -28,11 +28,13 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/5-recycle-due.sql")),
         // 6: the quality report from indexes (see the file).
         M::up(include_str!("migrations/6-quality.sql")),
+        // 7: voided deals; live deals per owner and currency (see the file).
+        M::up(include_str!("migrations/7-deal-void.sql")),
     ])
 });
 
 /// The schema version this binary writes.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 7;
 
 pub fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
