@@ -142,8 +142,10 @@ impl Rejects {
     }
 }
 
-/// Rows handed from the reader thread to the writer in one message.
+/// Rows handed from the reader thread to the writer in one message: this many, or
+/// fewer when their records add up to `BATCH_BYTES` (rows may be up to 1 MiB each).
 const BATCH: usize = 1024;
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
 /// The match keys of rows in the database and in the file, hashed, for a bulk import
 /// whose key indexes are suspended. A hit is confirmed against the stored row, so a
@@ -314,9 +316,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let parser = std::thread::spawn(move || -> Result<String> {
         let mut reader = reader;
         let mut batch = Vec::with_capacity(BATCH);
+        let mut batch_bytes = 0;
         while let Some(row) = reader.next() {
             batch.push(row?);
-            if batch.len() == BATCH {
+            batch_bytes += reader.last_record_bytes();
+            if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
+                batch_bytes = 0;
                 progress.store(reader.bytes_read(), Ordering::Relaxed);
                 if send
                     .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))

@@ -1,6 +1,7 @@
 //! Reading leads files: bytes → decoded text → CSV records → validated, typed rows or
 //! rejects with a reason. Never writes; the import command decides what to store.
 pub mod decode;
+pub mod records;
 
 use std::io::Read;
 
@@ -10,6 +11,7 @@ use crate::domain::columns::{map_headers, Field, Target};
 use crate::domain::customer::{validate, CustomerFields, CustomerInput, Stage, MAX_FIELD_BYTES};
 use crate::error::{Error, Result};
 use decode::{detect, Charset, Decoding, SNIFF};
+use records::{RecordInfo, Records, MAX_RECORD_BYTES};
 
 /// A row that passed validation.
 #[derive(Debug, Clone)]
@@ -44,7 +46,7 @@ pub struct Defaults {
 }
 
 pub struct LeadReader<R: Read> {
-    csv: csv::Reader<Decoding<R>>,
+    csv: csv::Reader<Records<Decoding<R>>>,
     pub headers: Vec<String>,
     pub targets: Vec<Target>,
     pub encoding: &'static str,
@@ -91,10 +93,30 @@ impl<R: Read> LeadReader<R> {
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter)
-            .from_reader(decoder);
+            .from_reader(Records::new(decoder, delimiter, MAX_RECORD_BYTES));
         let mut record = csv::StringRecord::new();
         let headers: Vec<String> = match csv.read_record(&mut record) {
-            Ok(true) => record.iter().map(|h| h.trim().to_string()).collect(),
+            Ok(true) => {
+                let info = csv.get_mut().take(0);
+                if info.as_ref().is_some_and(|i| i.cut.is_some()) {
+                    return Err(Error::invalid_hint(
+                        "header",
+                        format!(
+                            "the first row is longer than {} KiB: this is not a CSV file with a header row",
+                            MAX_RECORD_BYTES / 1024
+                        ),
+                        "the first line must name the columns, e.g. 姓名,公司,手机,邮箱",
+                    ));
+                }
+                if let Some((line, lines)) = info.and_then(|i| i.unclosed) {
+                    return Err(Error::invalid_hint(
+                        "header",
+                        format!("a quote opened on line {line} is never closed (it swallowed {lines} more line(s))"),
+                        "close the quote in the header row, or remove it",
+                    ));
+                }
+                record.iter().map(|h| h.trim().to_string()).collect()
+            }
             Ok(false) => {
                 return Err(Error::invalid(
                     "file",
@@ -128,17 +150,22 @@ impl<R: Read> LeadReader<R> {
     }
 
     pub fn bytes_read(&self) -> u64 {
-        self.csv.get_ref().bytes_read
+        self.csv.get_ref().get_ref().bytes_read
+    }
+
+    /// Bytes of the record read last (batches are bounded by bytes, not only rows).
+    pub fn last_record_bytes(&self) -> usize {
+        self.record.as_slice().len()
     }
 
     /// SHA-256 of the whole input (reads what the parser left).
     pub fn finish(mut self) -> Result<String> {
-        let d = self.csv.get_mut();
+        let d = self.csv.get_mut().get_mut();
         d.drain()?;
         Ok(d.sha256_hex())
     }
 
-    fn typed(&self, line: u64) -> Row {
+    fn typed(&self, line: u64, info: Option<&RecordInfo>) -> Row {
         let cells: Vec<String> = self.record.iter().map(|c| c.to_string()).collect();
         let reject = |kind: &str, reason: String| {
             Row::Reject(Reject {
@@ -148,6 +175,26 @@ impl<R: Read> LeadReader<R> {
                 cells: cells.clone(),
             })
         };
+        if let Some((quote_line, swallowed)) = info.and_then(|i| i.unclosed) {
+            return reject(
+                "unclosed quote",
+                format!(
+                    "a quote opened on line {quote_line} is never closed: it swallowed the \
+                     {swallowed} line(s) after it, to the end of the file; close or remove \
+                     that quote and import the file again"
+                ),
+            );
+        }
+        if let Some((bytes, lines)) = info.and_then(|i| i.cut) {
+            return reject(
+                "oversize record",
+                format!(
+                    "the row is longer than the limit of {} KiB ({lines} line(s); only its \
+                     first {bytes} bytes are kept here)",
+                    MAX_RECORD_BYTES / 1024
+                ),
+            );
+        }
         if cells.len() != self.headers.len() {
             // A trailing empty cell or two from Excel is not worth a reject.
             let extra_empty = cells.len() > self.headers.len()
@@ -259,11 +306,21 @@ impl<R: Read> Iterator for LeadReader<R> {
             self.record = rec;
             match res {
                 Ok(false) => return None,
-                // Blank lines (all cells empty) are skipped, not rejected.
-                Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
                 Ok(true) => {
-                    let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                    return Some(Ok(self.typed(line)));
+                    let at = self.record.position().map(|p| p.byte()).unwrap_or(0);
+                    let info = self.csv.get_mut().take(at);
+                    // Blank lines (all cells empty) are skipped, not rejected.
+                    let flagged = info
+                        .as_ref()
+                        .is_some_and(|i| i.cut.is_some() || i.unclosed.is_some());
+                    if !flagged && self.record.iter().all(|c| c.trim().is_empty()) {
+                        continue;
+                    }
+                    let line = match &info {
+                        Some(i) => i.line,
+                        None => self.record.position().map(|p| p.line()).unwrap_or(0),
+                    };
+                    return Some(Ok(self.typed(line, info.as_ref())));
                 }
                 Err(e) => return Some(Err(csv_error(e))),
             }

@@ -330,3 +330,115 @@ fn deals_are_listed_and_a_mistake_is_voided_with_an_audit_row() {
     assert_eq!(before["amount_minor"], 12_000_000);
     assert_eq!(before["stage"], "customer");
 }
+
+// ------------------------------------------------------------------ items 9 and 12
+
+/// Runs `pool import ARGS` as admin with the address space capped (`ulimit -v`, KiB),
+/// so an import that grows with its longest record dies instead of passing.
+fn import_capped(env: &TestEnv, kib: u64, args: &[&str]) -> Output {
+    let pool = assert_cmd::cargo::cargo_bin("pool");
+    let mut script = format!("ulimit -v {kib} && exec '{}' import", pool.display());
+    for a in args {
+        script.push_str(&format!(" '{a}'"));
+    }
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(script);
+    c.env_clear()
+        .env("HOME", env.dir.path())
+        .env("POOL_DB", env.db())
+        .env("POOL_USER", "admin")
+        .env("POOL_NOW", &env.now)
+        .env("NO_COLOR", "1")
+        .current_dir(env.dir.path());
+    c.output().expect("run sh")
+}
+
+/// The rejects file as (line, reason, first data cell) rows.
+fn rejects(env: &TestEnv, name: &str) -> Vec<(String, String, String)> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(env.dir.path().join(name))
+        .expect("rejects file");
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("rejects row");
+            (
+                rec.get(0).unwrap_or("").to_string(),
+                rec.get(1).unwrap_or("").to_string(),
+                rec.get(2).unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// 400 MB of address space: far above what a bounded import needs (its resident set
+/// stays near 20 MB here), far below the GBs an unbounded one takes for these inputs.
+const CAP_KIB: u64 = 400 * 1024;
+
+#[test]
+fn a_huge_record_is_rejected_with_its_line_in_bounded_memory() {
+    let env = TestEnv::new();
+    let path = env.dir.path().join("oneline.csv");
+    let mut text = b"name,phone,notes\nA,13800000001,".to_vec();
+    text.resize(text.len() + 20 * 1024 * 1024, b'x');
+    text.extend_from_slice(b"\nB,13800000002,ok\n");
+    std::fs::write(&path, &text).expect("write csv");
+    let out = import_capped(
+        &env,
+        CAP_KIB,
+        &[
+            "oneline.csv",
+            "--rejects",
+            "rejects.csv",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["rejected"], 1, "{s}");
+    assert_eq!(s["rejected_by_reason"]["oversize record"], 1, "{s}");
+    let r = rejects(&env, "rejects.csv");
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].0, "2");
+    assert!(
+        r[0].1.contains("longer than the limit of 1024 KiB"),
+        "{}",
+        r[0].1
+    );
+    assert_eq!(r[0].2, "A");
+    assert_eq!(env.json(&["list"])[0]["name"], "B");
+
+    // Endless input: refused at once as a header that never ends.
+    let out = import_capped(&env, CAP_KIB, &["/dev/zero"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid header: the first row is longer than 1024 KiB"));
+}
+
+#[test]
+fn an_unclosed_quote_names_the_line_it_opened_on_and_what_it_swallowed() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.dir.path().join("quote.csv"),
+        "name,phone,notes\n\
+         A,13800000001,ok\n\
+         B,\"13800000002,the quote opens here\n\
+         C,13800000003,x\n\
+         D,13800000004,y\n\
+         E,13800000005,z\n",
+    )
+    .expect("write csv");
+    let s = env.json(&["import", "quote.csv", "--rejects", "rejects.csv"]);
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["rejected_by_reason"]["unclosed quote"], 1, "{s}");
+    let r = rejects(&env, "rejects.csv");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, "3");
+    assert!(
+        r[0].1.contains("a quote opened on line 3 is never closed")
+            && r[0].1.contains("swallowed the 3 line(s) after it"),
+        "{}",
+        r[0].1
+    );
+}
