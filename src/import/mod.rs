@@ -85,7 +85,13 @@ impl<R: Read> LeadReader<R> {
     ) -> Result<Self> {
         let mut head = Vec::with_capacity(SNIFF);
         input.by_ref().take(SNIFF as u64).read_to_end(&mut head)?;
-        let encoding = detect(&head, charset);
+        let encoding = detect(&head, charset).map_err(|m| {
+            Error::invalid_hint(
+                "file",
+                m,
+                "pass --encoding utf-8|gbk|utf-16, or save the file from Excel as \"CSV UTF-8\"",
+            )
+        })?;
         let (sample, _, _) = encoding.decode(&head);
         let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
         let decoder = Decoding::new(head, input, encoding);

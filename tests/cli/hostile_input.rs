@@ -344,11 +344,8 @@ fn import_capped(env: &TestEnv, kib: u64, args: &[&str]) -> Output {
     let mut c = std::process::Command::new("sh");
     c.arg("-c").arg(script);
     c.env_clear()
-        .env("HOME", env.dir.path())
-        .env("POOL_DB", env.db())
-        .env("POOL_USER", "admin")
-        .env("POOL_NOW", &env.now)
-        .env("NO_COLOR", "1")
+        .envs(env.envs("admin"))
+        .env("PATH", "/usr/bin:/bin")
         .current_dir(env.dir.path());
     c.output().expect("run sh")
 }
@@ -410,10 +407,23 @@ fn a_huge_record_is_rejected_with_its_line_in_bounded_memory() {
     assert_eq!(r[0].2, "A");
     assert_eq!(env.json(&["list"])[0]["name"], "B");
 
-    // Endless input: refused at once as a header that never ends.
+    // Endless input: refused at once, as binary (zero bytes) or as a first row that
+    // never ends.
     let out = import_capped(&env, CAP_KIB, &["/dev/zero"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains("invalid header: the first row is longer than 1024 KiB"));
+    assert!(
+        stderr(&out).contains("invalid file: holds zero bytes"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(env.dir.path().join("endless.csv"), vec![b'y'; 3 << 20]).expect("write");
+    let out = import_capped(&env, CAP_KIB, &["endless.csv"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid header: the first row is longer than 1024 KiB"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -441,4 +451,48 @@ fn an_unclosed_quote_names_the_line_it_opened_on_and_what_it_swallowed() {
         "{}",
         r[0].1
     );
+}
+
+// ------------------------------------------------------------------ item 11
+
+#[test]
+fn utf16_without_a_bom_is_detected_both_ways_or_refused_by_name() {
+    let text = "name,phone,city\nBob,13800000001,杭州\n李四,13800000002,上海\n";
+    for (file, bytes, label) in [
+        (
+            "be.csv",
+            text.encode_utf16()
+                .flat_map(|u| u.to_be_bytes())
+                .collect::<Vec<u8>>(),
+            "utf-16be",
+        ),
+        (
+            "le.csv",
+            text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+            "utf-16le",
+        ),
+    ] {
+        let env = TestEnv::new();
+        std::fs::write(env.dir.path().join(file), &bytes).expect("write csv");
+        let s = env.json(&["import", file, "--rejects", "rejects.csv"]);
+        assert_eq!(s["encoding"], label, "{s}");
+        assert_eq!(s["imported"], 2, "{s}");
+        let names: Vec<Value> = env
+            .json(&["list"])
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|c| c["name"].clone())
+            .collect();
+        assert_eq!(names, ["Bob", "李四"], "{file}");
+    }
+    // Looks like UTF-16BE (zero bytes at even offsets) but holds a lone surrogate.
+    let env = TestEnv::new();
+    let mut bytes: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    bytes.extend_from_slice(&[0xD8, 0x00, 0x00, b'A', 0x00, b'\n']);
+    std::fs::write(env.dir.path().join("broken.csv"), &bytes).expect("write csv");
+    let err = env.fails_as("admin", &["import", "broken.csv"], 6);
+    assert!(err.contains("looks like utf-16be"), "{err}");
+    assert!(err.contains("hint: pass --encoding"), "{err}");
+    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
 }
