@@ -74,7 +74,8 @@ pub struct ImportArgs {
     /// Check everything and report, write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to the file)
+    /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to
+    /// the file; for stdin, stdin.rejects.csv in the current folder)
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
 }
@@ -109,6 +110,9 @@ fn parse_map(items: &[String]) -> Result<Vec<(String, String)>> {
         })
         .collect()
 }
+
+/// The rejects file of `pool import -` when --rejects is not given.
+const STDIN_REJECTS: &str = "stdin.rejects.csv";
 
 /// The rejects file: the original cells plus line and reason.
 struct Rejects {
@@ -300,7 +304,9 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let rejects_path = match (&a.rejects, stdin) {
         (Some(p), _) => Some(p.clone()),
         (None, false) => Some(PathBuf::from(format!("{}.rejects.csv", a.file.display()))),
-        (None, true) => None,
+        // Rows read from stdin cannot go next to their file: they go to the current
+        // folder, so no rejected row is ever thrown away.
+        (None, true) => Some(PathBuf::from(STDIN_REJECTS)),
     };
     let mut rejects = rejects_path.clone().map(|path| Rejects {
         path,
@@ -371,6 +377,19 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         },
     };
     let max_before = customers::max_id(&tx)?;
+    let known = customers::known_custom_fields(&tx)?;
+    let new = custom_names.iter().filter(|n| !known.contains(n)).count();
+    if known.len() + new > crate::import::MAX_CUSTOM_FIELDS {
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "the database has {} custom fields and this file would add {new} more (at most {} in all)",
+                known.len(),
+                crate::import::MAX_CUSTOM_FIELDS
+            ),
+            "map the file's extra columns to existing fields with --map \"COLUMN=FIELD\", or \"COLUMN=ignore\"",
+        ));
+    }
     customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
     // indexes are rebuilt once at the end instead of updated row by row.

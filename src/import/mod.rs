@@ -13,6 +13,14 @@ use crate::error::{Error, Result};
 use decode::{detect, Charset, Decoding, SNIFF};
 use records::{RecordInfo, Records, MAX_RECORD_BYTES};
 
+/// Custom columns (ones that are no customer field) one import may bring: every one of
+/// them becomes a column of every later export.
+pub const MAX_CUSTOM_COLUMNS: usize = 100;
+/// Custom fields a database may know in all, over every import.
+pub const MAX_CUSTOM_FIELDS: usize = 300;
+/// The longest name a custom column may have, in characters.
+pub const MAX_CUSTOM_NAME_CHARS: usize = 100;
+
 /// A row that passed validation.
 #[derive(Debug, Clone)]
 pub struct Lead {
@@ -132,6 +140,7 @@ impl<R: Read> LeadReader<R> {
             Err(e) => return Err(csv_error(e)),
         };
         let targets = map_headers(&headers, map).map_err(|m| Error::invalid("--map", m))?;
+        check_custom_columns(&targets)?;
         if !targets
             .iter()
             .any(|t| matches!(t, Target::Field(Field::Name | Field::Company)))
@@ -291,6 +300,50 @@ impl<R: Read> LeadReader<R> {
             Err(e) => reject("invalid", e.to_string()),
         }
     }
+}
+
+/// Refuses a header that would add more custom columns than `MAX_CUSTOM_COLUMNS`, or
+/// one with an absurdly long name, before any row is read.
+fn check_custom_columns(targets: &[Target]) -> Result<()> {
+    let custom: Vec<&String> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Custom(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    if custom.len() > MAX_CUSTOM_COLUMNS {
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "{} columns are no customer field and would each become a custom field \
+                 (an import keeps at most {MAX_CUSTOM_COLUMNS}): {}, …",
+                custom.len(),
+                custom
+                    .iter()
+                    .take(5)
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "remove the columns you do not need from the file, or pass --map \"COLUMN=ignore\" for them",
+        ));
+    }
+    if let Some(long) = custom
+        .iter()
+        .find(|n| n.chars().count() > MAX_CUSTOM_NAME_CHARS)
+    {
+        let shown: String = long.chars().take(40).collect();
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "the column name '{shown}…' is {} characters long (at most {MAX_CUSTOM_NAME_CHARS})",
+                long.chars().count()
+            ),
+            "shorten the column name, or pass --map \"COLUMN=ignore\"",
+        ));
+    }
+    Ok(())
 }
 
 fn csv_error(e: csv::Error) -> Error {

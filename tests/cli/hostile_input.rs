@@ -496,3 +496,111 @@ fn utf16_without_a_bom_is_detected_both_ways_or_refused_by_name() {
     assert!(err.contains("hint: pass --encoding"), "{err}");
     assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
 }
+
+// ------------------------------------------------------------------ item 13
+
+#[test]
+fn rejected_rows_from_stdin_are_kept_in_the_current_folder() {
+    let env = TestEnv::new();
+    let out = env
+        .cmd()
+        .args(["import", "-", "--format", "json"])
+        .write_stdin("name,phone\nA,13800000001\nB,not-a-phone\n")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["rejected"], 1, "{s}");
+    assert_eq!(s["rejects_file"], "stdin.rejects.csv", "{s}");
+    let r = rejects(&env, "stdin.rejects.csv");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, "3");
+    assert!(r[0].1.contains("invalid phone"), "{}", r[0].1);
+    assert_eq!(r[0].2, "B");
+}
+
+/// The cells of CSV text, by row.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("csv row").iter().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn list_and_show_as_csv_guard_formula_cells_like_export() {
+    let env = TestEnv::new();
+    let evil = "=cmd|' /C calc'!A0";
+    let v = env.json(&[
+        "add",
+        "--name",
+        evil,
+        "--company",
+        "+SUM(1)",
+        "--phone",
+        "13800000001",
+        "--city",
+        "@杭州",
+    ]);
+    let id = v["id"].as_i64().expect("id").to_string();
+    let export = csv_rows(&env.ok(&["export"]));
+    let col = |rows: &[Vec<String>], name: &str| -> String {
+        let i = rows[0].iter().position(|h| h == name).expect("column");
+        rows[1][i].clone()
+    };
+    assert_eq!(col(&export, "name"), format!("'{evil}"));
+    let list = csv_rows(&env.ok(&["list", "--format", "csv"]));
+    let show = csv_rows(&env.ok(&["show", &id, "--format", "csv"]));
+    for field in ["name", "company", "city"] {
+        assert_eq!(col(&list, field), col(&export, field), "list {field}");
+        assert_eq!(col(&show, field), col(&export, field), "show {field}");
+    }
+    assert_eq!(col(&list, "id"), id, "numbers are not guarded");
+}
+
+#[test]
+fn custom_columns_are_capped_per_import_and_in_all() {
+    let env = TestEnv::new();
+    let mut head = String::from("name,phone");
+    let mut row = String::from("A,13800000001");
+    for i in 0..10_000 {
+        head.push_str(&format!(",c{i}"));
+        row.push_str(",x");
+    }
+    std::fs::write(env.dir.path().join("wide.csv"), format!("{head}\n{row}\n")).expect("write");
+    let err = env.fails_as("admin", &["import", "wide.csv"], 6);
+    assert!(
+        err.contains("10000 columns are no customer field") && err.contains("at most 100"),
+        "{err}"
+    );
+    assert!(err.contains("hint: remove the columns"), "{err}");
+    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
+
+    // 100 new ones per import, 300 in all.
+    for batch in 0..4 {
+        let names: Vec<String> = (0..100).map(|i| format!("f{batch}_{i}")).collect();
+        let text = format!(
+            "name,phone,{}\nN{batch},1380000010{batch},{}\n",
+            names.join(","),
+            vec!["v"; 100].join(",")
+        );
+        std::fs::write(env.dir.path().join("f.csv"), text).expect("write");
+        if batch < 3 {
+            env.ok(&["import", "f.csv"]);
+        } else {
+            let err = env.fails_as("admin", &["import", "f.csv"], 6);
+            assert!(err.contains("has 300 custom fields"), "{err}");
+        }
+    }
+    let export = csv_rows(&env.ok(&["export"]));
+    let custom = export[0]
+        .iter()
+        .filter(|h| h.starts_with("custom."))
+        .count();
+    assert_eq!(custom, 300);
+    assert_eq!(export.len(), 4, "three imported customers and the header");
+}
