@@ -580,7 +580,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                 "rejected": s.rejected,
                 "first_id": s.first_id,
                 "last_id": s.last_id,
-                "on_duplicate": format!("{:?}", a.on_duplicate).to_lowercase(),
+                "on_duplicate": a.on_duplicate.to_possible_value().map(|v| v.get_name().to_string()),
             })),
         },
     )?;

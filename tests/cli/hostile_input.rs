@@ -604,3 +604,100 @@ fn custom_columns_are_capped_per_import_and_in_all() {
     assert_eq!(custom, 300);
     assert_eq!(export.len(), 4, "three imported customers and the header");
 }
+
+// ------------------------------------------------------------------ item 16
+
+/// The actions of `pool audit log --customer ID`, oldest first.
+fn customer_log(env: &TestEnv, id: &str) -> Vec<String> {
+    let v = env.json(&["audit", "log", "--customer", id, "--limit", "0"]);
+    let mut actions: Vec<String> = v
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    actions.reverse();
+    actions
+}
+
+#[test]
+fn every_change_to_a_customer_is_found_by_its_id_and_payloads_are_json() {
+    let env = teams();
+    // Imported: found through its import.
+    std::fs::write(
+        env.dir.path().join("leads.csv"),
+        "name,phone,city\n甲,13800000001,杭州\n乙,13800000002,杭州\n丙,13800000003,上海\n",
+    )
+    .expect("write");
+    let s = env.json(&["import", "leads.csv", "--rejects", "rejects.csv"]);
+    let first = s["first_id"].as_i64().expect("first id");
+    let (a, b, c) = (
+        first.to_string(),
+        (first + 1).to_string(),
+        (first + 2).to_string(),
+    );
+    assert_eq!(customer_log(&env, &b), ["import"]);
+    let other = owned(&env, "丁", "13800000009");
+    assert!(!customer_log(&env, &other).contains(&"import".to_string()));
+
+    // Claimed, then moved in bulk by transfer --all and by a deactivation.
+    env.ok_as("lihua", &["claim", &a, &b]);
+    env.ok_as(
+        "lihua",
+        &["followup", "add", &a, "--due", "2026-12-01", "call"],
+    );
+    env.ok_as(
+        "zhao",
+        &["transfer", "--from", "lihua", "--to", "chen", "--all"],
+    );
+    env.ok(&["user", "deactivate", "chen"]);
+    // Merged: the merged-away customer finds the merge and its undo.
+    let m = env.json(&["merge", &b, &c]);
+    let merge_id = m["merge_id"].as_i64().expect("merge id").to_string();
+    env.ok(&["dedupe", "undo", &merge_id]);
+    assert_eq!(
+        customer_log(&env, &a),
+        [
+            "import",
+            "claim",
+            "followup_add",
+            "transfer",
+            "user_deactivate"
+        ]
+    );
+    assert_eq!(
+        customer_log(&env, &c),
+        ["import", "merged_into", "merge_restored"],
+        "the customer merged into {b}"
+    );
+    let log = env.json(&["audit", "log", "--customer", &a, "--action", "transfer"]);
+    let before: Value =
+        serde_json::from_str(log[0]["before"].as_str().expect("before")).expect("JSON");
+    assert_eq!(before["owner"], "lihua");
+
+    // Every payload is JSON; filters are objects, not Rust debug text.
+    env.ok(&["export", "--city", "杭州", "--stage", "lead"]);
+    env.ok(&["list", "--city", "杭州"]);
+    let all = env.json(&["audit", "log", "--limit", "0"]);
+    for row in all.as_array().expect("rows") {
+        for side in ["before", "after"] {
+            if let Some(text) = row[side].as_str() {
+                let parsed: Result<Value, _> = serde_json::from_str(text);
+                assert!(parsed.is_ok(), "{side} of {row}");
+                assert!(!text.contains("FilterArgs"), "{row}");
+            }
+        }
+    }
+    let export = env.json(&["audit", "log", "--action", "export"]);
+    let after: Value =
+        serde_json::from_str(export[0]["after"].as_str().expect("after")).expect("JSON");
+    assert_eq!(
+        after["filter"],
+        serde_json::json!({"city": "杭州", "stage": "lead"})
+    );
+    assert_eq!(after["format"], "csv");
+    let view = env.json(&["audit", "log", "--action", "view_unmasked"]);
+    let after: Value =
+        serde_json::from_str(view[0]["after"].as_str().expect("after")).expect("JSON");
+    assert_eq!(after["filter"], serde_json::json!({"city": "杭州"}));
+}
