@@ -146,6 +146,9 @@ impl Rejects {
     }
 }
 
+/// The most rows a bulk import reserves key-map room for up front.
+const BULK_RESERVE_ROWS: i64 = 1_000_000;
+
 /// Rows handed from the reader thread to the writer in one message: this many, or
 /// fewer when their records add up to `BATCH_BYTES` (rows may be up to 1 MiB each).
 const BATCH: usize = 1024;
@@ -399,9 +402,11 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let mut keymap = KeyMap::default();
     let suspended = if bulk {
         // Sized once: growing a map of millions of keys would briefly hold two copies.
+        // The estimate trusts ~150 bytes a row only up to a million rows: a file of a few
+        // huge rows must not reserve gigabytes (a bigger file grows the map as it goes).
         keymap
             .map
-            .reserve(((expected_rows + existing) * 3) as usize);
+            .reserve(((expected_rows.min(BULK_RESERVE_ROWS) + existing) * 3) as usize);
         customers::for_each_keys(&tx, |id, p, e, n, c| {
             keymap.add(
                 id,
