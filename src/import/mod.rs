@@ -18,6 +18,8 @@ use records::{RecordInfo, Records, MAX_RECORD_BYTES};
 pub const MAX_CUSTOM_COLUMNS: usize = 100;
 /// Custom fields a database may know in all, over every import.
 pub const MAX_CUSTOM_FIELDS: usize = 300;
+/// Columns a header may have in all (fields, custom and ignored ones).
+pub const MAX_COLUMNS: usize = 500;
 /// The longest name a custom column may have, in characters.
 pub const MAX_CUSTOM_NAME_CHARS: usize = 100;
 
@@ -180,8 +182,32 @@ impl<R: Read> LeadReader<R> {
         Ok(d.sha256_hex())
     }
 
+    /// The cells of the record as owned strings; past the header's width plus a few,
+    /// the rest are joined into one last cell (delimiter between them), so a row of
+    /// half a million empty cells costs its bytes, not half a million strings.
+    fn cells(&self) -> Vec<String> {
+        let keep = self.headers.len() + 8;
+        let mut cells: Vec<String> = self
+            .record
+            .iter()
+            .take(keep)
+            .map(|c| c.to_string())
+            .collect();
+        if self.record.len() > keep {
+            let mut rest = String::new();
+            for (i, c) in self.record.iter().skip(keep).enumerate() {
+                if i > 0 {
+                    rest.push(char::from(self.delimiter));
+                }
+                rest.push_str(c);
+            }
+            cells.push(rest);
+        }
+        cells
+    }
+
     fn typed(&self, line: u64, info: Option<&RecordInfo>) -> Row {
-        let cells: Vec<String> = self.record.iter().map(|c| c.to_string()).collect();
+        let cells = self.cells();
         let reject = |kind: &str, reason: String| {
             Row::Reject(Reject {
                 line,
@@ -210,18 +236,20 @@ impl<R: Read> LeadReader<R> {
                 ),
             );
         }
-        if cells.len() != self.headers.len() {
+        if self.record.len() != self.headers.len() {
             // A trailing empty cell or two from Excel is not worth a reject.
-            let extra_empty = cells.len() > self.headers.len()
-                && cells[self.headers.len()..]
+            let extra_empty = self.record.len() > self.headers.len()
+                && self
+                    .record
                     .iter()
+                    .skip(self.headers.len())
                     .all(|c| c.trim().is_empty());
             if !extra_empty {
                 return reject(
                     "ragged row",
                     format!(
                         "{} cells, the header has {}",
-                        cells.len(),
+                        self.record.len(),
                         self.headers.len()
                     ),
                 );
@@ -327,6 +355,16 @@ fn check_custom_columns(targets: &[Target]) -> Result<()> {
                     .join(", ")
             ),
             "remove the columns you do not need from the file, or pass --map \"COLUMN=ignore\" for them",
+        ));
+    }
+    if targets.len() > MAX_COLUMNS {
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "{} columns: an import reads at most {MAX_COLUMNS}",
+                targets.len()
+            ),
+            "remove the columns you do not need from the file",
         ));
     }
     if let Some(long) = custom

@@ -369,16 +369,27 @@ fn rejects(env: &TestEnv, name: &str) -> Vec<(String, String, String)> {
 }
 
 /// 400 MB of address space: far above what a bounded import needs (its resident set
-/// stays near 20 MB here), far below the GBs an unbounded one takes for these inputs.
+/// stays near 30 MB here), far below the GBs an unbounded one takes for these inputs.
 const CAP_KIB: u64 = 400 * 1024;
 
 #[test]
 fn a_huge_record_is_rejected_with_its_line_in_bounded_memory() {
     let env = TestEnv::new();
     let path = env.dir.path().join("oneline.csv");
+    // 20 MB of one-byte cells on one line: ten million cells, the costliest record to
+    // hold (an unbounded reader takes ~75 times its size), then rows of 500,000 cells.
     let mut text = b"name,phone,notes\nA,13800000001,".to_vec();
-    text.resize(text.len() + 20 * 1024 * 1024, b'x');
+    for _ in 0..10 * 1024 * 1024 {
+        text.extend_from_slice(b"a,");
+    }
     text.extend_from_slice(b"\nB,13800000002,ok\n");
+    for i in 0..20 {
+        text.extend_from_slice(format!("W{i},1390000{i:04},").as_bytes());
+        for _ in 0..500_000 {
+            text.extend_from_slice(b",");
+        }
+        text.extend_from_slice(b"x\n");
+    }
     std::fs::write(&path, &text).expect("write csv");
     let out = import_capped(
         &env,
@@ -394,10 +405,11 @@ fn a_huge_record_is_rejected_with_its_line_in_bounded_memory() {
     assert!(out.status.success(), "{}", stderr(&out));
     let s: Value = serde_json::from_slice(&out.stdout).expect("summary");
     assert_eq!(s["imported"], 1, "{s}");
-    assert_eq!(s["rejected"], 1, "{s}");
+    assert_eq!(s["rejected"], 21, "{s}");
     assert_eq!(s["rejected_by_reason"]["oversize record"], 1, "{s}");
+    assert_eq!(s["rejected_by_reason"]["ragged row"], 20, "{s}");
     let r = rejects(&env, "rejects.csv");
-    assert_eq!(r.len(), 1);
+    assert_eq!(r.len(), 21);
     assert_eq!(r[0].0, "2");
     assert!(
         r[0].1.contains("longer than the limit of 1024 KiB"),
@@ -405,6 +417,9 @@ fn a_huge_record_is_rejected_with_its_line_in_bounded_memory() {
         r[0].1
     );
     assert_eq!(r[0].2, "A");
+    assert_eq!(r[1].0, "4");
+    assert_eq!(r[1].1, "500003 cells, the header has 3");
+    assert_eq!(r[20].0, "23");
     assert_eq!(env.json(&["list"])[0]["name"], "B");
 
     // Endless input: refused at once, as binary (zero bytes) or as a first row that
