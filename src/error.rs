@@ -48,12 +48,25 @@ pub enum Error {
 
     #[error("invalid {field}: {msg}")]
     InvalidInput { field: String, msg: String },
+    /// Invalid input with a hint that says what would be accepted.
+    #[error("invalid {field}: {msg}")]
+    Invalid {
+        field: String,
+        msg: String,
+        hint: String,
+    },
 
     #[error("database is busy (another process held the write lock for more than {0} s)")]
     Busy(u64),
 
     #[error("integrity failure: {0}")]
     Integrity(String),
+
+    #[error(
+        "cannot write in the database's folder: SQLite keeps its -wal and -shm files next to \
+         the database, so the folder must be writable"
+    )]
+    ReadOnlyFolder,
 
     #[error(
         "database schema version {found} is newer than this pool binary understands ({known})"
@@ -86,6 +99,19 @@ impl Error {
         }
     }
 
+    /// Invalid input (exit 6) with a hint that says what is accepted.
+    pub fn invalid_hint(
+        field: impl Into<String>,
+        msg: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            msg: msg.into(),
+            hint: hint.into(),
+        }
+    }
+
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
         Error::NotFound {
             what,
@@ -113,7 +139,7 @@ impl Error {
             | PoolNotVisible { .. }
             | NotOwned { .. }
             | Conflict(_) => 5,
-            InvalidInput { .. } | Csv(_) => 6,
+            InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
             Busy(_) => 7,
             Integrity(_) => 8,
             Sqlite(e) if is_busy(e) => 7,
@@ -147,6 +173,10 @@ impl Error {
                     .into()
             }
             SchemaTooNew { .. } => "upgrade pool to the version that wrote this database".into(),
+            Invalid { hint, .. } => hint.clone(),
+            ReadOnlyFolder => "make the folder writable for this account, or copy the database \
+                               to a writable folder and pass --db PATH"
+                .into(),
             Integrity(_) => "run pool doctor for details; restore from a backup if needed".into(),
             Sqlite(e) if is_busy(e) => "another pool command is writing; try again".into(),
             _ => return None,
@@ -158,16 +188,57 @@ impl From<rusqlite::Error> for Error {
     /// SQLITE_BUSY after the busy timeout is "busy" (exit 7), never a raw "database is locked".
     fn from(e: rusqlite::Error) -> Self {
         if is_busy(&e) {
-            Error::Busy(crate::store::busy_timeout().as_secs())
-        } else {
-            Error::Sqlite(e)
+            return Error::Busy(crate::store::busy_timeout().as_secs());
+        }
+        match e.sqlite_error() {
+            // A damaged file is an integrity failure (exit 8), whichever command meets it.
+            Some(f)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+                ) =>
+            {
+                Error::Integrity(format!(
+                    "the database file is damaged or not a database ({e})"
+                ))
+            }
+            Some(f) if f.extended_code == SQLITE_READONLY_DIRECTORY => Error::ReadOnlyFolder,
+            _ => Error::Sqlite(e),
         }
     }
 }
+
+/// SQLITE_READONLY | (6 << 8): the folder of the database is not writable.
+const SQLITE_READONLY_DIRECTORY: std::ffi::c_int = 1544;
 
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: std::ffi::c_int) -> Error {
+        Error::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn sqlite_failures_get_their_own_exit_codes_and_words() {
+        // SQLITE_CORRUPT and SQLITE_NOTADB
+        assert_eq!(sqlite(11).exit_code(), 8);
+        assert_eq!(sqlite(26).exit_code(), 8);
+        let ro = sqlite(SQLITE_READONLY_DIRECTORY);
+        assert!(matches!(ro, Error::ReadOnlyFolder), "{ro:?}");
+        assert!(ro.to_string().contains("folder must be writable"));
+        assert!(ro.hint().is_some());
+        // Plain SQLITE_READONLY (a read-only file) stays what it is.
+        assert!(matches!(sqlite(8), Error::Sqlite(_)));
+    }
 }

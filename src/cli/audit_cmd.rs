@@ -107,6 +107,10 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
             expect,
             forget_head,
         } => {
+            // A malformed --expect is a typo (exit 6), not a rewritten chain (exit 8).
+            if let Some(e) = &expect {
+                parse_expect(e)?;
+            }
             let mut v = Verifier::default();
             let mut broken = None;
             audit::for_each(conn, |row| match v.push(&row) {
@@ -123,16 +127,8 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
                 )));
             }
             if let Some(e) = &expect {
-                let (seq, hash) = match e.split_once(':') {
-                    Some((s, h)) => (
-                        Some(s.trim().parse::<i64>().map_err(|_| {
-                            Error::invalid("--expect", format!("'{e}' is not SEQ:HASH"))
-                        })?),
-                        h.trim(),
-                    ),
-                    None => (None, e.trim()),
-                };
-                match audit::seq_of_hash(conn, hash)? {
+                let (seq, hash) = parse_expect(e)?;
+                match audit::seq_of_hash(conn, &hash)? {
                     None => {
                         return Err(Error::Integrity(format!(
                             "the expected head {hash} is not in the chain: it was truncated or rewritten (head now {}:{})",
@@ -224,4 +220,33 @@ pub fn remember_head(db: &std::path::Path, seq: i64, hash: &str) {
     if std::fs::write(&tmp, lines.join("\n") + "\n").is_ok() {
         let _ = std::fs::rename(&tmp, &file);
     }
+}
+
+/// `HASH` or `SEQ:HASH` as `audit verify` prints it: a positive row number and 64 hex
+/// digits (SHA-256).
+fn parse_expect(e: &str) -> Result<(Option<i64>, String)> {
+    let bad = |why: &str| {
+        Error::invalid_hint(
+            "--expect",
+            format!("'{e}' {why}"),
+            "pass the head exactly as `pool audit verify` printed it: SEQ:HASH or HASH",
+        )
+    };
+    let (seq, hash) = match e.split_once(':') {
+        Some((s, h)) => (
+            Some(
+                s.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("does not start with a row number (SEQ:HASH)"))?,
+            ),
+            h.trim(),
+        ),
+        None => (None, e.trim()),
+    };
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("is not a head hash (64 hexadecimal digits)"));
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
 }

@@ -129,39 +129,50 @@ pub struct ShowArgs {
     pub id: i64,
 }
 
-/// The filters shared by `pool list` and `pool export` (serialised into audit rows).
+/// The filters shared by `pool list` and `pool export`. Serialised (the ones given
+/// only) into the audit rows of unmasked reads and exports.
 #[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct FilterArgs {
     /// Only customers in a pool (any pool, or the one named)
     #[arg(long, value_name = "POOL", num_args = 0..=1, default_missing_value = "")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub in_pool: Option<String>,
     /// Only my customers
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub mine: bool,
     /// Only customers of this owner
     #[arg(long, value_name = "USER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// Only customers owned by members of this team
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
     /// Only this stage
     #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,
     /// Only customers with this tag
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// Only this city
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// Only this source
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Text in name or company, or in phone or e-mail where you see them unmasked;
     /// elsewhere only a whole phone number or e-mail address matches
     #[arg(long, value_name = "TEXT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
     /// Not contacted for at least N days
     #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_contact_days: Option<u32>,
 }
 

@@ -189,6 +189,22 @@ pub fn merge_group(
             ),
         },
     )?;
+    // Each merged customer gets its own row (the merge's row is the survivor's), so
+    // `pool audit log --customer N` finds it.
+    for other in &p.others {
+        audit::append(
+            &tx,
+            audit::Record {
+                at: now,
+                actor: &me.login,
+                action: "merged_into",
+                entity: "customer",
+                entity_id: Some(*other),
+                before: Some(json!({"merged_into": null})),
+                after: Some(json!({"merge_id": merge_id, "merged_into": p.survivor})),
+            },
+        )?;
+    }
     tx.commit()?;
     Ok(Merged {
         merge_id: Some(merge_id),
@@ -402,6 +418,20 @@ fn undo(ctx: &mut Ctx, merge_id: i64) -> Result<()> {
             after: Some(json!({"restored": rec.merged_ids})),
         },
     )?;
+    for id in &rec.merged_ids {
+        audit::append(
+            &tx,
+            audit::Record {
+                at: now,
+                actor: &me.login,
+                action: "merge_restored",
+                entity: "customer",
+                entity_id: Some(*id),
+                before: Some(json!({"merge_id": merge_id, "merged_into": rec.survivor_id})),
+                after: Some(json!({"merged_into": null})),
+            },
+        )?;
+    }
     tx.commit()?;
     out.status(format!(
         "merge {merge_id} undone: customers {:?} are back",

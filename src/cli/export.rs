@@ -233,7 +233,7 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
             after: Some(json!({
                 "rows": rows,
                 "unmasked": a.unmasked,
-                "format": format!("{format:?}").to_lowercase(),
+                "format": clap::ValueEnum::to_possible_value(&format).map(|v| v.get_name().to_string()),
                 "filter": serde_json::to_value(&a.filters)?,
                 "file": a.output.as_ref().map(|p| p.display().to_string()),
             })),

@@ -75,7 +75,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to
-    /// the file, or FILE.rejects-2.csv … if that exists); never the database
+    /// the file, or FILE.rejects-2.csv … if that exists; for stdin, stdin.rejects.csv in
+    /// the current folder); never the database
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
     /// Overwrite the --rejects file if it exists (still never a database)
@@ -117,6 +118,9 @@ fn parse_map(items: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// The rejects file of `pool import -` when --rejects is not given.
+const STDIN_REJECTS: &str = "stdin.rejects.csv";
+
 /// The rejects file: the original cells plus line and reason.
 struct Rejects {
     path: PathBuf,
@@ -155,8 +159,13 @@ impl Rejects {
     }
 }
 
-/// Rows handed from the reader thread to the writer in one message.
+/// The most rows a bulk import reserves key-map room for up front.
+const BULK_RESERVE_ROWS: i64 = 1_000_000;
+
+/// Rows handed from the reader thread to the writer in one message: this many, or
+/// fewer when their records add up to `BATCH_BYTES` (rows may be up to 1 MiB each).
 const BATCH: usize = 1024;
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
 /// The match keys of rows in the database and in the file, hashed, for a bulk import
 /// whose key indexes are suspended. A hit is confirmed against the stored row, so a
@@ -333,7 +342,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             )))),
             None,
         ),
-        (None, true) => (None, None),
+        // Rows read from stdin cannot go next to their file: they go to the current
+        // folder, so no rejected row is ever thrown away.
+        (None, true) => (
+            Some(crate::outfile::unused_name(&PathBuf::from(STDIN_REJECTS))),
+            None,
+        ),
     };
     let mut rejects = rejects_path.clone().map(|path| Rejects {
         path,
@@ -351,9 +365,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let parser = std::thread::spawn(move || -> Result<String> {
         let mut reader = reader;
         let mut batch = Vec::with_capacity(BATCH);
+        let mut batch_bytes = 0;
         while let Some(row) = reader.next() {
             batch.push(row?);
-            if batch.len() == BATCH {
+            batch_bytes += reader.last_record_bytes();
+            if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
+                batch_bytes = 0;
                 progress.store(reader.bytes_read(), Ordering::Relaxed);
                 if send
                     .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
@@ -426,6 +443,19 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         ));
     }
     let max_before = customers::max_id(&tx)?;
+    let known = customers::known_custom_fields(&tx)?;
+    let new = custom_names.iter().filter(|n| !known.contains(n)).count();
+    if known.len() + new > crate::import::MAX_CUSTOM_FIELDS {
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "the database has {} custom fields and this file would add {new} more (at most {} in all)",
+                known.len(),
+                crate::import::MAX_CUSTOM_FIELDS
+            ),
+            "map the file's extra columns to existing fields with --map \"COLUMN=FIELD\", or \"COLUMN=ignore\"",
+        ));
+    }
     customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
     // indexes are rebuilt once at the end instead of updated row by row.
@@ -435,9 +465,11 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let mut keymap = KeyMap::default();
     let suspended = if bulk {
         // Sized once: growing a map of millions of keys would briefly hold two copies.
+        // The estimate trusts ~150 bytes a row only up to a million rows: a file of a few
+        // huge rows must not reserve gigabytes (a bigger file grows the map as it goes).
         keymap
             .map
-            .reserve(((expected_rows + existing) * 3) as usize);
+            .reserve(((expected_rows.min(BULK_RESERVE_ROWS) + existing) * 3) as usize);
         customers::for_each_keys(&tx, |id, p, e, n, c| {
             keymap.add(
                 id,
@@ -666,7 +698,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                 "rejected": s.rejected,
                 "first_id": s.first_id,
                 "last_id": s.last_id,
-                "on_duplicate": format!("{:?}", a.on_duplicate).to_lowercase(),
+                "on_duplicate": a.on_duplicate.to_possible_value().map(|v| v.get_name().to_string()),
             })),
         },
     )?;

@@ -206,13 +206,19 @@ pub fn cell_text(v: &Value) -> String {
     }
 }
 
+/// CSV on stdout, with the formula guard `pool export` uses on every text cell (a
+/// spreadsheet must not run `=cmd|…` from a list either); numbers stay numbers.
 fn write_csv(w: &mut impl Write, rows: &[Map<String, Value>]) -> Result<()> {
+    let guard = |text: String| super::export::guard(&text).into_owned();
     let mut c = csv::Writer::from_writer(w);
     if let Some(first) = rows.first() {
-        c.write_record(first.keys())?;
+        c.write_record(first.keys().map(|k| guard(k.clone())))?;
     }
     for r in rows {
-        c.write_record(r.values().map(cell_text))?;
+        c.write_record(r.values().map(|v| match v {
+            Value::Number(_) | Value::Bool(_) | Value::Null => cell_text(v),
+            _ => guard(cell_text(v)),
+        }))?;
     }
     c.flush()?;
     Ok(())

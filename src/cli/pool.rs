@@ -459,6 +459,21 @@ pub fn transfer(ctx: &mut Ctx, a: &TransferArgs) -> Result<()> {
     }
     let tx = store.begin()?;
     let ids = pool::transfer_all(&tx, from.id, to.id, me.id, "transfer", now)?;
+    // One row per customer too, so `pool audit log --customer N` finds the move.
+    for id in &ids {
+        audit::append(
+            &tx,
+            audit::Record {
+                at: now,
+                actor: &me.login,
+                action: "transfer",
+                entity: "customer",
+                entity_id: Some(*id),
+                before: Some(json!({"owner": from.login})),
+                after: Some(json!({"owner": to.login, "all": true})),
+            },
+        )?;
+    }
     audit::append(
         &tx,
         audit::Record {

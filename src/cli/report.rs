@@ -12,7 +12,7 @@ use super::output::{Format, Out};
 use super::Ctx;
 use crate::domain::charts::{bar, percent, sparkline};
 use crate::domain::dates::parse_date;
-use crate::domain::money::format_amount;
+use crate::domain::money::{format_totals, Totals};
 use crate::domain::roles::{Action, Role};
 use crate::error::{Error, Result};
 use crate::store::{pool, reports, teams};
@@ -278,7 +278,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                     contacts_30d: s.contacts_30d,
                     overdue_followups: s.overdue_followups,
                     deals: s.deals,
-                    deal_amount: format_amount(s.deal_amount_minor),
+                    deal_amount: format_totals(&s.deal_totals),
                 })
                 .collect();
             emit(&out, &rows, &rows, |o| {
@@ -301,7 +301,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 deals: i64,
                 deal_amount: String,
                 #[serde(skip)]
-                amount_minor: i64,
+                totals: Totals,
             }
             #[derive(Serialize)]
             struct Share {
@@ -326,12 +326,14 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 t.contacts_30d += s.contacts_30d;
                 t.overdue_followups += s.overdue_followups;
                 t.deals += s.deals;
-                t.amount_minor += s.deal_amount_minor;
+                for (currency, sum) in s.deal_totals {
+                    *t.totals.entry(currency).or_default() += sum;
+                }
             }
             let teams: Vec<TeamRow> = by_team
                 .into_values()
                 .map(|mut t| {
-                    t.deal_amount = format_amount(t.amount_minor);
+                    t.deal_amount = format_totals(&t.totals);
                     t
                 })
                 .collect();

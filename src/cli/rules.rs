@@ -166,9 +166,34 @@ fn rule_rows(r: &Rules) -> Vec<RuleRow> {
     rows
 }
 
+/// The largest value each rule may take: beyond these a rule is a typo, and a huge one
+/// would overflow date arithmetic ("fresh until ;").
+fn max_of(name: &str) -> (i64, &'static str) {
+    match name {
+        "--recycle-no-contact-days" | "--recycle-no-deal-days" | "--reclaim-cooldown-days" => {
+            (3650, "days (10 years)")
+        }
+        "--warn-days" => (365, "days"),
+        "--fresh-hold-hours" => (8760, "hours (a year)"),
+        "--daily-claims" => (100_000, "claims a day"),
+        _ => (1_000_000, "customers"),
+    }
+}
+
+/// A rule value from 0 to its maximum.
 fn non_negative(name: &str, v: Option<i64>) -> Result<Option<i64>> {
+    let (max, unit) = max_of(name);
     match v {
-        Some(n) if n < 0 => Err(Error::invalid(name, format!("{n} is negative"))),
+        Some(n) if n < 0 => Err(Error::invalid_hint(
+            name,
+            format!("{n} is negative"),
+            format!("use 0 to {max} {unit}; 0 turns the rule off or means no limit"),
+        )),
+        Some(n) if n > max => Err(Error::invalid_hint(
+            name,
+            format!("{n} is more than the maximum of {max} {unit}"),
+            format!("use 0 to {max} {unit}; 0 turns the rule off or means no limit"),
+        )),
         _ => Ok(v),
     }
 }

@@ -226,6 +226,24 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
                 None => pool::return_all(&tx, u.id, me.id, "deactivate", "user deactivated", now)?,
             };
             users::set_active(&tx, u.id, false, now)?;
+            // One row per customer too, so `pool audit log --customer N` finds the move.
+            for id in &moved {
+                audit::append(
+                    &tx,
+                    audit::Record {
+                        at: now,
+                        actor: &me.login,
+                        action: "user_deactivate",
+                        entity: "customer",
+                        entity_id: Some(*id),
+                        before: Some(json!({"owner": u.login})),
+                        after: Some(match &target {
+                            Some(v) => json!({"owner": v.login}),
+                            None => json!({"owner": null, "reason": "user deactivated"}),
+                        }),
+                    },
+                )?;
+            }
             audit::append(
                 &tx,
                 audit::Record {

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::customer::check_scope;
 use super::Ctx;
-use crate::domain::dates::{parse_date, parse_when};
+use crate::domain::dates::{check_due, check_past, parse_date, parse_when};
 use crate::domain::money::{format_amount, parse_amount, parse_currency};
 use crate::domain::normalize::clean_text;
 use crate::domain::roles::{Action, Role};
@@ -131,6 +131,32 @@ pub enum StatusFilter {
 pub enum DealCommand {
     /// Record a deal (a lead becomes a customer)
     Add(DealArgs),
+    /// List deals: one customer's, or those of the customers you may work on (admins:
+    /// all; managers: their team's owners'; members: their own customers')
+    #[command(alias = "ls")]
+    List(DealListArgs),
+    /// Void a deal recorded by mistake (kept in the history and the audit trail; a
+    /// customer left with no live deal is a lead again). Owner, their manager, or an admin
+    Void {
+        /// Deal id (pool deal list shows it)
+        id: i64,
+        /// Why, e.g. "typed 120000 for 12000"
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DealListArgs {
+    /// Only this customer's deals
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<i64>,
+    /// Also show voided deals
+    #[arg(long)]
+    pub voided: bool,
+    /// At most N deals (0 = all)
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
 }
 
 #[derive(Debug, Args)]
@@ -184,7 +210,14 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let out = ctx.out;
     let summary = text("summary", &a.summary)?;
     let at = match &a.at {
-        Some(s) => parse_when("--at", s, clock)?.timestamp(),
+        Some(s) => {
+            let at = parse_when("--at", s, clock)?;
+            // Not before ten years ago (the future is refused below, with its own hint).
+            if at < clock {
+                check_past("--at", at.date_naive(), clock.date_naive())?;
+            }
+            at.timestamp()
+        }
         None => now,
     };
     if at > now + 300 {
@@ -196,7 +229,11 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let next = match (&a.next, &a.due) {
         (Some(n), Some(d)) => Some((
             text("--next", n)?,
-            parse_date("--due", d, clock.date_naive())?,
+            check_due(
+                "--due",
+                parse_date("--due", d, clock.date_naive())?,
+                clock.date_naive(),
+            )?,
         )),
         _ => None,
     };
@@ -285,7 +322,7 @@ pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
             assignee,
         } => {
             let me = ctx.require(Action::FollowUp)?;
-            let due = parse_date("--due", &due, today)?;
+            let due = check_due("--due", parse_date("--due", &due, today)?, today)?;
             let action = text("action", &action)?;
             let tx = ctx.store()?.begin()?;
             let c = workable(&tx, &me, id)?;
@@ -445,7 +482,74 @@ struct DealAdded {
 }
 
 pub fn deal(ctx: &mut Ctx, cmd: DealCommand) -> Result<()> {
-    let DealCommand::Add(a) = cmd;
+    match cmd {
+        DealCommand::Add(a) => deal_add(ctx, a),
+        DealCommand::List(a) => deal_list(ctx, &a),
+        DealCommand::Void { id, reason } => deal_void(ctx, id, &reason),
+    }
+}
+
+fn deal_list(ctx: &mut Ctx, a: &DealListArgs) -> Result<()> {
+    let me = ctx.require(Action::ReadCustomers)?;
+    let out = ctx.out;
+    let conn = &ctx.store()?.conn;
+    let mut f = work::DealFilter {
+        customer_id: a.customer,
+        include_voided: a.voided,
+        limit: (a.limit > 0).then_some(a.limit),
+        ..Default::default()
+    };
+    match (a.customer, me.role) {
+        (_, Role::Admin) => {}
+        (Some(id), _) => check_scope(conn, &me, &customers::get(conn, id)?)?,
+        (None, Role::Manager) => f.owner_team = Some(me.team_id),
+        (None, _) => f.owner_id = Some(me.id),
+    }
+    let rows = work::list_deals(conn, &f)?;
+    out.rows(&rows, "no deals")
+}
+
+fn deal_void(ctx: &mut Ctx, id: i64, reason: &str) -> Result<()> {
+    let me = ctx.require(Action::Deal)?;
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let reason = text("--reason", reason)?;
+    let tx = ctx.store()?.begin()?;
+    let d = work::get_deal(&tx, id)?;
+    let before = customers::get(&tx, d.customer_id)?;
+    if me.role != Role::Admin {
+        check_scope(&tx, &me, &before)?;
+    }
+    if !work::void_deal(&tx, id, me.id, &reason, now)? {
+        return Err(Error::Conflict(format!("deal {id} is already void")));
+    }
+    let after = customers::get(&tx, d.customer_id)?;
+    audit::append(
+        &tx,
+        audit::Record {
+            at: now,
+            actor: &me.login,
+            action: "deal_void",
+            entity: "customer",
+            entity_id: Some(d.customer_id),
+            before: Some(json!({
+                "deal": id, "amount_minor": d.amount_minor, "currency": d.currency,
+                "on": d.on, "stage": before.stage,
+            })),
+            after: Some(
+                json!({"deal": id, "voided": true, "reason": reason, "stage": after.stage}),
+            ),
+        },
+    )?;
+    tx.commit()?;
+    out.status(format!(
+        "deal {id} on customer {} voided ({} {}); stage {}",
+        d.customer_id, d.amount, d.currency, after.stage
+    ));
+    out.record(&work::get_deal(&ctx.store()?.conn, id)?)
+}
+
+fn deal_add(ctx: &mut Ctx, a: DealArgs) -> Result<()> {
     let me = ctx.require(Action::Deal)?;
     let clock = crate::clock::now()?;
     let now = clock.timestamp();
@@ -456,7 +560,11 @@ pub fn deal(ctx: &mut Ctx, cmd: DealCommand) -> Result<()> {
     }
     let currency = parse_currency(&a.currency)?;
     let on = match &a.on {
-        Some(d) => parse_date("--on", d, clock.date_naive())?,
+        Some(d) => check_past(
+            "--on",
+            parse_date("--on", d, clock.date_naive())?,
+            clock.date_naive(),
+        )?,
         None => clock.date_naive(),
     };
     let product = match &a.product {

@@ -78,6 +78,45 @@ pub fn parse_when(field: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<U
     Ok(Utc.from_utc_datetime(&d.and_time(now.time())))
 }
 
+/// How far back a date of something that happened may go (10 years), and how far
+/// ahead a plan may be made (10 years). Beyond these a date is a typo (1970, 2099).
+pub const MAX_PAST_DAYS: i64 = 3650;
+pub const MAX_AHEAD_DAYS: i64 = 3650;
+/// A follow-up may be planned this far in the past (back-filling last month's plan).
+pub const MAX_OVERDUE_DAYS: i64 = 365;
+
+/// `d` if it lies within `earliest..=latest`, else a clear error naming the range.
+pub fn within(
+    field: &str,
+    d: NaiveDate,
+    earliest: NaiveDate,
+    latest: NaiveDate,
+) -> Result<NaiveDate> {
+    if d < earliest || d > latest {
+        return Err(Error::invalid_hint(
+            field,
+            format!("{d} is outside {earliest} .. {latest}"),
+            format!("give a date from {earliest} to {latest}"),
+        ));
+    }
+    Ok(d)
+}
+
+/// A due date for planned work: up to a year overdue, up to ten years ahead.
+pub fn check_due(field: &str, d: NaiveDate, today: NaiveDate) -> Result<NaiveDate> {
+    within(
+        field,
+        d,
+        today - Duration::days(MAX_OVERDUE_DAYS),
+        today + Duration::days(MAX_AHEAD_DAYS),
+    )
+}
+
+/// The date of something that happened: not in the future, not more than ten years ago.
+pub fn check_past(field: &str, d: NaiveDate, today: NaiveDate) -> Result<NaiveDate> {
+    within(field, d, today - Duration::days(MAX_PAST_DAYS), today)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +168,21 @@ mod tests {
             parse_when("at", "2026-11-20T10:00:00+08:00", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn absurd_dates_are_refused() {
+        let today = d("2026-11-22");
+        assert!(check_due("--due", d("1970-01-01"), today).is_err());
+        assert!(check_due("--due", d("2099-01-01"), today).is_err());
+        assert!(check_due("--due", d("2026-11-01"), today).is_ok());
+        assert!(check_due("--due", d("2027-06-01"), today).is_ok());
+        assert!(check_past("--on", d("2099-01-01"), today).is_err());
+        assert!(check_past("--on", d("2026-11-23"), today).is_err());
+        assert!(check_past("--on", d("1900-01-01"), today).is_err());
+        assert!(check_past("--on", d("2026-11-22"), today).is_ok());
+        let e = check_past("--on", d("1900-01-01"), today).unwrap_err();
+        assert_eq!(e.exit_code(), 6);
+        assert!(e.to_string().contains("2016-11-24 .. 2026-11-22"), "{e}");
     }
 }

@@ -150,6 +150,21 @@ pub(crate) fn is_cn_mobile(digits: &str) -> bool {
     digits.len() == 11 && matches!(digits.as_bytes(), [b'1', b'3'..=b'9', ..])
 }
 
+/// Starts like a mainland mobile (1[3-9]…) but is not 11 digits long: a digit was lost
+/// or doubled, and no other numbering plan writes numbers like this without a "+".
+fn is_broken_cn_mobile(digits: &str) -> bool {
+    digits.len() != 11
+        && (10..=12).contains(&digits.len())
+        && matches!(digits.as_bytes(), [b'1', b'3'..=b'9', ..])
+}
+
+fn broken_mobile(digits: &str) -> Invalid {
+    invalid(format!(
+        "looks like a mainland mobile number but has {} digits, not 11 (a number abroad starts with + and its country code)",
+        digits.len()
+    ))
+}
+
 /// What people put between the digits of a phone number.
 fn is_phone_separator(c: char) -> bool {
     c.is_whitespace()
@@ -188,6 +203,7 @@ pub fn phone_key(raw: &str) -> Result<String, Invalid> {
     };
     let key = match international {
         Some(number) => international_key(number)?,
+        None if is_broken_cn_mobile(&digits) => return Err(broken_mobile(&digits)),
         None => domestic_key(&digits),
     };
     match key.len() {
@@ -202,6 +218,9 @@ fn international_key(number: &str) -> Result<String, Invalid> {
     if let Some(rest) = number.strip_prefix("86") {
         // "+86 0571 …": the trunk 0 is dialled only inside China.
         let rest = rest.strip_prefix('0').unwrap_or(rest);
+        if is_broken_cn_mobile(rest) {
+            return Err(broken_mobile(rest));
+        }
         return Ok(format!("86{rest}"));
     }
     if number.starts_with('0') {
@@ -565,6 +584,13 @@ mod tests {
         assert!(phone_key("138*0013").is_err());
         assert!(phone_key("138+0013+8000").is_err());
         assert!(phone_key("+0 12345678").is_err());
+        // A mainland mobile with a digit lost or doubled.
+        assert!(reason("1380013800").is_some_and(|r| r.contains("10 digits, not 11")));
+        assert!(reason("138001380001").is_some_and(|r| r.contains("12 digits, not 11")));
+        assert!(reason("+86 138 0013 800").is_some_and(|r| r.contains("not 11")));
+        // Other ten-digit numbers are not mobiles.
+        assert_eq!(key("+86 10 6234 5678"), "861062345678");
+        assert_eq!(key("1234567890"), "1234567890");
     }
 
     #[test]

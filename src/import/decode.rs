@@ -22,32 +22,90 @@ pub enum Charset {
 /// The first bytes, looked at before decoding starts.
 pub const SNIFF: usize = 64 * 1024;
 
-/// Picks the encoding from a BOM, else from whether the sample is valid UTF-8, else
-/// GB18030 (a superset of GBK) if that decodes the sample cleanly.
-pub fn detect(sample: &[u8], asked: Charset) -> &'static Encoding {
-    if let Some((enc, _)) = Encoding::for_bom(sample) {
-        return enc;
-    }
-    match asked {
-        Charset::Utf8 => UTF_8,
-        Charset::Gbk | Charset::Gb18030 => GB18030,
-        Charset::Utf16 => UTF_16LE,
-        Charset::Auto => {
-            match std::str::from_utf8(sample) {
-                Ok(_) => return UTF_8,
-                // Cut in the middle of a character at the end of the sample: still UTF-8.
-                Err(e) if e.error_len().is_none() => return UTF_8,
-                Err(_) => {}
-            }
-            let mut d = GB18030.new_decoder_without_bom_handling();
-            let mut out = String::with_capacity(sample.len() * 2);
-            let (res, _) = d.decode_to_string_without_replacement(sample, &mut out, false);
-            match res {
-                DecoderResult::Malformed(_, _) => UTF_8,
-                _ => GB18030,
+/// UTF-16 without a BOM, told by where its zero bytes fall: the ASCII of a CSV (commas,
+/// digits, line breaks) has a zero high byte, odd offsets in UTF-16LE, even ones in
+/// UTF-16BE. UTF-8 and GBK text never holds a zero byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroBytes {
+    None,
+    Utf16Le,
+    Utf16Be,
+    /// Zero bytes with no such pattern: binary data, not text.
+    Binary,
+}
+
+pub fn zero_bytes(sample: &[u8]) -> ZeroBytes {
+    let (mut even, mut odd) = (0usize, 0usize);
+    for (i, b) in sample.iter().enumerate() {
+        if *b == 0 {
+            if i % 2 == 0 {
+                even += 1;
+            } else {
+                odd += 1;
             }
         }
     }
+    match (even, odd) {
+        // A stray zero byte or two is a damaged cell, not another encoding.
+        (e, o) if e + o < 4 => ZeroBytes::None,
+        (e, o) if o >= 8 * e => ZeroBytes::Utf16Le,
+        (e, o) if e >= 8 * o => ZeroBytes::Utf16Be,
+        _ => ZeroBytes::Binary,
+    }
+}
+
+/// Whether the whole sample decodes in `enc` (a character cut at its end is fine).
+fn decodes(sample: &[u8], enc: &'static Encoding) -> bool {
+    let mut d = enc.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(sample.len() * 2);
+    let (res, _) = d.decode_to_string_without_replacement(sample, &mut out, false);
+    !matches!(res, DecoderResult::Malformed(_, _))
+}
+
+/// Picks the encoding from a BOM, else UTF-16 by its zero bytes, else from whether the
+/// sample is valid UTF-8, else GB18030 (a superset of GBK) if that decodes the sample
+/// cleanly. Zero bytes that are not UTF-16 are refused (a binary file, not a CSV).
+pub fn detect(sample: &[u8], asked: Charset) -> Result<&'static Encoding, String> {
+    if let Some((enc, _)) = Encoding::for_bom(sample) {
+        return Ok(enc);
+    }
+    let zeros = zero_bytes(sample);
+    let utf16 = match zeros {
+        ZeroBytes::Utf16Be => Some(UTF_16BE),
+        ZeroBytes::Utf16Le => Some(UTF_16LE),
+        _ => None,
+    };
+    Ok(match asked {
+        Charset::Utf8 => UTF_8,
+        Charset::Gbk | Charset::Gb18030 => GB18030,
+        Charset::Utf16 => utf16.unwrap_or(UTF_16LE),
+        Charset::Auto => {
+            if let Some(enc) = utf16 {
+                if decodes(sample, enc) {
+                    return Ok(enc);
+                }
+                return Err(format!(
+                    "looks like {} without a byte-order mark, but does not decode as it; \
+                     save the file as UTF-8, or pass --encoding",
+                    label(enc)
+                ));
+            }
+            if zeros == ZeroBytes::Binary {
+                return Err("holds zero bytes: it is binary data, not a CSV text file".to_string());
+            }
+            match std::str::from_utf8(sample) {
+                Ok(_) => return Ok(UTF_8),
+                // Cut in the middle of a character at the end of the sample: still UTF-8.
+                Err(e) if e.error_len().is_none() => return Ok(UTF_8),
+                Err(_) => {}
+            }
+            if decodes(sample, GB18030) {
+                GB18030
+            } else {
+                UTF_8
+            }
+        }
+    })
 }
 
 pub fn label(enc: &'static Encoding) -> &'static str {
@@ -210,7 +268,7 @@ mod tests {
 
     fn decode_all(bytes: &[u8], asked: Charset) -> io::Result<String> {
         let head = bytes[..bytes.len().min(SNIFF)].to_vec();
-        let enc = detect(&head, asked);
+        let enc = detect(&head, asked).map_err(io::Error::other)?;
         let mut d = Decoding::new(head, &bytes[bytes.len().min(SNIFF)..], enc);
         let mut s = String::new();
         d.read_to_string(&mut s)?;
@@ -231,7 +289,7 @@ mod tests {
     #[test]
     fn gbk_is_detected() {
         let (bytes, _, _) = encoding_rs::GBK.encode("姓名,公司\n张三,杭州云帆科技有限公司\n");
-        assert_eq!(detect(&bytes, Charset::Auto), GB18030);
+        assert_eq!(detect(&bytes, Charset::Auto), Ok(GB18030));
         assert_eq!(
             decode_all(&bytes, Charset::Auto).unwrap(),
             "姓名,公司\n张三,杭州云帆科技有限公司\n"
@@ -245,6 +303,25 @@ mod tests {
             b.extend_from_slice(&u.to_le_bytes());
         }
         assert_eq!(decode_all(&b, Charset::Auto).unwrap(), "name\n李四\n");
+    }
+
+    #[test]
+    fn utf16_without_bom_is_told_by_its_zero_bytes() {
+        let text = "name,phone\n李四,13800138000\nBob,13900139000\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(detect(&le, Charset::Auto), Ok(UTF_16LE));
+        assert_eq!(detect(&be, Charset::Auto), Ok(UTF_16BE));
+        assert_eq!(decode_all(&le, Charset::Auto).unwrap(), text);
+        assert_eq!(decode_all(&be, Charset::Auto).unwrap(), text);
+        assert_eq!(decode_all(&be, Charset::Utf16).unwrap(), text);
+        // A lone surrogate: the pattern says UTF-16BE, the bytes are not.
+        let mut broken = be.clone();
+        broken.extend_from_slice(&[0xD8, 0x00, 0x00, 0x41]);
+        let e = detect(&broken, Charset::Auto).unwrap_err();
+        assert!(e.contains("utf-16be"), "{e}");
+        assert_eq!(zero_bytes(&[0u8; 64]), ZeroBytes::Binary);
+        assert_eq!(zero_bytes("姓名,电话\n".as_bytes()), ZeroBytes::None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading leads files: bytes → decoded text → CSV records → validated, typed rows or
 //! rejects with a reason. Never writes; the import command decides what to store.
 pub mod decode;
+pub mod records;
 
 use std::io::Read;
 
@@ -10,6 +11,17 @@ use crate::domain::columns::{map_headers, Field, Target};
 use crate::domain::customer::{validate, CustomerFields, CustomerInput, Stage, MAX_FIELD_BYTES};
 use crate::error::{Error, Result};
 use decode::{detect, Charset, Decoding, SNIFF};
+use records::{RecordInfo, Records, MAX_RECORD_BYTES};
+
+/// Custom columns (ones that are no customer field) one import may bring: every one of
+/// them becomes a column of every later export.
+pub const MAX_CUSTOM_COLUMNS: usize = 100;
+/// Custom fields a database may know in all, over every import.
+pub const MAX_CUSTOM_FIELDS: usize = 300;
+/// Columns a header may have in all (fields, custom and ignored ones).
+pub const MAX_COLUMNS: usize = 500;
+/// The longest name a custom column may have, in characters.
+pub const MAX_CUSTOM_NAME_CHARS: usize = 100;
 
 /// A row that passed validation.
 #[derive(Debug, Clone)]
@@ -44,7 +56,7 @@ pub struct Defaults {
 }
 
 pub struct LeadReader<R: Read> {
-    csv: csv::Reader<Decoding<R>>,
+    csv: csv::Reader<Records<Decoding<R>>>,
     pub headers: Vec<String>,
     pub targets: Vec<Target>,
     pub encoding: &'static str,
@@ -83,7 +95,13 @@ impl<R: Read> LeadReader<R> {
     ) -> Result<Self> {
         let mut head = Vec::with_capacity(SNIFF);
         input.by_ref().take(SNIFF as u64).read_to_end(&mut head)?;
-        let encoding = detect(&head, charset);
+        let encoding = detect(&head, charset).map_err(|m| {
+            Error::invalid_hint(
+                "file",
+                m,
+                "pass --encoding utf-8|gbk|utf-16, or save the file from Excel as \"CSV UTF-8\"",
+            )
+        })?;
         let (sample, _, _) = encoding.decode(&head);
         let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
         let decoder = Decoding::new(head, input, encoding);
@@ -91,10 +109,30 @@ impl<R: Read> LeadReader<R> {
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter)
-            .from_reader(decoder);
+            .from_reader(Records::new(decoder, delimiter, MAX_RECORD_BYTES));
         let mut record = csv::StringRecord::new();
         let headers: Vec<String> = match csv.read_record(&mut record) {
-            Ok(true) => record.iter().map(|h| h.trim().to_string()).collect(),
+            Ok(true) => {
+                let info = csv.get_mut().take(0);
+                if info.as_ref().is_some_and(|i| i.cut.is_some()) {
+                    return Err(Error::invalid_hint(
+                        "header",
+                        format!(
+                            "the first row is longer than {} KiB: this is not a CSV file with a header row",
+                            MAX_RECORD_BYTES / 1024
+                        ),
+                        "the first line must name the columns, e.g. 姓名,公司,手机,邮箱",
+                    ));
+                }
+                if let Some((line, lines)) = info.and_then(|i| i.unclosed) {
+                    return Err(Error::invalid_hint(
+                        "header",
+                        format!("a quote opened on line {line} is never closed (it swallowed {lines} more line(s))"),
+                        "close the quote in the header row, or remove it",
+                    ));
+                }
+                record.iter().map(|h| h.trim().to_string()).collect()
+            }
             Ok(false) => {
                 return Err(Error::invalid(
                     "file",
@@ -104,6 +142,7 @@ impl<R: Read> LeadReader<R> {
             Err(e) => return Err(csv_error(e)),
         };
         let targets = map_headers(&headers, map).map_err(|m| Error::invalid("header", m))?;
+        check_custom_columns(&targets)?;
         if !targets
             .iter()
             .any(|t| matches!(t, Target::Field(Field::Name | Field::Company)))
@@ -128,18 +167,47 @@ impl<R: Read> LeadReader<R> {
     }
 
     pub fn bytes_read(&self) -> u64 {
-        self.csv.get_ref().bytes_read
+        self.csv.get_ref().get_ref().bytes_read
+    }
+
+    /// Bytes of the record read last (batches are bounded by bytes, not only rows).
+    pub fn last_record_bytes(&self) -> usize {
+        self.record.as_slice().len()
     }
 
     /// SHA-256 of the whole input (reads what the parser left).
     pub fn finish(mut self) -> Result<String> {
-        let d = self.csv.get_mut();
+        let d = self.csv.get_mut().get_mut();
         d.drain()?;
         Ok(d.sha256_hex())
     }
 
-    fn typed(&self, line: u64) -> Row {
-        let cells: Vec<String> = self.record.iter().map(|c| c.to_string()).collect();
+    /// The cells of the record as owned strings; past the header's width plus a few,
+    /// the rest are joined into one last cell (delimiter between them), so a row of
+    /// half a million empty cells costs its bytes, not half a million strings.
+    fn cells(&self) -> Vec<String> {
+        let keep = self.headers.len() + 8;
+        let mut cells: Vec<String> = self
+            .record
+            .iter()
+            .take(keep)
+            .map(|c| c.to_string())
+            .collect();
+        if self.record.len() > keep {
+            let mut rest = String::new();
+            for (i, c) in self.record.iter().skip(keep).enumerate() {
+                if i > 0 {
+                    rest.push(char::from(self.delimiter));
+                }
+                rest.push_str(c);
+            }
+            cells.push(rest);
+        }
+        cells
+    }
+
+    fn typed(&self, line: u64, info: Option<&RecordInfo>) -> Row {
+        let cells = self.cells();
         let reject = |kind: &str, reason: String| {
             Row::Reject(Reject {
                 line,
@@ -148,18 +216,40 @@ impl<R: Read> LeadReader<R> {
                 cells: cells.clone(),
             })
         };
-        if cells.len() != self.headers.len() {
+        if let Some((quote_line, swallowed)) = info.and_then(|i| i.unclosed) {
+            return reject(
+                "unclosed quote",
+                format!(
+                    "a quote opened on line {quote_line} is never closed: it swallowed the \
+                     {swallowed} line(s) after it, to the end of the file; close or remove \
+                     that quote and import the file again"
+                ),
+            );
+        }
+        if let Some((bytes, lines)) = info.and_then(|i| i.cut) {
+            return reject(
+                "oversize record",
+                format!(
+                    "the row is longer than the limit of {} KiB ({lines} line(s); only its \
+                     first {bytes} bytes are kept here)",
+                    MAX_RECORD_BYTES / 1024
+                ),
+            );
+        }
+        if self.record.len() != self.headers.len() {
             // A trailing empty cell or two from Excel is not worth a reject.
-            let extra_empty = cells.len() > self.headers.len()
-                && cells[self.headers.len()..]
+            let extra_empty = self.record.len() > self.headers.len()
+                && self
+                    .record
                     .iter()
+                    .skip(self.headers.len())
                     .all(|c| c.trim().is_empty());
             if !extra_empty {
                 return reject(
                     "ragged row",
                     format!(
                         "{} cells, the header has {}",
-                        cells.len(),
+                        self.record.len(),
                         self.headers.len()
                     ),
                 );
@@ -240,6 +330,60 @@ impl<R: Read> LeadReader<R> {
     }
 }
 
+/// Refuses a header that would add more custom columns than `MAX_CUSTOM_COLUMNS`, or
+/// one with an absurdly long name, before any row is read.
+fn check_custom_columns(targets: &[Target]) -> Result<()> {
+    let custom: Vec<&String> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Custom(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    if custom.len() > MAX_CUSTOM_COLUMNS {
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "{} columns are no customer field and would each become a custom field \
+                 (an import keeps at most {MAX_CUSTOM_COLUMNS}): {}, …",
+                custom.len(),
+                custom
+                    .iter()
+                    .take(5)
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "remove the columns you do not need from the file, or pass --map \"COLUMN=ignore\" for them",
+        ));
+    }
+    if targets.len() > MAX_COLUMNS {
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "{} columns: an import reads at most {MAX_COLUMNS}",
+                targets.len()
+            ),
+            "remove the columns you do not need from the file",
+        ));
+    }
+    if let Some(long) = custom
+        .iter()
+        .find(|n| n.chars().count() > MAX_CUSTOM_NAME_CHARS)
+    {
+        let shown: String = long.chars().take(40).collect();
+        return Err(Error::invalid_hint(
+            "header",
+            format!(
+                "the column name '{shown}…' is {} characters long (at most {MAX_CUSTOM_NAME_CHARS})",
+                long.chars().count()
+            ),
+            "shorten the column name, or pass --map \"COLUMN=ignore\"",
+        ));
+    }
+    Ok(())
+}
+
 fn csv_error(e: csv::Error) -> Error {
     if let csv::ErrorKind::Io(io) = e.kind() {
         if io.kind() == std::io::ErrorKind::InvalidData {
@@ -259,11 +403,21 @@ impl<R: Read> Iterator for LeadReader<R> {
             self.record = rec;
             match res {
                 Ok(false) => return None,
-                // Blank lines (all cells empty) are skipped, not rejected.
-                Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
                 Ok(true) => {
-                    let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                    return Some(Ok(self.typed(line)));
+                    let at = self.record.position().map(|p| p.byte()).unwrap_or(0);
+                    let info = self.csv.get_mut().take(at);
+                    // Blank lines (all cells empty) are skipped, not rejected.
+                    let flagged = info
+                        .as_ref()
+                        .is_some_and(|i| i.cut.is_some() || i.unclosed.is_some());
+                    if !flagged && self.record.iter().all(|c| c.trim().is_empty()) {
+                        continue;
+                    }
+                    let line = match &info {
+                        Some(i) => i.line,
+                        None => self.record.position().map(|p| p.line()).unwrap_or(0),
+                    };
+                    return Some(Ok(self.typed(line, info.as_ref())));
                 }
                 Err(e) => return Some(Err(csv_error(e))),
             }

@@ -177,9 +177,15 @@ pub fn list(conn: &Connection, f: &LogFilter) -> Result<Vec<LogRow>> {
         sql.push_str(&cond.replace('?', &format!("?{}", args.len())));
     };
     if let Some(c) = f.customer {
+        // Rows about the customer, its follow-ups (they name it), and the import that
+        // created it: an import holds the write lock, so every id from its first to its
+        // last new customer is one of them.
         add(
             &mut sql,
-            " AND entity = 'customer' AND entity_id = ?",
+            " AND ((entity = 'customer' AND entity_id = ?)
+                OR (entity = 'followup' AND json_extract(after, '$.customer') = ?)
+                OR (action = 'import' AND json_extract(after, '$.first_id') <= ?
+                    AND json_extract(after, '$.last_id') >= ?))",
             c.into(),
         );
     }

@@ -8,7 +8,7 @@ use rusqlite_migration::{Migrations, M};
 use crate::error::{Error, Result};
 
 /// The schema's steps, in order; step N brings a database to version N.
-const STEPS: [&str; 7] = [
+const STEPS: [&str; 8] = [
     include_str!("../../schema.sql"),
     // 2: `pool forget` and merge undo look merges up by survivor.
     "CREATE INDEX merges_survivor ON merges(survivor_id);",
@@ -27,6 +27,8 @@ const STEPS: [&str; 7] = [
     // a change made under POOL_NOW (the row's own time is always the real one).
     "ALTER TABLE audit_log ADD COLUMN os_user TEXT;
      ALTER TABLE audit_log ADD COLUMN sim_at INTEGER;",
+    // 8: voided deals; live deals per owner and currency (see the file).
+    include_str!("migrations/8-deal-void.sql"),
 ];
 
 /// The same steps for rusqlite_migration's checks (`validate`).

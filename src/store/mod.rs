@@ -20,13 +20,35 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
+/// The longest wait POOL_BUSY_TIMEOUT may ask for (a day: longer is a typo, and SQLite
+/// counts the wait in i32 milliseconds).
+pub const MAX_BUSY_TIMEOUT_SECS: u64 = 86_400;
+
 /// How long a command waits for another writer before giving up with exit 7.
+/// Infallible for messages; `busy_timeout_checked` is what a connection is opened with.
 pub fn busy_timeout() -> Duration {
-    let secs = std::env::var("POOL_BUSY_TIMEOUT")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(30);
-    Duration::from_secs(secs)
+    busy_timeout_checked().unwrap_or(Duration::from_secs(30))
+}
+
+/// POOL_BUSY_TIMEOUT (whole seconds, 0..=86400; default 30); anything else is an error,
+/// never silently ignored.
+pub fn busy_timeout_checked() -> Result<Duration> {
+    match std::env::var_os("POOL_BUSY_TIMEOUT") {
+        None => Ok(Duration::from_secs(30)),
+        Some(raw) => {
+            let text = raw.to_string_lossy();
+            match text.trim().parse::<u64>() {
+                Ok(secs) if secs <= MAX_BUSY_TIMEOUT_SECS => Ok(Duration::from_secs(secs)),
+                _ => Err(Error::invalid_hint(
+                    "POOL_BUSY_TIMEOUT",
+                    format!(
+                        "'{text}' is not a number of seconds from 0 to {MAX_BUSY_TIMEOUT_SECS}"
+                    ),
+                    "set it to whole seconds, e.g. POOL_BUSY_TIMEOUT=30, or unset it (default 30)",
+                )),
+            }
+        }
+    }
 }
 
 pub struct Store {
@@ -201,7 +223,7 @@ fn refuse_empty_file(path: &Path) -> Result<()> {
 
 /// The pragmas of every connection.
 pub fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(busy_timeout())?;
+    conn.busy_timeout(busy_timeout_checked()?)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {

@@ -90,7 +90,9 @@ pub struct OwnerStats {
     pub contacts_30d: i64,
     pub overdue_followups: i64,
     pub deals: i64,
-    pub deal_amount_minor: i64,
+    /// Live deal amounts per currency (never added across currencies).
+    #[serde(skip)]
+    pub deal_totals: crate::domain::money::Totals,
     #[serde(skip)]
     pub user_id: i64,
     #[serde(skip)]
@@ -110,14 +112,14 @@ pub fn owner_stats(
             (SELECT count(*) FROM customers c WHERE c.locked = 1 AND c.deleted_at IS NULL AND c.owner_id = u.id),
             (SELECT count(*) FROM interactions i WHERE i.user_id = u.id AND i.at >= ?2),
             (SELECT count(*) FROM followups f WHERE f.assignee_id = u.id AND f.status = 'open' AND f.due < ?3),
-            coalesce(d.n, 0), coalesce(d.amount, 0)
+            coalesce(d.n, 0)
          FROM users u JOIN teams t ON t.id = u.team_id
-         -- one pass over the deals index for both numbers
-         LEFT JOIN (SELECT user_id, count(*) AS n, sum(amount_minor) AS amount
-                      FROM deals INDEXED BY deals_user_amount GROUP BY user_id) d ON d.user_id = u.id
+         LEFT JOIN (SELECT user_id, count(*) AS n FROM deals INDEXED BY deals_user_currency
+                     WHERE voided_at IS NULL GROUP BY user_id) d ON d.user_id = u.id
          WHERE u.active = 1 AND u.role IN ('member', 'manager', 'admin') AND (?1 IS NULL OR u.team_id = ?1)
          ORDER BY t.name, u.login",
     )?;
+    let mut totals = deal_totals(conn)?;
     let rows = collect(s.query_map(params![team, now - 30 * 86_400, today], |r| {
         Ok(OwnerStats {
             user_id: r.get(0)?,
@@ -129,10 +131,39 @@ pub fn owner_stats(
             contacts_30d: r.get(6)?,
             overdue_followups: r.get(7)?,
             deals: r.get(8)?,
-            deal_amount_minor: r.get(9)?,
+            deal_totals: Default::default(),
         })
     })?);
-    rows
+    let mut rows = rows?;
+    for row in &mut rows {
+        row.deal_totals = totals.remove(&row.user_id).unwrap_or_default();
+    }
+    Ok(rows)
+}
+
+/// Live deal amounts per user and currency, exact whatever their number: SQLite sums the
+/// high and low parts of each amount separately (neither sum can overflow an i64 for
+/// amounts up to `MAX_AMOUNT_MINOR`) and they are joined in an i128.
+pub fn deal_totals(
+    conn: &Connection,
+) -> Result<std::collections::HashMap<i64, crate::domain::money::Totals>> {
+    const SPLIT: i64 = 1_000_000_000;
+    let mut s = conn.prepare_cached(
+        "SELECT user_id, currency, sum(amount_minor / ?1), sum(amount_minor % ?1)
+           FROM deals INDEXED BY deals_user_currency
+          WHERE voided_at IS NULL AND user_id IS NOT NULL
+          GROUP BY user_id, currency",
+    )?;
+    let mut out: std::collections::HashMap<i64, crate::domain::money::Totals> =
+        std::collections::HashMap::new();
+    let mut rows = s.query([SPLIT])?;
+    while let Some(r) = rows.next()? {
+        let high: i64 = r.get(2)?;
+        let low: i64 = r.get(3)?;
+        let sum = i128::from(high) * i128::from(SPLIT) + i128::from(low);
+        out.entry(r.get(0)?).or_default().insert(r.get(1)?, sum);
+    }
+    Ok(out)
 }
 
 /// (owner team, previous owner team, customers): customers a team now owns that a
@@ -261,7 +292,8 @@ pub fn activity(
              GROUP BY 1
             UNION ALL
             SELECT d.created_at / 86400, 0, 0, 0, 0, count(*) FROM deals d INDEXED BY deals_created
-             WHERE d.created_at >= ?2 AND d.created_at < ?3 AND (?4 IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = ?4))
+             WHERE d.created_at >= ?2 AND d.created_at < ?3 AND d.voided_at IS NULL
+               AND (?4 IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = ?4))
              GROUP BY 1
          ) GROUP BY period ORDER BY period",
     )?;

@@ -231,7 +231,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    c.busy_timeout(super::busy_timeout())?;
+    c.busy_timeout(super::busy_timeout_checked()?)?;
     Ok(c)
 }
 

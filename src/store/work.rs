@@ -182,6 +182,109 @@ pub fn add_deal(
     Ok(id)
 }
 
+/// A deal as `pool deal list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deal {
+    pub id: i64,
+    pub customer_id: i64,
+    pub customer: Option<String>,
+    pub owner: Option<String>,
+    pub amount: String,
+    pub currency: String,
+    pub product: Option<String>,
+    pub on: String,
+    pub voided: bool,
+    pub void_reason: Option<String>,
+    #[serde(skip)]
+    pub amount_minor: i64,
+}
+
+const DEAL_SELECT: &str = "SELECT d.id, d.customer_id, coalesce(c.name, c.company), u.login,
+        d.amount_minor, d.currency, d.product, d.on_date, d.voided_at IS NOT NULL, d.void_reason
+     FROM deals d JOIN customers c ON c.id = d.customer_id LEFT JOIN users u ON u.id = d.user_id";
+
+fn deal_row(r: &rusqlite::Row) -> rusqlite::Result<Deal> {
+    let minor: i64 = r.get(4)?;
+    Ok(Deal {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        customer: r.get(2)?,
+        owner: r.get(3)?,
+        amount: crate::domain::money::format_amount(minor),
+        currency: r.get(5)?,
+        product: r.get(6)?,
+        on: r.get(7)?,
+        voided: r.get(8)?,
+        void_reason: r.get(9)?,
+        amount_minor: minor,
+    })
+}
+
+pub fn get_deal(conn: &Connection, id: i64) -> Result<Deal> {
+    conn.prepare_cached(&format!("{DEAL_SELECT} WHERE d.id = ?1"))?
+        .query_row([id], deal_row)
+        .optional()?
+        .ok_or_else(|| Error::not_found("deal", id))
+}
+
+/// Which deals a list shows: one customer's, or those of customers owned by one user or
+/// by a team's members (None = every deal, for admins).
+#[derive(Debug, Default, Clone)]
+pub struct DealFilter {
+    pub customer_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub owner_team: Option<i64>,
+    pub include_voided: bool,
+    pub limit: Option<i64>,
+}
+
+/// Newest first (by deal date, then id), live customers only.
+pub fn list_deals(conn: &Connection, f: &DealFilter) -> Result<Vec<Deal>> {
+    let mut sql = format!(
+        "{DEAL_SELECT} WHERE c.deleted_at IS NULL
+            AND (?1 IS NULL OR d.customer_id = ?1)
+            AND (?2 IS NULL OR c.owner_id = ?2)
+            AND (?3 IS NULL OR c.owner_id IN (SELECT id FROM users WHERE team_id = ?3))
+            AND (?4 OR d.voided_at IS NULL)
+          ORDER BY d.on_date DESC, d.id DESC"
+    );
+    if let Some(l) = f.limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    let mut s = conn.prepare(&sql)?;
+    let rows = s.query_map(
+        params![f.customer_id, f.owner_id, f.owner_team, f.include_voided],
+        deal_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Voids a live deal; the customer's first-deal time follows the deals still live, and
+/// a `customer` with no live deal left is a `lead` again (the deal made it one).
+/// Returns false if the deal was voided already.
+pub fn void_deal(conn: &Connection, id: i64, by: i64, reason: &str, now: i64) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE deals SET voided_at = ?2, voided_by = ?3, void_reason = ?4
+              WHERE id = ?1 AND voided_at IS NULL",
+        )?
+        .execute(params![id, now, by, reason])?;
+    if n == 0 {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "UPDATE customers SET updated_at = ?2,
+            won_at = (SELECT min(d.created_at) FROM deals d
+                       WHERE d.customer_id = customers.id AND d.voided_at IS NULL),
+            stage = CASE WHEN stage = 'customer' AND NOT EXISTS (
+                        SELECT 1 FROM deals d WHERE d.customer_id = customers.id AND d.voided_at IS NULL)
+                    THEN 'lead' ELSE stage END
+         WHERE id = (SELECT customer_id FROM deals WHERE id = ?1)",
+    )?
+    .execute(params![id, now])?;
+    Ok(true)
+}
+
 /// One line of a customer's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
@@ -211,7 +314,7 @@ pub fn timeline(conn: &Connection, customer_id: i64) -> Result<Vec<Event>> {
                    'due ' || f.due || ': ' || f.action || coalesce(' — ' || f.note, ''), f.id, 3
               FROM followups f JOIN users u ON u.id = f.assignee_id WHERE f.customer_id = ?1
             UNION ALL
-            SELECT d.created_at, 'deal', u.login,
+            SELECT d.created_at, CASE WHEN d.voided_at IS NULL THEN 'deal' ELSE 'deal (void)' END, u.login,
                    printf('%d.%02d %s', d.amount_minor / 100, d.amount_minor % 100, d.currency)
                      || coalesce(' ' || d.product, '') || ' on ' || d.on_date, d.id, 4
               FROM deals d LEFT JOIN users u ON u.id = d.user_id WHERE d.customer_id = ?1

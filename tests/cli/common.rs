@@ -63,12 +63,7 @@ impl TestEnv {
     pub fn cmd_as(&self, user: &str) -> Command {
         let mut c = Command::cargo_bin("pool").expect("pool binary");
         c.env_clear()
-            .env("HOME", self.dir.path())
-            .env("POOL_DB", self.db())
-            .env("POOL_USER", user)
-            .env("POOL_NOW", &self.now)
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
+            .envs(self.envs(user))
             .current_dir(self.dir.path());
         c
     }
@@ -78,14 +73,21 @@ impl TestEnv {
     pub fn spawn_cmd_as(&self, user: &str) -> std::process::Command {
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"));
         c.env_clear()
-            .env("HOME", self.dir.path())
-            .env("POOL_DB", self.db())
-            .env("POOL_USER", user)
-            .env("POOL_NOW", &self.now)
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
+            .envs(self.envs(user))
             .current_dir(self.dir.path());
         c
+    }
+
+    /// The whole environment `pool` runs with in these tests.
+    pub fn envs(&self, user: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("HOME", self.dir.path().into()),
+            ("POOL_DB", self.db().into()),
+            ("POOL_USER", user.into()),
+            ("POOL_NOW", (&self.now).into()),
+            ("NO_COLOR", "1".into()),
+            ("COLUMNS", "100".into()),
+        ]
     }
 
     pub fn run_as(&self, user: &str, args: &[&str]) -> Output {

@@ -9,6 +9,7 @@ mod customers;
 mod dedupe;
 mod foundation;
 mod hostile;
+mod hostile_input;
 mod identity;
 mod import;
 mod pool;

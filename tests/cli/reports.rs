@@ -150,7 +150,7 @@ fn owners_and_teams() {
     assert_eq!(li["contacts_30d"], 1);
     assert_eq!(li["overdue_followups"], 1);
     assert_eq!(li["deals"], 1);
-    assert_eq!(li["deal_amount"], "1000.50");
+    assert_eq!(li["deal_amount"], "1000.50 CNY");
     assert_eq!(li["recycle_soon"], 1);
     let wang = find(&v, "user", "wang");
     assert_eq!(wang["owned"], 2);
