@@ -13,6 +13,16 @@ use std::process::ExitCode;
 
 pub use error::{Error, Result};
 
+/// `eprintln!` that never panics: with stderr closed (`2>&-`, `2>&1 | true`) a message
+/// is lost, not the command's exit code.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 /// Prints an error as `error:` / `caused by:` / `hint:` on stderr and gives its exit code.
 /// A closed stdout (`pool list | head`) is not an error.
 pub fn report(e: &Error) -> ExitCode {
@@ -36,14 +46,14 @@ pub fn report(e: &Error) -> ExitCode {
     if let Error::Silent(code) = e {
         return ExitCode::from(*code);
     }
-    eprintln!("error: {e}");
+    say!("error: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        eprintln!("caused by: {s}");
+        say!("caused by: {s}");
         source = s.source();
     }
     if let Some(h) = e.hint() {
-        eprintln!("hint: {h}");
+        say!("hint: {h}");
     }
     ExitCode::from(e.exit_code())
 }

@@ -840,6 +840,30 @@ pub fn edit(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
     if stage != c.stage {
         crate::domain::rules::check_stage_change(me.role, &stage, pool::has_deal(&tx, c.id)?)?;
     }
+    // Editing a customer into a copy of one you gave up (same phone or e-mail) would
+    // dodge its re-claim cooldown.
+    if me.role != Role::Admin && me.role != Role::Manager {
+        let rules = pool::rules(&tx, c.pool_id)?;
+        if rules.reclaim_cooldown_days > 0 {
+            let days = rules.reclaim_cooldown_days * 86_400;
+            if let Some((twin, lost)) = pool::lost_twin(
+                &tx,
+                me.id,
+                f.keys.phone.as_deref(),
+                f.keys.email.as_deref(),
+                c.id,
+                now - days,
+            )? {
+                return Err(Error::Cooldown {
+                    id: c.id,
+                    until: format!(
+                        "{} (the phone or e-mail of customer {twin}, which you gave up)",
+                        crate::clock::fmt_ts(Some(lost + days))
+                    ),
+                });
+            }
+        }
+    }
     let old = validate(&current, false)?;
     let mut before = Map::new();
     let mut after = Map::new();

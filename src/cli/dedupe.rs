@@ -333,9 +333,12 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
         let row = describe(c);
         let mut survivor = None;
         if a.interactive {
-            eprintln!(
+            crate::say!(
                 "\n{} (score {:.3}: {})\n  owners: {}",
-                row.names, row.score, row.reasons, row.owners
+                row.names,
+                row.score,
+                row.reasons,
+                row.owners
             );
             let mut items = vec!["merge (oldest survives)".to_string(), "skip".to_string()];
             items.extend(row.ids.iter().map(|i| format!("merge, keep {i}")));

@@ -704,6 +704,28 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     )?;
     if a.dry_run {
         tx.rollback()?;
+        // A dry run writes nothing but is recorded: its duplicate counts say which phones
+        // and e-mails exist, so a series of them is visible in the audit log.
+        let tx = ctx.store()?.begin_unchecked()?;
+        audit::append(
+            &tx,
+            audit::Record {
+                at: now,
+                actor: &me.login,
+                action: "import_dry_run",
+                entity: "import",
+                entity_id: None,
+                before: None,
+                after: Some(json!({
+                    "file": s.file,
+                    "sha256": s.sha256,
+                    "rows": s.rows,
+                    "duplicates_in_file": s.duplicates_in_file,
+                    "duplicates_in_database": s.duplicates_in_database,
+                })),
+            },
+        )?;
+        tx.commit()?;
     } else {
         tx.commit()?;
     }

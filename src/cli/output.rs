@@ -42,13 +42,13 @@ impl Out {
     /// A status line on stderr (silenced by --quiet).
     pub fn status(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            crate::say!("{}", msg.as_ref());
         }
     }
 
     /// A warning on stderr (never silenced: it may be about the user's data).
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("warning: {}", msg.as_ref());
+        crate::say!("warning: {}", msg.as_ref());
     }
 
     pub fn is_json(&self) -> bool {

@@ -105,9 +105,9 @@ pub fn for_each_id(
                 if code == 7 || code == 1 {
                     return Err(e);
                 }
-                eprintln!("error: {e}");
+                crate::say!("error: {e}");
                 if let Some(h) = e.hint() {
-                    eprintln!("hint: {h}");
+                    crate::say!("hint: {h}");
                 }
                 worst = worst.max(code);
                 failed += 1;
@@ -163,6 +163,39 @@ fn ownership_audit(
 }
 
 /// Claims one pooled customer for `me`.
+/// The re-claim cooldown also covers copies: a customer with the phone or e-mail of one
+/// `me` lost within the cooldown is refused like that customer.
+pub fn check_no_lost_twin(
+    tx: &rusqlite::Connection,
+    me: &User,
+    id: i64,
+    rules: &crate::domain::rules::Rules,
+    now: i64,
+) -> Result<()> {
+    if rules.reclaim_cooldown_days <= 0 {
+        return Ok(());
+    }
+    let days = rules.reclaim_cooldown_days * 86_400;
+    let (phone, email, _, _) = customers::keys_of(tx, id)?;
+    if let Some((twin, lost)) = pool::lost_twin(
+        tx,
+        me.id,
+        phone.as_deref(),
+        email.as_deref(),
+        id,
+        now - days,
+    )? {
+        return Err(Error::Cooldown {
+            id,
+            until: format!(
+                "{} (same phone or e-mail as customer {twin}, which you gave up)",
+                crate::clock::fmt_ts(Some(lost + days))
+            ),
+        });
+    }
+    Ok(())
+}
+
 pub fn claim_one(store: &mut Store, me: &User, id: i64, now: i64) -> Result<String> {
     let tx = store.begin()?;
     let c = customers::get(&tx, id)?;
@@ -196,6 +229,7 @@ pub fn claim_one(store: &mut Store, me: &User, id: i64, now: i64) -> Result<Stri
         facts.owned = 0;
     }
     check_claim(&rules, &facts, &me.login, &c.pool, now)?;
+    check_no_lost_twin(&tx, me, id, &rules, now)?;
     if !pool::set_owner_if_pooled(&tx, id, me.id, now)? {
         // Unreachable while the write lock is held; kept as the last line of defence.
         return Err(Error::AlreadyOwned {

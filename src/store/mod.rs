@@ -161,8 +161,17 @@ pub fn open_conn(path: &Path, create: bool) -> Result<Connection> {
             Error::from(e)
         }
     })?;
-    configure(&conn)?;
-    Ok(conn)
+    // Switching a brand-new file to WAL while another process does the same can return
+    // "busy" at once, without waiting in the busy handler: wait here instead.
+    let deadline = std::time::Instant::now() + busy_timeout();
+    loop {
+        match configure(&conn) {
+            Err(Error::Busy(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            done => return done.map(|()| conn),
+        }
+    }
 }
 
 /// A -wal left beside a missing or empty database file belongs to a database that was

@@ -214,6 +214,34 @@ pub fn owned_count(conn: &Connection, user: i64, pool_id: i64, count_won: bool) 
         .query_row(params![user, pool_id, count_won], |r| r.get(0))?)
 }
 
+/// Another customer with the same phone or e-mail key that `user` released or lost to
+/// recycling since `since`: (its id, when it was lost). Claiming or editing a copy into
+/// that shape would dodge the re-claim cooldown.
+pub fn lost_twin(
+    conn: &Connection,
+    user: i64,
+    phone_key: Option<&str>,
+    email_key: Option<&str>,
+    except: i64,
+    since: i64,
+) -> Result<Option<(i64, i64)>> {
+    if phone_key.is_none() && email_key.is_none() {
+        return Ok(None);
+    }
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.id, max(e.at) FROM ownership_events e JOIN customers c ON c.id = e.customer_id
+             WHERE e.from_user = ?1 AND e.event IN ('release', 'recycle') AND e.at >= ?2
+               AND c.id <> ?5
+               AND ((?3 IS NOT NULL AND c.phone_key = ?3) OR (?4 IS NOT NULL AND c.email_key = ?4))
+             GROUP BY c.id LIMIT 1",
+        )?
+        .query_row(params![user, since, phone_key, email_key, except], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
 /// Whether the customer has at least one deal (a won stage needs one for members).
 pub fn has_deal(conn: &Connection, customer_id: i64) -> Result<bool> {
     Ok(conn

@@ -457,3 +457,69 @@ fn members_cannot_step_around_the_rules_of_their_pool() {
     env.fails_as("lin", &["followup", "list", "--assignee", "wang"], 4);
     env.fails_as("lihua", &["followup", "list", "--team", "north"], 4);
 }
+
+#[test]
+fn copies_of_a_customer_in_cooldown_are_in_cooldown_too() {
+    let (env, _, pooled) = two_teams();
+    env.ok(&["rules", "set", "--reclaim-cooldown-days", "30"]);
+    env.ok_as("lihua", &["claim", &pooled]);
+    env.ok_as("lihua", &["release", &pooled, "--reason", "x"]);
+    // A copy in the pool (imported with create), then claimed.
+    let csv = write(&env, "dup.csv", "name,phone\n公海客户副本,13787654321\n");
+    env.ok_as("lihua", &["import", &csv, "--on-duplicate", "create"]);
+    let copy = count(&env, "SELECT max(id) FROM customers").to_string();
+    let err = env.fails_as("lihua", &["claim", &copy], 5);
+    assert!(err.contains("cooldown"), "{err}");
+    // A lead of her own edited into the same phone.
+    let mine =
+        env.json_as("lihua", &["add", "--name", "新客户", "--company", "星河"])["id"].to_string();
+    let err = env.fails_as("lihua", &["edit", &mine, "--phone", "13787654321"], 5);
+    assert!(err.contains("cooldown"), "{err}");
+    // Someone else may claim the copy.
+    env.ok_as("wang", &["claim", &copy]);
+}
+
+#[test]
+fn a_dry_run_import_is_audited() {
+    let (env, _, _) = two_teams();
+    let csv = write(
+        &env,
+        "probe.csv",
+        "name,phone\nx,13912345678\ny,13900000000\n",
+    );
+    let v = env.json_as("lihua", &["import", &csv, "--dry-run"]);
+    assert_eq!(v["duplicates_in_database"], 1);
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM audit_log WHERE action = 'import_dry_run' AND actor = 'lihua'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_closed_stderr_never_turns_an_error_into_a_panic() {
+    let (env, north, _) = two_teams();
+    let out = env
+        .spawn_cmd_as("lihua")
+        .args(["lock", &north])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    // stderr closed outright (2>&-): the child gets no descriptor 2 at all.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' lock {} 2>&-; echo \"exit=$?\"",
+            assert_cmd::cargo::cargo_bin("pool").display(),
+            north
+        ))
+        .envs(env.envs("lihua"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("exit=4"), "{said}");
+}
