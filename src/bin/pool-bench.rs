@@ -267,19 +267,36 @@ fn dedupe_eval(n: u64) {
     let t = Instant::now();
     let found = find(&records, DEFAULT_THRESHOLD);
     let scan = t.elapsed().as_secs_f64();
-    let (p, r, f) = evaluate(&truth, &found.clusters);
+    let (p, r, f) = evaluate(&truth, &found.clusters, None);
     if std::env::var_os("POOL_BENCH_EXPLAIN").is_some() {
+        let m = &found.model;
+        eprintln!("lambda {:.5} iterations {}", m.lambda, m.em_iterations);
+        for (i, f) in customer_pool::domain::linkage::ALL_FIELDS
+            .iter()
+            .enumerate()
+        {
+            for (l, name) in f.levels().iter().enumerate() {
+                eprintln!(
+                    "  {name:40} m {:.5} u {:.7} w {:+.2}",
+                    m.m[i][l],
+                    m.u[i][l],
+                    (m.m[i][l] / m.u[i][l]).log2()
+                );
+            }
+        }
         // Quality analysis: the first wrong links inside found clusters, with their reasons.
         let mut shown = 0;
         for c in &found.clusters {
             for (x, &a) in c.members.iter().enumerate() {
                 for &b in &c.members[x + 1..] {
                     if truth[a] != truth[b] && shown < 15 {
-                        let (s, why) =
-                            customer_pool::domain::matching::score(&records[a], &records[b]);
+                        let why = found.model.explain(&records[a], &records[b]);
                         eprintln!(
-                            "WRONG {s:.3} {why:?}\n  {:?}\n  {:?}",
-                            records[a], records[b]
+                            "WRONG {:.3} {}\n  {:?}\n  {:?}",
+                            why.probability,
+                            why.reasons(),
+                            records[a],
+                            records[b]
                         );
                         shown += 1;
                     }

@@ -436,14 +436,20 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
             None,
         ),
     };
-    // The dedupe matcher, on the indexed neighbours only (same phone, e-mail or name):
+    // The dedupe model, on the indexed neighbours only (same phone, e-mail or name):
     // catches 张伟/杭州云帆科技有限公司 vs 张伟/杭州云帆科技 and stays instant.
+    let model = super::dedupe::model_for(&tx)?;
     let me_as_record = crate::domain::matching::Record::from_fields(0, &f, None);
     let dups: Vec<(i64, String)> = crate::store::dedupe::neighbours(&tx, &f.keys, 50)?
         .iter()
         .filter_map(|r| {
-            let (score, why) = crate::domain::matching::score(&me_as_record, r);
-            (score >= crate::domain::matching::DEFAULT_THRESHOLD).then(|| (r.id, why.join(", ")))
+            let e = model.explain(&me_as_record, r);
+            (e.probability >= crate::domain::matching::DEFAULT_THRESHOLD).then(|| {
+                (
+                    r.id,
+                    format!("probability {:.3}: {}", e.probability, e.reasons()),
+                )
+            })
         })
         .collect();
     let id = customers::insert(&tx, &f, a.stage.as_str(), None, &place, Some(me.id), now)?;
