@@ -242,35 +242,47 @@ fn write_leads(path: &Path, n: u64) -> std::io::Result<()> {
     w.flush()
 }
 
-/// In-process dedupe quality run, as a child process so its memory is measured alone.
-fn dedupe_eval(n: u64) {
+/// In-process dedupe quality run on the evaluation corpus (`dev` or `heldout`), as a
+/// child process so its memory is measured alone.
+fn dedupe_eval(n: u64, which: &str) {
+    use customer_pool::domain::corpus::{self, Lang};
+    let profile = if which == "heldout" {
+        corpus::HELD_OUT
+    } else {
+        corpus::DEV
+    };
     let started = Instant::now();
     let mut records = Vec::with_capacity(n as usize);
     let mut truth = Vec::with_capacity(n as usize);
-    for (i, d) in generate(11, n, 0.10).enumerate() {
+    let mut zh = Vec::with_capacity(n as usize);
+    for (i, d) in corpus::generate(profile, n).enumerate() {
         let input = customer_pool::domain::customer::CustomerInput {
-            name: Some(d.name.clone()),
-            company: d.company.clone(),
-            phone: d.phone.clone(),
-            email: d.email.clone(),
-            city: Some(d.city.clone()),
-            address: d.address.clone(),
+            name: d.name,
+            company: d.company,
+            phone: d.phone,
+            email: d.email,
+            city: d.city,
+            address: d.address,
             ..Default::default()
         };
         let Ok(f) = customer_pool::domain::customer::validate(&input, false) else {
             continue;
         };
         records.push(Record::from_fields(i as i64, &f, None));
-        truth.push(d.cluster);
+        truth.push(d.entity);
+        zh.push(d.lang == Lang::Zh);
     }
     let prepared = started.elapsed().as_secs_f64();
     let t = Instant::now();
     let found = find(&records, DEFAULT_THRESHOLD);
     let scan = t.elapsed().as_secs_f64();
     let (p, r, f) = evaluate(&truth, &found.clusters, None);
+    let (zp, zr, zf) = evaluate(&truth, &found.clusters, Some(&zh));
+    let en: Vec<bool> = zh.iter().map(|z| !z).collect();
+    let (ep, er, ef) = evaluate(&truth, &found.clusters, Some(&en));
     if std::env::var_os("POOL_BENCH_EXPLAIN").is_some() {
         let m = &found.model;
-        eprintln!("lambda {:.5} iterations {}", m.lambda, m.em_iterations);
+        eprintln!("lambda {:.3e} iterations {}", m.lambda, m.em_iterations);
         for (i, f) in customer_pool::domain::linkage::ALL_FIELDS
             .iter()
             .enumerate()
@@ -284,12 +296,12 @@ fn dedupe_eval(n: u64) {
                 );
             }
         }
-        // Quality analysis: the first wrong links inside found clusters, with their reasons.
+        // Quality analysis: wrong links inside found clusters, then missed true pairs.
         let mut shown = 0;
         for c in &found.clusters {
             for (x, &a) in c.members.iter().enumerate() {
                 for &b in &c.members[x + 1..] {
-                    if truth[a] != truth[b] && shown < 15 {
+                    if truth[a] != truth[b] && shown < 12 {
                         let why = found.model.explain(&records[a], &records[b]);
                         eprintln!(
                             "WRONG {:.3} {}\n  {:?}\n  {:?}",
@@ -303,12 +315,63 @@ fn dedupe_eval(n: u64) {
                 }
             }
         }
+        let mut cluster_of = std::collections::HashMap::new();
+        for (k, c) in found.clusters.iter().enumerate() {
+            for m in &c.members {
+                cluster_of.insert(*m, k);
+            }
+        }
+        let mut by_truth: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+        for (i, t) in truth.iter().enumerate() {
+            by_truth.entry(*t).or_default().push(i);
+        }
+        let mut missed = 0;
+        let mut diff_names = 0;
+        for members in by_truth.values() {
+            for (x, &a) in members.iter().enumerate() {
+                for &b in &members[x + 1..] {
+                    if customer_pool::domain::linkage::name_level(&records[a], &records[b]) == 5 {
+                        diff_names += 1;
+                        if diff_names < 25 {
+                            eprintln!("DIFFNAME {} | {}", records[a].name, records[b].name);
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("true pairs with different names: {diff_names}");
+        for t in [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999] {
+            let at: Vec<customer_pool::domain::matching::Cluster> = find(&records, t).clusters;
+            let (p, r, f) = evaluate(&truth, &at, None);
+            eprintln!("threshold {t}: P {p:.4} R {r:.4} F1 {f:.4}");
+        }
+        for members in by_truth.values() {
+            for (x, &a) in members.iter().enumerate() {
+                for &b in &members[x + 1..] {
+                    let same =
+                        cluster_of.get(&a).is_some() && cluster_of.get(&a) == cluster_of.get(&b);
+                    if !same && missed < 12 {
+                        let why = found.model.explain(&records[a], &records[b]);
+                        eprintln!(
+                            "MISSED {:.3} {}\n  {:?}\n  {:?}",
+                            why.probability,
+                            why.reasons(),
+                            records[a],
+                            records[b]
+                        );
+                        missed += 1;
+                    }
+                }
+            }
+        }
     }
     println!(
         "{}",
-        serde_json::json!({"records": records.len(), "prepare_s": prepared, "scan_s": scan,
+        serde_json::json!({"corpus": which, "records": records.len(), "prepare_s": prepared, "scan_s": scan,
             "candidate_pairs": found.candidate_pairs, "clusters": found.clusters.len(),
-            "precision": p, "recall": r, "f1": f})
+            "precision": p, "recall": r, "f1": f,
+            "zh": {"precision": zp, "recall": zr, "f1": zf},
+            "en": {"precision": ep, "recall": er, "f1": ef}})
     );
 }
 
@@ -366,7 +429,10 @@ fn flag(args: &[String], name: &str) -> Vec<String> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("dedupe-eval") {
-        dedupe_eval(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000));
+        dedupe_eval(
+            args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
+            args.get(2).map(String::as_str).unwrap_or("dev"),
+        );
         return;
     }
     if args.first().map(String::as_str) == Some("plan") {

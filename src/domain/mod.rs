@@ -3,6 +3,7 @@ pub mod audit;
 pub mod blocking;
 pub mod charts;
 pub mod columns;
+pub mod corpus;
 pub mod customer;
 pub mod dates;
 pub mod demo;
