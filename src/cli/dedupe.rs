@@ -264,8 +264,8 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let out = ctx.out;
     let started = std::time::Instant::now();
     let store = ctx.store()?;
-    let records = crate::store::dedupe::records(&store.conn)?;
-    let found = matching::find(&records, a.threshold);
+    let mut records = crate::store::dedupe::records(&store.conn)?;
+    let found = matching::find(&mut records, a.threshold);
     let model = &found.model;
     let clusters: Vec<&Cluster> = found.clusters.iter().collect();
     let describe = |conn: &rusqlite::Connection, c: &Cluster| -> ClusterRow {

@@ -319,10 +319,11 @@ impl TermFrequencies {
         TermFrequencies { population, counts }
     }
 
-    /// The share of records holding the value.
+    /// The chance that a record other than one holding the value holds it too: the
+    /// u of an exact agreement on this value.
     pub fn share(&self, hash: u64) -> f64 {
         let n = self.counts.get(&hash).copied().unwrap_or(2).max(2);
-        n as f64 / self.population.max(2) as f64
+        (n - 1) as f64 / self.population.max(2) as f64
     }
 
     /// Keeps the `k` most common values (for storing the model).
@@ -722,6 +723,15 @@ impl Model {
         self.prior_weight() + self.field_weights(g, a).iter().sum::<f64>()
     }
 
+    /// The evidence against a pair being one customer: the sum of its negative field
+    /// weights (0 when nothing disagrees; missing values are not disagreement).
+    pub fn contradiction(&self, a: &Record, b: &Record) -> f64 {
+        self.field_weights(&compare(a, b), a)
+            .iter()
+            .filter(|w| **w < 0.0)
+            .sum()
+    }
+
     pub fn probability(&self, a: &Record, b: &Record) -> f64 {
         probability_of(self.weight_of(&compare(a, b), a))
     }
@@ -847,10 +857,11 @@ mod tests {
         let h = |s: &str| value_hash(s);
         let tf = TermFrequencies::build(vec![h("王伟"), h("王伟"), h("王伟"), h("李娜")], 100);
         assert_eq!(tf.counts.len(), 1);
-        assert!((tf.share(h("王伟")) - 0.03).abs() < 1e-12);
+        // Two of a hundred other records hold 王伟 besides this one.
+        assert!((tf.share(h("王伟")) - 0.02).abs() < 1e-12);
         assert!(
-            (tf.share(h("李娜")) - 0.02).abs() < 1e-12,
-            "unseen twice = this pair"
+            (tf.share(h("李娜")) - 0.01).abs() < 1e-12,
+            "unseen twice = this pair: one other holder"
         );
     }
 

@@ -7,10 +7,9 @@
 //!    topped up with a generated reference population (never reported) so that u and
 //!    the value frequencies mean something.
 //! 3. Every candidate pair gets a match probability; pairs at or above the threshold
-//!    are joined into clusters, but two groups join only when every member of one
-//!    matches every member of the other at least `CHAIN_FLOOR` (no chains A~B~C where
-//!    A and C are plainly different people).
-use std::borrow::Cow;
+//!    are joined into clusters, but two groups join only when no member of one
+//!    contradicts a member of the other (no chains A~B~C where A and C are plainly
+//!    different people).
 use std::collections::HashMap;
 
 use super::blocking::candidate_pairs;
@@ -18,11 +17,13 @@ use super::linkage::{compare, pack, probability_of, unpack, Model};
 
 /// Pairs whose match probability is at least this are duplicates.
 pub const DEFAULT_THRESHOLD: f64 = 0.99;
-/// Inside a cluster, every pair must be at least this likely to be one customer.
-pub const CHAIN_FLOOR: f64 = 0.05;
+/// Inside a cluster, no pair may disagree by more than this many bits of evidence
+/// (e.g. a different phone *and* a different e-mail). Missing values are no
+/// disagreement: a record with only a phone and one with only an e-mail can both belong.
+pub const CONTRADICTION_BITS: f64 = 8.0;
 /// Clusters never grow beyond this (a bigger one is a chain, not a customer).
 pub const MAX_CLUSTER: usize = 24;
-/// Below this many customers the model is fitted with a generated reference population.
+/// The size of the generated reference population every fit includes.
 pub const MIN_POPULATION: usize = 3_000;
 /// Random pairs for u.
 pub const U_SAMPLE: usize = 400_000;
@@ -150,15 +151,13 @@ pub fn reference_population(n: usize) -> Vec<Record> {
         .collect()
 }
 
-/// The records to fit on: the real ones, topped up to `MIN_POPULATION`.
-fn population(records: &[Record]) -> Cow<'_, [Record]> {
-    if records.len() >= MIN_POPULATION {
-        Cow::Borrowed(records)
-    } else {
-        let mut all = records.to_vec();
-        all.extend(reference_population(MIN_POPULATION - records.len()));
-        Cow::Owned(all)
-    }
+/// The records to fit on: the real ones and the reference population. The reference is a
+/// weak prior: a database with few or no duplicates of its own still gets sensible m
+/// and u; a big one outweighs it (3,000 records next to a million).
+fn population(records: &[Record]) -> Vec<Record> {
+    let mut all = records.to_vec();
+    all.extend(reference_population(MIN_POPULATION));
+    all
 }
 
 fn threads() -> usize {
@@ -214,15 +213,23 @@ fn find_root(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
-/// Fits the model on the records, scores the candidate pairs and clusters those at or
-/// above `threshold` (a probability).
-pub fn find(records: &[Record], threshold: f64) -> Found {
-    let all = population(records);
-    let pairs = candidate_pairs(&all);
-    let codes = patterns_of(&all, &pairs);
-    let model = Model::fit(&all, &histogram(&codes), U_SAMPLE.min(all.len() * 20), 7);
-    drop(all);
-    let real = records.len() as u32;
+/// Fits the model on the records (and the reference population, appended for the fit
+/// and removed again), scores the candidate pairs and clusters those at or above
+/// `threshold` (a probability).
+pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
+    let real = records.len();
+    records.extend(reference_population(MIN_POPULATION));
+    let pairs = candidate_pairs(records);
+    let codes = patterns_of(records, &pairs);
+    let model = Model::fit(
+        records,
+        &histogram(&codes),
+        U_SAMPLE.min(records.len() * 20),
+        7,
+    );
+    records.truncate(real);
+    records.shrink_to_fit();
+    let real = real as u32;
     let mut hits: Vec<Link> = pairs
         .iter()
         .zip(&codes)
@@ -247,8 +254,8 @@ pub fn find(records: &[Record], threshold: f64) -> Found {
     }
 }
 
-/// Joins the links strongest first; two groups join only if every cross pair is at
-/// least `CHAIN_FLOOR` likely and the result stays below `MAX_CLUSTER`.
+/// Joins the links strongest first; two groups join only if no cross pair disagrees by
+/// more than `CONTRADICTION_BITS` and the result stays below `MAX_CLUSTER`.
 fn cluster(records: &[Record], model: &Model, hits: &mut [Link]) -> Vec<Cluster> {
     hits.sort_by(|x, y| {
         y.probability
@@ -288,7 +295,7 @@ fn cluster(records: &[Record], model: &Model, hits: &mut [Link]) -> Vec<Cluster>
         let consistent = ma.iter().all(|x| {
             mb.iter().all(|y| {
                 (*x == l.a && *y == l.b)
-                    || model.probability(&records[*x], &records[*y]) >= CHAIN_FLOOR
+                    || model.contradiction(&records[*x], &records[*y]) > -CONTRADICTION_BITS
             })
         });
         if !consistent {
@@ -573,7 +580,8 @@ mod tests {
                 "",
             ),
         ];
-        let f = find(&rs, DEFAULT_THRESHOLD);
+        let mut rs = rs;
+        let f = find(&mut rs, DEFAULT_THRESHOLD);
         assert_eq!(f.clusters.len(), 1, "{:?}", f.model.explain(&rs[0], &rs[1]));
         assert_eq!(f.clusters[0].members, [0, 1, 2]);
         assert_eq!(f.clusters[0].links.len(), 2);
@@ -630,7 +638,7 @@ mod tests {
             },
         ];
         assert!(
-            m.probability(&rs[0], &rs[2]) < CHAIN_FLOOR,
+            m.contradiction(&rs[0], &rs[2]) < -CONTRADICTION_BITS,
             "{:?}",
             m.explain(&rs[0], &rs[2])
         );

@@ -745,16 +745,12 @@ impl<'c> BulkInsert<'c> {
 }
 
 impl BulkInsert<'_> {
-    /// The match keys of a queued (not yet written) customer.
-    pub fn pending_keys(&self, id: i64) -> Option<Keys> {
-        self.rows.iter().find(|(i, ..)| *i == id).map(|(_, f, ..)| {
-            (
-                f.keys.phone.clone(),
-                f.keys.email.clone(),
-                f.keys.name.clone(),
-                f.keys.company.clone(),
-            )
-        })
+    /// The fields of a queued (not yet written) customer.
+    pub fn pending_fields(&self, id: i64) -> Option<&CustomerFields> {
+        self.rows
+            .iter()
+            .find(|(i, ..)| *i == id)
+            .map(|(_, f, ..)| f)
     }
 }
 

@@ -466,8 +466,8 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
             )
             .unwrap();
             if i % 1000 == 0 {
-                // Same phone written differently: a duplicate inside the file.
-                writeln!(w, "客户{i}重复,,+86 1{:010},,杭州,,", 3_000_000_000u64 + i).unwrap();
+                // The same person, phone written differently: a duplicate in the file.
+                writeln!(w, "客户{i},,+86 1{:010},,杭州,,", 3_000_000_000u64 + i).unwrap();
             }
         }
         writeln!(w, "老客户,,139-0000-0000,,,,").unwrap();
