@@ -434,3 +434,45 @@ pub fn assert_merges_whole(env: &TestEnv) {
     let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'merge'");
     assert_eq!(merges, audited);
 }
+
+/// The survivor keeps the full legal name and the complete address, whichever member
+/// had them.
+#[test]
+fn apply_keeps_the_most_complete_value_of_each_field() {
+    let mut env = team();
+    let a = add(
+        &env,
+        &[
+            "--name",
+            "孙丽",
+            "--company",
+            "南京明远贸易",
+            "--phone",
+            "13500001234",
+            "--address",
+            "江苏省南京市鼓楼区中山路8",
+        ],
+    );
+    env.now = "2026-11-23T09:00:00Z".into();
+    add(
+        &env,
+        &[
+            "--name",
+            "孙丽",
+            "--company",
+            "南京明远贸易有限公司",
+            "--phone",
+            "135 0000 1234",
+            "--email",
+            "sunli@163.com",
+            "--address",
+            "江苏省南京市鼓楼区中山路8号",
+        ],
+    );
+    let v = env.json(&["dedupe", "--apply"]);
+    assert_eq!(v["summary"]["merged"], 1, "{v}");
+    let c = env.json(&["show", &a]);
+    assert_eq!(c["company"], "南京明远贸易有限公司");
+    assert_eq!(c["address"], "江苏省南京市鼓楼区中山路8号");
+    assert_eq!(c["email"], "sunli@163.com");
+}
