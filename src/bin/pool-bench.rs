@@ -326,20 +326,7 @@ fn dedupe_eval(n: u64, which: &str) {
             by_truth.entry(*t).or_default().push(i);
         }
         let mut missed = 0;
-        let mut diff_names = 0;
-        for members in by_truth.values() {
-            for (x, &a) in members.iter().enumerate() {
-                for &b in &members[x + 1..] {
-                    if customer_pool::domain::linkage::name_level(&records[a], &records[b]) == 5 {
-                        diff_names += 1;
-                        if diff_names < 25 {
-                            eprintln!("DIFFNAME {} | {}", records[a].name, records[b].name);
-                        }
-                    }
-                }
-            }
-        }
-        eprintln!("true pairs with different names: {diff_names}");
+        // The precision/recall trade-off, for choosing the default threshold on dev.
         for t in [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999] {
             let at: Vec<customer_pool::domain::matching::Cluster> = find(&mut records, t).clusters;
             let (p, r, f) = evaluate(&truth, &at, None);
@@ -349,7 +336,7 @@ fn dedupe_eval(n: u64, which: &str) {
             for (x, &a) in members.iter().enumerate() {
                 for &b in &members[x + 1..] {
                     let same =
-                        cluster_of.get(&a).is_some() && cluster_of.get(&a) == cluster_of.get(&b);
+                        cluster_of.contains_key(&a) && cluster_of.get(&a) == cluster_of.get(&b);
                     if !same && missed < 12 {
                         let why = found.model.explain(&records[a], &records[b]);
                         eprintln!(

@@ -930,9 +930,10 @@ mod tests {
         let p = digit_typo(&mut rng, "+61 404217909");
         assert_ne!(p, "+61 404217909");
         assert_eq!(&p[..6], "+61 40");
-        assert_eq!(
-            suffix_variant(&mut Rng::new(1), "杭州云帆科技股份有限公司").contains("云帆科技"),
-            true
+        let v = suffix_variant(&mut Rng::new(1), "杭州云帆科技股份有限公司");
+        assert!(
+            ["杭州云帆科技有限公司", "杭州云帆科技"].contains(&v.as_str()),
+            "{v}"
         );
         assert!(
             !suffix_variant(&mut Rng::new(1), "Harbour Logistics Pty Ltd").ends_with("Pty Ltd")

@@ -542,7 +542,7 @@ impl Model {
                 c.iter().map(|x| (x + 0.5) / total).collect()
             })
             .collect();
-        let mut tf_hashes: Vec<Vec<u64>> = vec![Vec::with_capacity(n); TF_FIELDS];
+        let mut tf_hashes: Vec<Vec<u64>> = (0..TF_FIELDS).map(|_| Vec::with_capacity(n)).collect();
         for r in records {
             for f in ALL_FIELDS {
                 if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(r, f)) {

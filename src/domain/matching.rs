@@ -130,7 +130,7 @@ pub struct Found {
 /// own seed (neither the dev nor the held-out corpus).
 pub fn reference_population(n: usize) -> Vec<Record> {
     let profile = super::corpus::Profile {
-        seed: 0x5eed_0f_9001,
+        seed: 0x005e_ed0f_9001,
         ..super::corpus::DEV
     };
     super::corpus::generate(profile, n as u64)
