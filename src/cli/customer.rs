@@ -444,7 +444,7 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
         .iter()
         .filter_map(|r| {
             let e = model.explain(&me_as_record, r);
-            (e.probability >= crate::domain::matching::DEFAULT_THRESHOLD).then(|| {
+            (e.probability >= crate::domain::matching::WARN_THRESHOLD).then(|| {
                 (
                     r.id,
                     format!("probability {:.3}: {}", e.probability, e.reasons()),

@@ -15,8 +15,12 @@ use std::collections::HashMap;
 use super::blocking::candidate_pairs;
 use super::linkage::{compare, pack, probability_of, unpack, Model};
 
-/// Pairs whose match probability is at least this are duplicates.
+/// Pairs whose match probability is at least this are duplicates (merged, or skipped by
+/// import).
 pub const DEFAULT_THRESHOLD: f64 = 0.99;
+/// `pool add` warns from this probability on: a warning costs a glance, a missed
+/// duplicate a double call.
+pub const WARN_THRESHOLD: f64 = 0.9;
 /// Inside a cluster, no pair may disagree by more than this many bits of evidence
 /// (e.g. a different phone *and* a different e-mail). Missing values are no
 /// disagreement: a record with only a phone and one with only an e-mail can both belong.
