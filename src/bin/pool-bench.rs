@@ -280,6 +280,33 @@ fn dedupe_eval(n: u64, which: &str) {
     let (zp, zr, zf) = evaluate(&truth, &found.clusters, Some(&zh));
     let en: Vec<bool> = zh.iter().map(|z| !z).collect();
     let (ep, er, ef) = evaluate(&truth, &found.clusters, Some(&en));
+    if std::env::var_os("POOL_BENCH_PHASES").is_some() {
+        // Where the scan's time goes: blocking, comparing every candidate pair, fitting.
+        let t = Instant::now();
+        let pairs = customer_pool::domain::blocking::candidate_pairs(&records);
+        eprintln!(
+            "blocking: {} pairs in {:.2} s",
+            pairs.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let t = Instant::now();
+        let mut n = 0u64;
+        for (a, b) in &pairs {
+            n += u64::from(
+                customer_pool::domain::linkage::compare(
+                    &records[*a as usize],
+                    &records[*b as usize],
+                )[0],
+            );
+        }
+        eprintln!(
+            "comparing (one thread): {:.2} s ({n})",
+            t.elapsed().as_secs_f64()
+        );
+        let t = Instant::now();
+        let _ = customer_pool::domain::matching::fit(&records[..records.len().min(50_000)]);
+        eprintln!("fit on 50k: {:.2} s", t.elapsed().as_secs_f64());
+    }
     if std::env::var_os("POOL_BENCH_EXPLAIN").is_some() {
         let m = &found.model;
         eprintln!("lambda {:.3e} iterations {}", m.lambda, m.em_iterations);
@@ -415,6 +442,19 @@ fn flag(args: &[String], name: &str) -> Vec<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("write-leads") {
+        // The import benchmark's file, for timing other builds on the same rows.
+        let path = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("leads.csv"));
+        let n = args
+            .get(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000);
+        if let Err(e) = write_leads(&path, n) {
+            eprintln!("pool-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if args.first().map(String::as_str) == Some("dedupe-eval") {
         dedupe_eval(
             args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),

@@ -179,16 +179,17 @@ pub fn email_level(a: &Record, b: &Record) -> u8 {
     if x == y {
         return 0;
     }
-    let split = |e: &str| -> (String, String) {
-        match e.rsplit_once('@') {
-            Some((l, d)) => (l.to_string(), d.to_string()),
-            None => (e.to_string(), String::new()),
-        }
-    };
-    let ((lx, dx), (ly, dy)) = (split(x), split(y));
-    if dx == dy && osa_distance(&lx, &ly) == 1 && lx.chars().count().min(ly.chars().count()) >= 3 {
+    let (lx, dx) = x.rsplit_once('@').unwrap_or((x, ""));
+    let (ly, dy) = y.rsplit_once('@').unwrap_or((y, ""));
+    let short = lx.len().min(ly.len());
+    // Lengths more than two apart are more than two edits apart: skip the distance.
+    let close = x.len().abs_diff(y.len()) <= 2;
+    if close
+        && ((dx == dy && short >= 3 && osa_distance(lx, ly) == 1)
+            || (short >= 6 && osa_distance(x, y) <= 2))
+    {
         1
-    } else if lx == ly && lx.chars().count() >= 4 {
+    } else if lx == ly && short >= 4 {
         2
     } else {
         3
@@ -204,11 +205,12 @@ pub fn company_level(a: &Record, b: &Record) -> u8 {
     if x == y {
         return 0;
     }
-    let min = x.chars().count().min(y.chars().count());
-    if (min >= 4 && levenshtein(x, y) == 1) || jaro_winkler(x, y) >= 0.95 {
+    let (lx, ly) = (x.chars().count(), y.chars().count());
+    let jw = jaro_winkler(x, y);
+    if jw >= 0.95 || (lx.min(ly) >= 4 && lx.abs_diff(ly) <= 1 && levenshtein(x, y) == 1) {
         return 1;
     }
-    if (min >= 2 && (x.contains(y) || y.contains(x))) || jaro_winkler(x, y) >= 0.85 {
+    if jw >= 0.85 || (lx.min(ly) >= 2 && (x.contains(y) || y.contains(x))) {
         return 2;
     }
     3
@@ -239,11 +241,18 @@ pub fn address_level(a: &Record, b: &Record) -> u8 {
     if !numbers(x).eq(numbers(y)) {
         return 3;
     }
+    if x.starts_with(y) || y.starts_with(x) {
+        return 2;
+    }
     let (lx, ly) = (x.chars().count(), y.chars().count());
+    // Similarity ≥ 0.6 needs lengths within 40 % of each other: skip the distance.
+    if lx.abs_diff(ly) as f64 > 0.4 * lx.max(ly) as f64 {
+        return 3;
+    }
     let sim = 1.0 - levenshtein(x, y) as f64 / lx.max(ly) as f64;
     if sim >= 0.85 {
         1
-    } else if sim >= 0.6 || x.starts_with(y) || y.starts_with(x) {
+    } else if sim >= 0.6 {
         2
     } else {
         3
