@@ -271,7 +271,7 @@ fn best_match(
     if candidates.is_empty() {
         return None;
     }
-    let me = Record::from_fields(0, row, None);
+    let me = record_of(0, row);
     candidates
         .iter()
         .map(|c| (c, model.probability(&me, c)))
@@ -282,6 +282,21 @@ fn best_match(
             probability: p,
             reasons: model.explain(&me, c).reasons(),
         })
+}
+
+/// A validated row as the model sees it, from the keys `validate` computed.
+fn record_of(id: i64, f: &crate::domain::customer::CustomerFields) -> Record {
+    let k = &f.keys;
+    Record::from_keys(
+        id,
+        f.name.as_deref(),
+        k.name.as_deref(),
+        k.company.as_deref(),
+        k.phone.as_deref(),
+        k.email.as_deref(),
+        f.city.as_deref(),
+        f.address.as_deref(),
+    )
 }
 
 /// The duplicates report: every row skipped or merged as a duplicate, and why.
@@ -514,7 +529,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                                 let queued = batch_insert
                                     .as_ref()
                                     .and_then(|b| b.pending_fields(id))
-                                    .map(|f| Record::from_fields(id, f, None));
+                                    .map(|f| record_of(id, f));
                                 match queued {
                                     Some(r) => found.push(r),
                                     None => found.extend(crate::store::dedupe::record(&tx, id)?),

@@ -64,13 +64,25 @@ pub fn recent_records(conn: &Connection, limit: usize) -> Result<Vec<Record>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// One customer's match record by id, live or not (None when there is no such id).
+/// One customer's match record by id, live or not (None when there is no such id),
+/// built from the stored keys (import's hot path: nothing normalised again).
 pub fn record(conn: &Connection, id: i64) -> Result<Option<Record>> {
     let mut s = conn.prepare_cached(
-        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
-         FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = ?1",
+        "SELECT name, name_key, company_key, phone_key, email_key, city, address
+         FROM customers WHERE id = ?1",
     )?;
-    let mut rows = s.query_map([id], record_row)?;
+    let mut rows = s.query_map([id], |r| {
+        Ok(Record::from_keys(
+            id,
+            r.get::<_, Option<String>>(0)?.as_deref(),
+            r.get::<_, Option<String>>(1)?.as_deref(),
+            r.get::<_, Option<String>>(2)?.as_deref(),
+            r.get::<_, Option<String>>(3)?.as_deref(),
+            r.get::<_, Option<String>>(4)?.as_deref(),
+            r.get::<_, Option<String>>(5)?.as_deref(),
+            r.get::<_, Option<String>>(6)?.as_deref(),
+        ))
+    })?;
     Ok(rows.next().transpose()?)
 }
 
