@@ -29,7 +29,7 @@ pub struct MergeArgs {
 pub struct DedupeArgs {
     #[command(subcommand)]
     pub undo: Option<DedupeCommand>,
-    /// Pairs scoring at least this are duplicates (0–1)
+    /// Pairs whose match probability is at least this are duplicates (0–1)
     #[arg(long, default_value_t = matching::DEFAULT_THRESHOLD)]
     pub threshold: f64,
     /// Merge every cluster without asking (for cron)

@@ -58,7 +58,8 @@ pub struct ImportArgs {
     /// Column separator (default: detected from the header)
     #[arg(long, value_enum)]
     pub delimiter: Option<Delimiter>,
-    /// What to do with a row that matches a customer (same phone, e-mail, or name+company)
+    /// What to do with a row the dedupe model calls a duplicate of a customer or an earlier
+    /// row (match probability ≥ 0.99 among those sharing a phone, e-mail, or name+company)
     #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
     pub on_duplicate: OnDuplicate,
     /// Put the customers in this pool (default: public)
