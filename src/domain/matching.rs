@@ -276,19 +276,36 @@ pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
     records.truncate(real);
     records.shrink_to_fit();
     let real = real as u32;
-    let mut hits: Vec<Link> = pairs
-        .iter()
-        .zip(&codes)
-        .filter(|((a, b), _)| *a < real && *b < real)
-        .filter_map(|(&(a, b), code)| {
-            let p = probability_of(model.weight_of(&unpack(*code), &records[a as usize]));
-            (p >= threshold).then_some(Link {
-                a: a as usize,
-                b: b as usize,
-                probability: p,
+    // Scoring is per pair (term-frequency look-ups included): on every core.
+    let chunk = pairs.len().div_ceil(threads()).max(1);
+    let (model_ref, recs) = (&model, &records[..]);
+    let mut hits: Vec<Link> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .zip(codes.chunks(chunk))
+            .map(|(ps, cs)| {
+                scope.spawn(move || {
+                    ps.iter()
+                        .zip(cs)
+                        .filter(|((a, b), _)| *a < real && *b < real)
+                        .filter_map(|(&(a, b), code)| {
+                            let w = model_ref.weight_of(&unpack(*code), &recs[a as usize]);
+                            let p = probability_of(w);
+                            (p >= threshold).then_some(Link {
+                                a: a as usize,
+                                b: b as usize,
+                                probability: p,
+                            })
+                        })
+                        .collect::<Vec<Link>>()
+                })
             })
-        })
-        .collect();
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
     let candidate_count = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
     drop(codes);
     drop(pairs);
