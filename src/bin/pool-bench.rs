@@ -241,46 +241,138 @@ fn write_leads(path: &Path, n: u64) -> std::io::Result<()> {
     w.flush()
 }
 
-/// In-process dedupe quality run, as a child process so its memory is measured alone.
-fn dedupe_eval(n: u64) {
+/// In-process dedupe quality run on the evaluation corpus (`dev` or `heldout`), as a
+/// child process so its memory is measured alone.
+fn dedupe_eval(n: u64, which: &str) {
+    use customer_pool::domain::corpus::{self, Lang};
+    let profile = if which == "heldout" {
+        corpus::HELD_OUT
+    } else {
+        corpus::DEV
+    };
     let started = Instant::now();
     let mut records = Vec::with_capacity(n as usize);
     let mut truth = Vec::with_capacity(n as usize);
-    for (i, d) in generate(11, n, 0.10).enumerate() {
+    let mut zh = Vec::with_capacity(n as usize);
+    for (i, d) in corpus::generate(profile, n).enumerate() {
         let input = customer_pool::domain::customer::CustomerInput {
-            name: Some(d.name.clone()),
-            company: d.company.clone(),
-            phone: d.phone.clone(),
-            email: d.email.clone(),
-            city: Some(d.city.clone()),
-            address: d.address.clone(),
+            name: d.name,
+            company: d.company,
+            phone: d.phone,
+            email: d.email,
+            city: d.city,
+            address: d.address,
             ..Default::default()
         };
         let Ok(f) = customer_pool::domain::customer::validate(&input, false) else {
             continue;
         };
         records.push(Record::from_fields(i as i64, &f, None));
-        truth.push(d.cluster);
+        truth.push(d.entity);
+        zh.push(d.lang == Lang::Zh);
     }
     let prepared = started.elapsed().as_secs_f64();
     let t = Instant::now();
-    let found = find(&records, DEFAULT_THRESHOLD);
+    let found = find(&mut records, DEFAULT_THRESHOLD);
     let scan = t.elapsed().as_secs_f64();
-    let (p, r, f) = evaluate(&truth, &found.clusters);
+    let (p, r, f) = evaluate(&truth, &found.clusters, None);
+    let (zp, zr, zf) = evaluate(&truth, &found.clusters, Some(&zh));
+    let en: Vec<bool> = zh.iter().map(|z| !z).collect();
+    let (ep, er, ef) = evaluate(&truth, &found.clusters, Some(&en));
+    if std::env::var_os("POOL_BENCH_PHASES").is_some() {
+        // Where the scan's time goes: blocking, comparing every candidate pair, fitting.
+        let t = Instant::now();
+        let pairs = customer_pool::domain::blocking::candidate_pairs(&records);
+        eprintln!(
+            "blocking: {} pairs in {:.2} s",
+            pairs.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let t = Instant::now();
+        let mut n = 0u64;
+        for (a, b) in &pairs {
+            n += u64::from(
+                customer_pool::domain::linkage::compare(
+                    &records[*a as usize],
+                    &records[*b as usize],
+                )[0],
+            );
+        }
+        eprintln!(
+            "comparing (one thread): {:.2} s ({n})",
+            t.elapsed().as_secs_f64()
+        );
+        let t = Instant::now();
+        let _ = customer_pool::domain::matching::fit(&records[..records.len().min(50_000)]);
+        eprintln!("fit on 50k: {:.2} s", t.elapsed().as_secs_f64());
+    }
     if std::env::var_os("POOL_BENCH_EXPLAIN").is_some() {
-        // Quality analysis: the first wrong links inside found clusters, with their reasons.
+        let m = &found.model;
+        eprintln!("lambda {:.3e} iterations {}", m.lambda, m.em_iterations);
+        for (i, f) in customer_pool::domain::linkage::ALL_FIELDS
+            .iter()
+            .enumerate()
+        {
+            for (l, name) in f.levels().iter().enumerate() {
+                eprintln!(
+                    "  {name:40} m {:.5} u {:.7} w {:+.2}",
+                    m.m[i][l],
+                    m.u[i][l],
+                    (m.m[i][l] / m.u[i][l]).log2()
+                );
+            }
+        }
+        // Quality analysis: wrong links inside found clusters, then missed true pairs.
         let mut shown = 0;
         for c in &found.clusters {
             for (x, &a) in c.members.iter().enumerate() {
                 for &b in &c.members[x + 1..] {
-                    if truth[a] != truth[b] && shown < 15 {
-                        let (s, why) =
-                            customer_pool::domain::matching::score(&records[a], &records[b]);
+                    if truth[a] != truth[b] && shown < 12 {
+                        let why = found.model.explain(&records[a], &records[b]);
                         eprintln!(
-                            "WRONG {s:.3} {why:?}\n  {:?}\n  {:?}",
-                            records[a], records[b]
+                            "WRONG {:.3} {}\n  {:?}\n  {:?}",
+                            why.probability,
+                            why.reasons(),
+                            records[a],
+                            records[b]
                         );
                         shown += 1;
+                    }
+                }
+            }
+        }
+        let mut cluster_of = std::collections::HashMap::new();
+        for (k, c) in found.clusters.iter().enumerate() {
+            for m in &c.members {
+                cluster_of.insert(*m, k);
+            }
+        }
+        let mut by_truth: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+        for (i, t) in truth.iter().enumerate() {
+            by_truth.entry(*t).or_default().push(i);
+        }
+        let mut missed = 0;
+        // The precision/recall trade-off, for choosing the default threshold on dev.
+        for t in [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999] {
+            let at: Vec<customer_pool::domain::matching::Cluster> = find(&mut records, t).clusters;
+            let (p, r, f) = evaluate(&truth, &at, None);
+            eprintln!("threshold {t}: P {p:.4} R {r:.4} F1 {f:.4}");
+        }
+        for members in by_truth.values() {
+            for (x, &a) in members.iter().enumerate() {
+                for &b in &members[x + 1..] {
+                    let same =
+                        cluster_of.contains_key(&a) && cluster_of.get(&a) == cluster_of.get(&b);
+                    if !same && missed < 12 {
+                        let why = found.model.explain(&records[a], &records[b]);
+                        eprintln!(
+                            "MISSED {:.3} {}\n  {:?}\n  {:?}",
+                            why.probability,
+                            why.reasons(),
+                            records[a],
+                            records[b]
+                        );
+                        missed += 1;
                     }
                 }
             }
@@ -288,9 +380,11 @@ fn dedupe_eval(n: u64) {
     }
     println!(
         "{}",
-        serde_json::json!({"records": records.len(), "prepare_s": prepared, "scan_s": scan,
+        serde_json::json!({"corpus": which, "records": records.len(), "prepare_s": prepared, "scan_s": scan,
             "candidate_pairs": found.candidate_pairs, "clusters": found.clusters.len(),
-            "precision": p, "recall": r, "f1": f})
+            "precision": p, "recall": r, "f1": f,
+            "zh": {"precision": zp, "recall": zr, "f1": zf},
+            "en": {"precision": ep, "recall": er, "f1": ef}})
     );
 }
 
@@ -347,8 +441,24 @@ fn flag(args: &[String], name: &str) -> Vec<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("write-leads") {
+        // The import benchmark's file, for timing other builds on the same rows.
+        let path = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("leads.csv"));
+        let n = args
+            .get(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000);
+        if let Err(e) = write_leads(&path, n) {
+            eprintln!("pool-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if args.first().map(String::as_str) == Some("dedupe-eval") {
-        dedupe_eval(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000));
+        dedupe_eval(
+            args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
+            args.get(2).map(String::as_str).unwrap_or("dev"),
+        );
         return;
     }
     if args.first().map(String::as_str) == Some("plan") {
@@ -804,18 +914,21 @@ fn main() {
         }
     }
     if o.wants("dedupe") {
-        let sizes: Vec<u64> = if quick {
-            vec![20_000]
+        // Dev (the corpus the model was looked at on) and held-out (another seed, harder
+        // corruption, never tuned on) at 100k; the million for time and memory.
+        let runs: Vec<(u64, &str)> = if quick {
+            vec![(20_000, "dev"), (20_000, "heldout")]
         } else {
-            vec![100_000, 1_000_000]
+            vec![(100_000, "dev"), (100_000, "heldout"), (1_000_000, "dev")]
         };
-        for size in sizes {
-            eprintln!("pool-bench: dedupe {size}");
+        for (size, corpus) in runs {
+            eprintln!("pool-bench: dedupe {size} {corpus}");
             let mut t = Command::new("/usr/bin/time");
-            t.arg("-f")
-                .arg("BENCH %e %M")
-                .arg(&exe)
-                .args(["dedupe-eval", &size.to_string()]);
+            t.arg("-f").arg("BENCH %e %M").arg(&exe).args([
+                "dedupe-eval",
+                &size.to_string(),
+                corpus,
+            ]);
             match t.output() {
                 Ok(out) if out.status.success() => {
                     let v: serde_json::Value =
@@ -833,17 +946,17 @@ fn main() {
                         + v["scan_s"].as_f64().unwrap_or(0.0);
                     let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
                     let ok = f("precision") >= 0.99
-                        && f("f1") >= 0.97
+                        && f("recall") >= 0.99
                         && (size < 1_000_000 || secs <= 60.0)
                         && mb <= 1024.0;
                     rows.push(Row {
-                        workload: "dedupe scan, pairs vs generated truth".into(),
+                        workload: format!("dedupe scan, {corpus} corpus, pairs vs truth"),
                         size,
                         pool_s: Some((secs * 100.0).round() / 100.0),
                         reference_s: None,
                         ratio: None,
                         pool_peak_mb: Some(mb.round()),
-                        target: "P ≥ 0.99, F1 ≥ 0.97; 1M ≤ 60 s; ≤ 1 GB".into(),
+                        target: "P ≥ 0.99, R ≥ 0.99; 1M ≤ 60 s; ≤ 1 GB".into(),
                         result: if ok {
                             "pass".into()
                         } else if quick {
@@ -852,10 +965,14 @@ fn main() {
                             "MISS".into()
                         },
                         note: format!(
-                            "P {:.4} R {:.4} F1 {:.4}; {} candidate pairs",
+                            "P {:.4} R {:.4} F1 {:.4} (zh P {:.4} R {:.4}; en P {:.4} R {:.4}); {} candidate pairs",
                             f("precision"),
                             f("recall"),
                             f("f1"),
+                            v["zh"]["precision"].as_f64().unwrap_or(0.0),
+                            v["zh"]["recall"].as_f64().unwrap_or(0.0),
+                            v["en"]["precision"].as_f64().unwrap_or(0.0),
+                            v["en"]["recall"].as_f64().unwrap_or(0.0),
                             v["candidate_pairs"]
                         ),
                     });

@@ -489,27 +489,28 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
         ),
     };
     // Adding a customer for yourself is taking one: the stage rule and the pool's claim
-    // rules apply (max_owned, the daily cap), and a copy of a customer you lost (same
+    // rules apply (max_owned, the daily cap), and a copy of a customer you gave up (same
     // phone or e-mail) is refused while its re-claim cooldown runs.
     // A new customer has no deal: a member adds leads (or churned), in a pool or not.
     crate::domain::rules::check_stage_change(me.role, a.stage.as_str(), false)?;
     if place.owner_id == Some(me.id) {
-        for (existing, why) in customers::exact_matches(&tx, &f, None)? {
-            if why == "same phone" || why == "same email" {
-                let pool_id = customers::get(&tx, existing)?.pool_id;
-                let rules = pool::rules(&tx, pool_id)?;
-                let facts =
-                    pool::claim_facts(&tx, existing, None, me.id, pool_id, &rules, day_start(now))?;
-                let cooldown = crate::domain::rules::Rules {
-                    max_owned: 0,
-                    daily_claims: 0,
-                    fresh_hold_hours: 0,
-                    ..rules
-                };
-                crate::domain::rules::check_claim(&cooldown, &facts, &me.login, "", now)?;
+        let rules = pool::rules(&tx, place.pool_id)?;
+        if rules.reclaim_cooldown_days > 0 {
+            let days = rules.reclaim_cooldown_days * 86_400;
+            if let Some((twin, lost)) = pool::lost_twin(
+                &tx,
+                me.id,
+                f.keys.phone.as_deref(),
+                f.keys.email.as_deref(),
+                0,
+                now - days,
+            )? {
+                return Err(Error::Cooldown {
+                    id: twin,
+                    until: crate::clock::fmt_ts(Some(lost + days)),
+                });
             }
         }
-        let rules = pool::rules(&tx, place.pool_id)?;
         let mut facts =
             pool::claim_facts(&tx, 0, None, me.id, place.pool_id, &rules, day_start(now))?;
         if !crate::domain::rules::counts_towards_limit(&rules, a.stage.as_str()) {
@@ -517,14 +518,20 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
         }
         crate::domain::rules::check_claim(&rules, &facts, &me.login, "public", now)?;
     }
-    // The dedupe matcher, on the indexed neighbours only (same phone, e-mail or name):
+    // The dedupe model, on the indexed neighbours only (same phone, e-mail or name):
     // catches 张伟/杭州云帆科技有限公司 vs 张伟/杭州云帆科技 and stays instant.
+    let model = super::dedupe::model_for(&tx)?;
     let me_as_record = crate::domain::matching::Record::from_fields(0, &f, None);
     let dups: Vec<(i64, String)> = crate::store::dedupe::neighbours(&tx, &f.keys, 50)?
         .iter()
         .filter_map(|r| {
-            let (score, why) = crate::domain::matching::score(&me_as_record, r);
-            (score >= crate::domain::matching::DEFAULT_THRESHOLD).then(|| (r.id, why.join(", ")))
+            let e = model.explain(&me_as_record, r);
+            (e.probability >= crate::domain::matching::WARN_THRESHOLD).then(|| {
+                (
+                    r.id,
+                    format!("probability {:.3}: {}", e.probability, e.reasons()),
+                )
+            })
         })
         .collect();
     let id = customers::insert(&tx, &f, a.stage.as_str(), None, &place, Some(me.id), now)?;

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::Ctx;
 use crate::domain::customer::CustomerInput;
+use crate::domain::linkage::Model;
 use crate::domain::matching::{self, Cluster};
 use crate::domain::merge::{plan, Candidate};
 use crate::domain::roles::{Action, Role};
@@ -28,7 +29,7 @@ pub struct MergeArgs {
 pub struct DedupeArgs {
     #[command(subcommand)]
     pub undo: Option<DedupeCommand>,
-    /// Pairs scoring at least this are duplicates (0–1)
+    /// Pairs whose match probability is at least this are duplicates (0–1)
     #[arg(long, default_value_t = matching::DEFAULT_THRESHOLD)]
     pub threshold: f64,
     /// Merge every cluster without asking (for cron)
@@ -245,10 +246,36 @@ pub fn merge(ctx: &mut Ctx, a: &MergeArgs) -> Result<()> {
 #[derive(Debug, Serialize)]
 struct ClusterRow {
     ids: Vec<i64>,
-    score: f64,
+    /// The weakest link's match probability.
+    probability: f64,
+    /// Why the weakest link matched: each field's level and log2 Bayes factor.
     reasons: String,
     names: String,
     owners: String,
+}
+
+/// One pair inside a cluster, with every field's contribution (JSON only).
+#[derive(Debug, Serialize)]
+struct PairRow {
+    a: i64,
+    b: i64,
+    probability: f64,
+    prior_weight: f64,
+    fields: Vec<crate::domain::linkage::FieldWeight>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterJson {
+    #[serde(flatten)]
+    row: ClusterRow,
+    pairs: Vec<PairRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct Skipped {
+    ids: Vec<i64>,
+    probability: f64,
+    reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -260,7 +287,27 @@ struct DedupeSummary {
     merged: usize,
     skipped_need_manager: usize,
     failed: usize,
+    threshold: f64,
+    model_prior: f64,
+    em_iterations: u32,
     seconds: f64,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// "name / company" of a customer for the report (its id if it has neither).
+fn label(conn: &rusqlite::Connection, id: i64) -> String {
+    match customers::get(conn, id) {
+        Ok(c) => match (c.name, c.company) {
+            (Some(n), Some(co)) => format!("{n} / {co}"),
+            (Some(n), None) => n,
+            (None, Some(co)) => co,
+            (None, None) => format!("#{id}"),
+        },
+        Err(_) => format!("#{id}"),
+    }
 }
 
 pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
@@ -275,18 +322,24 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let out = ctx.out;
     let started = std::time::Instant::now();
     let store = ctx.store()?;
-    let records = crate::store::dedupe::records(&store.conn)?;
-    let found = matching::find(&records, a.threshold);
+    let mut records = crate::store::dedupe::records(&store.conn)?;
+    let found = matching::find(&mut records, a.threshold);
+    let model = &found.model;
     let clusters: Vec<&Cluster> = found.clusters.iter().collect();
-    let describe = |c: &Cluster| -> ClusterRow {
+    let describe = |conn: &rusqlite::Connection, c: &Cluster| -> ClusterRow {
         let rs: Vec<&matching::Record> = c.members.iter().map(|i| &records[*i]).collect();
+        let weakest = c
+            .links
+            .last()
+            .map(|l| model.explain(&records[l.a], &records[l.b]).reasons())
+            .unwrap_or_default();
         ClusterRow {
             ids: rs.iter().map(|r| r.id).collect(),
-            score: (c.score * 1000.0).round() / 1000.0,
-            reasons: c.reasons.join("; "),
+            probability: round3(c.score),
+            reasons: weakest,
             names: rs
                 .iter()
-                .map(|r| r.label.clone())
+                .map(|r| label(conn, r.id))
                 .collect::<Vec<_>>()
                 .join(" | "),
             owners: rs
@@ -304,19 +357,44 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
         merged: 0,
         skipped_need_manager: 0,
         failed: 0,
+        threshold: a.threshold,
+        model_prior: round3(model.lambda),
+        em_iterations: model.em_iterations,
         seconds: 0.0,
     };
     if !a.apply && !a.interactive {
-        let shown: Vec<ClusterRow> = clusters
+        let shown: Vec<&Cluster> = clusters
             .iter()
             .take(if a.limit == 0 { usize::MAX } else { a.limit })
-            .map(|c| describe(c))
+            .copied()
             .collect();
         summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
         if out.is_json() {
-            return out.json(&json!({"summary": summary, "clusters": shown}));
+            let rows: Vec<ClusterJson> = shown
+                .iter()
+                .map(|c| ClusterJson {
+                    row: describe(&store.conn, c),
+                    pairs: c
+                        .links
+                        .iter()
+                        .map(|l| {
+                            let (x, y) = (&records[l.a], &records[l.b]);
+                            let e = model.explain(x, y);
+                            PairRow {
+                                a: x.id.min(y.id),
+                                b: x.id.max(y.id),
+                                probability: round3(e.probability),
+                                prior_weight: e.prior_weight,
+                                fields: e.fields,
+                            }
+                        })
+                        .collect(),
+                })
+                .collect();
+            return out.json(&json!({"summary": summary, "clusters": rows}));
         }
-        out.rows(&shown, "No duplicates found.")?;
+        let rows: Vec<ClusterRow> = shown.iter().map(|c| describe(&store.conn, c)).collect();
+        out.rows(&rows, "No duplicates found.")?;
         out.status(format!(
             "{} cluster(s), {} duplicate(s) among {} customers ({} candidate pairs, {:.2} s); merge with --apply or --interactive",
             summary.clusters, summary.duplicates, summary.customers, summary.candidate_pairs, summary.seconds
@@ -328,15 +406,16 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
             "--interactive needs a terminal; use --apply for scripts and cron".into(),
         ));
     }
-    let mut results: Vec<Merged> = Vec::new();
+    let mut merged: Vec<Merged> = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
     for c in &clusters {
-        let row = describe(c);
+        let row = describe(&store.conn, c);
         let mut survivor = None;
         if a.interactive {
             crate::say!(
-                "\n{} (score {:.3}: {})\n  owners: {}",
+                "\n{} (probability {:.3}: {})\n  owners: {}",
                 row.names,
-                row.score,
+                row.probability,
                 row.reasons,
                 row.owners
             );
@@ -354,28 +433,28 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                 n => survivor = row.ids.get(n - 2).copied(),
             }
         }
-        match merge_group(store, &me, &row.ids, survivor, c.score, &row.reasons, now) {
+        let why = format!("probability {:.3}: {}", row.probability, row.reasons);
+        match merge_group(store, &me, &row.ids, survivor, c.score, &why, now) {
             Ok(m) => {
                 summary.merged += 1;
-                results.push(m);
+                merged.push(m);
             }
+            // Two owners: a manager decides. Reported, not a failure of the run.
             Err(e) if e.exit_code() == 5 => {
                 summary.skipped_need_manager += 1;
-                results.push(Merged {
-                    merge_id: None,
-                    survivor: row.ids[0],
-                    merged: row.ids[1..].to_vec(),
-                    result: e.to_string(),
+                skipped.push(Skipped {
+                    ids: row.ids.clone(),
+                    probability: row.probability,
+                    reason: e.to_string(),
                 });
             }
-            // A customer changed or vanished since the scan: skip it, keep going.
+            // A customer changed or vanished since the scan, or is another team's: skip.
             Err(e) if matches!(e.exit_code(), 3 | 4 | 6) => {
                 summary.failed += 1;
-                results.push(Merged {
-                    merge_id: None,
-                    survivor: row.ids[0],
-                    merged: row.ids[1..].to_vec(),
-                    result: e.to_string(),
+                skipped.push(Skipped {
+                    ids: row.ids.clone(),
+                    probability: row.probability,
+                    reason: e.to_string(),
                 });
             }
             Err(e) => return Err(e),
@@ -383,25 +462,46 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     }
     summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
     if out.is_json() {
-        out.json(&json!({"summary": summary, "merges": results}))?;
+        out.json(&json!({"summary": summary, "merged": merged, "skipped": skipped}))?;
     } else {
-        out.rows(&results, "Nothing merged.")?;
+        out.rows(&merged, "Nothing merged.")?;
+        out.section("skipped", &skipped)?;
     }
     out.status(format!(
         "{} merged, {} need a manager (different owners), {} skipped",
         summary.merged, summary.skipped_need_manager, summary.failed
     ));
     if summary.skipped_need_manager > 0 {
-        return Err(Error::Reported {
-            code: 5,
-            summary: format!(
-                "{} cluster(s) need a manager: their customers have different owners",
-                summary.skipped_need_manager
-            ),
-        });
+        out.warn(format!(
+            "{} cluster(s) need a manager: their customers have different owners",
+            summary.skipped_need_manager
+        ));
     }
     Ok(())
 }
+
+/// The match model for scoring a few candidates (`pool add`, `pool import`): the one
+/// fitted last on this database, or a new fit on its most recent customers when the
+/// database has grown or shrunk by a quarter since (kept in `settings`).
+pub fn model_for(conn: &rusqlite::Connection) -> Result<Model> {
+    let live = customers::live_count(conn)? as u64;
+    if let Some(m) = crate::store::dedupe::saved_model(conn)? {
+        let fitted_on = m.real_population;
+        let slack = (fitted_on / 4).max(matching::MIN_POPULATION as u64 / 4);
+        if live.abs_diff(fitted_on) <= slack {
+            return Ok(m);
+        }
+    }
+    let sample = crate::store::dedupe::recent_records(conn, MODEL_SAMPLE)?;
+    let mut m = matching::fit(&sample);
+    m.real_population = live;
+    m.compact(2_000);
+    crate::store::dedupe::save_model(conn, &m)?;
+    Ok(m)
+}
+
+/// Customers the import/add model is fitted on (the most recent ones).
+const MODEL_SAMPLE: usize = 100_000;
 
 fn undo(ctx: &mut Ctx, merge_id: i64) -> Result<()> {
     let me = ctx.require(Action::Merge)?;

@@ -16,6 +16,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::Ctx;
+use crate::domain::linkage::Model;
+use crate::domain::matching::{self, Record};
 use crate::domain::roles::{Action, Role};
 use crate::error::{Error, Result};
 use crate::import::decode::Charset;
@@ -56,7 +58,8 @@ pub struct ImportArgs {
     /// Column separator (default: detected from the header)
     #[arg(long, value_enum)]
     pub delimiter: Option<Delimiter>,
-    /// What to do with a row that matches a customer (same phone, e-mail, or name+company)
+    /// What to do with a row the dedupe model calls a duplicate of a customer or an earlier
+    /// row (match probability ≥ 0.99 among those sharing a phone, e-mail, or name+company)
     #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
     pub on_duplicate: OnDuplicate,
     /// Put the customers in this pool (default: public)
@@ -79,9 +82,14 @@ pub struct ImportArgs {
     /// the current folder); never the database
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
-    /// Overwrite the --rejects file if it exists (still never a database)
-    #[arg(long, requires = "rejects")]
+    /// Overwrite the --rejects and --duplicates files if they exist (still never a
+    /// database)
+    #[arg(long)]
     pub force: bool,
+    /// Where to list the rows skipped or merged as duplicates, with the customer (or line)
+    /// they match and the match probability (default: FILE.duplicates.csv next to the file)
+    #[arg(long, value_name = "FILE")]
+    pub duplicates: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -102,6 +110,7 @@ pub struct Summary {
     pub first_id: Option<i64>,
     pub last_id: Option<i64>,
     pub rejects_file: Option<String>,
+    pub duplicates_file: Option<String>,
     pub dry_run: bool,
     pub seconds: f64,
 }
@@ -248,13 +257,10 @@ impl KeyMap {
         }
     }
 
-    fn find(
-        &self,
-        tx: &rusqlite::Connection,
-        pending: Option<&customers::BulkInsert>,
-        f: &crate::domain::customer::CustomerFields,
-    ) -> Result<Option<i64>> {
+    /// The customers (in the database or queued) sharing a key with the row.
+    fn candidates(&self, f: &crate::domain::customer::CustomerFields) -> Vec<i64> {
         let k = &f.keys;
+        let mut ids: Vec<i64> = Vec::with_capacity(3);
         for h in row_keys(
             k.phone.as_deref(),
             k.email.as_deref(),
@@ -264,19 +270,101 @@ impl KeyMap {
         .iter()
         {
             if let Some(id) = self.map.get(h) {
-                let (p, e, n, c) = match pending.and_then(|b| b.pending_keys(*id)) {
-                    Some(k) => k,
-                    None => customers::keys_of(tx, *id)?,
-                };
-                let same = (k.phone.is_some() && p == k.phone)
-                    || (k.email.is_some() && e == k.email)
-                    || (k.name.is_some() && k.company.is_some() && n == k.name && c == k.company);
-                if same {
-                    return Ok(Some(*id));
+                if !ids.contains(id) {
+                    ids.push(*id);
                 }
             }
         }
-        Ok(None)
+        ids
+    }
+}
+
+/// The existing customer a row duplicates, by the dedupe model: the likeliest of the
+/// candidates the key lookups found, if its match probability reaches the threshold.
+struct Duplicate {
+    id: i64,
+    probability: f64,
+    reasons: String,
+}
+
+fn best_match(
+    model: &Model,
+    row: &crate::domain::customer::CustomerFields,
+    candidates: &[Record],
+) -> Option<Duplicate> {
+    if candidates.is_empty() {
+        return None;
+    }
+    let me = record_of(0, row);
+    candidates
+        .iter()
+        .map(|c| (c, model.probability(&me, c)))
+        .filter(|(_, p)| *p >= matching::DEFAULT_THRESHOLD)
+        .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.id.cmp(&x.0.id)))
+        .map(|(c, p)| Duplicate {
+            id: c.id,
+            probability: p,
+            reasons: model.explain(&me, c).reasons(),
+        })
+}
+
+/// A validated row as the model sees it, from the keys `validate` computed.
+fn record_of(id: i64, f: &crate::domain::customer::CustomerFields) -> Record {
+    let k = &f.keys;
+    Record::from_keys(
+        id,
+        f.name.as_deref(),
+        k.name.as_deref(),
+        k.company.as_deref(),
+        k.phone.as_deref(),
+        k.email.as_deref(),
+        f.city.as_deref(),
+        f.address.as_deref(),
+    )
+}
+
+/// The duplicates report: every row skipped or merged as a duplicate, and why.
+struct DuplicateReport {
+    path: PathBuf,
+    writer: Option<csv::Writer<File>>,
+    /// The database's files: never written over (see `outfile`).
+    protect: crate::outfile::Protected,
+    force: bool,
+}
+
+impl DuplicateReport {
+    fn write(
+        &mut self,
+        line: u64,
+        action: &str,
+        d: &Duplicate,
+        matched_line: Option<u64>,
+    ) -> Result<()> {
+        if self.writer.is_none() {
+            let file =
+                crate::outfile::create(&self.path, "--duplicates", &self.protect, self.force)?;
+            let mut w = csv::Writer::from_writer(file);
+            w.write_record([
+                "line",
+                "action",
+                "matched_id",
+                "matched_line",
+                "probability",
+                "reasons",
+            ])?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.write_record([
+                line.to_string(),
+                action.to_string(),
+                d.id.to_string(),
+                matched_line.map(|l| l.to_string()).unwrap_or_default(),
+                format!("{:.4}", d.probability),
+                d.reasons.clone(),
+            ])?;
+        }
+        Ok(())
     }
 }
 
@@ -349,6 +437,25 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             None,
         ),
     };
+    // Like the rejects file: a named one may be overwritten with --force; the default one
+    // takes the first free name.
+    let duplicates_path = match (&a.duplicates, stdin) {
+        (Some(p), _) => Some((p.clone(), a.force)),
+        (None, false) => Some((
+            crate::outfile::unused_name(&PathBuf::from(format!(
+                "{}.duplicates.csv",
+                a.file.display()
+            ))),
+            false,
+        )),
+        (None, true) => None,
+    };
+    let mut dup_report = duplicates_path.map(|(path, force)| DuplicateReport {
+        path,
+        writer: None,
+        protect: protect.clone(),
+        force,
+    });
     let mut rejects = rejects_path.clone().map(|path| Rejects {
         path,
         writer: None,
@@ -456,6 +563,10 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             "map the file's extra columns to existing fields with --map \"COLUMN=FIELD\", or \"COLUMN=ignore\"",
         ));
     }
+    // The dedupe model decides which rows are duplicates (fitted on this database).
+    let model = super::dedupe::model_for(&tx)?;
+    // The line each customer added by this import came from (index: id - max_before - 1).
+    let mut line_of: Vec<u32> = Vec::new();
     customers::remember_custom_fields(&tx, &custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
     // indexes are rebuilt once at the end instead of updated row by row.
@@ -535,17 +646,45 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                     }
                     let dup = match (a.on_duplicate, bulk) {
                         (OnDuplicate::Create, _) => None,
-                        (_, true) => keymap.find(&tx, batch_insert.as_ref(), &lead.fields)?,
-                        (_, false) => customers::exact_matches(&tx, &lead.fields, None)?
-                            .first()
-                            .map(|(id, _)| *id),
+                        (_, true) => {
+                            let mut found = Vec::new();
+                            for id in keymap.candidates(&lead.fields) {
+                                let queued = batch_insert
+                                    .as_ref()
+                                    .and_then(|b| b.pending_fields(id))
+                                    .map(|f| record_of(id, f));
+                                match queued {
+                                    Some(r) => found.push(r),
+                                    None => found.extend(crate::store::dedupe::record(&tx, id)?),
+                                }
+                            }
+                            best_match(&model, &lead.fields, &found)
+                        }
+                        (_, false) => best_match(
+                            &model,
+                            &lead.fields,
+                            &crate::store::dedupe::neighbours(&tx, &lead.fields.keys, 20)?,
+                        ),
                     };
                     match dup {
-                        Some(existing) => {
+                        Some(d) => {
+                            let existing = d.id;
+                            let matched_line = usize::try_from(existing - max_before - 1)
+                                .ok()
+                                .and_then(|i| line_of.get(i))
+                                .map(|l| u64::from(*l));
                             if existing > max_before {
                                 s.duplicates_in_file += 1;
                             } else {
                                 s.duplicates_in_database += 1;
+                            }
+                            if let Some(r) = dup_report.as_mut() {
+                                let action = if a.on_duplicate == OnDuplicate::Merge {
+                                    "merged"
+                                } else {
+                                    "skipped"
+                                };
+                                r.write(lead.line, action, &d, matched_line)?;
                             }
                             if a.on_duplicate == OnDuplicate::Merge {
                                 // The customer may still be queued: write the queue first.
@@ -617,6 +756,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
                                     now,
                                 )?;
                             }
+                            if let Ok(i) = usize::try_from(id - max_before - 1) {
+                                if line_of.len() <= i {
+                                    line_of.resize(i + 1, 0);
+                                }
+                                line_of[i] = u32::try_from(lead.line).unwrap_or(u32::MAX);
+                            }
                             s.imported += 1;
                             s.first_id.get_or_insert(id);
                             s.last_id = Some(id);
@@ -675,6 +820,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         } else if let Some((_, true)) = rj.opened.take() {
             // Nothing was rejected: the empty file pool created for --rejects goes again.
             let _ = std::fs::remove_file(&rj.path);
+        }
+    }
+    if let Some(r) = dup_report.as_mut() {
+        if let Some(w) = r.writer.as_mut() {
+            w.flush()?;
+            s.duplicates_file = Some(r.path.display().to_string());
         }
     }
     audit::append(
@@ -742,11 +893,15 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         ));
     }
     out.status(format!(
-        "{verb} {} of {} rows in {:.2} s; {} duplicate(s), {} rejected{}",
+        "{verb} {} of {} rows in {:.2} s; {} duplicate(s){}, {} rejected{}",
         s.imported,
         s.rows,
         s.seconds,
         s.duplicates_in_file + s.duplicates_in_database,
+        s.duplicates_file
+            .as_deref()
+            .map(|f| format!(" (see {f})"))
+            .unwrap_or_default(),
         s.rejected,
         s.rejects_file
             .as_deref()

@@ -176,7 +176,7 @@ pub fn check_no_lost_twin(
         return Ok(());
     }
     let days = rules.reclaim_cooldown_days * 86_400;
-    let (phone, email, _, _) = customers::keys_of(tx, id)?;
+    let (phone, email) = customers::contact_keys(tx, id)?;
     if let Some((twin, lost)) = pool::lost_twin(
         tx,
         me.id,

@@ -52,7 +52,7 @@ pub struct DemoCustomer {
     pub cluster: u64,
 }
 
-const SURNAMES: &[&str] = &[
+pub(crate) const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
     "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
     "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
@@ -61,7 +61,7 @@ const SURNAMES: &[&str] = &[
     "龙", "史", "陶", "黎", "贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "覃", "武", "戴",
     "莫", "孔", "欧阳", "司马",
 ];
-const GIVEN: &[&str] = &[
+pub(crate) const GIVEN: &[&str] = &[
     "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
     "超", "秀", "霞", "平", "刚", "桂", "英", "华", "玉", "萍", "红", "鹏", "辉", "飞", "建", "国",
     "文", "斌", "宇", "浩", "凯", "健", "俊", "帆", "帅", "旭", "宁", "龙", "林", "欣", "佳", "婷",
@@ -71,7 +71,7 @@ const GIVEN: &[&str] = &[
     "清", "安", "和", "瑞",
 ];
 /// Look-alike or sound-alike characters reps mistype (伟/玮, 华/化 …).
-const SIMILAR: &[(&str, &str)] = &[
+pub(crate) const SIMILAR: &[(&str, &str)] = &[
     ("伟", "玮"),
     ("华", "化"),
     ("丽", "莉"),
@@ -183,7 +183,7 @@ const LAST: &[&str] = &[
 ];
 const INITIALS: &str = "ABCDEFGHJKLMNPRSTW";
 /// (city, province prefix of its addresses, districts)
-const CITIES: &[(&str, &str, &[&str])] = &[
+pub(crate) const CITIES: &[(&str, &str, &[&str])] = &[
     ("北京", "北京市", &["朝阳区", "海淀区", "东城区", "丰台区"]),
     (
         "上海",
@@ -210,7 +210,7 @@ const FOREIGN_CITIES: &[(&str, &str, &str)] = &[
     ("London", "Baker Street", "+44 20"),
     ("San Francisco", "Market Street", "+1 415"),
 ];
-const STREETS: &[&str] = &[
+pub(crate) const STREETS: &[&str] = &[
     "文三路",
     "人民路",
     "解放路",
@@ -222,12 +222,12 @@ const STREETS: &[&str] = &[
     "新华路",
     "和平路",
 ];
-const SYLLABLES: &[&str] = &[
+pub(crate) const SYLLABLES: &[&str] = &[
     "云", "帆", "明", "远", "华", "创", "天", "宇", "星", "辰", "博", "瑞", "汇", "通", "达", "信",
     "诚", "智", "源", "腾", "飞", "鸿", "盛", "嘉", "恒", "泰", "安", "康", "新", "锐", "启", "航",
     "中", "正", "金", "银", "海", "山", "青", "蓝",
 ];
-const INDUSTRIES: &[&str] = &[
+pub(crate) const INDUSTRIES: &[&str] = &[
     "科技",
     "网络",
     "贸易",
@@ -327,7 +327,7 @@ const NOTES: &[&str] = &[
     "Asked for a trial account",
     "竞品在跟进，需要加快",
 ];
-const MAIL: &[&str] = &[
+pub(crate) const MAIL: &[&str] = &[
     "qq.com",
     "163.com",
     "126.com",
@@ -335,7 +335,7 @@ const MAIL: &[&str] = &[
     "outlook.com",
     "sina.com",
 ];
-const PINYIN: &[&str] = &[
+pub(crate) const PINYIN: &[&str] = &[
     "wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun", "ma",
     "zhu", "hu", "guo",
 ];

@@ -1,22 +1,36 @@
 //! Finding the same customer under different spellings. Pure: records in, clusters out.
 //!
-//! 1. Blocking: every record emits a few keys (phone, e-mail, name+company, single-
-//!    character deletions of the company, name tokens in any order, name+address …).
-//!    Only records sharing a key are compared, so the work stays near-linear; a block
-//!    larger than `MAX_BLOCK` is compared with its neighbours only (sorted neighbourhood).
-//! 2. Scoring: exact phone/e-mail agreement, Jaro-Winkler and edit distance on names,
-//!    companies and addresses, penalties for conflicting contacts; each pair keeps the
-//!    reasons behind its score.
-//! 3. Clustering: pairs at or above the threshold are joined (union-find).
+//! 1. Blocking (`blocking.rs`): a union of rules, so a typo in any one field still
+//!    brings a pair together; near-linear in customers.
+//! 2. The Fellegi–Sunter model (`linkage.rs`) is fitted on these very records: u from
+//!    random pairs, m and the prior by EM over the candidate pairs. A small database is
+//!    topped up with a generated reference population (never reported) so that u and
+//!    the value frequencies mean something.
+//! 3. Every candidate pair gets a match probability; pairs at or above the threshold
+//!    are joined into clusters, but two groups join only when no member of one
+//!    contradicts a member of the other (no chains A~B~C where A and C are plainly
+//!    different people).
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
-use strsim::{jaro_winkler, levenshtein};
+use super::blocking::candidate_pairs;
+use super::linkage::{compare, pack, probability_of, unpack, Model};
 
-pub const DEFAULT_THRESHOLD: f64 = 0.85;
-/// Blocks up to this size are compared all-pairs; larger ones by sorted neighbourhood.
-pub const MAX_BLOCK: usize = 40;
-const WINDOW: usize = 6;
+/// Pairs whose match probability is at least this are duplicates (merged, or skipped by
+/// import).
+pub const DEFAULT_THRESHOLD: f64 = 0.99;
+/// `pool add` warns from this probability on: a warning costs a glance, a missed
+/// duplicate a double call.
+pub const WARN_THRESHOLD: f64 = 0.9;
+/// Inside a cluster, no pair may disagree by more than this many bits of evidence
+/// (e.g. a different phone *and* a different e-mail). Missing values are no
+/// disagreement: a record with only a phone and one with only an e-mail can both belong.
+pub const CONTRADICTION_BITS: f64 = 8.0;
+/// Clusters never grow beyond this (a bigger one is a chain, not a customer).
+pub const MAX_CLUSTER: usize = 24;
+/// The size of the generated reference population every fit includes.
+pub const MIN_POPULATION: usize = 3_000;
+/// Random pairs for u.
+pub const U_SAMPLE: usize = 400_000;
 
 /// One customer as the matcher sees it: normalised keys only.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +48,6 @@ pub struct Record {
     /// name_key of the address
     pub address: String,
     pub owner: Option<String>,
-    pub label: String,
 }
 
 impl Record {
@@ -69,17 +82,51 @@ impl Record {
             city: city.map(name_key).unwrap_or_default(),
             address: address.map(name_key).unwrap_or_default(),
             owner,
-            label: match (name, company) {
-                (Some(n), Some(c)) => format!("{n} / {c}"),
-                (Some(n), None) => n.to_string(),
-                (None, Some(c)) => c.to_string(),
-                (None, None) => format!("#{id}"),
-            },
         }
     }
-}
 
-impl Record {
+    /// Builds a record from keys already computed (as `validate` makes and the database
+    /// stores them): the import's hot path normalises nothing twice.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_keys(
+        id: i64,
+        name: Option<&str>,
+        name_key: Option<&str>,
+        company_key: Option<&str>,
+        phone_key: Option<&str>,
+        email_key: Option<&str>,
+        city: Option<&str>,
+        address: Option<&str>,
+    ) -> Record {
+        use super::normalize::name_key as key;
+        let name_k = name_key.unwrap_or_default().to_string();
+        let one_token =
+            name.is_none_or(|n| !n.chars().any(|c| c.is_whitespace() || c == ',' || c == '.'));
+        let name_sorted = if one_token {
+            name_k.clone()
+        } else {
+            let mut tokens: Vec<String> = name
+                .unwrap_or("")
+                .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+                .map(key)
+                .filter(|t| !t.is_empty())
+                .collect();
+            tokens.sort();
+            tokens.concat()
+        };
+        Record {
+            id,
+            name: name_k,
+            name_sorted,
+            company: company_key.unwrap_or_default().to_string(),
+            phone: phone_key.map(String::from),
+            email: email_key.map(String::from),
+            city: city.map(key).unwrap_or_default(),
+            address: address.map(key).unwrap_or_default(),
+            owner: None,
+        }
+    }
+
     /// The matcher's view of a validated customer (a new one, or generated data).
     pub fn from_fields(
         id: i64,
@@ -99,254 +146,109 @@ impl Record {
     }
 }
 
+/// One pair that joined a cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub a: usize,
+    pub b: usize,
+    pub probability: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Cluster {
     /// Indexes into the records, oldest id first.
     pub members: Vec<usize>,
-    /// The weakest link that joined the cluster.
+    /// The weakest link's probability.
     pub score: f64,
-    pub reasons: Vec<String>,
+    /// The pairs that joined it, strongest first.
+    pub links: Vec<Link>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Found {
     pub candidate_pairs: usize,
     pub clusters: Vec<Cluster>,
+    pub model: Model,
 }
 
-fn h(parts: &[&str]) -> u64 {
-    let mut s = std::collections::hash_map::DefaultHasher::new();
-    parts.hash(&mut s);
-    s.finish()
-}
-
-fn chars(s: &str) -> Vec<char> {
-    s.chars().collect()
-}
-
-/// Every string with one character removed (symmetric-deletion blocking: two strings
-/// within one edit share at least one of these).
-fn deletions(s: &str) -> Vec<String> {
-    let c = chars(s);
-    (0..c.len())
-        .map(|i| {
-            c.iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, ch)| *ch)
-                .collect()
+/// A generated reference population of `n` customers (ids below zero), for fitting the
+/// model when the database is still small: the evaluation corpus's generator with its
+/// own seed (neither the dev nor the held-out corpus).
+pub fn reference_population(n: usize) -> Vec<Record> {
+    let profile = super::corpus::Profile {
+        seed: 0x005e_ed0f_9001,
+        ..super::corpus::DEV
+    };
+    super::corpus::generate(profile, n as u64)
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let input = super::customer::CustomerInput {
+                name: d.name,
+                company: d.company,
+                phone: d.phone,
+                email: d.email,
+                city: d.city,
+                address: d.address,
+                ..Default::default()
+            };
+            let f = super::customer::validate(&input, false).ok()?;
+            Some(Record::from_fields(-(i as i64) - 1, &f, None))
         })
         .collect()
 }
 
-fn prefix(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+/// The records to fit on: the real ones and the reference population. The reference is a
+/// weak prior: a database with few or no duplicates of its own still gets sensible m
+/// and u; a big one outweighs it (3,000 records next to a million).
+fn population(records: &[Record]) -> Vec<Record> {
+    let mut all = records.to_vec();
+    all.extend(reference_population(MIN_POPULATION));
+    all
 }
 
-/// The blocking keys of one record.
-fn keys(r: &Record, out: &mut Vec<u64>) {
-    if let Some(p) = &r.phone {
-        out.push(h(&["p", p]));
-    }
-    if let Some(e) = &r.email {
-        out.push(h(&["e", e]));
-    }
-    let nlen = r.name.chars().count();
-    let clen = r.company.chars().count();
-    if nlen > 0 && clen > 0 {
-        out.push(h(&["nc", &r.name, &r.company]));
-    }
-    if clen >= 4 {
-        out.push(h(&["c", &r.company]));
-        if clen <= 16 {
-            for d in deletions(&r.company) {
-                out.push(h(&["c", &d]));
-            }
-        }
-    }
-    if !r.name_sorted.is_empty() {
-        out.push(h(&["ns", &r.name_sorted, &r.city]));
-    }
-    if nlen > 0 && !r.address.is_empty() {
-        let a = prefix(&r.address, 8);
-        out.push(h(&["na", &r.name, &a]));
-        if nlen <= 8 {
-            for d in deletions(&r.name) {
-                out.push(h(&["na", &d, &a]));
-            }
-        }
-    }
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
 }
 
-/// Similarity of two keys in [0, 1]; None when either is empty. Edit distance based
-/// (Jaro-Winkler rewards shared prefixes too much: 杭州云帆科技 vs 杭州云帆电子); a single
-/// typo in a key of three or more characters (two for Chinese) still reads as 0.9.
-pub fn similarity(a: &str, b: &str) -> Option<f64> {
-    if a.is_empty() || b.is_empty() {
-        return None;
-    }
-    if a == b {
-        return Some(1.0);
-    }
-    let la = a.chars().count();
-    let lb = b.chars().count();
-    let d = levenshtein(a, b);
-    let mut s = 1.0 - d as f64 / la.max(lb) as f64;
-    let cjk = a.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
-    let min_len = if cjk { 2 } else { 4 };
-    if d == 1 && la.min(lb) >= min_len {
-        s = s.max(0.9);
-    }
-    // Latin names: Jaro-Winkler helps with transposed letters, but only when close.
-    if !cjk {
-        let jw = jaro_winkler(a, b);
-        if jw >= 0.97 {
-            s = s.max(jw - 0.05);
-        }
-    }
-    Some(s)
-}
-
-/// Chinese names: the family name (first character) must agree; a different one is a
-/// different person, not a typo (卢红 / 蒋红).
-pub fn name_similarity(a: &str, b: &str) -> Option<f64> {
-    let s = similarity(a, b)?;
-    let (fa, fb) = (a.chars().next(), b.chars().next());
-    let cjk = |c: Option<char>| c.is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
-    if cjk(fa) && cjk(fb) && fa != fb {
-        return Some(s.min(0.6));
-    }
-    Some(s)
-}
-
-/// Addresses: the house numbers must agree; the rest may be spelled differently.
-pub fn address_similarity(a: &str, b: &str) -> Option<f64> {
-    let s = similarity(a, b)?;
-    let nums = |x: &str| -> Vec<String> {
-        x.split(|c: char| !c.is_ascii_digit())
-            .filter(|n| !n.is_empty())
-            .map(String::from)
+/// The packed comparison vector of every pair, on every core.
+fn patterns_of(records: &[Record], pairs: &[(u32, u32)]) -> Vec<u32> {
+    let chunk = pairs.len().div_ceil(threads()).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&(a, b)| pack(&compare(&records[a as usize], &records[b as usize])))
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
             .collect()
-    };
-    let (na, nb) = (nums(a), nums(b));
-    if !na.is_empty() && !nb.is_empty() && na != nb {
-        return Some(s.min(0.5));
-    }
-    Some(s)
+    })
 }
 
-/// The score of a pair and why.
-pub fn score(a: &Record, b: &Record) -> (f64, Vec<String>) {
-    score_with(a, b, true)
+/// Fits the model on `records` (topped up when small). For `pool add` and import,
+/// which score a few candidates and need no clusters.
+pub fn fit(records: &[Record]) -> Model {
+    let all = population(records);
+    let pairs = candidate_pairs(&all);
+    let codes = patterns_of(&all, &pairs);
+    Model::fit(&all, &histogram(&codes), U_SAMPLE.min(all.len() * 20), 7)
 }
 
-/// The score alone (the scan scores millions of pairs; reasons are written only for the
-/// pairs that make it into a cluster).
-pub fn score_only(a: &Record, b: &Record) -> f64 {
-    score_with(a, b, false).0
-}
-
-fn score_with(a: &Record, b: &Record, explain: bool) -> (f64, Vec<String>) {
-    let mut reasons = Vec::new();
-    let phone_eq = a.phone.is_some() && a.phone == b.phone;
-    let email_eq = a.email.is_some() && a.email == b.email;
-    let phone_diff = a.phone.is_some() && b.phone.is_some() && !phone_eq;
-    let email_diff = a.email.is_some() && b.email.is_some() && !email_eq;
-    let name = match (
-        name_similarity(&a.name, &b.name),
-        similarity(&a.name_sorted, &b.name_sorted),
-    ) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    };
-    let company = similarity(&a.company, &b.company);
-    let address = address_similarity(&a.address, &b.address);
-    let city_diff = !a.city.is_empty() && !b.city.is_empty() && a.city != b.city;
-
-    if phone_eq || email_eq {
-        if phone_eq && explain {
-            reasons.push("same phone".to_string());
-        }
-        if email_eq && explain {
-            reasons.push("same email".to_string());
-        }
-        let mut s: f64 = if phone_eq && email_eq { 0.99 } else { 0.95 };
-        let name_ok = name.is_none_or(|n| n >= 0.6);
-        let company_ok = company.is_none_or(|c| c >= 0.6);
-        if !name_ok && !company_ok {
-            // A shared switchboard or family phone: not the same customer by itself.
-            s = 0.6;
-            if explain {
-                reasons.push("but different name and company".into());
-            }
-        } else if !name_ok {
-            s -= 0.15;
-            if explain {
-                reasons.push("but a different name".into());
-            }
-        }
-        if phone_diff || email_diff {
-            s -= 0.05;
-        }
-        return (s, reasons);
+fn histogram(codes: &[u32]) -> HashMap<u32, u64> {
+    let mut h: HashMap<u32, u64> = HashMap::new();
+    for c in codes {
+        *h.entry(*c).or_default() += 1;
     }
-
-    // No shared contact: names and companies/addresses must carry it.
-    let Some(n) = name else {
-        return (0.0, reasons);
-    };
-    let mut parts: Vec<(f64, f64, &str)> = vec![(0.45, n, "name")];
-    if let Some(c) = company {
-        parts.push((0.35, c, "company"));
-    }
-    if let Some(ad) = address {
-        parts.push((0.2, ad, "address"));
-    }
-    if parts.len() < 2 {
-        return (0.0, reasons);
-    }
-    let total: f64 = parts.iter().map(|(w, _, _)| w).sum();
-    let mut s: f64 = parts.iter().map(|(w, v, _)| w * v).sum::<f64>() / total;
-    for (_, v, what) in &parts {
-        if *v >= 1.0 {
-            if explain {
-                reasons.push(format!("same {what}"));
-            }
-        } else if *v >= 0.85 && explain {
-            reasons.push(format!("similar {what} ({v:.2})"));
-        }
-    }
-    // Every part must agree; one weak part vetoes, and two fuzzy parts (a typo in the
-    // name and another in the company) are two coincidences too many without a contact.
-    if parts.iter().any(|(_, v, _)| *v < 0.85) {
-        s = s.min(0.7);
-    }
-    if parts.iter().filter(|(_, v, _)| *v < 1.0).count() > 1 {
-        s = s.min(0.8);
-    }
-    // A different phone or e-mail is strong evidence of a different person: people
-    // rarely change them, and a re-typed one has the same key.
-    if phone_diff && email_diff {
-        s -= 0.5;
-        if explain {
-            reasons.push("different phone and email".into());
-        }
-    } else if phone_diff || email_diff {
-        s -= 0.25;
-        if explain {
-            reasons.push(format!(
-                "different {}",
-                if phone_diff { "phone" } else { "email" }
-            ));
-        }
-    }
-    if city_diff {
-        s -= 0.2;
-        if explain {
-            reasons.push("different city".into());
-        }
-    }
-    (s.max(0.0), reasons)
+    h
 }
 
 fn find_root(parent: &mut [usize], mut x: usize) -> usize {
@@ -357,66 +259,45 @@ fn find_root(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
-/// Candidate pairs from the blocks, each once, as (smaller index, larger index).
-pub fn candidate_pairs(records: &[Record]) -> Vec<(u32, u32)> {
-    let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(records.len() * 6);
-    let mut buf = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        buf.clear();
-        keys(r, &mut buf);
-        buf.sort_unstable();
-        buf.dedup();
-        keyed.extend(buf.iter().map(|k| (*k, i as u32)));
-    }
-    keyed.sort_unstable();
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut start = 0;
-    while start < keyed.len() {
-        let mut end = start + 1;
-        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
-            end += 1;
-        }
-        let block = &keyed[start..end];
-        if block.len() <= MAX_BLOCK {
-            for x in 0..block.len() {
-                for y in x + 1..block.len() {
-                    pairs.push((block[x].1, block[y].1));
-                }
-            }
-        } else {
-            for x in 0..block.len() {
-                for y in x + 1..(x + 1 + WINDOW).min(block.len()) {
-                    pairs.push((block[x].1, block[y].1));
-                }
-            }
-        }
-        start = end;
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
-}
-
-/// Scores the candidate pairs and clusters those at or above `threshold`.
-pub fn find(records: &[Record], threshold: f64) -> Found {
+/// Fits the model on the records (and the reference population, appended for the fit
+/// and removed again), scores the candidate pairs and clusters those at or above
+/// `threshold` (a probability).
+pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
+    let real = records.len();
+    records.extend(reference_population(MIN_POPULATION));
     let pairs = candidate_pairs(records);
-    // Score on every core: the pairs are independent.
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = pairs.len().div_ceil(threads).max(1);
-    let hits: Vec<(u32, u32, f64)> = std::thread::scope(|scope| {
+    let codes = patterns_of(records, &pairs);
+    let model = Model::fit(
+        records,
+        &histogram(&codes),
+        U_SAMPLE.min(records.len() * 20),
+        7,
+    );
+    records.truncate(real);
+    records.shrink_to_fit();
+    let real = real as u32;
+    // Scoring is per pair (term-frequency look-ups included): on every core.
+    let chunk = pairs.len().div_ceil(threads()).max(1);
+    let (model_ref, recs) = (&model, &records[..]);
+    let mut hits: Vec<Link> = std::thread::scope(|scope| {
         let handles: Vec<_> = pairs
             .chunks(chunk)
-            .map(|part| {
+            .zip(codes.chunks(chunk))
+            .map(|(ps, cs)| {
                 scope.spawn(move || {
-                    part.iter()
-                        .filter_map(|&(a, b)| {
-                            let s = score_only(&records[a as usize], &records[b as usize]);
-                            (s >= threshold).then_some((a, b, s))
+                    ps.iter()
+                        .zip(cs)
+                        .filter(|((a, b), _)| *a < real && *b < real)
+                        .filter_map(|(&(a, b), code)| {
+                            let w = model_ref.weight_of(&unpack(*code), &recs[a as usize]);
+                            let p = probability_of(w);
+                            (p >= threshold).then_some(Link {
+                                a: a as usize,
+                                b: b as usize,
+                                probability: p,
+                            })
                         })
-                        .collect::<Vec<_>>()
+                        .collect::<Vec<Link>>()
                 })
             })
             .collect();
@@ -425,67 +306,112 @@ pub fn find(records: &[Record], threshold: f64) -> Found {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut parent: Vec<usize> = (0..records.len()).collect();
-    for &(a, b, _) in &hits {
-        let (ra, rb) = (
-            find_root(&mut parent, a as usize),
-            find_root(&mut parent, b as usize),
-        );
-        if ra != rb {
-            parent[ra.max(rb)] = ra.min(rb);
-        }
-    }
-    let mut groups: HashMap<usize, Cluster> = HashMap::new();
-    for (a, b, s) in hits {
-        let root = find_root(&mut parent, a as usize);
-        let c = groups.entry(root).or_insert_with(|| Cluster {
-            members: Vec::new(),
-            score: 1.0,
-            reasons: Vec::new(),
-        });
-        c.score = c.score.min(s);
-        for w in score(&records[a as usize], &records[b as usize]).1 {
-            if !c.reasons.contains(&w) {
-                c.reasons.push(w);
-            }
-        }
-    }
-    for i in 0..records.len() {
-        let root = find_root(&mut parent, i);
-        if let Some(c) = groups.get_mut(&root) {
-            c.members.push(i);
-        }
-    }
-    let mut clusters: Vec<Cluster> = groups
-        .into_values()
-        .filter(|c| c.members.len() > 1)
-        .collect();
-    for c in &mut clusters {
-        c.members.sort_by_key(|i| records[*i].id);
-    }
-    clusters.sort_by_key(|c| records[c.members[0]].id);
+    let candidate_count = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
+    drop(codes);
+    drop(pairs);
+    let clusters = cluster(records, &model, &mut hits);
     Found {
-        candidate_pairs: pairs.len(),
+        candidate_pairs: candidate_count,
         clusters,
+        model,
     }
 }
 
-/// Pairwise precision, recall and F1 of found clusters against true cluster labels.
-pub fn evaluate(truth: &[u64], clusters: &[Cluster]) -> (f64, f64, f64) {
+/// Joins the links strongest first; two groups join only if no cross pair disagrees by
+/// more than `CONTRADICTION_BITS` and the result stays below `MAX_CLUSTER`.
+fn cluster(records: &[Record], model: &Model, hits: &mut [Link]) -> Vec<Cluster> {
+    hits.sort_by(|x, y| {
+        y.probability
+            .total_cmp(&x.probability)
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    let mut groups: HashMap<usize, Cluster> = HashMap::new();
+    // Union-find over the touched records only (a dense Vec would be 8 bytes a record).
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    let mut nodes: Vec<usize> = Vec::new();
+    for l in hits.iter() {
+        for x in [l.a, l.b] {
+            index.entry(x).or_insert_with(|| {
+                nodes.push(x);
+                nodes.len() - 1
+            });
+        }
+    }
+    let mut up: Vec<usize> = (0..nodes.len()).collect();
+    for l in hits.iter() {
+        let (ia, ib) = (index[&l.a], index[&l.b]);
+        let (ra, rb) = (find_root(&mut up, ia), find_root(&mut up, ib));
+        if ra == rb {
+            continue;
+        }
+        let ma = groups
+            .get(&ra)
+            .map(|c| c.members.clone())
+            .unwrap_or_else(|| vec![l.a]);
+        let mb = groups
+            .get(&rb)
+            .map(|c| c.members.clone())
+            .unwrap_or_else(|| vec![l.b]);
+        if ma.len() + mb.len() > MAX_CLUSTER {
+            continue;
+        }
+        let consistent = ma.iter().all(|x| {
+            mb.iter().all(|y| {
+                (*x == l.a && *y == l.b)
+                    || model.contradiction(&records[*x], &records[*y]) > -CONTRADICTION_BITS
+            })
+        });
+        if !consistent {
+            continue;
+        }
+        let mut links = groups.remove(&ra).map(|c| c.links).unwrap_or_default();
+        links.extend(groups.remove(&rb).map(|c| c.links).unwrap_or_default());
+        links.push(l.clone());
+        let mut members = ma;
+        members.extend(mb);
+        let (root, child) = (ra.min(rb), ra.max(rb));
+        up[child] = root;
+        groups.insert(
+            root,
+            Cluster {
+                members,
+                score: 1.0,
+                links,
+            },
+        );
+    }
+    let mut clusters: Vec<Cluster> = groups.into_values().collect();
+    for c in &mut clusters {
+        c.members.sort_by_key(|i| records[*i].id);
+        c.links
+            .sort_by(|x, y| y.probability.total_cmp(&x.probability));
+        c.score = c.links.iter().map(|l| l.probability).fold(1.0, f64::min);
+    }
+    clusters.sort_by_key(|c| records[c.members[0]].id);
+    clusters
+}
+
+/// Pairwise precision, recall and F1 of found clusters against true cluster labels,
+/// counting only records for which `include` is true (all when None).
+pub fn evaluate(truth: &[u64], clusters: &[Cluster], include: Option<&[bool]>) -> (f64, f64, f64) {
+    let keep = |i: usize| include.is_none_or(|v| v.get(i).copied().unwrap_or(false));
     let mut true_pairs: u64 = 0;
     let mut sizes: HashMap<u64, u64> = HashMap::new();
-    for t in truth {
-        *sizes.entry(*t).or_default() += 1;
+    for (i, t) in truth.iter().enumerate() {
+        if keep(i) {
+            *sizes.entry(*t).or_default() += 1;
+        }
     }
     for n in sizes.values() {
         true_pairs += n * (n - 1) / 2;
     }
     let (mut found, mut correct) = (0u64, 0u64);
     for c in clusters {
-        let n = c.members.len() as u64;
-        found += n * (n - 1) / 2;
+        let members: Vec<usize> = c.members.iter().copied().filter(|m| keep(*m)).collect();
+        let n = members.len() as u64;
+        found += n * n.saturating_sub(1) / 2;
         let mut by_truth: HashMap<u64, u64> = HashMap::new();
-        for m in &c.members {
+        for m in &members {
             *by_truth.entry(truth[*m]).or_default() += 1;
         }
         correct += by_truth.values().map(|k| k * (k - 1) / 2).sum::<u64>();
@@ -527,14 +453,19 @@ mod tests {
             Some(company).filter(|s| !s.is_empty()),
             phone,
             email,
-            Some(city),
+            Some(city).filter(|s| !s.is_empty()),
             Some(address).filter(|s| !s.is_empty()),
             None,
         )
     }
 
+    fn model() -> Model {
+        fit(&[])
+    }
+
     #[test]
-    fn same_phone_is_a_duplicate_with_its_reason() {
+    fn same_phone_and_name_is_a_duplicate_with_its_reason() {
+        let m = model();
         let a = rec(
             1,
             "张伟",
@@ -553,13 +484,14 @@ mod tests {
             "杭州",
             "",
         );
-        let (s, why) = score(&a, &b);
-        assert!(s >= DEFAULT_THRESHOLD, "{s}");
-        assert!(why.contains(&"same phone".to_string()));
+        let why = m.explain(&a, &b);
+        assert!(why.probability >= DEFAULT_THRESHOLD, "{why:?}");
+        assert!(why.reasons().contains("same phone"), "{}", why.reasons());
     }
 
     #[test]
     fn shared_switchboard_is_not_enough() {
+        let m = model();
         let a = rec(
             1,
             "张伟",
@@ -578,16 +510,21 @@ mod tests {
             "杭州",
             "",
         );
-        assert!(score(&a, &b).0 < DEFAULT_THRESHOLD);
+        assert!(
+            m.probability(&a, &b) < DEFAULT_THRESHOLD,
+            "{:?}",
+            m.explain(&a, &b)
+        );
     }
 
     #[test]
-    fn typos_and_swapped_names_without_contacts() {
+    fn typos_and_swapped_names_with_some_contact() {
+        let m = model();
         let a = rec(
             1,
             "张伟",
             "杭州云帆科技有限公司",
-            None,
+            Some("8613800138000"),
             None,
             "杭州",
             "浙江省杭州市西湖区文三路90号",
@@ -596,84 +533,74 @@ mod tests {
             2,
             "张玮",
             "杭州云帆科技",
-            None,
+            Some("8613800138000"),
             None,
             "杭州",
             "浙江省杭州市西湖区文三路90号",
         );
-        assert!(score(&a, &b).0 >= DEFAULT_THRESHOLD, "{:?}", score(&a, &b));
+        assert!(
+            m.probability(&a, &b) >= DEFAULT_THRESHOLD,
+            "{:?}",
+            m.explain(&a, &b)
+        );
         let e1 = rec(
             3,
-            "Emily Carter",
-            "Northwind Trading Co., Ltd.",
-            None,
-            None,
-            "London",
+            "Henry Collinson",
             "",
+            Some("61404217909"),
+            None,
+            "Bonnyrigg",
+            "1 McGivern Crescent Winchester 2602",
         );
         let e2 = rec(
             4,
-            "Carter Emily",
-            "Northwind Trading Ltd",
+            "Collinson Henry",
+            "",
+            Some("61404213909"),
             None,
-            None,
-            "London",
+            "Bonnyrigg",
+            "1 McGivern Crescent Winchester 2602",
+        );
+        assert!(
+            m.probability(&e1, &e2) >= DEFAULT_THRESHOLD,
+            "{:?}",
+            m.explain(&e1, &e2)
+        );
+    }
+
+    #[test]
+    fn common_name_at_one_company_with_other_contacts_is_not_a_duplicate() {
+        let m = model();
+        let a = rec(
+            1,
+            "王林",
+            "创亿信息有限公司",
+            Some("8613284849202"),
+            Some("u24922@qq.com"),
+            "杭州",
+            "",
+        );
+        let b = rec(
+            2,
+            "王林",
+            "创亿信息有限公司",
+            Some("8619292562070"),
+            Some("u25255@qq.com"),
+            "杭州",
             "",
         );
         assert!(
-            score(&e1, &e2).0 >= DEFAULT_THRESHOLD,
+            m.probability(&a, &b) < DEFAULT_THRESHOLD,
             "{:?}",
-            score(&e1, &e2)
+            m.explain(&a, &b)
         );
-    }
-
-    #[test]
-    fn name_and_address_only_records_still_match() {
-        let a = rec(
-            1,
-            "王芳",
-            "",
-            None,
-            None,
-            "上海",
-            "上海市浦东新区世纪大道100号",
-        );
-        let b = rec(
-            2,
-            "王芳",
-            "",
-            None,
-            None,
-            "上海",
-            "上海市浦东新区世纪大道100",
-        );
-        assert!(score(&a, &b).0 >= DEFAULT_THRESHOLD, "{:?}", score(&a, &b));
-    }
-
-    #[test]
-    fn different_people_at_one_company_are_not_merged() {
-        let a = rec(
-            1,
-            "张伟",
-            "云帆科技",
-            Some("8613800000001"),
-            None,
-            "杭州",
-            "",
-        );
-        let b = rec(
-            2,
-            "李娜",
-            "云帆科技",
-            Some("8613800000002"),
-            None,
-            "杭州",
-            "",
-        );
-        assert!(score(&a, &b).0 < DEFAULT_THRESHOLD);
         let c = rec(3, "张伟", "明远贸易", None, None, "杭州", "");
         let d = rec(4, "张伟", "华创电子", None, None, "杭州", "");
-        assert!(score(&c, &d).0 < DEFAULT_THRESHOLD);
+        assert!(
+            m.probability(&c, &d) < DEFAULT_THRESHOLD,
+            "{:?}",
+            m.explain(&c, &d)
+        );
     }
 
     #[test]
@@ -701,7 +628,7 @@ mod tests {
                 3,
                 "张伟",
                 "云帆科技有限公司",
-                None,
+                Some("8613800000001"),
                 Some("zw@qq.com"),
                 "杭州",
                 "",
@@ -716,19 +643,101 @@ mod tests {
                 "",
             ),
         ];
-        let f = find(&rs, DEFAULT_THRESHOLD);
-        assert_eq!(f.clusters.len(), 1);
+        let mut rs = rs;
+        let f = find(&mut rs, DEFAULT_THRESHOLD);
+        assert_eq!(f.clusters.len(), 1, "{:?}", f.model.explain(&rs[0], &rs[1]));
         assert_eq!(f.clusters[0].members, [0, 1, 2]);
-        let (p, r, f1) = evaluate(&[1, 1, 1, 4], &f.clusters);
+        assert_eq!(f.clusters[0].links.len(), 2);
+        let (p, r, f1) = evaluate(&[1, 1, 1, 4], &f.clusters, None);
         assert_eq!((p, r, f1), (1.0, 1.0, 1.0));
-        let (p, r, _) = evaluate(&[1, 1, 3, 4], &f.clusters);
+        let (p, r, _) = evaluate(&[1, 1, 3, 4], &f.clusters, None);
         assert!((p - 1.0 / 3.0).abs() < 1e-9 && r == 1.0);
+        let (p, r, _) = evaluate(&[1, 1, 3, 4], &f.clusters, Some(&[true, true, false, true]));
+        assert_eq!((p, r), (1.0, 1.0), "record 3 left out");
     }
 
     #[test]
-    fn deletion_blocking_finds_one_edit_apart() {
-        let d1: std::collections::HashSet<String> = deletions("云帆科技").into_iter().collect();
-        let d2: std::collections::HashSet<String> = deletions("云帆料技").into_iter().collect();
-        assert!(d1.intersection(&d2).next().is_some());
+    fn records_from_stored_keys_equal_records_from_values() {
+        let input = crate::domain::customer::CustomerInput {
+            name: Some("Goode, Caitlin".into()),
+            company: Some("Harbour Logistics Pty Ltd".into()),
+            phone: Some("+61 404 522 895".into()),
+            email: Some("C.Goode@Gmail.com".into()),
+            city: Some("Bonnyrigg".into()),
+            address: Some("72 Yuranigh Court".into()),
+            ..Default::default()
+        };
+        for name in ["Goode, Caitlin", "张伟"] {
+            let mut i = input.clone();
+            i.name = Some(name.into());
+            let f = crate::domain::customer::validate(&i, false).unwrap();
+            let k = &f.keys;
+            let a = Record::from_fields(7, &f, None);
+            let b = Record::from_keys(
+                7,
+                f.name.as_deref(),
+                k.name.as_deref(),
+                k.company.as_deref(),
+                k.phone.as_deref(),
+                k.email.as_deref(),
+                f.city.as_deref(),
+                f.address.as_deref(),
+            );
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+
+    #[test]
+    fn a_chain_does_not_join_two_different_people() {
+        // A~B share a phone, B~C share an e-mail, but A and C differ in phone, e-mail and city.
+        let m = model();
+        let a = rec(
+            1,
+            "张伟",
+            "云帆科技",
+            Some("8613800000001"),
+            Some("a@x.cn"),
+            "杭州",
+            "",
+        );
+        let b = rec(
+            2,
+            "张伟",
+            "云帆科技",
+            Some("8613800000001"),
+            Some("b@x.cn"),
+            "杭州",
+            "",
+        );
+        let c = rec(
+            3,
+            "张伟",
+            "云帆科技",
+            Some("8613912345678"),
+            Some("b@x.cn"),
+            "上海",
+            "",
+        );
+        let rs = vec![a, b, c];
+        let mut hits = vec![
+            Link {
+                a: 0,
+                b: 1,
+                probability: 0.99,
+            },
+            Link {
+                a: 1,
+                b: 2,
+                probability: 0.98,
+            },
+        ];
+        assert!(
+            m.contradiction(&rs[0], &rs[2]) < -CONTRADICTION_BITS,
+            "{:?}",
+            m.explain(&rs[0], &rs[2])
+        );
+        let cl = cluster(&rs, &m, &mut hits);
+        assert_eq!(cl.len(), 1);
+        assert_eq!(cl[0].members, [0, 1]);
     }
 }

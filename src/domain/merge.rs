@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::customer::{validate, CustomerFields, CustomerInput};
+use super::normalize::{company_key, name_key};
 use crate::error::{Error, Result};
 
 /// What a merge needs to know of one customer.
@@ -41,7 +42,8 @@ fn stage_rank(s: &str) -> u8 {
 }
 
 /// The oldest customer survives; its empty fields are filled from the others (oldest
-/// first); tags and custom fields are united; the furthest stage, the latest contact and
+/// first), and a field another member spells more completely (the same key, or the
+/// survivor's key as its start, and longer) takes that spelling; tags and custom fields are united; the furthest stage, the latest contact and
 /// the first deal are kept. Owned beats pooled; two different owners is refused, for a
 /// manager to decide (an owner is never changed silently).
 pub fn plan(mut group: Vec<Candidate>) -> Result<Plan> {
@@ -83,6 +85,26 @@ pub fn plan(mut group: Vec<Candidate>) -> Result<Plan> {
         ] {
             if slot.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 slot.clone_from(v);
+            }
+        }
+        // The most complete spelling of the same value: 杭州云帆科技有限公司 over
+        // 杭州云帆科技 (same company key, longer), an address with its 号.
+        for (slot, v, key) in [
+            (
+                &mut merged.company,
+                &i.company,
+                company_key as fn(&str) -> String,
+            ),
+            (&mut merged.name, &i.name, name_key),
+            (&mut merged.address, &i.address, name_key),
+        ] {
+            if let (Some(have), Some(other)) = (slot.as_deref(), v.as_deref()) {
+                let same = key(have) == key(other)
+                    || key(other).starts_with(&key(have))
+                    || key(have).is_empty();
+                if same && other.trim().chars().count() > have.trim().chars().count() {
+                    *slot = Some(other.to_string());
+                }
             }
         }
         for t in super::normalize::parse_tags(i.tags.as_deref().unwrap_or("")) {
@@ -156,6 +178,26 @@ mod tests {
         assert_eq!(p.fields.name.as_deref(), Some("张 伟"));
         assert_eq!(p.fields.email.as_deref(), Some("zw@qq.com"));
         assert_eq!(p.fields.phone.as_deref(), Some("13800138000"));
+    }
+
+    #[test]
+    fn the_survivor_keeps_the_most_complete_spelling() {
+        let mut old = cand(1, 100, "张伟", Some("13800138000"), None, None);
+        old.input.company = Some("杭州云帆科技".into());
+        old.input.address = Some("浙江省杭州市西湖区文三路90".into());
+        let mut new = cand(2, 200, "张伟", None, Some("zw@qq.com"), None);
+        new.input.company = Some("杭州云帆科技有限公司".into());
+        new.input.address = Some("浙江省杭州市西湖区文三路90号".into());
+        let mut other = cand(3, 300, "张伟", None, None, None);
+        other.input.company = Some("明远贸易有限公司有限公司".into());
+        let p = plan(vec![new, old, other]).unwrap();
+        assert_eq!(p.survivor, 1);
+        assert_eq!(p.fields.company.as_deref(), Some("杭州云帆科技有限公司"));
+        assert_eq!(
+            p.fields.address.as_deref(),
+            Some("浙江省杭州市西湖区文三路90号")
+        );
+        assert_eq!(p.fields.email.as_deref(), Some("zw@qq.com"));
     }
 
     #[test]

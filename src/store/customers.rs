@@ -231,45 +231,6 @@ pub fn soft_delete(conn: &Connection, id: i64, now: i64) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Live customers that share a phone, e-mail or name+company key with `f`.
-pub fn exact_matches(
-    conn: &Connection,
-    f: &CustomerFields,
-    except: Option<i64>,
-) -> Result<Vec<(i64, String)>> {
-    let mut out: Vec<(i64, String)> = Vec::new();
-    let mut push = |id: i64, why: &str| {
-        if Some(id) != except && !out.iter().any(|(i, _)| *i == id) {
-            out.push((id, why.to_string()));
-        }
-    };
-    if let Some(k) = &f.keys.phone {
-        let mut s = conn.prepare_cached(
-            "SELECT id FROM customers WHERE phone_key = ?1 AND phone_key IS NOT NULL AND deleted_at IS NULL LIMIT 5",
-        )?;
-        for id in s.query_map([k], |r| r.get::<_, i64>(0))? {
-            push(id?, "same phone");
-        }
-    }
-    if let Some(k) = &f.keys.email {
-        let mut s = conn.prepare_cached(
-            "SELECT id FROM customers WHERE email_key = ?1 AND email_key IS NOT NULL AND deleted_at IS NULL LIMIT 5",
-        )?;
-        for id in s.query_map([k], |r| r.get::<_, i64>(0))? {
-            push(id?, "same email");
-        }
-    }
-    if let (Some(n), Some(c)) = (&f.keys.name, &f.keys.company) {
-        let mut s = conn.prepare_cached(
-            "SELECT id FROM customers WHERE name_key = ?1 AND company_key = ?2 AND deleted_at IS NULL LIMIT 5",
-        )?;
-        for id in s.query_map([n, c], |r| r.get::<_, i64>(0))? {
-            push(id?, "same name and company");
-        }
-    }
-    Ok(out)
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Sort {
     #[default]
@@ -599,21 +560,11 @@ pub fn restore_indexes(conn: &Connection, sqls: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// phone, e-mail, name and company keys of one customer.
-pub type Keys = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-/// The stored match keys of a customer (to confirm a hash hit during bulk import).
-pub fn keys_of(conn: &Connection, id: i64) -> Result<Keys> {
+/// A customer's stored phone and e-mail match keys.
+pub fn contact_keys(conn: &Connection, id: i64) -> Result<(Option<String>, Option<String>)> {
     Ok(conn
-        .prepare_cached(
-            "SELECT phone_key, email_key, name_key, company_key FROM customers WHERE id = ?1",
-        )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
+        .prepare_cached("SELECT phone_key, email_key FROM customers WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// The largest customer id, tombstones included (0 for an empty table).
@@ -772,16 +723,12 @@ impl<'c> BulkInsert<'c> {
 }
 
 impl BulkInsert<'_> {
-    /// The match keys of a queued (not yet written) customer.
-    pub fn pending_keys(&self, id: i64) -> Option<Keys> {
-        self.rows.iter().find(|(i, ..)| *i == id).map(|(_, f, ..)| {
-            (
-                f.keys.phone.clone(),
-                f.keys.email.clone(),
-                f.keys.name.clone(),
-                f.keys.company.clone(),
-            )
-        })
+    /// The fields of a queued (not yet written) customer.
+    pub fn pending_fields(&self, id: i64) -> Option<&CustomerFields> {
+        self.rows
+            .iter()
+            .find(|(i, ..)| *i == id)
+            .map(|(_, f, ..)| f)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Reading every live customer's match keys for the dedupe scan.
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
+use crate::domain::linkage::Model;
 use crate::domain::matching::Record;
 use crate::error::Result;
 
@@ -50,4 +51,59 @@ pub fn neighbours(
         record_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The `limit` most recent live customers (for fitting the model of `add` and import).
+pub fn recent_records(conn: &Connection, limit: usize) -> Result<Vec<Record>> {
+    let mut s = conn.prepare(
+        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
+         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+         WHERE c.deleted_at IS NULL ORDER BY c.id DESC LIMIT ?1",
+    )?;
+    let rows = s.query_map([limit as i64], record_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One customer's match record by id, live or not (None when there is no such id),
+/// built from the stored keys (import's hot path: nothing normalised again).
+pub fn record(conn: &Connection, id: i64) -> Result<Option<Record>> {
+    let mut s = conn.prepare_cached(
+        "SELECT name, name_key, company_key, phone_key, email_key, city, address
+         FROM customers WHERE id = ?1",
+    )?;
+    let mut rows = s.query_map([id], |r| {
+        Ok(Record::from_keys(
+            id,
+            r.get::<_, Option<String>>(0)?.as_deref(),
+            r.get::<_, Option<String>>(1)?.as_deref(),
+            r.get::<_, Option<String>>(2)?.as_deref(),
+            r.get::<_, Option<String>>(3)?.as_deref(),
+            r.get::<_, Option<String>>(4)?.as_deref(),
+            r.get::<_, Option<String>>(5)?.as_deref(),
+            r.get::<_, Option<String>>(6)?.as_deref(),
+        ))
+    })?;
+    Ok(rows.next().transpose()?)
+}
+
+/// The match model fitted last (None if none, or if it no longer parses).
+pub fn saved_model(conn: &Connection) -> Result<Option<Model>> {
+    let v: Option<String> = conn
+        .prepare_cached("SELECT value FROM settings WHERE key = 'match_model'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|s| serde_json::from_str::<Model>(&s).ok())
+        .map(|mut m| {
+            m.prepare();
+            m
+        }))
+}
+
+pub fn save_model(conn: &Connection, m: &Model) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO settings (key, value) VALUES ('match_model', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([serde_json::to_string(m)?])?;
+    Ok(())
 }

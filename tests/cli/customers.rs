@@ -78,10 +78,13 @@ fn add_warns_on_a_likely_duplicate() {
     );
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
+    // The model's verdict and its why: the match probability and each field's weight.
     assert!(
-        err.contains("looks like a duplicate of customer 1 (same phone)"),
+        err.contains("looks like a duplicate of customer 1 (probability 0.9"),
         "{err}"
     );
+    assert!(err.contains("same phone (+"), "{err}");
+    assert!(err.contains("name one character off"), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["possible_duplicates"], serde_json::json!([1]));
 }

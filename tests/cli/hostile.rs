@@ -161,10 +161,10 @@ fn import_merges_only_into_customers_the_importer_may_edit() {
     let csv = write(
         &env,
         "m.csv",
-        "name,phone,email,notes,tags\n\
-         北方客户,13912345678,hijack@evil.cn,改了,stolen\n\
-         公海客户,13787654321,hijack2@evil.cn,改了,stolen\n\
-         我的,13600000001,me@mine.cn,补充,ok\n",
+        "name,phone,city,email,notes,tags\n\
+         北方客户,13912345678,,,改了,stolen\n\
+         公海客户,13787654321,杭州,hijack2@evil.cn,改了,stolen\n\
+         我的,13600000001,,me@mine.cn,补充,ok\n",
     );
     let v = env.json_as("lihua", &["import", &csv, "--on-duplicate", "merge"]);
     assert_eq!(v["merged"], 1, "{v}");
@@ -485,7 +485,7 @@ fn a_dry_run_import_is_audited() {
     let csv = write(
         &env,
         "probe.csv",
-        "name,phone\nx,13912345678\ny,13900000000\n",
+        "name,phone\n北方客户,13912345678\ny,13900000000\n",
     );
     let v = env.json_as("lihua", &["import", &csv, "--dry-run"]);
     assert_eq!(v["duplicates_in_database"], 1);

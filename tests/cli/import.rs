@@ -466,8 +466,8 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
             )
             .unwrap();
             if i % 1000 == 0 {
-                // Same phone written differently: a duplicate inside the file.
-                writeln!(w, "客户{i}重复,,+86 1{:010},,杭州,,", 3_000_000_000u64 + i).unwrap();
+                // The same person, phone written differently: a duplicate in the file.
+                writeln!(w, "客户{i},,+86 1{:010},,杭州,,", 3_000_000_000u64 + i).unwrap();
             }
         }
         writeln!(w, "老客户,,139-0000-0000,,,,").unwrap();
@@ -519,4 +519,88 @@ fn the_example_leads_file_imports_with_its_known_problems() {
     // The 职位 column is kept as a custom field.
     let v = env.json(&["export", "--unmasked", "--search", "孙悦"]);
     assert_eq!(v[0]["custom.职位"], "CTO");
+}
+
+/// Step 13: the model decides. 王林 at 创亿信息 twice, with another phone and e-mail, is two
+/// people; the same person with a typo in the name and the phone written differently is a
+/// duplicate. Every skipped row is listed beside the rejects, with what it matched.
+#[test]
+fn import_skips_only_what_the_model_calls_a_duplicate_and_lists_each() {
+    let env = TestEnv::new();
+    env.ok(&[
+        "add",
+        "--pool",
+        "--name",
+        "王林",
+        "--company",
+        "创亿信息有限公司",
+        "--phone",
+        "13284849202",
+        "--email",
+        "u24922@qq.com",
+        "--city",
+        "杭州",
+    ]);
+    let f = env.dir.path().join("leads.csv");
+    std::fs::write(
+        &f,
+        "姓名,公司,手机,邮箱,城市\n\
+         王林,创亿信息有限公司,19292562070,u25255@qq.com,杭州\n\
+         王琳,创亿信息,132-8484-9202,u24922@qq.com,杭州\n\
+         Henry Collinson,,+61 404217909,henry.c@gmail.com,Bonnyrigg\n\
+         Collinson Henry,,+61 404217909,henry.c@gmail.com,Bonnyrigg\n",
+    )
+    .unwrap();
+    let s = import(&env, &[f.to_str().unwrap()]);
+    assert_eq!(s["rows"], 4);
+    assert_eq!(s["imported"], 2, "{s}");
+    assert_eq!(s["duplicates_in_database"], 1);
+    assert_eq!(s["duplicates_in_file"], 1);
+    let report_path = format!("{}.duplicates.csv", f.display());
+    assert_eq!(s["duplicates_file"], report_path.as_str());
+    let mut r = csv::Reader::from_path(&report_path).unwrap();
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "line",
+            "action",
+            "matched_id",
+            "matched_line",
+            "probability",
+            "reasons"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    // Line 3 (王琳) matches customer 1, which was in the database before.
+    assert_eq!(&rows[0][0], "3");
+    assert_eq!(&rows[0][1], "skipped");
+    assert_eq!(&rows[0][2], "1");
+    assert_eq!(&rows[0][3], "");
+    assert!(rows[0][4].parse::<f64>().unwrap() >= 0.99);
+    assert!(rows[0][5].contains("same phone"), "{:?}", &rows[0]);
+    // Line 5 (the swapped name) matches the customer line 4 just created.
+    assert_eq!(&rows[1][0], "5");
+    assert_eq!(&rows[1][3], "4");
+    assert!(rows[1][5].contains("name order swapped"), "{:?}", &rows[1]);
+    // The namesake at the same company is a customer of their own.
+    let wang: Vec<i64> = env
+        .json(&["list", "--search", "王林", "--limit", "0"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(wang.len(), 2, "{wang:?}");
+    // A dry run reports too: now every row is a customer already.
+    std::fs::remove_file(&report_path).unwrap();
+    let d = import(&env, &["--dry-run", f.to_str().unwrap()]);
+    assert_eq!(d["imported"], 0);
+    assert_eq!(
+        csv::Reader::from_path(&report_path)
+            .unwrap()
+            .records()
+            .count(),
+        4
+    );
 }

@@ -1,0 +1,961 @@
+//! The Fellegi–Sunter record-linkage model: how much each field's agreement or
+//! disagreement says about two customer records being the same person. Pure.
+//!
+//! - Each field compares at one of a few **levels** (name: exact / Jaro-Winkler ≥ .92 /
+//!   ≥ .80 / order swapped / one Chinese character off / different; a missing value on
+//!   either side is neutral and counts for nothing).
+//! - **u** = P(level | two different people): measured on random pairs of the data.
+//! - **m** = P(level | the same person): estimated by expectation–maximisation over the
+//!   blocked candidate pairs, with u fixed. No labels, no hand-set weights: the starting
+//!   values below only seed EM and are forgotten once the data speak.
+//! - **Term frequencies**: agreeing exactly on 王伟 or Sydney says less than agreeing on
+//!   a rare name; the u of an exact agreement is the share of records with that value.
+//! - A pair's weight is log2 of its odds: the prior (share of matches among candidate
+//!   pairs) plus each field's log2 Bayes factor. The per-field terms are the "why".
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+use strsim::{jaro_winkler, levenshtein, osa_distance};
+
+use super::matching::Record;
+
+pub const FIELDS: usize = 6;
+/// The level code of a comparison where either side has no value.
+pub const MISSING: u8 = 7;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    Name,
+    Phone,
+    Email,
+    Company,
+    City,
+    Address,
+}
+
+pub const ALL_FIELDS: [Field; FIELDS] = [
+    Field::Name,
+    Field::Phone,
+    Field::Email,
+    Field::Company,
+    Field::City,
+    Field::Address,
+];
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Phone => "phone",
+            Field::Email => "email",
+            Field::Company => "company",
+            Field::City => "city",
+            Field::Address => "address",
+        }
+    }
+
+    /// What each level means, best first (index = level code).
+    pub fn levels(self) -> &'static [&'static str] {
+        match self {
+            Field::Name => &[
+                "same name",
+                "similar name (Jaro-Winkler ≥ 0.92)",
+                "similar name (Jaro-Winkler ≥ 0.80)",
+                "name order swapped",
+                "name one character off",
+                "different name",
+            ],
+            Field::Phone => &[
+                "same phone",
+                "phone one digit off or two swapped",
+                "different phone",
+            ],
+            Field::Email => &[
+                "same email",
+                "email one or two typos",
+                "same email local part, other domain",
+                "different email",
+            ],
+            Field::Company => &[
+                "same company",
+                "similar company",
+                "partly same company",
+                "different company",
+            ],
+            Field::City => &["same city", "different city"],
+            Field::Address => &[
+                "same address",
+                "similar address",
+                "partly same address",
+                "different address",
+            ],
+        }
+    }
+
+    /// Fields whose exact agreement is weighed by how common the value is.
+    fn term_frequency_slot(self) -> Option<usize> {
+        match self {
+            Field::Name => Some(0),
+            Field::Phone => Some(1),
+            Field::Email => Some(2),
+            Field::Company => Some(3),
+            Field::City => Some(4),
+            Field::Address => None,
+        }
+    }
+}
+
+const TF_FIELDS: usize = 5;
+
+fn is_cjk(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Name level: exact / JW ≥ .92 / JW ≥ .80 / swapped / one Chinese character off / different.
+pub fn name_level(a: &Record, b: &Record) -> u8 {
+    let (Some(x), Some(y)) = (opt(&a.name), opt(&b.name)) else {
+        return MISSING;
+    };
+    if x == y {
+        return 0;
+    }
+    let cjk = x.chars().any(is_cjk) || y.chars().any(is_cjk);
+    if cjk {
+        // Jaro-Winkler means little on two or three characters: one character off with
+        // the same family name is a typo (王伟/王玮); a different family name is not.
+        let (lx, ly) = (x.chars().count(), y.chars().count());
+        if lx.min(ly) >= 2 && x.chars().next() == y.chars().next() && levenshtein(x, y) == 1 {
+            return 4;
+        }
+        if a.name_sorted == b.name_sorted {
+            return 3;
+        }
+        return 5;
+    }
+    let jw = jaro_winkler(x, y);
+    if jw >= 0.92 {
+        return 1;
+    }
+    // Swapped: the same tokens (give or take a typo) written in another order. Only when
+    // the orders differ: "Anderson Oliver"/"Anderson Olivia" is a family, not a swap.
+    let orders_differ = (a.name == a.name_sorted) != (b.name == b.name_sorted);
+    if a.name_sorted == b.name_sorted
+        || (orders_differ && jaro_winkler(&a.name_sorted, &b.name_sorted) >= 0.92)
+    {
+        return 3;
+    }
+    if jw >= 0.80 {
+        return 2;
+    }
+    5
+}
+
+/// Phone level: exact / one digit substituted or two adjacent swapped / different.
+pub fn phone_level(a: &Record, b: &Record) -> u8 {
+    let (Some(x), Some(y)) = (a.phone.as_deref(), b.phone.as_deref()) else {
+        return MISSING;
+    };
+    if x == y {
+        0
+    } else if x.len() == y.len() && osa_distance(x, y) == 1 {
+        1
+    } else {
+        2
+    }
+}
+
+/// E-mail level: exact / one edit in the local part, or two anywhere in a longer
+/// address / same local part at another domain / different.
+pub fn email_level(a: &Record, b: &Record) -> u8 {
+    let (Some(x), Some(y)) = (a.email.as_deref(), b.email.as_deref()) else {
+        return MISSING;
+    };
+    if x == y {
+        return 0;
+    }
+    let (lx, dx) = x.rsplit_once('@').unwrap_or((x, ""));
+    let (ly, dy) = y.rsplit_once('@').unwrap_or((y, ""));
+    let short = lx.len().min(ly.len());
+    // Lengths more than two apart are more than two edits apart: skip the distance.
+    let close = x.len().abs_diff(y.len()) <= 2;
+    if close
+        && ((dx == dy && short >= 3 && osa_distance(lx, ly) == 1)
+            || (short >= 6 && osa_distance(x, y) <= 2))
+    {
+        1
+    } else if lx == ly && short >= 4 {
+        2
+    } else {
+        3
+    }
+}
+
+/// Company level on the key (legal suffixes removed): exact / one edit or JW ≥ .95 /
+/// one contains the other or JW ≥ .85 / different.
+pub fn company_level(a: &Record, b: &Record) -> u8 {
+    let (Some(x), Some(y)) = (opt(&a.company), opt(&b.company)) else {
+        return MISSING;
+    };
+    if x == y {
+        return 0;
+    }
+    let (lx, ly) = (x.chars().count(), y.chars().count());
+    let jw = jaro_winkler(x, y);
+    if jw >= 0.95 || (lx.min(ly) >= 4 && lx.abs_diff(ly) <= 1 && levenshtein(x, y) == 1) {
+        return 1;
+    }
+    if jw >= 0.85 || (lx.min(ly) >= 2 && (x.contains(y) || y.contains(x))) {
+        return 2;
+    }
+    3
+}
+
+pub fn city_level(a: &Record, b: &Record) -> u8 {
+    match (opt(&a.city), opt(&b.city)) {
+        (Some(x), Some(y)) if x == y => 0,
+        (Some(_), Some(_)) => 1,
+        _ => MISSING,
+    }
+}
+
+fn numbers(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+}
+
+/// Address level: exact / house numbers equal and edit similarity ≥ .85 / numbers equal
+/// and ≥ .6 (or one a prefix of the other) / different.
+pub fn address_level(a: &Record, b: &Record) -> u8 {
+    let (Some(x), Some(y)) = (opt(&a.address), opt(&b.address)) else {
+        return MISSING;
+    };
+    if x == y {
+        return 0;
+    }
+    if !numbers(x).eq(numbers(y)) {
+        return 3;
+    }
+    if x.starts_with(y) || y.starts_with(x) {
+        return 2;
+    }
+    let (lx, ly) = (x.chars().count(), y.chars().count());
+    // Similarity ≥ 0.6 needs lengths within 40 % of each other: skip the distance.
+    if lx.abs_diff(ly) as f64 > 0.4 * lx.max(ly) as f64 {
+        return 3;
+    }
+    let sim = 1.0 - levenshtein(x, y) as f64 / lx.max(ly) as f64;
+    if sim >= 0.85 {
+        1
+    } else if sim >= 0.6 {
+        2
+    } else {
+        3
+    }
+}
+
+/// The comparison vector of a pair: one level per field.
+pub fn compare(a: &Record, b: &Record) -> [u8; FIELDS] {
+    [
+        name_level(a, b),
+        phone_level(a, b),
+        email_level(a, b),
+        company_level(a, b),
+        city_level(a, b),
+        address_level(a, b),
+    ]
+}
+
+/// A comparison vector packed in 18 bits (3 per field), for counting patterns.
+pub fn pack(g: &[u8; FIELDS]) -> u32 {
+    g.iter().fold(0u32, |acc, l| (acc << 3) | u32::from(*l))
+}
+
+pub fn unpack(code: u32) -> [u8; FIELDS] {
+    let mut g = [0u8; FIELDS];
+    for (i, l) in g.iter_mut().enumerate() {
+        *l = ((code >> (3 * (FIELDS - 1 - i))) & 7) as u8;
+    }
+    g
+}
+
+pub fn value_hash(s: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// The value a term-frequency field holds, if any.
+fn tf_value(r: &Record, f: Field) -> Option<&str> {
+    match f {
+        Field::Name => opt(&r.name),
+        Field::Phone => r.phone.as_deref(),
+        Field::Email => r.email.as_deref(),
+        Field::Company => opt(&r.company),
+        Field::City => opt(&r.city),
+        Field::Address => None,
+    }
+}
+
+/// How often values occur: counts of the values seen at least twice (a value not listed
+/// is taken as seen twice: this pair's two records).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TermFrequencies {
+    pub population: u64,
+    pub counts: HashMap<u64, u32>,
+}
+
+impl TermFrequencies {
+    fn build(mut hashes: Vec<u64>, population: u64) -> TermFrequencies {
+        hashes.sort_unstable();
+        let mut counts = HashMap::new();
+        let mut i = 0;
+        while i < hashes.len() {
+            let mut j = i + 1;
+            while j < hashes.len() && hashes[j] == hashes[i] {
+                j += 1;
+            }
+            if j - i >= 2 {
+                counts.insert(hashes[i], (j - i) as u32);
+            }
+            i = j;
+        }
+        TermFrequencies { population, counts }
+    }
+
+    /// The chance that a record other than one holding the value holds it too: the
+    /// u of an exact agreement on this value.
+    pub fn share(&self, hash: u64) -> f64 {
+        let n = self.counts.get(&hash).copied().unwrap_or(2).max(2);
+        (n - 1) as f64 / self.population.max(2) as f64
+    }
+
+    /// Keeps the `k` most common values (for storing the model).
+    pub fn truncate(&mut self, k: usize) {
+        if self.counts.len() <= k {
+            return;
+        }
+        let mut v: Vec<(u64, u32)> = self.counts.drain().collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(k);
+        self.counts = v.into_iter().collect();
+    }
+}
+
+/// The fitted model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    /// Share of matches among the blocked candidate pairs (the prior).
+    pub lambda: f64,
+    /// m[field][level] and u[field][level].
+    pub m: Vec<Vec<f64>>,
+    pub u: Vec<Vec<f64>>,
+    pub tf: Vec<TermFrequencies>,
+    /// Records the model was fitted on, and candidate pairs EM saw.
+    pub population: u64,
+    /// Real customers behind it (the rest of `population` is the reference sample).
+    #[serde(default)]
+    pub real_population: u64,
+    pub pairs: u64,
+    pub em_iterations: u32,
+    #[serde(skip)]
+    weights: Vec<Vec<f64>>,
+}
+
+/// One field's part of a pair's weight.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldWeight {
+    pub field: Field,
+    pub level: String,
+    /// log2 Bayes factor: positive for evidence of the same customer.
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub probability: f64,
+    pub prior_weight: f64,
+    pub fields: Vec<FieldWeight>,
+}
+
+impl Explanation {
+    /// "same phone (+17.9); different email (-4.1)".
+    pub fn reasons(&self) -> String {
+        self.fields
+            .iter()
+            .map(|f| format!("{} ({:+.1})", f.level, f.weight))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+const MIN_PROB: f64 = 1e-6;
+
+/// How much a second (third …) agreeing place counts; see `field_weights`.
+pub const PLACE_REST: f64 = 0.25;
+
+/// The blocks EM trains on (see `expectation_maximisation`). Each must be a block whose
+/// non-matches still look like random pairs on the other fields. Not phone alone: a
+/// family or a switchboard shares a phone *and* an address, city or company. Not name
+/// and city: namesakes at one big company (王伟 at 华为 in 深圳) agree on the company.
+const TRAINING_RULES: &[&[Field]] = &[
+    &[Field::Email],
+    &[Field::Phone, Field::Name],
+    &[Field::Name, Field::Address],
+];
+
+/// EM over one block's patterns with u fixed: (λ, m, pairs, iterations); None if empty.
+#[allow(clippy::type_complexity)]
+fn em_session(
+    pats: &[([u8; FIELDS], f64)],
+    start: &[Vec<f64>],
+    u: &[Vec<f64>],
+) -> Option<(f64, Vec<Vec<f64>>, f64, u32)> {
+    let total: f64 = pats.iter().map(|(_, k)| k).sum();
+    if total < 1.0 {
+        return None;
+    }
+    let mut m: Vec<Vec<f64>> = start.to_vec();
+    let mut lambda = 0.5;
+    let mut iterations = 0;
+    for it in 0..200 {
+        let mut msum: Vec<Vec<f64>> = m.iter().map(|l| vec![0.0; l.len()]).collect();
+        let mut matched = 0.0;
+        for (g, k) in pats {
+            let (mut pm, mut pu) = (lambda, 1.0 - lambda);
+            for (f, l) in g.iter().enumerate() {
+                if *l != MISSING {
+                    pm *= m[f][*l as usize];
+                    pu *= u[f][*l as usize];
+                }
+            }
+            let p = pm / (pm + pu).max(f64::MIN_POSITIVE);
+            matched += p * k;
+            for (f, l) in g.iter().enumerate() {
+                if *l != MISSING {
+                    msum[f][*l as usize] += p * k;
+                }
+            }
+        }
+        let next = (matched / total).clamp(MIN_PROB, 1.0 - MIN_PROB);
+        let mut change = (next - lambda).abs();
+        lambda = next;
+        for (f, sums) in msum.iter().enumerate() {
+            let s: f64 = sums.iter().sum::<f64>();
+            if s <= 0.0 {
+                continue;
+            }
+            for (l, x) in sums.iter().enumerate() {
+                let v = (x / s).max(MIN_PROB);
+                change = change.max((v - m[f][l]).abs());
+                m[f][l] = v;
+            }
+        }
+        iterations = it + 1;
+        if change < 1e-7 {
+            break;
+        }
+    }
+    // A field no pair of the block has a value for was not estimated here.
+    for (f, levels) in m.iter_mut().enumerate() {
+        if pats.iter().all(|(g, _)| g[f] == MISSING) {
+            levels.clear();
+        }
+    }
+    Some((lambda, m, total, iterations))
+}
+
+/// Where EM starts: the best level likely for a match. Forgotten as EM converges.
+fn start_m(levels: usize) -> Vec<f64> {
+    let mut v: Vec<f64> = (0..levels)
+        .map(|l| {
+            if l == 0 {
+                0.7
+            } else {
+                0.3 / (levels - 1) as f64
+            }
+        })
+        .collect();
+    if let Some(last) = v.last_mut() {
+        *last *= 0.3;
+    }
+    let s: f64 = v.iter().sum();
+    v.iter_mut().for_each(|x| *x /= s);
+    v
+}
+
+impl Model {
+    /// Fits u on up to `sample` random pairs and m, λ by EM on the candidate pairs'
+    /// comparison patterns (counted by the caller: pattern code → number of pairs).
+    pub fn fit(
+        records: &[Record],
+        patterns: &HashMap<u32, u64>,
+        sample: usize,
+        seed: u64,
+    ) -> Model {
+        let n = records.len();
+        // u from random pairs.
+        let mut ucount: Vec<Vec<f64>> = ALL_FIELDS
+            .iter()
+            .map(|f| vec![0.0; f.levels().len()])
+            .collect();
+        if n >= 2 {
+            let threads = std::thread::available_parallelism()
+                .map(|t| t.get())
+                .unwrap_or(1)
+                .clamp(1, 8);
+            let per = sample.div_ceil(threads);
+            let parts: Vec<Vec<Vec<f64>>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let mut counts = ucount.clone();
+                        scope.spawn(move || {
+                            let mut rng = super::demo::Rng::new(seed.wrapping_add(t as u64));
+                            for _ in 0..per {
+                                let i = rng.below(n as u64) as usize;
+                                let mut j = rng.below(n as u64 - 1) as usize;
+                                if j >= i {
+                                    j += 1;
+                                }
+                                let g = compare(&records[i], &records[j]);
+                                for (f, l) in g.iter().enumerate() {
+                                    if *l != MISSING {
+                                        counts[f][*l as usize] += 1.0;
+                                    }
+                                }
+                            }
+                            counts
+                        })
+                    })
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            });
+            for part in parts {
+                for (f, levels) in part.iter().enumerate() {
+                    for (l, c) in levels.iter().enumerate() {
+                        ucount[f][l] += c;
+                    }
+                }
+            }
+        }
+        // Add-half smoothing: a level never seen in the sample is rare, not impossible.
+        let u: Vec<Vec<f64>> = ucount
+            .iter()
+            .map(|c| {
+                let total: f64 = c.iter().sum::<f64>() + 0.5 * c.len() as f64;
+                c.iter().map(|x| (x + 0.5) / total).collect()
+            })
+            .collect();
+        let mut tf_hashes: Vec<Vec<u64>> = (0..TF_FIELDS).map(|_| Vec::with_capacity(n)).collect();
+        for r in records {
+            for f in ALL_FIELDS {
+                if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(r, f)) {
+                    tf_hashes[slot].push(value_hash(v));
+                }
+            }
+        }
+        let tf = tf_hashes
+            .into_iter()
+            .map(|h| TermFrequencies::build(h, n as u64))
+            .collect();
+        let mut model = Model {
+            lambda: 0.1,
+            m: ALL_FIELDS
+                .iter()
+                .map(|f| start_m(f.levels().len()))
+                .collect(),
+            u,
+            tf,
+            population: n as u64,
+            real_population: n as u64,
+            pairs: patterns.values().sum(),
+            em_iterations: 0,
+            weights: Vec::new(),
+        };
+        model.expectation_maximisation(patterns);
+        model.prepare();
+        model
+    }
+
+    /// m and the prior, splink-style: one EM session per training rule, each on the
+    /// candidate pairs that agree exactly on the rule's fields, estimating m of the
+    /// *other* fields only (within such a block the non-matches still look like random
+    /// pairs on the other fields, so fixed u holds). Each field's m is the average over
+    /// the sessions that estimated it, weighted by their matches. The prior is the
+    /// number of matches (a session's matches over the share of matches its rule
+    /// catches) among all pairs of records.
+    fn expectation_maximisation(&mut self, patterns: &HashMap<u32, u64>) {
+        let n = self.population as f64;
+        let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+        let pats: Vec<([u8; FIELDS], f64)> = patterns
+            .iter()
+            .map(|(c, k)| (unpack(*c), *k as f64))
+            .collect();
+        let mut sums: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
+        let mut weight: Vec<f64> = vec![0.0; FIELDS];
+        let mut sessions: Vec<(Vec<usize>, f64)> = Vec::new();
+        for rule in TRAINING_RULES {
+            let rule: Vec<usize> = rule.iter().map(|f| *f as usize).collect();
+            let block: Vec<([u8; FIELDS], f64)> = pats
+                .iter()
+                .filter(|(g, _)| rule.iter().all(|f| g[*f] == 0))
+                .map(|(g, k)| {
+                    let mut g = *g;
+                    for f in &rule {
+                        g[*f] = MISSING;
+                    }
+                    (g, *k)
+                })
+                .collect();
+            let Some((lambda, m, total, iterations)) = em_session(&block, &self.m, &self.u) else {
+                continue;
+            };
+            self.em_iterations += iterations;
+            let matches = lambda * total;
+            if matches < 1.0 {
+                continue;
+            }
+            for f in 0..FIELDS {
+                if rule.contains(&f) || m[f].is_empty() {
+                    continue;
+                }
+                for (l, v) in m[f].iter().enumerate() {
+                    sums[f][l] += v * matches;
+                }
+                weight[f] += matches;
+            }
+            sessions.push((rule, matches));
+        }
+        for f in 0..FIELDS {
+            if weight[f] > 0.0 {
+                self.m[f] = sums[f]
+                    .iter()
+                    .map(|x| (x / weight[f]).max(MIN_PROB))
+                    .collect();
+            }
+        }
+        // Matches overall: each session's count over its rule's recall; the median.
+        let mut estimates: Vec<f64> = sessions
+            .iter()
+            .map(|(rule, matches)| {
+                let recall: f64 = rule.iter().map(|f| self.m[*f][0]).product();
+                matches / recall.max(0.01)
+            })
+            .collect();
+        estimates.sort_by(|a, b| a.total_cmp(b));
+        let total_matches = estimates
+            .get(estimates.len() / 2)
+            .copied()
+            .unwrap_or(1.0)
+            .max(1.0);
+        self.lambda = (total_matches / all_pairs).clamp(1e-12, 0.5);
+    }
+
+    /// Precomputes log2(m/u) per level (after fitting or loading).
+    pub fn prepare(&mut self) {
+        self.weights = self
+            .m
+            .iter()
+            .zip(&self.u)
+            .map(|(m, u)| {
+                m.iter()
+                    .zip(u)
+                    .map(|(m, u)| (m.max(MIN_PROB) / u.max(MIN_PROB)).log2())
+                    .collect()
+            })
+            .collect();
+    }
+
+    pub fn prior_weight(&self) -> f64 {
+        (self.lambda / (1.0 - self.lambda)).log2()
+    }
+
+    /// One field's log2 Bayes factor at a level; exact agreement on a term-frequency
+    /// field uses the value's own frequency as u.
+    fn field_weight(&self, f: Field, level: u8, a: &Record) -> f64 {
+        if level == MISSING {
+            return 0.0;
+        }
+        let i = f as usize;
+        if level == 0 {
+            if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(a, f)) {
+                let share = self.tf[slot].share(value_hash(v));
+                return (self.m[i][0].max(MIN_PROB) / share.max(MIN_PROB)).log2();
+            }
+        }
+        self.weights
+            .get(i)
+            .and_then(|w| w.get(level as usize))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Each field's part of the weight. Places people share (a home or company phone,
+    /// an address, a company, a city) are not independent evidence: a family or two
+    /// colleagues agree on several at once. So unless the names agree, only the
+    /// strongest of their agreements counts in full, the others at `PLACE_REST` (the
+    /// model's one structural choice, measured on the dev corpus; see README).
+    pub fn field_weights(&self, g: &[u8; FIELDS], a: &Record) -> [f64; FIELDS] {
+        let mut w = [0.0; FIELDS];
+        for (i, (f, l)) in ALL_FIELDS.iter().zip(g).enumerate() {
+            w[i] = self.field_weight(*f, *l, a);
+        }
+        // A name that agrees (exactly, nearly, or swapped) already rules out the family
+        // member and the colleague: then the places are evidence each on their own.
+        if matches!(g[Field::Name as usize], 0 | 1 | 3) {
+            return w;
+        }
+        let places = [Field::Phone, Field::Company, Field::City, Field::Address];
+        let strongest = places
+            .iter()
+            .map(|f| *f as usize)
+            .filter(|i| w[*i] > 0.0)
+            .max_by(|x, y| w[*x].total_cmp(&w[*y]));
+        if let Some(top) = strongest {
+            for f in places {
+                let i = f as usize;
+                if i != top && w[i] > 0.0 {
+                    w[i] *= PLACE_REST;
+                }
+            }
+        }
+        w
+    }
+
+    /// log2 odds that the pair is one customer, given its comparison vector.
+    pub fn weight_of(&self, g: &[u8; FIELDS], a: &Record) -> f64 {
+        self.prior_weight() + self.field_weights(g, a).iter().sum::<f64>()
+    }
+
+    /// The evidence against a pair being one customer: the sum of its negative field
+    /// weights (0 when nothing disagrees; missing values are not disagreement).
+    pub fn contradiction(&self, a: &Record, b: &Record) -> f64 {
+        self.field_weights(&compare(a, b), a)
+            .iter()
+            .filter(|w| **w < 0.0)
+            .sum()
+    }
+
+    pub fn probability(&self, a: &Record, b: &Record) -> f64 {
+        probability_of(self.weight_of(&compare(a, b), a))
+    }
+
+    pub fn explain(&self, a: &Record, b: &Record) -> Explanation {
+        let g = compare(a, b);
+        let w = self.field_weights(&g, a);
+        let fields: Vec<FieldWeight> = ALL_FIELDS
+            .iter()
+            .zip(g)
+            .zip(w)
+            .filter(|((_, l), _)| *l != MISSING)
+            .map(|((f, l), w)| FieldWeight {
+                field: *f,
+                level: f.levels()[l as usize].to_string(),
+                weight: (w * 10.0).round() / 10.0,
+            })
+            .collect();
+        Explanation {
+            probability: self.probability(a, b),
+            prior_weight: (self.prior_weight() * 10.0).round() / 10.0,
+            fields,
+        }
+    }
+
+    /// For storing: keeps only the most common values of each frequency table.
+    pub fn compact(&mut self, k: usize) {
+        for t in &mut self.tf {
+            t.truncate(k);
+        }
+    }
+}
+
+pub fn probability_of(weight: f64) -> f64 {
+    1.0 / (1.0 + (-weight).exp2())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(name: &str, phone: Option<&str>, email: Option<&str>, company: &str) -> Record {
+        Record::new(
+            1,
+            Some(name).filter(|s| !s.is_empty()),
+            Some(company).filter(|s| !s.is_empty()),
+            phone,
+            email,
+            Some("杭州"),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn name_levels() {
+        let l = |a: &str, b: &str| name_level(&rec(a, None, None, ""), &rec(b, None, None, ""));
+        assert_eq!(l("张伟", "张伟"), 0);
+        assert_eq!(l("Henry Collinson", "Henry Colinson"), 1);
+        assert_eq!(l("Caitlin Goode", "Goode Caitlin"), 3);
+        assert_eq!(l("Caitlni Goode", "Goode Caitlin"), 3);
+        assert_eq!(
+            l("Oliver Anderson", "Olivia Anderson"),
+            2,
+            "a family, not a swap"
+        );
+        assert_eq!(l("张伟", "张玮"), 4);
+        assert_eq!(l("卢红", "蒋红"), 5);
+        assert_eq!(l("Emily Carter", "Oscar Reed"), 5);
+        assert_eq!(l("", "张伟"), MISSING);
+        assert_eq!(l("Jonathan Smith", "Jonathon Smyth"), 1);
+    }
+
+    #[test]
+    fn contact_levels() {
+        let p = |a: &str, b: &str| {
+            phone_level(&rec("a", Some(a), None, ""), &rec("a", Some(b), None, ""))
+        };
+        assert_eq!(p("61404217909", "61404217909"), 0);
+        assert_eq!(p("61404217909", "61404213909"), 1);
+        assert_eq!(p("61404522895", "61404528295"), 1, "adjacent swap");
+        assert_eq!(p("61404522895", "61404582295"), 2, "two apart");
+        assert_eq!(
+            phone_level(&rec("a", None, None, ""), &rec("a", Some("1"), None, "")),
+            MISSING
+        );
+        let e = |a: &str, b: &str| {
+            email_level(&rec("a", None, Some(a), ""), &rec("a", None, Some(b), ""))
+        };
+        assert_eq!(e("zw@qq.com", "zw@qq.com"), 0);
+        assert_eq!(e("zhangw@qq.com", "zhangv@qq.com"), 1);
+        assert_eq!(e("zhangw@qq.com", "zhangw@163.com"), 2);
+        assert_eq!(e("zhangw@qq.com", "lina@qq.com"), 3);
+    }
+
+    #[test]
+    fn company_city_address_levels() {
+        let c =
+            |a: &str, b: &str| company_level(&rec("a", None, None, a), &rec("a", None, None, b));
+        assert_eq!(c("杭州云帆科技有限公司", "杭州云帆科技"), 0);
+        assert_eq!(c("杭州云帆科技", "杭州云帆料技"), 1);
+        assert_eq!(c("杭州云帆科技", "云帆科技"), 2);
+        assert_eq!(c("杭州云帆科技", "明远贸易"), 3);
+        let mut a = rec("a", None, None, "");
+        let mut b = rec("a", None, None, "");
+        a.address = "1mcgivern crescentwinchester2602".replace(' ', "");
+        b.address = "1mcgiverncrescntwinchester2602".into();
+        assert_eq!(address_level(&a, &b), 1);
+        b.address = "3mcgiverncrescentwinchester2602".into();
+        assert_eq!(address_level(&a, &b), 3, "another house number");
+        b.city = "上海".into();
+        assert_eq!(city_level(&a, &b), 1);
+    }
+
+    #[test]
+    fn pack_round_trips() {
+        let g = [0, 1, 2, 3, MISSING, 5];
+        assert_eq!(unpack(pack(&g)), g);
+    }
+
+    #[test]
+    fn term_frequencies_count_repeated_values_only() {
+        let h = |s: &str| value_hash(s);
+        let tf = TermFrequencies::build(vec![h("王伟"), h("王伟"), h("王伟"), h("李娜")], 100);
+        assert_eq!(tf.counts.len(), 1);
+        // Two of a hundred other records hold 王伟 besides this one.
+        assert!((tf.share(h("王伟")) - 0.02).abs() < 1e-12);
+        assert!(
+            (tf.share(h("李娜")) - 0.01).abs() < 1e-12,
+            "unseen twice = this pair: one other holder"
+        );
+    }
+
+    /// EM recovers m from unlabelled patterns: a mixture of matches (agreeing) and
+    /// non-matches (u-distributed) gives back the matches' levels and their number.
+    #[test]
+    fn em_learns_m_and_lambda_from_unlabelled_pairs() {
+        let mut records = Vec::new();
+        for i in 0..400 {
+            records.push(Record::new(
+                i,
+                Some(&format!("person{i}x")),
+                Some(&format!("company{}", i % 37)),
+                Some(&format!("86138{i:08}")),
+                Some(&format!("p{i}@mail.com")),
+                Some(["杭州", "上海", "北京"][i as usize % 3]),
+                None,
+                None,
+            ));
+        }
+        let mut patterns: HashMap<u32, u64> = HashMap::new();
+        // 300 true matches: phone agrees, name and e-mail each 80 % of the time
+        // (independently); 700 non-matches: random pairs.
+        for (name, email, k) in [(0, 0, 192), (0, 3, 48), (1, 0, 48), (1, 3, 12)] {
+            *patterns
+                .entry(pack(&[name, 0, email, 0, 0, MISSING]))
+                .or_default() += k;
+        }
+        let mut rng = super::super::demo::Rng::new(3);
+        for _ in 0..700 {
+            let i = rng.below(400) as usize;
+            let j = (i + 1 + rng.below(398) as usize) % 400;
+            *patterns
+                .entry(pack(&compare(&records[i], &records[j])))
+                .or_default() += 1;
+        }
+        let m = Model::fit(&records, &patterns, 20_000, 1);
+        // 300 matches among 400·399/2 pairs of records.
+        let want = 300.0 / 79_800.0;
+        assert!((m.lambda - want).abs() < want * 0.05, "{}", m.lambda);
+        assert!(
+            (m.m[Field::Phone as usize][0] - 1.0).abs() < 0.02,
+            "{:?}",
+            m.m
+        );
+        assert!(
+            (m.m[Field::Name as usize][0] - 0.8).abs() < 0.05,
+            "{:?}",
+            m.m
+        );
+        assert!(m.u[Field::Phone as usize][0] < 0.001);
+        // Agreeing on everything is a match; a different name and phone is not.
+        let a = &records[5];
+        let mut b = a.clone();
+        assert!(m.probability(a, &b) > 0.999);
+        b.name = "someoneelse".into();
+        b.name_sorted = b.name.clone();
+        b.phone = Some("8613999999999".into());
+        b.email = Some("other@mail.com".into());
+        assert!(m.probability(a, &b) < 0.01);
+        let why = m.explain(a, &records[5]);
+        assert_eq!(why.fields[0].level, "same name");
+        assert!(why.fields.iter().all(|f| f.weight > 0.0), "{why:?}");
+    }
+
+    #[test]
+    fn common_values_weigh_less_than_rare_ones() {
+        let mut records: Vec<Record> = (0..1000)
+            .map(|i| rec(&format!("name{i}"), None, None, ""))
+            .collect();
+        for r in records.iter_mut().take(50) {
+            *r = rec("王伟", None, None, "");
+        }
+        let mut patterns = HashMap::new();
+        patterns.insert(pack(&[0, MISSING, MISSING, MISSING, 0, MISSING]), 10);
+        patterns.insert(pack(&[5, MISSING, MISSING, MISSING, 0, MISSING]), 90);
+        let m = Model::fit(&records, &patterns, 10_000, 1);
+        let common = m.explain(&records[0], &records[1]);
+        let rare = m.explain(&records[100], &records[100]);
+        assert!(
+            rare.fields[0].weight > common.fields[0].weight + 3.0,
+            "{common:?} {rare:?}"
+        );
+        // Missing is neutral: no term at all.
+        let none = m.explain(&records[0], &rec("", None, None, ""));
+        assert!(none.fields.iter().all(|f| f.field != Field::Name));
+    }
+}
