@@ -14,6 +14,7 @@ mod identity;
 mod import;
 mod pool;
 mod protect;
+mod readme;
 mod reports;
 mod safety;
 mod work;
