@@ -495,22 +495,8 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
     crate::domain::rules::check_stage_change(me.role, a.stage.as_str(), false)?;
     if place.owner_id == Some(me.id) {
         let rules = pool::rules(&tx, place.pool_id)?;
-        if rules.reclaim_cooldown_days > 0 {
-            let days = rules.reclaim_cooldown_days * 86_400;
-            if let Some((twin, lost)) = pool::lost_twin(
-                &tx,
-                me.id,
-                f.keys.phone.as_deref(),
-                f.keys.email.as_deref(),
-                0,
-                now - days,
-            )? {
-                return Err(Error::Cooldown {
-                    id: twin,
-                    until: crate::clock::fmt_ts(Some(lost + days)),
-                });
-            }
-        }
+        let keys = (f.keys.phone.as_deref(), f.keys.email.as_deref());
+        super::pool::check_no_lost_twin(&tx, &me, 0, keys, &rules, now)?;
         let mut facts =
             pool::claim_facts(&tx, 0, None, me.id, place.pool_id, &rules, day_start(now))?;
         if !crate::domain::rules::counts_towards_limit(&rules, a.stage.as_str()) {
@@ -851,25 +837,8 @@ pub fn edit(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
     // dodge its re-claim cooldown.
     if me.role != Role::Admin && me.role != Role::Manager {
         let rules = pool::rules(&tx, c.pool_id)?;
-        if rules.reclaim_cooldown_days > 0 {
-            let days = rules.reclaim_cooldown_days * 86_400;
-            if let Some((twin, lost)) = pool::lost_twin(
-                &tx,
-                me.id,
-                f.keys.phone.as_deref(),
-                f.keys.email.as_deref(),
-                c.id,
-                now - days,
-            )? {
-                return Err(Error::Cooldown {
-                    id: c.id,
-                    until: format!(
-                        "{} (the phone or e-mail of customer {twin}, which you gave up)",
-                        crate::clock::fmt_ts(Some(lost + days))
-                    ),
-                });
-            }
-        }
+        let keys = (f.keys.phone.as_deref(), f.keys.email.as_deref());
+        super::pool::check_no_lost_twin(&tx, &me, c.id, keys, &rules, now)?;
     }
     let old = validate(&current, false)?;
     let mut before = Map::new();

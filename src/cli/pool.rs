@@ -162,13 +162,14 @@ fn ownership_audit(
     Ok(())
 }
 
-/// Claims one pooled customer for `me`.
-/// The re-claim cooldown also covers copies: a customer with the phone or e-mail of one
-/// `me` lost within the cooldown is refused like that customer.
+/// The re-claim cooldown also covers copies: a customer (`id`; 0 for a new one) with the
+/// phone or e-mail of one `me` gave up within the cooldown is refused like that customer
+/// (claim, add for oneself, edit).
 pub fn check_no_lost_twin(
     tx: &rusqlite::Connection,
     me: &User,
     id: i64,
+    keys: (Option<&str>, Option<&str>),
     rules: &crate::domain::rules::Rules,
     now: i64,
 ) -> Result<()> {
@@ -176,17 +177,10 @@ pub fn check_no_lost_twin(
         return Ok(());
     }
     let days = rules.reclaim_cooldown_days * 86_400;
-    let (phone, email) = customers::contact_keys(tx, id)?;
-    if let Some((twin, lost)) = pool::lost_twin(
-        tx,
-        me.id,
-        phone.as_deref(),
-        email.as_deref(),
-        id,
-        now - days,
-    )? {
+    if let Some((twin, lost)) = pool::lost_twin(tx, me.id, keys.0, keys.1, id, now - days)? {
         return Err(Error::Cooldown {
-            id,
+            // A new customer has no id yet: the one it copies is named.
+            id: if id == 0 { twin } else { id },
             until: format!(
                 "{} (same phone or e-mail as customer {twin}, which you gave up)",
                 crate::clock::fmt_ts(Some(lost + days))
@@ -196,6 +190,7 @@ pub fn check_no_lost_twin(
     Ok(())
 }
 
+/// Claims one pooled customer for `me`.
 pub fn claim_one(store: &mut Store, me: &User, id: i64, now: i64) -> Result<String> {
     let tx = store.begin()?;
     let c = customers::get(&tx, id)?;
@@ -229,7 +224,15 @@ pub fn claim_one(store: &mut Store, me: &User, id: i64, now: i64) -> Result<Stri
         facts.owned = 0;
     }
     check_claim(&rules, &facts, &me.login, &c.pool, now)?;
-    check_no_lost_twin(&tx, me, id, &rules, now)?;
+    let (phone, email) = customers::contact_keys(&tx, id)?;
+    check_no_lost_twin(
+        &tx,
+        me,
+        id,
+        (phone.as_deref(), email.as_deref()),
+        &rules,
+        now,
+    )?;
     if !pool::set_owner_if_pooled(&tx, id, me.id, now)? {
         // Unreachable while the write lock is held; kept as the last line of defence.
         return Err(Error::AlreadyOwned {
