@@ -828,56 +828,38 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             s.duplicates_file = Some(r.path.display().to_string());
         }
     }
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "import",
-            entity: "import",
-            entity_id: None,
-            before: None,
-            after: Some(json!({
-                "file": s.file,
-                "sha256": s.sha256,
-                "rows": s.rows,
-                "imported": s.imported,
-                "duplicates_in_file": s.duplicates_in_file,
-                "duplicates_in_database": s.duplicates_in_database,
-                "merged": s.merged,
-                "merge_refused": s.merge_refused,
-                "rejected": s.rejected,
-                "first_id": s.first_id,
-                "last_id": s.last_id,
-                "on_duplicate": a.on_duplicate.to_possible_value().map(|v| v.get_name().to_string()),
-            })),
-        },
-    )?;
+    let after = json!({
+        "file": s.file,
+        "sha256": s.sha256,
+        "rows": s.rows,
+        "imported": s.imported,
+        "duplicates_in_file": s.duplicates_in_file,
+        "duplicates_in_database": s.duplicates_in_database,
+        "merged": s.merged,
+        "merge_refused": s.merge_refused,
+        "rejected": s.rejected,
+        "first_id": s.first_id,
+        "last_id": s.last_id,
+        "on_duplicate": a.on_duplicate.to_possible_value().map(|v| v.get_name().to_string()),
+    });
+    let record = |action| audit::Record {
+        at: now,
+        actor: &me.login,
+        action,
+        entity: "import",
+        entity_id: None,
+        before: None,
+        after: Some(after.clone()),
+    };
     if a.dry_run {
         tx.rollback()?;
         // A dry run writes nothing but is recorded: its duplicate counts say which phones
         // and e-mails exist, so a series of them is visible in the audit log.
         let tx = ctx.store()?.begin_unchecked()?;
-        audit::append(
-            &tx,
-            audit::Record {
-                at: now,
-                actor: &me.login,
-                action: "import_dry_run",
-                entity: "import",
-                entity_id: None,
-                before: None,
-                after: Some(json!({
-                    "file": s.file,
-                    "sha256": s.sha256,
-                    "rows": s.rows,
-                    "duplicates_in_file": s.duplicates_in_file,
-                    "duplicates_in_database": s.duplicates_in_database,
-                })),
-            },
-        )?;
+        audit::append(&tx, record("import_dry_run"))?;
         tx.commit()?;
     } else {
+        audit::append(&tx, record("import"))?;
         tx.commit()?;
     }
     s.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;

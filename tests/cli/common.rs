@@ -175,3 +175,14 @@ impl TestEnv {
         c.query_row(sql, [], |r| r.get(0)).expect("query")
     }
 }
+
+/// The names of the checks a `pool doctor --format json` run failed.
+pub fn failed_checks(out: &Output) -> Vec<String> {
+    let v: Value = serde_json::from_slice(&out.stdout).expect("doctor JSON");
+    v.as_array()
+        .expect("a list of checks")
+        .iter()
+        .filter(|c| c["status"] == "FAIL")
+        .map(|c| c["check"].as_str().unwrap_or_default().to_string())
+        .collect()
+}

@@ -295,14 +295,7 @@ fn members_get_customers_only_within_the_rules() {
 
 /// The names of the checks `pool doctor --format json` failed.
 fn doctor_failures(env: &TestEnv) -> Vec<String> {
-    let out = env.run_as("admin", &["doctor", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["status"] == "FAIL")
-        .map(|c| c["check"].as_str().unwrap().to_string())
-        .collect()
+    crate::common::failed_checks(&env.run_as("admin", &["doctor", "--format", "json"]))
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Step 8: backup, restore, doctor.
 use std::process::{Child, Command, Stdio};
 
-use crate::common::TestEnv;
+use crate::common::{failed_checks, TestEnv};
 
 fn spawn_claims(env: &TestEnv, user: &str, ids: std::ops::RangeInclusive<i64>) -> Child {
     let mut args = vec!["claim".to_string()];
@@ -137,17 +137,6 @@ fn restore_checks_the_file_keeps_the_old_one_and_works() {
     env.fails_as("admin", &["restore", bad.to_str().unwrap(), "--yes"], 8);
     env.fails_as("admin", &["restore", "/nonexistent.db", "--yes"], 3);
     assert_eq!(env.json(&["list"]).as_array().unwrap().len(), 1);
-}
-
-/// The names of the checks `pool doctor --format json` failed.
-fn failed_checks(out: &std::process::Output) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["status"] == "FAIL")
-        .map(|c| c["check"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
