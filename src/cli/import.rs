@@ -375,9 +375,10 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let started = Instant::now();
     let map = parse_map(&a.map)?;
     let stdin = a.file.as_os_str() == "-";
-    // Reading the live database (or its -wal/-shm) as a CSV would open and close a
-    // descriptor of it, which drops the locks this process holds on it.
-    if !stdin && crate::outfile::Protected::database(&ctx.db_path()?).holds_path(&a.file) {
+    // The database's files: never read as the input (opening and closing a descriptor of
+    // them drops the locks this process holds), never written as rejects or duplicates.
+    let protect = crate::outfile::Protected::database(&ctx.db_path()?);
+    if !stdin && protect.holds_path(&a.file) {
         return Err(Error::invalid(
             "FILE",
             "is the live database or one of its files, not a CSV file",
@@ -416,7 +417,6 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     // A named rejects file is checked now, before any work (and never the database); the
     // default one beside the input takes the first free name, so a re-run never
     // overwrites the last run's rejects nor a file someone else put there.
-    let protect = crate::outfile::Protected::database(&ctx.db_path()?);
     let (rejects_path, opened) = match (&a.rejects, stdin) {
         (Some(p), _) => {
             let existed = std::fs::symlink_metadata(p).is_ok();
