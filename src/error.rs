@@ -43,6 +43,20 @@ pub enum Error {
     PoolNotVisible { pool: String, team: String },
     #[error("customer {id} is in the pool '{pool}', not owned by anyone")]
     NotOwned { id: i64, pool: String },
+    #[error("customer {id} is already in the pool '{pool}'")]
+    AlreadyPooled { id: i64, pool: String },
+    #[error("customer {id} is not owned by {user}")]
+    NotOwnedBy { id: i64, user: String },
+    #[error("customer {id} changed owner meanwhile")]
+    ChangedMeanwhile { id: i64 },
+    #[error("customer {id} has {n} open follow-up(s); pass --cancel-followups to cancel them, or finish them first")]
+    OpenFollowups { id: i64, n: i64 },
+    #[error("customer {id} is in the pool; only owned customers can be locked")]
+    LockPooled { id: i64 },
+    #[error("locking is off in pool '{pool}' (max_locked = 0); an admin can turn it on: pool rules set --pool {pool} --max-locked N")]
+    LockingOff { pool: String },
+    #[error("lock limit reached: {who} has {n}/{max} locked customers")]
+    LockLimit { who: String, n: i64, max: i64 },
     #[error("{0}")]
     Conflict(String),
 
@@ -138,6 +152,13 @@ impl Error {
             | FreshHold { .. }
             | PoolNotVisible { .. }
             | NotOwned { .. }
+            | AlreadyPooled { .. }
+            | NotOwnedBy { .. }
+            | ChangedMeanwhile { .. }
+            | OpenFollowups { .. }
+            | LockPooled { .. }
+            | LockingOff { .. }
+            | LockLimit { .. }
             | Conflict(_) => 5,
             InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
             Busy(_) => 7,
@@ -167,6 +188,15 @@ impl Error {
             DailyCap { .. } => "try again tomorrow, or ask a manager to assign it".into(),
             NotOwned { id, .. } => format!("claim it first: pool claim {id}"),
             Locked { .. } => "a manager can unlock it: pool unlock ID".into(),
+            AlreadyPooled { id, .. } => {
+                format!("anyone who sees its pool can claim it: pool claim {id}")
+            }
+            NotOwnedBy { id, .. } | ChangedMeanwhile { id } => {
+                format!("look at its owner now: pool show {id}")
+            }
+            OpenFollowups { id, .. } => format!("see them: pool followup list --customer {id}"),
+            LockPooled { id } => format!("claim it first: pool claim {id}"),
+            LockLimit { .. } => "unlock another customer first: pool unlock ID".into(),
             FreshHold { .. } => "a manager can assign it now: pool assign ID --to USER".into(),
             Busy(_) => {
                 "another pool command is writing; try again, or raise POOL_BUSY_TIMEOUT (seconds)"

@@ -1,5 +1,6 @@
 //! `pool`: a shared customer pool over one SQLite file. The binary is a thin shell
 //! over this library: cli (parse, print) → domain (decide) → store (persist).
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod domain;

@@ -6,15 +6,15 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::output::confirm;
-use super::pool::day_start;
 use super::Ctx;
 use crate::clock::iso_ts;
 use crate::domain::customer::{validate, CustomerFields, CustomerInput, Stage};
 use crate::domain::mask::{mask_address, mask_email, mask_phone};
 use crate::domain::roles::{may_work_on, sees_contact, Action, Role};
+use crate::domain::rules::day_start;
 use crate::error::{Error, Result};
 use crate::store::customers::{self, Customer, ListFilter, Placement, Sort};
-use crate::store::users::User;
+use crate::store::User;
 use crate::store::{audit, pool, teams, users, work};
 
 #[derive(Debug, Subcommand)]
@@ -496,7 +496,11 @@ pub fn add(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
     if place.owner_id == Some(me.id) {
         let rules = pool::rules(&tx, place.pool_id)?;
         let keys = (f.keys.phone.as_deref(), f.keys.email.as_deref());
-        super::pool::check_no_lost_twin(&tx, &me, 0, keys, &rules, now)?;
+        let twin = match crate::domain::ownership::lost_twin_since(&rules, now) {
+            Some(since) => pool::lost_twin(&tx, me.id, keys.0, keys.1, 0, since)?,
+            None => None,
+        };
+        crate::domain::ownership::check_lost_twin(0, &rules, twin, now)?;
         let mut facts =
             pool::claim_facts(&tx, 0, None, me.id, place.pool_id, &rules, day_start(now))?;
         if !crate::domain::rules::counts_towards_limit(&rules, a.stage.as_str()) {
@@ -838,7 +842,11 @@ pub fn edit(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
     if me.role != Role::Admin && me.role != Role::Manager {
         let rules = pool::rules(&tx, c.pool_id)?;
         let keys = (f.keys.phone.as_deref(), f.keys.email.as_deref());
-        super::pool::check_no_lost_twin(&tx, &me, c.id, keys, &rules, now)?;
+        let twin = match crate::domain::ownership::lost_twin_since(&rules, now) {
+            Some(since) => pool::lost_twin(&tx, me.id, keys.0, keys.1, c.id, since)?,
+            None => None,
+        };
+        crate::domain::ownership::check_lost_twin(c.id, &rules, twin, now)?;
     }
     let old = validate(&current, false)?;
     let mut before = Map::new();

@@ -15,7 +15,7 @@ use crate::domain::merge::{plan, Candidate};
 use crate::domain::roles::{Action, Role};
 use crate::error::{Error, Result};
 use crate::store::merge::{self as store_merge, MergedFields};
-use crate::store::users::User;
+use crate::store::User;
 use crate::store::{audit, customers, pool, Store};
 
 #[derive(Debug, Args)]
@@ -95,7 +95,7 @@ fn candidate(conn: &rusqlite::Connection, id: i64) -> Result<Candidate> {
 /// assign first), so a nightly `dedupe --apply` never hands out what a claim would refuse.
 fn pooled_joins_owner_within_rules(
     tx: &rusqlite::Connection,
-    group: &[crate::store::customers::Customer],
+    group: &[crate::store::Customer],
     now: i64,
 ) -> Result<()> {
     let Some(owner_id) = group.iter().find_map(|c| c.owner_id) else {
@@ -117,7 +117,7 @@ fn pooled_joins_owner_within_rules(
             owner.id,
             c.pool_id,
             &rules,
-            super::pool::day_start(now),
+            crate::domain::rules::day_start(now),
         )?;
         // The group stays one customer: no limit or daily cap is at stake.
         facts.owned = 0;

@@ -14,7 +14,7 @@ use crate::domain::roles::{allowed, Action};
 use crate::error::{Error, Result};
 use crate::store::audit;
 use crate::store::customers::{self, Customer};
-use crate::store::users::User;
+use crate::store::User;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {

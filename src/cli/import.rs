@@ -801,7 +801,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             }
         }
         if takes_for_self && rules.daily_claims > 0 {
-            let today = pool::claims_since(&tx, me.id, super::pool::day_start(now))?;
+            let today = pool::claims_since(&tx, me.id, crate::domain::rules::day_start(now))?;
             if today + s.imported as i64 > rules.daily_claims {
                 return Err(Error::DailyCap {
                     n: today + s.imported as i64,
@@ -897,7 +897,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
 /// duplicate row; never overwrites a value. Returns whether anything changed.
 fn merge_into(
     tx: &rusqlite::Connection,
-    c: &crate::store::customers::Customer,
+    c: &crate::store::Customer,
     lead: &Lead,
     actor: &str,
     now: i64,

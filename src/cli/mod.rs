@@ -24,7 +24,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::domain::roles::{allowed, Action, Role};
 use crate::error::{Error, Result};
-use crate::store::users::User;
+use crate::store::User;
 use crate::store::{audit, teams, users, Store};
 use output::{Format, Out};
 

@@ -11,8 +11,8 @@ use crate::domain::normalize::clean_text;
 use crate::domain::roles::{Action, Role};
 use crate::error::{Error, Result};
 use crate::store::customers::{self, Customer};
-use crate::store::users::User;
 use crate::store::work::{self, FollowupFilter};
+use crate::store::User;
 use crate::store::{audit, teams, users};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -13,5 +13,6 @@ pub mod matching;
 pub mod merge;
 pub mod money;
 pub mod normalize;
+pub mod ownership;
 pub mod roles;
 pub mod rules;

@@ -167,6 +167,18 @@ pub fn allowed(role: Role, action: Action) -> bool {
     }
 }
 
+/// A pool user: who acts, and who owns customers.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub display_name: Option<String>,
+    pub team_id: i64,
+    pub team: String,
+    pub role: Role,
+    pub active: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

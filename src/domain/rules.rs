@@ -274,6 +274,11 @@ pub fn shortest_recycle_days(r: &Rules) -> Option<i64> {
     all.into_iter().filter(|d| *d > 0).min()
 }
 
+/// Start of the day `now` falls in, for the daily claim cap (UTC days for now).
+pub fn day_start(now: i64) -> i64 {
+    now - now.rem_euclid(DAY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

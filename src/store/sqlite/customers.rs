@@ -3,41 +3,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+pub use crate::domain::customer::Customer;
 use crate::domain::customer::CustomerFields;
 use crate::error::{Error, Result};
-
-/// One customer as stored, with owner and pool names joined in.
-#[derive(Debug, Clone, Serialize)]
-pub struct Customer {
-    pub id: i64,
-    pub name: Option<String>,
-    pub company: Option<String>,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub city: Option<String>,
-    pub address: Option<String>,
-    pub source: Option<String>,
-    pub stage: String,
-    pub tags: String,
-    pub notes: Option<String>,
-    pub custom: Option<String>,
-    pub pool_id: i64,
-    pub pool: String,
-    pub owner_id: Option<i64>,
-    pub owner: Option<String>,
-    pub owner_team_id: Option<i64>,
-    pub previous_owner: Option<String>,
-    pub locked: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub claimed_at: Option<i64>,
-    pub pooled_at: Option<i64>,
-    pub released_at: Option<i64>,
-    pub last_contact_at: Option<i64>,
-    pub won_at: Option<i64>,
-    pub deleted_at: Option<i64>,
-    pub merged_into: Option<i64>,
-}
 
 const SELECT: &str =
     "SELECT c.id, c.name, c.company, c.phone, c.email, c.city, c.address, c.source,

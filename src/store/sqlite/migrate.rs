@@ -1,5 +1,6 @@
-//! Schema migrations. `schema.sql` is migration 1; later changes are appended here as
-//! new migrations and shipped ones are never edited.
+//! Schema migrations: `migrations/NNN-*.sql`, applied in order; step N brings a database
+//! to version N. Shipped migrations are never edited; a change is a new file. The
+//! top-level `schema.sql` is the resulting full schema, for reading (a test keeps it true).
 use std::sync::LazyLock;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -9,26 +10,14 @@ use crate::error::{Error, Result};
 
 /// The schema's steps, in order; step N brings a database to version N.
 const STEPS: [&str; 8] = [
-    include_str!("../../schema.sql"),
-    // 2: `pool forget` and merge undo look merges up by survivor.
-    "CREATE INDEX merges_survivor ON merges(survivor_id);",
-    // 3: reports at a million customers: locked customers per owner without
-    // reading rows, deal amounts per user from the index alone.
-    "CREATE INDEX customers_locked ON customers(owner_id) WHERE locked = 1 AND deleted_at IS NULL;
-     CREATE INDEX deals_user_amount ON deals(user_id, amount_minor);",
-    // 4: cross-team shares (report teams) from the few customers that changed hands.
-    "CREATE INDEX customers_previous_owner ON customers(previous_owner_id, owner_id)
-     WHERE previous_owner_id IS NOT NULL AND owner_id IS NOT NULL AND deleted_at IS NULL;",
-    // 5: reports at a million customers answered from indexes (see the file).
-    include_str!("migrations/5-recycle-due.sql"),
-    // 6: the quality report from indexes (see the file).
-    include_str!("migrations/6-quality.sql"),
-    // 7: who really ran a command that acted as someone else, and the simulated time of
-    // a change made under POOL_NOW (the row's own time is always the real one).
-    "ALTER TABLE audit_log ADD COLUMN os_user TEXT;
-     ALTER TABLE audit_log ADD COLUMN sim_at INTEGER;",
-    // 8: voided deals; live deals per owner and currency (see the file).
-    include_str!("migrations/8-deal-void.sql"),
+    include_str!("migrations/001-initial.sql"),
+    include_str!("migrations/002-merges-survivor.sql"),
+    include_str!("migrations/003-locked-and-deal-amounts.sql"),
+    include_str!("migrations/004-previous-owner.sql"),
+    include_str!("migrations/005-recycle-due.sql"),
+    include_str!("migrations/006-quality.sql"),
+    include_str!("migrations/007-audit-os-user.sql"),
+    include_str!("migrations/008-deal-void.sql"),
 ];
 
 /// The same steps for rusqlite_migration's checks (`validate`).

@@ -1,20 +1,9 @@
 //! Users.
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::Serialize;
 
 use crate::domain::roles::Role;
+pub use crate::domain::roles::User;
 use crate::error::{Error, Result};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub login: String,
-    pub display_name: Option<String>,
-    pub team_id: i64,
-    pub team: String,
-    pub role: Role,
-    pub active: bool,
-}
 
 const SELECT: &str = "SELECT u.id, u.login, u.display_name, u.team_id, t.name, u.role, u.active
                       FROM users u JOIN teams t ON t.id = u.team_id";

@@ -1,0 +1,41 @@
+//! The seam between `app` and a storage backend (TaskChampion's `StorageTxn` is the
+//! model): a [`Backend`] hands out transactions, a [`Tx`] offers named operations and
+//! `commit`. Operations take and give plain data; SQL, drivers and pragmas stay in the
+//! backend. Operations take `&mut self` so a client whose transaction needs exclusive
+//! access (PostgreSQL's) can implement them.
+//!
+//! The operations are grouped by job, one trait per file; `Tx` is all of them.
+pub mod audit;
+pub mod customers;
+pub mod people;
+pub mod pool;
+
+pub use audit::AuditOps;
+pub use customers::CustomerOps;
+pub use people::PeopleOps;
+pub use pool::PoolOps;
+
+use crate::error::Result;
+
+/// One unit of work: every operation in it commits together or not at all. Dropped
+/// without `commit`, it rolls back.
+pub trait Tx: AuditOps + CustomerOps + PeopleOps + PoolOps {
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A database the app can work on.
+pub trait Backend {
+    /// A write transaction that holds the right to write from its start, so a decision
+    /// made in it cannot be invalidated by another writer before it commits. Refused
+    /// under a simulated clock (`POOL_NOW`) unless [`Backend::allow_simulated_clock`].
+    fn write(&mut self) -> Result<Box<dyn Tx + '_>>;
+    /// A write transaction that records no dated change, or is rolled back (the first
+    /// admin, a dry run): allowed under a simulated clock.
+    fn write_unchecked(&mut self) -> Result<Box<dyn Tx + '_>>;
+    /// A read-only snapshot: every read in it sees the same committed state.
+    fn read(&mut self) -> Result<Box<dyn Tx + '_>>;
+    /// Whether changes may be dated by `POOL_NOW` (the OS account is a pool admin).
+    fn allow_simulated_clock(&mut self, allowed: bool);
+    /// Where the data is, for messages (a file path; a server address without password).
+    fn location(&self) -> String;
+}
