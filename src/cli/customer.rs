@@ -376,16 +376,7 @@ pub fn detail(c: &Customer, viewer: &User) -> Map<String, Value> {
 
 /// A value as the audit log keeps it: personal data masked, so erasing a customer later
 /// does not have to rewrite the append-only chain.
-pub fn audit_value(field: &str, v: &Option<String>) -> Value {
-    match (field, v) {
-        (_, None) => Value::Null,
-        ("phone", Some(s)) => json!(mask_phone(s)),
-        ("email", Some(s)) => json!(mask_email(s)),
-        ("address", Some(s)) => json!(mask_address(s)),
-        ("notes", Some(_)) => json!("(changed)"),
-        (_, Some(s)) => json!(s),
-    }
-}
+pub use crate::app::audit_value;
 
 fn prompt_missing(input: &mut CustomerInput) -> Result<()> {
     let ask = |label: &str| -> Result<Option<String>> {

@@ -7,11 +7,13 @@
 //! The operations are grouped by job, one trait per file; `Tx` is all of them.
 pub mod audit;
 pub mod customers;
+pub mod matching;
 pub mod people;
 pub mod pool;
 
 pub use audit::AuditOps;
 pub use customers::CustomerOps;
+pub use matching::MatchingOps;
 pub use people::PeopleOps;
 pub use pool::PoolOps;
 
@@ -19,7 +21,7 @@ use crate::error::Result;
 
 /// One unit of work: every operation in it commits together or not at all. Dropped
 /// without `commit`, it rolls back.
-pub trait Tx: AuditOps + CustomerOps + PeopleOps + PoolOps {
+pub trait Tx: AuditOps + CustomerOps + MatchingOps + PeopleOps + PoolOps {
     fn commit(self: Box<Self>) -> Result<()>;
 }
 

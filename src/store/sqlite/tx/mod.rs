@@ -3,6 +3,7 @@
 //! SQL functions.
 mod audit;
 mod customers;
+mod matching;
 mod people;
 mod pool;
 

@@ -1,0 +1,18 @@
+//! What the duplicate model is fitted on and checked against: shared by add, import and
+//! dedupe.
+use crate::domain::customer::MatchKeys;
+use crate::domain::linkage::Model;
+use crate::domain::matching::Record;
+use crate::error::Result;
+
+pub trait MatchingOps {
+    /// Live (not deleted or merged) customers.
+    fn live_count(&mut self) -> Result<i64>;
+    /// The model fitted last time, if any.
+    fn saved_model(&mut self) -> Result<Option<Model>>;
+    fn save_model(&mut self, model: &Model) -> Result<()>;
+    /// The `limit` most recent live customers, to fit the model on.
+    fn recent_records(&mut self, limit: usize) -> Result<Vec<Record>>;
+    /// Live customers with the same phone, e-mail or name key (indexed), at most `limit`.
+    fn neighbours(&mut self, keys: &MatchKeys, limit: i64) -> Result<Vec<Record>>;
+}

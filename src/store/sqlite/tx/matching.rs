@@ -1,0 +1,29 @@
+use super::SqliteTx;
+use crate::domain::customer::MatchKeys;
+use crate::domain::linkage::Model;
+use crate::domain::matching::Record;
+use crate::error::Result;
+use crate::store::ops::MatchingOps;
+use crate::store::sqlite::{customers, dedupe};
+
+impl MatchingOps for SqliteTx<'_> {
+    fn live_count(&mut self) -> Result<i64> {
+        customers::live_count(&self.tx)
+    }
+
+    fn saved_model(&mut self) -> Result<Option<Model>> {
+        dedupe::saved_model(&self.tx)
+    }
+
+    fn save_model(&mut self, model: &Model) -> Result<()> {
+        dedupe::save_model(&self.tx, model)
+    }
+
+    fn recent_records(&mut self, limit: usize) -> Result<Vec<Record>> {
+        dedupe::recent_records(&self.tx, limit)
+    }
+
+    fn neighbours(&mut self, keys: &MatchKeys, limit: i64) -> Result<Vec<Record>> {
+        dedupe::neighbours(&self.tx, keys, limit)
+    }
+}
