@@ -57,6 +57,13 @@ pub enum Error {
     LockingOff { pool: String },
     #[error("lock limit reached: {who} has {n}/{max} locked customers")]
     LockLimit { who: String, n: i64, max: i64 },
+    // users and teams
+    #[error("you are the last admin; make someone else admin first")]
+    LastAdmin,
+    #[error("you cannot deactivate yourself")]
+    DeactivateSelf,
+    #[error("user '{0}' is already deactivated")]
+    AlreadyDeactivated(String),
     #[error("{0}")]
     Conflict(String),
 
@@ -159,6 +166,9 @@ impl Error {
             | LockPooled { .. }
             | LockingOff { .. }
             | LockLimit { .. }
+            | LastAdmin
+            | DeactivateSelf
+            | AlreadyDeactivated(_)
             | Conflict(_) => 5,
             InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
             Busy(_) => 7,
@@ -197,6 +207,11 @@ impl Error {
             OpenFollowups { id, .. } => format!("see them: pool followup list --customer {id}"),
             LockPooled { id } => format!("claim it first: pool claim {id}"),
             LockLimit { .. } => "unlock another customer first: pool unlock ID".into(),
+            LastAdmin => "pool user set-role OTHER admin, then change your own role".into(),
+            DeactivateSelf => "another admin can deactivate you".into(),
+            AlreadyDeactivated(login) => {
+                format!("to give them access again: pool user set-role {login} --active")
+            }
             FreshHold { .. } => "a manager can assign it now: pool assign ID --to USER".into(),
             Busy(_) => {
                 "another pool command is writing; try again, or raise POOL_BUSY_TIMEOUT (seconds)"

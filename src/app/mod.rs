@@ -2,8 +2,11 @@
 //! input and `now`; opens the transaction; checks scope through [`scope`]; asks `domain`
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
+pub mod audit;
 pub mod matching;
+pub mod people;
 pub mod pool;
+pub mod safety;
 pub mod scope;
 
 /// How a changed field appears in the audit log: contacts masked, notes only noted, so

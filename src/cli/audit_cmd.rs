@@ -1,14 +1,12 @@
 //! `pool audit log|verify`: read and prove the trail.
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::Ctx;
-use crate::domain::audit::Verifier;
+use crate::app::audit as app;
 use crate::domain::dates::parse_date;
-use crate::domain::roles::{Action, Role};
-use crate::error::{Error, Result};
-use crate::store::audit::{self, LogFilter};
-use crate::store::users;
+use crate::domain::roles::Action;
+use crate::error::Result;
+use crate::store::LogFilter;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -50,20 +48,10 @@ pub enum AuditCommand {
     },
 }
 
-#[derive(Serialize)]
-struct Verified {
-    ok: bool,
-    rows: i64,
-    head_seq: i64,
-    head_hash: String,
-    expect: Option<String>,
-}
-
 pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
     let me = ctx.require(Action::ReadAudit)?;
     let clock = crate::clock::now()?;
     let out = ctx.out;
-    let conn = &ctx.store()?.conn;
     match cmd {
         AuditCommand::Log {
             customer,
@@ -86,167 +74,26 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
             };
             let f = LogFilter {
                 customer,
-                actor: user.clone(),
-                actors_in_team: if me.role == Role::Manager {
-                    Some(me.team_id)
-                } else {
-                    None
-                },
+                actor: user,
+                actors_in_team: None,
                 action,
                 since: day("--since", &since)?,
                 until: day("--until", &until)?,
                 limit: if limit > 0 { Some(limit) } else { None },
             };
-            if let Some(u) = &user {
-                users::get(conn, u)?;
-            }
-            let rows = audit::list(conn, &f)?;
+            let rows = app::log(ctx.store()?, &me, f)?;
             out.rows(&rows, "no audit rows match")
         }
         AuditCommand::Verify {
             expect,
             forget_head,
         } => {
-            // A malformed --expect is a typo (exit 6), not a rewritten chain (exit 8).
-            if let Some(e) = &expect {
-                parse_expect(e)?;
-            }
-            let mut v = Verifier::default();
-            let mut broken = None;
-            audit::for_each(conn, |row| match v.push(&row) {
-                Ok(()) => Ok(true),
-                Err(b) => {
-                    broken = Some(b);
-                    Ok(false)
-                }
-            })?;
-            if let Some(b) = broken {
-                return Err(Error::Integrity(format!(
-                    "audit chain broken: {b} (rows 1..{} verify; head there {})",
-                    v.head_seq, v.head_hash
-                )));
-            }
-            if let Some(e) = &expect {
-                let (seq, hash) = parse_expect(e)?;
-                match audit::seq_of_hash(conn, &hash)? {
-                    None => {
-                        return Err(Error::Integrity(format!(
-                            "the expected head {hash} is not in the chain: it was truncated or rewritten (head now {}:{})",
-                            v.head_seq, v.head_hash
-                        )))
-                    }
-                    Some(found) if seq.is_some_and(|s| s != found) => {
-                        return Err(Error::Integrity(format!(
-                            "the expected head is at row {found}, not {}: the chain was rewritten",
-                            seq.unwrap_or_default()
-                        )))
-                    }
-                    Some(_) => {}
-                }
-            }
-            let db = ctx.db_path()?;
-            let conn = &ctx.store()?.conn;
-            if let (Some((seq, hash, when)), false) = (remembered_head(&db), forget_head) {
-                if audit::seq_of_hash(conn, &hash)? != Some(seq) {
-                    return Err(Error::Integrity(format!(
-                        "the chain no longer contains the head verified at {when} ({seq}:{hash}): it was truncated or rewritten (head now {}:{}); if a restore replaced the database on purpose, run pool audit verify --forget-head",
-                        v.head_seq, v.head_hash
-                    )));
-                }
-            }
-            remember_head(&db, v.head_seq, &v.head_hash);
+            let v = app::verify(ctx.store()?, &me, expect.as_deref(), forget_head)?;
             out.status(format!(
                 "audit chain ok: {} rows; head {}:{}",
                 v.rows, v.head_seq, v.head_hash
             ));
-            out.record(&Verified {
-                ok: true,
-                rows: v.rows,
-                head_seq: v.head_seq,
-                head_hash: v.head_hash,
-                expect,
-            })
+            out.record(&v)
         }
     }
-}
-
-/// Where this OS user keeps the audit heads they verified: one line per database,
-/// `PATH<TAB>SEQ<TAB>HASH<TAB>WHEN`, in the OS data folder (outside every database, so
-/// whoever rewrites a database cannot rewrite it too, unless they are this OS user).
-fn heads_file() -> Option<std::path::PathBuf> {
-    directories::ProjectDirs::from("", "", "pool").map(|d| d.data_dir().join("verified-heads.tsv"))
-}
-
-fn db_key(db: &std::path::Path) -> String {
-    std::fs::canonicalize(db)
-        .unwrap_or_else(|_| db.to_path_buf())
-        .display()
-        .to_string()
-}
-
-/// The head last verified for `db` by this OS user: (seq, hash, when).
-pub fn remembered_head(db: &std::path::Path) -> Option<(i64, String, String)> {
-    let key = db_key(db);
-    let text = std::fs::read_to_string(heads_file()?).ok()?;
-    text.lines().rev().find_map(|l| {
-        let mut f = l.split('\t');
-        (f.next()? == key).then_some(())?;
-        let seq = f.next()?.parse().ok()?;
-        let hash = f.next()?.to_string();
-        let when = f.next().unwrap_or("").to_string();
-        Some((seq, hash, when))
-    })
-}
-
-/// Remembers `seq:hash` as the verified head of `db` (best effort: a read-only home
-/// folder only loses the memory, never the verification).
-pub fn remember_head(db: &std::path::Path, seq: i64, hash: &str) {
-    let Some(file) = heads_file() else {
-        return;
-    };
-    let key = db_key(db);
-    let when = crate::clock::iso_ts(Some(crate::clock::real_now())).unwrap_or_default();
-    let mut lines: Vec<String> = std::fs::read_to_string(&file)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.split('\t').next() != Some(key.as_str()))
-        .map(String::from)
-        .collect();
-    lines.push(format!("{key}\t{seq}\t{hash}\t{when}"));
-    if let Some(dir) = file.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let tmp = file.with_extension(format!("tsv.{}", std::process::id()));
-    if std::fs::write(&tmp, lines.join("\n") + "\n").is_ok() {
-        let _ = std::fs::rename(&tmp, &file);
-    }
-}
-
-/// `HASH` or `SEQ:HASH` as `audit verify` prints it: a positive row number and 64 hex
-/// digits (SHA-256).
-fn parse_expect(e: &str) -> Result<(Option<i64>, String)> {
-    let bad = |why: &str| {
-        Error::invalid_hint(
-            "--expect",
-            format!("'{e}' {why}"),
-            "pass the head exactly as `pool audit verify` printed it: SEQ:HASH or HASH",
-        )
-    };
-    let (seq, hash) = match e.split_once(':') {
-        Some((s, h)) => (
-            Some(
-                s.trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad("does not start with a row number (SEQ:HASH)"))?,
-            ),
-            h.trim(),
-        ),
-        None => (None, e.trim()),
-    };
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad("is not a head hash (64 hexadecimal digits)"));
-    }
-    Ok((seq, hash.to_ascii_lowercase()))
 }

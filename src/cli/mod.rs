@@ -22,10 +22,10 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::domain::roles::{allowed, Action, Role};
+use crate::app::{people, scope};
+use crate::domain::roles::Action;
 use crate::error::{Error, Result};
-use crate::store::User;
-use crate::store::{audit, teams, users, Store};
+use crate::store::{Backend, Store, User};
 use output::{Format, Out};
 
 const ABOUT: &str =
@@ -208,109 +208,34 @@ impl Ctx {
         Ok(crate::clock::now()?.timestamp())
     }
 
-    /// The acting user.
-    ///
-    /// Who runs the process is the OS account of its effective uid (never an environment
-    /// variable). That account's pool user acts, unless `--as`/`POOL_USER` names another
-    /// user and the OS account is an active pool admin (like sudo); then every audit row
-    /// of the process names both. On a database without users, the OS account becomes
-    /// the admin of team `default` (in one IMMEDIATE transaction, so two first commands
-    /// cannot both do it). `POOL_NOW` may date changes only when the OS account is an
-    /// admin (`Store::begin` refuses otherwise).
+    /// The acting user (see `app::people::identify`: the OS account's pool user, or
+    /// `--as` for an admin's OS account; the first command makes the admin).
     pub fn actor(&mut self) -> Result<User> {
         if let Some(u) = &self.actor {
             return Ok(u.clone());
         }
         let os = crate::identity::os_account();
-        let wanted = self
-            .global
-            .actor
-            .as_deref()
-            .map(str::trim)
-            .filter(|a| !a.is_empty() && *a != os)
-            .map(str::to_string);
+        let wanted = self.global.actor.clone();
         let now = self.now()?;
         let out = self.out;
         let store = self.store()?;
-        let os_user = match users::find(&store.conn, &os)? {
-            Some(u) => Some(u),
-            None => bootstrap(store, &os, now, out)?,
-        };
-        let os_admin = os_user
-            .as_ref()
-            .is_some_and(|u| u.active && u.role == Role::Admin);
-        store.may_simulate = os_admin;
-        let user = match wanted {
-            None => os_user.ok_or_else(|| Error::UnknownActor(os.clone()))?,
-            Some(name) => {
-                if !os_admin {
-                    return Err(Error::Forbidden(format!(
-                        "only a pool admin's OS account may act as another user (--as / POOL_USER '{name}'); you are '{os}'"
-                    )));
-                }
-                let user = users::find(&store.conn, &name)?
-                    .ok_or_else(|| Error::UnknownActor(name.clone()))?;
-                audit::set_os_user(&os);
-                user
-            }
-        };
-        self.remember(user)
-    }
-
-    fn remember(&mut self, user: User) -> Result<User> {
-        if !user.active {
-            return Err(Error::InactiveActor(user.login));
+        let who = people::identify(store, &os, wanted.as_deref(), now)?;
+        if who.bootstrapped {
+            out.status(format!(
+                "pool: new database at {}; your OS account '{os}' is its admin (team 'default')",
+                store.location()
+            ));
         }
-        self.actor = Some(user.clone());
-        Ok(user)
+        self.actor = Some(who.user.clone());
+        Ok(who.user)
     }
 
-    /// The acting user, if their role may do `action` (the one permission check).
+    /// The acting user, if their role may do `action` (the role check of `app::scope`).
     pub fn require(&mut self, action: Action) -> Result<User> {
         let user = self.actor()?;
-        if allowed(user.role, action) {
-            Ok(user)
-        } else {
-            Err(Error::PermissionDenied {
-                role: user.role.as_str().into(),
-                action: action.describe().into(),
-            })
-        }
+        scope::require(&user, action)?;
+        Ok(user)
     }
-}
-
-/// Makes `os` the admin of a database that has no users yet, and returns them; None if
-/// the database has users (then `os` is simply not one of them).
-fn bootstrap(store: &mut Store, os: &str, now: i64, out: Out) -> Result<Option<User>> {
-    let tx = store.begin_unchecked()?;
-    // Looked up again under the write lock: a concurrent first command of the same
-    // account may have just made it the admin.
-    if let Some(u) = users::find(&tx, os)? {
-        return Ok(Some(u));
-    }
-    if users::count(&tx)? > 0 {
-        return Ok(None);
-    }
-    let team = teams::ensure(&tx, "default", now)?;
-    let id = users::insert(&tx, os, None, team, Role::Admin, now)?;
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: os,
-            action: "bootstrap",
-            entity: "user",
-            entity_id: Some(id),
-            before: None,
-            after: Some(serde_json::json!({"login": os, "role": "admin", "team": "default"})),
-        },
-    )?;
-    tx.commit()?;
-    out.status(format!(
-        "pool: new database at {}; your OS account '{os}' is its admin (team 'default')",
-        store.path.display()
-    ));
-    Ok(Some(users::get(&store.conn, os)?))
 }
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::Result;
-use crate::store::migrate;
+use crate::store::Backend;
 
 #[derive(Serialize)]
 struct InitReport {
@@ -20,8 +20,8 @@ pub fn init(ctx: &mut Ctx) -> Result<()> {
     let out = ctx.out;
     let store = ctx.store()?;
     let report = InitReport {
-        database: store.path.display().to_string(),
-        schema_version: migrate::user_version(&store.conn)?,
+        database: store.location(),
+        schema_version: store.schema_version()?,
         admin: user.login,
         role: user.role.as_str().into(),
     };

@@ -1,11 +1,10 @@
 //! `pool team add|list`.
 use clap::Subcommand;
-use serde_json::json;
 
 use super::Ctx;
+use crate::app::people;
 use crate::domain::roles::Action;
 use crate::error::Result;
-use crate::store::{audit, teams};
 
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
@@ -22,32 +21,17 @@ pub enum TeamCommand {
 pub fn run(ctx: &mut Ctx, cmd: TeamCommand) -> Result<()> {
     match cmd {
         TeamCommand::Add { name } => {
-            let name = super::user::clean_name("team", &name)?;
-            let me = ctx.require(Action::ManageTeams)?;
+            let me = ctx.actor()?;
             let now = ctx.now()?;
             let out = ctx.out;
-            let tx = ctx.store()?.begin()?;
-            let id = teams::insert(&tx, &name, now)?;
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "team_add",
-                    entity: "team",
-                    entity_id: Some(id),
-                    before: None,
-                    after: Some(json!({ "name": name })),
-                },
-            )?;
-            tx.commit()?;
+            let name = people::add_team(ctx.store()?, &me, &name, now)?;
             out.status(format!("added team '{name}'"));
             Ok(())
         }
         TeamCommand::List => {
-            ctx.require(Action::ReadUsers)?;
+            let me = ctx.require(Action::ReadUsers)?;
             let out = ctx.out;
-            let rows = teams::list(&ctx.store()?.conn)?;
+            let rows = people::list_teams(ctx.store()?, &me)?;
             out.rows(&rows, "no teams")
         }
     }

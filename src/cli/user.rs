@@ -1,12 +1,11 @@
 //! `pool user add|list|set-role|deactivate`.
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::json;
 
 use super::Ctx;
+use crate::app::people::{self, NewUser, UserChange};
 use crate::domain::roles::{Action, Role};
-use crate::error::{Error, Result};
-use crate::store::{audit, pool, teams, users};
+use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -61,20 +60,8 @@ pub struct AddUser {
     pub name: Option<String>,
 }
 
-/// Logins and team names: trimmed, no spaces or control characters, at most 64 chars.
-pub fn clean_name(field: &str, s: &str) -> Result<String> {
-    let s = s.trim();
-    if s.is_empty()
-        || s.chars().count() > 64
-        || s.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(Error::invalid(
-            field,
-            format!("'{s}' must be 1-64 characters without spaces"),
-        ));
-    }
-    Ok(s.to_string())
-}
+/// Kept where other commands look for it.
+pub use crate::domain::roles::clean_name;
 
 #[derive(Serialize)]
 struct UserRow {
@@ -85,48 +72,31 @@ struct UserRow {
     active: bool,
 }
 
-#[derive(Serialize)]
-struct DeactivateReport {
-    login: String,
-    customers_returned: usize,
-    customers_transferred: usize,
-    transfer_to: Option<String>,
-}
-
 pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
     let now = ctx.now()?;
     let out = ctx.out;
     match cmd {
         UserCommand::Add(a) => {
-            let login = a.login.trim().to_string();
-            crate::identity::check_login(&login)?;
-            let team = clean_name("team", &a.team)?;
-            let me = ctx.require(Action::ManageUsers)?;
-            let tx = ctx.store()?.begin()?;
-            let team_id = teams::ensure(&tx, &team, now)?;
-            let id = users::insert(&tx, &login, a.name.as_deref(), team_id, a.role, now)?;
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "user_add",
-                    entity: "user",
-                    entity_id: Some(id),
-                    before: None,
-                    after: Some(json!({"login": login, "team": team, "role": a.role.as_str()})),
-                },
-            )?;
-            tx.commit()?;
+            // The use case checks the names before the role, as a user expects.
+            let me = ctx.actor()?;
+            let new = NewUser {
+                login: a.login.trim().to_string(),
+                team: a.team.trim().to_string(),
+                role: a.role,
+                display_name: a.name,
+            };
+            people::add_user(ctx.store()?, &me, &new, now)?;
             out.status(format!(
-                "added {} '{login}' to team '{team}'",
-                a.role.as_str()
+                "added {} '{}' to team '{}'",
+                new.role.as_str(),
+                new.login,
+                new.team
             ));
             Ok(())
         }
         UserCommand::List { team, all } => {
-            ctx.require(Action::ReadUsers)?;
-            let rows: Vec<UserRow> = users::list(&ctx.store()?.conn, team.as_deref(), all)?
+            let me = ctx.require(Action::ReadUsers)?;
+            let rows: Vec<UserRow> = people::list_users(ctx.store()?, &me, team.as_deref(), all)?
                 .into_iter()
                 .map(|u| UserRow {
                     login: u.login,
@@ -145,129 +115,20 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
             active,
         } => {
             let me = ctx.require(Action::ManageUsers)?;
-            if role.is_none() && team.is_none() && !active {
-                return Err(Error::Usage(
-                    "say what to change: a ROLE, --team or --active".into(),
-                ));
-            }
-            let tx = ctx.store()?.begin()?;
-            let u = users::get(&tx, &login)?;
-            if let Some(r) = role {
-                if u.login == me.login && r != Role::Admin {
-                    let admins = users::active_admins(&tx)?;
-                    if admins <= 1 {
-                        return Err(Error::Conflict(
-                            "you are the last admin; make someone else admin first".into(),
-                        ));
-                    }
-                }
-                users::set_role(&tx, u.id, r)?;
-            }
-            let mut new_team = u.team.clone();
-            if let Some(t) = &team {
-                let tid = teams::get(&tx, t)?;
-                users::set_team(&tx, u.id, tid)?;
-                new_team = t.clone();
-            }
-            if active {
-                users::set_active(&tx, u.id, true, now)?;
-            }
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "user_set",
-                    entity: "user",
-                    entity_id: Some(u.id),
-                    before: Some(
-                        json!({"role": u.role.as_str(), "team": u.team, "active": u.active}),
-                    ),
-                    after: Some(json!({
-                        "role": role.unwrap_or(u.role).as_str(),
-                        "team": new_team,
-                        "active": u.active || active
-                    })),
-                },
-            )?;
-            tx.commit()?;
+            let change = UserChange {
+                role,
+                team,
+                reactivate: active,
+            };
+            people::change_user(ctx.store()?, &me, &login, &change, now)?;
             out.status(format!("updated user '{login}'"));
             Ok(())
         }
         UserCommand::Deactivate { login, transfer_to } => {
             let me = ctx.require(Action::ManageUsers)?;
-            if login == me.login {
-                return Err(Error::Conflict("you cannot deactivate yourself".into()));
-            }
-            let tx = ctx.store()?.begin()?;
-            let u = users::get(&tx, &login)?;
-            if !u.active {
-                return Err(Error::Conflict(format!(
-                    "user '{login}' is already deactivated"
-                )));
-            }
-            let target = match &transfer_to {
-                Some(t) => {
-                    let v = users::get(&tx, t)?;
-                    if !v.active || v.id == u.id {
-                        return Err(Error::invalid(
-                            "--transfer-to",
-                            format!("'{t}' is not an active other user"),
-                        ));
-                    }
-                    Some(v)
-                }
-                None => None,
-            };
-            // Customers leave in the same transaction that ends the access, so no
-            // customer is ever owned by someone who can no longer work on it.
-            let moved = match &target {
-                Some(v) => pool::transfer_all(&tx, u.id, v.id, me.id, "deactivate", now)?,
-                None => pool::return_all(&tx, u.id, me.id, "deactivate", "user deactivated", now)?,
-            };
-            users::set_active(&tx, u.id, false, now)?;
-            // One row per customer too, so `pool audit log --customer N` finds the move.
-            for id in &moved {
-                audit::append(
-                    &tx,
-                    audit::Record {
-                        at: now,
-                        actor: &me.login,
-                        action: "user_deactivate",
-                        entity: "customer",
-                        entity_id: Some(*id),
-                        before: Some(json!({"owner": u.login})),
-                        after: Some(match &target {
-                            Some(v) => json!({"owner": v.login}),
-                            None => json!({"owner": null, "reason": "user deactivated"}),
-                        }),
-                    },
-                )?;
-            }
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "user_deactivate",
-                    entity: "user",
-                    entity_id: Some(u.id),
-                    before: Some(json!({"active": true})),
-                    after: Some(json!({
-                        "active": false,
-                        "customers": moved,
-                        "transfer_to": transfer_to,
-                    })),
-                },
-            )?;
-            tx.commit()?;
-            let report = DeactivateReport {
-                login,
-                customers_returned: if target.is_none() { moved.len() } else { 0 },
-                customers_transferred: if target.is_some() { moved.len() } else { 0 },
-                transfer_to,
-            };
-            out.record(&report)
+            let done =
+                people::deactivate_user(ctx.store()?, &me, &login, transfer_to.as_deref(), now)?;
+            out.record(&done)
         }
     }
 }

@@ -179,6 +179,54 @@ pub struct User {
     pub active: bool,
 }
 
+/// Logins of teams and pools: trimmed, no spaces or control characters, at most 64 chars.
+pub fn clean_name(field: &str, s: &str) -> crate::error::Result<String> {
+    let s = s.trim();
+    if s.is_empty()
+        || s.chars().count() > 64
+        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(crate::error::Error::invalid(
+            field,
+            format!("'{s}' must be 1-64 characters without spaces"),
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// An admin may not take away the last active admin's role (their own).
+pub fn check_role_change(
+    me: &User,
+    target: &User,
+    to: Role,
+    active_admins: i64,
+) -> crate::error::Result<()> {
+    if target.login == me.login && to != Role::Admin && active_admins <= 1 {
+        return Err(crate::error::Error::LastAdmin);
+    }
+    Ok(())
+}
+
+/// Deactivation: not oneself, not twice, and customers go only to an active other user.
+pub fn check_deactivate(me: &User, target: &User, heir: Option<&User>) -> crate::error::Result<()> {
+    use crate::error::Error;
+    if target.login == me.login {
+        return Err(Error::DeactivateSelf);
+    }
+    if !target.active {
+        return Err(Error::AlreadyDeactivated(target.login.clone()));
+    }
+    if let Some(v) = heir {
+        if !v.active || v.id == target.id {
+            return Err(Error::invalid(
+                "--transfer-to",
+                format!("'{}' is not an active other user", v.login),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

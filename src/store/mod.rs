@@ -9,10 +9,13 @@ pub mod sqlite;
 pub use ops::{Backend, Tx};
 pub use sqlite::Store;
 
+/// The newest schema version this binary writes.
+pub const LATEST_SCHEMA: i64 = sqlite::migrate::LATEST;
+
 // The record types the operations take and give (plain data, shared by backends).
 pub use crate::domain::customer::Customer;
 pub use crate::domain::roles::User;
-pub use sqlite::audit::{LogFilter, LogRow};
+pub use ops::audit::{LogFilter, LogRow};
 pub use sqlite::customers::{ListFilter, Placement, Sort};
 
 // Paths the rest of the crate used before the seam; they go as each command moves to
@@ -21,3 +24,11 @@ pub use sqlite::{
     audit, busy_timeout, busy_timeout_checked, customers, dedupe, demo, merge, migrate, pool,
     reports, safety, teams, users, work, MAX_BUSY_TIMEOUT_SECS,
 };
+
+/// Opens the database at `path` for the doctor: read-only, not migrated, as far as a
+/// damaged file allows.
+pub fn diagnose(
+    path: &std::path::Path,
+) -> crate::error::Result<Box<dyn ops::maintenance::Diagnosis>> {
+    Ok(Box::new(sqlite::maintenance::Diagnose::open(path)?))
+}

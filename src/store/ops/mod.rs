@@ -7,6 +7,7 @@
 //! The operations are grouped by job, one trait per file; `Tx` is all of them.
 pub mod audit;
 pub mod customers;
+pub mod maintenance;
 pub mod matching;
 pub mod people;
 pub mod pool;
@@ -26,7 +27,7 @@ pub trait Tx: AuditOps + CustomerOps + MatchingOps + PeopleOps + PoolOps {
 }
 
 /// A database the app can work on.
-pub trait Backend {
+pub trait Backend: maintenance::Maintenance {
     /// A write transaction that holds the right to write from its start, so a decision
     /// made in it cannot be invalidated by another writer before it commits. Refused
     /// under a simulated clock (`POOL_NOW`) unless [`Backend::allow_simulated_clock`].
@@ -40,4 +41,9 @@ pub trait Backend {
     fn allow_simulated_clock(&mut self, allowed: bool);
     /// Where the data is, for messages (a file path; a server address without password).
     fn location(&self) -> String;
+    /// The OS account behind a process that acts as another user (`--as`): every audit
+    /// row written from now on names it beside the actor.
+    fn act_for(&mut self, os_user: &str);
+    /// The schema version the data is at.
+    fn schema_version(&mut self) -> Result<i64>;
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod customers;
 pub mod dedupe;
 pub mod demo;
+pub mod maintenance;
 pub mod merge;
 pub mod migrate;
 pub mod pool;

@@ -201,18 +201,7 @@ pub fn is_pool_backup(p: &Path) -> bool {
         })
 }
 
-/// What a database file looks like to `restore` and `doctor`.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct FileCheck {
-    pub integrity: String,
-    pub schema_version: i64,
-    pub audit_rows: i64,
-    pub audit_head: String,
-    pub audit_error: Option<String>,
-    /// What differs from pool's schema of the file's version (nothing else is read then).
-    pub schema_error: Option<String>,
-    pub customers: i64,
-}
+pub use crate::store::ops::maintenance::FileCheck;
 
 fn corrupt(e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {

@@ -1,16 +1,8 @@
 //! Teams.
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
 use crate::error::{Error, Result};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TeamRow {
-    pub id: i64,
-    pub name: String,
-    pub members: i64,
-    pub active_members: i64,
-}
+pub use crate::store::ops::people::TeamRow;
 
 pub fn find(conn: &Connection, name: &str) -> Result<Option<i64>> {
     Ok(conn

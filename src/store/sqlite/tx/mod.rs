@@ -55,4 +55,12 @@ impl Backend for Store {
     fn location(&self) -> String {
         self.path.display().to_string()
     }
+
+    fn schema_version(&mut self) -> Result<i64> {
+        super::migrate::user_version(&self.conn)
+    }
+
+    fn act_for(&mut self, os_user: &str) {
+        super::audit::set_os_user(os_user);
+    }
 }
