@@ -164,6 +164,39 @@ pub fn to_latest(conn: &mut Connection) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The full current schema as written by this binary's migrations, in creation order:
+    /// what the top-level `schema.sql` must say.
+    fn current_schema_sql() -> String {
+        let mut conn = Connection::open_in_memory().unwrap();
+        to_latest(&mut conn).unwrap();
+        let mut s = conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid")
+            .unwrap();
+        let stmts: Vec<String> = s
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        stmts.iter().map(|q| format!("{q};\n\n")).collect()
+    }
+
+    const SCHEMA_HEADER: &str = "-- pool: the current full schema (SQLite), for reading. Generated from the\n-- migrations in src/store/sqlite/migrations/ (the only source of truth; a database\n-- is built and upgraded by them). A unit test fails when this file is out of date;\n-- regenerate it with: POOL_WRITE_SCHEMA=1 cargo test --lib schema_sql\n\n";
+
+    #[test]
+    fn schema_sql_is_the_migrated_schema() {
+        let want = format!("{SCHEMA_HEADER}{}", current_schema_sql());
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+        if std::env::var_os("POOL_WRITE_SCHEMA").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap();
+        // Loaded into an empty database, it gives exactly the migrated schema too.
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&have).unwrap();
+        assert_eq!(schema_of(&conn).unwrap(), expected_schema(LATEST).unwrap());
+        assert!(have == want, "schema.sql is out of date; regenerate it: POOL_WRITE_SCHEMA=1 cargo test --lib schema_sql");
+    }
+
     #[test]
     fn migrations_validate() {
         MIGRATIONS.validate().unwrap();
