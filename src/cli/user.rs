@@ -27,7 +27,7 @@ pub enum UserCommand {
         login: String,
         /// New role
         #[arg(value_enum)]
-        role: Option<Role>,
+        role: Option<RoleArg>,
         /// Move the user to this team
         #[arg(long)]
         team: Option<String>,
@@ -45,6 +45,26 @@ pub enum UserCommand {
     },
 }
 
+/// A role as the command line spells it (the domain's `Role` knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Manager,
+    Member,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Manager => Role::Manager,
+            RoleArg::Member => Role::Member,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AddUser {
     /// Login name (what --as and POOL_USER take)
@@ -53,8 +73,8 @@ pub struct AddUser {
     #[arg(long, default_value = "default")]
     pub team: String,
     /// Role
-    #[arg(long, value_enum, default_value_t = Role::Member)]
-    pub role: Role,
+    #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+    pub role: RoleArg,
     /// Display name, e.g. 李华
     #[arg(long)]
     pub name: Option<String>,
@@ -82,7 +102,7 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
             let new = NewUser {
                 login: a.login.trim().to_string(),
                 team: a.team.trim().to_string(),
-                role: a.role,
+                role: a.role.into(),
                 display_name: a.name,
             };
             people::add_user(ctx.store()?, &me, &new, now)?;
@@ -116,7 +136,7 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
         } => {
             let me = ctx.require(Action::ManageUsers)?;
             let change = UserChange {
-                role,
+                role: role.map(Role::from),
                 team,
                 reactivate: active,
             };
