@@ -23,3 +23,6 @@ pub fn audit_value(field: &str, v: &Option<String>) -> serde_json::Value {
         (_, Some(s)) => json!(s),
     }
 }
+
+#[cfg(test)]
+mod tests;
