@@ -2,7 +2,11 @@
 //! input and `now`; opens the transaction; checks scope through [`scope`]; asks `domain`
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
+pub mod dedupe;
+pub mod demo;
+pub mod import;
 pub mod matching;
+pub mod merge;
 pub mod pool;
 pub mod scope;
 
