@@ -66,6 +66,23 @@ pub enum Error {
     AlreadyDeactivated(String),
     #[error("{0}")]
     Conflict(String),
+    // import and dedupe
+    #[error("customer {id} is in pool '{pool}', which {owner}'s team does not see; a manager can assign it first")]
+    MergeOwnerCannotSee {
+        id: i64,
+        pool: String,
+        owner: String,
+    },
+    #[error("customer {id} would go to {owner}: {reason}; a manager can decide")]
+    MergeOwnerRefused {
+        id: i64,
+        owner: String,
+        reason: String,
+    },
+    #[error("merge {merge_id} was already undone")]
+    MergeUndone { merge_id: i64 },
+    #[error("merge {merge_id} cannot be undone: a customer in it was erased (pool forget)")]
+    MergeErased { merge_id: i64 },
 
     #[error("invalid {field}: {msg}")]
     InvalidInput { field: String, msg: String },
@@ -170,6 +187,11 @@ impl Error {
             | DeactivateSelf
             | AlreadyDeactivated(_)
             | Conflict(_) => 5,
+            // import and dedupe
+            MergeOwnerCannotSee { .. }
+            | MergeOwnerRefused { .. }
+            | MergeUndone { .. }
+            | MergeErased { .. } => 5,
             InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
             Busy(_) => 7,
             Integrity(_) => 8,

@@ -3,7 +3,11 @@
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
 pub mod audit;
+pub mod dedupe;
+pub mod demo;
+pub mod import;
 pub mod matching;
+pub mod merge;
 pub mod people;
 pub mod pool;
 pub mod safety;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use customer_pool::domain::demo::generate;
+use customer_pool::demo::generate;
 use customer_pool::domain::matching::{evaluate, find, Record, DEFAULT_THRESHOLD};
 
 struct Opts {

@@ -3,12 +3,11 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use clap::Args;
-use serde_json::json;
 
 use super::Ctx;
+use crate::app::demo as app;
 use crate::domain::roles::Action;
 use crate::error::Result;
-use crate::store::{audit, demo};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -25,10 +24,6 @@ pub fn run(ctx: &mut Ctx, a: &DemoArgs) -> Result<()> {
     let now = ctx.now()?;
     let out = ctx.out;
     let started = Instant::now();
-    let store = ctx.store()?;
-    // Bulk load: a bigger page cache for this connection only.
-    store.bulk_cache_mib(256)?;
-    let tx = store.begin()?;
     let bar = if std::io::stderr().is_terminal() && !out.quiet && a.customers >= 20_000 {
         let b = indicatif::ProgressBar::new(a.customers);
         b.set_style(
@@ -39,7 +34,7 @@ pub fn run(ctx: &mut Ctx, a: &DemoArgs) -> Result<()> {
     } else {
         None
     };
-    let summary = demo::load(&tx, a.customers, a.seed, now, |n| {
+    let summary = app::load(ctx.store()?, &me, a.customers, a.seed, now, &mut |n| {
         if let Some(b) = &bar {
             b.set_position(n);
         }
@@ -47,21 +42,6 @@ pub fn run(ctx: &mut Ctx, a: &DemoArgs) -> Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "demo",
-            entity: "database",
-            entity_id: None,
-            before: None,
-            after: Some(json!({"seed": a.seed, "summary": &summary})),
-        },
-    )?;
-    tx.commit()?;
-    // Fresh statistics so the planner picks the right index on a big table.
-    store.analyze()?;
     out.status(format!(
         "demo data loaded in {:.1} s (seed {}); try: pool list --in-pool --city 杭州",
         started.elapsed().as_secs_f64(),

@@ -35,7 +35,7 @@
 //! The dev corpus (seed 11) is what the model was looked at on; the held-out corpus
 //! (seed 9001, two to four corruptions a copy and more hard non-duplicates) is only
 //! ever measured, never tuned on.
-use super::demo::{
+use super::synthetic::{
     Rng, CITIES, GIVEN, INDUSTRIES, MAIL, PINYIN, SIMILAR, STREETS, SURNAMES, SYLLABLES,
 };
 

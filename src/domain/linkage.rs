@@ -515,7 +515,7 @@ impl Model {
                     .map(|t| {
                         let mut counts = ucount.clone();
                         scope.spawn(move || {
-                            let mut rng = super::demo::Rng::new(seed.wrapping_add(t as u64));
+                            let mut rng = super::synthetic::Rng::new(seed.wrapping_add(t as u64));
                             for _ in 0..per {
                                 let i = rng.below(n as u64) as usize;
                                 let mut j = rng.below(n as u64 - 1) as usize;
@@ -899,7 +899,7 @@ mod tests {
                 .entry(pack(&[name, 0, email, 0, 0, MISSING]))
                 .or_default() += k;
         }
-        let mut rng = super::super::demo::Rng::new(3);
+        let mut rng = super::super::synthetic::Rng::new(3);
         for _ in 0..700 {
             let i = rng.below(400) as usize;
             let j = (i + 1 + rng.below(398) as usize) % 400;

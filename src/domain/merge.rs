@@ -2,8 +2,10 @@
 //! must wait for a manager. Pure.
 use serde_json::{Map, Value};
 
-use super::customer::{validate, CustomerFields, CustomerInput};
+use super::customer::{validate, Customer, CustomerFields, CustomerInput};
 use super::normalize::{company_key, name_key};
+use super::roles::{Role, User};
+use super::rules::{check_claim, ClaimFacts, Rules};
 use crate::error::{Error, Result};
 
 /// What a merge needs to know of one customer.
@@ -136,6 +138,51 @@ pub fn plan(mut group: Vec<Candidate>) -> Result<Plan> {
         last_contact_at: group.iter().filter_map(|c| c.last_contact_at).max(),
         won_at: group.iter().filter_map(|c| c.won_at).min(),
     })
+}
+
+/// A merge of pooled customers into an owned one gives them to the owner ("owned beats
+/// pooled"): only where the owner could claim each of them now — a pool their team sees
+/// (`visible`), no re-claim cooldown, no fresh hold. Otherwise the group waits for a
+/// manager (who can assign first), so a nightly `dedupe --apply` never hands out what a
+/// claim would refuse.
+pub fn check_pooled_joins_owner(
+    owner: &User,
+    c: &Customer,
+    visible: bool,
+    rules: &Rules,
+    facts: &ClaimFacts,
+    now: i64,
+) -> Result<()> {
+    if owner.role != Role::Admin && !visible {
+        return Err(Error::MergeOwnerCannotSee {
+            id: c.id,
+            pool: c.pool.clone(),
+            owner: owner.login.clone(),
+        });
+    }
+    // The group stays one customer: no limit or daily cap is at stake.
+    let facts = ClaimFacts {
+        owned: 0,
+        claims_today: 0,
+        ..facts.clone()
+    };
+    check_claim(rules, &facts, &owner.login, &c.pool, now).map_err(|e| Error::MergeOwnerRefused {
+        id: c.id,
+        owner: owner.login.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// Whether a merge may be undone: once only, and not after one of its customers was
+/// erased (its before-images went with it).
+pub fn check_undo(merge_id: i64, undone: bool, erased: bool) -> Result<()> {
+    if undone {
+        return Err(Error::MergeUndone { merge_id });
+    }
+    if erased {
+        return Err(Error::MergeErased { merge_id });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use customer_pool::domain::demo::Rng;
+use customer_pool::domain::synthetic::Rng;
 
 use crate::common::TestEnv;
 

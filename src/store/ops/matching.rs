@@ -15,4 +15,8 @@ pub trait MatchingOps {
     fn recent_records(&mut self, limit: usize) -> Result<Vec<Record>>;
     /// Live customers with the same phone, e-mail or name key (indexed), at most `limit`.
     fn neighbours(&mut self, keys: &MatchKeys, limit: i64) -> Result<Vec<Record>>;
+    /// One customer's record from its stored keys, live or not (None: no such id).
+    fn match_record(&mut self, id: i64) -> Result<Option<Record>>;
+    /// Every live customer, by id (the dedupe scan).
+    fn all_records(&mut self) -> Result<Vec<Record>>;
 }

@@ -7,14 +7,18 @@
 //! The operations are grouped by job, one trait per file; `Tx` is all of them.
 pub mod audit;
 pub mod customers;
+pub mod import;
 pub mod maintenance;
 pub mod matching;
+pub mod merge;
 pub mod people;
 pub mod pool;
 
 pub use audit::AuditOps;
 pub use customers::CustomerOps;
+pub use import::ImportOps;
 pub use matching::MatchingOps;
+pub use merge::MergeOps;
 pub use people::PeopleOps;
 pub use pool::PoolOps;
 
@@ -22,7 +26,9 @@ use crate::error::Result;
 
 /// One unit of work: every operation in it commits together or not at all. Dropped
 /// without `commit`, it rolls back.
-pub trait Tx: AuditOps + CustomerOps + MatchingOps + PeopleOps + PoolOps {
+pub trait Tx:
+    AuditOps + CustomerOps + ImportOps + MatchingOps + MergeOps + PeopleOps + PoolOps
+{
     fn commit(self: Box<Self>) -> Result<()>;
 }
 

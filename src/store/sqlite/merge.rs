@@ -4,6 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+use crate::store::ops::merge::{MergeOf, MergeRecord};
 
 /// Every column of `customers`, in table order (before-images and undo use them all).
 pub const COLUMNS: [&str; 31] = [
@@ -94,28 +95,17 @@ fn tags_of(conn: &Connection, id: i64) -> Result<Vec<String>> {
 /// Child tables moved to the survivor.
 const CHILDREN: [&str; 4] = ["interactions", "followups", "deals", "ownership_events"];
 
-/// The merged values the survivor gets (decided by the caller, pure domain).
-pub struct MergedFields {
-    pub fields: crate::domain::customer::CustomerFields,
-    pub stage: String,
-    pub custom: Option<String>,
-    pub owner_id: Option<i64>,
-    pub last_contact_at: Option<i64>,
-    pub won_at: Option<i64>,
-}
-
 /// Merges `others` into `survivor` in the caller's transaction; returns the merge id.
-#[allow(clippy::too_many_arguments)]
-pub fn merge(
-    conn: &Connection,
-    survivor: i64,
-    others: &[i64],
-    merged: &MergedFields,
-    score: f64,
-    reasons: &str,
-    by: i64,
-    now: i64,
-) -> Result<i64> {
+pub fn merge(conn: &Connection, m: &MergeOf) -> Result<i64> {
+    let MergeOf {
+        survivor,
+        others,
+        merged,
+        score,
+        reasons,
+        by,
+        at: now,
+    } = *m;
     let mut all = vec![survivor];
     all.extend_from_slice(others);
     let mut rows = Vec::new();
@@ -168,14 +158,7 @@ pub fn merge(
     Ok(merge_id)
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MergeRecord {
-    pub id: i64,
-    pub survivor_id: i64,
-    pub merged_ids: Vec<i64>,
-    pub undone: bool,
-}
-
+/// A merge and its before-images.
 pub fn get(conn: &Connection, merge_id: i64) -> Result<(MergeRecord, Value)> {
     let (survivor, merged, before, undone): (i64, String, String, Option<i64>) = conn
         .prepare_cached(
@@ -186,30 +169,23 @@ pub fn get(conn: &Connection, merge_id: i64) -> Result<(MergeRecord, Value)> {
         })
         .optional()?
         .ok_or_else(|| Error::not_found("merge", merge_id))?;
+    let before: Value = serde_json::from_str(&before)?;
     Ok((
         MergeRecord {
             id: merge_id,
             survivor_id: survivor,
             merged_ids: serde_json::from_str(&merged)?,
             undone: undone.is_some(),
+            erased: before.get("erased").is_some(),
         },
-        serde_json::from_str(&before)?,
+        before,
     ))
 }
 
-/// Puts every row back as it was before the merge.
-pub fn undo(conn: &Connection, merge_id: i64, now: i64) -> Result<MergeRecord> {
-    let (rec, before) = get(conn, merge_id)?;
-    if rec.undone {
-        return Err(Error::Conflict(format!(
-            "merge {merge_id} was already undone"
-        )));
-    }
-    if before.get("erased").is_some() {
-        return Err(Error::Conflict(format!(
-            "merge {merge_id} cannot be undone: a customer in it was erased (pool forget)"
-        )));
-    }
+/// Puts every row back as it was before the merge (whether it may be undone is
+/// `domain::merge::check_undo`'s to say).
+pub fn undo(conn: &Connection, merge_id: i64, now: i64) -> Result<()> {
+    let (_, before) = get(conn, merge_id)?;
     // Children go back to the customer they were moved from.
     restore_children(conn, &before)?;
     for row in before["rows"].as_array().cloned().unwrap_or_default() {
@@ -234,7 +210,7 @@ pub fn undo(conn: &Connection, merge_id: i64, now: i64) -> Result<MergeRecord> {
     }
     conn.prepare_cached("UPDATE merges SET undone_at = ?2 WHERE id = ?1")?
         .execute(params![merge_id, now])?;
-    Ok(rec)
+    Ok(())
 }
 
 /// Moves each recorded child back to its original customer.

@@ -1,6 +1,7 @@
 //! The SQLite backend: open with the pragmas every connection needs, migrate, and hand
 //! out IMMEDIATE write transactions (`tx::SqliteTx`). SQLite's SQL lives under this module.
 pub mod audit;
+pub mod bulk;
 pub mod customers;
 pub mod dedupe;
 pub mod demo;

@@ -26,4 +26,12 @@ impl MatchingOps for SqliteTx<'_> {
     fn neighbours(&mut self, keys: &MatchKeys, limit: i64) -> Result<Vec<Record>> {
         dedupe::neighbours(&self.tx, keys, limit)
     }
+
+    fn match_record(&mut self, id: i64) -> Result<Option<Record>> {
+        dedupe::record(&self.tx, id)
+    }
+
+    fn all_records(&mut self) -> Result<Vec<Record>> {
+        dedupe::records(&self.tx)
+    }
 }

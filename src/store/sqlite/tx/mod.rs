@@ -3,7 +3,9 @@
 //! SQL functions.
 mod audit;
 mod customers;
+mod import;
 mod matching;
+mod merge;
 mod people;
 mod pool;
 

@@ -1,39 +1,8 @@
-//! Deterministic demo data: realistic Chinese and English customers with a known share
+//! Deterministic demo customers: realistic Chinese and English ones with a known share
 //! of near-duplicates (the truth the dedupe benchmark scores against). Pure: no SQL.
-
-/// splitmix64: small, fast, and the same sequence for a seed on every platform.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n (0 when n is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            ((self.next_u64() as u128 * n as u128) >> 64) as u64
-        }
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+use crate::domain::synthetic::{
+    Rng, CITIES, GIVEN, INDUSTRIES, MAIL, PINYIN, SIMILAR, STREETS, SURNAMES, SYLLABLES,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoCustomer {
@@ -52,51 +21,6 @@ pub struct DemoCustomer {
     pub cluster: u64,
 }
 
-pub(crate) const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
-    "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
-    "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金", "石", "廖", "贾", "夏",
-    "韦", "付", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛", "闫", "段", "雷", "侯",
-    "龙", "史", "陶", "黎", "贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "覃", "武", "戴",
-    "莫", "孔", "欧阳", "司马",
-];
-pub(crate) const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
-    "超", "秀", "霞", "平", "刚", "桂", "英", "华", "玉", "萍", "红", "鹏", "辉", "飞", "建", "国",
-    "文", "斌", "宇", "浩", "凯", "健", "俊", "帆", "帅", "旭", "宁", "龙", "林", "欣", "佳", "婷",
-    "雪", "琳", "晶", "慧", "颖", "倩", "莉", "梅", "兰", "云", "峰", "波", "志", "海", "东", "亮",
-    "晨", "阳", "博", "昊", "然", "轩", "睿", "泽", "子", "梓", "思", "雨", "若", "诗", "嘉", "怡",
-    "晓", "春", "秋", "冬", "立", "新", "永", "德", "成", "振", "家", "荣", "正", "世", "光", "天",
-    "清", "安", "和", "瑞",
-];
-/// Look-alike or sound-alike characters reps mistype (伟/玮, 华/化 …).
-pub(crate) const SIMILAR: &[(&str, &str)] = &[
-    ("伟", "玮"),
-    ("华", "化"),
-    ("丽", "莉"),
-    ("明", "铭"),
-    ("静", "婧"),
-    ("杰", "洁"),
-    ("军", "君"),
-    ("芳", "方"),
-    ("娜", "那"),
-    ("涛", "韬"),
-    ("辉", "晖"),
-    ("峰", "锋"),
-    ("云", "芸"),
-    ("海", "凯"),
-    ("科", "可"),
-    ("贸", "茂"),
-    ("电", "店"),
-    ("信", "新"),
-    ("达", "大"),
-    ("通", "同"),
-    ("源", "元"),
-    ("创", "闯"),
-    ("智", "志"),
-    ("诚", "成"),
-];
 const FIRST: &[&str] = &[
     "Emily",
     "James",
@@ -139,6 +63,7 @@ const FIRST: &[&str] = &[
     "Tessa",
     "Victor",
 ];
+
 const LAST: &[&str] = &[
     "Carter",
     "Smith",
@@ -181,69 +106,15 @@ const LAST: &[&str] = &[
     "Cox",
     "Howard",
 ];
+
 const INITIALS: &str = "ABCDEFGHJKLMNPRSTW";
-/// (city, province prefix of its addresses, districts)
-pub(crate) const CITIES: &[(&str, &str, &[&str])] = &[
-    ("北京", "北京市", &["朝阳区", "海淀区", "东城区", "丰台区"]),
-    (
-        "上海",
-        "上海市",
-        &["浦东新区", "徐汇区", "静安区", "闵行区"],
-    ),
-    ("广州", "广东省广州市", &["天河区", "越秀区", "海珠区"]),
-    ("深圳", "广东省深圳市", &["南山区", "福田区", "宝安区"]),
-    ("杭州", "浙江省杭州市", &["西湖区", "滨江区", "余杭区"]),
-    ("成都", "四川省成都市", &["武侯区", "锦江区", "高新区"]),
-    ("武汉", "湖北省武汉市", &["洪山区", "江汉区", "武昌区"]),
-    ("南京", "江苏省南京市", &["鼓楼区", "玄武区", "江宁区"]),
-    ("苏州", "江苏省苏州市", &["工业园区", "姑苏区", "吴中区"]),
-    ("西安", "陕西省西安市", &["雁塔区", "碑林区", "未央区"]),
-    ("重庆", "重庆市", &["渝中区", "江北区", "南岸区"]),
-    ("天津", "天津市", &["和平区", "南开区", "河西区"]),
-    ("长沙", "湖南省长沙市", &["岳麓区", "芙蓉区", "天心区"]),
-    ("郑州", "河南省郑州市", &["金水区", "中原区", "二七区"]),
-    ("青岛", "山东省青岛市", &["市南区", "崂山区", "黄岛区"]),
-    ("厦门", "福建省厦门市", &["思明区", "湖里区", "集美区"]),
-];
+
 const FOREIGN_CITIES: &[(&str, &str, &str)] = &[
     ("Singapore", "Orchard Road", "+65"),
     ("London", "Baker Street", "+44 20"),
     ("San Francisco", "Market Street", "+1 415"),
 ];
-pub(crate) const STREETS: &[&str] = &[
-    "文三路",
-    "人民路",
-    "解放路",
-    "中山路",
-    "建设路",
-    "学院路",
-    "长江路",
-    "科技园路",
-    "新华路",
-    "和平路",
-];
-pub(crate) const SYLLABLES: &[&str] = &[
-    "云", "帆", "明", "远", "华", "创", "天", "宇", "星", "辰", "博", "瑞", "汇", "通", "达", "信",
-    "诚", "智", "源", "腾", "飞", "鸿", "盛", "嘉", "恒", "泰", "安", "康", "新", "锐", "启", "航",
-    "中", "正", "金", "银", "海", "山", "青", "蓝",
-];
-pub(crate) const INDUSTRIES: &[&str] = &[
-    "科技",
-    "网络",
-    "贸易",
-    "电子",
-    "医疗器械",
-    "教育咨询",
-    "食品",
-    "物流",
-    "建材",
-    "软件",
-    "机械",
-    "生物",
-    "文化传媒",
-    "新能源",
-    "化工",
-];
+
 const CN_SUFFIX: &[&str] = &[
     "有限公司",
     "有限公司",
@@ -251,6 +122,7 @@ const CN_SUFFIX: &[&str] = &[
     "股份有限公司",
     "有限责任公司",
 ];
+
 const EN_WORDS: &[&str] = &[
     "Northwind",
     "Blue Harbor",
@@ -277,9 +149,11 @@ const EN_WORDS: &[&str] = &[
     "Meridian",
     "Highland",
 ];
+
 const EN_MID: &[&str] = &[
     "Global", "United", "Star", "First", "Prime", "Coastal", "Metro", "Golden", "Allied", "Vista",
 ];
+
 const EN_KIND: &[&str] = &[
     "Trading",
     "Logistics",
@@ -294,7 +168,9 @@ const EN_KIND: &[&str] = &[
     "Analytics",
     "Partners",
 ];
+
 const EN_SUFFIX: &[&str] = &["Co., Ltd.", "Ltd", "Inc.", "LLC", "Limited"];
+
 const SOURCES: &[&str] = &[
     "展会",
     "官网",
@@ -306,6 +182,7 @@ const SOURCES: &[&str] = &[
     "百度推广",
     "老客户推荐",
 ];
+
 const TAGS: &[&str] = &[
     "VIP",
     "意向强",
@@ -318,6 +195,7 @@ const TAGS: &[&str] = &[
     "跨境",
     "政府",
 ];
+
 const NOTES: &[&str] = &[
     "对报价敏感，下周再联系",
     "需要先做技术演示",
@@ -326,18 +204,6 @@ const NOTES: &[&str] = &[
     "已发送产品资料",
     "Asked for a trial account",
     "竞品在跟进，需要加快",
-];
-pub(crate) const MAIL: &[&str] = &[
-    "qq.com",
-    "163.com",
-    "126.com",
-    "gmail.com",
-    "outlook.com",
-    "sina.com",
-];
-pub(crate) const PINYIN: &[&str] = &[
-    "wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun", "ma",
-    "zhu", "hu", "guo",
 ];
 
 /// A mobile number unique to an original: the index scrambled by an odd multiplier

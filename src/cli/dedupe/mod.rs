@@ -1,0 +1,289 @@
+//! `pool dedupe [--apply|--interactive]`: the report of duplicate clusters, or merging
+//! them through `app::merge` (each cluster its own transaction); `pool merge` and
+//! `pool dedupe undo` are in their own files.
+mod merge;
+mod undo;
+
+use std::io::IsTerminal;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+
+use super::Ctx;
+use crate::app::dedupe as app;
+use crate::app::merge::{merge_group, Merged};
+use crate::domain::matching::{self, Cluster};
+use crate::domain::roles::Action;
+use crate::error::{Error, Result};
+use crate::store::Backend;
+
+pub use merge::{merge, MergeArgs};
+use undo::undo;
+
+#[derive(Debug, Args)]
+pub struct DedupeArgs {
+    #[command(subcommand)]
+    pub undo: Option<DedupeCommand>,
+    /// Pairs whose match probability is at least this are duplicates (0–1)
+    #[arg(long, default_value_t = matching::DEFAULT_THRESHOLD)]
+    pub threshold: f64,
+    /// Merge every cluster without asking (for cron)
+    #[arg(long, conflicts_with = "interactive")]
+    pub apply: bool,
+    /// Ask per cluster: merge, skip, or pick the survivor
+    #[arg(long)]
+    pub interactive: bool,
+    /// Show at most N clusters (0 = all)
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DedupeCommand {
+    /// Undo a merge: restore every customer and moved record exactly
+    Undo {
+        /// The merge id (from the merge's output or `pool audit log --action merge`)
+        merge_id: i64,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterRow {
+    ids: Vec<i64>,
+    /// The weakest link's match probability.
+    probability: f64,
+    /// Why the weakest link matched: each field's level and log2 Bayes factor.
+    reasons: String,
+    names: String,
+    owners: String,
+}
+
+/// One pair inside a cluster, with every field's contribution (JSON only).
+#[derive(Debug, Serialize)]
+struct PairRow {
+    a: i64,
+    b: i64,
+    probability: f64,
+    prior_weight: f64,
+    fields: Vec<crate::domain::linkage::FieldWeight>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterJson {
+    #[serde(flatten)]
+    row: ClusterRow,
+    pairs: Vec<PairRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct Skipped {
+    ids: Vec<i64>,
+    probability: f64,
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+struct DedupeSummary {
+    customers: usize,
+    candidate_pairs: usize,
+    clusters: usize,
+    duplicates: usize,
+    merged: usize,
+    skipped_need_manager: usize,
+    failed: usize,
+    threshold: f64,
+    model_prior: f64,
+    em_iterations: u32,
+    seconds: f64,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
+    if let Some(DedupeCommand::Undo { merge_id }) = a.undo {
+        return undo(ctx, merge_id);
+    }
+    let me = ctx.require(Action::Dedupe)?;
+    app::check_threshold(a.threshold)?;
+    let now = ctx.now()?;
+    let out = ctx.out;
+    let started = std::time::Instant::now();
+    let store: &mut dyn Backend = ctx.store()?;
+    let app::Scan { records, found } = app::scan(store, &me, a.threshold)?;
+    let model = &found.model;
+    let clusters: Vec<&Cluster> = found.clusters.iter().collect();
+    let describe = |store: &mut dyn Backend, c: &Cluster| -> Result<ClusterRow> {
+        let rs: Vec<&matching::Record> = c.members.iter().map(|i| &records[*i]).collect();
+        let weakest = c
+            .links
+            .last()
+            .map(|l| model.explain(&records[l.a], &records[l.b]).reasons())
+            .unwrap_or_default();
+        let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+        Ok(ClusterRow {
+            probability: round3(c.score),
+            reasons: weakest,
+            names: app::labels(store, &ids)?.join(" | "),
+            ids,
+            owners: rs
+                .iter()
+                .map(|r| r.owner.clone().unwrap_or_else(|| "(pool)".into()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    };
+    let mut summary = DedupeSummary {
+        customers: records.len(),
+        candidate_pairs: found.candidate_pairs,
+        clusters: clusters.len(),
+        duplicates: clusters.iter().map(|c| c.members.len() - 1).sum(),
+        merged: 0,
+        skipped_need_manager: 0,
+        failed: 0,
+        threshold: a.threshold,
+        model_prior: round3(model.lambda),
+        em_iterations: model.em_iterations,
+        seconds: 0.0,
+    };
+    if !a.apply && !a.interactive {
+        let shown: Vec<&Cluster> = clusters
+            .iter()
+            .take(if a.limit == 0 { usize::MAX } else { a.limit })
+            .copied()
+            .collect();
+        summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+        if out.is_json() {
+            let mut rows: Vec<ClusterJson> = Vec::with_capacity(shown.len());
+            for c in &shown {
+                rows.push(ClusterJson {
+                    row: describe(store, c)?,
+                    pairs: c
+                        .links
+                        .iter()
+                        .map(|l| {
+                            let (x, y) = (&records[l.a], &records[l.b]);
+                            let e = model.explain(x, y);
+                            PairRow {
+                                a: x.id.min(y.id),
+                                b: x.id.max(y.id),
+                                probability: round3(e.probability),
+                                prior_weight: e.prior_weight,
+                                fields: e.fields,
+                            }
+                        })
+                        .collect(),
+                });
+            }
+            return out.json(&json!({"summary": summary, "clusters": rows}));
+        }
+        let rows: Vec<ClusterRow> = shown
+            .iter()
+            .map(|c| describe(store, c))
+            .collect::<Result<_>>()?;
+        out.rows(&rows, "No duplicates found.")?;
+        out.status(format!(
+            "{} cluster(s), {} duplicate(s) among {} customers ({} candidate pairs, {:.2} s); merge with --apply or --interactive",
+            summary.clusters, summary.duplicates, summary.customers, summary.candidate_pairs, summary.seconds
+        ));
+        return Ok(());
+    }
+    if a.interactive && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::Usage(
+            "--interactive needs a terminal; use --apply for scripts and cron".into(),
+        ));
+    }
+    let mut merged: Vec<Merged> = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
+    for c in &clusters {
+        let row = describe(store, c)?;
+        let mut survivor = None;
+        if a.interactive {
+            crate::say!(
+                "\n{} (probability {:.3}: {})\n  owners: {}",
+                row.names,
+                row.probability,
+                row.reasons,
+                row.owners
+            );
+            let mut items = vec!["merge (oldest survives)".to_string(), "skip".to_string()];
+            items.extend(row.ids.iter().map(|i| format!("merge, keep {i}")));
+            let pick = dialoguer::Select::new()
+                .with_prompt(format!("customers {:?}", row.ids))
+                .items(&items)
+                .default(0)
+                .interact()
+                .map_err(|e| Error::Other(format!("prompt failed: {e}")))?;
+            match pick {
+                1 => continue,
+                0 => {}
+                n => survivor = row.ids.get(n - 2).copied(),
+            }
+        }
+        let why = format!("probability {:.3}: {}", row.probability, row.reasons);
+        match merge_group(store, &me, &row.ids, survivor, c.score, &why, now) {
+            Ok(m) => {
+                summary.merged += 1;
+                merged.push(m);
+            }
+            // Two owners: a manager decides. Reported, not a failure of the run.
+            Err(e) if e.exit_code() == 5 => {
+                summary.skipped_need_manager += 1;
+                skipped.push(Skipped {
+                    ids: row.ids.clone(),
+                    probability: row.probability,
+                    reason: e.to_string(),
+                });
+            }
+            // A customer changed or vanished since the scan, or is another team's: skip.
+            Err(e) if matches!(e.exit_code(), 3 | 4 | 6) => {
+                summary.failed += 1;
+                skipped.push(Skipped {
+                    ids: row.ids.clone(),
+                    probability: row.probability,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+    if out.is_json() {
+        out.json(&json!({"summary": summary, "merged": merged, "skipped": skipped}))?;
+    } else {
+        out.rows(&merged, "Nothing merged.")?;
+        out.section("skipped", &skipped)?;
+    }
+    out.status(format!(
+        "{} merged, {} need a manager (different owners), {} skipped",
+        summary.merged, summary.skipped_need_manager, summary.failed
+    ));
+    if summary.skipped_need_manager > 0 {
+        out.warn(format!(
+            "{} cluster(s) need a manager: their customers have different owners",
+            summary.skipped_need_manager
+        ));
+    }
+    Ok(())
+}
+
+/// TEMPORARY: `pool add` (cli/customer.rs, another helper's) still calls this; it goes
+/// when add uses `app::matching`. Import and dedupe use `app::matching::model_for`.
+pub fn model_for(conn: &rusqlite::Connection) -> Result<crate::domain::linkage::Model> {
+    let live = crate::store::customers::live_count(conn)? as u64;
+    if let Some(m) = crate::store::dedupe::saved_model(conn)? {
+        let fitted_on = m.real_population;
+        let slack = (fitted_on / 4).max(matching::MIN_POPULATION as u64 / 4);
+        if live.abs_diff(fitted_on) <= slack {
+            return Ok(m);
+        }
+    }
+    let sample = crate::store::dedupe::recent_records(conn, 100_000)?;
+    let mut m = matching::fit(&sample);
+    m.real_population = live;
+    m.compact(2_000);
+    crate::store::dedupe::save_model(conn, &m)?;
+    Ok(m)
+}
