@@ -234,8 +234,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CLAIMED: &str = "UPDATE 1";
-
 /// psql -At prints nothing for a plain UPDATE; the count comes from a CTE.
 fn claim_count_sql(id: i64) -> String {
     format!(
