@@ -18,3 +18,5 @@ mod readme;
 mod reports;
 mod safety;
 mod work;
+
+mod pg_server;

@@ -1,0 +1,979 @@
+//! Server mode: the PostgreSQL server itself refuses what a member must not do. Each test
+//! gets a fresh database (migrations of src/store/postgres/migrations/ loaded by its owner
+//! role), an admin, a manager and a member in team east, a member in team west and a
+//! viewer, all login roles; then it attacks as those roles with real `psql` processes.
+//!
+//! Runs only when POOL_TEST_PG holds libpq connection info for a superuser, e.g.
+//! `eval "$(.ci/pg-cluster start)"` sets it; otherwise every test says it was skipped.
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use customer_pool::domain::audit::{Stored, Verifier};
+use customer_pool::domain::mask::{mask_email, mask_phone};
+
+/// One test's database and roles; dropped (database and roles) at the end.
+struct Server {
+    conninfo: String,
+    db: String,
+    owner: String,
+}
+
+impl Server {
+    /// A fresh database for test `name`, or None (skipped) without POOL_TEST_PG.
+    fn new(name: &str) -> Option<Server> {
+        let Some(conninfo) = std::env::var("POOL_TEST_PG")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+        else {
+            eprintln!("pg_server::{name}: skipped (set POOL_TEST_PG to a superuser's connection info, e.g. eval \"$(.ci/pg-cluster start)\")");
+            return None;
+        };
+        // Roles are cluster-wide: every name carries the database's, so tests run in
+        // parallel (and re-run after a crash) without meeting each other.
+        let db = format!("pt_{name}_{}", std::process::id());
+        let owner = format!("{db}_owner");
+        let s = Server {
+            conninfo,
+            db,
+            owner,
+        };
+        s.drop_all();
+        s.superuser(&format!("CREATE ROLE {o} LOGIN CREATEROLE; ", o = s.owner));
+        s.superuser(&format!(
+            "CREATE DATABASE {d} OWNER {o} TEMPLATE template0 ENCODING 'UTF8'",
+            d = s.db,
+            o = s.owner
+        ));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/store/postgres/migrations"),
+        )
+        .expect("migrations folder")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+        files.sort();
+        for f in files {
+            let out = s
+                .psql_cmd(&s.owner)
+                .args(["-1", "-f"])
+                .arg(&f)
+                .output()
+                .expect("run psql");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                f.display(),
+                text(&out.stderr)
+            );
+        }
+        for (who, team, role) in [
+            ("admin", "hq", "admin"),
+            ("boss", "east", "manager"),
+            ("m1", "east", "member"),
+            ("m2", "west", "member"),
+            ("viewer", "east", "viewer"),
+        ] {
+            s.ok(
+                "",
+                &format!(
+                    "SELECT pool_private.add_user('{}', '{team}', '{role}')",
+                    s.role(who)
+                ),
+            );
+        }
+        Some(s)
+    }
+
+    /// The login role of test user `who` ("" = the owner).
+    fn role(&self, who: &str) -> String {
+        if who.is_empty() {
+            self.owner.clone()
+        } else {
+            format!("{}_{who}", self.db)
+        }
+    }
+
+    fn psql_cmd(&self, role: &str) -> Command {
+        let mut c = Command::new("psql");
+        c.arg("-X")
+            .arg("-q")
+            .arg("-At")
+            .args(["-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"])
+            .arg("-d")
+            .arg(format!("{} user={role} dbname={}", self.conninfo, self.db))
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `psql -c SQL` as test user `who` (one implicit transaction).
+    fn run(&self, who: &str, sql: &str) -> Output {
+        self.psql_cmd(&self.role(who))
+            .arg("-c")
+            .arg(sql)
+            .output()
+            .expect("run psql")
+    }
+
+    fn ok(&self, who: &str, sql: &str) -> String {
+        let out = self.run(who, sql);
+        assert!(
+            out.status.success(),
+            "as {who}: {sql}\nfailed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// The statement must fail with this SQLSTATE (verbose errors print it).
+    fn refused(&self, who: &str, sql: &str, sqlstate: &str) -> String {
+        let out = self.run(who, sql);
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "as {who}: {sql}\nwas allowed: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            err.contains(&format!("ERROR:  {sqlstate}:")),
+            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
+        );
+        err
+    }
+
+    fn superuser(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.conninfo,
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    }
+
+    fn drop_all(&self) {
+        let roles = ["admin", "boss", "m1", "m2", "viewer"]
+            .iter()
+            .map(|w| self.role(w))
+            .chain([self.owner.clone()])
+            .map(|r| format!("DROP ROLE IF EXISTS {r};"))
+            .collect::<String>();
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .args(["-c", &roles])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+    }
+
+    fn id(&self, who: &str) -> i64 {
+        self.ok(
+            "",
+            &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
+        )
+        .parse()
+        .expect("user id")
+    }
+
+    /// `n` new pooled customers in `pool` (as the admin, so not on fresh hold unless the
+    /// rules say so); their ids.
+    fn pooled(&self, n: usize, pool: i64) -> Vec<i64> {
+        let out = self.ok(
+            "admin",
+            &format!(
+                "INSERT INTO customers (name, phone, email, phone_key, email_key, pool_id)
+                 SELECT '客户' || g, '1380013' || lpad(g::text, 4, '0'), 'c' || g || '@qq.com',
+                        '861380013' || lpad(g::text, 4, '0'), 'c' || g || '@qq.com', {pool}
+                   FROM generate_series((SELECT coalesce(max(id), 0) + 1 FROM customers),
+                                        (SELECT coalesce(max(id), 0) + {n} FROM customers)) g
+                 RETURNING id"
+            ),
+        );
+        out.lines().map(|l| l.parse().expect("id")).collect()
+    }
+
+    fn rules(&self, set: &str) {
+        self.ok(
+            "admin",
+            &format!("UPDATE pool_rules SET {set} WHERE pool_id = 1"),
+        );
+    }
+
+    fn owner_of(&self, id: i64) -> String {
+        self.ok(
+            "",
+            &format!(
+                "SELECT coalesce(u.login, '-') FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = {id}"
+            ),
+        )
+    }
+
+    fn claim_sql(id: i64) -> String {
+        format!(
+            "UPDATE customers SET owner_id = (SELECT pool_private.my_id()) WHERE id = {id} AND owner_id IS NULL AND deleted_at IS NULL"
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.drop_all();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// psql -At prints nothing for a plain UPDATE; the count comes from a CTE.
+fn claim_count_sql(id: i64) -> String {
+    format!(
+        "WITH c AS ({} RETURNING 1) SELECT count(*) FROM c",
+        Server::claim_sql(id)
+    )
+}
+
+#[test]
+fn claims_within_max_owned_and_the_daily_cap_pass_and_beyond_them_are_refused() {
+    let Some(s) = Server::new("limits") else {
+        return;
+    };
+    let ids = s.pooled(6, 1);
+    s.rules("max_owned = 2, daily_claims = 0");
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[1])), "1");
+    let e = s.refused("m1", &Server::claim_sql(ids[2]), "PT410");
+    assert!(e.contains("limit reached"), "{e}");
+    assert_eq!(s.owner_of(ids[2]), "-");
+    // Won stages do not count unless count_won.
+    s.ok(
+        "admin",
+        &format!(
+            "UPDATE customers SET stage = 'customer' WHERE id = {}",
+            ids[0]
+        ),
+    );
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[2])), "1");
+    s.rules("count_won = true");
+    s.refused("m1", &Server::claim_sql(ids[3]), "PT410");
+    // The daily cap: three claims today already.
+    s.rules("max_owned = 0, count_won = false, daily_claims = 3");
+    s.refused("m1", &Server::claim_sql(ids[3]), "PT411");
+    // Another member has their own cap.
+    assert_eq!(s.ok("m2", &claim_count_sql(ids[3])), "1");
+    // A manager's assignment is not a claim of the manager's, but it respects max_owned.
+    s.rules("max_owned = 2, daily_claims = 0");
+    s.refused(
+        "boss",
+        &format!(
+            "UPDATE customers SET owner_id = {} WHERE id = {}",
+            s.id("m1"),
+            ids[4]
+        ),
+        "PT410",
+    );
+}
+
+#[test]
+fn the_cooldown_holds_for_the_customer_and_its_copies() {
+    let Some(s) = Server::new("cooldown") else {
+        return;
+    };
+    let ids = s.pooled(3, 1);
+    // A copy of ids[0]: same phone key.
+    s.ok(
+        "admin",
+        &format!(
+            "UPDATE customers SET phone_key = (SELECT phone_key FROM customers WHERE id = {}) WHERE id = {}",
+            ids[0], ids[1]
+        ),
+    );
+    s.rules("reclaim_cooldown_days = 7");
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    s.ok(
+        "m1",
+        &format!(
+            "SELECT pool_private.intend('release', '不感兴趣'); UPDATE customers SET owner_id = NULL WHERE id = {}",
+            ids[0]
+        ),
+    );
+    s.refused("m1", &Server::claim_sql(ids[0]), "PT412");
+    let e = s.refused("m1", &Server::claim_sql(ids[1]), "PT412");
+    assert!(e.contains("which you gave up"), "{e}");
+    // A member cannot move the clock: pool.sim_now is honoured for admins only.
+    s.refused(
+        "m1",
+        &format!(
+            "SET pool.sim_now = '9999999999'; {}",
+            Server::claim_sql(ids[0])
+        ),
+        "PT412",
+    );
+    // Nor edit an owned customer into a copy of the one given up.
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[2])), "1");
+    s.refused(
+        "m1",
+        &format!(
+            "UPDATE customers SET phone_key = '8613800130001' WHERE id = {}",
+            ids[2]
+        ),
+        "PT412",
+    );
+    // The release was recorded by the server, with the reason given.
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!("SELECT event || ':' || reason FROM ownership_events WHERE customer_id = {} AND event = 'release'", ids[0])
+        ),
+        "release:不感兴趣"
+    );
+    // Someone else may claim it.
+    assert_eq!(s.ok("m2", &claim_count_sql(ids[0])), "1");
+}
+
+#[test]
+fn a_fresh_customer_is_held_for_managers_and_an_invisible_pool_cannot_be_claimed() {
+    let Some(s) = Server::new("fresh") else {
+        return;
+    };
+    s.rules("fresh_hold_hours = 24");
+    let ids = s.pooled(2, 1);
+    let e = s.refused("m1", &Server::claim_sql(ids[0]), "PT413");
+    assert!(e.contains("only a manager can assign"), "{e}");
+    // A manager assigns it within the team.
+    s.ok(
+        "boss",
+        &format!(
+            "UPDATE customers SET owner_id = {} WHERE id = {}",
+            s.id("m1"),
+            ids[0]
+        ),
+    );
+    assert_eq!(s.owner_of(ids[0]), s.role("m1"));
+    // …but not to another team's member.
+    s.refused(
+        "boss",
+        &format!(
+            "UPDATE customers SET owner_id = {} WHERE id = {}",
+            s.id("m2"),
+            ids[1]
+        ),
+        "PT403",
+    );
+    // A pool only team east sees.
+    s.ok(
+        "admin",
+        "INSERT INTO pools (name, created_at) VALUES ('east-only', 0);
+         INSERT INTO pool_rules (pool_id) SELECT id FROM pools WHERE name = 'east-only';
+         INSERT INTO pool_teams SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'east-only' AND t.name = 'east'",
+    );
+    let pool: i64 = s
+        .ok("admin", "SELECT id FROM pools WHERE name = 'east-only'")
+        .parse()
+        .unwrap();
+    let hidden = s.pooled(1, pool)[0];
+    // West does not even see it: the claim finds no row, the list shows nothing.
+    assert_eq!(s.ok("m2", &claim_count_sql(hidden)), "0");
+    assert_eq!(
+        s.ok(
+            "m2",
+            &format!("SELECT count(*) FROM customers_v WHERE id = {hidden}")
+        ),
+        "0"
+    );
+    assert_eq!(s.owner_of(hidden), "-");
+    // East does.
+    assert_eq!(s.ok("m1", &claim_count_sql(hidden)), "1");
+}
+
+#[test]
+fn members_cannot_write_to_other_owners_or_other_teams_customers() {
+    let Some(s) = Server::new("writes") else {
+        return;
+    };
+    let ids = s.pooled(4, 1);
+    let (m1, m2) = (s.id("m1"), s.id("m2"));
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.ok("m2", &claim_count_sql(ids[1])), "1");
+    // Another owner's customer: the row is not there for the writer.
+    for sql in [
+        format!("UPDATE customers SET name = 'hacked' WHERE id = {}", ids[0]),
+        format!("UPDATE customers SET owner_id = {m2} WHERE id = {}", ids[0]),
+        format!("UPDATE customers SET owner_id = NULL WHERE id = {}", ids[0]),
+        format!("UPDATE customers SET locked = true WHERE id = {}", ids[0]),
+    ] {
+        assert_eq!(
+            s.ok(
+                "m2",
+                &format!("WITH c AS ({sql} RETURNING 1) SELECT count(*) FROM c")
+            ),
+            "0",
+            "{sql}"
+        );
+    }
+    assert_eq!(s.owner_of(ids[0]), s.role("m1"));
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!("SELECT name FROM customers WHERE id = {}", ids[0])
+        ),
+        "客户1"
+    );
+    // A member cannot give their customer away, nor add one for someone else.
+    s.refused(
+        "m1",
+        &format!("UPDATE customers SET owner_id = {m2} WHERE id = {}", ids[0]),
+        "PT403",
+    );
+    s.refused(
+        "m1",
+        &format!("INSERT INTO customers (name, owner_id) VALUES ('x', {m2})"),
+        "PT403",
+    );
+    // Nor log, plan or record deals on another owner's customer.
+    s.refused(
+        "m1",
+        &format!("INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at) VALUES ({}, {m1}, 'call', 'x', 0, 0)", ids[1]),
+        "PT403",
+    );
+    s.refused(
+        "m1",
+        &format!("INSERT INTO deals (customer_id, amount_minor, currency, on_date, created_at) VALUES ({}, 100, 'CNY', '2026-01-01', 0)", ids[1]),
+        "PT403",
+    );
+    // A won stage needs a deal; server-kept columns stay the server's.
+    s.refused(
+        "m1",
+        &format!("UPDATE customers SET stage = 'loyal' WHERE id = {}", ids[0]),
+        "PT416",
+    );
+    s.ok(
+        "m1",
+        &format!("UPDATE customers SET last_contact_at = 99999999999, claimed_at = 99999999999, name = '新名字' WHERE id = {}", ids[0]),
+    );
+    assert_eq!(
+        s.ok("admin", &format!("SELECT last_contact_at IS NULL, claimed_at < 9999999999, name FROM customers WHERE id = {}", ids[0])),
+        "t|t|新名字"
+    );
+    // Logging a call on one's own customer is allowed and moves its contact clock (not into the future).
+    s.ok(
+        "m1",
+        &format!("INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at) VALUES ({}, {m2}, 'call', '聊了报价', 99999999999, 0)", ids[0]),
+    );
+    assert_eq!(
+        s.ok("admin", &format!("SELECT i.user_id = {m1}, c.last_contact_at = i.at, i.at < 9999999999 FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE c.id = {}", ids[0])),
+        "t|t|t"
+    );
+    // A manager works on their team's customers only.
+    s.ok(
+        "boss",
+        &format!("UPDATE customers SET city = '杭州' WHERE id = {}", ids[0]),
+    );
+    assert_eq!(
+        s.ok("boss", &format!("WITH c AS (UPDATE customers SET city = '深圳' WHERE id = {} RETURNING 1) SELECT count(*) FROM c", ids[1])),
+        "0"
+    );
+    // A viewer writes nothing.
+    s.refused(
+        "viewer",
+        &format!("UPDATE customers SET name = 'v' WHERE id = {}", ids[2]),
+        "42501",
+    );
+    s.refused("viewer", &Server::claim_sql(ids[2]), "42501");
+    // Locks: at most max_locked, and a locked customer is not released.
+    s.rules("max_locked = 1");
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[2])), "1");
+    s.ok(
+        "m1",
+        &format!("UPDATE customers SET locked = true WHERE id = {}", ids[0]),
+    );
+    s.refused(
+        "m1",
+        &format!("UPDATE customers SET locked = true WHERE id = {}", ids[2]),
+        "PT415",
+    );
+    s.refused(
+        "m1",
+        &format!("UPDATE customers SET owner_id = NULL WHERE id = {}", ids[0]),
+        "PT415",
+    );
+}
+
+#[test]
+fn contacts_of_pooled_and_other_teams_customers_are_masked() {
+    let Some(s) = Server::new("mask") else { return };
+    let ids = s.pooled(3, 1);
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.ok("m2", &claim_count_sql(ids[1])), "1");
+    let row = |who: &str, id: i64| {
+        s.ok(who, &format!("SELECT phone || ' ' || email || ' ' || coalesce(phone_key, '-') FROM customers_v WHERE id = {id}"))
+    };
+    let mine = "13800130001 c1@qq.com 8613800130001";
+    assert_eq!(row("m1", ids[0]), mine);
+    assert_eq!(row("m1", ids[1]), "138****0002 c***@qq.com -");
+    assert_eq!(row("m1", ids[2]), "138****0003 c***@qq.com -");
+    assert_eq!(row("viewer", ids[0]), "138****0001 c***@qq.com -");
+    // A manager: pooled and own team unmasked, other teams masked.
+    assert_eq!(row("boss", ids[0]), mine);
+    assert_eq!(row("boss", ids[2]), "13800130003 c3@qq.com 8613800130003");
+    assert_eq!(row("boss", ids[1]), "138****0002 c***@qq.com -");
+    assert_eq!(row("admin", ids[1]), "13800130002 c2@qq.com 8613800130002");
+    // The base table's contact columns are closed to all but admins, in any clause.
+    for who in ["m1", "viewer", "boss"] {
+        for sql in [
+            "SELECT phone FROM customers",
+            "SELECT * FROM customers",
+            "SELECT id FROM customers WHERE phone LIKE '138%'",
+            "SELECT id FROM customers WHERE email_key = 'c2@qq.com'",
+            "SELECT id FROM customers ORDER BY notes",
+        ] {
+            s.refused(who, sql, "42501");
+        }
+    }
+    // Nor through an UPDATE's RETURNING.
+    s.refused(
+        "m1",
+        &format!(
+            "UPDATE customers SET name = name WHERE id = {} RETURNING phone",
+            ids[0]
+        ),
+        "42501",
+    );
+    // A masked value is what domain/mask.rs gives, byte for byte.
+    let phones = [
+        "13800138000",
+        "138 0013 8000",
+        "１３８００１３８０００",
+        "+86 138 0013 8000",
+        "8613800138000",
+        "0086 138 0013 8000",
+        "13800138000 转 123",
+        "0571-88886666",
+        "010-62345678",
+        "+86 0571 8888 6666",
+        "+44 20 7946 0958",
+        "88886666",
+        "12345",
+        "1234",
+        "n/a",
+        "12345678901234567890",
+        "",
+        "   ",
+        "(+86) 138-0013-8000 ext. 12",
+        "138x",
+        "x12",
+        "13800138000#9",
+        "138 0013 8000 分机号 7",
+        "\u{3000}13800138000\u{3000}",
+    ];
+    let emails = [
+        "lihua@qq.com",
+        " 李华@163.com ",
+        "a@b@qq.com",
+        "@qq.com",
+        "lihua",
+        "",
+        "Ab.C@Example.COM\u{3000}",
+    ];
+    let list = |xs: &[&str]| {
+        xs.iter()
+            .map(|x| format!("'{}'", x.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let sql_phones = s.ok(
+        "m1",
+        &format!("SELECT string_agg(pool_private.mask_phone(x), E'\\n' ORDER BY o) FROM unnest(ARRAY[{}]) WITH ORDINALITY AS t(x, o)", list(&phones)),
+    );
+    let rust_phones: Vec<String> = phones.iter().map(|p| mask_phone(p)).collect();
+    assert_eq!(sql_phones, rust_phones.join("\n").trim());
+    let sql_emails = s.ok(
+        "m1",
+        &format!("SELECT string_agg(pool_private.mask_email(x), E'\\n' ORDER BY o) FROM unnest(ARRAY[{}]) WITH ORDINALITY AS t(x, o)", list(&emails)),
+    );
+    let rust_emails: Vec<String> = emails.iter().map(|e| mask_email(e)).collect();
+    assert_eq!(sql_emails, rust_emails.join("\n"));
+}
+
+#[test]
+fn nobody_writes_the_audit_log_but_the_server() {
+    let Some(s) = Server::new("auditlog") else {
+        return;
+    };
+    let ids = s.pooled(1, 1);
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    for who in ["m1", "viewer", "boss", "admin"] {
+        for sql in [
+            "INSERT INTO audit_log (seq, at, actor, action, entity, prev_hash, hash) VALUES (999, 0, 'x', 'claim', 'customer', '', 'h')",
+            "UPDATE audit_log SET actor = 'someone'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+            "UPDATE audit_head SET seq = 0",
+            "SELECT pool_private.append_audit('x', 'claim', 'customer', 1, NULL, NULL)",
+        ] {
+            s.refused(who, sql, "42501");
+        }
+    }
+    // Not even its owner rewrites it.
+    s.refused("", "UPDATE audit_log SET actor = 'someone'", "PT800");
+    s.refused("", "DELETE FROM audit_log", "PT800");
+    s.refused("", "TRUNCATE audit_log", "PT800");
+    // A client may note what the server cannot see (an export) — under its own name and the
+    // server's clock — but not invent a data change.
+    s.refused(
+        "m1",
+        &format!(
+            "SELECT pool_private.audit_note('claim', 'customer', {}, NULL, '{{}}')",
+            ids[0]
+        ),
+        "PT403",
+    );
+    s.ok(
+        "m1",
+        "SELECT pool_private.audit_note('export', 'export', NULL, NULL, '{\"rows\":1}')",
+    );
+    assert_eq!(
+        s.ok(
+            "admin",
+            "SELECT actor FROM audit_log WHERE action = 'export'"
+        ),
+        s.role("m1")
+    );
+    // A member reads no audit rows.
+    s.refused("m1", "SELECT count(*) FROM audit_log", "42501");
+    // The claim's own row was written by the server, in the claim's transaction.
+    assert_eq!(
+        s.ok("admin", &format!("SELECT actor || ' ' || before || ' ' || after FROM audit_log WHERE action = 'claim' AND entity_id = {}", ids[0])),
+        format!("{} {{\"owner\":null,\"pool\":\"public\"}} {{\"owner\":\"{}\"}}", s.role("m1"), s.role("m1"))
+    );
+    // The client's own audit() call for a change the server audited in the same
+    // transaction is not a second row: it answers with the server's row.
+    let seq = s.ok(
+        "m1",
+        &format!(
+            "UPDATE customers SET city = '上海' WHERE id = {id}; SELECT pool_private.audit_note('edit', 'customer', {id}, NULL, NULL)",
+            id = ids[0]
+        ),
+    );
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT count(*), max(seq) FROM audit_log WHERE action = 'edit' AND entity_id = {}",
+                ids[0]
+            )
+        ),
+        format!("1|{seq}")
+    );
+}
+
+#[test]
+fn members_change_no_rules_roles_or_history() {
+    let Some(s) = Server::new("rules") else {
+        return;
+    };
+    let m1 = s.id("m1");
+    for who in ["m1", "boss", "viewer"] {
+        for sql in [
+            "UPDATE pool_rules SET max_owned = 0".to_string(),
+            "INSERT INTO pool_rule_overrides (pool_id, scope, value, recycle_no_contact_days) VALUES (1, 'stage', 'lead', 999)".to_string(),
+            "INSERT INTO pools (name, created_at) VALUES ('mine', 0)".to_string(),
+            "INSERT INTO pool_teams VALUES (1, 1)".to_string(),
+            "UPDATE users SET role = 'admin'".to_string(),
+            format!("INSERT INTO ownership_events (customer_id, event, from_user, at) VALUES (1, 'release', {m1}, 0)"),
+            "UPDATE settings SET value = '1'".to_string(),
+            "SELECT pool_private.add_user('evil', 'east', 'admin')".to_string(),
+            format!("SELECT pool_private.set_user_role('{}', 'admin')", s.role(who)),
+            format!("SELECT pool_private.deactivate_user('{}')", s.role("admin")),
+            "CREATE TABLE public.mine (x int)".to_string(),
+            "CREATE TEMP TABLE mine (x int)".to_string(),
+            "CREATE FUNCTION pool_private.evil() RETURNS int LANGUAGE sql AS 'SELECT 1'".to_string(),
+        ] {
+            s.refused(who, &sql, "42501");
+        }
+    }
+    assert_eq!(
+        s.ok(
+            "admin",
+            "SELECT max_owned FROM pool_rules WHERE pool_id = 1"
+        ),
+        "0"
+    );
+    // An admin does change rules, and the change is audited.
+    s.rules("max_owned = 9");
+    assert_eq!(
+        s.ok(
+            "admin",
+            "SELECT actor FROM audit_log WHERE action = 'rules_update'"
+        ),
+        s.role("admin")
+    );
+}
+
+#[test]
+fn set_role_and_session_tricks_get_nothing() {
+    let Some(s) = Server::new("setrole") else {
+        return;
+    };
+    let ids = s.pooled(1, 1);
+    s.refused("m1", "SET ROLE pool_admin", "42501");
+    s.refused("m1", &format!("SET ROLE {}", s.role("m2")), "42501");
+    s.refused("m1", &format!("SET ROLE {}", s.role("admin")), "42501");
+    s.refused(
+        "m1",
+        &format!("SET SESSION AUTHORIZATION {}", s.role("admin")),
+        "42501",
+    );
+    s.refused("m1", &format!("SET ROLE {}", s.owner), "42501");
+    // Its own group: allowed, but the group is nobody: it acts and sees nothing.
+    s.refused(
+        "m1",
+        &format!("SET ROLE pool_member; {}", Server::claim_sql(ids[0])),
+        "PT403",
+    );
+    assert_eq!(
+        s.ok(
+            "m1",
+            "SET ROLE pool_member; SELECT count(*) FROM customers_v"
+        ),
+        "0"
+    );
+    // Settings that look like identity are not read as one.
+    s.refused(
+        "viewer",
+        &format!(
+            "SET pool.actor = '{}'; SET request.jwt.claim.sub = 'admin'; {}",
+            s.role("admin"),
+            Server::claim_sql(ids[0])
+        ),
+        "42501",
+    );
+    // Connecting as the group role itself is refused.
+    let out = s
+        .psql_cmd("pool_member")
+        .args(["-c", "SELECT 1"])
+        .output()
+        .expect("psql");
+    assert!(!out.status.success());
+    assert_eq!(s.owner_of(ids[0]), "-");
+}
+
+#[test]
+fn deactivation_returns_customers_and_ends_access_in_one_transaction() {
+    let Some(s) = Server::new("deactivate") else {
+        return;
+    };
+    let ids = s.pooled(2, 1);
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[1])), "1");
+    s.refused(
+        "boss",
+        &format!("SELECT pool_private.deactivate_user('{}')", s.role("m1")),
+        "42501",
+    );
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!("SELECT pool_private.deactivate_user('{}')", s.role("m1"))
+        ),
+        "2"
+    );
+    assert_eq!(s.owner_of(ids[0]), "-");
+    assert_eq!(s.owner_of(ids[1]), "-");
+    assert_eq!(
+        s.ok(
+            "admin",
+            "SELECT count(*) FROM ownership_events WHERE event = 'deactivate'"
+        ),
+        "2"
+    );
+    let out = s.run("m1", "SELECT 1");
+    assert!(!out.status.success(), "a deactivated user still connects");
+    assert!(
+        text(&out.stderr).contains("not permitted to log in"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Spawns `psql` as `role` running each statement in its own transaction, not stopping
+/// at refusals.
+fn spawn_claims(s: &Server, who: &str, ids: &[i64]) -> Child {
+    let mut c = s.psql_cmd(&s.role(who));
+    c.args(["-v", "ON_ERROR_STOP=0"]);
+    for id in ids {
+        c.arg("-c").arg(claim_count_sql(*id));
+    }
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn psql")
+}
+
+#[test]
+fn racing_claims_from_many_processes_never_double_own_or_beat_a_limit() {
+    let Some(s) = Server::new("race") else { return };
+    let ids = s.pooled(24, 1);
+    s.rules("max_owned = 5");
+    // 12 processes, half as m1 and half as m2, all going for the same customers in
+    // different orders.
+    let mut children = Vec::new();
+    for p in 0..12 {
+        let mut order = ids.clone();
+        order.rotate_left(p * 2);
+        if p % 3 == 0 {
+            order.reverse();
+        }
+        children.push(spawn_claims(
+            &s,
+            if p % 2 == 0 { "m1" } else { "m2" },
+            &order,
+        ));
+    }
+    let mut won = 0;
+    for c in children {
+        let out = c.wait_with_output().expect("psql");
+        won += text(&out.stdout).lines().filter(|l| *l == "1").count();
+    }
+    let m1 = s.id("m1");
+    let m2 = s.id("m2");
+    assert_eq!(won, 10, "claims that reported success");
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!("SELECT count(*) FROM customers WHERE owner_id = {m1}")
+        ),
+        "5"
+    );
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!("SELECT count(*) FROM customers WHERE owner_id = {m2}")
+        ),
+        "5"
+    );
+    // Every claim event is of a customer its claimer owns: no customer was claimed twice.
+    assert_eq!(
+        s.ok("admin", "SELECT count(*), count(DISTINCT customer_id) FROM ownership_events WHERE event = 'claim'"),
+        "10|10"
+    );
+    assert_eq!(
+        s.ok("admin", "SELECT count(*) FROM ownership_events e JOIN customers c ON c.id = e.customer_id WHERE e.event = 'claim' AND c.owner_id IS DISTINCT FROM e.to_user"),
+        "0"
+    );
+
+    // The daily cap under the same race: exactly 3 of m1's 8 racing claims pass.
+    s.rules("max_owned = 0, daily_claims = 13");
+    let fresh = s.pooled(8, 1);
+    let children: Vec<Child> = fresh
+        .iter()
+        .map(|id| spawn_claims(&s, "m1", &[*id]))
+        .collect();
+    for c in children {
+        c.wait_with_output().expect("psql");
+    }
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT count(*) FROM ownership_events WHERE event = 'claim' AND to_user = {m1}"
+            )
+        ),
+        "13"
+    );
+    audit_chain_verifies(&s);
+}
+
+/// The server's audit rows, re-chained by domain::audit: every hash matches.
+fn audit_chain_verifies(s: &Server) -> Verifier {
+    let json = s.ok(
+        "admin",
+        "SELECT coalesce(json_agg(json_build_array(seq, at, actor, action, entity, entity_id, before, after, os_user, sim_at, prev_hash, hash) ORDER BY seq), '[]') FROM audit_log",
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).expect("audit json");
+    let mut v = Verifier::default();
+    for r in &rows {
+        let st = |i: usize| r[i].as_str().map(String::from);
+        let row = Stored {
+            seq: r[0].as_i64().expect("seq"),
+            at: r[1].as_i64().expect("at"),
+            actor: st(2).expect("actor"),
+            action: st(3).expect("action"),
+            entity: st(4).expect("entity"),
+            entity_id: r[5].as_i64(),
+            before: st(6),
+            after: st(7),
+            os_user: st(8),
+            sim_at: r[9].as_i64(),
+            prev_hash: st(10).expect("prev"),
+            hash: st(11).expect("hash"),
+        };
+        v.push(&row).unwrap_or_else(|e| panic!("{e}: {row:?}"));
+    }
+    assert!(v.rows > 0);
+    assert_eq!(
+        s.ok("admin", "SELECT seq || ' ' || hash FROM audit_head"),
+        format!("{} {}", v.head_seq, v.head_hash)
+    );
+    v
+}
+
+#[test]
+fn the_servers_audit_chain_is_the_one_rust_computes() {
+    let Some(s) = Server::new("chain") else {
+        return;
+    };
+    let ids = s.pooled(2, 1);
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    // Text that JSON must escape: quotes, backslashes, control characters, CJK, emoji.
+    s.ok(
+        "m1",
+        &format!(
+            "UPDATE customers SET name = E'王\"伟\\\\ \\n\\t\\u0001 😀', tags = 'vip,展会', phone = '+86 138 0013 8000' WHERE id = {}",
+            ids[0]
+        ),
+    );
+    // An admin working under a simulated clock: sim_at joins the hashed row.
+    s.ok(
+        "admin",
+        &format!(
+            "SET pool.sim_now = '1900000000'; UPDATE customers SET city = '杭州' WHERE id = {}",
+            ids[1]
+        ),
+    );
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT count(*) FROM audit_log WHERE sim_at = 1900000000 AND entity_id = {}",
+                ids[1]
+            )
+        ),
+        "1"
+    );
+    s.ok(
+        "m1",
+        &format!("SELECT pool_private.intend('release', E'价格\\\\太高 \"no\"'); UPDATE customers SET owner_id = NULL WHERE id = {}", ids[0]),
+    );
+    let v = audit_chain_verifies(&s);
+    assert!(v.rows >= 10, "{}", v.rows);
+    // Masked in the trail as app::audit_value does.
+    assert!(s
+        .ok(
+            "admin",
+            &format!(
+                "SELECT after FROM audit_log WHERE action = 'edit' AND entity_id = {}",
+                ids[0]
+            )
+        )
+        .contains("\"phone\":\"+86 138****8000\""));
+}
