@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+pub mod files;
+pub mod fixtures;
+pub mod kill;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -168,6 +172,22 @@ impl TestEnv {
             .collect::<rusqlite::Result<Vec<_>>>()
             .expect("rows");
         rows
+    }
+
+    /// The login of the customer's owner, `None` while it is in a pool.
+    pub fn owner_of(&self, id: i64) -> Option<String> {
+        self.conn()
+            .query_row(
+                "SELECT u.login FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("customer")
+    }
+
+    /// A connection to the test's database file.
+    pub fn conn(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).expect("open db")
     }
 
     pub fn query_i64(&self, sql: &str) -> i64 {

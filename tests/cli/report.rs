@@ -1,6 +1,7 @@
-//! Step 7: reports, checked against a small hand-built database.
+//! `pool report`: every report, checked against a small hand-built database.
 use serde_json::Value;
 
+use crate::common::fixtures::find;
 use crate::common::TestEnv;
 
 /// 2 teams, 3 reps, 6 customers with known history. Today is Sunday 2026-11-22.
@@ -57,14 +58,6 @@ fn shop() -> TestEnv {
     // Customer 2 was claimed 27 days ago: 3 days before recycling.
     env.sql("UPDATE customers SET claimed_at = claimed_at - 27 * 86400 WHERE id = 2");
     env
-}
-
-fn find<'a>(rows: &'a Value, key: &str, val: &str) -> &'a Value {
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r[key] == val)
-        .unwrap_or_else(|| panic!("no {key}={val} in {rows}"))
 }
 
 /// Stale and owners' "recycle soon" follow every change of the recycle clock: a log,

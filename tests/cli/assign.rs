@@ -1,0 +1,39 @@
+//! `pool assign` and `pool transfer`: a manager moves customers within their team.
+use crate::common::fixtures::sales_org;
+
+#[test]
+fn assign_and_transfer_stay_within_the_managers_team() {
+    let env = sales_org();
+    let a = env.pooled("甲", "13800000001").to_string();
+    let b = env.pooled("乙", "13800000002").to_string();
+    env.fails_as("lihua", &["assign", &a, "--to", "chen"], 4);
+    env.ok_as("zhao", &["assign", &a, &b, "--to", "lihua"]);
+    env.fails_as("zhao", &["assign", &a, "--to", "wang"], 4);
+    // Another team's manager cannot take them.
+    env.fails_as("qian", &["assign", &a, "--to", "wang"], 4);
+    env.ok_as("zhao", &["transfer", "--from", "lihua", "--to", "chen", &a]);
+    assert_eq!(env.owner_of(a.parse().unwrap()).as_deref(), Some("chen"));
+    // Idempotent for the same target; refused when --from does not own it.
+    env.ok_as("zhao", &["transfer", "--from", "lihua", "--to", "chen", &a]);
+    let err = env.fails_as(
+        "zhao",
+        &["transfer", "--from", "chen", "--to", "zhao", &b],
+        5,
+    );
+    assert!(err.contains("is not owned by chen"), "{err}");
+    let v = env.json_as(
+        "zhao",
+        &["transfer", "--from", "lihua", "--to", "chen", "--all"],
+    );
+    assert_eq!(v["transferred"], 1);
+    assert_eq!(
+        env.json_as("chen", &["list", "--mine"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let events = env
+        .query_i64("SELECT count(*) FROM ownership_events WHERE event IN ('assign', 'transfer')");
+    assert_eq!(events, 4);
+}
