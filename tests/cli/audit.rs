@@ -52,7 +52,7 @@ fn intact_chain_verifies_and_prints_its_head() {
     let env = busy_env();
     let v = env.json(&["audit", "verify"]);
     assert_eq!(v["ok"], true);
-    let n = env.query_i64("SELECT count(*) FROM audit_log");
+    let n = env.count("audit_log");
     assert_eq!(v["rows"], n);
     assert_eq!(v["head_seq"], n);
     let h = head(&env);
@@ -100,7 +100,7 @@ fn swapped_rows_are_caught() {
 fn a_truncated_tail_is_caught_with_expect() {
     let env = busy_env();
     let h = head(&env);
-    let n = env.query_i64("SELECT max(seq) FROM audit_log");
+    let n = env.audit_head_seq();
     tamper(&env)
         .execute("DELETE FROM audit_log WHERE seq > ?1", [n - 3])
         .unwrap();
@@ -297,11 +297,11 @@ fn unmasked_reads_are_logged() {
         .iter()
         .all(|r| r["actor"] == "zhao"));
     let all: String = env
-        .sql("")
-        .query_row("SELECT group_concat(after, ' ') FROM audit_log", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .audit_log()
+        .into_iter()
+        .filter_map(|r| r.after)
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         !all.contains("13800001111"),
         "a full phone number is in the audit log: {all}"
@@ -311,7 +311,7 @@ fn unmasked_reads_are_logged() {
 #[test]
 fn every_mutation_writes_an_audit_row() {
     let env = TestEnv::new();
-    let before = env.query_i64("SELECT count(*) FROM audit_log");
+    let before = env.count("audit_log");
     env.user("lihua", "sales", "member");
     let id = env.json_as(
         "lihua",
@@ -321,16 +321,12 @@ fn every_mutation_writes_an_audit_row() {
         .unwrap();
     env.ok_as("lihua", &["edit", &id.to_string(), "--city", "上海"]);
     env.ok(&["delete", &id.to_string(), "--yes"]);
-    let actions: Vec<String> = {
-        let c = rusqlite::Connection::open(env.db()).unwrap();
-        let mut s = c
-            .prepare("SELECT action FROM audit_log WHERE seq > ?1 ORDER BY seq")
-            .unwrap();
-        s.query_map([before], |r| r.get(0))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect()
-    };
+    let actions: Vec<String> = env
+        .audit_log()
+        .into_iter()
+        .filter(|r| r.seq > before)
+        .map(|r| r.action)
+        .collect();
     assert_eq!(
         actions,
         [
@@ -341,12 +337,11 @@ fn every_mutation_writes_an_audit_row() {
         ]
     );
     // Personal data in audit payloads is masked.
-    let leaked = env.query_i64("SELECT count(*) FROM audit_log WHERE after LIKE '%13900139000%'");
+    let leaked = env.count("audit_log WHERE after LIKE '%13900139000%'");
     assert_eq!(leaked, 0);
     // The chain links.
-    let broken = env.query_i64(
-        "SELECT count(*) FROM audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash",
-    );
+    let broken =
+        env.count("audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash");
     assert_eq!(broken, 0);
 }
 
@@ -430,4 +425,18 @@ fn every_change_to_a_customer_is_found_by_its_id_and_payloads_are_json() {
     let after: Value =
         serde_json::from_str(view[0]["after"].as_str().expect("after")).expect("JSON");
     assert_eq!(after["filter"], serde_json::json!({"city": "杭州"}));
+}
+
+/// A malformed `--expect` and a chain that no longer holds the expected head.
+#[test]
+fn snap_verify_refusals() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(
+        "malformed_expect",
+        env.snap(&["audit", "verify", "--expect", "zzz"])
+    );
+    insta::assert_snapshot!(
+        "absent_head",
+        env.snap(&["audit", "verify", "--expect", &"ab".repeat(32)])
+    );
 }

@@ -1,7 +1,6 @@
 //! `pool backup`: a consistent, verified copy, or no file at all.
 use std::process::{Child, Command, Stdio};
 
-use crate::common::files::read_only;
 use crate::common::TestEnv;
 
 fn spawn_claims(env: &TestEnv, user: &str, ids: std::ops::RangeInclusive<i64>) -> Child {
@@ -95,15 +94,7 @@ fn backup_while_eight_processes_claim_is_consistent() {
 fn a_failed_backup_leaves_no_file_and_no_audit_row() {
     let env = TestEnv::new();
     env.pooled("a", "13800000001");
-    let rows = |env: &TestEnv| -> i64 {
-        read_only(&env.db())
-            .query_row(
-                "SELECT count(*) FROM audit_log WHERE action = 'backup'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
+    let rows = |env: &TestEnv| -> i64 { env.audit_count("backup") };
     let missing = env.dir.path().join("no-such-folder/b.db");
     let err = env.fails_as("admin", &["backup", missing.to_str().unwrap()], 6);
     assert!(err.contains("does not exist"), "{err}");
@@ -123,15 +114,6 @@ fn a_failed_backup_leaves_no_file_and_no_audit_row() {
     let ok = env.dir.path().join("ok.db");
     env.ok(&["backup", ok.to_str().unwrap()]);
     assert_eq!(rows(&env), 1);
-    let after: serde_json::Value = serde_json::from_str(
-        &read_only(&env.db())
-            .query_row(
-                "SELECT after FROM audit_log WHERE action = 'backup'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let after = env.last_audit("backup").after_json();
     assert!(after["audit_head"].as_str().unwrap().contains(':'));
 }

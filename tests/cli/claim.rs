@@ -1,7 +1,7 @@
 //! `pool claim`: limits, caps, holds, cooldowns, one line per id.
 use serde_json::Value;
 
-use crate::common::fixtures::{count, sales_org, two_teams, write};
+use crate::common::fixtures::{sales_org, two_teams, write};
 
 #[test]
 fn claim_then_already_owned_names_the_owner() {
@@ -135,7 +135,7 @@ fn copies_of_a_customer_in_cooldown_are_in_cooldown_too() {
     // A copy in the pool (imported with create), then claimed.
     let csv = write(&env, "dup.csv", "name,phone\n公海客户副本,13787654321\n");
     env.ok_as("lihua", &["import", &csv, "--on-duplicate", "create"]);
-    let copy = count(&env, "SELECT max(id) FROM customers").to_string();
+    let copy = env.newest_customer().to_string();
     let err = env.fails_as("lihua", &["claim", &copy], 5);
     assert!(err.contains("cooldown"), "{err}");
     // A lead of her own edited into the same phone.
@@ -145,4 +145,58 @@ fn copies_of_a_customer_in_cooldown_are_in_cooldown_too() {
     assert!(err.contains("cooldown"), "{err}");
     // Someone else may claim the copy.
     env.ok_as("wang", &["claim", &copy]);
+}
+
+/// Every claim refusal, with its exit code and hint.
+#[test]
+fn snap_claim_refusals() {
+    let mut env = sales_org();
+    env.ok(&["pools", "add", "east", "--team", "sales-east"]);
+    let ids: Vec<String> = (1..=6)
+        .map(|i| {
+            env.pooled(&format!("c{i}"), &format!("1380000000{i}"))
+                .to_string()
+        })
+        .collect();
+    env.ok_as("lihua", &["claim", &ids[0]]);
+    insta::assert_snapshot!("already_owned", env.snap_as("wang", &["claim", &ids[0]]));
+    insta::assert_snapshot!("unknown_id", env.snap_as("lihua", &["claim", "999"]));
+    insta::assert_snapshot!("viewer", env.snap_as("lin", &["claim", &ids[1]]));
+    insta::assert_snapshot!(
+        "several_ids",
+        env.snap_as("wang", &["claim", &ids[1], &ids[0], "999"])
+    );
+    env.ok(&["rules", "set", "--max-owned", "1"]);
+    insta::assert_snapshot!("limit", env.snap_as("lihua", &["claim", &ids[2]]));
+    env.ok(&["rules", "set", "--max-owned", "0", "--daily-claims", "1"]);
+    insta::assert_snapshot!("daily_cap", env.snap_as("lihua", &["claim", &ids[2]]));
+    env.ok(&[
+        "rules",
+        "set",
+        "--daily-claims",
+        "0",
+        "--reclaim-cooldown-days",
+        "7",
+    ]);
+    env.ok_as("lihua", &["release", &ids[0], "--reason", "不要了"]);
+    insta::assert_snapshot!("cooldown", env.snap_as("lihua", &["claim", &ids[0]]));
+    env.ok(&["rules", "set", "--fresh-hold-hours", "24"]);
+    let fresh = env.pooled("新客户", "13800000009").to_string();
+    insta::assert_snapshot!("fresh_hold", env.snap_as("chen", &["claim", &fresh]));
+    let east = env.json(&[
+        "add",
+        "--name",
+        "东区客户",
+        "--phone",
+        "13800000010",
+        "--pool",
+        "east",
+    ])["id"]
+        .to_string();
+    env.now = "2026-11-24T09:00:00Z".into();
+    insta::assert_snapshot!("pool_not_visible", env.snap_as("wang", &["claim", &east]));
+    env.ok(&["rules", "set", "--max-locked", "1"]);
+    env.ok_as("chen", &["claim", &ids[3]]);
+    env.ok_as("chen", &["lock", &ids[3]]);
+    insta::assert_snapshot!("locked", env.snap_as("wang", &["claim", &ids[3]]));
 }

@@ -100,16 +100,15 @@ fn claim_storm_8_processes_250_claims_each() {
     }
     let unique: HashSet<i64> = won.iter().copied().collect();
     assert_eq!(unique.len(), won.len(), "a customer was claimed twice");
-    let owned = env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL");
-    let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'");
-    let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'claim'");
+    let owned = env.count("customers WHERE owner_id IS NOT NULL");
+    let audited = env.audit_count("claim");
+    let events = env.events("claim");
     assert_eq!(won.len() as i64, owned);
     assert_eq!(owned, audited);
     assert_eq!(owned, events);
     assert_eq!(owned, 1000);
-    let broken = env.query_i64(
-        "SELECT count(*) FROM audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash",
-    );
+    let broken =
+        env.count("audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash");
     assert_eq!(broken, 0, "the audit chain forked");
 }
 
@@ -147,14 +146,8 @@ fn same_customer_race_has_exactly_one_winner_per_round() {
             loser.stderr
         );
     }
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"),
-        rounds
-    );
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'"),
-        rounds
-    );
+    assert_eq!(env.count("customers WHERE owner_id IS NOT NULL"), rounds);
+    assert_eq!(env.audit_count("claim"), rounds);
 }
 
 #[test]
@@ -176,10 +169,7 @@ fn quota_race_never_beats_max_owned() {
         won += claimed(&r).len();
     }
     assert_eq!(won, 50);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"),
-        50
-    );
+    assert_eq!(env.count("customers WHERE owner_id IS NOT NULL"), 50);
 }
 
 #[test]
@@ -276,10 +266,7 @@ fn eight_concurrent_writers_keep_one_chain() {
     }
     let v = env.json(&["audit", "verify"]);
     assert_eq!(v["ok"], true);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'customer_add'"),
-        80
-    );
+    assert_eq!(env.audit_count("customer_add"), 80);
 }
 
 #[test]
@@ -419,9 +406,9 @@ fn claim_storm_with_a_process_killed_50_times() {
         for mut c in children {
             let _ = c.wait();
         }
-        let owned = env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL");
-        let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'claim'");
-        let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'");
+        let owned = env.count("customers WHERE owner_id IS NOT NULL");
+        let events = env.events("claim");
+        let audited = env.audit_count("claim");
         assert_eq!(owned, events, "iteration {i}");
         assert_eq!(owned, audited, "iteration {i}");
         kill::intact(&env);

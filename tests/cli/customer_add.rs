@@ -1,5 +1,5 @@
 //! `pool add`: validation, normalisation, duplicate warnings, the rules on adding.
-use crate::common::fixtures::{count, sales_with_viewer, two_teams, write};
+use crate::common::fixtures::{sales_with_viewer, two_teams, write};
 
 #[test]
 fn add_validates_and_normalises() {
@@ -26,12 +26,7 @@ fn add_validates_and_normalises() {
     assert_eq!(c["name"], "张 三");
     assert_eq!(c["phone"], "138 0013 8000");
     assert_eq!(c["email"], "zs@qq.com");
-    let key: String = rusqlite::Connection::open(env.db())
-        .unwrap()
-        .query_row("SELECT phone_key FROM customers WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let key = env.customer_text(id, "phone_key").expect("a phone key");
     assert_eq!(key, "8613800138000");
 }
 
@@ -45,7 +40,7 @@ fn bad_input_exits_6_and_names_the_field() {
     // No terminal: nothing is prompted, a missing name and company is an error.
     let err = env.fails_as("lihua", &["add", "--phone", "13800138000"], 6);
     assert!(err.contains("invalid name"), "{err}");
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
+    assert_eq!(env.count("customers"), 0);
 }
 
 #[test]
@@ -162,10 +157,7 @@ fn members_get_customers_only_within_the_rules() {
         "name,phone\nb1,13600000021\nb2,13600000022\n",
     );
     env.fails_as("lihua", &["import", &csv, "--owner", "lihua"], 5);
-    assert_eq!(
-        count(&env, "SELECT count(*) FROM customers WHERE name LIKE 'b%'"),
-        0
-    );
+    assert_eq!(env.count("customers WHERE name LIKE 'b%'"), 0);
     // A lost customer cannot come back as a copy during its cooldown.
     env.ok_as("wang", &["claim", &pooled]);
     env.ok_as("wang", &["release", &pooled, "--reason", "不要了"]);
@@ -187,4 +179,32 @@ fn members_get_customers_only_within_the_rules() {
     // A pool the member's team cannot see is not theirs to add to.
     env.fails_as("wang", &["add", "--name", "w3", "--pool", "east-only"], 5);
     env.fails_as("wang", &["import", &csv, "--pool", "east-only"], 5);
+}
+
+/// Invalid input to `pool add`: the field named, exit 6.
+#[test]
+fn snap_add_refusals() {
+    let env = sales_with_viewer();
+    for (name, args) in [
+        (
+            "invalid_email",
+            vec!["add", "--name", "x", "--email", "wang@"],
+        ),
+        (
+            "invalid_phone",
+            vec!["add", "--name", "x", "--phone", "12ab"],
+        ),
+        (
+            "ten_digit_mobile",
+            vec!["add", "--name", "李四", "--phone", "1380013800"],
+        ),
+        ("no_name", vec!["add", "--phone", "13800138000"]),
+        (
+            "won_stage_without_deal",
+            vec!["add", "--name", "w2", "--stage", "loyal"],
+        ),
+    ] {
+        insta::assert_snapshot!(name, env.snap_as("lihua", &args));
+    }
+    insta::assert_snapshot!("viewer", env.snap_as("lin", &["add", "--name", "x"]));
 }

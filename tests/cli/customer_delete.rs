@@ -28,10 +28,7 @@ fn viewers_read_only_and_managers_delete() {
     env.fails_as("zhao", &["show", &id], 3);
     assert!(env.json(&["list"]).as_array().unwrap().is_empty());
     // Tombstone: the row is still there.
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE deleted_at IS NOT NULL"),
-        1
-    );
+    assert_eq!(env.count("customers WHERE deleted_at IS NOT NULL"), 1);
 }
 
 #[test]
@@ -45,20 +42,10 @@ fn deleting_a_customer_never_orphans_its_history() {
     env.ok_as("lihua", &["deal", "add", &id, "--amount", "1"]);
     env.ok(&["delete", &id, "--yes"]);
     let conn = env.sql("");
-    let orphans: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let orphans = env.count("pragma_foreign_key_check");
     assert_eq!(orphans, 0);
     for t in ["interactions", "followups", "deals"] {
-        let n: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM {t} WHERE customer_id = {id}"),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let n = env.count(&format!("{t} WHERE customer_id = {id}"));
         assert_eq!(n, 1, "{t}");
     }
     // A hard delete is refused by the foreign keys.
@@ -110,14 +97,7 @@ fn forget_erases_the_bytes_and_keeps_the_chain() {
     }
     env.fails_as("admin", &["show", &id], 3);
     env.ok(&["audit", "verify"]);
-    let after: String = env
-        .sql("")
-        .query_row(
-            "SELECT after FROM audit_log WHERE action = 'forget'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let after = env.last_audit("forget").after.expect("an after payload");
     assert!(
         after.contains("erased_fields") && !after.contains("1391234"),
         "{after}"

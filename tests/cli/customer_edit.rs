@@ -61,9 +61,6 @@ fn churning_cancels_open_followups_after_confirmation() {
     assert!(err.contains("--yes"), "{err}");
     assert_eq!(env.json_as("lihua", &["show", &id])["stage"], "lead");
     env.ok_as("lihua", &["edit", &id, "--stage", "churned", "--yes"]);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM followups WHERE status = 'cancelled'"),
-        1
-    );
+    assert_eq!(env.count("followups WHERE status = 'cancelled'"), 1);
     assert_eq!(env.json_as("lihua", &["show", &id])["stage"], "churned");
 }

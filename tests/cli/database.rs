@@ -64,10 +64,7 @@ fn an_older_database_is_backed_up_then_upgraded() {
     let v = env.json(&["list"]);
     assert_eq!(v[0]["name"], "旧客户");
     let latest = customer_pool::store::migrate::LATEST;
-    let version: i64 = env
-        .sql("")
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version = env.user_version();
     assert_eq!(version, latest);
     let aside = format!("{}.before-v{latest}-upgrade", env.db().display());
     let old = rusqlite::Connection::open(&aside).unwrap();
@@ -329,4 +326,19 @@ fn output_on_stderr_into_the_database_is_refused_too() {
         .unwrap();
     assert_eq!(out.status.code(), Some(6));
     assert_eq!(snapshot(&env.db()), before);
+}
+
+/// The environment and the file refused: a malformed busy timeout, a newer database.
+#[test]
+fn snap_database_refusals() {
+    let env = TestEnv::new();
+    let out = env
+        .cmd()
+        .env("POOL_BUSY_TIMEOUT", "abc")
+        .arg("list")
+        .output()
+        .expect("run pool");
+    insta::assert_snapshot!("busy_timeout", env.snap_output(&out));
+    env.sql("PRAGMA user_version = 99");
+    insta::assert_snapshot!("newer_database", env.snap(&["list"]));
 }

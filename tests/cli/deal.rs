@@ -24,16 +24,13 @@ fn deals_are_exact_and_make_a_lead_a_customer() {
     assert_eq!(v["amount"], "12000.50");
     assert_eq!(v["currency"], "CNY");
     assert_eq!(v["stage"], "customer");
-    let minor = env.query_i64("SELECT amount_minor FROM deals");
+    let minor = env.deal_amounts_minor()[0];
     assert_eq!(minor, 1_200_050);
     env.ok_as(
         "lihua",
         &["deal", "add", &id, "--amount", "0.10", "--on", "2026-11-01"],
     );
-    assert_eq!(
-        env.query_i64("SELECT sum(amount_minor) FROM deals"),
-        1_200_060
-    );
+    assert_eq!(env.deal_amounts_minor().iter().sum::<i64>(), 1_200_060);
     env.fails_as("lihua", &["deal", "add", &id, "--amount", "1.005"], 6);
     env.fails_as("lihua", &["deal", "add", &id, "--amount", "12k"], 6);
     env.fails_as(
@@ -41,10 +38,7 @@ fn deals_are_exact_and_make_a_lead_a_customer() {
         &["deal", "add", &id, "--amount", "1", "--currency", "yuan"],
         6,
     );
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE won_at IS NOT NULL"),
-        1
-    );
+    assert_eq!(env.count("customers WHERE won_at IS NOT NULL"), 1);
 }
 
 #[test]
@@ -69,7 +63,7 @@ fn only_well_formed_amounts_are_accepted() {
             "{bad}: {err}"
         );
     }
-    assert_eq!(env.query_i64("SELECT count(*) FROM deals"), 0);
+    assert_eq!(env.count("deals"), 0);
     let v = env.json_as("lihua", &["deal", "add", &id, "--amount", "12,000.50"]);
     assert_eq!(v["amount"], "12000.50");
     let v = env.json_as(
@@ -179,4 +173,42 @@ fn deals_are_listed_and_a_mistake_is_voided_with_an_audit_row() {
         serde_json::from_str(log[0]["before"].as_str().expect("before")).expect("JSON before");
     assert_eq!(before["amount_minor"], 12_000_000);
     assert_eq!(before["stage"], "customer");
+}
+
+/// Refused deals: malformed amounts, a bad currency, voiding without a reason or twice.
+#[test]
+fn snap_deal_refusals() {
+    let env = sales_teams();
+    let id = claimed(&env, "lihua", "13800000001");
+    for (name, amount) in [
+        ("amount_comma", "12,50"),
+        ("amount_too_precise", "1.005"),
+        ("amount_k", "12k"),
+    ] {
+        insta::assert_snapshot!(
+            name,
+            env.snap_as("lihua", &["deal", "add", &id, "--amount", amount])
+        );
+    }
+    insta::assert_snapshot!(
+        "currency",
+        env.snap_as(
+            "lihua",
+            &["deal", "add", &id, "--amount", "1", "--currency", "yuan"]
+        )
+    );
+    let deal = env.json_as("lihua", &["deal", "add", &id, "--amount", "5"])["deal"].to_string();
+    insta::assert_snapshot!(
+        "void_other_team",
+        env.snap_as("wang", &["deal", "void", &deal, "--reason", "typo"])
+    );
+    insta::assert_snapshot!(
+        "void_no_reason",
+        env.snap_as("lihua", &["deal", "void", &deal])
+    );
+    env.ok_as("zhao", &["deal", "void", &deal, "--reason", "typo"]);
+    insta::assert_snapshot!(
+        "void_twice",
+        env.snap_as("lihua", &["deal", "void", &deal, "--reason", "again"])
+    );
 }

@@ -7,24 +7,19 @@ use crate::common::TestEnv;
 
 /// Every tombstone has its merge record, and no record points at a tombstone.
 pub fn assert_merges_whole(env: &TestEnv) {
-    let ok: String = env
-        .sql("")
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let ok = env.integrity_check();
     assert_eq!(ok, "ok");
-    let orphan_tombstones = env.query_i64(
-        "SELECT count(*) FROM customers c WHERE c.merged_into IS NOT NULL AND NOT EXISTS
-           (SELECT 1 FROM merges m, json_each(m.merged_ids) j WHERE j.value = c.id AND m.undone_at IS NULL)",
-    );
+    let orphan_tombstones = env.count("customers c WHERE c.merged_into IS NOT NULL AND NOT EXISTS
+           (SELECT 1 FROM merges m, json_each(m.merged_ids) j WHERE j.value = c.id AND m.undone_at IS NULL)");
     assert_eq!(orphan_tombstones, 0);
     for t in ["interactions", "followups", "deals"] {
-        let n = env.query_i64(&format!(
-            "SELECT count(*) FROM {t} x JOIN customers c ON c.id = x.customer_id WHERE c.merged_into IS NOT NULL"
+        let n = env.count(&format!(
+            "{t} x JOIN customers c ON c.id = x.customer_id WHERE c.merged_into IS NOT NULL"
         ));
         assert_eq!(n, 0, "{t} left on a merged tombstone");
     }
-    let merges = env.query_i64("SELECT count(*) FROM merges WHERE undone_at IS NULL");
-    let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'merge'");
+    let merges = env.count("merges WHERE undone_at IS NULL");
+    let audited = env.audit_count("merge");
     assert_eq!(merges, audited);
 }
 
@@ -161,17 +156,11 @@ fn dedupe_reports_clusters_then_apply_merges_them_once() {
         "{first:?}"
     );
     // Reporting changed nothing.
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE merged_into IS NOT NULL"),
-        0
-    );
+    assert_eq!(env.count("customers WHERE merged_into IS NOT NULL"), 0);
     let applied = env.json(&["dedupe", "--apply"]);
     assert_eq!(applied["summary"]["merged"], 2);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE merged_into IS NOT NULL"),
-        4
-    );
-    assert_eq!(env.query_i64("SELECT count(*) FROM merges"), 2);
+    assert_eq!(env.count("customers WHERE merged_into IS NOT NULL"), 4);
+    assert_eq!(env.count("merges"), 2);
     let again = env.json(&["dedupe", "--apply"]);
     assert_eq!(again["summary"]["clusters"], 0);
     let table = env.ok(&["dedupe"]);
@@ -245,10 +234,7 @@ fn a_killed_dedupe_apply_keeps_whole_merges_only() {
     }
     // A run to the end merges what the killed runs left, on the same invariants.
     let _ = env.run_as("admin", &["dedupe", "--apply", "-q"]);
-    assert!(
-        env.query_i64("SELECT count(*) FROM merges") > 0,
-        "the demo has ~10% near-duplicates"
-    );
+    assert!(env.count("merges") > 0, "the demo has ~10% near-duplicates");
     assert_merges_whole(&env);
     env.ok(&["audit", "verify"]);
 }

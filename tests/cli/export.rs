@@ -5,7 +5,7 @@ use std::process::Stdio;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::common::fixtures::{count, csv_rows, data, import, two_teams};
+use crate::common::fixtures::{csv_rows, data, import, two_teams};
 use crate::common::TestEnv;
 
 #[test]
@@ -24,14 +24,12 @@ fn export_masks_by_role_and_logs_unmasked_exports() {
     env.fails_as("lihua", &["export", "--unmasked"], 4);
     let full = env.json_as("zhao", &["export", "--unmasked", "--city", "杭州"]);
     assert_eq!(full[0]["phone"], "13800138001");
-    let after: String = env
-        .sql("")
-        .query_row(
-            "SELECT after FROM audit_log WHERE action = 'export' AND actor = 'zhao'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let after = env
+        .audit_rows("export")
+        .into_iter()
+        .find(|r| r.actor == "zhao")
+        .and_then(|r| r.after)
+        .expect("zhao's export row");
     let v: Value = serde_json::from_str(&after).unwrap();
     assert_eq!(v["rows"], 1);
     assert_eq!(v["unmasked"], true);
@@ -87,10 +85,7 @@ fn an_unmasked_export_is_audited_before_its_first_byte() {
     child.stdout.take().unwrap().read_exact(&mut head).unwrap();
     let _ = child.wait();
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) FROM audit_log WHERE action = 'export' AND actor = 'zhao'"
-        ),
+        env.count("audit_log WHERE action = 'export' AND actor = 'zhao'"),
         1
     );
     // If the audit row cannot be written, nothing leaves.

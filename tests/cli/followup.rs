@@ -141,9 +141,9 @@ fn absurd_dates_and_a_ten_digit_mobile_are_refused() {
         assert!(err.contains(&format!("invalid {field}")), "{args:?}: {err}");
         assert!(err.contains("hint: give a date from"), "{args:?}: {err}");
     }
-    assert_eq!(env.query_i64("SELECT count(*) FROM followups"), 0);
-    assert_eq!(env.query_i64("SELECT count(*) FROM deals"), 0);
-    assert_eq!(env.query_i64("SELECT count(*) FROM interactions"), 0);
+    assert_eq!(env.count("followups"), 0);
+    assert_eq!(env.count("deals"), 0);
+    assert_eq!(env.count("interactions"), 0);
     let err = env.fails_as(
         "admin",
         &["add", "--name", "李四", "--phone", "1380013800"],
@@ -154,4 +154,53 @@ fn absurd_dates_and_a_ten_digit_mobile_are_refused() {
     env.ok(&["followup", "add", &id, "--due", "2026-12-01", "call"]);
     env.ok(&["deal", "add", &id, "--amount", "5", "--on", "2026-11-01"]);
     env.ok(&["log", &id, "call", "hi", "--at", "2026-11-20 10:00"]);
+}
+
+/// Refused follow-ups and dates: out of range, unreadable, not the member's to give or close.
+#[test]
+fn snap_followup_refusals() {
+    let env = sales_teams();
+    let id = claimed(&env, "lihua", "13800000001");
+    insta::assert_snapshot!(
+        "due_unreadable",
+        env.snap_as("lihua", &["followup", "add", &id, "--due", "someday", "x"])
+    );
+    insta::assert_snapshot!(
+        "due_out_of_range",
+        env.snap_as(
+            "lihua",
+            &["followup", "add", &id, "--due", "2099-01-01", "x"]
+        )
+    );
+    insta::assert_snapshot!(
+        "assignee_other_team",
+        env.snap_as(
+            "lihua",
+            &[
+                "followup",
+                "add",
+                &id,
+                "--due",
+                "today",
+                "x",
+                "--assignee",
+                "wang"
+            ]
+        )
+    );
+    let f =
+        env.json_as("lihua", &["followup", "add", &id, "--due", "today", "x"])["id"].to_string();
+    insta::assert_snapshot!(
+        "cancel_not_yours",
+        env.snap_as("wang", &["followup", "cancel", &f])
+    );
+    env.ok_as("lihua", &["followup", "done", &f]);
+    insta::assert_snapshot!(
+        "done_twice",
+        env.snap_as("lihua", &["followup", "done", &f])
+    );
+    insta::assert_snapshot!(
+        "unknown",
+        env.snap_as("lihua", &["followup", "done", "999"])
+    );
 }

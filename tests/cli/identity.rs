@@ -1,7 +1,5 @@
 //! Who acts: the OS account, `--as` for admins only, `POOL_NOW` never dating a change,
 //! unknown and deactivated actors.
-use rusqlite::Connection;
-
 use crate::common::TestEnv;
 
 /// Makes the OS account running the tests a plain member (`admin` stays the admin, but
@@ -17,19 +15,6 @@ fn with_lihua() -> TestEnv {
     let env = TestEnv::new();
     env.user("lihua", "sales", "member");
     env
-}
-
-fn audit_rows(env: &TestEnv, action: &str) -> Vec<(i64, String, Option<String>, Option<i64>)> {
-    Connection::open(env.db())
-        .unwrap()
-        .prepare("SELECT at, actor, os_user, sim_at FROM audit_log WHERE action = ?1 ORDER BY seq")
-        .unwrap()
-        .query_map([action], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
 }
 
 #[test]
@@ -70,14 +55,7 @@ fn user_and_logname_do_not_make_anyone_someone_else() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let c = Connection::open(env.db())
-        .unwrap()
-        .query_row(
-            "SELECT u.login FROM customers c JOIN users u ON u.id = c.owner_id WHERE c.id = ?1",
-            [&id],
-            |r| r.get::<_, String>(0),
-        )
-        .unwrap();
+    let c = env.owner_of(id.parse().expect("id")).expect("an owner");
     assert_eq!(c, os);
 }
 
@@ -105,12 +83,7 @@ fn only_an_admins_os_account_may_act_as_another_user() {
     }
     // Naming yourself is not acting as someone else.
     env.cmd_os().args(["--as", &os, "list"]).assert().success();
-    let owner: Option<i64> = Connection::open(env.db())
-        .unwrap()
-        .query_row("SELECT owner_id FROM customers WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let owner = env.owner_of(id.parse().expect("id"));
     assert_eq!(owner, None);
 }
 
@@ -121,17 +94,17 @@ fn acting_as_someone_names_both_in_the_audit_log() {
     env.user("lihua", "sales", "member");
     let id = env.pooled("c1", "13800000001").to_string();
     env.ok_as("lihua", &["claim", &id]);
-    let claims = audit_rows(&env, "claim");
+    let claims = env.audit_rows("claim");
     assert_eq!(claims.len(), 1);
-    assert_eq!(claims[0].1, "lihua");
-    assert_eq!(claims[0].2.as_deref(), Some(os.as_str()));
+    assert_eq!(claims[0].actor, "lihua");
+    assert_eq!(claims[0].os_user.as_deref(), Some(os.as_str()));
     // The OS account acting as itself leaves os_user empty.
     env.os_ok(&["release", &id, "--reason", "x"]);
     let mine = env.cmd_os().args(["claim", &id]).output().unwrap();
     assert!(mine.status.success());
-    let claims = audit_rows(&env, "claim");
-    assert_eq!(claims[1].1, os);
-    assert_eq!(claims[1].2, None);
+    let claims = env.audit_rows("claim");
+    assert_eq!(claims[1].actor, os);
+    assert_eq!(claims[1].os_user, None);
     env.ok(&["audit", "verify"]);
 }
 
@@ -206,14 +179,47 @@ fn audit_rows_carry_the_real_time_and_the_simulated_one_beside_it() {
         .as_secs() as i64
         - 5;
     env.ok(&["edit", &id, "--city", "上海"]);
-    let rows = audit_rows(&env, "customer_edit");
-    let (at, _, _, sim_at) = rows.last().cloned().unwrap();
+    let rows = env.audit_rows("customer_edit");
+    let last = rows.last().cloned().unwrap();
+    let (at, sim_at) = (last.at, last.sim_at);
     assert!(at >= before, "audit time {at} is not the real time");
     // TestEnv sets POOL_NOW=2026-11-22T09:00:00Z.
     assert_eq!(sim_at, Some(1_795_338_000));
     // And an admin acting as a member with POOL_NOW gets the same: real `at`.
     env.user("lihua", "sales", "member");
     env.ok_as("lihua", &["claim", &id]);
-    let (at2, _, _, _) = audit_rows(&env, "claim")[0].clone();
+    let at2 = env.audit_rows("claim")[0].at;
     assert!(at2 >= at);
+}
+
+/// Who may not act, with the exit code and hint each gets.
+#[test]
+fn snap_actor_refusals() {
+    let env = with_lihua();
+    let id = env.pooled("c1", "13800000001").to_string();
+    insta::assert_snapshot!("unknown_actor", env.snap_as("mallory", &["list"]));
+    env.user("gone", "sales", "member");
+    env.ok(&["user", "deactivate", "gone"]);
+    insta::assert_snapshot!("inactive_actor", env.snap_as("gone", &["list"]));
+    let out = env
+        .cmd()
+        .env("POOL_NOW", "yesterday-ish")
+        .arg("list")
+        .output()
+        .expect("run pool");
+    insta::assert_snapshot!("invalid_pool_now", env.snap_output(&out));
+    demote_os_account(&env);
+    let out = env
+        .cmd_os()
+        .env("POOL_NOW", "2026-12-30")
+        .args(["claim", &id])
+        .output()
+        .expect("run pool");
+    insta::assert_snapshot!("pool_now_on_a_change", env.snap_output(&out));
+    let out = env
+        .cmd_os()
+        .args(["--as", "lihua", "list"])
+        .output()
+        .expect("run pool");
+    insta::assert_snapshot!("as_without_admin", env.snap_output(&out));
 }

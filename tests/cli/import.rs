@@ -3,10 +3,9 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use customer_pool::domain::demo::Rng;
-use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::common::fixtures::{count, csv_rows, data, import, stderr, two_teams, write};
+use crate::common::fixtures::{csv_rows, data, import, stderr, two_teams, write};
 use crate::common::kill::{intact, kill_after, pool, write_leads, ITERATIONS};
 use crate::common::TestEnv;
 
@@ -167,7 +166,7 @@ fn invalid_bytes_are_an_error_with_the_line_and_nothing_is_imported() {
     let env = TestEnv::new();
     let err = env.fails_as("admin", &["import", &data("invalid_bytes.csv")], 6);
     assert!(err.contains("invalid utf-8 bytes on line 3"), "{err}");
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
+    assert_eq!(env.count("customers"), 0);
 }
 
 #[test]
@@ -269,7 +268,7 @@ fn duplicates_skip_merge_create_and_a_second_run_adds_nothing() {
     let again = import(&env, &[path]);
     assert_eq!(again["imported"], 0);
     assert_eq!(again["duplicates_in_database"], 3);
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 2);
+    assert_eq!(env.count("customers"), 2);
     // merge fills the empty e-mail and city of the first 张伟, never overwrites.
     let m = import(&env, &["--on-duplicate", "merge", path]);
     assert_eq!(m["merged"], 1, "{m}");
@@ -289,11 +288,8 @@ fn dry_run_writes_nothing_and_owner_and_pool_placement() {
     let s = import(&env, &["--dry-run", &data("utf8_bom.csv")]);
     assert_eq!(s["imported"], 3);
     assert_eq!(s["dry_run"], true);
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'"),
-        0
-    );
+    assert_eq!(env.count("customers"), 0);
+    assert_eq!(env.audit_count("import"), 0);
     import(
         &env,
         &[
@@ -320,14 +316,7 @@ fn dry_run_writes_nothing_and_owner_and_pool_placement() {
 fn one_audit_row_per_import_with_the_file_hash() {
     let env = TestEnv::new();
     let s = import(&env, &[&data("utf8_bom.csv")]);
-    let after: String = env
-        .sql("")
-        .query_row(
-            "SELECT after FROM audit_log WHERE action = 'import'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let after = env.last_audit("import").after.expect("an after payload");
     let v: Value = serde_json::from_str(&after).unwrap();
     let bytes = std::fs::read(data("utf8_bom.csv")).unwrap();
     use sha2::Digest;
@@ -360,8 +349,8 @@ fn stdin_import() {
 fn a_killed_import_leaves_the_database_unchanged() {
     let env = TestEnv::new();
     import(&env, &[&data("utf8_bom.csv")]);
-    let before = env.query_i64("SELECT count(*) FROM customers");
-    let audit_before = env.query_i64("SELECT count(*) FROM audit_log");
+    let before = env.count("customers");
+    let audit_before = env.count("audit_log");
     let f = env.dir.path().join("big.csv");
     big_csv(&f, 100_000);
     for (round, wait_ms) in [300u64, 1000, 2500].into_iter().enumerate() {
@@ -380,19 +369,9 @@ fn a_killed_import_leaves_the_database_unchanged() {
         child.kill().unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success());
-        assert_eq!(
-            env.query_i64("SELECT count(*) FROM customers"),
-            before,
-            "round {round}"
-        );
-        assert_eq!(
-            env.query_i64("SELECT count(*) FROM audit_log"),
-            audit_before
-        );
-        let ok: String = env
-            .sql("")
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
+        assert_eq!(env.count("customers"), before, "round {round}");
+        assert_eq!(env.count("audit_log"), audit_before);
+        let ok = env.integrity_check();
         assert_eq!(ok, "ok");
     }
 }
@@ -446,23 +425,17 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     let d = import(&env, &["--dry-run", f.to_str().unwrap()]);
     assert_eq!(d["imported"], 15_000);
     assert_eq!(env.customer_indexes(), indexes_before);
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 2);
+    assert_eq!(env.count("customers"), 2);
     let s = import(&env, &[f.to_str().unwrap()]);
     assert_eq!(s["rows"], 15_018);
     assert_eq!(s["imported"], 15_000);
     assert_eq!(s["duplicates_in_file"], 15);
     assert_eq!(s["duplicates_in_database"], 2);
     assert_eq!(s["rejected"], 1);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customer_tags WHERE tag = 'vip'"),
-        15_000
-    );
+    assert_eq!(env.count("customer_tags WHERE tag = 'vip'"), 15_000);
     // Every index of customers and customer_tags is back, with the same definition.
     assert_eq!(env.customer_indexes(), indexes_before);
-    let ok: String = env
-        .sql("")
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let ok = env.integrity_check();
     assert_eq!(ok, "ok");
     // A second run adds nothing.
     let again = import(&env, &[f.to_str().unwrap()]);
@@ -472,7 +445,7 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     let env2 = TestEnv::new();
     let m = import(&env2, &["--on-duplicate", "merge", f.to_str().unwrap()]);
     assert_eq!(m["imported"], 15_002);
-    assert_eq!(env2.query_i64("SELECT count(*) FROM customers"), 15_002);
+    assert_eq!(env2.count("customers"), 15_002);
 }
 
 #[test]
@@ -594,14 +567,12 @@ fn import_merges_only_into_customers_the_importer_may_edit() {
     assert_eq!(v["merged"], 1, "{v}");
     assert_eq!(v["merge_refused"], 2, "{v}");
     for id in [&north, &pooled] {
-        let after: String = Connection::open(env.db())
-            .unwrap()
-            .query_row(
-                "SELECT coalesce(email, '') || coalesce(notes, '') || tags FROM customers WHERE id = ?1",
-                [id],
-                |r| r.get(0),
+        let after = env
+            .customer_text(
+                id.parse().expect("id"),
+                "coalesce(email, '') || coalesce(notes, '') || tags",
             )
-            .unwrap();
+            .expect("text");
         assert!(
             !after.contains("evil") && !after.contains("stolen"),
             "{id}: {after}"
@@ -631,10 +602,7 @@ fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
     );
     let err = env.fails_as("lihua", &["import", &csv], 6);
     assert!(err.contains("'Phone' twice"), "{err}");
-    assert_eq!(
-        count(&env, "SELECT count(*) FROM customers WHERE name = 'x'"),
-        0
-    );
+    assert_eq!(env.count("customers WHERE name = 'x'"), 0);
     // A phone typed into the notes, an e-mail in a custom column.
     let csv = write(
         &env,
@@ -642,7 +610,7 @@ fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
         "name,phone,备注,微信邮箱\n有备注,13500000003,老板手机 13912340000 晚上打,boss@corp.cn\n",
     );
     env.ok(&["import", &csv, "--map", "微信邮箱=custom"]);
-    let id = count(&env, "SELECT id FROM customers WHERE name = '有备注'").to_string();
+    let id = env.customer_id("有备注").to_string();
     for who in ["lin", "lihua"] {
         let shown = env.json_as(who, &["show", &id]);
         let text = shown.to_string();
@@ -670,10 +638,7 @@ fn a_dry_run_import_is_audited() {
     let v = env.json_as("lihua", &["import", &csv, "--dry-run"]);
     assert_eq!(v["duplicates_in_database"], 1);
     assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) FROM audit_log WHERE action = 'import_dry_run' AND actor = 'lihua'"
-        ),
+        env.count("audit_log WHERE action = 'import_dry_run' AND actor = 'lihua'"),
         1
     );
 }
@@ -815,7 +780,7 @@ fn utf16_without_a_bom_is_detected_both_ways_or_refused_by_name() {
     let err = env.fails_as("admin", &["import", "broken.csv"], 6);
     assert!(err.contains("looks like utf-16be"), "{err}");
     assert!(err.contains("hint: pass --encoding"), "{err}");
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
+    assert_eq!(env.count("customers"), 0);
 }
 
 // ------------------------------------------------------------------ item 13
@@ -857,7 +822,7 @@ fn custom_columns_are_capped_per_import_and_in_all() {
         "{err}"
     );
     assert!(err.contains("hint: remove the columns"), "{err}");
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
+    assert_eq!(env.count("customers"), 0);
 
     // 100 new ones per import, 300 in all.
     for batch in 0..4 {
@@ -892,15 +857,15 @@ fn import_killed_50_times_is_all_or_nothing() {
     for i in 0..ITERATIONS {
         let f = env.dir.path().join("leads.csv");
         write_leads(&f, i, "");
-        let before = env.query_i64("SELECT count(*) FROM customers");
-        let imports = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
+        let before = env.count("customers");
+        let imports = env.audit_count("import");
         killed += usize::from(kill_after(
             pool(&env, "admin", &["import", f.to_str().unwrap(), "-q"]),
             // About the run time of this import (debug build): kills land anywhere in it.
             rng.below(500),
         ));
-        let after = env.query_i64("SELECT count(*) FROM customers");
-        let imports_after = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
+        let after = env.count("customers");
+        let imports_after = env.audit_count("import");
         match imports_after - imports {
             0 => assert_eq!(after, before, "iteration {i}: a killed import left rows"),
             1 => assert_eq!(
@@ -949,24 +914,21 @@ fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
     for i in 0..iterations {
         let f = env.dir.path().join("bulk.csv");
         write_leads(&f, i, &note);
-        let before = env.query_i64("SELECT count(*) FROM customers");
-        let tags_before = env.query_i64("SELECT count(*) FROM customer_tags");
-        let imports = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
+        let before = env.count("customers");
+        let tags_before = env.count("customer_tags");
+        let imports = env.audit_count("import");
         killed += usize::from(kill_after(
             pool(&env, "admin", &["import", f.to_str().unwrap(), "-q"]),
             rng.below(1100),
         ));
-        let after = env.query_i64("SELECT count(*) FROM customers");
-        let imports_after = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'");
+        let after = env.count("customers");
+        let imports_after = env.audit_count("import");
         assert_eq!(env.customer_indexes(), indexes, "iteration {i}");
         intact(&env);
         match imports_after - imports {
             0 => {
                 assert_eq!(after, before, "iteration {i}: a killed import left rows");
-                assert_eq!(
-                    env.query_i64("SELECT count(*) FROM customer_tags"),
-                    tags_before
-                );
+                assert_eq!(env.count("customer_tags"), tags_before);
             }
             1 => {
                 assert_eq!(after, before + 20_000, "iteration {i}: partial import");
@@ -980,4 +942,28 @@ fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
         killed >= iterations / 2,
         "only {killed} runs were killed mid-way"
     );
+}
+
+/// Files `pool import` refuses outright, before anything is written.
+#[test]
+fn snap_import_refusals() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.dir.path().join("d.csv"),
+        "name,phone,Phone\nx,13800000001,13900000002\n",
+    )
+    .expect("write");
+    insta::assert_snapshot!("duplicate_header", env.snap(&["import", "d.csv"]));
+    insta::assert_snapshot!("empty", env.snap(&["import", &data("empty.csv")]));
+    insta::assert_snapshot!(
+        "invalid_bytes",
+        env.snap(&["import", &data("invalid_bytes.csv")])
+    );
+    std::fs::write(
+        env.dir.path().join("c.csv"),
+        "Contact Person,Mobile2\nAnna,13800138020\n",
+    )
+    .expect("write");
+    insta::assert_snapshot!("no_name_column", env.snap(&["import", "c.csv"]));
+    insta::assert_snapshot!("missing_file", env.snap(&["import", "nope.csv"]));
 }

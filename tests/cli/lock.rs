@@ -35,3 +35,20 @@ fn locks_are_limited_and_block_release_and_recycle() {
     let v = env.json(&["recycle"]);
     assert_eq!(v.as_array().unwrap().len(), 1);
 }
+
+/// Every lock refusal, with its exit code and hint.
+#[test]
+fn snap_lock_refusals() {
+    let env = sales_org();
+    let a = env.pooled("甲", "13800000001").to_string();
+    let b = env.pooled("乙", "13800000002").to_string();
+    let c = env.pooled("丙", "13800000003").to_string();
+    env.ok_as("lihua", &["claim", &a, &b]);
+    insta::assert_snapshot!("locking_off", env.snap_as("lihua", &["lock", &a]));
+    env.ok(&["rules", "set", "--max-locked", "1"]);
+    insta::assert_snapshot!("pooled", env.snap_as("lihua", &["lock", &c]));
+    insta::assert_snapshot!("not_yours", env.snap_as("chen", &["lock", &a]));
+    env.ok_as("lihua", &["lock", &a]);
+    insta::assert_snapshot!("lock_limit", env.snap_as("lihua", &["lock", &b]));
+    insta::assert_snapshot!("viewer", env.snap_as("lin", &["lock", &b]));
+}

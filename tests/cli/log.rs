@@ -56,3 +56,25 @@ fn only_the_owner_or_their_manager_logs() {
     env.ok_as("zhao", &["log", &id, "note", "经理备注"]);
     env.ok(&["log", &id, "note", "admin"]);
 }
+
+/// Refused interactions: not claimed yet, not the member's, a future time, an empty text.
+#[test]
+fn snap_log_refusals() {
+    let env = sales_teams();
+    let pooled = env.pooled("公海客户", "13800000009").to_string();
+    insta::assert_snapshot!(
+        "pooled",
+        env.snap_as("lihua", &["log", &pooled, "call", "x"])
+    );
+    let id = claimed(&env, "lihua", "13800000001");
+    insta::assert_snapshot!("not_yours", env.snap_as("chen", &["log", &id, "call", "x"]));
+    insta::assert_snapshot!(
+        "future",
+        env.snap_as("lihua", &["log", &id, "call", "x", "--at", "2026-11-25"])
+    );
+    insta::assert_snapshot!(
+        "unknown_kind",
+        env.snap_as("lihua", &["log", &id, "fax", "x"])
+    );
+    insta::assert_snapshot!("empty", env.snap_as("lihua", &["log", &id, "call", "  "]));
+}

@@ -102,14 +102,8 @@ fn merge_by_hand_keeps_the_oldest_and_moves_everything() {
     let err = env.fails_as("admin", &["show", &b], 3);
     assert!(err.contains(&format!("merged into {a}")), "{err}");
     env.fails_as("li", &["merge", &a, &b], 4);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'merge'"),
-        1
-    );
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM pragma_foreign_key_check"),
-        0
-    );
+    assert_eq!(env.audit_count("merge"), 1);
+    assert_eq!(env.count("pragma_foreign_key_check"), 0);
 }
 
 #[test]

@@ -1,7 +1,5 @@
 //! `pool pools`: team pools, who sees them and who may move customers in and out.
-use rusqlite::Connection;
-
-use crate::common::fixtures::{count, sales_org, two_teams, write};
+use crate::common::fixtures::{sales_org, two_teams, write};
 
 #[test]
 fn team_pools_are_visible_only_to_their_teams() {
@@ -67,13 +65,7 @@ fn team_pools_stay_closed_to_other_teams_managers_and_to_merges() {
     );
     let v = env.json_as("mgr_n", &["import", &csv, "--on-duplicate", "merge"]);
     assert_eq!(v["merge_refused"], 1, "{v}");
-    assert_eq!(
-        count(
-            &env,
-            "SELECT count(*) FROM customers WHERE email = 'pwn@x.cn'"
-        ),
-        0
-    );
+    assert_eq!(env.count("customers WHERE email = 'pwn@x.cn'"), 0);
     // A member's copy of a pooled customer in a pool their team does not see is not
     // theirs after a nightly dedupe.
     env.ok(&["pools", "add", "northpool", "--team", "north"]);
@@ -103,14 +95,7 @@ fn team_pools_stay_closed_to_other_teams_managers_and_to_merges() {
     );
     // (Other clusters of this data need a manager; only the outcome matters here.)
     env.run_as("admin", &["dedupe", "--apply", "-y", "--format", "json"]);
-    let owner: Option<i64> = Connection::open(env.db())
-        .unwrap()
-        .query_row(
-            "SELECT owner_id FROM customers WHERE id = ?1",
-            [&hidden],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let owner = env.owner_of(hidden.parse().expect("id"));
     assert_eq!(owner, None, "the hidden pool's customer went to lihua");
 }
 
@@ -128,10 +113,7 @@ fn members_cannot_step_around_the_rules_of_their_pool() {
     );
     let csv = write(&env, "l.csv", "name,phone,stage\nL2,13822220011,loyal\n");
     env.fails_as("lihua", &["import", &csv], 4);
-    assert_eq!(
-        count(&env, "SELECT count(*) FROM customers WHERE name = 'L2'"),
-        0
-    );
+    assert_eq!(env.count("customers WHERE name = 'L2'"), 0);
     // Releasing into one's own team pool to dodge the public pool's rules.
     env.ok_as("lihua", &["claim", &pooled]);
     env.fails_as(

@@ -59,10 +59,7 @@ fn recycle_returns_exactly_the_customers_past_their_rule() {
     assert_eq!(done[0]["owner"], "lihua");
     // Idempotent.
     assert!(env.json(&["recycle"]).as_array().unwrap().is_empty());
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'recycle'"),
-        2
-    );
+    assert_eq!(env.audit_count("recycle"), 2);
     // Cooldown: the previous owner must wait 7 days; someone else may claim at once.
     let err = env.fails_as("lihua", &["claim", &s[0]], 5);
     assert!(
@@ -150,11 +147,11 @@ fn recycle_killed_50_times_moves_whole_customers() {
             rng.below(300),
         );
         // Each recycled customer has its event and its audit row; none is half-moved.
-        let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'recycle'");
-        let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'recycle'");
+        let events = env.events("recycle");
+        let audited = env.audit_count("recycle");
         assert_eq!(events, audited, "iteration {i}");
-        let half = env.query_i64(
-            "SELECT count(*) FROM customers WHERE owner_id IS NULL AND claimed_at IS NOT NULL AND deleted_at IS NULL",
+        let half = env.count(
+            "customers WHERE owner_id IS NULL AND claimed_at IS NOT NULL AND deleted_at IS NULL",
         );
         assert_eq!(half, 0);
         intact(&env);

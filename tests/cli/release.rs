@@ -29,21 +29,14 @@ fn release_needs_a_reason_and_handles_follow_ups() {
             "--cancel-followups",
         ],
     );
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM followups WHERE status = 'cancelled'"),
-        1
-    );
+    assert_eq!(env.count("followups WHERE status = 'cancelled'"), 1);
     let c = env.json(&["show", &ids]);
     assert_eq!(c["owner"], Value::Null);
     assert_eq!(c["previous_owner"], "lihua");
-    let reason: String = env
-        .sql("")
-        .query_row(
-            "SELECT reason FROM ownership_events WHERE event = 'release'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let reason = env.ownership_events("release")[0]
+        .reason
+        .clone()
+        .expect("a reason");
     assert_eq!(reason, "不感兴趣");
     env.fails_as("lihua", &["release", &ids, "--reason", "again"], 5);
 }
@@ -71,4 +64,51 @@ fn release_to_another_pool() {
         &["release", &id, "--reason", "东区跟", "--to-pool", "east"],
     );
     assert_eq!(env.json(&["show", &id])["pool"], "east");
+}
+
+/// Every release refusal, with its exit code and hint.
+#[test]
+fn snap_release_refusals() {
+    let env = sales_org();
+    env.ok(&["pools", "add", "east", "--team", "sales-east"]);
+    let a = env.pooled("甲", "13800000001").to_string();
+    let b = env.pooled("乙", "13800000002").to_string();
+    env.ok_as("lihua", &["claim", &a]);
+    insta::assert_snapshot!("no_reason", env.snap_as("lihua", &["release", &a]));
+    insta::assert_snapshot!(
+        "not_yours",
+        env.snap_as("wang", &["release", &a, "--reason", "x"])
+    );
+    insta::assert_snapshot!(
+        "already_pooled",
+        env.snap_as("lihua", &["release", &b, "--reason", "x"])
+    );
+    insta::assert_snapshot!(
+        "member_into_other_pool",
+        env.snap_as(
+            "lihua",
+            &["release", &a, "--reason", "x", "--to-pool", "east"]
+        )
+    );
+    insta::assert_snapshot!(
+        "unknown_pool",
+        env.snap_as(
+            "lihua",
+            &["release", &a, "--reason", "x", "--to-pool", "nope"]
+        )
+    );
+    env.ok_as("lihua", &["followup", "add", &a, "--due", "+3d", "回访"]);
+    insta::assert_snapshot!(
+        "open_followups",
+        env.snap_as("lihua", &["release", &a, "--reason", "x"])
+    );
+    env.ok(&["rules", "set", "--max-locked", "1"]);
+    env.ok_as("lihua", &["lock", &a]);
+    insta::assert_snapshot!(
+        "locked",
+        env.snap_as(
+            "lihua",
+            &["release", &a, "--reason", "x", "--cancel-followups"]
+        )
+    );
 }

@@ -97,3 +97,45 @@ fn role_matrix() {
         }
     }
 }
+
+/// Permission denied, one example per role that lacks the right.
+#[test]
+fn snap_permission_denied() {
+    let env = TestEnv::new();
+    env.user("mgr", "east", "manager");
+    env.user("mem", "east", "member");
+    env.user("view", "east", "viewer");
+    let id = env.pooled("c1", "13800000001").to_string();
+    for (name, user, args) in [
+        ("viewer_add", "view", vec!["add", "--name", "x"]),
+        (
+            "viewer_export_unmasked",
+            "view",
+            vec!["export", "--unmasked"],
+        ),
+        ("member_delete", "mem", vec!["delete", id.as_str(), "--yes"]),
+        (
+            "member_assign",
+            "mem",
+            vec!["assign", id.as_str(), "--to", "mem"],
+        ),
+        ("member_recycle", "mem", vec!["recycle"]),
+        ("member_audit_log", "mem", vec!["audit", "log"]),
+        ("member_doctor", "mem", vec!["doctor"]),
+        ("manager_backup", "mgr", vec!["backup", "b.db"]),
+        (
+            "manager_rules_set",
+            "mgr",
+            vec!["rules", "set", "--max-owned", "1"],
+        ),
+        ("manager_user_add", "mgr", vec!["user", "add", "x"]),
+        ("manager_team_add", "mgr", vec!["team", "add", "x"]),
+        (
+            "manager_forget",
+            "mgr",
+            vec!["forget", id.as_str(), "--yes"],
+        ),
+    ] {
+        insta::assert_snapshot!(name, env.snap_as(user, &args));
+    }
+}

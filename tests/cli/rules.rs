@@ -85,3 +85,34 @@ fn absurd_rule_values_are_refused_with_the_allowed_range() {
         "30",
     ]);
 }
+
+/// Refused rule changes: out of range, unknown override, not an admin.
+#[test]
+fn snap_rules_refusals() {
+    let env = sales_org();
+    insta::assert_snapshot!(
+        "out_of_range",
+        env.snap(&["rules", "set", "--warn-days=100000"])
+    );
+    insta::assert_snapshot!("negative", env.snap(&["rules", "set", "--max-owned=-1"]));
+    insta::assert_snapshot!(
+        "unknown_stage",
+        env.snap(&[
+            "rules",
+            "set",
+            "--for",
+            "stage=nope",
+            "--recycle-no-contact-days",
+            "3"
+        ])
+    );
+    insta::assert_snapshot!("nothing_to_set", env.snap(&["rules", "set"]));
+    insta::assert_snapshot!(
+        "manager",
+        env.snap_as("zhao", &["rules", "set", "--max-owned", "1"])
+    );
+    insta::assert_snapshot!(
+        "unknown_pool",
+        env.snap(&["rules", "show", "--pool", "nope"])
+    );
+}

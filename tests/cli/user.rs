@@ -74,3 +74,20 @@ fn deactivating_a_user_returns_or_transfers_their_customers() {
     assert_eq!(v["customers_transferred"], 1);
     assert_eq!(env.json(&["show", &b])["owner"], "zhao");
 }
+
+/// Refused user and team changes.
+#[test]
+fn snap_user_refusals() {
+    let env = TestEnv::new();
+    env.user("lihua", "sales", "member");
+    insta::assert_snapshot!(
+        "login_taken",
+        env.snap(&["user", "add", "LiHua", "--team", "sales", "--role", "member"])
+    );
+    insta::assert_snapshot!(
+        "login_not_plain",
+        env.snap(&["user", "add", "li hua", "--team", "sales", "--role", "member"])
+    );
+    insta::assert_snapshot!("team_exists", env.snap(&["team", "add", "sales"]));
+    insta::assert_snapshot!("unknown_user", env.snap(&["user", "deactivate", "nobody"]));
+}

@@ -2,7 +2,6 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use rusqlite::Connection;
 use serde_json::Value;
 
 use super::TestEnv;
@@ -94,13 +93,6 @@ pub fn write(env: &TestEnv, name: &str, body: &str) -> String {
     let p = env.dir.path().join(name);
     std::fs::write(&p, body).unwrap();
     p.display().to_string()
-}
-
-pub fn count(env: &TestEnv, sql: &str) -> i64 {
-    Connection::open(env.db())
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
 }
 
 pub fn find<'a>(rows: &'a Value, key: &str, value: &str) -> &'a Value {

@@ -29,15 +29,9 @@ pub fn kill_after(mut cmd: Command, ms: u64) -> bool {
 }
 
 pub fn intact(env: &TestEnv) {
-    let ok: String = env
-        .sql("")
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let ok = env.integrity_check();
     assert_eq!(ok, "ok");
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM pragma_foreign_key_check"),
-        0
-    );
+    assert_eq!(env.count("pragma_foreign_key_check"), 0);
     let out = pool(env, "admin", &["audit", "verify"]).output().unwrap();
     assert!(out.status.success(), "audit chain broken");
 }
