@@ -1,8 +1,9 @@
-//! Step 6: a provable audit trail, the role matrix, erasure.
+//! `pool audit verify` / `pool audit log`: a provable trail, and what each change writes to it.
 use customer_pool::domain::audit::{chain_hash, Entry, GENESIS};
-use customer_pool::domain::roles::{allowed, Action, Role};
 use rusqlite::Connection;
+use serde_json::Value;
 
+use crate::common::fixtures::{admin_owned, sales_teams, two_teams};
 use crate::common::TestEnv;
 
 /// A database with a few dozen audit rows.
@@ -31,12 +32,27 @@ fn tamper(env: &TestEnv) -> Connection {
     c
 }
 
+// ------------------------------------------------------------------ item 16
+
+/// The actions of `pool audit log --customer ID`, oldest first.
+fn customer_log(env: &TestEnv, id: &str) -> Vec<String> {
+    let v = env.json(&["audit", "log", "--customer", id, "--limit", "0"]);
+    let mut actions: Vec<String> = v
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    actions.reverse();
+    actions
+}
+
 #[test]
 fn intact_chain_verifies_and_prints_its_head() {
     let env = busy_env();
     let v = env.json(&["audit", "verify"]);
     assert_eq!(v["ok"], true);
-    let n = env.query_i64("SELECT count(*) FROM audit_log");
+    let n = env.count("audit_log");
     assert_eq!(v["rows"], n);
     assert_eq!(v["head_seq"], n);
     let h = head(&env);
@@ -84,7 +100,7 @@ fn swapped_rows_are_caught() {
 fn a_truncated_tail_is_caught_with_expect() {
     let env = busy_env();
     let h = head(&env);
-    let n = env.query_i64("SELECT max(seq) FROM audit_log");
+    let n = env.audit_head_seq();
     tamper(&env)
         .execute("DELETE FROM audit_log WHERE seq > ?1", [n - 3])
         .unwrap();
@@ -148,6 +164,80 @@ fn a_rewritten_chain_is_caught_with_expect() {
 }
 
 #[test]
+fn verify_remembers_the_head_and_catches_a_truncated_chain() {
+    let (env, _, _) = two_teams();
+    env.ok(&["audit", "verify"]);
+    // A rewrite that keeps a valid, shorter chain: drop the triggers, cut the tail.
+    let c = Connection::open(env.db()).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER audit_no_delete;
+         DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log);
+         CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
+    )
+    .unwrap();
+    let err = env.fails_as("admin", &["audit", "verify"], 8);
+    assert!(
+        err.contains("no longer contains the head verified"),
+        "{err}"
+    );
+    // Accepting it is a deliberate act.
+    env.ok(&["audit", "verify", "--forget-head"]);
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn verify_flags_a_back_dated_row() {
+    use customer_pool::domain::audit::{chain_hash, Entry};
+    let env = TestEnv::new();
+    env.pooled("c1", "13800000001");
+    env.ok(&["audit", "verify"]);
+    // A row appended with a valid hash but dated before its predecessor, as a process
+    // with a forged clock (or an old binary under POOL_NOW) would write it.
+    let c = Connection::open(env.db()).unwrap();
+    let (seq, prev_hash, at): (i64, String, i64) = c
+        .query_row(
+            "SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let e = Entry {
+        seq: seq + 1,
+        at: at - 86_400,
+        actor: "admin",
+        action: "customer_edit",
+        entity: "customer",
+        entity_id: Some(1),
+        before: None,
+        after: None,
+        os_user: None,
+        sim_at: None,
+    };
+    let hash = chain_hash(&prev_hash, &e);
+    c.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, prev_hash, hash) VALUES (?1, ?2, 'admin', 'customer_edit', 'customer', 1, ?3, ?4)",
+        rusqlite::params![e.seq, e.at, prev_hash, hash],
+    )
+    .unwrap();
+    let err = env.fails_as("admin", &["audit", "verify"], 8);
+    assert!(err.contains("back-dated"), "{err}");
+}
+
+#[test]
+fn a_malformed_expected_head_is_invalid_input_not_a_broken_chain() {
+    let env = TestEnv::new();
+    for bad in ["zzz", "3:zzz", "x:0000", &"g".repeat(64)] {
+        let err = env.fails_as("admin", &["audit", "verify", "--expect", bad], 6);
+        assert!(err.contains("invalid --expect"), "{err}");
+        assert!(!err.contains("truncated or rewritten"), "{err}");
+    }
+    // A well-formed head that is not in the chain is still an integrity failure.
+    let absent = "ab".repeat(32);
+    env.fails_as("admin", &["audit", "verify", "--expect", &absent], 8);
+}
+
+#[test]
 fn audit_log_filters_and_managers_see_their_team() {
     let env = busy_env();
     env.user("zhao", "sales", "manager");
@@ -191,128 +281,6 @@ fn audit_log_filters_and_managers_see_their_team() {
 }
 
 #[test]
-fn eight_concurrent_writers_keep_one_chain() {
-    let env = TestEnv::new();
-    let children: Vec<_> = (0..8)
-        .map(|k| {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"))
-                .env_clear()
-                .env("POOL_DB", env.db())
-                .env("POOL_USER", "admin")
-                .env("NO_COLOR", "1")
-                .args(["team", "add", &format!("team{k}")])
-                .output()
-        })
-        .collect();
-    // Spawned one after another above; now run 8 writers truly at once.
-    drop(children);
-    let handles: Vec<_> = (0..8)
-        .map(|k| {
-            let db = env.db();
-            std::thread::spawn(move || {
-                for j in 0..10 {
-                    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"))
-                        .env_clear()
-                        .env("POOL_DB", &db)
-                        .env("POOL_USER", "admin")
-                        .args([
-                            "add",
-                            "--name",
-                            &format!("w{k}-{j}"),
-                            "--phone",
-                            &format!("1380{k:03}{j:04}"),
-                            "--pool",
-                        ])
-                        .output()
-                        .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    let v = env.json(&["audit", "verify"]);
-    assert_eq!(v["ok"], true);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'customer_add'"),
-        80
-    );
-}
-
-fn raw_files_contain(env: &TestEnv, needle: &str) -> bool {
-    let mut found = false;
-    for suffix in ["", "-wal"] {
-        let p = format!("{}{suffix}", env.db().display());
-        if let Ok(bytes) = std::fs::read(&p) {
-            found |= bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-        }
-    }
-    found
-}
-
-#[test]
-fn forget_erases_the_bytes_and_keeps_the_chain() {
-    let env = TestEnv::new();
-    env.user("lihua", "sales", "member");
-    let id = env.json_as(
-        "lihua",
-        &[
-            "add",
-            "--name",
-            "待删除",
-            "--phone",
-            "13912345678",
-            "--email",
-            "gone@example.com",
-            "--address",
-            "浙江省杭州市西湖区秘密路1号",
-        ],
-    )["id"]
-        .to_string();
-    env.ok_as(
-        "lihua",
-        &["log", &id, "call", "客户手机 13912345678 已确认"],
-    );
-    env.ok_as(
-        "lihua",
-        &["followup", "add", &id, "--due", "+3d", "回电 13912345678"],
-    );
-    // Some other data so the file has more than one page of customers.
-    env.ok(&["demo", "--customers", "300"]);
-    assert!(raw_files_contain(&env, "13912345678"));
-    env.fails_as("lihua", &["forget", &id, "--yes"], 4);
-    env.ok(&["forget", &id, "--yes"]);
-    env.sql("PRAGMA wal_checkpoint(TRUNCATE)");
-    for needle in ["13912345678", "8613912345678", "gone@example.com", "秘密路"] {
-        assert!(
-            !raw_files_contain(&env, needle),
-            "{needle} is still in the file"
-        );
-    }
-    env.fails_as("admin", &["show", &id], 3);
-    env.ok(&["audit", "verify"]);
-    let after: String = env
-        .sql("")
-        .query_row(
-            "SELECT after FROM audit_log WHERE action = 'forget'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert!(
-        after.contains("erased_fields") && !after.contains("1391234"),
-        "{after}"
-    );
-    env.fails_as("admin", &["forget", &id, "--yes"], 5);
-}
-
-#[test]
 fn unmasked_reads_are_logged() {
     let env = TestEnv::new();
     env.user("zhao", "sales", "manager");
@@ -329,108 +297,147 @@ fn unmasked_reads_are_logged() {
         .iter()
         .all(|r| r["actor"] == "zhao"));
     let all: String = env
-        .sql("")
-        .query_row("SELECT group_concat(after, ' ') FROM audit_log", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .audit_log()
+        .into_iter()
+        .filter_map(|r| r.after)
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         !all.contains("13800001111"),
         "a full phone number is in the audit log: {all}"
     );
 }
 
-/// Every role × every command: allowed by the table, or exit 4.
 #[test]
-fn role_matrix() {
-    let commands: Vec<(Vec<&str>, Action)> = vec![
-        (vec!["list"], Action::ReadCustomers),
-        (vec!["show", "1"], Action::ReadCustomers),
-        (vec!["agenda"], Action::ReadCustomers),
-        (vec!["followup", "list"], Action::ReadCustomers),
-        (vec!["pools", "list"], Action::ReadCustomers),
-        (vec!["rules", "show"], Action::ReadRules),
-        (vec!["user", "list"], Action::ReadUsers),
-        (vec!["team", "list"], Action::ReadUsers),
-        (vec!["export"], Action::Export),
-        (vec!["export", "--unmasked"], Action::ExportUnmasked),
-        (
-            vec!["add", "--name", "n", "--phone", "13700000000"],
-            Action::AddCustomer,
-        ),
-        (vec!["edit", "1", "--city", "x"], Action::EditCustomer),
-        (vec!["claim", "2"], Action::Claim),
-        (vec!["log", "1", "note", "x"], Action::Log),
-        (
-            vec!["followup", "add", "1", "--due", "today", "x"],
-            Action::FollowUp,
-        ),
-        (vec!["deal", "add", "1", "--amount", "1"], Action::Deal),
-        (vec!["lock", "1"], Action::Lock),
-        (vec!["import", "-"], Action::Import),
-        (vec!["assign", "3", "--to", "other"], Action::Assign),
-        (
-            vec!["transfer", "--from", "other", "--to", "actor", "--all"],
-            Action::Transfer,
-        ),
-        (vec!["recycle", "--dry-run"], Action::Recycle),
-        (vec!["audit", "log"], Action::ReadAudit),
-        (vec!["audit", "verify"], Action::ReadAudit),
-        (
-            vec!["pools", "add", "p", "--team", "t"],
-            Action::ManagePools,
-        ),
-        (
-            vec!["rules", "set", "--warn-days", "4"],
-            Action::ManageRules,
-        ),
-        (vec!["team", "add", "t2"], Action::ManageTeams),
-        (vec!["user", "add", "u2"], Action::ManageUsers),
-        (vec!["demo", "--customers", "1"], Action::Demo),
-        (
-            vec!["release", "1", "--reason", "x", "--cancel-followups"],
-            Action::Release,
-        ),
-        (vec!["delete", "4", "--yes"], Action::DeleteCustomer),
-        (vec!["forget", "4", "--yes"], Action::ForgetCustomer),
-    ];
-    for role in [Role::Admin, Role::Manager, Role::Member, Role::Viewer] {
-        let env = TestEnv::new();
-        env.user("actor", "t", role.as_str());
-        env.user("other", "t", "member");
-        let owner = if role == Role::Viewer {
-            "other"
-        } else {
-            "actor"
-        };
-        for i in 1..=4 {
-            env.pooled(&format!("c{i}"), &format!("1380000000{i}"));
-        }
-        env.ok(&["rules", "set", "--max-locked", "5"]);
-        env.ok(&["assign", "1", "--to", owner]);
-        for (args, action) in &commands {
-            let mut cmd = env.cmd_as("actor");
-            let out = cmd
-                .args(args)
-                .write_stdin("name,phone\nx,13600000000\n")
-                .output()
-                .unwrap();
-            let code = out.status.code();
-            if allowed(role, *action) {
-                assert_ne!(
-                    code,
-                    Some(4),
-                    "{role:?} {args:?} should be allowed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            } else {
-                assert_eq!(
-                    code,
-                    Some(4),
-                    "{role:?} {args:?} should be refused: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+fn every_mutation_writes_an_audit_row() {
+    let env = TestEnv::new();
+    let before = env.count("audit_log");
+    env.user("lihua", "sales", "member");
+    let id = env.json_as(
+        "lihua",
+        &["add", "--name", "王五", "--phone", "13900139000"],
+    )["id"]
+        .as_i64()
+        .unwrap();
+    env.ok_as("lihua", &["edit", &id.to_string(), "--city", "上海"]);
+    env.ok(&["delete", &id.to_string(), "--yes"]);
+    let actions: Vec<String> = env
+        .audit_log()
+        .into_iter()
+        .filter(|r| r.seq > before)
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user_add",
+            "customer_add",
+            "customer_edit",
+            "customer_delete"
+        ]
+    );
+    // Personal data in audit payloads is masked.
+    let leaked = env.count("audit_log WHERE after LIKE '%13900139000%'");
+    assert_eq!(leaked, 0);
+    // The chain links.
+    let broken =
+        env.count("audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash");
+    assert_eq!(broken, 0);
+}
+
+#[test]
+fn every_change_to_a_customer_is_found_by_its_id_and_payloads_are_json() {
+    let env = sales_teams();
+    // Imported: found through its import.
+    std::fs::write(
+        env.dir.path().join("leads.csv"),
+        "name,phone,city\n甲,13800000001,杭州\n乙,13800000002,杭州\n丙,13800000003,上海\n",
+    )
+    .expect("write");
+    let s = env.json(&["import", "leads.csv", "--rejects", "rejects.csv"]);
+    let first = s["first_id"].as_i64().expect("first id");
+    let (a, b, c) = (
+        first.to_string(),
+        (first + 1).to_string(),
+        (first + 2).to_string(),
+    );
+    assert_eq!(customer_log(&env, &b), ["import"]);
+    let other = admin_owned(&env, "丁", "13800000009");
+    assert!(!customer_log(&env, &other).contains(&"import".to_string()));
+
+    // Claimed, then moved in bulk by transfer --all and by a deactivation.
+    env.ok_as("lihua", &["claim", &a, &b]);
+    env.ok_as(
+        "lihua",
+        &["followup", "add", &a, "--due", "2026-12-01", "call"],
+    );
+    env.ok_as(
+        "zhao",
+        &["transfer", "--from", "lihua", "--to", "chen", "--all"],
+    );
+    env.ok(&["user", "deactivate", "chen"]);
+    // Merged: the merged-away customer finds the merge and its undo.
+    let m = env.json(&["merge", &b, &c]);
+    let merge_id = m["merge_id"].as_i64().expect("merge id").to_string();
+    env.ok(&["dedupe", "undo", &merge_id]);
+    assert_eq!(
+        customer_log(&env, &a),
+        [
+            "import",
+            "claim",
+            "followup_add",
+            "transfer",
+            "user_deactivate"
+        ]
+    );
+    assert_eq!(
+        customer_log(&env, &c),
+        ["import", "merged_into", "merge_restored"],
+        "the customer merged into {b}"
+    );
+    let log = env.json(&["audit", "log", "--customer", &a, "--action", "transfer"]);
+    let before: Value =
+        serde_json::from_str(log[0]["before"].as_str().expect("before")).expect("JSON");
+    assert_eq!(before["owner"], "lihua");
+
+    // Every payload is JSON; filters are objects, not Rust debug text.
+    env.ok(&["export", "--city", "杭州", "--stage", "lead"]);
+    env.ok(&["list", "--city", "杭州"]);
+    let all = env.json(&["audit", "log", "--limit", "0"]);
+    for row in all.as_array().expect("rows") {
+        for side in ["before", "after"] {
+            if let Some(text) = row[side].as_str() {
+                let parsed: Result<Value, _> = serde_json::from_str(text);
+                assert!(parsed.is_ok(), "{side} of {row}");
+                assert!(!text.contains("FilterArgs"), "{row}");
             }
         }
     }
+    let export = env.json(&["audit", "log", "--action", "export"]);
+    let after: Value =
+        serde_json::from_str(export[0]["after"].as_str().expect("after")).expect("JSON");
+    assert_eq!(
+        after["filter"],
+        serde_json::json!({"city": "杭州", "stage": "lead"})
+    );
+    assert_eq!(after["format"], "csv");
+    let view = env.json(&["audit", "log", "--action", "view_unmasked"]);
+    let after: Value =
+        serde_json::from_str(view[0]["after"].as_str().expect("after")).expect("JSON");
+    assert_eq!(after["filter"], serde_json::json!({"city": "杭州"}));
+}
+
+/// A malformed `--expect` and a chain that no longer holds the expected head.
+#[test]
+fn snap_verify_refusals() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(
+        "malformed_expect",
+        env.snap(&["audit", "verify", "--expect", "zzz"])
+    );
+    // The head's hash covers the real time of each row: it differs on every run.
+    let out = env.snap(&["audit", "verify", "--expect", &"ab".repeat(32)]);
+    let (before, after) = out.split_once("(head now ").expect("the head now");
+    let rest = after.split_once(')').map_or("", |(_, r)| r);
+    insta::assert_snapshot!("absent_head", format!("{before}(head now [HEAD]){rest}"));
 }

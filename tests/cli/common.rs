@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+pub mod files;
+pub mod fixtures;
+pub mod kill;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -94,6 +98,55 @@ impl TestEnv {
         self.cmd_as(user).args(args).output().expect("run pool")
     }
 
+    /// One run as a snapshot: the exit code, stdout and stderr in one text (jj's
+    /// `CommandOutput`), with the temp folder and the OS account replaced by placeholders.
+    pub fn snap_as(&self, user: &str, args: &[&str]) -> String {
+        let out = self.run_as(user, args);
+        self.snap_output(&out)
+    }
+
+    /// `snap_as` for the admin.
+    pub fn snap(&self, args: &[&str]) -> String {
+        self.snap_as("admin", args)
+    }
+
+    /// An `Output` as a snapshot (see `snap_as`).
+    pub fn snap_output(&self, out: &Output) -> String {
+        let code = out
+            .status
+            .code()
+            .map_or_else(|| "killed by a signal".to_string(), |c| c.to_string());
+        let text = format!(
+            "exit code: {code}\n----- stdout -----\n{}----- stderr -----\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.normalize(&text)
+    }
+
+    /// The temp folder as `[TEMP]`, the OS account running the tests as `[OS_USER]`.
+    pub fn normalize(&self, text: &str) -> String {
+        let text = text.replace(&self.dir.path().display().to_string(), "[TEMP]");
+        let os = TestEnv::os_account();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        // Whole words only: "root" in "rooted" stays.
+        while let Some(i) = rest.find(os.as_str()) {
+            let before = rest[..i].chars().next_back();
+            let after = rest[i + os.len()..].chars().next();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            out.push_str(&rest[..i]);
+            out.push_str(if word(before) || word(after) {
+                &os
+            } else {
+                "[OS_USER]"
+            });
+            rest = &rest[i + os.len()..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// Runs as admin and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         self.ok_as("admin", args)
@@ -170,10 +223,207 @@ impl TestEnv {
         rows
     }
 
+    /// A connection to the test's database file.
+    pub fn conn(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db()).expect("open db")
+    }
+
+    /// `SELECT count(*) FROM {what}`: a table, or a table with a `WHERE` clause or join.
+    pub fn count(&self, what: &str) -> i64 {
+        self.query_i64(&format!("SELECT count(*) FROM {what}"))
+    }
+
+    /// How many audit rows of one action there are.
+    pub fn audit_count(&self, action: &str) -> i64 {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE action = ?1",
+                [action],
+                |r| r.get(0),
+            )
+            .expect("count audit rows")
+    }
+
+    /// Every audit row, oldest first.
+    pub fn audit_log(&self) -> Vec<AuditRow> {
+        self.audit_where("1", "")
+    }
+
+    /// The audit rows of one action, oldest first.
+    pub fn audit_rows(&self, action: &str) -> Vec<AuditRow> {
+        self.audit_where("action = ?1", action)
+    }
+
+    /// The newest audit row of one action.
+    pub fn last_audit(&self, action: &str) -> AuditRow {
+        self.audit_rows(action)
+            .pop()
+            .unwrap_or_else(|| panic!("no audit row for {action}"))
+    }
+
+    fn audit_where(&self, filter: &str, param: &str) -> Vec<AuditRow> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT seq, at, actor, action, entity, entity_id, before, after, os_user, sim_at
+             FROM audit_log WHERE {filter} ORDER BY seq"
+        );
+        let mut stmt = conn.prepare(&sql).expect("prepare");
+        let params: &[&dyn rusqlite::ToSql] = if filter.contains("?1") {
+            &[&param]
+        } else {
+            &[]
+        };
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok(AuditRow {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    entity: r.get(4)?,
+                    entity_id: r.get(5)?,
+                    before: r.get(6)?,
+                    after: r.get(7)?,
+                    os_user: r.get(8)?,
+                    sim_at: r.get(9)?,
+                })
+            })
+            .expect("query audit_log")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("audit rows");
+        rows
+    }
+
+    /// The `seq` of the newest audit row.
+    pub fn audit_head_seq(&self) -> i64 {
+        self.query_i64("SELECT max(seq) FROM audit_log")
+    }
+
+    /// How many ownership events of one kind (`claim`, `release`, `recycle` …) there are.
+    pub fn events(&self, event: &str) -> i64 {
+        self.ownership_events(event).len() as i64
+    }
+
+    /// The ownership events of one kind, oldest first.
+    pub fn ownership_events(&self, event: &str) -> Vec<OwnershipEvent> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT customer_id, event, reason FROM ownership_events WHERE event = ?1 ORDER BY id",
+            )
+            .expect("prepare");
+        let rows = stmt
+            .query_map([event], |r| {
+                Ok(OwnershipEvent {
+                    customer_id: r.get(0)?,
+                    event: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })
+            .expect("query ownership_events")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("events");
+        rows
+    }
+
+    /// The login of the customer's owner, `None` while it is in a pool.
+    pub fn owner_of(&self, id: i64) -> Option<String> {
+        self.conn()
+            .query_row(
+                "SELECT u.login FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("customer")
+    }
+
+    /// One text value of a customer's row: a column, or an expression over its columns.
+    pub fn customer_text(&self, id: i64, expr: &str) -> Option<String> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {expr} FROM customers WHERE id = ?1"),
+                [id],
+                |r| r.get(0),
+            )
+            .expect("customer")
+    }
+
+    /// The id of the customer with this name (the newest, if several have it).
+    pub fn customer_id(&self, name: &str) -> i64 {
+        self.conn()
+            .query_row(
+                "SELECT max(id) FROM customers WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .expect("customer by name")
+    }
+
+    /// The id of the newest customer row.
+    pub fn newest_customer(&self) -> i64 {
+        self.query_i64("SELECT max(id) FROM customers")
+    }
+
+    /// The amount of every deal, in minor units (cents), oldest first.
+    pub fn deal_amounts_minor(&self) -> Vec<i64> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT amount_minor FROM deals ORDER BY id")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .expect("query deals")
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .expect("deals");
+        rows
+    }
+
+    /// `PRAGMA integrity_check`: "ok" for a sound file.
+    pub fn integrity_check(&self) -> String {
+        self.conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check")
+    }
+
+    /// The schema version stamped in the file (`PRAGMA user_version`).
+    pub fn user_version(&self) -> i64 {
+        self.query_i64("PRAGMA user_version")
+    }
+
     pub fn query_i64(&self, sql: &str) -> i64 {
         let c = rusqlite::Connection::open(self.db()).expect("open db");
         c.query_row(sql, [], |r| r.get(0)).expect("query")
     }
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<i64>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub os_user: Option<String>,
+    pub sim_at: Option<i64>,
+}
+
+impl AuditRow {
+    /// The `after` payload, parsed.
+    pub fn after_json(&self) -> Value {
+        serde_json::from_str(self.after.as_deref().expect("an after payload")).expect("JSON after")
+    }
+}
+
+/// One row of ownership_events.
+#[derive(Debug, Clone)]
+pub struct OwnershipEvent {
+    pub customer_id: i64,
+    pub event: String,
+    pub reason: Option<String>,
 }
 
 /// The names of the checks a `pool doctor --format json` run failed.

@@ -1,12 +1,17 @@
 //! Real OS processes racing on one database file: no double owners, no limit beaten,
 //! no "database is locked" reaching a user.
 use std::collections::HashSet;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use customer_pool::domain::synthetic::Rng;
+use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use crate::common::files::{assert_no_raw_sql, read_only};
+use crate::common::kill::ITERATIONS;
+use crate::common::{files, kill, TestEnv};
 
 /// `n` pooled customers, inserted directly (ids 1..=n).
 fn pooled_customers(env: &TestEnv, n: i64) {
@@ -95,16 +100,15 @@ fn claim_storm_8_processes_250_claims_each() {
     }
     let unique: HashSet<i64> = won.iter().copied().collect();
     assert_eq!(unique.len(), won.len(), "a customer was claimed twice");
-    let owned = env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL");
-    let audited = env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'");
-    let events = env.query_i64("SELECT count(*) FROM ownership_events WHERE event = 'claim'");
+    let owned = env.count("customers WHERE owner_id IS NOT NULL");
+    let audited = env.audit_count("claim");
+    let events = env.events("claim");
     assert_eq!(won.len() as i64, owned);
     assert_eq!(owned, audited);
     assert_eq!(owned, events);
     assert_eq!(owned, 1000);
-    let broken = env.query_i64(
-        "SELECT count(*) FROM audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash",
-    );
+    let broken =
+        env.count("audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.prev_hash <> a.hash");
     assert_eq!(broken, 0, "the audit chain forked");
 }
 
@@ -142,14 +146,8 @@ fn same_customer_race_has_exactly_one_winner_per_round() {
             loser.stderr
         );
     }
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"),
-        rounds
-    );
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'claim'"),
-        rounds
-    );
+    assert_eq!(env.count("customers WHERE owner_id IS NOT NULL"), rounds);
+    assert_eq!(env.audit_count("claim"), rounds);
 }
 
 #[test]
@@ -171,10 +169,7 @@ fn quota_race_never_beats_max_owned() {
         won += claimed(&r).len();
     }
     assert_eq!(won, 50);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"),
-        50
-    );
+    assert_eq!(env.count("customers WHERE owner_id IS NOT NULL"), 50);
 }
 
 #[test]
@@ -220,4 +215,202 @@ fn a_lock_held_past_the_busy_timeout_is_exit_7_with_a_hint() {
         "{err}"
     );
     assert!(!err.contains("database is locked"), "{err}");
+}
+
+#[test]
+fn eight_concurrent_writers_keep_one_chain() {
+    let env = TestEnv::new();
+    let children: Vec<_> = (0..8)
+        .map(|k| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"))
+                .env_clear()
+                .env("POOL_DB", env.db())
+                .env("POOL_USER", "admin")
+                .env("NO_COLOR", "1")
+                .args(["team", "add", &format!("team{k}")])
+                .output()
+        })
+        .collect();
+    // Spawned one after another above; now run 8 writers truly at once.
+    drop(children);
+    let handles: Vec<_> = (0..8)
+        .map(|k| {
+            let db = env.db();
+            std::thread::spawn(move || {
+                for j in 0..10 {
+                    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"))
+                        .env_clear()
+                        .env("POOL_DB", &db)
+                        .env("POOL_USER", "admin")
+                        .args([
+                            "add",
+                            "--name",
+                            &format!("w{k}-{j}"),
+                            "--phone",
+                            &format!("1380{k:03}{j:04}"),
+                            "--pool",
+                        ])
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let v = env.json(&["audit", "verify"]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(env.audit_count("customer_add"), 80);
+}
+
+#[test]
+fn five_concurrent_first_uses_make_one_database_and_one_admin() {
+    for round in 0..8 {
+        let dir = tempfile::TempDir::new().unwrap();
+        let db = dir.path().join("new/pool.db");
+        // The OS account five times, then five processes asking to act as users that
+        // do not exist yet: one database and one admin (the OS account) either way.
+        for same in [true, false] {
+            let _ = std::fs::remove_dir_all(dir.path().join("new"));
+            let children: Vec<_> = (0..5)
+                .map(|k| {
+                    let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
+                    c.env_clear();
+                    if !same {
+                        c.env("POOL_USER", format!("u{k}"));
+                    }
+                    c.env("HOME", dir.path())
+                        .env("POOL_DB", &db)
+                        .args(["list", "--format", "json"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            let mut ok = 0;
+            for c in children {
+                let out = c.wait_with_output().unwrap();
+                let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert_no_raw_sql(&err);
+                match out.status.code() {
+                    Some(0) => ok += 1,
+                    // The OS account became the admin; u1…u5 are nobody yet.
+                    Some(4) if !same => assert!(err.contains("unknown user 'u"), "{err}"),
+                    Some(7) => assert!(err.contains("busy"), "{err}"),
+                    code => panic!("round {round}: exit {code:?}: {err}"),
+                }
+            }
+            let c = read_only(&db);
+            let admins: i64 = c
+                .query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let boots: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM audit_log WHERE action = 'bootstrap'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!((admins, boots), (1, 1), "round {round} same={same}");
+            if same {
+                assert_eq!(ok, 5, "round {round}: the same user must get in every time");
+            }
+        }
+    }
+}
+
+#[test]
+fn eight_processes_opening_an_older_database_upgrade_it_once() {
+    let env = TestEnv::new();
+    std::fs::remove_file(env.db()).unwrap();
+    {
+        let mut c = Connection::open(env.db()).unwrap();
+        customer_pool::store::migrate::MIGRATIONS
+            .to_version(&mut c, 5)
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO teams (name, created_at) VALUES ('default', 0);
+             INSERT INTO users (login, team_id, role, created_at) VALUES ('admin', 1, 'admin', 0);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO users (login, team_id, role, created_at) VALUES (?1, 1, 'admin', 0)",
+            [TestEnv::os_account()],
+        )
+        .unwrap();
+    }
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            files::pool(&env, "admin")
+                .args(["list", "--limit", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || out.status.code() == Some(7),
+            "{:?}: {err}",
+            out.status.code()
+        );
+        assert_no_raw_sql(&err);
+    }
+    let aside = format!(
+        "{}.before-v{}-upgrade",
+        env.db().display(),
+        customer_pool::store::migrate::LATEST
+    );
+    assert!(Path::new(&aside).exists());
+    env.ok(&["doctor"]);
+}
+
+#[test]
+fn claim_storm_with_a_process_killed_50_times() {
+    let env = TestEnv::new();
+    env.sql(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20000)
+         INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at) SELECT i, 'c' || i, 1, 0, 0, 0 FROM s",
+    );
+    for k in 0..4 {
+        env.user(&format!("rep{k}"), "sales", "member");
+    }
+    let mut rng = Rng::new(4);
+    for i in 0..ITERATIONS {
+        let base = i * 400;
+        let mut children = Vec::new();
+        for k in 0..4 {
+            let ids: Vec<String> = (0..100)
+                .map(|j| (base + k * 100 + j + 1).to_string())
+                .collect();
+            let mut args = vec!["claim"];
+            args.extend(ids.iter().map(String::as_str));
+            children.push(kill::pool(&env, &format!("rep{k}"), &args).spawn().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(250)));
+        let victim = rng.below(4) as usize;
+        let _ = children[victim].kill();
+        for mut c in children {
+            let _ = c.wait();
+        }
+        let owned = env.count("customers WHERE owner_id IS NOT NULL");
+        let events = env.events("claim");
+        let audited = env.audit_count("claim");
+        assert_eq!(owned, events, "iteration {i}");
+        assert_eq!(owned, audited, "iteration {i}");
+        kill::intact(&env);
+    }
 }

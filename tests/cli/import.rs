@@ -1,24 +1,13 @@
-//! Step 4: importing real-world leads files and exporting them again.
+//! `pool import`: real-world leads files, duplicates, rejects, bounded memory, kills.
 use std::path::PathBuf;
+use std::process::Output;
 
+use customer_pool::domain::synthetic::Rng;
 use serde_json::Value;
 
+use crate::common::fixtures::{csv_rows, data, import, stderr, two_teams, write};
+use crate::common::kill::{intact, kill_after, pool, write_leads, ITERATIONS};
 use crate::common::TestEnv;
-
-fn data(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn import(env: &TestEnv, args: &[&str]) -> Value {
-    let mut a = vec!["import"];
-    a.extend(args);
-    a.extend(["--rejects", "rejects.csv", "--force"]);
-    env.json(&a)
-}
 
 fn names(env: &TestEnv) -> Vec<String> {
     env.json(&["list", "--limit", "0"])
@@ -28,6 +17,62 @@ fn names(env: &TestEnv) -> Vec<String> {
         .map(|c| c["name"].as_str().unwrap_or("").to_string())
         .collect()
 }
+
+/// Writes `n` distinct leads to a CSV file.
+pub fn big_csv(path: &std::path::Path, n: usize) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "姓名,公司,手机,邮箱,城市,备注").unwrap();
+    for i in 0..n {
+        writeln!(
+            w,
+            "客户{i},公司{i}有限公司,1{:010},c{i}@example.com,杭州,第{i}行",
+            3_000_000_000u64 + i as u64
+        )
+        .unwrap();
+    }
+}
+
+// ------------------------------------------------------------------ items 9 and 12
+
+/// Runs `pool import ARGS` as admin with the address space capped (`ulimit -v`, KiB),
+/// so an import that grows with its longest record dies instead of passing.
+fn import_capped(env: &TestEnv, kib: u64, args: &[&str]) -> Output {
+    let pool = assert_cmd::cargo::cargo_bin("pool");
+    let mut script = format!("ulimit -v {kib} && exec '{}' import", pool.display());
+    for a in args {
+        script.push_str(&format!(" '{a}'"));
+    }
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(script);
+    c.env_clear()
+        .envs(env.envs("admin"))
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(env.dir.path());
+    c.output().expect("run sh")
+}
+
+/// The rejects file as (line, reason, first data cell) rows.
+fn rejects(env: &TestEnv, name: &str) -> Vec<(String, String, String)> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(env.dir.path().join(name))
+        .expect("rejects file");
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("rejects row");
+            (
+                rec.get(0).unwrap_or("").to_string(),
+                rec.get(1).unwrap_or("").to_string(),
+                rec.get(2).unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// 400 MB of address space: far above what a bounded import needs (its resident set
+/// stays near 30 MB here), far below the GBs an unbounded one takes for these inputs.
+const CAP_KIB: u64 = 400 * 1024;
 
 #[test]
 fn utf8_bom_gbk_and_utf16_give_the_same_customers() {
@@ -121,7 +166,7 @@ fn invalid_bytes_are_an_error_with_the_line_and_nothing_is_imported() {
     let env = TestEnv::new();
     let err = env.fails_as("admin", &["import", &data("invalid_bytes.csv")], 6);
     assert!(err.contains("invalid utf-8 bytes on line 3"), "{err}");
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
+    assert_eq!(env.count("customers"), 0);
 }
 
 #[test]
@@ -223,7 +268,7 @@ fn duplicates_skip_merge_create_and_a_second_run_adds_nothing() {
     let again = import(&env, &[path]);
     assert_eq!(again["imported"], 0);
     assert_eq!(again["duplicates_in_database"], 3);
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 2);
+    assert_eq!(env.count("customers"), 2);
     // merge fills the empty e-mail and city of the first 张伟, never overwrites.
     let m = import(&env, &["--on-duplicate", "merge", path]);
     assert_eq!(m["merged"], 1, "{m}");
@@ -243,11 +288,8 @@ fn dry_run_writes_nothing_and_owner_and_pool_placement() {
     let s = import(&env, &["--dry-run", &data("utf8_bom.csv")]);
     assert_eq!(s["imported"], 3);
     assert_eq!(s["dry_run"], true);
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 0);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM audit_log WHERE action = 'import'"),
-        0
-    );
+    assert_eq!(env.count("customers"), 0);
+    assert_eq!(env.audit_count("import"), 0);
     import(
         &env,
         &[
@@ -274,14 +316,7 @@ fn dry_run_writes_nothing_and_owner_and_pool_placement() {
 fn one_audit_row_per_import_with_the_file_hash() {
     let env = TestEnv::new();
     let s = import(&env, &[&data("utf8_bom.csv")]);
-    let after: String = env
-        .sql("")
-        .query_row(
-            "SELECT after FROM audit_log WHERE action = 'import'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let after = env.last_audit("import").after.expect("an after payload");
     let v: Value = serde_json::from_str(&after).unwrap();
     let bytes = std::fs::read(data("utf8_bom.csv")).unwrap();
     use sha2::Digest;
@@ -311,89 +346,11 @@ fn stdin_import() {
 }
 
 #[test]
-fn export_masks_by_role_and_logs_unmasked_exports() {
-    let env = TestEnv::new();
-    env.user("zhao", "sales-east", "manager");
-    env.user("lihua", "sales-east", "member");
-    env.user("lin", "marketing", "viewer");
-    import(&env, &[&data("utf8_bom.csv")]);
-    let masked = env.json_as("lihua", &["export"]);
-    assert_eq!(masked[0]["phone"], "138****8001");
-    assert_eq!(masked[0]["email"], "z***@yunfan.cn");
-    let viewer = env.ok_as("lin", &["export"]);
-    assert!(!viewer.contains("13800138001"), "{viewer}");
-    env.fails_as("lin", &["export", "--unmasked"], 4);
-    env.fails_as("lihua", &["export", "--unmasked"], 4);
-    let full = env.json_as("zhao", &["export", "--unmasked", "--city", "杭州"]);
-    assert_eq!(full[0]["phone"], "13800138001");
-    let after: String = env
-        .sql("")
-        .query_row(
-            "SELECT after FROM audit_log WHERE action = 'export' AND actor = 'zhao'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let v: Value = serde_json::from_str(&after).unwrap();
-    assert_eq!(v["rows"], 1);
-    assert_eq!(v["unmasked"], true);
-    assert_eq!(v["filter"], serde_json::json!({"city": "杭州"}));
-    let o = env.dir.path().join("all.jsonl");
-    env.ok(&["export", "--format", "jsonl", "-o", o.to_str().unwrap()]);
-    assert_eq!(std::fs::read_to_string(&o).unwrap().lines().count(), 3);
-}
-
-#[test]
-fn export_then_import_round_trips_every_field() {
-    let env = TestEnv::new();
-    import(&env, &[&data("utf8_bom.csv")]);
-    import(&env, &[&data("quoted_newlines.csv")]);
-    import(&env, &[&data("formula.csv")]);
-    env.ok(&["edit", "1", "--stage", "customer"]);
-    let f = env.dir.path().join("all.csv");
-    env.ok(&["export", "--unmasked", "-o", f.to_str().unwrap()]);
-    let env2 = TestEnv::new();
-    let s = import(&env2, &[f.to_str().unwrap()]);
-    assert_eq!(s["imported"], 7, "{s}");
-    let pick = |env: &TestEnv| -> Vec<Value> {
-        env.json(&["export", "--unmasked"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                let o = c.as_object_mut().unwrap();
-                for k in ["id", "owner", "pool", "created", "last_contact"] {
-                    o.remove(k);
-                }
-                c
-            })
-            .collect()
-    };
-    assert_eq!(pick(&env), pick(&env2));
-}
-
-/// Writes `n` distinct leads to a CSV file.
-pub fn big_csv(path: &std::path::Path, n: usize) {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(w, "姓名,公司,手机,邮箱,城市,备注").unwrap();
-    for i in 0..n {
-        writeln!(
-            w,
-            "客户{i},公司{i}有限公司,1{:010},c{i}@example.com,杭州,第{i}行",
-            3_000_000_000u64 + i as u64
-        )
-        .unwrap();
-    }
-}
-
-#[test]
 fn a_killed_import_leaves_the_database_unchanged() {
     let env = TestEnv::new();
     import(&env, &[&data("utf8_bom.csv")]);
-    let before = env.query_i64("SELECT count(*) FROM customers");
-    let audit_before = env.query_i64("SELECT count(*) FROM audit_log");
+    let before = env.count("customers");
+    let audit_before = env.count("audit_log");
     let f = env.dir.path().join("big.csv");
     big_csv(&f, 100_000);
     for (round, wait_ms) in [300u64, 1000, 2500].into_iter().enumerate() {
@@ -412,19 +369,9 @@ fn a_killed_import_leaves_the_database_unchanged() {
         child.kill().unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success());
-        assert_eq!(
-            env.query_i64("SELECT count(*) FROM customers"),
-            before,
-            "round {round}"
-        );
-        assert_eq!(
-            env.query_i64("SELECT count(*) FROM audit_log"),
-            audit_before
-        );
-        let ok: String = env
-            .sql("")
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
+        assert_eq!(env.count("customers"), before, "round {round}");
+        assert_eq!(env.count("audit_log"), audit_before);
+        let ok = env.integrity_check();
         assert_eq!(ok, "ok");
     }
 }
@@ -478,23 +425,17 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     let d = import(&env, &["--dry-run", f.to_str().unwrap()]);
     assert_eq!(d["imported"], 15_000);
     assert_eq!(env.customer_indexes(), indexes_before);
-    assert_eq!(env.query_i64("SELECT count(*) FROM customers"), 2);
+    assert_eq!(env.count("customers"), 2);
     let s = import(&env, &[f.to_str().unwrap()]);
     assert_eq!(s["rows"], 15_018);
     assert_eq!(s["imported"], 15_000);
     assert_eq!(s["duplicates_in_file"], 15);
     assert_eq!(s["duplicates_in_database"], 2);
     assert_eq!(s["rejected"], 1);
-    assert_eq!(
-        env.query_i64("SELECT count(*) FROM customer_tags WHERE tag = 'vip'"),
-        15_000
-    );
+    assert_eq!(env.count("customer_tags WHERE tag = 'vip'"), 15_000);
     // Every index of customers and customer_tags is back, with the same definition.
     assert_eq!(env.customer_indexes(), indexes_before);
-    let ok: String = env
-        .sql("")
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let ok = env.integrity_check();
     assert_eq!(ok, "ok");
     // A second run adds nothing.
     let again = import(&env, &[f.to_str().unwrap()]);
@@ -504,7 +445,7 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     let env2 = TestEnv::new();
     let m = import(&env2, &["--on-duplicate", "merge", f.to_str().unwrap()]);
     assert_eq!(m["imported"], 15_002);
-    assert_eq!(env2.query_i64("SELECT count(*) FROM customers"), 15_002);
+    assert_eq!(env2.count("customers"), 15_002);
 }
 
 #[test]
@@ -603,4 +544,426 @@ fn import_skips_only_what_the_model_calls_a_duplicate_and_lists_each() {
             .count(),
         4
     );
+}
+
+#[test]
+fn import_merges_only_into_customers_the_importer_may_edit() {
+    let (env, north, pooled) = two_teams();
+    let mine = env.json_as(
+        "lihua",
+        &["add", "--name", "我的", "--phone", "13600000001"],
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let csv = write(
+        &env,
+        "m.csv",
+        "name,phone,city,email,notes,tags\n\
+         北方客户,13912345678,,,改了,stolen\n\
+         公海客户,13787654321,杭州,hijack2@evil.cn,改了,stolen\n\
+         我的,13600000001,,me@mine.cn,补充,ok\n",
+    );
+    let v = env.json_as("lihua", &["import", &csv, "--on-duplicate", "merge"]);
+    assert_eq!(v["merged"], 1, "{v}");
+    assert_eq!(v["merge_refused"], 2, "{v}");
+    for id in [&north, &pooled] {
+        let after = env
+            .customer_text(
+                id.parse().expect("id"),
+                "coalesce(email, '') || coalesce(notes, '') || tags",
+            )
+            .expect("text");
+        assert!(
+            !after.contains("evil") && !after.contains("stolen"),
+            "{id}: {after}"
+        );
+    }
+    // One audit row per merged customer, findable by its id, with before and after.
+    let rows = env.json(&["audit", "log", "--customer", &mine.to_string()]);
+    let merge = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "import_merge")
+        .unwrap_or_else(|| panic!("{rows}"));
+    assert!(
+        merge["after"].as_str().unwrap().contains("m***@mine.cn"),
+        "{merge}"
+    );
+}
+
+#[test]
+fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
+    let (env, _, _) = two_teams();
+    let csv = write(
+        &env,
+        "d.csv",
+        "name,phone,Phone\nx,13800000001,13900000002\n",
+    );
+    let err = env.fails_as("lihua", &["import", &csv], 6);
+    assert!(err.contains("'Phone' twice"), "{err}");
+    assert_eq!(env.count("customers WHERE name = 'x'"), 0);
+    // A phone typed into the notes, an e-mail in a custom column.
+    let csv = write(
+        &env,
+        "n.csv",
+        "name,phone,备注,微信邮箱\n有备注,13500000003,老板手机 13912340000 晚上打,boss@corp.cn\n",
+    );
+    env.ok(&["import", &csv, "--map", "微信邮箱=custom"]);
+    let id = env.customer_id("有备注").to_string();
+    for who in ["lin", "lihua"] {
+        let shown = env.json_as(who, &["show", &id]);
+        let text = shown.to_string();
+        assert!(!text.contains("13912340000"), "{who}: {text}");
+        assert!(!text.contains("boss@corp.cn"), "{who}: {text}");
+        assert!(text.contains("139****0000"), "{who}: {text}");
+    }
+    let exported = env.ok_as("lin", &["export"]);
+    assert!(!exported.contains("13912340000") && !exported.contains("boss@corp.cn"));
+    // Whoever sees the contacts sees the notes as written.
+    assert!(env
+        .json_as("zhao", &["show", &id])
+        .to_string()
+        .contains("13912340000"));
+}
+
+#[test]
+fn a_dry_run_import_is_audited() {
+    let (env, _, _) = two_teams();
+    let csv = write(
+        &env,
+        "probe.csv",
+        "name,phone\n北方客户,13912345678\ny,13900000000\n",
+    );
+    let v = env.json_as("lihua", &["import", &csv, "--dry-run"]);
+    assert_eq!(v["duplicates_in_database"], 1);
+    assert_eq!(
+        env.count("audit_log WHERE action = 'import_dry_run' AND actor = 'lihua'"),
+        1
+    );
+}
+
+#[test]
+fn a_huge_record_is_rejected_with_its_line_in_bounded_memory() {
+    let env = TestEnv::new();
+    let path = env.dir.path().join("oneline.csv");
+    // 20 MB of one-byte cells on one line: ten million cells, the costliest record to
+    // hold (an unbounded reader takes ~75 times its size), then rows of 500,000 cells.
+    let mut text = b"name,phone,notes\nA,13800000001,".to_vec();
+    for _ in 0..10 * 1024 * 1024 {
+        text.extend_from_slice(b"a,");
+    }
+    text.extend_from_slice(b"\nB,13800000002,ok\n");
+    for i in 0..20 {
+        text.extend_from_slice(format!("W{i},1390000{i:04},").as_bytes());
+        for _ in 0..500_000 {
+            text.extend_from_slice(b",");
+        }
+        text.extend_from_slice(b"x\n");
+    }
+    std::fs::write(&path, &text).expect("write csv");
+    let out = import_capped(
+        &env,
+        CAP_KIB,
+        &[
+            "oneline.csv",
+            "--rejects",
+            "rejects.csv",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["rejected"], 21, "{s}");
+    assert_eq!(s["rejected_by_reason"]["oversize record"], 1, "{s}");
+    assert_eq!(s["rejected_by_reason"]["ragged row"], 20, "{s}");
+    let r = rejects(&env, "rejects.csv");
+    assert_eq!(r.len(), 21);
+    assert_eq!(r[0].0, "2");
+    assert!(
+        r[0].1.contains("longer than the limit of 1024 KiB"),
+        "{}",
+        r[0].1
+    );
+    assert_eq!(r[0].2, "A");
+    assert_eq!(r[1].0, "4");
+    assert_eq!(r[1].1, "500003 cells, the header has 3");
+    assert_eq!(r[20].0, "23");
+    assert_eq!(env.json(&["list"])[0]["name"], "B");
+
+    // Endless input: refused at once, as binary (zero bytes) or as a first row that
+    // never ends.
+    let out = import_capped(&env, CAP_KIB, &["/dev/zero"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid file: holds zero bytes"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(env.dir.path().join("endless.csv"), vec![b'y'; 3 << 20]).expect("write");
+    let out = import_capped(&env, CAP_KIB, &["endless.csv"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid header: the first row is longer than 1024 KiB"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unclosed_quote_names_the_line_it_opened_on_and_what_it_swallowed() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.dir.path().join("quote.csv"),
+        "name,phone,notes\n\
+         A,13800000001,ok\n\
+         B,\"13800000002,the quote opens here\n\
+         C,13800000003,x\n\
+         D,13800000004,y\n\
+         E,13800000005,z\n",
+    )
+    .expect("write csv");
+    let s = env.json(&["import", "quote.csv", "--rejects", "rejects.csv"]);
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["rejected_by_reason"]["unclosed quote"], 1, "{s}");
+    let r = rejects(&env, "rejects.csv");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, "3");
+    assert!(
+        r[0].1.contains("a quote opened on line 3 is never closed")
+            && r[0].1.contains("swallowed the 3 line(s) after it"),
+        "{}",
+        r[0].1
+    );
+}
+
+// ------------------------------------------------------------------ item 11
+
+#[test]
+fn utf16_without_a_bom_is_detected_both_ways_or_refused_by_name() {
+    let text = "name,phone,city\nBob,13800000001,杭州\n李四,13800000002,上海\n";
+    for (file, bytes, label) in [
+        (
+            "be.csv",
+            text.encode_utf16()
+                .flat_map(|u| u.to_be_bytes())
+                .collect::<Vec<u8>>(),
+            "utf-16be",
+        ),
+        (
+            "le.csv",
+            text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+            "utf-16le",
+        ),
+    ] {
+        let env = TestEnv::new();
+        std::fs::write(env.dir.path().join(file), &bytes).expect("write csv");
+        let s = env.json(&["import", file, "--rejects", "rejects.csv"]);
+        assert_eq!(s["encoding"], label, "{s}");
+        assert_eq!(s["imported"], 2, "{s}");
+        let names: Vec<Value> = env
+            .json(&["list"])
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|c| c["name"].clone())
+            .collect();
+        assert_eq!(names, ["Bob", "李四"], "{file}");
+    }
+    // Looks like UTF-16BE (zero bytes at even offsets) but holds a lone surrogate.
+    let env = TestEnv::new();
+    let mut bytes: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    bytes.extend_from_slice(&[0xD8, 0x00, 0x00, b'A', 0x00, b'\n']);
+    std::fs::write(env.dir.path().join("broken.csv"), &bytes).expect("write csv");
+    let err = env.fails_as("admin", &["import", "broken.csv"], 6);
+    assert!(err.contains("looks like utf-16be"), "{err}");
+    assert!(err.contains("hint: pass --encoding"), "{err}");
+    assert_eq!(env.count("customers"), 0);
+}
+
+// ------------------------------------------------------------------ item 13
+
+#[test]
+fn rejected_rows_from_stdin_are_kept_in_the_current_folder() {
+    let env = TestEnv::new();
+    let out = env
+        .cmd()
+        .args(["import", "-", "--format", "json"])
+        .write_stdin("name,phone\nA,13800000001\nB,not-a-phone\n")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["rejected"], 1, "{s}");
+    assert_eq!(s["rejects_file"], "stdin.rejects.csv", "{s}");
+    let r = rejects(&env, "stdin.rejects.csv");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, "3");
+    assert!(r[0].1.contains("invalid phone"), "{}", r[0].1);
+    assert_eq!(r[0].2, "B");
+}
+
+#[test]
+fn custom_columns_are_capped_per_import_and_in_all() {
+    let env = TestEnv::new();
+    let mut head = String::from("name,phone");
+    let mut row = String::from("A,13800000001");
+    for i in 0..10_000 {
+        head.push_str(&format!(",c{i}"));
+        row.push_str(",x");
+    }
+    std::fs::write(env.dir.path().join("wide.csv"), format!("{head}\n{row}\n")).expect("write");
+    let err = env.fails_as("admin", &["import", "wide.csv"], 6);
+    assert!(
+        err.contains("10000 columns are no customer field") && err.contains("at most 100"),
+        "{err}"
+    );
+    assert!(err.contains("hint: remove the columns"), "{err}");
+    assert_eq!(env.count("customers"), 0);
+
+    // 100 new ones per import, 300 in all.
+    for batch in 0..4 {
+        let names: Vec<String> = (0..100).map(|i| format!("f{batch}_{i}")).collect();
+        let text = format!(
+            "name,phone,{}\nN{batch},1380000010{batch},{}\n",
+            names.join(","),
+            vec!["v"; 100].join(",")
+        );
+        std::fs::write(env.dir.path().join("f.csv"), text).expect("write");
+        if batch < 3 {
+            env.ok(&["import", "f.csv"]);
+        } else {
+            let err = env.fails_as("admin", &["import", "f.csv"], 6);
+            assert!(err.contains("has 300 custom fields"), "{err}");
+        }
+    }
+    let export = csv_rows(&env.ok(&["export"]));
+    let custom = export[0]
+        .iter()
+        .filter(|h| h.starts_with("custom."))
+        .count();
+    assert_eq!(custom, 300);
+    assert_eq!(export.len(), 4, "three imported customers and the header");
+}
+
+#[test]
+fn import_killed_50_times_is_all_or_nothing() {
+    let env = TestEnv::new();
+    let mut rng = Rng::new(1);
+    let mut killed = 0;
+    for i in 0..ITERATIONS {
+        let f = env.dir.path().join("leads.csv");
+        write_leads(&f, i, "");
+        let before = env.count("customers");
+        let imports = env.audit_count("import");
+        killed += usize::from(kill_after(
+            pool(&env, "admin", &["import", f.to_str().unwrap(), "-q"]),
+            // About the run time of this import (debug build): kills land anywhere in it.
+            rng.below(500),
+        ));
+        let after = env.count("customers");
+        let imports_after = env.audit_count("import");
+        match imports_after - imports {
+            0 => assert_eq!(after, before, "iteration {i}: a killed import left rows"),
+            1 => assert_eq!(
+                after,
+                before + 20_000,
+                "iteration {i}: a finished import is partial"
+            ),
+            n => panic!("{n} import rows"),
+        }
+        intact(&env);
+    }
+    assert!(
+        killed >= ITERATIONS / 2,
+        "only {killed} runs were killed mid-way"
+    );
+}
+
+/// The bulk path (a file large next to the table) drops every customer index for its
+/// load and builds them at the end: a kill at any moment, the index builds included,
+/// leaves the rows and every index as they were.
+#[test]
+fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
+    // One customer already in: a file of 20,000 rows is large next to the table.
+    let seeded = || {
+        let env = TestEnv::new();
+        env.ok(&[
+            "add",
+            "--name",
+            "老客户",
+            "--phone",
+            "13900000000",
+            "--pool",
+        ]);
+        env
+    };
+    let mut env = seeded();
+    let indexes = env.customer_indexes();
+    assert!(indexes.len() >= 10, "{indexes:?}");
+    let mut rng = Rng::new(3);
+    let mut killed = 0;
+    let iterations = ITERATIONS / 2;
+    let note = format!(
+        ",VIP,{}",
+        "展会上交换了名片，对年底的批量采购感兴趣，下周再联系".repeat(2)
+    );
+    for i in 0..iterations {
+        let f = env.dir.path().join("bulk.csv");
+        write_leads(&f, i, &note);
+        let before = env.count("customers");
+        let tags_before = env.count("customer_tags");
+        let imports = env.audit_count("import");
+        killed += usize::from(kill_after(
+            pool(&env, "admin", &["import", f.to_str().unwrap(), "-q"]),
+            rng.below(1100),
+        ));
+        let after = env.count("customers");
+        let imports_after = env.audit_count("import");
+        assert_eq!(env.customer_indexes(), indexes, "iteration {i}");
+        intact(&env);
+        match imports_after - imports {
+            0 => {
+                assert_eq!(after, before, "iteration {i}: a killed import left rows");
+                assert_eq!(env.count("customer_tags"), tags_before);
+            }
+            1 => {
+                assert_eq!(after, before + 20_000, "iteration {i}: partial import");
+                // The next file must again be large next to the table: start over.
+                env = seeded();
+            }
+            n => panic!("{n} import rows"),
+        }
+    }
+    assert!(
+        killed >= iterations / 2,
+        "only {killed} runs were killed mid-way"
+    );
+}
+
+/// Files `pool import` refuses outright, before anything is written.
+#[test]
+fn snap_import_refusals() {
+    let env = TestEnv::new();
+    std::fs::write(
+        env.dir.path().join("d.csv"),
+        "name,phone,Phone\nx,13800000001,13900000002\n",
+    )
+    .expect("write");
+    insta::assert_snapshot!("duplicate_header", env.snap(&["import", "d.csv"]));
+    insta::assert_snapshot!("empty", env.snap(&["import", &data("empty.csv")]));
+    insta::assert_snapshot!(
+        "invalid_bytes",
+        env.snap(&["import", &data("invalid_bytes.csv")])
+    );
+    std::fs::write(
+        env.dir.path().join("c.csv"),
+        "Contact Person,Mobile2\nAnna,13800138020\n",
+    )
+    .expect("write");
+    insta::assert_snapshot!("no_name_column", env.snap(&["import", "c.csv"]));
+    insta::assert_snapshot!("missing_file", env.snap(&["import", "nope.csv"]));
 }

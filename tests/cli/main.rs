@@ -1,22 +1,42 @@
 //! Integration tests: every test runs the real `pool` binary in a fresh temp folder.
+//! One module per command or command group; `concurrency` races real processes.
 mod common;
 
+mod agenda;
+mod assign;
 mod audit;
+mod backup;
+mod claim;
 mod concurrency;
-mod crash;
-
-mod customers;
+mod customer_add;
+mod customer_delete;
+mod customer_edit;
+mod customer_list;
+mod customer_show;
+mod database;
+mod deal;
 mod dedupe;
-mod foundation;
-mod hostile;
-mod hostile_input;
+mod demo;
+mod doctor;
+mod export;
+mod followup;
+mod help;
 mod identity;
 mod import;
-mod pool;
-mod protect;
+mod init;
+mod lock;
+mod log;
+mod merge;
+mod output;
+mod pools;
 mod readme;
-mod reports;
-mod safety;
-mod work;
+mod recycle;
+mod release;
+mod report;
+mod restore;
+mod roles;
+mod rules;
+mod user;
 
+// Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
 mod pg_server;

@@ -1,0 +1,53 @@
+//! `pool agenda`: my day, and my team's for a manager.
+use crate::common::fixtures::{claimed, sales_teams};
+
+#[test]
+fn agenda_lists_my_day_and_the_managers_team() {
+    let env = sales_teams();
+    env.ok(&[
+        "rules",
+        "set",
+        "--recycle-no-contact-days",
+        "30",
+        "--warn-days",
+        "5",
+    ]);
+    let a = claimed(&env, "lihua", "13800000001");
+    let b = claimed(&env, "lihua", "13800000002");
+    env.ok_as(
+        "lihua",
+        &["followup", "add", &a, "--due", "2026-11-20", "逾期"],
+    );
+    env.ok_as("lihua", &["followup", "add", &a, "--due", "today", "今天"]);
+    env.ok_as("lihua", &["followup", "add", &b, "--due", "+2d", "后天"]);
+    env.ok_as("lihua", &["followup", "add", &b, "--due", "+30d", "下个月"]);
+    // b was claimed 27 days ago: due back in 3 days, inside warn_days.
+    env.sql(&format!(
+        "UPDATE customers SET claimed_at = claimed_at - 27 * 86400 WHERE id = {b}"
+    ));
+    let v = env.json_as("lihua", &["agenda"]);
+    assert_eq!(v["overdue"][0]["action"], "逾期");
+    assert_eq!(v["today"][0]["action"], "今天");
+    assert_eq!(v["next_7_days"].as_array().unwrap().len(), 1);
+    assert_eq!(v["recycle_soon"].as_array().unwrap().len(), 1);
+    assert_eq!(v["recycle_soon"][0]["id"].to_string(), b);
+    assert_eq!(v["recycle_soon"][0]["days_left"], 3);
+    assert!(v.get("team_overdue").is_none());
+    let m = env.json_as("zhao", &["agenda"]);
+    assert_eq!(m["team_overdue"][0]["assignee"], "lihua");
+    let silent: Vec<String> = m["team_silent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].to_string())
+        .collect();
+    assert_eq!(silent, std::slice::from_ref(&b));
+    let table = env.ok_as("lihua", &["agenda"]);
+    assert!(
+        table.contains("Overdue (1)") && table.contains("About to be recycled (1)"),
+        "{table}"
+    );
+    assert!(env
+        .ok_as("chen", &["agenda"])
+        .contains("Nothing due for chen"));
+}

@@ -1,0 +1,106 @@
+//! `pool delete` (a tombstone) and `pool forget` (erasure).
+use serde_json::Value;
+
+use crate::common::fixtures::{claimed, sales_teams, sales_with_viewer};
+use crate::common::TestEnv;
+
+fn raw_files_contain(env: &TestEnv, needle: &str) -> bool {
+    let mut found = false;
+    for suffix in ["", "-wal"] {
+        let p = format!("{}{suffix}", env.db().display());
+        if let Ok(bytes) = std::fs::read(&p) {
+            found |= bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+    }
+    found
+}
+
+#[test]
+fn viewers_read_only_and_managers_delete() {
+    let env = sales_with_viewer();
+    env.fails_as("lin", &["add", "--name", "x"], 4);
+    let id = env.pooled("李四", "13900139000").to_string();
+    env.fails_as("lihua", &["delete", &id, "--yes"], 4);
+    // Without a terminal and without --yes, delete refuses (usage error).
+    let err = env.fails_as("zhao", &["delete", &id], 2);
+    assert!(err.contains("--yes"), "{err}");
+    env.ok_as("zhao", &["delete", &id, "--yes"]);
+    env.fails_as("zhao", &["show", &id], 3);
+    assert!(env.json(&["list"]).as_array().unwrap().is_empty());
+    // Tombstone: the row is still there.
+    assert_eq!(env.count("customers WHERE deleted_at IS NOT NULL"), 1);
+}
+
+#[test]
+fn deleting_a_customer_never_orphans_its_history() {
+    let env = sales_teams();
+    let id = claimed(&env, "lihua", "13800000001");
+    env.ok_as(
+        "lihua",
+        &["log", &id, "call", "x", "--next", "y", "--due", "+1d"],
+    );
+    env.ok_as("lihua", &["deal", "add", &id, "--amount", "1"]);
+    env.ok(&["delete", &id, "--yes"]);
+    let conn = env.sql("");
+    let orphans = env.count("pragma_foreign_key_check");
+    assert_eq!(orphans, 0);
+    for t in ["interactions", "followups", "deals"] {
+        let n = env.count(&format!("{t} WHERE customer_id = {id}"));
+        assert_eq!(n, 1, "{t}");
+    }
+    // A hard delete is refused by the foreign keys.
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    assert!(conn
+        .execute(&format!("DELETE FROM customers WHERE id = {id}"), [])
+        .is_err());
+    let _: Value = env.json(&["list"]);
+}
+
+#[test]
+fn forget_erases_the_bytes_and_keeps_the_chain() {
+    let env = TestEnv::new();
+    env.user("lihua", "sales", "member");
+    let id = env.json_as(
+        "lihua",
+        &[
+            "add",
+            "--name",
+            "待删除",
+            "--phone",
+            "13912345678",
+            "--email",
+            "gone@example.com",
+            "--address",
+            "浙江省杭州市西湖区秘密路1号",
+        ],
+    )["id"]
+        .to_string();
+    env.ok_as(
+        "lihua",
+        &["log", &id, "call", "客户手机 13912345678 已确认"],
+    );
+    env.ok_as(
+        "lihua",
+        &["followup", "add", &id, "--due", "+3d", "回电 13912345678"],
+    );
+    // Some other data so the file has more than one page of customers.
+    env.ok(&["demo", "--customers", "300"]);
+    assert!(raw_files_contain(&env, "13912345678"));
+    env.fails_as("lihua", &["forget", &id, "--yes"], 4);
+    env.ok(&["forget", &id, "--yes"]);
+    env.sql("PRAGMA wal_checkpoint(TRUNCATE)");
+    for needle in ["13912345678", "8613912345678", "gone@example.com", "秘密路"] {
+        assert!(
+            !raw_files_contain(&env, needle),
+            "{needle} is still in the file"
+        );
+    }
+    env.fails_as("admin", &["show", &id], 3);
+    env.ok(&["audit", "verify"]);
+    let after = env.last_audit("forget").after.expect("an after payload");
+    assert!(
+        after.contains("erased_fields") && !after.contains("1391234"),
+        "{after}"
+    );
+    env.fails_as("admin", &["forget", &id, "--yes"], 5);
+}

@@ -1,0 +1,206 @@
+//! `pool followup add/list/done/cancel`, and the dates every dated command accepts.
+use crate::common::fixtures::{admin_owned, claimed, sales_teams};
+use crate::common::TestEnv;
+
+fn actions_for(env: &TestEnv, user: &str) -> Vec<String> {
+    env.json_as(user, &["followup", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn followups_add_list_done_cancel() {
+    let mut env = sales_teams();
+    let id = claimed(&env, "lihua", "13800000001");
+    for (due, action) in [
+        ("2026-11-20", "逾期的"),
+        ("today", "今天的"),
+        ("+3d", "三天后"),
+        ("next monday", "下周一"),
+        ("+20d", "很远"),
+    ] {
+        env.ok_as("lihua", &["followup", "add", &id, "--due", due, action]);
+    }
+    let actions = |args: &[&str]| -> Vec<String> {
+        env.json_as("lihua", args)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        actions(&["followup", "list"]),
+        ["逾期的", "今天的", "下周一", "三天后", "很远"]
+    );
+    assert_eq!(actions(&["followup", "list", "--overdue"]), ["逾期的"]);
+    assert_eq!(
+        actions(&["followup", "list", "--due-within", "7d"]),
+        ["逾期的", "今天的", "下周一", "三天后"]
+    );
+    env.fails_as(
+        "lihua",
+        &["followup", "add", &id, "--due", "someday", "x"],
+        6,
+    );
+    env.fails_as(
+        "lihua",
+        &[
+            "followup",
+            "add",
+            &id,
+            "--due",
+            "today",
+            "x",
+            "--assignee",
+            "wang",
+        ],
+        4,
+    );
+    env.ok_as(
+        "zhao",
+        &[
+            "followup",
+            "add",
+            &id,
+            "--due",
+            "today",
+            "经理安排",
+            "--assignee",
+            "chen",
+        ],
+    );
+    assert_eq!(actions_for(&env, "chen"), ["经理安排"]);
+    let first = env.json_as("lihua", &["followup", "list"])[0]["id"].to_string();
+    env.ok_as("lihua", &["followup", "done", &first, "--note", "已发"]);
+    env.fails_as("lihua", &["followup", "done", &first], 5);
+    env.fails_as("wang", &["followup", "cancel", &first], 4);
+    let second = env.json_as("lihua", &["followup", "list"])[0]["id"].to_string();
+    env.ok_as("lihua", &["followup", "cancel", &second]);
+    let all = env.json_as("lihua", &["followup", "list", "--status", "all"]);
+    let statuses: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["done", "cancelled", "open", "open", "open"]);
+    env.fails_as("lihua", &["followup", "done", "999"], 3);
+    let team = env.json_as("zhao", &["followup", "list", "--team", "sales-east"]);
+    assert_eq!(team.as_array().unwrap().len(), 4);
+    env.now = "2026-11-30T09:00:00Z".into();
+    assert_eq!(
+        env.json_as("lihua", &["followup", "list", "--overdue"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn absurd_dates_and_a_ten_digit_mobile_are_refused() {
+    let env = TestEnv::new();
+    let id = admin_owned(&env, "张三", "13800138000");
+    for (args, field) in [
+        (
+            vec!["followup", "add", &id, "--due", "1970-01-01", "call"],
+            "--due",
+        ),
+        (
+            vec!["followup", "add", &id, "--due", "2099-01-01", "call"],
+            "--due",
+        ),
+        (
+            vec!["deal", "add", &id, "--amount", "5", "--on", "2099-01-01"],
+            "--on",
+        ),
+        (
+            vec!["deal", "add", &id, "--amount", "5", "--on", "1900-01-01"],
+            "--on",
+        ),
+        (vec!["log", &id, "call", "hi", "--at", "1900-01-01"], "--at"),
+        (
+            vec![
+                "log",
+                &id,
+                "call",
+                "hi",
+                "--next",
+                "x",
+                "--due",
+                "1970-01-01",
+            ],
+            "--due",
+        ),
+    ] {
+        let err = env.fails_as("admin", &args, 6);
+        assert!(err.contains(&format!("invalid {field}")), "{args:?}: {err}");
+        assert!(err.contains("hint: give a date from"), "{args:?}: {err}");
+    }
+    assert_eq!(env.count("followups"), 0);
+    assert_eq!(env.count("deals"), 0);
+    assert_eq!(env.count("interactions"), 0);
+    let err = env.fails_as(
+        "admin",
+        &["add", "--name", "李四", "--phone", "1380013800"],
+        6,
+    );
+    assert!(err.contains("10 digits, not 11"), "{err}");
+    // Sane values still work.
+    env.ok(&["followup", "add", &id, "--due", "2026-12-01", "call"]);
+    env.ok(&["deal", "add", &id, "--amount", "5", "--on", "2026-11-01"]);
+    env.ok(&["log", &id, "call", "hi", "--at", "2026-11-20 10:00"]);
+}
+
+/// Refused follow-ups and dates: out of range, unreadable, not the member's to give or close.
+#[test]
+fn snap_followup_refusals() {
+    let env = sales_teams();
+    let id = claimed(&env, "lihua", "13800000001");
+    insta::assert_snapshot!(
+        "due_unreadable",
+        env.snap_as("lihua", &["followup", "add", &id, "--due", "someday", "x"])
+    );
+    insta::assert_snapshot!(
+        "due_out_of_range",
+        env.snap_as(
+            "lihua",
+            &["followup", "add", &id, "--due", "2099-01-01", "x"]
+        )
+    );
+    insta::assert_snapshot!(
+        "assignee_other_team",
+        env.snap_as(
+            "lihua",
+            &[
+                "followup",
+                "add",
+                &id,
+                "--due",
+                "today",
+                "x",
+                "--assignee",
+                "wang"
+            ]
+        )
+    );
+    let f =
+        env.json_as("lihua", &["followup", "add", &id, "--due", "today", "x"])["id"].to_string();
+    insta::assert_snapshot!(
+        "cancel_not_yours",
+        env.snap_as("wang", &["followup", "cancel", &f])
+    );
+    env.ok_as("lihua", &["followup", "done", &f]);
+    insta::assert_snapshot!(
+        "done_twice",
+        env.snap_as("lihua", &["followup", "done", &f])
+    );
+    insta::assert_snapshot!(
+        "unknown",
+        env.snap_as("lihua", &["followup", "done", "999"])
+    );
+}
