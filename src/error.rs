@@ -53,7 +53,7 @@ pub enum Error {
     OpenFollowups { id: i64, n: i64 },
     #[error("customer {id} is in the pool; only owned customers can be locked")]
     LockPooled { id: i64 },
-    #[error("locking is off in pool '{pool}' (max_locked = 0); an admin can turn it on: pool rules set --pool {pool} --max-locked N")]
+    #[error("locking is off in pool '{pool}' (max_locked = 0)")]
     LockingOff { pool: String },
     #[error("lock limit reached: {who} has {n}/{max} locked customers")]
     LockLimit { who: String, n: i64, max: i64 },
@@ -228,6 +228,18 @@ impl Error {
             }
             OpenFollowups { id, .. } => format!("see them: pool followup list --customer {id}"),
             LockPooled { id } => format!("claim it first: pool claim {id}"),
+            LockingOff { pool } => {
+                format!("an admin can turn it on: pool rules set --pool {pool} --max-locked N")
+            }
+            Cooldown { .. } => {
+                "you gave it up recently; wait until then, or ask a manager to assign it".into()
+            }
+            PoolNotVisible { .. } => {
+                "pool pools list shows which teams see each pool; a manager of such a team can assign it".into()
+            }
+            NotFound { what: "pool", .. } => "pool pools list shows the pools".into(),
+            NotFound { what: "user", .. } => "pool user list shows the users".into(),
+            NotFound { what: "customer", .. } => "pool list shows the customers you see".into(),
             LockLimit { .. } => "unlock another customer first: pool unlock ID".into(),
             LastAdmin => "pool user set-role OTHER admin, then change your own role".into(),
             DeactivateSelf => "another admin can deactivate you".into(),

@@ -33,7 +33,8 @@ pub enum AuditCommand {
         limit: i64,
     },
     /// Recompute the hash chain; print the head to keep elsewhere (exit 8 if broken)
-    /// Recompute the hash chain. The head it ends at is remembered (per OS user, outside
+    ///
+    /// The head it ends at is remembered (per OS user, outside
     /// the database); the next run fails if the chain no longer contains it, so a
     /// truncated or rewritten chain is caught without --expect
     Verify {
