@@ -59,6 +59,9 @@ pub enum Error {
     LockLimit { who: String, n: i64, max: i64 },
     #[error("{0}")]
     Conflict(String),
+    // customers
+    #[error("customer {id} is already erased")]
+    AlreadyErased { id: i64 },
 
     #[error("invalid {field}: {msg}")]
     InvalidInput { field: String, msg: String },
@@ -159,7 +162,9 @@ impl Error {
             | LockPooled { .. }
             | LockingOff { .. }
             | LockLimit { .. }
-            | Conflict(_) => 5,
+            | Conflict(_)
+            // customers
+            | AlreadyErased { .. } => 5,
             InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
             Busy(_) => 7,
             Integrity(_) => 8,
