@@ -2,6 +2,8 @@
 //! input and `now`; opens the transaction; checks scope through [`scope`]; asks `domain`
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
+pub mod customer;
+pub mod export;
 pub mod matching;
 pub mod pool;
 pub mod scope;
