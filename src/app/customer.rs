@@ -544,3 +544,149 @@ pub fn forget(store: &mut dyn ErasingBackend, me: &User, id: i64, now: i64) -> R
         counts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The use cases against a temporary store, without the binary.
+    use super::*;
+    use crate::domain::roles::Role;
+    use crate::store::{audit, teams, users, Store};
+
+    struct Env {
+        _dir: tempfile::TempDir,
+        store: Store,
+    }
+
+    fn env() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("pool.db")).unwrap();
+        Env { _dir: dir, store }
+    }
+
+    fn user(store: &mut Store, login: &str, team: &str, role: Role) -> User {
+        let t = teams::ensure(&store.conn, team, 0).unwrap();
+        users::insert(&store.conn, login, None, t, role, 0).unwrap();
+        users::get(&store.conn, login).unwrap()
+    }
+
+    fn actions(store: &Store, id: i64) -> Vec<String> {
+        let f = audit::LogFilter {
+            customer: Some(id),
+            ..Default::default()
+        };
+        let mut rows: Vec<String> = audit::list(&store.conn, &f)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.action)
+            .collect();
+        rows.reverse();
+        rows
+    }
+
+    fn new(name: &str, phone: &str, place: Place) -> NewCustomer {
+        NewCustomer {
+            input: CustomerInput {
+                name: Some(name.into()),
+                phone: Some(phone.into()),
+                ..CustomerInput::default()
+            },
+            stage: Stage::Lead,
+            place,
+        }
+    }
+
+    #[test]
+    fn a_customer_is_added_edited_deleted_and_each_change_is_audited() {
+        let mut e = env();
+        let li = user(&mut e.store, "lihua", "east", Role::Member);
+        let id = add(
+            &mut e.store,
+            &li,
+            &new("张伟", "13800138000", Place::Mine),
+            100,
+        )
+        .unwrap()
+        .id;
+        let edit_city = Edit {
+            id,
+            given: CustomerInput {
+                city: Some("杭州".into()),
+                ..CustomerInput::default()
+            },
+            ..Edit::default()
+        };
+        assert_eq!(
+            edit(&mut e.store, &li, &edit_city, false, 200).unwrap(),
+            Edited::Updated(vec!["city".into()])
+        );
+        assert_eq!(
+            edit(&mut e.store, &li, &edit_city, false, 300).unwrap(),
+            Edited::Unchanged
+        );
+        // Members may not delete; a manager of the team may.
+        assert!(matches!(
+            delete(&mut e.store, &li, id, 400),
+            Err(Error::PermissionDenied { .. })
+        ));
+        let boss = user(&mut e.store, "boss", "east", Role::Manager);
+        delete(&mut e.store, &boss, id, 400).unwrap();
+        assert_eq!(
+            actions(&e.store, id),
+            ["customer_add", "customer_edit", "customer_delete"]
+        );
+    }
+
+    #[test]
+    fn another_members_customer_is_shown_masked_and_not_edited() {
+        let mut e = env();
+        let li = user(&mut e.store, "lihua", "east", Role::Member);
+        let wang = user(&mut e.store, "wang", "east", Role::Member);
+        let id = add(
+            &mut e.store,
+            &li,
+            &new("张伟", "13800138000", Place::Mine),
+            100,
+        )
+        .unwrap()
+        .id;
+        let shown = show(&mut e.store, &wang, id, 200).unwrap();
+        assert!(!shown.full);
+        let e2 = Edit {
+            id,
+            stage: Some(Stage::Churned),
+            ..Edit::default()
+        };
+        assert!(matches!(
+            edit_followups_to_cancel(&mut e.store, &wang, &e2),
+            Err(Error::Forbidden(_))
+        ));
+        // The owner's own read reveals nothing new: no view_unmasked row.
+        show(&mut e.store, &li, id, 300).unwrap();
+        assert_eq!(actions(&e.store, id), ["customer_add"]);
+        // A manager's unmasked read is recorded.
+        let boss = user(&mut e.store, "boss", "east", Role::Manager);
+        assert!(show(&mut e.store, &boss, id, 400).unwrap().full);
+        assert_eq!(actions(&e.store, id), ["customer_add", "view_unmasked"]);
+    }
+
+    #[test]
+    fn forget_erases_once() {
+        let mut e = env();
+        let admin = user(&mut e.store, "root", "default", Role::Admin);
+        let id = add(
+            &mut e.store,
+            &admin,
+            &new("张伟", "13800138000", Place::Pool("public".into())),
+            100,
+        )
+        .unwrap()
+        .id;
+        forget_target(&mut e.store, &admin, id).unwrap();
+        let done = forget(&mut e.store, &admin, id, 200).unwrap();
+        assert_eq!(done.erased_fields, ERASED_FIELDS);
+        assert!(matches!(
+            forget_target(&mut e.store, &admin, id),
+            Err(Error::AlreadyErased { .. })
+        ));
+    }
+}
