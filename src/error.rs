@@ -83,6 +83,9 @@ pub enum Error {
     MergeUndone { merge_id: i64 },
     #[error("merge {merge_id} cannot be undone: a customer in it was erased (pool forget)")]
     MergeErased { merge_id: i64 },
+    // customers
+    #[error("customer {id} is already erased")]
+    AlreadyErased { id: i64 },
 
     #[error("invalid {field}: {msg}")]
     InvalidInput { field: String, msg: String },
@@ -192,6 +195,8 @@ impl Error {
             | MergeOwnerRefused { .. }
             | MergeUndone { .. }
             | MergeErased { .. } => 5,
+            // customers
+            AlreadyErased { .. } => 5,
             InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
             Busy(_) => 7,
             Integrity(_) => 8,

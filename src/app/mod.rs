@@ -3,8 +3,10 @@
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
 pub mod audit;
+pub mod customer;
 pub mod dedupe;
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod matching;
 pub mod merge;

@@ -39,6 +39,17 @@ pub fn check(tx: &mut dyn Tx, me: &User, c: &Customer) -> Result<()> {
     })
 }
 
+/// May `me` read this customer at all (masked)? Owned customers: yes; pooled ones only
+/// in a pool their team sees (admins: every pool). Changes ask [`check`], which is
+/// stricter; what is unmasked is `domain::roles::sees_contact`.
+pub fn readable(tx: &mut dyn Tx, me: &User, c: &Customer) -> Result<()> {
+    if c.owner_id.is_none() {
+        let visible = tx.pool_visible(c.pool_id, me.team_id)?;
+        crate::domain::customer_rules::check_pool_visible(me, &c.pool, visible)?;
+    }
+    Ok(())
+}
+
 /// A customer `me` may work on, read in `tx`.
 pub fn customer(tx: &mut dyn Tx, me: &User, id: i64) -> Result<Customer> {
     let c = tx.customer(id)?;

@@ -16,6 +16,7 @@ pub mod safety;
 pub mod setup;
 pub mod team;
 pub mod user;
+pub mod view;
 pub mod work;
 
 use std::path::PathBuf;
@@ -251,12 +252,12 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Team(c) => team::run(&mut ctx, c),
         Command::User(c) => user::run(&mut ctx, c),
-        Command::Add(a) => customer::add(&mut ctx, &a),
-        Command::Show(a) => customer::show(&mut ctx, &a),
-        Command::List(a) => customer::list(&mut ctx, &a),
-        Command::Edit(a) => customer::edit(&mut ctx, &a),
-        Command::Delete(a) => customer::delete(&mut ctx, &a),
-        Command::Forget(a) => customer::forget(&mut ctx, &a),
+        Command::Add(a) => customer::add::run(&mut ctx, &a),
+        Command::Show(a) => customer::show::run(&mut ctx, &a),
+        Command::List(a) => customer::list::run(&mut ctx, &a),
+        Command::Edit(a) => customer::edit::run(&mut ctx, &a),
+        Command::Delete(a) => customer::delete::run(&mut ctx, &a),
+        Command::Forget(a) => customer::forget::run(&mut ctx, &a),
         Command::Customer(c) => customer::run(&mut ctx, c),
         Command::Claim(a) => pool::claim(&mut ctx, &a),
         Command::Release(a) => pool::release(&mut ctx, &a),

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod columns;
 pub mod corpus;
 pub mod customer;
+pub mod customer_rules;
 pub mod dates;
 pub mod import;
 pub mod linkage;

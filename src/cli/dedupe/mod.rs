@@ -268,22 +268,3 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     }
     Ok(())
 }
-
-/// TEMPORARY: `pool add` (cli/customer.rs, another helper's) still calls this; it goes
-/// when add uses `app::matching`. Import and dedupe use `app::matching::model_for`.
-pub fn model_for(conn: &rusqlite::Connection) -> Result<crate::domain::linkage::Model> {
-    let live = crate::store::customers::live_count(conn)? as u64;
-    if let Some(m) = crate::store::dedupe::saved_model(conn)? {
-        let fitted_on = m.real_population;
-        let slack = (fitted_on / 4).max(matching::MIN_POPULATION as u64 / 4);
-        if live.abs_diff(fitted_on) <= slack {
-            return Ok(m);
-        }
-    }
-    let sample = crate::store::dedupe::recent_records(conn, 100_000)?;
-    let mut m = matching::fit(&sample);
-    m.real_population = live;
-    m.compact(2_000);
-    crate::store::dedupe::save_model(conn, &m)?;
-    Ok(m)
-}

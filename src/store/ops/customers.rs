@@ -1,10 +1,52 @@
-//! Customers: read, add, change, delete.
+//! Customers: read, list, add, change, delete, erase.
+use crate::domain::customer::CustomerFields;
 use crate::error::Result;
-use crate::store::Customer;
+use crate::store::{Customer, ListFilter, Placement};
+
+pub use crate::store::sqlite::customers::ForgetCounts;
+pub use crate::store::sqlite::work::Event;
 
 pub trait CustomerOps {
     /// A live customer (not found: exit 3; merged: says into which).
     fn customer(&mut self, id: i64) -> Result<Customer>;
     /// A customer's normalised phone and e-mail keys.
     fn contact_keys(&mut self, id: i64) -> Result<(Option<String>, Option<String>)>;
+    /// A customer, deleted, merged or erased ones too (None: no such id).
+    fn find_customer(&mut self, id: i64) -> Result<Option<Customer>>;
+    /// Adds a customer (and its tags); its id.
+    fn insert_customer(
+        &mut self,
+        f: &CustomerFields,
+        stage: &str,
+        custom: Option<&str>,
+        place: &Placement,
+        created_by: Option<i64>,
+        now: i64,
+    ) -> Result<i64>;
+    /// Replaces the editable fields (values, keys and tags) and the stage.
+    fn update_customer(&mut self, id: i64, f: &CustomerFields, stage: &str, now: i64)
+        -> Result<()>;
+    /// Makes a live customer a tombstone and cancels its open follow-ups; false if it
+    /// was not live.
+    fn soft_delete_customer(&mut self, id: i64, now: i64) -> Result<bool>;
+    /// Erases a customer's personal data everywhere it is kept; what was touched.
+    fn forget_customer(&mut self, id: i64, now: i64) -> Result<ForgetCounts>;
+    /// Whether a customer has a deal that is not void.
+    fn customer_has_deal(&mut self, id: i64) -> Result<bool>;
+    /// Everything that happened to a customer, newest first.
+    fn customer_timeline(&mut self, id: i64) -> Result<Vec<Event>>;
+    /// Customers matching a filter, sorted and limited as it says.
+    fn list_customers(&mut self, f: &ListFilter) -> Result<Vec<Customer>>;
+    /// How many customers match a filter.
+    fn count_customers(&mut self, f: &ListFilter) -> Result<i64>;
+    /// Every matching customer in id order, one at a time (not collected).
+    fn for_each_customer(
+        &mut self,
+        f: &ListFilter,
+        each: &mut dyn FnMut(Customer) -> Result<()>,
+    ) -> Result<()>;
+    /// The custom field names ever imported, in first-seen order.
+    fn custom_field_names(&mut self) -> Result<Vec<String>>;
+    /// A team's id by name, for a filter (not found: exit 3).
+    fn team_id_by_name(&mut self, name: &str) -> Result<i64>;
 }

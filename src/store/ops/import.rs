@@ -28,8 +28,6 @@ pub trait ImportOps {
     fn bulk_cache(&mut self, mib: i64) -> Result<()>;
     /// The largest customer id, deleted and merged ones included (0: none).
     fn max_customer_id(&mut self) -> Result<i64>;
-    /// Every custom field name imported so far, in first-seen order.
-    fn custom_field_names(&mut self) -> Result<Vec<String>>;
     /// Adds new custom field names to the known ones.
     fn remember_custom_fields(&mut self, names: &[String]) -> Result<()>;
     /// Calls `each` with every live customer's id and match keys (phone, e-mail, name,

@@ -50,6 +50,10 @@ pub trait Backend: maintenance::Maintenance {
     /// The OS account behind a process that acts as another user (`--as`): every audit
     /// row written from now on names it beside the actor.
     fn act_for(&mut self, os_user: &str);
+    /// Makes erased personal data unrecoverable from the backend's files once the erasing
+    /// transaction has committed (SQLite: old page images linger in the WAL). Best
+    /// effort: a reader still open may hold some old data back for a while.
+    fn purge_erased(&mut self) -> Result<()>;
     /// The schema version the data is at.
     fn schema_version(&mut self) -> Result<i64>;
 }

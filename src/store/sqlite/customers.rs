@@ -199,7 +199,8 @@ pub fn soft_delete(conn: &Connection, id: i64, now: i64) -> Result<bool> {
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+/// The order of a list (`pool list --sort`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sort {
     #[default]
     Id,
@@ -505,4 +506,3 @@ pub fn live_count(conn: &Connection) -> Result<i64> {
 }
 
 // The bulk-load machinery (import) lives in `bulk`; export reads the field names too.
-pub use super::bulk::known_custom_fields;

@@ -15,10 +15,6 @@ impl ImportOps for SqliteTx<'_> {
         bulk::max_id(&self.tx)
     }
 
-    fn custom_field_names(&mut self) -> Result<Vec<String>> {
-        bulk::known_custom_fields(&self.tx)
-    }
-
     fn remember_custom_fields(&mut self, names: &[String]) -> Result<()> {
         bulk::remember_custom_fields(&self.tx, names)
     }

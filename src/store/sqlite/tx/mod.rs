@@ -58,6 +58,10 @@ impl Backend for Store {
         self.path.display().to_string()
     }
 
+    fn purge_erased(&mut self) -> Result<()> {
+        self.checkpoint()
+    }
+
     fn schema_version(&mut self) -> Result<i64> {
         super::migrate::user_version(&self.conn)
     }

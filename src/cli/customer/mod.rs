@@ -1,0 +1,193 @@
+//! `pool add|show|list|edit|delete|forget` (also under `pool customer`): one file per
+//! command; the fields and filters they share are here.
+pub mod add;
+pub mod delete;
+pub mod edit;
+pub mod forget;
+pub mod list;
+pub mod show;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::Ctx;
+use crate::app::customer::Query;
+use crate::domain::customer::{CustomerInput, Stage};
+use crate::error::Result;
+
+pub use add::AddArgs;
+pub use delete::DeleteArgs;
+pub use edit::EditArgs;
+pub use forget::ForgetArgs;
+pub use list::ListArgs;
+pub use show::ShowArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Add a customer
+    Add(AddArgs),
+    /// Show one customer
+    Show(ShowArgs),
+    /// List customers, with filters
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Change a customer's fields
+    Edit(EditArgs),
+    /// Delete a customer (kept as a tombstone)
+    Delete(DeleteArgs),
+}
+
+pub fn run(ctx: &mut Ctx, cmd: CustomerCommand) -> Result<()> {
+    match cmd {
+        CustomerCommand::Add(a) => add::run(ctx, &a),
+        CustomerCommand::Show(a) => show::run(ctx, &a),
+        CustomerCommand::List(a) => list::run(ctx, &a),
+        CustomerCommand::Edit(a) => edit::run(ctx, &a),
+        CustomerCommand::Delete(a) => delete::run(ctx, &a),
+    }
+}
+
+/// The editable fields, shared by `add` and `edit`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FieldArgs {
+    /// Contact person, e.g. 张伟
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Company, e.g. 杭州云帆科技有限公司
+    #[arg(long)]
+    pub company: Option<String>,
+    /// Phone (any format: +86 138-0013-8000, 13800138000, 0571-88886666)
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// E-mail
+    #[arg(long)]
+    pub email: Option<String>,
+    /// City, e.g. 杭州
+    #[arg(long)]
+    pub city: Option<String>,
+    /// Address
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Where the lead came from, e.g. 展会
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Tags, comma or 、 separated
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// Free notes
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+impl FieldArgs {
+    pub fn input(&self) -> CustomerInput {
+        CustomerInput {
+            name: self.name.clone(),
+            company: self.company.clone(),
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+            city: self.city.clone(),
+            address: self.address.clone(),
+            source: self.source.clone(),
+            tags: self.tags.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// The filters shared by `pool list` and `pool export`. Serialised (the ones given
+/// only) into the audit rows of unmasked reads and exports.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct FilterArgs {
+    /// Only customers in a pool (any pool, or the one named)
+    #[arg(long, value_name = "POOL", num_args = 0..=1, default_missing_value = "")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_pool: Option<String>,
+    /// Only my customers
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mine: bool,
+    /// Only customers of this owner
+    #[arg(long, value_name = "USER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Only customers owned by members of this team
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Only this stage
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// Only customers with this tag
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Only this city
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Only this source
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Text in name or company, or in phone or e-mail where you see them unmasked;
+    /// elsewhere only a whole phone number or e-mail address matches
+    #[arg(long, value_name = "TEXT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    /// Not contacted for at least N days
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_contact_days: Option<u32>,
+}
+
+/// The filter arguments as the app's query (names; the app resolves them for the actor).
+pub fn filter(a: &FilterArgs) -> Result<Query> {
+    Ok(Query {
+        in_pool: a.in_pool.clone(),
+        mine: a.mine,
+        owner: a.owner.clone(),
+        team: a.team.clone(),
+        stage: a.stage,
+        tag: a.tag.clone(),
+        city: a.city.clone(),
+        source: a.source.clone(),
+        search: a.search.clone(),
+        no_contact_days: a.no_contact_days,
+        given: serde_json::to_value(a)?,
+    })
+}
+
+// legacy: for commands not yet moved to app (dedupe, import, work); the integrator
+// removes these once they call `app::scope::check` and `app::audit_value`.
+pub use crate::app::audit_value;
+
+/// legacy: the scope check on a raw connection; `app::scope::check` is the one to use.
+pub fn check_scope(
+    conn: &rusqlite::Connection,
+    me: &crate::domain::roles::User,
+    c: &crate::domain::customer::Customer,
+) -> Result<()> {
+    use crate::domain::roles::{may_work_on, Role};
+    use crate::error::Error;
+    if c.owner_id.is_none()
+        && me.role != Role::Admin
+        && !crate::store::pool::visible(conn, c.pool_id, me.team_id)?
+    {
+        return Err(Error::Forbidden(format!(
+            "customer {} is in a pool your team does not see",
+            c.id
+        )));
+    }
+    if may_work_on(me.role, me.id, me.team_id, c.owner_id, c.owner_team_id) {
+        return Ok(());
+    }
+    Err(match &c.owner {
+        None => Error::Forbidden(format!(
+            "customer {} is in the pool '{}'; claim it first (pool claim {})",
+            c.id, c.pool, c.id
+        )),
+        Some(o) => Error::Forbidden(format!("customer {} belongs to {o}", c.id)),
+    })
+}
