@@ -12,6 +12,9 @@ pub mod matching;
 pub mod merge;
 pub mod people;
 pub mod pool;
+pub mod recycle;
+pub mod report;
+pub mod rules;
 pub mod safety;
 pub mod scope;
 

@@ -10,12 +10,14 @@ use serde::Serialize;
 use super::agenda::{recycle_soon, recycle_soon_counts};
 use super::output::{Format, Out};
 use super::Ctx;
+use crate::app::report as app;
 use crate::domain::charts::{bar, percent, sparkline};
 use crate::domain::dates::parse_date;
 use crate::domain::money::{format_totals, Totals};
-use crate::domain::roles::{Action, Role};
+use crate::domain::roles::Action;
 use crate::error::{Error, Result};
-use crate::store::{pool, reports, teams};
+use crate::store::ops::reports;
+use crate::store::Tx;
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -120,23 +122,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
     let today = clock.date_naive();
     let out = ctx.out;
     let store = ctx.store()?;
-    let conn = &store.conn;
-    let team_of = |t: &Option<String>| -> Result<Option<i64>> {
-        match t {
-            Some(name) => {
-                let id = teams::get(conn, name)?;
-                if me.role == Role::Manager && id != me.team_id {
-                    return Err(Error::Forbidden(format!(
-                        "managers see their own team ({})",
-                        me.team
-                    )));
-                }
-                Ok(Some(id))
-            }
-            None if me.role == Role::Manager => Ok(Some(me.team_id)),
-            None => Ok(None),
-        }
-    };
+    let mut tx = app::read(store, &me)?;
     match cmd {
         ReportCommand::Summary => {
             #[derive(Serialize)]
@@ -162,8 +148,8 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 chart: String,
             }
             let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
-            let week = |from: NaiveDate, to: NaiveDate| -> Result<Week> {
-                let ev = reports::events_between(conn, ts(from), ts(to))?;
+            let week = |tx: &mut dyn Tx, from: NaiveDate, to: NaiveDate| -> Result<Week> {
+                let ev = tx.events_between(ts(from), ts(to))?;
                 let get = |k: &str| {
                     ev.iter()
                         .filter(|c| c.key == k)
@@ -176,17 +162,17 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                     recycles: get("recycle"),
                 })
             };
-            let pools = reports::pooled_per_pool(conn)?;
+            let pools = tx.pooled_per_pool()?;
             let pooled: i64 = pools.iter().map(|p| p.count).sum();
-            let owned = reports::owned_total(conn)?;
+            let owned = tx.owned_total()?;
             let s = Summary {
                 total: pooled + owned,
                 pooled,
                 owned,
                 pools,
-                stages: reports::by_stage(conn)?,
-                this_week: week(monday, today + Duration::days(1))?,
-                last_week: week(monday - Duration::days(7), monday)?,
+                stages: tx.by_stage()?,
+                this_week: week(&mut *tx, monday, today + Duration::days(1))?,
+                last_week: week(&mut *tx, monday - Duration::days(7), monday)?,
             };
             let max = s.total.max(1) as f64;
             let mut lines = vec![
@@ -241,8 +227,10 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Owners(a) => {
-            let team = team_of(&a.team)?;
-            let rules = pool::rules(conn, 1)?;
+            let team = app::team_scope(&mut *tx, &me, a.team.as_deref())?;
+            let rules = tx.rules(1)?;
+            let stats = tx.owner_stats(team, now, &today.to_string())?;
+            drop(tx);
             let per_owner = recycle_soon_counts(store, team, None, now)?;
             #[derive(Serialize)]
             struct Row {
@@ -258,7 +246,6 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 deal_amount: String,
                 recycle_soon: i64,
             }
-            let stats = reports::owner_stats(conn, team, now, &today.to_string())?;
             let max = stats
                 .iter()
                 .map(|s| s.owned)
@@ -315,7 +302,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 cross_team: Vec<Share>,
             }
             let mut by_team: BTreeMap<String, TeamRow> = BTreeMap::new();
-            for s in reports::owner_stats(conn, None, now, &today.to_string())? {
+            for s in tx.owner_stats(None, now, &today.to_string())? {
                 let t = by_team.entry(s.team.clone()).or_insert_with(|| TeamRow {
                     team: s.team.clone(),
                     ..Default::default()
@@ -337,7 +324,8 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                     t
                 })
                 .collect();
-            let cross: Vec<Share> = reports::cross_team(conn)?
+            let cross: Vec<Share> = tx
+                .cross_team()?
                 .into_iter()
                 .map(|(team, took_from, customers)| Share {
                     team,
@@ -358,7 +346,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Funnel => {
-            let f = reports::funnel(conn)?;
+            let f = tx.funnel()?;
             #[derive(Serialize)]
             struct Step {
                 stage: String,
@@ -414,7 +402,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Stale(a) => {
-            let team = team_of(&a.team.team)?;
+            let team = app::team_scope(&mut *tx, &me, a.team.team.as_deref())?;
             #[derive(Serialize)]
             struct OwnerDue {
                 owner: String,
@@ -430,9 +418,11 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 customers: Vec<super::agenda::RecycleSoon>,
             }
             let only_pool = match &a.pool {
-                Some(p) => Some(pool::pool_id(conn, p)?),
+                Some(p) => Some(tx.pool_id(p)?),
                 None => None,
             };
+            // The agenda's queries read the store directly; the report's snapshot ends here.
+            drop(tx);
             let counts = recycle_soon_counts(store, team, only_pool, now)?;
             let ids: Vec<i64> = counts.values().map(|&(id, _)| id).collect();
             let customers = recycle_soon(store, &ids, only_pool, now, a.limit)?;
@@ -467,9 +457,8 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Followups(a) => {
-            let team = team_of(&a.team)?;
-            let rows = reports::followup_load(
-                conn,
+            let team = app::team_scope(&mut *tx, &me, a.team.as_deref())?;
+            let rows = tx.followup_load(
                 team,
                 &today.to_string(),
                 &(today + Duration::days(7)).to_string(),
@@ -506,7 +495,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Activity(a) => {
-            let team = team_of(&a.team)?;
+            let team = app::team_scope(&mut *tx, &me, a.team.as_deref())?;
             let (fmt, step_days) = match a.by {
                 By::Day => ("%Y-%m-%d", 1),
                 By::Week => ("%Y-W%W", 7),
@@ -523,7 +512,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             if since >= until {
                 return Err(Error::invalid("--since", "must be before --until"));
             }
-            let rows = reports::activity(conn, fmt, ts(since), ts(until), team)?;
+            let rows = tx.activity(fmt, ts(since), ts(until), team)?;
             emit(&out, &rows, &rows, |o| {
                 o.rows(&rows, "No activity in this period.")?;
                 if !rows.is_empty() {
@@ -543,9 +532,9 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Quality => {
-            let counts = reports::field_quality(conn)?;
+            let counts = tx.field_quality()?;
             let (total, fields) = (counts.total, counts.fields.clone());
-            let dup = reports::duplicated(conn)?;
+            let dup = tx.duplicated()?;
             #[derive(Serialize)]
             struct Row {
                 field: String,
@@ -603,7 +592,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
                 score_rule: "35 × reachable (valid phone or e-mail) + 15 × named (name or company) + 10 × city + 10 × address + 10 × source + 20 × (1 − duplicate rate)",
                 duplicate_rate_pct: percent(dup, total),
                 fields: rows,
-                worst: reports::worst_records(conn, &counts.masks, 10)?,
+                worst: tx.worst_records(&counts.masks, 10)?,
             };
             emit(&out, &q, &q.fields, |o| {
                 if q.customers == 0 {
@@ -619,19 +608,14 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
             })
         }
         ReportCommand::Access(a) => {
-            if !matches!(me.role, Role::Admin | Role::Manager) {
-                return Err(Error::PermissionDenied {
-                    role: me.role.as_str().into(),
-                    action: "read the access report".into(),
-                });
-            }
+            app::require_access_report(&me)?;
             let since = match &a.since {
                 Some(d) => parse_date("--since", d, today)?,
                 None => today - Duration::days(7),
             };
             let from = ts(since);
             let days = ((now - from) as f64 / 86_400.0).max(1.0);
-            let mut rows = reports::access(conn, from, now + 1)?;
+            let mut rows = tx.access(from, now + 1)?;
             for r in &mut rows {
                 let volume = (r.unmasked_rows + r.exported_rows) as f64;
                 // Unusual: more than 3× the user's usual daily volume over the window, and at

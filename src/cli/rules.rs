@@ -1,14 +1,12 @@
 //! `pool pools add|list` and `pool rules show|set`.
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::json;
 
 use super::Ctx;
-use crate::domain::customer::Stage;
+use crate::app::rules as app;
 use crate::domain::roles::Action;
-use crate::domain::rules::{Override, Rules, RULES};
-use crate::error::{Error, Result};
-use crate::store::{audit, pool, teams};
+use crate::domain::rules::{RuleChanges, Rules, RULES};
+use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum PoolsCommand {
@@ -30,33 +28,15 @@ pub fn pools(ctx: &mut Ctx, cmd: PoolsCommand) -> Result<()> {
     let out = ctx.out;
     match cmd {
         PoolsCommand::Add { name, teams: names } => {
-            let name = super::user::clean_name("pool", &name)?;
-            let me = ctx.require(Action::ManagePools)?;
-            let tx = ctx.store()?.begin()?;
-            let ids = names
-                .iter()
-                .map(|t| teams::get(&tx, t))
-                .collect::<Result<Vec<_>>>()?;
-            let id = pool::add_pool(&tx, &name, &ids, now)?;
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "pool_add",
-                    entity: "pool",
-                    entity_id: Some(id),
-                    before: None,
-                    after: Some(json!({"name": name, "teams": names})),
-                },
-            )?;
-            tx.commit()?;
+            // The use case checks the name before the role, as a user expects.
+            let me = ctx.actor()?;
+            let name = app::add_pool(ctx.store()?, &me, &name, &names, now)?;
             out.status(format!("added pool '{name}' for {}", names.join(", ")));
             Ok(())
         }
         PoolsCommand::List => {
-            ctx.require(Action::ReadCustomers)?;
-            let rows = pool::list_pools(&ctx.store()?.conn)?;
+            let me = ctx.require(Action::ReadCustomers)?;
+            let rows = app::list_pools(ctx.store()?, &me)?;
             out.rows(&rows, "no pools")
         }
     }
@@ -166,164 +146,38 @@ fn rule_rows(r: &Rules) -> Vec<RuleRow> {
     rows
 }
 
-/// The largest value each rule may take: beyond these a rule is a typo, and a huge one
-/// would overflow date arithmetic ("fresh until ;").
-fn max_of(name: &str) -> (i64, &'static str) {
-    match name {
-        "--recycle-no-contact-days" | "--recycle-no-deal-days" | "--reclaim-cooldown-days" => {
-            (3650, "days (10 years)")
-        }
-        "--warn-days" => (365, "days"),
-        "--fresh-hold-hours" => (8760, "hours (a year)"),
-        "--daily-claims" => (100_000, "claims a day"),
-        _ => (1_000_000, "customers"),
-    }
-}
-
-/// A rule value from 0 to its maximum.
-fn non_negative(name: &str, v: Option<i64>) -> Result<Option<i64>> {
-    let (max, unit) = max_of(name);
-    match v {
-        Some(n) if n < 0 => Err(Error::invalid_hint(
-            name,
-            format!("{n} is negative"),
-            format!("use 0 to {max} {unit}; 0 turns the rule off or means no limit"),
-        )),
-        Some(n) if n > max => Err(Error::invalid_hint(
-            name,
-            format!("{n} is more than the maximum of {max} {unit}"),
-            format!("use 0 to {max} {unit}; 0 turns the rule off or means no limit"),
-        )),
-        _ => Ok(v),
-    }
-}
-
 pub fn rules(ctx: &mut Ctx, cmd: RulesCommand) -> Result<()> {
     let now = ctx.now()?;
     let out = ctx.out;
-    match cmd {
-        RulesCommand::Show { pool: name } => {
-            ctx.require(Action::ReadRules)?;
-            let conn = &ctx.store()?.conn;
-            let r = pool::rules(conn, pool::pool_id(conn, &name)?)?;
-            if out.is_json() {
-                out.record(&r)
-            } else {
-                out.rows(&rule_rows(&r), "")
-            }
+    let r = match cmd {
+        RulesCommand::Show { pool } => {
+            let me = ctx.require(Action::ReadRules)?;
+            app::show(ctx.store()?, &me, &pool)?
         }
         RulesCommand::Set(a) => {
             let me = ctx.require(Action::ManageRules)?;
-            let tx = ctx.store()?.begin()?;
-            let pid = pool::pool_id(&tx, &a.pool)?;
-            let before = pool::rules(&tx, pid)?;
-            let mut r = before.clone();
-            let contact = non_negative("--recycle-no-contact-days", a.recycle_no_contact_days)?;
-            let deal = non_negative("--recycle-no-deal-days", a.recycle_no_deal_days)?;
-            if let Some(scope) = &a.scope {
-                let (kind, value) = scope
-                    .split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .filter(|(k, v)| (k == "stage" || k == "tag") && !v.is_empty())
-                    .ok_or_else(|| {
-                        Error::invalid("--for", format!("'{scope}' is not stage=S or tag=T"))
-                    })?;
-                let value = if kind == "stage" {
-                    Stage::parse(&value)
-                        .ok_or_else(|| {
-                            Error::invalid("--for", format!("'{value}' is not a stage"))
-                        })?
-                        .as_str()
-                        .to_string()
-                } else {
-                    crate::domain::normalize::parse_tags(&value).join(",")
-                };
-                r.overrides
-                    .retain(|o| !(o.scope == kind && o.value == value));
-                if !a.remove {
-                    if contact.is_none() && deal.is_none() {
-                        return Err(Error::Usage(
-                            "--for needs --recycle-no-contact-days and/or --recycle-no-deal-days"
-                                .into(),
-                        ));
-                    }
-                    r.overrides.push(Override {
-                        scope: kind,
-                        value,
-                        recycle_no_contact_days: contact,
-                        recycle_no_deal_days: deal,
-                    });
-                }
-            } else {
-                if let Some(v) = contact {
-                    r.recycle_no_contact_days = v;
-                }
-                if let Some(v) = deal {
-                    r.recycle_no_deal_days = v;
-                }
-            }
-            let set = |field: &mut i64, name: &str, v: Option<i64>| -> Result<()> {
-                if let Some(v) = non_negative(name, v)? {
-                    *field = v;
-                }
-                Ok(())
+            let changes = RuleChanges {
+                max_owned: a.max_owned,
+                count_won: a.count_won,
+                daily_claims: a.daily_claims,
+                reclaim_cooldown_days: a.reclaim_cooldown_days,
+                recycle_no_contact_days: a.recycle_no_contact_days,
+                recycle_no_deal_days: a.recycle_no_deal_days,
+                warn_days: a.warn_days,
+                exempt_stages: a.exempt_stages.clone(),
+                max_locked: a.max_locked,
+                fresh_hold_hours: a.fresh_hold_hours,
+                scope: a.scope.clone(),
+                remove: a.remove,
             };
-            set(&mut r.max_owned, "--max-owned", a.max_owned)?;
-            set(&mut r.daily_claims, "--daily-claims", a.daily_claims)?;
-            set(
-                &mut r.reclaim_cooldown_days,
-                "--reclaim-cooldown-days",
-                a.reclaim_cooldown_days,
-            )?;
-            set(&mut r.warn_days, "--warn-days", a.warn_days)?;
-            set(&mut r.max_locked, "--max-locked", a.max_locked)?;
-            set(
-                &mut r.fresh_hold_hours,
-                "--fresh-hold-hours",
-                a.fresh_hold_hours,
-            )?;
-            if let Some(b) = a.count_won {
-                r.count_won = b;
-            }
-            if let Some(s) = &a.exempt_stages {
-                r.exempt_stages = s
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        Stage::parse(s)
-                            .map(|st| st.as_str().to_string())
-                            .ok_or_else(|| {
-                                Error::invalid("--exempt-stages", format!("'{s}' is not a stage"))
-                            })
-                    })
-                    .collect::<Result<_>>()?;
-            }
-            if r == before {
-                return Err(Error::Usage(
-                    "nothing to change: pass a rule such as --max-owned 50".into(),
-                ));
-            }
-            pool::save_rules(&tx, pid, &r)?;
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "rules_set",
-                    entity: "pool",
-                    entity_id: Some(pid),
-                    before: Some(serde_json::to_value(&before)?),
-                    after: Some(serde_json::to_value(&r)?),
-                },
-            )?;
-            tx.commit()?;
+            let r = app::set(ctx.store()?, &me, &a.pool, &changes, now)?;
             out.status(format!("rules of pool '{}' updated", a.pool));
-            if out.is_json() {
-                out.record(&r)
-            } else {
-                out.rows(&rule_rows(&r), "")
-            }
+            r
         }
+    };
+    if out.is_json() {
+        out.record(&r)
+    } else {
+        out.rows(&rule_rows(&r), "")
     }
 }

@@ -279,6 +279,146 @@ pub fn day_start(now: i64) -> i64 {
     now - now.rem_euclid(DAY)
 }
 
+/// A change to a pool's rules as the admin asked for it (`pool rules set`); None = keep.
+#[derive(Debug, Clone, Default)]
+pub struct RuleChanges {
+    pub max_owned: Option<i64>,
+    pub count_won: Option<bool>,
+    pub daily_claims: Option<i64>,
+    pub reclaim_cooldown_days: Option<i64>,
+    pub recycle_no_contact_days: Option<i64>,
+    pub recycle_no_deal_days: Option<i64>,
+    pub warn_days: Option<i64>,
+    /// Comma-separated stages ("" for none).
+    pub exempt_stages: Option<String>,
+    pub max_locked: Option<i64>,
+    pub fresh_hold_hours: Option<i64>,
+    /// `stage=S` or `tag=T`: the recycle days apply to that stage or tag only.
+    pub scope: Option<String>,
+    /// With `scope`: remove that override.
+    pub remove: bool,
+}
+
+/// The largest value each rule may take: beyond these a rule is a typo, and a huge one
+/// would overflow date arithmetic ("fresh until ;").
+fn max_of(name: &str) -> (i64, &'static str) {
+    match name {
+        "--recycle-no-contact-days" | "--recycle-no-deal-days" | "--reclaim-cooldown-days" => {
+            (3650, "days (10 years)")
+        }
+        "--warn-days" => (365, "days"),
+        "--fresh-hold-hours" => (8760, "hours (a year)"),
+        "--daily-claims" => (100_000, "claims a day"),
+        _ => (1_000_000, "customers"),
+    }
+}
+
+/// A rule value from 0 to its maximum.
+fn non_negative(name: &str, v: Option<i64>) -> Result<Option<i64>, Error> {
+    let (max, unit) = max_of(name);
+    match v {
+        Some(n) if n < 0 => Err(Error::invalid_hint(
+            name,
+            format!("{n} is negative"),
+            format!("use 0 to {max} {unit}; 0 turns the rule off or means no limit"),
+        )),
+        Some(n) if n > max => Err(Error::invalid_hint(
+            name,
+            format!("{n} is more than the maximum of {max} {unit}"),
+            format!("use 0 to {max} {unit}; 0 turns the rule off or means no limit"),
+        )),
+        _ => Ok(v),
+    }
+}
+
+/// The rules after `ch`, each value checked; refused when nothing would change.
+pub fn apply_changes(before: &Rules, ch: &RuleChanges) -> Result<Rules, Error> {
+    use crate::domain::customer::Stage;
+    let mut r = before.clone();
+    let contact = non_negative("--recycle-no-contact-days", ch.recycle_no_contact_days)?;
+    let deal = non_negative("--recycle-no-deal-days", ch.recycle_no_deal_days)?;
+    if let Some(scope) = &ch.scope {
+        let (kind, value) = scope
+            .split_once('=')
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .filter(|(k, v)| (k == "stage" || k == "tag") && !v.is_empty())
+            .ok_or_else(|| Error::invalid("--for", format!("'{scope}' is not stage=S or tag=T")))?;
+        let value = if kind == "stage" {
+            Stage::parse(&value)
+                .ok_or_else(|| Error::invalid("--for", format!("'{value}' is not a stage")))?
+                .as_str()
+                .to_string()
+        } else {
+            crate::domain::normalize::parse_tags(&value).join(",")
+        };
+        r.overrides
+            .retain(|o| !(o.scope == kind && o.value == value));
+        if !ch.remove {
+            if contact.is_none() && deal.is_none() {
+                return Err(Error::Usage(
+                    "--for needs --recycle-no-contact-days and/or --recycle-no-deal-days".into(),
+                ));
+            }
+            r.overrides.push(Override {
+                scope: kind,
+                value,
+                recycle_no_contact_days: contact,
+                recycle_no_deal_days: deal,
+            });
+        }
+    } else {
+        if let Some(v) = contact {
+            r.recycle_no_contact_days = v;
+        }
+        if let Some(v) = deal {
+            r.recycle_no_deal_days = v;
+        }
+    }
+    let set = |field: &mut i64, name: &str, v: Option<i64>| -> Result<(), Error> {
+        if let Some(v) = non_negative(name, v)? {
+            *field = v;
+        }
+        Ok(())
+    };
+    set(&mut r.max_owned, "--max-owned", ch.max_owned)?;
+    set(&mut r.daily_claims, "--daily-claims", ch.daily_claims)?;
+    set(
+        &mut r.reclaim_cooldown_days,
+        "--reclaim-cooldown-days",
+        ch.reclaim_cooldown_days,
+    )?;
+    set(&mut r.warn_days, "--warn-days", ch.warn_days)?;
+    set(&mut r.max_locked, "--max-locked", ch.max_locked)?;
+    set(
+        &mut r.fresh_hold_hours,
+        "--fresh-hold-hours",
+        ch.fresh_hold_hours,
+    )?;
+    if let Some(b) = ch.count_won {
+        r.count_won = b;
+    }
+    if let Some(s) = &ch.exempt_stages {
+        r.exempt_stages = s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                Stage::parse(s)
+                    .map(|st| st.as_str().to_string())
+                    .ok_or_else(|| {
+                        Error::invalid("--exempt-stages", format!("'{s}' is not a stage"))
+                    })
+            })
+            .collect::<Result<_, Error>>()?;
+    }
+    if r == *before {
+        return Err(Error::Usage(
+            "nothing to change: pass a rule such as --max-owned 50".into(),
+        ));
+    }
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

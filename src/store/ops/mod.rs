@@ -13,6 +13,9 @@ pub mod matching;
 pub mod merge;
 pub mod people;
 pub mod pool;
+pub mod recycle;
+pub mod reports;
+pub mod rules;
 
 pub use audit::AuditOps;
 pub use customers::CustomerOps;
@@ -21,13 +24,25 @@ pub use matching::MatchingOps;
 pub use merge::MergeOps;
 pub use people::PeopleOps;
 pub use pool::PoolOps;
+pub use recycle::RecycleOps;
+pub use reports::ReportOps;
+pub use rules::RulesOps;
 
 use crate::error::Result;
 
 /// One unit of work: every operation in it commits together or not at all. Dropped
 /// without `commit`, it rolls back.
 pub trait Tx:
-    AuditOps + CustomerOps + ImportOps + MatchingOps + MergeOps + PeopleOps + PoolOps
+    AuditOps
+    + CustomerOps
+    + ImportOps
+    + MatchingOps
+    + MergeOps
+    + PeopleOps
+    + PoolOps
+    + RecycleOps
+    + ReportOps
+    + RulesOps
 {
     fn commit(self: Box<Self>) -> Result<()>;
 }

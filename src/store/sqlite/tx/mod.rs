@@ -8,6 +8,9 @@ mod matching;
 mod merge;
 mod people;
 mod pool;
+mod recycle;
+mod reports;
+mod rules;
 
 use rusqlite::{Transaction, TransactionBehavior};
 

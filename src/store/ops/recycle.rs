@@ -1,0 +1,23 @@
+//! What recycling reads: owned customers that are, or may be, past their pool's rules.
+use crate::domain::rules::Rules;
+use crate::error::Result;
+
+pub use crate::store::sqlite::pool::{Due, OwnedRow};
+
+pub trait RecycleOps {
+    /// Owned customers of a pool whose stored recycle date is before `until` (optionally
+    /// of one owner or team), with the reason. Exact when the pool has no overrides.
+    fn due_by(
+        &mut self,
+        pool_id: i64,
+        rules: &Rules,
+        owner: Option<i64>,
+        team: Option<i64>,
+        until: i64,
+    ) -> Result<Vec<Due>>;
+    /// Owned customers of a pool claimed before `claimed_before` (the candidates when
+    /// per-stage or per-tag days apply).
+    fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>>;
+    /// One owned customer as recycling sees it (None: not owned or gone).
+    fn owned_row(&mut self, id: i64) -> Result<Option<OwnedRow>>;
+}
