@@ -4,7 +4,7 @@ use serde::Serialize;
 use super::normalize::{clean_text, company_key, email_key, name_key, parse_tags, phone_key};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// 潜在客户

@@ -6,9 +6,10 @@ use clap::Args;
 use serde::Serialize;
 
 use super::FieldArgs;
+use super::StageArg;
 use crate::app::customer::{self as app, NewCustomer, Place};
 use crate::cli::Ctx;
-use crate::domain::customer::{CustomerInput, Stage};
+use crate::domain::customer::CustomerInput;
 use crate::domain::roles::Action;
 use crate::error::{Error, Result};
 
@@ -17,8 +18,8 @@ pub struct AddArgs {
     #[command(flatten)]
     pub fields: FieldArgs,
     /// Lifecycle stage
-    #[arg(long, value_enum, default_value_t = Stage::Lead)]
-    pub stage: Stage,
+    #[arg(long, value_enum, default_value_t = StageArg::Lead)]
+    pub stage: StageArg,
     /// Put the customer in this pool (unowned) instead of owning it yourself
     #[arg(long, value_name = "POOL", num_args = 0..=1, default_missing_value = "public")]
     pub pool: Option<String>,
@@ -83,7 +84,7 @@ pub fn run(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
     };
     let new = NewCustomer {
         input,
-        stage: a.stage,
+        stage: a.stage.into(),
         place,
     };
     let done = app::add(ctx.store()?, &me, &new, now)?;

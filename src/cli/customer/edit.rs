@@ -2,6 +2,7 @@
 use clap::Args;
 
 use super::FieldArgs;
+use super::StageArg;
 use crate::app::customer::{self as app, Edit, Edited};
 use crate::cli::output::confirm;
 use crate::cli::Ctx;
@@ -17,7 +18,7 @@ pub struct EditArgs {
     pub fields: FieldArgs,
     /// New lifecycle stage
     #[arg(long, value_enum)]
-    pub stage: Option<Stage>,
+    pub stage: Option<StageArg>,
     /// Empty a field (repeatable): company, phone, email, city, address, source, tags, notes
     #[arg(long, value_name = "FIELD")]
     pub clear: Vec<String>,
@@ -30,7 +31,7 @@ pub fn run(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
     let e = Edit {
         id: a.id,
         given: a.fields.input(),
-        stage: a.stage,
+        stage: a.stage.map(Stage::from),
         clear: a.clear.clone(),
     };
     // Churned customers need no plans: ask before the write lock, cancel inside it.

@@ -13,6 +13,31 @@ use serde::Serialize;
 use super::Ctx;
 use crate::app::customer::Query;
 use crate::domain::customer::{CustomerInput, Stage};
+
+/// A stage as the command line spells it (the domain's `Stage` knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StageArg {
+    /// 潜在客户
+    Lead,
+    /// 成交客户
+    Customer,
+    /// 忠诚客户
+    Loyal,
+    /// 流失客户
+    Churned,
+}
+
+impl From<StageArg> for Stage {
+    fn from(s: StageArg) -> Stage {
+        match s {
+            StageArg::Lead => Stage::Lead,
+            StageArg::Customer => Stage::Customer,
+            StageArg::Loyal => Stage::Loyal,
+            StageArg::Churned => Stage::Churned,
+        }
+    }
+}
 use crate::error::Result;
 
 pub use add::AddArgs;
@@ -118,7 +143,7 @@ pub struct FilterArgs {
     /// Only this stage
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<Stage>,
+    pub stage: Option<StageArg>,
     /// Only customers with this tag
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,7 +174,7 @@ pub fn filter(a: &FilterArgs) -> Result<Query> {
         mine: a.mine,
         owner: a.owner.clone(),
         team: a.team.clone(),
-        stage: a.stage,
+        stage: a.stage.map(Stage::from),
         tag: a.tag.clone(),
         city: a.city.clone(),
         source: a.source.clone(),
