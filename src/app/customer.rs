@@ -278,7 +278,7 @@ pub fn list(
 
 /// Records an unmasked read of personal data: which customer (or which query) and how
 /// many rows.
-fn log_view(
+pub(crate) fn log_view(
     store: &mut dyn Backend,
     me: &User,
     now: i64,

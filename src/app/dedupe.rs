@@ -48,3 +48,72 @@ pub fn labels(store: &mut dyn Backend, ids: &[i64]) -> Result<Vec<String>> {
         })
         .collect())
 }
+
+/// One member of a cluster as `--interactive` shows it, so a person can decide: contacts
+/// masked per the viewer exactly as `pool show` masks them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Card {
+    pub id: i64,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub city: Option<String>,
+    pub address: Option<String>,
+    pub owner: Option<String>,
+}
+
+/// The cards of a cluster's customers. Customers `me` may not read are left out; an
+/// unmasked view of someone else's contacts is audited (`view_unmasked`) before the
+/// cards are returned.
+pub fn cards(store: &mut dyn Backend, me: &User, ids: &[i64], now: i64) -> Result<Vec<Card>> {
+    use crate::domain::customer_rules::{reveals, sees};
+    use crate::domain::mask::{mask_address, mask_email, mask_phone};
+    scope::require(me, Action::Dedupe)?;
+    let mut shown = Vec::new();
+    let mut revealed = 0;
+    {
+        let mut tx = store.read()?;
+        for &id in ids {
+            let Ok(c) = tx.customer(id) else { continue };
+            if scope::readable(&mut *tx, me, &c).is_err() {
+                continue;
+            }
+            let open = sees(me, &c);
+            revealed += usize::from(reveals(&c, me));
+            shown.push(Card {
+                id,
+                phone: if open {
+                    c.phone.clone()
+                } else {
+                    c.phone.as_deref().map(mask_phone)
+                },
+                email: if open {
+                    c.email.clone()
+                } else {
+                    c.email.as_deref().map(mask_email)
+                },
+                address: if open {
+                    c.address.clone()
+                } else {
+                    c.address.as_deref().map(mask_address)
+                },
+                name: c.name,
+                company: c.company,
+                city: c.city,
+                owner: c.owner,
+            });
+        }
+    }
+    if revealed > 0 {
+        super::customer::log_view(
+            store,
+            me,
+            now,
+            None,
+            revealed,
+            Some(serde_json::json!({"dedupe": ids})),
+        )?;
+    }
+    Ok(shown)
+}

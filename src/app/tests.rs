@@ -205,3 +205,49 @@ fn the_first_identity_is_the_admin_and_an_unknown_account_is_refused() {
     // (Acting as another user marks the process for good — a global — so that path is
     // tested with the binary: tests/cli/identity.rs.)
 }
+
+#[test]
+fn dedupe_cards_mask_contacts_per_role_and_audit_what_they_reveal() {
+    let mut w = World::new();
+    let li = w.user("li", "east", Role::Member);
+    let boss = w.user("zhao", "east", Role::Manager);
+    let kan = w.user("kan", "east", Role::Viewer);
+    let mine = w.pooled("13800000011", DAY);
+    let pooled = w.pooled("13800000012", DAY);
+    pool::claim(&mut w.store, &li, mine, NOW).unwrap();
+    let phones = |cards: &[super::dedupe::Card]| -> Vec<String> {
+        cards
+            .iter()
+            .map(|c| c.phone.clone().unwrap_or_default())
+            .collect()
+    };
+    let views = |w: &mut World| {
+        w.store
+            .read()
+            .unwrap()
+            .audit_log(&crate::store::LogFilter {
+                action: Some("view_unmasked".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .len()
+    };
+    // Dedupe is for managers and admins.
+    let cards = super::dedupe::cards(&mut w.store, &li, &[mine, pooled], NOW).unwrap_err();
+    assert_eq!(
+        cards.exit_code(),
+        4,
+        "members may not run dedupe: {cards:?}"
+    );
+    // A manager sees both unmasked (their team's and the pool), and that is audited.
+    let cards = super::dedupe::cards(&mut w.store, &boss, &[mine, pooled], NOW).unwrap();
+    assert_eq!(phones(&cards), ["13800000011", "13800000012"]);
+    assert_eq!(views(&mut w), 1);
+    // Another team's manager sees the pooled one, and li's customer masked.
+    let far = w.user("qian", "west", Role::Manager);
+    let cards = super::dedupe::cards(&mut w.store, &far, &[mine, pooled], NOW).unwrap();
+    assert_eq!(phones(&cards), ["138****0011", "13800000012"]);
+    assert_eq!(views(&mut w), 2);
+    // A viewer (who may not dedupe either) is refused too.
+    assert!(super::dedupe::cards(&mut w.store, &kan, &[mine], NOW).is_err());
+}

@@ -208,6 +208,9 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                 row.reasons,
                 row.owners
             );
+            for card in app::cards(store, &me, &row.ids, now)? {
+                crate::say!("{}", card_line(&card));
+            }
             let mut items = vec!["merge (oldest survives)".to_string(), "skip".to_string()];
             items.extend(row.ids.iter().map(|i| format!("merge, keep {i}")));
             let pick = dialoguer::Select::new()
@@ -267,4 +270,20 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// One line per cluster member for `--interactive`: what a person compares.
+pub fn card_line(c: &app::Card) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    format!(
+        "  #{} {} / {} · {} · {} · {} · {} · owner {}",
+        c.id,
+        dash(&c.name),
+        dash(&c.company),
+        dash(&c.phone),
+        dash(&c.email),
+        dash(&c.city),
+        dash(&c.address),
+        c.owner.clone().unwrap_or_else(|| "(pool)".into())
+    )
 }
