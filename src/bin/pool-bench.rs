@@ -241,6 +241,157 @@ fn write_leads(path: &Path, n: u64) -> std::io::Result<()> {
     w.flush()
 }
 
+/// Runs `cmd` under /usr/bin/time: (stdout, wall seconds, peak MB).
+fn timed_with_memory(cmd: &mut Command) -> Result<(String, f64, f64), String> {
+    let mut t = Command::new("/usr/bin/time");
+    t.arg("-f")
+        .arg("BENCH %e %M")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let out = t
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(err.lines().rev().take(5).collect::<Vec<_>>().join(" | "));
+    }
+    let mut f = err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("BENCH "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse::<f64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter();
+    let secs = f.next().unwrap_or(0.0);
+    let mb = f.next().unwrap_or(0.0) / 1024.0;
+    Ok((String::from_utf8_lossy(&out.stdout).to_string(), secs, mb))
+}
+
+/// pool's matcher and splink (DuckDB backend, installed into a venv beside the bench
+/// data) on the same 100,000-record dev corpus, the same fields and threshold: F1, whole-
+/// process time and peak memory of each.
+fn dedupe_peer(exe: &Path, dir: &Path) -> Result<Vec<Row>, String> {
+    let venv = dir.join("splink-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map_err(|e| e.to_string())?
+            .success()
+            && Command::new(&python)
+                .args(["-m", "pip", "install", "-q", "splink", "duckdb"])
+                .status()
+                .map_err(|e| e.to_string())?
+                .success();
+        if !ok {
+            return Err("could not install splink into the venv".into());
+        }
+    }
+    let csv = dir.join("corpus-dev-100000.csv");
+    if let Err(e) = corpus_csv(100_000, "dev", &csv.to_string_lossy()) {
+        return Err(e.to_string());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/dedupe_peer.py");
+    let (pool_out, pool_s, pool_mb) =
+        timed_with_memory(Command::new(exe).args(["dedupe-eval", "100000", "dev"]))?;
+    let (peer_out, peer_s, peer_mb) = timed_with_memory(
+        Command::new(&python)
+            .arg(&script)
+            .arg(&csv)
+            .arg(DEFAULT_THRESHOLD.to_string()),
+    )?;
+    let parse = |s: &str| -> serde_json::Value {
+        s.lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default()
+    };
+    let (p, q) = (parse(&pool_out), parse(&peer_out));
+    let f1 = |v: &serde_json::Value| v["f1"].as_f64().unwrap_or(0.0);
+    let prf = |v: &serde_json::Value| {
+        format!(
+            "F1 {:.4} (P {:.4} R {:.4})",
+            f1(v),
+            v["precision"].as_f64().unwrap_or(0.0),
+            v["recall"].as_f64().unwrap_or(0.0)
+        )
+    };
+    let ok = f1(&p) >= f1(&q) && pool_s * 10.0 <= peer_s && pool_mb * 10.0 <= peer_mb;
+    Ok(vec![Row {
+        workload: "dedupe vs splink, dev corpus (whole process)".into(),
+        size: 100_000,
+        pool_s: Some((pool_s * 100.0).round() / 100.0),
+        reference_s: Some((peer_s * 100.0).round() / 100.0),
+        ratio: Some(((pool_s / peer_s.max(0.001)) * 100.0).round() / 100.0),
+        pool_peak_mb: Some(pool_mb.round()),
+        target: "F1 ≥ splink's; ≤ 1/10 of its time and memory".into(),
+        result: if ok { "pass".into() } else { "MISS".into() },
+        note: format!("pool {}; splink {}, {:.0} MB", prf(&p), prf(&q), peer_mb),
+    }])
+}
+
+/// The evaluation corpus as pool's matcher sees it (the same normalised keys, one row
+/// per record, with its true identity), for a peer tool to run on the same input.
+fn corpus_csv(n: u64, which: &str, path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use customer_pool::domain::corpus::{self, Lang};
+    let profile = if which == "heldout" {
+        corpus::HELD_OUT
+    } else {
+        corpus::DEV
+    };
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "id",
+        "entity",
+        "lang",
+        "name",
+        "name_sorted",
+        "company",
+        "phone",
+        "email",
+        "city",
+        "address",
+    ])?;
+    for (i, d) in corpus::generate(profile, n).enumerate() {
+        let (entity, lang) = (d.entity, d.lang);
+        let input = customer_pool::domain::customer::CustomerInput {
+            name: d.name,
+            company: d.company,
+            phone: d.phone,
+            email: d.email,
+            city: d.city,
+            address: d.address,
+            ..Default::default()
+        };
+        // The same records dedupe-eval scores (invalid rows are left out by both).
+        let Ok(f) = customer_pool::domain::customer::validate(&input, false) else {
+            continue;
+        };
+        let r = Record::from_fields(i as i64, &f, None);
+        w.write_record([
+            r.id.to_string(),
+            entity.to_string(),
+            if lang == Lang::Zh { "zh" } else { "en" }.to_string(),
+            r.name,
+            r.name_sorted,
+            r.company,
+            r.phone.unwrap_or_default(),
+            r.email.unwrap_or_default(),
+            r.city,
+            r.address,
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 /// In-process dedupe quality run on the evaluation corpus (`dev` or `heldout`), as a
 /// child process so its memory is measured alone.
 fn dedupe_eval(n: u64, which: &str) {
@@ -449,6 +600,21 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(1_000_000);
         if let Err(e) = write_leads(&path, n) {
+            eprintln!("pool-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().map(String::as_str) == Some("corpus-csv") {
+        let (Some(n), Some(which), Some(path)) = (
+            args.get(1).and_then(|s| s.parse().ok()),
+            args.get(2),
+            args.get(3),
+        ) else {
+            eprintln!("pool-bench corpus-csv N dev|heldout FILE");
+            std::process::exit(2);
+        };
+        if let Err(e) = corpus_csv(n, which, path) {
             eprintln!("pool-bench: {e}");
             std::process::exit(1);
         }
@@ -911,6 +1077,17 @@ fn main() {
                     rows[i].result = format!("{} (over 1 s)", rows[i].result);
                 }
             }
+        }
+    }
+    // The peer comparison needs splink from PyPI: only when asked for by name.
+    if o.only.iter().any(|w| w == "dedupe-peer") {
+        eprintln!(
+            "pool-bench: dedupe-peer (splink in a venv under {})",
+            o.dir.display()
+        );
+        match dedupe_peer(&exe, &o.dir) {
+            Ok(mut r) => rows.append(&mut r),
+            Err(e) => rows.push(broken("dedupe vs splink", 100_000, e)),
         }
     }
     if o.wants("dedupe") {
