@@ -216,6 +216,10 @@ impl Error {
             InactiveActor(_) => {
                 "an admin can re-activate the user: pool user set-role NAME --active".into()
             }
+            // A manager refused something is refused an admin's right.
+            PermissionDenied { role, .. } if role == "manager" => {
+                "ask an admin (pool user list shows who)".into()
+            }
             PermissionDenied { .. } | Forbidden(_) => {
                 "ask a manager or an admin (pool user list shows who)".into()
             }
