@@ -195,8 +195,11 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
         (Box::new(std::io::stdin()), None)
     } else {
-        let f = File::open(&a.file)
-            .map_err(|e| Error::Other(format!("cannot open {}: {e}", a.file.display())))?;
+        let f = File::open(&a.file).map_err(|e| match e.kind() {
+            // Like every other missing thing: exit 3.
+            std::io::ErrorKind::NotFound => Error::not_found("file", a.file.display()),
+            _ => Error::Other(format!("cannot open {}: {e}", a.file.display())),
+        })?;
         let size = f.metadata().ok().map(|m| m.len());
         (
             Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
