@@ -2,7 +2,7 @@
 use crate::domain::rules::Rules;
 use crate::error::Result;
 
-pub use crate::store::sqlite::pool::{Due, OwnedRow};
+pub use crate::store::sqlite::recycle::{Due, OwnedRow};
 
 pub trait RecycleOps {
     /// Owned customers of a pool whose stored recycle date is before `until` (optionally

@@ -2,7 +2,7 @@
 use crate::domain::rules::Rules;
 use crate::error::Result;
 
-pub use crate::store::sqlite::pool::PoolRow;
+pub use crate::store::sqlite::pools::PoolRow;
 
 pub trait RulesOps {
     /// Every pool: (id, name), public first.

@@ -273,15 +273,15 @@ impl Diagnosis for Diagnose {
     }
 
     fn for_each_recycle_date(&mut self, each: &mut RecycleDateVisitor) -> Result<()> {
-        super::pool::for_each_recycle_date(&self.conn, |w, stored| {
+        super::recycle::for_each_recycle_date(&self.conn, |w, stored| {
             each(w.id, w.pool_id, &w.facts, stored)
         })
     }
 
     fn all_rules(&mut self) -> Result<Vec<(i64, Rules)>> {
-        super::pool::all_pool_ids(&self.conn)?
+        super::pools::all_pool_ids(&self.conn)?
             .into_iter()
-            .map(|(id, _)| Ok((id, super::pool::rules(&self.conn, id)?)))
+            .map(|(id, _)| Ok((id, super::rules::rules(&self.conn, id)?)))
             .collect()
     }
 

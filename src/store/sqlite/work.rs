@@ -348,7 +348,7 @@ pub fn watched(r: &rusqlite::Row) -> rusqlite::Result<Watched> {
         label: r.get(1)?,
         owner: r.get(3)?,
         pool_id: r.get(4)?,
-        facts: super::pool::owned_facts(r, 5)?,
+        facts: super::recycle::owned_facts(r, 5)?,
     })
 }
 

@@ -3,7 +3,7 @@ use crate::domain::customer::CustomerFields;
 use crate::error::Result;
 use crate::store::ops::customers::{Event, ForgetCounts};
 use crate::store::ops::CustomerOps;
-use crate::store::sqlite::{customers, pool, teams, work};
+use crate::store::sqlite::{customers, ownership, teams, work};
 use crate::store::{Customer, ListFilter, Placement};
 
 impl CustomerOps for SqliteTx<'_> {
@@ -50,7 +50,7 @@ impl CustomerOps for SqliteTx<'_> {
     }
 
     fn customer_has_deal(&mut self, id: i64) -> Result<bool> {
-        pool::has_deal(&self.tx, id)
+        ownership::has_deal(&self.tx, id)
     }
 
     fn customer_timeline(&mut self, id: i64) -> Result<Vec<Event>> {

@@ -2,7 +2,7 @@ use super::SqliteTx;
 use crate::domain::roles::Role;
 use crate::error::Result;
 use crate::store::ops::people::{PeopleOps, TeamRow};
-use crate::store::sqlite::{pool, teams, users};
+use crate::store::sqlite::{ownership, teams, users};
 use crate::store::User;
 
 impl PeopleOps for SqliteTx<'_> {
@@ -57,7 +57,7 @@ impl PeopleOps for SqliteTx<'_> {
         reason: &str,
         now: i64,
     ) -> Result<Vec<i64>> {
-        pool::return_all(&self.tx, owner, by, event, reason, now)
+        ownership::return_all(&self.tx, owner, by, event, reason, now)
     }
 
     fn team_id(&mut self, name: &str) -> Result<i64> {

@@ -2,19 +2,19 @@ use super::SqliteTx;
 use crate::domain::rules::{ClaimFacts, Rules};
 use crate::error::Result;
 use crate::store::ops::pool::{OwnershipEvent, PoolOps};
-use crate::store::sqlite::pool;
+use crate::store::sqlite::{ownership, pools, rules};
 
 impl PoolOps for SqliteTx<'_> {
     fn pool_id(&mut self, name: &str) -> Result<i64> {
-        pool::pool_id(&self.tx, name)
+        pools::pool_id(&self.tx, name)
     }
 
     fn pool_visible(&mut self, pool_id: i64, team_id: i64) -> Result<bool> {
-        pool::visible(&self.tx, pool_id, team_id)
+        pools::visible(&self.tx, pool_id, team_id)
     }
 
     fn rules(&mut self, pool_id: i64) -> Result<Rules> {
-        pool::rules(&self.tx, pool_id)
+        rules::rules(&self.tx, pool_id)
     }
 
     fn claim_facts(
@@ -26,7 +26,7 @@ impl PoolOps for SqliteTx<'_> {
         rules: &Rules,
         day_start: i64,
     ) -> Result<ClaimFacts> {
-        pool::claim_facts(
+        ownership::claim_facts(
             &self.tx,
             customer_id,
             pooled_at,
@@ -38,11 +38,11 @@ impl PoolOps for SqliteTx<'_> {
     }
 
     fn owned_count(&mut self, user: i64, pool_id: i64, count_won: bool) -> Result<i64> {
-        pool::owned_count(&self.tx, user, pool_id, count_won)
+        ownership::owned_count(&self.tx, user, pool_id, count_won)
     }
 
     fn locked_count(&mut self, user: i64) -> Result<i64> {
-        pool::locked_count(&self.tx, user)
+        ownership::locked_count(&self.tx, user)
     }
 
     fn lost_twin(
@@ -53,19 +53,19 @@ impl PoolOps for SqliteTx<'_> {
         except: i64,
         since: i64,
     ) -> Result<Option<(i64, i64)>> {
-        pool::lost_twin(&self.tx, user, phone_key, email_key, except, since)
+        ownership::lost_twin(&self.tx, user, phone_key, email_key, except, since)
     }
 
     fn set_owner_if_pooled(&mut self, id: i64, owner: i64, now: i64) -> Result<bool> {
-        pool::set_owner_if_pooled(&self.tx, id, owner, now)
+        ownership::set_owner_if_pooled(&self.tx, id, owner, now)
     }
 
     fn set_owner_if_owned_by(&mut self, id: i64, from: i64, to: i64, now: i64) -> Result<bool> {
-        pool::set_owner_if_owned_by(&self.tx, id, from, to, now)
+        ownership::set_owner_if_owned_by(&self.tx, id, from, to, now)
     }
 
     fn return_to_pool(&mut self, id: i64, from: i64, pool_id: i64, now: i64) -> Result<bool> {
-        pool::return_to_pool(&self.tx, id, from, pool_id, now)
+        ownership::return_to_pool(&self.tx, id, from, pool_id, now)
     }
 
     fn transfer_all(
@@ -76,23 +76,23 @@ impl PoolOps for SqliteTx<'_> {
         event: &str,
         now: i64,
     ) -> Result<Vec<i64>> {
-        pool::transfer_all(&self.tx, from, to, by, event, now)
+        ownership::transfer_all(&self.tx, from, to, by, event, now)
     }
 
     fn set_locked(&mut self, id: i64, locked: bool, now: i64) -> Result<()> {
-        pool::set_locked(&self.tx, id, locked, now)
+        ownership::set_locked(&self.tx, id, locked, now)
     }
 
     fn open_followups(&mut self, customer_id: i64) -> Result<i64> {
-        pool::open_followups(&self.tx, customer_id)
+        ownership::open_followups(&self.tx, customer_id)
     }
 
     fn cancel_open_followups(&mut self, customer_id: i64, note: &str, now: i64) -> Result<usize> {
-        pool::cancel_open_followups(&self.tx, customer_id, note, now)
+        ownership::cancel_open_followups(&self.tx, customer_id, note, now)
     }
 
     fn record_event(&mut self, e: &OwnershipEvent) -> Result<()> {
-        pool::record_event(
+        ownership::record_event(
             &self.tx,
             e.customer_id,
             e.event,

@@ -2,7 +2,7 @@ use super::SqliteTx;
 use crate::domain::rules::Rules;
 use crate::error::Result;
 use crate::store::ops::recycle::{Due, OwnedRow, RecycleOps};
-use crate::store::sqlite::pool;
+use crate::store::sqlite::recycle;
 
 impl RecycleOps for SqliteTx<'_> {
     fn due_by(
@@ -13,14 +13,14 @@ impl RecycleOps for SqliteTx<'_> {
         team: Option<i64>,
         until: i64,
     ) -> Result<Vec<Due>> {
-        pool::due_by(&self.tx, pool_id, rules, owner, team, until)
+        recycle::due_by(&self.tx, pool_id, rules, owner, team, until)
     }
 
     fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>> {
-        pool::recycle_candidates(&self.tx, pool_id, claimed_before)
+        recycle::recycle_candidates(&self.tx, pool_id, claimed_before)
     }
 
     fn owned_row(&mut self, id: i64) -> Result<Option<OwnedRow>> {
-        pool::owned_row_by_id(&self.tx, id)
+        recycle::owned_row_by_id(&self.tx, id)
     }
 }
