@@ -525,7 +525,7 @@ pub fn run<R: Read + Send + 'static>(
                             keymap.add(id, &keys);
                             id
                         }
-                        None => tx.insert_lead(
+                        None => tx.insert_customer(
                             &lead.fields,
                             stage,
                             custom.as_deref(),

@@ -169,17 +169,7 @@ pub fn check_not_erased(c: &Customer) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn user(id: i64, role: Role, team_id: i64) -> User {
-        User {
-            id,
-            login: format!("u{id}"),
-            display_name: None,
-            team_id,
-            team: format!("t{team_id}"),
-            role,
-            active: true,
-        }
-    }
+    use crate::domain::roles::test_user as user;
 
     #[test]
     fn an_owner_sees_without_revealing_and_others_reveal_only_what_exists() {

@@ -231,17 +231,7 @@ pub fn decide_lock(c: &Customer, rules: &Rules, locked_now: i64) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn user(id: i64, role: Role, team_id: i64) -> User {
-        User {
-            id,
-            login: format!("u{id}"),
-            display_name: None,
-            team_id,
-            team: format!("t{team_id}"),
-            role,
-            active: true,
-        }
-    }
+    use crate::domain::roles::test_user as user;
 
     fn pooled(id: i64) -> Customer {
         Customer {

@@ -227,6 +227,20 @@ pub fn check_deactivate(me: &User, target: &User, heir: Option<&User>) -> crate:
     Ok(())
 }
 
+/// A user for unit tests: login `u{id}`, team `t{team_id}`, active.
+#[cfg(test)]
+pub(crate) fn test_user(id: i64, role: Role, team_id: i64) -> User {
+    User {
+        id,
+        login: format!("u{id}"),
+        display_name: None,
+        team_id,
+        team: format!("t{team_id}"),
+        role,
+        active: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

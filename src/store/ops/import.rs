@@ -45,16 +45,6 @@ pub trait ImportOps {
         now: i64,
         rows: &[NewLead],
     ) -> Result<()>;
-    /// Writes one new customer and its tags; its id.
-    fn insert_lead(
-        &mut self,
-        f: &CustomerFields,
-        stage: &str,
-        custom: Option<&str>,
-        place: &Placement,
-        created_by: Option<i64>,
-        now: i64,
-    ) -> Result<i64>;
     /// Replaces a customer's fields (filled in from a duplicate row) and, when given,
     /// its custom fields.
     fn fill_customer(

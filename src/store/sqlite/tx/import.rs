@@ -41,18 +41,6 @@ impl ImportOps for SqliteTx<'_> {
         bulk::insert_batch(&self.tx, place, created_by, now, rows)
     }
 
-    fn insert_lead(
-        &mut self,
-        f: &CustomerFields,
-        stage: &str,
-        custom: Option<&str>,
-        place: &Placement,
-        created_by: Option<i64>,
-        now: i64,
-    ) -> Result<i64> {
-        customers::insert(&self.tx, f, stage, custom, place, created_by, now)
-    }
-
     fn fill_customer(
         &mut self,
         id: i64,
