@@ -41,6 +41,7 @@ pub fn claim(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<Cl
         now,
     )?;
     ownership::decide_claim(me, &c, &rules, &facts, twin, now)?;
+    tx.intend("claim", None)?;
     if !tx.set_owner_if_pooled(id, me.id, now)? {
         // Unreachable while the write lock is held; kept as the last line of defence.
         return Err(Error::AlreadyOwned {
@@ -144,6 +145,7 @@ pub fn release(
     } else {
         0
     };
+    tx.intend("release", Some(&reason))?;
     if !tx.return_to_pool(id, owner_id, pool_id, now)? {
         return Err(Error::ChangedMeanwhile { id });
     }
@@ -249,6 +251,7 @@ fn hand_over(
         0
     };
     ownership::decide_hand_over_limit(&rules, &c, to, owned)?;
+    tx.intend(action, None)?;
     let moved = match c.owner_id {
         None => tx.set_owner_if_pooled(id, to.id, now)?,
         Some(from) => tx.set_owner_if_owned_by(id, from, to.id, now)?,

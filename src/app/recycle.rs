@@ -124,7 +124,11 @@ pub fn run(store: &mut dyn Backend, me: &User, dry_run: bool, now: i64) -> Resul
             else {
                 continue;
             };
-            if due > now || !tx.return_to_pool(p.id, p.owner, p.pool_id, now)? {
+            if due > now {
+                continue;
+            }
+            tx.intend("recycle", Some(reason.as_str()))?;
+            if !tx.return_to_pool(p.id, p.owner, p.pool_id, now)? {
                 continue;
             }
             tx.record_event(&OwnershipEvent {

@@ -67,6 +67,13 @@ pub trait PoolOps {
     fn open_followups(&mut self, customer_id: i64) -> Result<i64>;
     /// Cancels a customer's open follow-ups with a note; how many.
     fn cancel_open_followups(&mut self, customer_id: i64, note: &str, now: i64) -> Result<usize>;
+    /// Says what the next ownership change of this transaction is (`release`,
+    /// `recycle`, `assign`…) and why, before it is made: a backend whose server writes the
+    /// history and audit rows itself (PostgreSQL) labels them with it. SQLite: nothing to
+    /// do, [`PoolOps::record_event`] writes the row after the change.
+    fn intend(&mut self, _event: &str, _reason: Option<&str>) -> Result<()> {
+        Ok(())
+    }
     /// Appends one row of owner history.
     fn record_event(&mut self, e: &OwnershipEvent) -> Result<()>;
 }
