@@ -2,6 +2,7 @@
 //! input and `now`; opens the transaction; checks scope through [`scope`]; asks `domain`
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
+pub mod agenda;
 pub mod audit;
 pub mod customer;
 pub mod dedupe;
@@ -17,6 +18,7 @@ pub mod report;
 pub mod rules;
 pub mod safety;
 pub mod scope;
+pub mod work;
 
 /// How a changed field appears in the audit log: contacts masked, notes only noted, so
 /// the append-only log never holds personal data that `pool forget` must erase.

@@ -1,19 +1,13 @@
 //! Working a customer: `pool log`, `pool followup add|list|done|cancel`, `pool deal add`.
 use clap::{Args, Subcommand, ValueEnum};
-use serde::Serialize;
-use serde_json::json;
 
-use super::customer::check_scope;
 use super::Ctx;
-use crate::domain::dates::{check_due, check_past, parse_date, parse_when};
-use crate::domain::money::{format_amount, parse_amount, parse_currency};
-use crate::domain::normalize::clean_text;
-use crate::domain::roles::{Action, Role};
-use crate::error::{Error, Result};
-use crate::store::customers::{self, Customer};
-use crate::store::work::{self, FollowupFilter};
-use crate::store::User;
-use crate::store::{audit, teams, users};
+use crate::app::work as app;
+use crate::domain::dates::{parse_date, parse_when};
+use crate::domain::money::{parse_amount, parse_currency};
+use crate::domain::roles::Action;
+use crate::domain::work::period_days;
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kind {
@@ -25,15 +19,16 @@ pub enum Kind {
     Note,
 }
 
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Call => "call",
-            Kind::Email => "email",
-            Kind::Meeting => "meeting",
-            Kind::Visit => "visit",
-            Kind::Wechat => "wechat",
-            Kind::Note => "note",
+impl From<Kind> for crate::domain::work::Kind {
+    fn from(k: Kind) -> Self {
+        use crate::domain::work::Kind as K;
+        match k {
+            Kind::Call => K::Call,
+            Kind::Email => K::Email,
+            Kind::Meeting => K::Meeting,
+            Kind::Visit => K::Visit,
+            Kind::Wechat => K::Wechat,
+            Kind::Note => K::Note,
         }
     }
 }
@@ -177,136 +172,36 @@ pub struct DealArgs {
     pub on: Option<String>,
 }
 
-/// A live, owned customer that `me` may work on (owner, their manager, or an admin).
-fn workable(conn: &rusqlite::Connection, me: &User, id: i64) -> Result<Customer> {
-    let c = customers::get(conn, id)?;
-    if c.owner_id.is_none() {
-        return Err(Error::NotOwned { id, pool: c.pool });
-    }
-    check_scope(conn, me, &c)?;
-    Ok(c)
-}
-
-fn text(field: &str, s: &str) -> Result<String> {
-    let t = clean_text(s).ok_or_else(|| Error::invalid(field, "is empty"))?;
-    if t.len() > crate::domain::customer::MAX_FIELD_BYTES {
-        return Err(Error::invalid(field, "is longer than 64 KiB"));
-    }
-    Ok(t)
-}
-
-#[derive(Serialize)]
-struct Logged {
-    interaction: i64,
-    customer: i64,
-    at: Option<String>,
-    followup: Option<i64>,
+fn text_opt(s: &Option<String>) -> Option<&str> {
+    s.as_deref()
 }
 
 pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let me = ctx.require(Action::Log)?;
     let clock = crate::clock::now()?;
-    let now = clock.timestamp();
     let out = ctx.out;
-    let summary = text("summary", &a.summary)?;
-    let at = match &a.at {
-        Some(s) => {
-            let at = parse_when("--at", s, clock)?;
-            // Not before ten years ago (the future is refused below, with its own hint).
-            if at < clock {
-                check_past("--at", at.date_naive(), clock.date_naive())?;
-            }
-            at.timestamp()
-        }
-        None => now,
-    };
-    if at > now + 300 {
-        return Err(Error::invalid(
-            "--at",
-            "is in the future; log what happened, plan with --next",
-        ));
-    }
+    let at =
+        a.at.as_deref()
+            .map(|s| parse_when("--at", s, clock))
+            .transpose()?;
     let next = match (&a.next, &a.due) {
-        (Some(n), Some(d)) => Some((
-            text("--next", n)?,
-            check_due(
-                "--due",
-                parse_date("--due", d, clock.date_naive())?,
-                clock.date_naive(),
-            )?,
-        )),
+        (Some(n), Some(d)) => Some((n.clone(), parse_date("--due", d, clock.date_naive())?)),
         _ => None,
     };
-    let tx = ctx.store()?.begin()?;
-    let c = workable(&tx, &me, a.id)?;
-    let iid = work::log_interaction(&tx, c.id, me.id, a.kind.as_str(), &summary, at, now)?;
-    let fid = match &next {
-        Some((action, due)) => {
-            let assignee = c.owner_id.unwrap_or(me.id);
-            Some(work::add_followup(
-                &tx,
-                c.id,
-                assignee,
-                me.id,
-                &due.to_string(),
-                action,
-                now,
-            )?)
-        }
-        None => None,
+    let l = app::NewLog {
+        customer: a.id,
+        kind: a.kind.into(),
+        summary: a.summary.clone(),
+        at,
+        next,
     };
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "log",
-            entity: "customer",
-            entity_id: Some(c.id),
-            before: None,
-            // Ids and kinds only: free text may hold personal data (pool forget erases it).
-            after: Some(
-                json!({"interaction": iid, "kind": a.kind.as_str(), "at": at, "followup": fid}),
-            ),
-        },
-    )?;
-    tx.commit()?;
-    out.status(format!("logged {} on customer {}", a.kind.as_str(), c.id));
-    out.record(&Logged {
-        interaction: iid,
-        customer: c.id,
-        at: crate::clock::iso_ts(Some(at)),
-        followup: fid,
-    })
-}
-
-fn may_touch_followup(me: &User, f: &work::Followup) -> bool {
-    match me.role {
-        Role::Admin => true,
-        Role::Manager => f.assignee_team == me.team_id,
-        Role::Member => f.assignee_id == me.id || f.owner_id == Some(me.id),
-        Role::Viewer => false,
-    }
-}
-
-/// `+7d`-style periods for --due-within.
-fn period_days(s: &str) -> Result<i64> {
-    let t = s.trim().to_lowercase();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = num.parse().map_err(|_| {
-        Error::invalid(
-            "--due-within",
-            format!("'{s}' is not a period like 7d or 2w"),
-        )
-    })?;
-    match unit {
-        "" | "d" => Ok(n),
-        "w" => Ok(n * 7),
-        _ => Err(Error::invalid(
-            "--due-within",
-            format!("'{s}' is not a period like 7d or 2w"),
-        )),
-    }
+    let logged = app::log(ctx.store()?, &me, &l, clock)?;
+    out.status(format!(
+        "logged {} on customer {}",
+        l.kind.as_str(),
+        logged.customer
+    ));
+    out.record(&logged)
 }
 
 pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
@@ -322,163 +217,55 @@ pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
             assignee,
         } => {
             let me = ctx.require(Action::FollowUp)?;
-            let due = check_due("--due", parse_date("--due", &due, today)?, today)?;
-            let action = text("action", &action)?;
-            let tx = ctx.store()?.begin()?;
-            let c = workable(&tx, &me, id)?;
-            let who = match &assignee {
-                Some(login) => {
-                    let u = users::get(&tx, login)?;
-                    if !u.active {
-                        return Err(Error::invalid(
-                            "--assignee",
-                            format!("'{login}' is deactivated"),
-                        ));
-                    }
-                    let ok = match me.role {
-                        Role::Admin => true,
-                        Role::Manager => u.team_id == me.team_id,
-                        _ => u.id == me.id || Some(u.id) == c.owner_id,
-                    };
-                    if !ok {
-                        return Err(Error::Forbidden(format!(
-                            "you may not plan work for '{login}'"
-                        )));
-                    }
-                    u
-                }
-                None => users::by_id(&tx, c.owner_id.unwrap_or(me.id))?,
-            };
-            let fid = work::add_followup(&tx, c.id, who.id, me.id, &due.to_string(), &action, now)?;
-            audit::append(
-                &tx,
-                audit::Record {
-                    at: now,
-                    actor: &me.login,
-                    action: "followup_add",
-                    entity: "followup",
-                    entity_id: Some(fid),
-                    before: None,
-                    after: Some(
-                        json!({"customer": c.id, "assignee": who.login, "due": due.to_string()}),
-                    ),
-                },
+            let due = parse_date("--due", &due, today)?;
+            let f = app::followup_add(
+                ctx.store()?,
+                &me,
+                id,
+                due,
+                &action,
+                text_opt(&assignee),
+                clock,
             )?;
-            tx.commit()?;
-            out.status(format!("follow-up {fid} for {} due {due}", who.login));
-            out.record(&work::get_followup(&ctx.store()?.conn, fid)?)
+            out.status(format!(
+                "follow-up {} for {} due {}",
+                f.id, f.assignee, f.due
+            ));
+            out.record(&f)
         }
         FollowupCommand::List(a) => {
             let me = ctx.require(Action::ReadCustomers)?;
-            let conn = &ctx.store()?.conn;
-            let mut f = FollowupFilter {
+            let q = app::FollowupQuery {
+                mine: a.mine,
+                team: a.team,
+                assignee: a.assignee,
+                customer: a.customer,
+                overdue: a.overdue,
+                due_within_days: a.due_within.as_deref().map(period_days).transpose()?,
                 status: match a.status {
                     StatusFilter::Open => Some("open".into()),
                     StatusFilter::Done => Some("done".into()),
                     StatusFilter::Cancelled => Some("cancelled".into()),
                     StatusFilter::All => None,
                 },
-                customer_id: a.customer,
-                ..Default::default()
             };
-            // Scope: a member (or viewer) lists their own follow-ups and those of
-            // customers they work on; a manager their team's; an admin everyone's.
-            if let Some(t) = &a.team {
-                let team = teams::get(conn, t)?;
-                if me.role != Role::Admin && (me.role != Role::Manager || team != me.team_id) {
-                    return Err(Error::Forbidden(format!(
-                        "the follow-ups of team '{t}' are its manager's to list"
-                    )));
-                }
-                f.team_id = Some(team);
-            }
-            if let Some(u) = &a.assignee {
-                let who = users::get(conn, u)?;
-                let allowed = match me.role {
-                    Role::Admin => true,
-                    Role::Manager => who.team_id == me.team_id,
-                    _ => who.id == me.id,
-                };
-                if !allowed {
-                    return Err(Error::Forbidden(format!(
-                        "the follow-ups of '{u}' are not yours to list"
-                    )));
-                }
-                f.assignee_id = Some(who.id);
-            }
-            if let Some(id) = a.customer {
-                if me.role != Role::Admin {
-                    check_scope(conn, &me, &customers::get(conn, id)?)?;
-                }
-            }
-            if a.mine || (a.team.is_none() && a.assignee.is_none() && a.customer.is_none()) {
-                f.assignee_id = Some(me.id);
-            }
-            if a.overdue {
-                f.due_before = Some(today.to_string());
-                f.status = Some("open".into());
-            }
-            if let Some(p) = &a.due_within {
-                f.due_until = Some((today + chrono::Duration::days(period_days(p)?)).to_string());
-            }
-            let rows = work::list_followups(conn, &f)?;
+            let rows = app::followups(ctx.store()?, &me, &q, today)?;
             out.rows(&rows, "no follow-ups")
         }
-        FollowupCommand::Done { id, note } => close(ctx, id, note, "done", now),
-        FollowupCommand::Cancel { id, note } => close(ctx, id, note, "cancelled", now),
+        FollowupCommand::Done { id, note } => close(ctx, id, note, true, now),
+        FollowupCommand::Cancel { id, note } => close(ctx, id, note, false, now),
     }
 }
 
-fn close(ctx: &mut Ctx, id: i64, note: Option<String>, status: &str, now: i64) -> Result<()> {
+fn close(ctx: &mut Ctx, id: i64, note: Option<String>, done: bool, now: i64) -> Result<()> {
     let me = ctx.require(Action::FollowUp)?;
     let out = ctx.out;
-    let note = match note {
-        Some(n) => Some(text("--note", &n)?),
-        None => None,
-    };
-    let tx = ctx.store()?.begin()?;
-    let f = work::get_followup(&tx, id)?;
-    if !may_touch_followup(&me, &f) {
-        return Err(Error::Forbidden(format!(
-            "follow-up {id} is {}'s",
-            f.assignee
-        )));
-    }
-    if !work::close_followup(&tx, id, status, note.as_deref(), now)? {
-        return Err(Error::Conflict(format!(
-            "follow-up {id} is already {}",
-            f.status
-        )));
-    }
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: if status == "done" {
-                "followup_done"
-            } else {
-                "followup_cancel"
-            },
-            entity: "followup",
-            entity_id: Some(id),
-            before: Some(json!({"status": f.status})),
-            after: Some(json!({"status": status, "customer": f.customer_id})),
-        },
-    )?;
-    tx.commit()?;
-    out.status(format!("follow-up {id} {status}"));
+    app::followup_close(ctx.store()?, &me, id, note.as_deref(), done, now)?;
+    out.status(format!(
+        "follow-up {id} {}",
+        if done { "done" } else { "cancelled" }
+    ));
     Ok(())
-}
-
-#[derive(Serialize)]
-struct DealAdded {
-    deal: i64,
-    customer: i64,
-    amount: String,
-    currency: String,
-    on: String,
-    stage: String,
 }
 
 pub fn deal(ctx: &mut Ctx, cmd: DealCommand) -> Result<()> {
@@ -492,20 +279,8 @@ pub fn deal(ctx: &mut Ctx, cmd: DealCommand) -> Result<()> {
 fn deal_list(ctx: &mut Ctx, a: &DealListArgs) -> Result<()> {
     let me = ctx.require(Action::ReadCustomers)?;
     let out = ctx.out;
-    let conn = &ctx.store()?.conn;
-    let mut f = work::DealFilter {
-        customer_id: a.customer,
-        include_voided: a.voided,
-        limit: (a.limit > 0).then_some(a.limit),
-        ..Default::default()
-    };
-    match (a.customer, me.role) {
-        (_, Role::Admin) => {}
-        (Some(id), _) => check_scope(conn, &me, &customers::get(conn, id)?)?,
-        (None, Role::Manager) => f.owner_team = Some(me.team_id),
-        (None, _) => f.owner_id = Some(me.id),
-    }
-    let rows = work::list_deals(conn, &f)?;
+    let limit = (a.limit > 0).then_some(a.limit);
+    let rows = app::deals(ctx.store()?, &me, a.customer, a.voided, limit)?;
     out.rows(&rows, "no deals")
 }
 
@@ -513,103 +288,34 @@ fn deal_void(ctx: &mut Ctx, id: i64, reason: &str) -> Result<()> {
     let me = ctx.require(Action::Deal)?;
     let now = ctx.now()?;
     let out = ctx.out;
-    let reason = text("--reason", reason)?;
-    let tx = ctx.store()?.begin()?;
-    let d = work::get_deal(&tx, id)?;
-    let before = customers::get(&tx, d.customer_id)?;
-    if me.role != Role::Admin {
-        check_scope(&tx, &me, &before)?;
-    }
-    if !work::void_deal(&tx, id, me.id, &reason, now)? {
-        return Err(Error::Conflict(format!("deal {id} is already void")));
-    }
-    let after = customers::get(&tx, d.customer_id)?;
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "deal_void",
-            entity: "customer",
-            entity_id: Some(d.customer_id),
-            before: Some(json!({
-                "deal": id, "amount_minor": d.amount_minor, "currency": d.currency,
-                "on": d.on, "stage": before.stage,
-            })),
-            after: Some(
-                json!({"deal": id, "voided": true, "reason": reason, "stage": after.stage}),
-            ),
-        },
-    )?;
-    tx.commit()?;
+    let (d, stage) = app::deal_void(ctx.store()?, &me, id, reason, now)?;
     out.status(format!(
-        "deal {id} on customer {} voided ({} {}); stage {}",
-        d.customer_id, d.amount, d.currency, after.stage
+        "deal {id} on customer {} voided ({} {}); stage {stage}",
+        d.customer_id, d.amount, d.currency
     ));
-    out.record(&work::get_deal(&ctx.store()?.conn, id)?)
+    out.record(&d)
 }
 
 fn deal_add(ctx: &mut Ctx, a: DealArgs) -> Result<()> {
     let me = ctx.require(Action::Deal)?;
     let clock = crate::clock::now()?;
-    let now = clock.timestamp();
     let out = ctx.out;
-    let minor = parse_amount(&a.amount)?;
-    if minor == 0 {
-        return Err(Error::invalid("amount", "must be more than 0"));
-    }
-    let currency = parse_currency(&a.currency)?;
-    let on = match &a.on {
-        Some(d) => check_past(
-            "--on",
-            parse_date("--on", d, clock.date_naive())?,
-            clock.date_naive(),
-        )?,
-        None => clock.date_naive(),
+    let today = clock.date_naive();
+    let d = app::NewDeal {
+        customer: a.id,
+        amount_minor: parse_amount(&a.amount)?,
+        currency: parse_currency(&a.currency)?,
+        product: a.product,
+        on: a
+            .on
+            .as_deref()
+            .map(|d| parse_date("--on", d, today))
+            .transpose()?,
     };
-    let product = match &a.product {
-        Some(p) => Some(text("--product", p)?),
-        None => None,
-    };
-    let tx = ctx.store()?.begin()?;
-    let c = workable(&tx, &me, a.id)?;
-    let did = work::add_deal(
-        &tx,
-        c.id,
-        c.owner_id.unwrap_or(me.id),
-        minor,
-        &currency,
-        product.as_deref(),
-        &on.to_string(),
-        now,
-    )?;
-    let stage = customers::get(&tx, c.id)?.stage;
-    audit::append(
-        &tx,
-        audit::Record {
-            at: now,
-            actor: &me.login,
-            action: "deal_add",
-            entity: "customer",
-            entity_id: Some(c.id),
-            before: Some(json!({"stage": c.stage})),
-            after: Some(
-                json!({"deal": did, "amount_minor": minor, "currency": currency, "stage": stage}),
-            ),
-        },
-    )?;
-    tx.commit()?;
+    let added = app::deal_add(ctx.store()?, &me, &d, clock)?;
     out.status(format!(
-        "deal {did} on customer {}: {} {currency}",
-        c.id,
-        format_amount(minor)
+        "deal {} on customer {}: {} {}",
+        added.deal, added.customer, added.amount, added.currency
     ));
-    out.record(&DealAdded {
-        deal: did,
-        customer: c.id,
-        amount: format_amount(minor),
-        currency,
-        on: on.to_string(),
-        stage,
-    })
+    out.record(&added)
 }

@@ -18,3 +18,4 @@ pub mod ownership;
 pub mod roles;
 pub mod rules;
 pub mod synthetic;
+pub mod work;

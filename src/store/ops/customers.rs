@@ -3,8 +3,8 @@ use crate::domain::customer::CustomerFields;
 use crate::error::Result;
 use crate::store::{Customer, ListFilter, Placement};
 
+pub use crate::store::ops::work::Event;
 pub use crate::store::sqlite::customers::ForgetCounts;
-pub use crate::store::sqlite::work::Event;
 
 pub trait CustomerOps {
     /// A live customer (not found: exit 3; merged: says into which).

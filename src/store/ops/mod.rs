@@ -16,6 +16,7 @@ pub mod pool;
 pub mod recycle;
 pub mod reports;
 pub mod rules;
+pub mod work;
 
 pub use audit::AuditOps;
 pub use customers::CustomerOps;
@@ -27,6 +28,7 @@ pub use pool::PoolOps;
 pub use recycle::RecycleOps;
 pub use reports::ReportOps;
 pub use rules::RulesOps;
+pub use work::WorkOps;
 
 use crate::error::Result;
 
@@ -43,6 +45,7 @@ pub trait Tx:
     + RecycleOps
     + ReportOps
     + RulesOps
+    + WorkOps
 {
     fn commit(self: Box<Self>) -> Result<()>;
 }

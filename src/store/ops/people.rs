@@ -19,6 +19,8 @@ pub trait PeopleOps {
     fn find_user(&mut self, login: &str) -> Result<Option<User>>;
     /// A user by login (not found: exit 3).
     fn user(&mut self, login: &str) -> Result<User>;
+    /// A user by id (not found: exit 3).
+    fn user_by_id(&mut self, id: i64) -> Result<User>;
     /// Users, of one team or all, with or without the deactivated ones.
     fn users(&mut self, team: Option<&str>, include_inactive: bool) -> Result<Vec<User>>;
     /// How many users the database has (none: the first command makes its admin).

@@ -2,6 +2,7 @@
 use crate::domain::rules::Rules;
 use crate::error::Result;
 
+use crate::store::ops::work::Watched;
 pub use crate::store::sqlite::recycle::{Due, OwnedRow};
 
 pub trait RecycleOps {
@@ -18,6 +19,23 @@ pub trait RecycleOps {
     /// Owned customers of a pool claimed before `claimed_before` (the candidates when
     /// per-stage or per-tag days apply).
     fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>>;
+    /// Per owner (id, login, optionally of one team): how many of a pool's customers are
+    /// due back by `until`, on the stored recycle dates; owners with none left out.
+    fn due_counts(
+        &mut self,
+        pool_id: i64,
+        team: Option<i64>,
+        until: i64,
+    ) -> Result<Vec<(i64, String, i64)>>;
+    /// One owner's customers of one pool due back by `until`, soonest first (at most
+    /// `limit`; 0 = all), with the facts the rules need and the stored date.
+    fn due_soon_of(
+        &mut self,
+        owner: i64,
+        pool_id: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<(Watched, i64)>>;
     /// One owned customer as recycling sees it (None: not owned or gone).
     fn owned_row(&mut self, id: i64) -> Result<Option<OwnedRow>>;
 }

@@ -1,9 +1,10 @@
 //! Recycling: owned customers that are, or soon will be, past their pool's rules.
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::work::{watched, Watched};
+use super::work::watched;
 use crate::domain::rules::{OwnedFacts, Rules};
 use crate::error::Result;
+use crate::store::ops::work::Watched;
 
 /// An owned customer as recycling sees it.
 pub struct OwnedRow {

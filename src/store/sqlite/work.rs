@@ -1,7 +1,7 @@
 //! Work on a customer: interactions, follow-up plans, deals, and the timeline.
+use crate::store::ops::work::{Deal, DealFilter, Event, Followup, FollowupFilter, Watched};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
-use serde::Serialize;
 
 use crate::error::{Error, Result};
 
@@ -45,24 +45,6 @@ pub fn add_followup(
     Ok(conn.last_insert_rowid())
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Followup {
-    pub id: i64,
-    pub customer_id: i64,
-    pub customer: Option<String>,
-    pub assignee: String,
-    pub due: String,
-    pub action: String,
-    pub status: String,
-    pub note: Option<String>,
-    #[serde(skip)]
-    pub assignee_id: i64,
-    #[serde(skip)]
-    pub assignee_team: i64,
-    #[serde(skip)]
-    pub owner_id: Option<i64>,
-}
-
 const FOLLOWUP_SELECT: &str = "SELECT f.id, f.customer_id, coalesce(c.name, c.company), u.login, f.due, f.action,
         f.status, f.note, f.assignee_id, u.team_id, c.owner_id
      FROM followups f JOIN users u ON u.id = f.assignee_id JOIN customers c ON c.id = f.customer_id";
@@ -103,19 +85,6 @@ pub fn close_followup(
         )?
         .execute(params![id, status, note, now])?;
     Ok(n == 1)
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct FollowupFilter {
-    pub assignee_id: Option<i64>,
-    pub team_id: Option<i64>,
-    pub customer_id: Option<i64>,
-    /// None = every status
-    pub status: Option<String>,
-    pub due_before: Option<String>,
-    pub due_on_or_after: Option<String>,
-    pub due_until: Option<String>,
-    pub limit: Option<i64>,
 }
 
 pub fn list_followups(conn: &Connection, f: &FollowupFilter) -> Result<Vec<Followup>> {
@@ -182,23 +151,6 @@ pub fn add_deal(
     Ok(id)
 }
 
-/// A deal as `pool deal list` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Deal {
-    pub id: i64,
-    pub customer_id: i64,
-    pub customer: Option<String>,
-    pub owner: Option<String>,
-    pub amount: String,
-    pub currency: String,
-    pub product: Option<String>,
-    pub on: String,
-    pub voided: bool,
-    pub void_reason: Option<String>,
-    #[serde(skip)]
-    pub amount_minor: i64,
-}
-
 const DEAL_SELECT: &str = "SELECT d.id, d.customer_id, coalesce(c.name, c.company), u.login,
         d.amount_minor, d.currency, d.product, d.on_date, d.voided_at IS NOT NULL, d.void_reason
      FROM deals d JOIN customers c ON c.id = d.customer_id LEFT JOIN users u ON u.id = d.user_id";
@@ -225,17 +177,6 @@ pub fn get_deal(conn: &Connection, id: i64) -> Result<Deal> {
         .query_row([id], deal_row)
         .optional()?
         .ok_or_else(|| Error::not_found("deal", id))
-}
-
-/// Which deals a list shows: one customer's, or those of customers owned by one user or
-/// by a team's members (None = every deal, for admins).
-#[derive(Debug, Default, Clone)]
-pub struct DealFilter {
-    pub customer_id: Option<i64>,
-    pub owner_id: Option<i64>,
-    pub owner_team: Option<i64>,
-    pub include_voided: bool,
-    pub limit: Option<i64>,
 }
 
 /// Newest first (by deal date, then id), live customers only.
@@ -285,15 +226,6 @@ pub fn void_deal(conn: &Connection, id: i64, by: i64, reason: &str, now: i64) ->
     Ok(true)
 }
 
-/// One line of a customer's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    pub at: i64,
-    pub kind: String,
-    pub by: Option<String>,
-    pub detail: String,
-}
-
 /// Everything that happened to a customer, newest first.
 pub fn timeline(conn: &Connection, customer_id: i64) -> Result<Vec<Event>> {
     let mut s = conn.prepare_cached(
@@ -329,15 +261,6 @@ pub fn timeline(conn: &Connection, customer_id: i64) -> Result<Vec<Event>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// An owned customer with what recycle warnings need.
-pub struct Watched {
-    pub id: i64,
-    pub label: Option<String>,
-    pub owner: String,
-    pub pool_id: i64,
-    pub facts: crate::domain::rules::OwnedFacts,
 }
 
 /// Maps the first 11 columns (id, label, owner id, owner login, pool, stage, tags,

@@ -14,6 +14,10 @@ impl PeopleOps for SqliteTx<'_> {
         users::get(&self.tx, login)
     }
 
+    fn user_by_id(&mut self, id: i64) -> Result<User> {
+        users::by_id(&self.tx, id)
+    }
+
     fn users(&mut self, team: Option<&str>, include_inactive: bool) -> Result<Vec<User>> {
         users::list(&self.tx, team, include_inactive)
     }

@@ -2,6 +2,7 @@ use super::SqliteTx;
 use crate::domain::rules::Rules;
 use crate::error::Result;
 use crate::store::ops::recycle::{Due, OwnedRow, RecycleOps};
+use crate::store::ops::work::Watched;
 use crate::store::sqlite::recycle;
 
 impl RecycleOps for SqliteTx<'_> {
@@ -18,6 +19,25 @@ impl RecycleOps for SqliteTx<'_> {
 
     fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>> {
         recycle::recycle_candidates(&self.tx, pool_id, claimed_before)
+    }
+
+    fn due_counts(
+        &mut self,
+        pool_id: i64,
+        team: Option<i64>,
+        until: i64,
+    ) -> Result<Vec<(i64, String, i64)>> {
+        recycle::due_counts(&self.tx, pool_id, team, until)
+    }
+
+    fn due_soon_of(
+        &mut self,
+        owner: i64,
+        pool_id: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<(Watched, i64)>> {
+        recycle::due_soon_of(&self.tx, owner, pool_id, until, limit)
     }
 
     fn owned_row(&mut self, id: i64) -> Result<Option<OwnedRow>> {

@@ -1,0 +1,369 @@
+//! Working a customer: `log`, `followup add|list|done|cancel`, `deal add|list|void`.
+//! Each change is made on a customer the actor may work on (through [`scope`]) and
+//! audited in its own transaction; free text is never copied into the audit log.
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::scope;
+use crate::domain::customer::Customer;
+use crate::domain::dates::check_due;
+use crate::domain::roles::{Action, Role, User};
+use crate::domain::work::{self as rules, Kind};
+use crate::error::{Error, Result};
+use crate::store::ops::audit::Record;
+use crate::store::ops::work::{Deal, DealFilter, Followup, FollowupFilter};
+use crate::store::{Backend, Tx};
+
+/// A live, owned customer that `me` may work on (owner, their manager, or an admin).
+fn workable(tx: &mut dyn Tx, me: &User, id: i64) -> Result<Customer> {
+    let c = tx.customer(id)?;
+    if c.owner_id.is_none() {
+        return Err(Error::NotOwned { id, pool: c.pool });
+    }
+    scope::check(tx, me, &c)?;
+    Ok(c)
+}
+
+/// What `pool log` records.
+pub struct NewLog {
+    pub customer: i64,
+    pub kind: Kind,
+    pub summary: String,
+    /// When it happened (None: now).
+    pub at: Option<DateTime<Utc>>,
+    /// The next step planned in the same go: (action, due date).
+    pub next: Option<(String, NaiveDate)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Logged {
+    pub interaction: i64,
+    pub customer: i64,
+    pub at: Option<String>,
+    pub followup: Option<i64>,
+}
+
+/// Logs an interaction (and plans the next step); the recycle clock moves forward.
+pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>) -> Result<Logged> {
+    scope::require(me, Action::Log)?;
+    let now = clock.timestamp();
+    let today = clock.date_naive();
+    let summary = rules::text("summary", &l.summary)?;
+    let at = match l.at {
+        Some(at) => rules::check_logged_at(at, clock)?,
+        None => now,
+    };
+    let next = match &l.next {
+        Some((action, due)) => Some((
+            rules::text("--next", action)?,
+            check_due("--due", *due, today)?,
+        )),
+        None => None,
+    };
+    let mut tx = store.write()?;
+    let c = workable(&mut *tx, me, l.customer)?;
+    let iid = tx.log_interaction(c.id, me.id, l.kind.as_str(), &summary, at, now)?;
+    let fid = match &next {
+        Some((action, due)) => Some(tx.add_followup(
+            c.id,
+            c.owner_id.unwrap_or(me.id),
+            me.id,
+            &due.to_string(),
+            action,
+            now,
+        )?),
+        None => None,
+    };
+    tx.audit(Record {
+        at: now,
+        actor: &me.login,
+        action: "log",
+        entity: "customer",
+        entity_id: Some(c.id),
+        before: None,
+        // Ids and kinds only: free text may hold personal data (pool forget erases it).
+        after: Some(
+            json!({"interaction": iid, "kind": l.kind.as_str(), "at": at, "followup": fid}),
+        ),
+    })?;
+    tx.commit()?;
+    Ok(Logged {
+        interaction: iid,
+        customer: c.id,
+        at: crate::clock::iso_ts(Some(at)),
+        followup: fid,
+    })
+}
+
+/// Plans a follow-up on a customer `me` works on, for its owner or `assignee`.
+pub fn followup_add(
+    store: &mut dyn Backend,
+    me: &User,
+    customer: i64,
+    due: NaiveDate,
+    action: &str,
+    assignee: Option<&str>,
+    clock: DateTime<Utc>,
+) -> Result<Followup> {
+    scope::require(me, Action::FollowUp)?;
+    let now = clock.timestamp();
+    let due = check_due("--due", due, clock.date_naive())?;
+    let action = rules::text("action", action)?;
+    let mut tx = store.write()?;
+    let c = workable(&mut *tx, me, customer)?;
+    let who = match assignee {
+        Some(login) => {
+            let u = tx.user(login)?;
+            rules::check_assignee(me, &u, c.owner_id)?;
+            u
+        }
+        None => tx.user_by_id(c.owner_id.unwrap_or(me.id))?,
+    };
+    let fid = tx.add_followup(c.id, who.id, me.id, &due.to_string(), &action, now)?;
+    tx.audit(Record {
+        at: now,
+        actor: &me.login,
+        action: "followup_add",
+        entity: "followup",
+        entity_id: Some(fid),
+        before: None,
+        after: Some(json!({"customer": c.id, "assignee": who.login, "due": due.to_string()})),
+    })?;
+    let f = tx.followup(fid)?;
+    tx.commit()?;
+    Ok(f)
+}
+
+/// Which follow-ups to list; with none of team, assignee, customer: `me`'s own.
+#[derive(Debug, Default)]
+pub struct FollowupQuery {
+    pub mine: bool,
+    pub team: Option<String>,
+    pub assignee: Option<String>,
+    pub customer: Option<i64>,
+    pub overdue: bool,
+    /// Due within this many days from today.
+    pub due_within_days: Option<i64>,
+    /// None: every status.
+    pub status: Option<String>,
+}
+
+/// Follow-ups in `me`'s scope: a member (or viewer) their own and those of customers
+/// they work on; a manager their team's; an admin everyone's.
+pub fn followups(
+    store: &mut dyn Backend,
+    me: &User,
+    q: &FollowupQuery,
+    today: NaiveDate,
+) -> Result<Vec<Followup>> {
+    scope::require(me, Action::ReadCustomers)?;
+    let mut tx = store.read()?;
+    let mut f = FollowupFilter {
+        status: q.status.clone(),
+        customer_id: q.customer,
+        ..Default::default()
+    };
+    if let Some(t) = &q.team {
+        let team = tx.team_id(t)?;
+        rules::check_list_team(me, (t, team))?;
+        f.team_id = Some(team);
+    }
+    if let Some(u) = &q.assignee {
+        let who = tx.user(u)?;
+        rules::check_list_assignee(me, &who)?;
+        f.assignee_id = Some(who.id);
+    }
+    if let Some(id) = q.customer {
+        if me.role != Role::Admin {
+            scope::customer(&mut *tx, me, id)?;
+        }
+    }
+    if q.mine || (q.team.is_none() && q.assignee.is_none() && q.customer.is_none()) {
+        f.assignee_id = Some(me.id);
+    }
+    if q.overdue {
+        f.due_before = Some(today.to_string());
+        f.status = Some("open".into());
+    }
+    if let Some(days) = q.due_within_days {
+        f.due_until = Some((today + chrono::Duration::days(days)).to_string());
+    }
+    tx.list_followups(&f)
+}
+
+/// Closes a follow-up as `done` or `cancelled`, with an optional note.
+pub fn followup_close(
+    store: &mut dyn Backend,
+    me: &User,
+    id: i64,
+    note: Option<&str>,
+    done: bool,
+    now: i64,
+) -> Result<()> {
+    scope::require(me, Action::FollowUp)?;
+    let status = if done { "done" } else { "cancelled" };
+    let note = note.map(|n| rules::text("--note", n)).transpose()?;
+    let mut tx = store.write()?;
+    let f = tx.followup(id)?;
+    rules::check_close(
+        me,
+        id,
+        (&f.assignee, f.assignee_id, f.assignee_team),
+        f.owner_id,
+    )?;
+    if !tx.close_followup(id, status, note.as_deref(), now)? {
+        return Err(Error::Conflict(format!(
+            "follow-up {id} is already {}",
+            f.status
+        )));
+    }
+    tx.audit(Record {
+        at: now,
+        actor: &me.login,
+        action: if done {
+            "followup_done"
+        } else {
+            "followup_cancel"
+        },
+        entity: "followup",
+        entity_id: Some(id),
+        before: Some(json!({"status": f.status})),
+        after: Some(json!({"status": status, "customer": f.customer_id})),
+    })?;
+    tx.commit()
+}
+
+/// A deal to record.
+pub struct NewDeal {
+    pub customer: i64,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub product: Option<String>,
+    /// The deal's date (None: today).
+    pub on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DealAdded {
+    pub deal: i64,
+    pub customer: i64,
+    pub amount: String,
+    pub currency: String,
+    pub on: String,
+    pub stage: String,
+}
+
+/// Records a deal on a customer `me` works on; a lead becomes a customer.
+pub fn deal_add(
+    store: &mut dyn Backend,
+    me: &User,
+    d: &NewDeal,
+    clock: DateTime<Utc>,
+) -> Result<DealAdded> {
+    scope::require(me, Action::Deal)?;
+    let now = clock.timestamp();
+    let today = clock.date_naive();
+    let on = rules::check_deal(d.amount_minor, d.on.unwrap_or(today), today)?;
+    let product = d
+        .product
+        .as_deref()
+        .map(|p| rules::text("--product", p))
+        .transpose()?;
+    let mut tx = store.write()?;
+    let c = workable(&mut *tx, me, d.customer)?;
+    let did = tx.add_deal(
+        c.id,
+        c.owner_id.unwrap_or(me.id),
+        d.amount_minor,
+        &d.currency,
+        product.as_deref(),
+        &on.to_string(),
+        now,
+    )?;
+    let stage = tx.customer(c.id)?.stage;
+    tx.audit(Record {
+        at: now,
+        actor: &me.login,
+        action: "deal_add",
+        entity: "customer",
+        entity_id: Some(c.id),
+        before: Some(json!({"stage": c.stage})),
+        after: Some(json!({"deal": did, "amount_minor": d.amount_minor, "currency": d.currency, "stage": stage})),
+    })?;
+    tx.commit()?;
+    Ok(DealAdded {
+        deal: did,
+        customer: c.id,
+        amount: crate::domain::money::format_amount(d.amount_minor),
+        currency: d.currency.clone(),
+        on: on.to_string(),
+        stage,
+    })
+}
+
+/// Deals in `me`'s scope: one customer's (one `me` may work on), or else an admin's
+/// all, a manager's team's owners', a member's own customers'.
+pub fn deals(
+    store: &mut dyn Backend,
+    me: &User,
+    customer: Option<i64>,
+    include_voided: bool,
+    limit: Option<i64>,
+) -> Result<Vec<Deal>> {
+    scope::require(me, Action::ReadCustomers)?;
+    let mut tx = store.read()?;
+    let mut f = DealFilter {
+        customer_id: customer,
+        include_voided,
+        limit,
+        ..Default::default()
+    };
+    match (customer, me.role) {
+        (_, Role::Admin) => {}
+        (Some(id), _) => {
+            scope::customer(&mut *tx, me, id)?;
+        }
+        (None, Role::Manager) => f.owner_team = Some(me.team_id),
+        (None, _) => f.owner_id = Some(me.id),
+    }
+    tx.list_deals(&f)
+}
+
+/// Voids a deal recorded by mistake; the customer's stage follows. The deal as it is now
+/// and the customer's stage.
+pub fn deal_void(
+    store: &mut dyn Backend,
+    me: &User,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(Deal, String)> {
+    scope::require(me, Action::Deal)?;
+    let reason = rules::text("--reason", reason)?;
+    let mut tx = store.write()?;
+    let d = tx.deal(id)?;
+    let before = tx.customer(d.customer_id)?;
+    if me.role != Role::Admin {
+        scope::check(&mut *tx, me, &before)?;
+    }
+    if !tx.void_deal(id, me.id, &reason, now)? {
+        return Err(Error::Conflict(format!("deal {id} is already void")));
+    }
+    let after = tx.customer(d.customer_id)?;
+    tx.audit(Record {
+        at: now,
+        actor: &me.login,
+        action: "deal_void",
+        entity: "customer",
+        entity_id: Some(d.customer_id),
+        before: Some(json!({
+            "deal": id, "amount_minor": d.amount_minor, "currency": d.currency,
+            "on": d.on, "stage": before.stage,
+        })),
+        after: Some(json!({"deal": id, "voided": true, "reason": reason, "stage": after.stage})),
+    })?;
+    let voided = tx.deal(id)?;
+    tx.commit()?;
+    Ok((voided, after.stage))
+}
