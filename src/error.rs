@@ -276,7 +276,7 @@ impl From<rusqlite::Error> for Error {
     /// SQLITE_BUSY after the busy timeout is "busy" (exit 7), never a raw "database is locked".
     fn from(e: rusqlite::Error) -> Self {
         if is_busy(&e) {
-            return Error::Busy(crate::store::busy_timeout().as_secs());
+            return Error::Busy(crate::store::sqlite::busy_timeout().as_secs());
         }
         match e.sqlite_error() {
             // A damaged file is an integrity failure (exit 8), whichever command meets it.

@@ -540,7 +540,8 @@ mod tests {
     //! The use cases against a temporary store, without the binary.
     use super::*;
     use crate::domain::roles::Role;
-    use crate::store::{audit, teams, users, Store};
+    use crate::store::sqlite::{audit, teams, users};
+    use crate::store::Store;
 
     struct Env {
         _dir: tempfile::TempDir,
@@ -560,7 +561,7 @@ mod tests {
     }
 
     fn actions(store: &Store, id: i64) -> Vec<String> {
-        let f = audit::LogFilter {
+        let f = crate::store::LogFilter {
             customer: Some(id),
             ..Default::default()
         };

@@ -157,7 +157,7 @@ pub enum Command {
 pub struct Ctx {
     pub global: Global,
     pub out: Out,
-    store: Option<Store>,
+    store: Option<Box<dyn Backend>>,
     actor: Option<User>,
     /// `pool init`: may start a database in an existing empty file.
     pub init: bool,
@@ -187,14 +187,14 @@ impl Ctx {
         Ok(dirs.data_dir().join("pool.db"))
     }
 
-    pub fn store(&mut self) -> Result<&mut Store> {
+    pub fn store(&mut self) -> Result<&mut dyn Backend> {
         if self.store.is_none() {
             let path = self.db_path()?;
             // `pool list >> pool.db` would append to the live database.
             crate::outfile::check_stdout(&crate::outfile::Protected::database(&path))?;
-            self.store = Some(Store::open_with(&path, self.init)?);
+            self.store = Some(Box::new(Store::open_with(&path, self.init)?));
         }
-        match self.store.as_mut() {
+        match self.store.as_deref_mut() {
             Some(s) => Ok(s),
             None => Err(Error::Other("database not open".into())),
         }

@@ -4,7 +4,6 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::Result;
-use crate::store::Backend;
 
 #[derive(Serialize)]
 struct InitReport {

@@ -16,14 +16,7 @@ pub const LATEST_SCHEMA: i64 = sqlite::migrate::LATEST;
 pub use crate::domain::customer::Customer;
 pub use crate::domain::roles::User;
 pub use ops::audit::{LogFilter, LogRow};
-pub use sqlite::customers::{ListFilter, Placement, Sort};
-
-// Paths the rest of the crate used before the seam; they go as each command moves to
-// `app`.
-pub use sqlite::{
-    audit, busy_timeout, busy_timeout_checked, customers, dedupe, demo, merge, migrate, pool,
-    reports, safety, teams, users, work, MAX_BUSY_TIMEOUT_SECS,
-};
+pub use ops::customers::{ListFilter, Placement, Sort};
 
 /// Opens the database at `path` for the doctor: read-only, not migrated, as far as a
 /// damaged file allows.

@@ -126,7 +126,7 @@ fn a_rewritten_chain_is_caught_with_expect() {
         .unwrap();
     // Recompute every hash from row 1, as a careful attacker would.
     let mut rows = Vec::new();
-    customer_pool::store::audit::for_each(&c, |row| {
+    customer_pool::store::sqlite::audit::for_each(&c, |row| {
         rows.push(row);
         Ok(true)
     })

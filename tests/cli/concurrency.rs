@@ -335,7 +335,7 @@ fn eight_processes_opening_an_older_database_upgrade_it_once() {
     std::fs::remove_file(env.db()).unwrap();
     {
         let mut c = Connection::open(env.db()).unwrap();
-        customer_pool::store::migrate::MIGRATIONS
+        customer_pool::store::sqlite::migrate::MIGRATIONS
             .to_version(&mut c, 5)
             .unwrap();
         c.execute_batch(
@@ -372,7 +372,7 @@ fn eight_processes_opening_an_older_database_upgrade_it_once() {
     let aside = format!(
         "{}.before-v{}-upgrade",
         env.db().display(),
-        customer_pool::store::migrate::LATEST
+        customer_pool::store::sqlite::migrate::LATEST
     );
     assert!(Path::new(&aside).exists());
     env.ok(&["doctor"]);

@@ -142,24 +142,24 @@ fn pooled_city_lookup_uses_an_index() {
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "2000"]);
     let store = customer_pool::store::Store::open(&env.db()).unwrap();
-    let f = customer_pool::store::customers::ListFilter {
+    let f = customer_pool::store::ListFilter {
         in_pool: Some(None),
         city: Some("杭州".into()),
         limit: Some(20),
         ..Default::default()
     };
-    let plan = customer_pool::store::customers::explain(&store.conn, &f)
+    let plan = customer_pool::store::sqlite::customers::explain(&store.conn, &f)
         .unwrap()
         .join("\n");
     assert!(
         plan.contains("USING INDEX customers_city (city=? AND owner_id=?)"),
         "{plan}"
     );
-    let f = customer_pool::store::customers::ListFilter {
+    let f = customer_pool::store::ListFilter {
         owner_id: Some(2),
         ..Default::default()
     };
-    let plan = customer_pool::store::customers::explain(&store.conn, &f)
+    let plan = customer_pool::store::sqlite::customers::explain(&store.conn, &f)
         .unwrap()
         .join("\n");
     assert!(plan.contains("USING INDEX customers_owner"), "{plan}");

@@ -46,7 +46,7 @@ fn an_older_database_is_backed_up_then_upgraded() {
     std::fs::remove_file(env.db()).unwrap();
     {
         let mut c = rusqlite::Connection::open(env.db()).unwrap();
-        customer_pool::store::migrate::MIGRATIONS
+        customer_pool::store::sqlite::migrate::MIGRATIONS
             .to_version(&mut c, 1)
             .unwrap();
         c.execute_batch(
@@ -63,7 +63,7 @@ fn an_older_database_is_backed_up_then_upgraded() {
     }
     let v = env.json(&["list"]);
     assert_eq!(v[0]["name"], "旧客户");
-    let latest = customer_pool::store::migrate::LATEST;
+    let latest = customer_pool::store::sqlite::migrate::LATEST;
     let version = env.user_version();
     assert_eq!(version, latest);
     let aside = format!("{}.before-v{latest}-upgrade", env.db().display());

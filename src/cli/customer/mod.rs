@@ -183,36 +183,3 @@ pub fn filter(a: &FilterArgs) -> Result<Query> {
         given: serde_json::to_value(a)?,
     })
 }
-
-// legacy: for commands not yet moved to app (dedupe, import, work); the integrator
-// removes these once they call `app::scope::check` and `app::audit_value`.
-pub use crate::app::audit_value;
-
-/// legacy: the scope check on a raw connection; `app::scope::check` is the one to use.
-pub fn check_scope(
-    conn: &rusqlite::Connection,
-    me: &crate::domain::roles::User,
-    c: &crate::domain::customer::Customer,
-) -> Result<()> {
-    use crate::domain::roles::{may_work_on, Role};
-    use crate::error::Error;
-    if c.owner_id.is_none()
-        && me.role != Role::Admin
-        && !crate::store::pool::visible(conn, c.pool_id, me.team_id)?
-    {
-        return Err(Error::Forbidden(format!(
-            "customer {} is in a pool your team does not see",
-            c.id
-        )));
-    }
-    if may_work_on(me.role, me.id, me.team_id, c.owner_id, c.owner_team_id) {
-        return Ok(());
-    }
-    Err(match &c.owner {
-        None => Error::Forbidden(format!(
-            "customer {} is in the pool '{}'; claim it first (pool claim {})",
-            c.id, c.pool, c.id
-        )),
-        Some(o) => Error::Forbidden(format!("customer {} belongs to {o}", c.id)),
-    })
-}

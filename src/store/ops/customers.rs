@@ -1,10 +1,63 @@
 //! Customers: read, list, add, change, delete, erase.
 use crate::domain::customer::CustomerFields;
 use crate::error::Result;
-use crate::store::{Customer, ListFilter, Placement};
+use crate::store::Customer;
+use serde::Serialize;
 
 pub use crate::store::ops::work::Event;
-pub use crate::store::sqlite::customers::ForgetCounts;
+
+/// Where a new customer goes: a pool, or straight to an owner.
+pub struct Placement {
+    pub pool_id: i64,
+    pub owner_id: Option<i64>,
+}
+
+/// The order of a list (`pool list --sort`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Id,
+    Name,
+    Company,
+    City,
+    Created,
+    Updated,
+    LastContact,
+    Stage,
+}
+
+/// The filters of `pool list` (and `pool export`).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Some(None): in any pool; Some(Some(id)): in that pool.
+    pub in_pool: Option<Option<i64>>,
+    pub owner_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub stage: Option<String>,
+    pub tag: Option<String>,
+    pub city: Option<String>,
+    pub source: Option<String>,
+    pub search: Option<String>,
+    /// Last contact (or creation, if never contacted) before this time.
+    pub contact_before: Option<i64>,
+    /// Pooled customers only from pools this team may see (None = every pool).
+    pub visible_to_team: Option<i64>,
+    /// Where `search` may match phone and e-mail by substring: only where the actor sees
+    /// them unmasked. Elsewhere only a whole phone number or e-mail address matches, so a
+    /// search cannot spell out a masked contact digit by digit.
+    pub contact_scope: crate::domain::roles::ContactScope,
+    pub sort: Sort,
+    pub desc: bool,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetCounts {
+    pub interactions: usize,
+    pub followups: usize,
+    pub owner_events: usize,
+    pub merges: usize,
+}
 
 pub trait CustomerOps {
     /// A live customer (not found: exit 3; merged: says into which).

@@ -1,9 +1,28 @@
 //! What recycling reads: owned customers that are, or may be, past their pool's rules.
+use crate::domain::rules::OwnedFacts;
 use crate::domain::rules::Rules;
 use crate::error::Result;
 
 use crate::store::ops::work::Watched;
-pub use crate::store::sqlite::recycle::{Due, OwnedRow};
+
+/// An owned customer as recycling sees it.
+pub struct OwnedRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub pool_id: i64,
+    pub facts: OwnedFacts,
+}
+
+/// An owned customer due back in its pool by some time.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub label: Option<String>,
+    pub owner_id: i64,
+    pub owner: String,
+    pub due: i64,
+    pub reason: &'static str,
+}
 
 pub trait RecycleOps {
     /// Owned customers of a pool whose stored recycle date is before `until` (optionally

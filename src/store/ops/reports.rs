@@ -1,9 +1,100 @@
 //! What the reports count.
 use crate::error::Result;
+use serde::Serialize;
 
-pub use crate::store::sqlite::reports::{
-    Access, Activity, Count, FollowupLoad, Funnel, OwnerStats, QualityCounts, Worst,
-};
+#[derive(Debug, Clone, Serialize)]
+pub struct Count {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OwnerStats {
+    pub user: String,
+    pub team: String,
+    pub owned: i64,
+    pub locked: i64,
+    pub contacts_30d: i64,
+    pub overdue_followups: i64,
+    pub deals: i64,
+    /// Live deal amounts per currency (never added across currencies).
+    #[serde(skip)]
+    pub deal_totals: crate::domain::money::Totals,
+    #[serde(skip)]
+    pub user_id: i64,
+    #[serde(skip)]
+    pub team_id: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Funnel {
+    pub total: i64,
+    pub lead: i64,
+    pub customer: i64,
+    pub loyal: i64,
+    pub churned: i64,
+    /// Customers that ever had a deal.
+    pub won: i64,
+    pub median_days_to_first_deal: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FollowupLoad {
+    pub assignee: String,
+    pub overdue: i64,
+    pub today: i64,
+    pub next_7_days: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Activity {
+    pub period: String,
+    pub claims: i64,
+    pub releases: i64,
+    pub recycles: i64,
+    pub interactions: i64,
+    pub deals: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FieldQuality {
+    pub field: String,
+    pub filled: i64,
+    pub valid: i64,
+}
+
+/// Counts of the quality report.
+#[derive(Debug, Clone, Default)]
+pub struct QualityCounts {
+    pub total: i64,
+    /// With a name or a company.
+    pub named: i64,
+    /// With a valid phone or e-mail.
+    pub reachable: i64,
+    pub fields: Vec<FieldQuality>,
+    /// Live customers per missing-fields mask (see `MISSING_MASK`).
+    pub masks: Vec<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Worst {
+    pub id: i64,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub missing: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Access {
+    pub user: String,
+    pub unmasked_views: i64,
+    pub unmasked_rows: i64,
+    pub exports: i64,
+    pub exported_rows: i64,
+    /// Rows per day over the 30 days before the window.
+    pub usual_rows_per_day: f64,
+    pub flagged: bool,
+}
 
 pub trait ReportOps {
     fn pooled_per_pool(&mut self) -> Result<Vec<Count>>;

@@ -2,7 +2,13 @@
 use crate::domain::rules::Rules;
 use crate::error::Result;
 
-pub use crate::store::sqlite::pools::PoolRow;
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PoolRow {
+    pub id: i64,
+    pub name: String,
+    pub teams: String,
+    pub pooled: i64,
+}
 
 pub trait RulesOps {
     /// Every pool: (id, name), public first.

@@ -1,20 +1,9 @@
 //! The audit log: appended in the caller's transaction, hash-chained.
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::Value;
 
 use crate::domain::audit::{chain_hash, Entry, GENESIS};
 use crate::error::Result;
-
-/// What happened, for one audit row.
-pub struct Record<'a> {
-    pub at: i64,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub entity: &'a str,
-    pub entity_id: Option<i64>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
+use crate::store::ops::audit::{LogFilter, LogRow, Record};
 
 /// The OS account behind this process when it acts as another user (`--as`): every audit
 /// row the process writes names it beside the actor. Set once, when the actor is known.
@@ -135,33 +124,6 @@ pub fn seq_of_hash(conn: &Connection, hash: &str) -> Result<Option<i64>> {
         .prepare_cached("SELECT seq FROM audit_log WHERE hash = ?1")?
         .query_row([hash], |r| r.get(0))
         .optional()?)
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LogRow {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    /// The OS account that acted as `actor` (`--as`), if another.
-    pub os_user: Option<String>,
-    /// The simulated time (`POOL_NOW`) of the change, if one was set.
-    pub sim_at: Option<String>,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<i64>,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct LogFilter {
-    pub customer: Option<i64>,
-    pub actor: Option<String>,
-    pub actors_in_team: Option<i64>,
-    pub action: Option<String>,
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub limit: Option<i64>,
 }
 
 /// Newest first. The WHERE clause is built from the filters given, so each one can use

@@ -4,8 +4,8 @@
 //! `settings`.
 use rusqlite::{Connection, OptionalExtension};
 
-use super::customers::Placement;
 use crate::error::Result;
+use crate::store::ops::customers::Placement;
 use crate::store::ops::import::{NewLead, Suspended};
 
 /// Drops every index on customers and customer_tags in the caller's transaction and

@@ -1,11 +1,11 @@
 //! Customers: insert, read, list with filters, update, soft delete.
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
-use serde::Serialize;
 
 pub use crate::domain::customer::Customer;
 use crate::domain::customer::CustomerFields;
 use crate::error::{Error, Result};
+use crate::store::ops::customers::{ForgetCounts, ListFilter, Placement, Sort};
 
 const SELECT: &str =
     "SELECT c.id, c.name, c.company, c.phone, c.email, c.city, c.address, c.source,
@@ -48,12 +48,6 @@ fn from_row(r: &Row) -> rusqlite::Result<Customer> {
         deleted_at: r.get(26)?,
         merged_into: r.get(27)?,
     })
-}
-
-/// Where a new customer goes: a pool, or straight to an owner.
-pub struct Placement {
-    pub pool_id: i64,
-    pub owner_id: Option<i64>,
 }
 
 /// Inserts a customer and its tags. Uses cached statements: `pool demo` and `pool import`
@@ -199,58 +193,18 @@ pub fn soft_delete(conn: &Connection, id: i64, now: i64) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// The order of a list (`pool list --sort`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Sort {
-    #[default]
-    Id,
-    Name,
-    Company,
-    City,
-    Created,
-    Updated,
-    LastContact,
-    Stage,
-}
-
-impl Sort {
-    fn column(self) -> &'static str {
-        match self {
-            Sort::Id => "c.id",
-            Sort::Name => "c.name",
-            Sort::Company => "c.company",
-            Sort::City => "c.city",
-            Sort::Created => "c.created_at",
-            Sort::Updated => "c.updated_at",
-            Sort::LastContact => "c.last_contact_at",
-            Sort::Stage => "c.stage",
-        }
+/// The column a list is ordered by.
+fn sort_column(s: Sort) -> &'static str {
+    match s {
+        Sort::Id => "c.id",
+        Sort::Name => "c.name",
+        Sort::Company => "c.company",
+        Sort::City => "c.city",
+        Sort::Created => "c.created_at",
+        Sort::Updated => "c.updated_at",
+        Sort::LastContact => "c.last_contact_at",
+        Sort::Stage => "c.stage",
     }
-}
-
-/// The filters of `pool list` (and `pool export`).
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    /// Some(None): in any pool; Some(Some(id)): in that pool.
-    pub in_pool: Option<Option<i64>>,
-    pub owner_id: Option<i64>,
-    pub team_id: Option<i64>,
-    pub stage: Option<String>,
-    pub tag: Option<String>,
-    pub city: Option<String>,
-    pub source: Option<String>,
-    pub search: Option<String>,
-    /// Last contact (or creation, if never contacted) before this time.
-    pub contact_before: Option<i64>,
-    /// Pooled customers only from pools this team may see (None = every pool).
-    pub visible_to_team: Option<i64>,
-    /// Where `search` may match phone and e-mail by substring: only where the actor sees
-    /// them unmasked. Elsewhere only a whole phone number or e-mail address matches, so a
-    /// search cannot spell out a masked contact digit by digit.
-    pub contact_scope: crate::domain::roles::ContactScope,
-    pub sort: Sort,
-    pub desc: bool,
-    pub limit: Option<i64>,
 }
 
 /// Builds the WHERE clause of a filter. The pooled/owned conditions are written the way
@@ -369,7 +323,7 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
 
 pub fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Customer>> {
     let (clause, args) = where_clause(f);
-    let mut sql = format!("{SELECT}{clause} ORDER BY {}", f.sort.column());
+    let mut sql = format!("{SELECT}{clause} ORDER BY {}", sort_column(f.sort));
     if f.desc {
         sql.push_str(" DESC");
     }
@@ -412,7 +366,7 @@ pub fn explain(conn: &Connection, f: &ListFilter) -> Result<Vec<String>> {
     let (clause, args) = where_clause(f);
     let mut sql = format!(
         "EXPLAIN QUERY PLAN {SELECT}{clause} ORDER BY {}",
-        f.sort.column()
+        sort_column(f.sort)
     );
     if let Some(l) = f.limit {
         sql.push_str(&format!(" LIMIT {l}"));
@@ -479,14 +433,6 @@ pub fn forget(conn: &Connection, id: i64, now: i64) -> Result<ForgetCounts> {
         owner_events: reasons,
         merges,
     })
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ForgetCounts {
-    pub interactions: usize,
-    pub followups: usize,
-    pub owner_events: usize,
-    pub merges: usize,
 }
 
 /// A customer's stored phone and e-mail match keys.

@@ -1,12 +1,12 @@
 //! Bulk loading of generated demo data (`pool demo`): one transaction, cached statements.
 use rusqlite::{params, Connection};
 
+use super::{teams, users};
 use crate::demo::{generate, DemoSummary, ACTIONS, KINDS, PEOPLE, PRODUCTS, SUMMARIES};
 use crate::domain::customer::{validate, CustomerInput};
 use crate::domain::roles::Role;
 use crate::domain::synthetic::Rng;
 use crate::error::Result;
-use crate::store::{teams, users};
 
 const DAY: i64 = 86_400;
 

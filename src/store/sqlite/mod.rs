@@ -9,7 +9,6 @@ pub mod maintenance;
 pub mod merge;
 pub mod migrate;
 pub mod ownership;
-pub mod pool;
 pub mod pools;
 pub mod recycle;
 pub mod reports;

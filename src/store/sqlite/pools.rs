@@ -2,6 +2,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
+use crate::store::ops::rules::PoolRow;
 
 pub fn pool_id(conn: &Connection, name: &str) -> Result<i64> {
     conn.prepare_cached("SELECT id FROM pools WHERE name = ?1")?
@@ -20,14 +21,6 @@ pub fn visible(conn: &Connection, pool_id: i64, team_id: i64) -> Result<bool> {
         .query_row([pool_id, team_id], |_| Ok(()))
         .optional()?
         .is_some())
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PoolRow {
-    pub id: i64,
-    pub name: String,
-    pub teams: String,
-    pub pooled: i64,
 }
 
 pub fn list_pools(conn: &Connection) -> Result<Vec<PoolRow>> {

@@ -4,15 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::work::watched;
 use crate::domain::rules::{OwnedFacts, Rules};
 use crate::error::Result;
+use crate::store::ops::recycle::{Due, OwnedRow};
 use crate::store::ops::work::Watched;
-
-/// An owned customer as recycling sees it.
-pub struct OwnedRow {
-    pub id: i64,
-    pub owner_id: i64,
-    pub pool_id: i64,
-    pub facts: OwnedFacts,
-}
 
 fn owned_row(r: &rusqlite::Row) -> rusqlite::Result<OwnedRow> {
     Ok(OwnedRow {
@@ -67,17 +60,6 @@ pub fn owned_row_by_id(conn: &Connection, id: i64) -> Result<Option<OwnedRow>> {
         ))?
         .query_row([id], owned_row)
         .optional()?)
-}
-
-/// An owned customer due back in its pool by some time.
-#[derive(Debug, Clone)]
-pub struct Due {
-    pub id: i64,
-    pub label: Option<String>,
-    pub owner_id: i64,
-    pub owner: String,
-    pub due: i64,
-    pub reason: &'static str,
 }
 
 /// Owned customers of a pool whose recycle time is at or before `until`, computed in

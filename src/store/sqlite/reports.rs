@@ -1,18 +1,14 @@
 //! The aggregates behind `pool report`: counted in SQL, on indexes, never by loading
 //! customers into Rust (except the recycle forecast, which needs each pool's rules).
 use rusqlite::{params, Connection};
-use serde::Serialize;
 
 use crate::error::Result;
+use crate::store::ops::reports::{
+    Access, Activity, Count, FieldQuality, FollowupLoad, Funnel, OwnerStats, QualityCounts, Worst,
+};
 
 fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<T>>) -> Result<Vec<T>> {
     Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Count {
-    pub key: String,
-    pub count: i64,
 }
 
 /// Pooled customers per pool (every pool, also empty ones). Counted on the pooled
@@ -79,24 +75,6 @@ pub fn events_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<Count
         })
     })?);
     rows
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct OwnerStats {
-    pub user: String,
-    pub team: String,
-    pub owned: i64,
-    pub locked: i64,
-    pub contacts_30d: i64,
-    pub overdue_followups: i64,
-    pub deals: i64,
-    /// Live deal amounts per currency (never added across currencies).
-    #[serde(skip)]
-    pub deal_totals: crate::domain::money::Totals,
-    #[serde(skip)]
-    pub user_id: i64,
-    #[serde(skip)]
-    pub team_id: i64,
 }
 
 /// Per active owner (members and managers, optionally of one team).
@@ -183,18 +161,6 @@ pub fn cross_team(conn: &Connection) -> Result<Vec<(String, String, i64)>> {
     rows
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Funnel {
-    pub total: i64,
-    pub lead: i64,
-    pub customer: i64,
-    pub loyal: i64,
-    pub churned: i64,
-    /// Customers that ever had a deal.
-    pub won: i64,
-    pub median_days_to_first_deal: Option<f64>,
-}
-
 pub fn funnel(conn: &Connection) -> Result<Funnel> {
     let mut f = Funnel::default();
     for c in by_stage(conn)? {
@@ -224,14 +190,6 @@ pub fn funnel(conn: &Connection) -> Result<Funnel> {
     Ok(f)
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FollowupLoad {
-    pub assignee: String,
-    pub overdue: i64,
-    pub today: i64,
-    pub next_7_days: i64,
-}
-
 pub fn followup_load(
     conn: &Connection,
     team: Option<i64>,
@@ -254,16 +212,6 @@ pub fn followup_load(
         })
     })?);
     rows
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Activity {
-    pub period: String,
-    pub claims: i64,
-    pub releases: i64,
-    pub recycles: i64,
-    pub interactions: i64,
-    pub deals: i64,
 }
 
 /// Per period bucket (`fmt` is a strftime format such as '%Y-%m-%d'), in [from, to).
@@ -308,26 +256,6 @@ pub fn activity(
         })
     })?);
     rows
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FieldQuality {
-    pub field: String,
-    pub filled: i64,
-    pub valid: i64,
-}
-
-/// Counts of the quality report.
-#[derive(Debug, Clone, Default)]
-pub struct QualityCounts {
-    pub total: i64,
-    /// With a name or a company.
-    pub named: i64,
-    /// With a valid phone or e-mail.
-    pub reachable: i64,
-    pub fields: Vec<FieldQuality>,
-    /// Live customers per missing-fields mask (see `MISSING_MASK`).
-    pub masks: Vec<(i64, i64)>,
 }
 
 /// The expression of the `customers_missing` index (migration 6): one bit per field a
@@ -404,14 +332,6 @@ pub fn duplicated(conn: &Connection) -> Result<i64> {
     )?)
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Worst {
-    pub id: i64,
-    pub name: Option<String>,
-    pub company: Option<String>,
-    pub missing: String,
-}
-
 /// How bad a missing-field mask is: one point per missing field (phone and e-mail
 /// counted by their validity), two more when the customer cannot be reached at all.
 fn badness(m: i64) -> i64 {
@@ -477,18 +397,6 @@ pub fn worst_records(conn: &Connection, masks: &[(i64, i64)], limit: i64) -> Res
         out.extend(level);
     }
     Ok(out)
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Access {
-    pub user: String,
-    pub unmasked_views: i64,
-    pub unmasked_rows: i64,
-    pub exports: i64,
-    pub exported_rows: i64,
-    /// Rows per day over the 30 days before the window.
-    pub usual_rows_per_day: f64,
-    pub flagged: bool,
 }
 
 /// Per user: unmasked reads and exports in [from, to), and their usual daily volume in
