@@ -58,7 +58,7 @@ fn pooled_joins_owner(tx: &mut dyn Tx, group: &[Customer], now: i64) -> Result<(
     let Some(owner_id) = group.iter().find_map(|c| c.owner_id) else {
         return Ok(());
     };
-    let owner = tx.user_with_id(owner_id)?;
+    let owner = tx.user_by_id(owner_id)?;
     for c in group.iter().filter(|c| c.owner_id.is_none()) {
         let visible = tx.pool_visible(c.pool_id, owner.team_id)?;
         let rules = tx.rules(c.pool_id)?;
@@ -94,6 +94,8 @@ pub fn merge_group(
         group.push(scope::customer(&mut *tx, me, *id)?);
     }
     pooled_joins_owner(&mut *tx, &group, now)?;
+    let owners_before: std::collections::BTreeSet<Option<i64>> =
+        group.iter().map(|c| c.owner_id).collect();
     let mut candidates: Vec<Candidate> = group.into_iter().map(candidate).collect();
     if let Some(s) = survivor {
         // The chosen survivor sorts first.
@@ -121,6 +123,19 @@ pub fn merge_group(
         by: me.id,
         at: now,
     })?;
+    // Work follows the customer: the merged records' owners' open follow-ups go to the
+    // survivor's owner (undo gives them back).
+    let mut moved = Vec::new();
+    if let Some(owner) = merged.owner_id {
+        for from in owners_before {
+            moved.extend(tx.move_open_followups(p.survivor, from, owner)?);
+        }
+    }
+    let mut after =
+        json!({"merge_id": merge_id, "survivor": p.survivor, "score": score, "reasons": reasons});
+    if !moved.is_empty() {
+        after["followups_moved"] = json!(moved);
+    }
     tx.audit(Record {
         at: now,
         actor: &me.login,
@@ -128,9 +143,7 @@ pub fn merge_group(
         entity: "customer",
         entity_id: Some(p.survivor),
         before: Some(json!({"merged": p.others})),
-        after: Some(
-            json!({"merge_id": merge_id, "survivor": p.survivor, "score": score, "reasons": reasons}),
-        ),
+        after: Some(after),
     })?;
     // Each merged customer gets its own row (the merge's row is the survivor's), so
     // `pool audit log --customer N` finds it.

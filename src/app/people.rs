@@ -225,8 +225,28 @@ pub fn deactivate_user(
         None => tx.return_all(u.id, me.id, "deactivate", "user deactivated", now)?,
     };
     tx.set_active(u.id, false, now)?;
-    // One row per customer too, so `pool audit log --customer N` finds the move.
+    // One row per customer too, so `pool audit log --customer N` finds the move. Work
+    // follows the customer: open follow-ups go to the heir, or are cancelled.
     for id in &moved {
+        let mut after = match &heir {
+            Some(v) => json!({"owner": v.login}),
+            None => json!({"owner": null, "reason": "user deactivated"}),
+        };
+        match &heir {
+            Some(v) => {
+                let f = tx.move_open_followups(*id, Some(u.id), v.id)?;
+                if !f.is_empty() {
+                    after["followups_moved"] = json!(f);
+                }
+            }
+            None => {
+                let n =
+                    tx.cancel_open_followups(*id, "cancelled: the owner was deactivated", now)?;
+                if n > 0 {
+                    after["followups_cancelled"] = json!(n);
+                }
+            }
+        }
         tx.audit(Record {
             at: now,
             actor: &me.login,
@@ -234,12 +254,18 @@ pub fn deactivate_user(
             entity: "customer",
             entity_id: Some(*id),
             before: Some(json!({"owner": u.login})),
-            after: Some(match &heir {
-                Some(v) => json!({"owner": v.login}),
-                None => json!({"owner": null, "reason": "user deactivated"}),
-            }),
+            after: Some(after),
         })?;
     }
+    // What they had planned on other people's customers goes to those customers' owners.
+    let gone = u.id;
+    super::work::settle_strays(
+        &mut *tx,
+        me,
+        &|assignee, _| assignee == gone,
+        "the assignee was deactivated",
+        now,
+    )?;
     audit_user(
         &mut *tx,
         me,

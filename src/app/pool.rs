@@ -269,13 +269,19 @@ fn hand_over(
         reason: None,
         at: now,
     })?;
+    // Work follows the customer.
+    let moved_followups = tx.move_open_followups(id, c.owner_id, to.id)?;
+    let mut after = json!({"owner": to.login});
+    if !moved_followups.is_empty() {
+        after["followups_moved"] = json!(moved_followups);
+    }
     audit_customer(
         &mut *tx,
         me,
         action,
         id,
         json!({"owner": c.owner, "pool": c.pool}),
-        json!({"owner": to.login}),
+        after,
         now,
     )?;
     tx.commit()?;
@@ -322,13 +328,18 @@ pub fn transfer_all(
     let ids = tx.transfer_all(from.id, to.id, me.id, "transfer", now)?;
     // One row per customer too, so `pool audit log --customer N` finds the move.
     for id in &ids {
+        let moved = tx.move_open_followups(*id, Some(from.id), to.id)?;
+        let mut after = json!({"owner": to.login, "all": true});
+        if !moved.is_empty() {
+            after["followups_moved"] = json!(moved);
+        }
         audit_customer(
             &mut *tx,
             me,
             "transfer",
             *id,
             json!({"owner": from.login}),
-            json!({"owner": to.login, "all": true}),
+            after,
             now,
         )?;
     }

@@ -141,7 +141,18 @@ pub fn run(store: &mut dyn Backend, me: &User, dry_run: bool, now: i64) -> Resul
                 reason: Some(reason.as_str()),
                 at: now,
             })?;
+            // Nobody owns it now: its open follow-ups are cancelled, with the reason.
+            let cancelled = tx.cancel_open_followups(
+                p.id,
+                &format!("cancelled on recycle: {}", reason.as_str()),
+                now,
+            )?;
             let owner = login(p.owner);
+            let mut after =
+                json!({"owner": null, "reason": reason.as_str(), "due": iso_ts(Some(due))});
+            if cancelled > 0 {
+                after["followups_cancelled"] = json!(cancelled);
+            }
             tx.audit(Record {
                 at: now,
                 actor: &me.login,
@@ -149,9 +160,7 @@ pub fn run(store: &mut dyn Backend, me: &User, dry_run: bool, now: i64) -> Resul
                 entity: "customer",
                 entity_id: Some(p.id),
                 before: Some(json!({"owner": owner, "pool": p.pool})),
-                after: Some(
-                    json!({"owner": null, "reason": reason.as_str(), "due": iso_ts(Some(due))}),
-                ),
+                after: Some(after),
             })?;
             done.push(Recycled {
                 id: p.id,

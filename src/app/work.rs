@@ -367,3 +367,75 @@ pub fn deal_void(
     tx.commit()?;
     Ok((voided, after.stage))
 }
+
+/// What settling stray follow-ups did.
+#[derive(Debug, Default, Serialize)]
+pub struct Settled {
+    /// Handed to the customer's owner.
+    pub moved: Vec<i64>,
+    /// Cancelled (the customer is in a pool).
+    pub cancelled: Vec<i64>,
+}
+
+/// Settles the open follow-ups nobody will do (see `PoolOps::stray_followups`) that
+/// `pick` selects by (assignee, customer): each goes to the customer's owner, or is
+/// cancelled with `why` when the customer is in a pool. One audit row each.
+pub(crate) fn settle_strays(
+    tx: &mut dyn Tx,
+    me: &User,
+    pick: &dyn Fn(i64, i64) -> bool,
+    why: &str,
+    now: i64,
+) -> Result<Settled> {
+    let mut done = Settled::default();
+    for s in tx.stray_followups()? {
+        if !pick(s.assignee_id, s.customer_id) {
+            continue;
+        }
+        let (action, after) = match s.owner_id {
+            Some(owner) => {
+                if !tx.reassign_followup(s.id, owner)? {
+                    continue;
+                }
+                done.moved.push(s.id);
+                let login = tx.user_by_id(owner)?.login;
+                (
+                    "followup_move",
+                    json!({"assignee": login, "customer": s.customer_id, "why": why}),
+                )
+            }
+            None => {
+                let note = format!("cancelled: {why}");
+                if !tx.close_followup(s.id, "cancelled", Some(&note), now)? {
+                    continue;
+                }
+                done.cancelled.push(s.id);
+                (
+                    "followup_cancel",
+                    json!({"status": "cancelled", "customer": s.customer_id, "why": why}),
+                )
+            }
+        };
+        let before = tx.user_by_id(s.assignee_id)?.login;
+        tx.audit(Record {
+            at: now,
+            actor: &me.login,
+            action,
+            entity: "followup",
+            entity_id: Some(s.id),
+            before: Some(json!({"assignee": before, "status": "open"})),
+            after: Some(after),
+        })?;
+    }
+    Ok(done)
+}
+
+/// `pool doctor --fix`: every open follow-up nobody will do goes to its customer's owner,
+/// or is cancelled when the customer is in a pool (admin).
+pub fn fix_stray_followups(store: &mut dyn Backend, me: &User, now: i64) -> Result<Settled> {
+    scope::require(me, Action::Repair)?;
+    let mut tx = store.write()?;
+    let done = settle_strays(&mut *tx, me, &|_, _| true, "doctor --fix", now)?;
+    tx.commit()?;
+    Ok(done)
+}

@@ -141,7 +141,7 @@ pub enum Command {
     /// Replace the database with a checked backup (the old one is kept aside)
     Restore(safety::RestoreArgs),
     /// Check integrity, foreign keys, the audit chain, WAL mode and inconsistent rows
-    Doctor,
+    Doctor(safety::DoctorArgs),
     /// Find duplicate customers; --apply merges them (cron), --interactive asks; `undo MERGE_ID`
     Dedupe(dedupe::DedupeArgs),
     /// Merge customers by hand: the oldest survives, the others become tombstones
@@ -278,7 +278,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit(c) => audit_cmd::run(&mut ctx, c),
         Command::Backup(a) => safety::backup(&mut ctx, &a),
         Command::Restore(a) => safety::restore(&mut ctx, &a),
-        Command::Doctor => safety::doctor(&mut ctx),
+        Command::Doctor(a) => safety::doctor(&mut ctx, &a),
         Command::Dedupe(a) => dedupe::run(&mut ctx, &a),
         Command::Merge(a) => dedupe::merge(&mut ctx, &a),
         Command::Demo(a) => demo::run(&mut ctx, &a),

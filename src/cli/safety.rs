@@ -23,6 +23,15 @@ pub struct BackupArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Repair what can be repaired safely, then check again (admin): open follow-ups
+    /// nobody will do go to their customer's owner, or are cancelled when the customer is
+    /// in a pool; each change is audited
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// A backup made by `pool backup`
     pub file: PathBuf,
@@ -75,11 +84,22 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
     out.record(&done)
 }
 
-pub fn doctor(ctx: &mut Ctx) -> Result<()> {
+pub fn doctor(ctx: &mut Ctx, a: &DoctorArgs) -> Result<()> {
     let out = ctx.out;
     let path = ctx.db_path()?;
     if !path.exists() {
         return Err(Error::not_found("database", path.display()));
+    }
+    if a.fix {
+        let me = ctx.require(Action::Repair)?;
+        let now = ctx.now()?;
+        let done = crate::app::work::fix_stray_followups(ctx.store()?, &me, now)?;
+        out.status(format!(
+            "doctor --fix: {} follow-up(s) handed to their customer's owner, {} cancelled",
+            done.moved.len(),
+            done.cancelled.len()
+        ));
+        ctx.close_store();
     }
     // Who may run it is checked when the file can be read; a damaged file that cannot
     // even say who its users are is examined anyway (that is what doctor is for).

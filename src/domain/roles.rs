@@ -71,6 +71,7 @@ pub enum Action {
     Backup,
     Restore,
     Doctor,
+    Repair,
 }
 
 impl Action {
@@ -142,6 +143,7 @@ impl Action {
             Backup => "back up the database",
             Restore => "restore the database",
             Doctor => "run doctor",
+            Repair => "repair the database (doctor --fix)",
         }
     }
 }
@@ -161,6 +163,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         }
         DeleteCustomer | Assign | Transfer | Merge | Dedupe | ExportUnmasked | ReadAudit
         | Recycle | Doctor => manager_up,
+        Repair => admin_only,
         // A backup is a full, unmasked copy of every team's customers: admins only.
         ForgetCustomer | ManagePools | ManageRules | ManageTeams | ManageUsers | Demo | Restore
         | Backup => admin_only,

@@ -37,6 +37,7 @@ mod restore;
 mod roles;
 mod rules;
 mod user;
+mod work_follows;
 
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
 mod pg_server;

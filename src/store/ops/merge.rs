@@ -3,7 +3,6 @@ use serde::Serialize;
 
 use crate::domain::customer::CustomerFields;
 use crate::error::Result;
-use crate::store::User;
 
 /// The merged values the survivor gets (decided by `domain::merge`).
 #[derive(Debug, Clone)]
@@ -47,6 +46,4 @@ pub trait MergeOps {
     fn merge_record(&mut self, merge_id: i64) -> Result<MergeRecord>;
     /// Puts every row of a merge back as it was before it.
     fn undo_merge(&mut self, merge_id: i64, now: i64) -> Result<()>;
-    /// A user by id (the owner a merged group goes to).
-    fn user_with_id(&mut self, id: i64) -> Result<User>;
 }

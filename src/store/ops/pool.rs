@@ -15,6 +15,16 @@ pub struct OwnershipEvent<'a> {
     pub at: i64,
 }
 
+/// An open follow-up nobody will do.
+#[derive(Debug, Clone, Copy)]
+pub struct Stray {
+    pub id: i64,
+    pub customer_id: i64,
+    pub assignee_id: i64,
+    /// The customer's owner (None: it is in a pool).
+    pub owner_id: Option<i64>,
+}
+
 pub trait PoolOps {
     /// A pool's id by name (not found: exit 3).
     fn pool_id(&mut self, name: &str) -> Result<i64>;
@@ -65,6 +75,19 @@ pub trait PoolOps {
     fn set_locked(&mut self, id: i64, locked: bool, now: i64) -> Result<()>;
     /// Open follow-ups of a customer.
     fn open_followups(&mut self, customer_id: i64) -> Result<i64>;
+    /// Hands a customer's open follow-ups to its new owner `to`: those of the previous
+    /// owner `from` and of anyone not an active member of `to`'s team. The ids moved.
+    fn move_open_followups(
+        &mut self,
+        customer_id: i64,
+        from: Option<i64>,
+        to: i64,
+    ) -> Result<Vec<i64>>;
+    /// Open follow-ups nobody will do (the customer is pooled, the assignee deactivated
+    /// or outside the owner's team), in id order.
+    fn stray_followups(&mut self) -> Result<Vec<Stray>>;
+    /// Gives one open follow-up to another assignee; false if it is not open.
+    fn reassign_followup(&mut self, id: i64, to: i64) -> Result<bool>;
     /// Cancels a customer's open follow-ups with a note; how many.
     fn cancel_open_followups(&mut self, customer_id: i64, note: &str, now: i64) -> Result<usize>;
     /// Says what the next ownership change of this transaction is (`release`,

@@ -118,7 +118,21 @@ pub fn merge(conn: &Connection, m: &MergeOf) -> Result<i64> {
     for t in CHILDREN {
         origin.insert(t.into(), Value::Object(child_origin(conn, t, others)?));
     }
-    let before = json!({"rows": rows, "tags": tags, "origin": origin});
+    // Work follows the customer (app moves open follow-ups to the survivor's owner);
+    // undo gives each back to whom it was assigned.
+    let mut assignees = Map::new();
+    {
+        let mut s = conn.prepare_cached(
+            "SELECT id, assignee_id FROM followups WHERE customer_id = ?1 AND status = 'open'",
+        )?;
+        for id in &all {
+            for r in s.query_map([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+                let (f, a) = r?;
+                assignees.insert(f.to_string(), json!(a));
+            }
+        }
+    }
+    let before = json!({"rows": rows, "tags": tags, "origin": origin, "assignees": assignees});
     conn.prepare_cached(
         "INSERT INTO merges (survivor_id, merged_ids, before, score, reasons, by_user, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
@@ -186,8 +200,19 @@ pub fn get(conn: &Connection, merge_id: i64) -> Result<(MergeRecord, Value)> {
 /// `domain::merge::check_undo`'s to say).
 pub fn undo(conn: &Connection, merge_id: i64, now: i64) -> Result<()> {
     let (_, before) = get(conn, merge_id)?;
-    // Children go back to the customer they were moved from.
+    // Children go back to the customer they were moved from; open follow-ups to whom
+    // they were assigned.
     restore_children(conn, &before)?;
+    if let Some(map) = before["assignees"].as_object() {
+        let mut s = conn.prepare_cached(
+            "UPDATE followups SET assignee_id = ?2 WHERE id = ?1 AND status = 'open'",
+        )?;
+        for (f, a) in map {
+            if let (Ok(f), Some(a)) = (f.parse::<i64>(), a.as_i64()) {
+                s.execute([f, a])?;
+            }
+        }
+    }
     for row in before["rows"].as_array().cloned().unwrap_or_default() {
         restore_row(conn, &row)?;
     }

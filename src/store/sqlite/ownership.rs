@@ -4,6 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::domain::rules::{ClaimFacts, Rules};
 use crate::error::Result;
+use crate::store::ops::pool::Stray;
 
 /// One row of owner history.
 #[allow(clippy::too_many_arguments)]
@@ -260,4 +261,58 @@ pub fn cancel_open_followups(
              WHERE customer_id = ?1 AND status = 'open'",
         )?
         .execute(params![customer_id, note, now])?)
+}
+
+/// Hands a customer's open follow-ups to `to`: those assigned to `from` (the previous
+/// owner) and those of anyone who is not an active member of `to`'s team. The ids moved.
+pub fn move_open_followups(
+    conn: &Connection,
+    customer_id: i64,
+    from: Option<i64>,
+    to: i64,
+) -> Result<Vec<i64>> {
+    let mut s = conn.prepare_cached(
+        "UPDATE followups SET assignee_id = ?3
+          WHERE customer_id = ?1 AND status = 'open' AND assignee_id <> ?3
+            AND (assignee_id IS ?2 OR assignee_id NOT IN (
+                 SELECT u.id FROM users u
+                  WHERE u.active = 1 AND u.team_id = (SELECT team_id FROM users WHERE id = ?3)))
+          RETURNING id",
+    )?;
+    let ids = s.query_map(params![customer_id, from, to], |r| r.get(0))?;
+    let mut ids: Vec<i64> = ids.collect::<rusqlite::Result<_>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Open follow-ups nobody will do: on a live customer that is in a pool, or assigned to
+/// a deactivated user, or to someone outside the owner's team. (follow-up id, customer
+/// id, assignee id, the customer's owner).
+pub const STRAY_FOLLOWUPS: &str = "SELECT f.id, f.customer_id, f.assignee_id, c.owner_id
+       FROM followups f JOIN customers c ON c.id = f.customer_id
+       JOIN users a ON a.id = f.assignee_id LEFT JOIN users o ON o.id = c.owner_id
+      WHERE f.status = 'open' AND c.deleted_at IS NULL
+        AND (c.owner_id IS NULL OR a.active = 0
+             OR (f.assignee_id <> c.owner_id AND a.team_id <> o.team_id))
+      ORDER BY f.id";
+
+pub fn stray_followups(conn: &Connection) -> Result<Vec<Stray>> {
+    let mut s = conn.prepare(STRAY_FOLLOWUPS)?;
+    let rows = s.query_map([], |r| {
+        Ok(Stray {
+            id: r.get(0)?,
+            customer_id: r.get(1)?,
+            assignee_id: r.get(2)?,
+            owner_id: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Gives one open follow-up to another assignee; false if it is not open.
+pub fn reassign_followup(conn: &Connection, id: i64, to: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE followups SET assignee_id = ?2 WHERE id = ?1 AND status = 'open'")?
+        .execute(params![id, to])?
+        == 1)
 }

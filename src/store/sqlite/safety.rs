@@ -319,6 +319,10 @@ pub fn inconsistencies(conn: &Connection) -> Result<Vec<(String, i64, String)>> 
                                       WHERE e.customer_id = c.id ORDER BY e.id DESC LIMIT 1)",
         ),
         (
+            "open follow-ups nobody will do (customer pooled, assignee deactivated or outside the owner's team)",
+            super::ownership::STRAY_FOLLOWUPS,
+        ),
+        (
             "owned customers without a claim time",
             "SELECT id FROM customers WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND claimed_at IS NULL",
         ),

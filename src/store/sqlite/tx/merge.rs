@@ -1,8 +1,7 @@
 use super::SqliteTx;
 use crate::error::Result;
 use crate::store::ops::merge::{MergeOf, MergeOps, MergeRecord};
-use crate::store::sqlite::{merge, users};
-use crate::store::User;
+use crate::store::sqlite::merge;
 
 impl MergeOps for SqliteTx<'_> {
     fn merge_customers(&mut self, m: &MergeOf) -> Result<i64> {
@@ -15,9 +14,5 @@ impl MergeOps for SqliteTx<'_> {
 
     fn undo_merge(&mut self, merge_id: i64, now: i64) -> Result<()> {
         merge::undo(&self.tx, merge_id, now)
-    }
-
-    fn user_with_id(&mut self, id: i64) -> Result<User> {
-        users::by_id(&self.tx, id)
     }
 }

@@ -1,6 +1,7 @@
 use super::SqliteTx;
 use crate::domain::rules::{ClaimFacts, Rules};
 use crate::error::Result;
+use crate::store::ops::pool::Stray;
 use crate::store::ops::pool::{OwnershipEvent, PoolOps};
 use crate::store::sqlite::{ownership, pools, rules};
 
@@ -85,6 +86,23 @@ impl PoolOps for SqliteTx<'_> {
 
     fn open_followups(&mut self, customer_id: i64) -> Result<i64> {
         ownership::open_followups(&self.tx, customer_id)
+    }
+
+    fn move_open_followups(
+        &mut self,
+        customer_id: i64,
+        from: Option<i64>,
+        to: i64,
+    ) -> Result<Vec<i64>> {
+        ownership::move_open_followups(&self.tx, customer_id, from, to)
+    }
+
+    fn stray_followups(&mut self) -> Result<Vec<Stray>> {
+        ownership::stray_followups(&self.tx)
+    }
+
+    fn reassign_followup(&mut self, id: i64, to: i64) -> Result<bool> {
+        ownership::reassign_followup(&self.tx, id, to)
     }
 
     fn cancel_open_followups(&mut self, customer_id: i64, note: &str, now: i64) -> Result<usize> {
