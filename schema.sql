@@ -46,7 +46,8 @@ CREATE TABLE pool_rules (
     exempt_stages            TEXT    NOT NULL DEFAULT 'loyal',
     max_locked               INTEGER NOT NULL DEFAULT 0,
     fresh_hold_hours         INTEGER NOT NULL DEFAULT 0
-) STRICT;
+, contact_kinds TEXT NOT NULL DEFAULT 'call,email,meeting,visit,wechat', min_contact_chars INTEGER NOT NULL DEFAULT 2, allocate TEXT NOT NULL DEFAULT 'off'
+    CHECK (allocate IN ('off', 'round_robin', 'least_loaded')), allocate_to TEXT NOT NULL DEFAULT '') STRICT;
 
 CREATE TABLE pool_rule_overrides (
     pool_id                  INTEGER NOT NULL REFERENCES pools(id),
@@ -301,4 +302,18 @@ CREATE INDEX customers_email_key ON customers(email_key, phone_key, deleted_at)
 
 CREATE INDEX deals_user_currency ON deals(user_id, currency, amount_minor)
     WHERE voided_at IS NULL;
+
+CREATE TABLE followup_rules (
+    pool_id   INTEGER NOT NULL REFERENCES pools(id),
+    event     TEXT    NOT NULL CHECK (event IN ('claim', 'deal', 'silent')),
+    stage     TEXT    NOT NULL DEFAULT '',
+    action    TEXT    NOT NULL,
+    due_days  INTEGER NOT NULL CHECK (due_days >= 0),
+    PRIMARY KEY (pool_id, event, stage)
+) STRICT;
+
+CREATE TABLE allocation_cursor (
+    pool_id      INTEGER PRIMARY KEY REFERENCES pools(id),
+    last_user_id INTEGER NOT NULL REFERENCES users(id)
+) STRICT;
 

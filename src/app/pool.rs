@@ -68,6 +68,8 @@ pub fn claim(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<Cl
         json!({"owner": me.login}),
         now,
     )?;
+    // The pool's follow-up rule on claim, in the claim's transaction.
+    super::work::plan_on_event(&mut *tx, me, "claim", (id, c.pool_id, &c.stage), me.id, now)?;
     tx.commit()?;
     Ok(Claimed::Claimed)
 }
@@ -284,6 +286,10 @@ fn hand_over(
         after,
         now,
     )?;
+    if c.owner_id.is_none() {
+        // Out of the pool: the pool's follow-up rule on claim applies to the new owner.
+        super::work::plan_on_event(&mut *tx, me, "claim", (id, c.pool_id, &c.stage), to.id, now)?;
+    }
     tx.commit()?;
     Ok(HandedOver::Moved)
 }

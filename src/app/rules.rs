@@ -82,6 +82,9 @@ pub fn set(
     let pid = tx.pool_id(pool)?;
     let before = tx.rules(pid)?;
     let after = apply_changes(&before, changes)?;
+    if changes.allocate_to.is_some() {
+        allocation_targets(&mut *tx, &after.allocate_to)?;
+    }
     tx.save_rules(pid, &after)?;
     tx.audit(Record {
         at: now,
@@ -94,4 +97,25 @@ pub fn set(
     })?;
     tx.commit()?;
     Ok(after)
+}
+
+/// The active members, managers and admins allocation deals to (`team:NAME` or
+/// `users:a,b`), in a stable order (by id); an unknown team or user is an error,
+/// viewers and deactivated users are left out.
+pub fn allocation_targets(tx: &mut dyn Tx, to: &str) -> Result<Vec<User>> {
+    use crate::domain::roles::Role;
+    use crate::domain::rules::{parse_allocate_to, AllocateTo};
+    let mut users = match parse_allocate_to(to)? {
+        AllocateTo::Team(t) => {
+            tx.team_id(&t)?;
+            tx.users(Some(&t), false)?
+        }
+        AllocateTo::Users(list) => list
+            .iter()
+            .map(|l| tx.user(l))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    users.retain(|u| u.active && u.role != Role::Viewer);
+    users.sort_by_key(|u| u.id);
+    Ok(users)
 }

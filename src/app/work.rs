@@ -9,6 +9,7 @@ use super::scope;
 use crate::domain::customer::Customer;
 use crate::domain::dates::check_due;
 use crate::domain::roles::{Action, Role, User};
+use crate::domain::rules::counts_as_contact;
 use crate::domain::work::{self as rules, Kind};
 use crate::error::{Error, Result};
 use crate::store::ops::audit::Record;
@@ -42,6 +43,8 @@ pub struct Logged {
     pub customer: i64,
     pub at: Option<String>,
     pub followup: Option<i64>,
+    /// Whether it moved the recycle clock (the pool's contact_kinds and min_contact_chars).
+    pub counts_as_contact: bool,
 }
 
 /// Logs an interaction (and plans the next step); the recycle clock moves forward.
@@ -63,7 +66,8 @@ pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>)
     };
     let mut tx = store.write()?;
     let c = workable(&mut *tx, me, l.customer)?;
-    let iid = tx.log_interaction(c.id, me.id, l.kind.as_str(), &summary, at, now)?;
+    let counts = counts_as_contact(&tx.rules(c.pool_id)?, l.kind.as_str(), &summary);
+    let iid = tx.log_interaction(c.id, me.id, l.kind.as_str(), &summary, at, counts, now)?;
     let fid = match &next {
         Some((action, due)) => Some(tx.add_followup(
             c.id,
@@ -93,6 +97,7 @@ pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>)
         customer: c.id,
         at: crate::clock::iso_ts(Some(at)),
         followup: fid,
+        counts_as_contact: counts,
     })
 }
 
@@ -282,6 +287,14 @@ pub fn deal_add(
         now,
     )?;
     let stage = tx.customer(c.id)?.stage;
+    plan_on_event(
+        &mut *tx,
+        me,
+        "deal",
+        (c.id, c.pool_id, &stage),
+        c.owner_id.unwrap_or(me.id),
+        now,
+    )?;
     tx.audit(Record {
         at: now,
         actor: &me.login,
@@ -438,4 +451,92 @@ pub fn fix_stray_followups(store: &mut dyn Backend, me: &User, now: i64) -> Resu
     let done = settle_strays(&mut *tx, me, &|_, _| true, "doctor --fix", now)?;
     tx.commit()?;
     Ok(done)
+}
+
+/// The day `now` falls in (UTC until time zones are configurable).
+fn day_of(now: i64) -> NaiveDate {
+    DateTime::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .date_naive()
+}
+
+/// Plans the follow-up a pool's rule asks for when `event` (claim, deal) happens to a
+/// customer at `stage`, for `owner`, in the event's own transaction, audited; its id.
+pub(crate) fn plan_on_event(
+    tx: &mut dyn Tx,
+    me: &User,
+    event: &str,
+    customer: (i64, i64, &str),
+    owner: i64,
+    now: i64,
+) -> Result<Option<i64>> {
+    let (id, pool_id, stage) = customer;
+    let rules = tx.rules(pool_id)?;
+    let Some(rule) = crate::domain::rules::followup_rule(&rules, event, stage) else {
+        return Ok(None);
+    };
+    let due = day_of(now) + chrono::Duration::days(rule.due_days);
+    let fid = tx.add_followup(id, owner, me.id, &due.to_string(), &rule.action, now)?;
+    let assignee = tx.user_by_id(owner)?.login;
+    tx.audit(Record {
+        at: now,
+        actor: &me.login,
+        action: "followup_add",
+        entity: "followup",
+        entity_id: Some(fid),
+        before: None,
+        after: Some(
+            json!({"customer": id, "assignee": assignee, "due": due.to_string(), "rule": event}),
+        ),
+    })?;
+    Ok(Some(fid))
+}
+
+/// The `silent` follow-up rules (run by `pool recycle`): every owned customer due back
+/// within its pool's warn_days that has no open follow-up gets the rule's action, due
+/// that many days before the recycle date (today at the earliest), for its owner. One
+/// transaction per pool; the ids planned.
+pub fn plan_silent(store: &mut dyn Backend, me: &User, now: i64) -> Result<Vec<i64>> {
+    use crate::domain::rules::{followup_rule, recycle_due, DAY};
+    scope::require(me, Action::Recycle)?;
+    let today = day_of(now);
+    let mut planned = Vec::new();
+    let pools = store.read()?.all_pools()?;
+    for (pid, _) in pools {
+        let mut tx = store.write()?;
+        let rules = tx.rules(pid)?;
+        if !rules.followups.iter().any(|f| f.event == "silent") {
+            continue;
+        }
+        for d in tx.due_by(pid, &rules, None, None, now + rules.warn_days * DAY)? {
+            let Some(row) = tx.owned_row(d.id)? else {
+                continue;
+            };
+            let Some((due, _)) = recycle_due(&rules, &row.facts) else {
+                continue;
+            };
+            let Some(rule) = followup_rule(&rules, "silent", &row.facts.stage) else {
+                continue;
+            };
+            if due <= now || due > now + rules.warn_days * DAY || tx.open_followups(d.id)? > 0 {
+                continue;
+            }
+            let on = (day_of(due) - chrono::Duration::days(rule.due_days)).max(today);
+            let (action, owner) = (rule.action.clone(), row.owner_id);
+            let fid = tx.add_followup(d.id, owner, me.id, &on.to_string(), &action, now)?;
+            let assignee = tx.user_by_id(owner)?.login;
+            tx.audit(Record {
+                at: now,
+                actor: &me.login,
+                action: "followup_add",
+                entity: "followup",
+                entity_id: Some(fid),
+                before: None,
+                after: Some(json!({"customer": d.id, "assignee": assignee, "due": on.to_string(), "rule": "silent"})),
+            })?;
+            planned.push(fid);
+        }
+        tx.commit()?;
+    }
+    Ok(planned)
 }

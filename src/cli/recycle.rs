@@ -27,5 +27,15 @@ pub fn run(ctx: &mut Ctx, a: &RecycleArgs) -> Result<()> {
         "recycled"
     };
     out.status(format!("{} customer(s) {verb}", done.len()));
+    if !a.dry_run {
+        // The pools' `silent` follow-up rules: customers about to be recycled get one.
+        let planned = crate::app::work::plan_silent(ctx.store()?, &me, now)?;
+        if !planned.is_empty() {
+            out.status(format!(
+                "{} follow-up(s) planned for customers about to be recycled",
+                planned.len()
+            ));
+        }
+    }
     Ok(())
 }

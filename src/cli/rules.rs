@@ -51,7 +51,7 @@ pub enum RulesCommand {
         pool: String,
     },
     /// Change a pool's rules (admin)
-    Set(SetArgs),
+    Set(Box<SetArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -89,11 +89,36 @@ pub struct SetArgs {
     /// Hours a newly pooled customer can only be assigned by a manager, not claimed
     #[arg(long)]
     pub fresh_hold_hours: Option<i64>,
-    /// Apply the recycle days only to one stage or tag: stage=lead, tag=VIP
+    /// Interaction kinds that count as contact and move the recycle clock, comma-separated
+    /// (default call,email,meeting,visit,wechat: a note does not)
+    #[arg(long, value_name = "KINDS")]
+    pub contact_kinds: Option<String>,
+    /// Characters a contact's summary needs to count as contact (default 2: "." does not)
+    #[arg(long, value_name = "N")]
+    pub min_contact_chars: Option<i64>,
+    /// Deal new leads out automatically (pool allocate, pool import --allocate):
+    /// off, round_robin or least_loaded
+    #[arg(long, value_name = "HOW")]
+    pub allocate: Option<String>,
+    /// Whom allocation deals to: team:NAME or users:a,b,c
+    #[arg(long, value_name = "team:NAME|users:a,b")]
+    pub allocate_to: Option<String>,
+    /// A follow-up rule on an event: claim (a customer gets an owner), deal, or silent
+    /// (a customer is about to be recycled); with --plan and --due-in, or --remove
+    #[arg(long, value_name = "EVENT")]
+    pub on: Option<String>,
+    /// With --on: the follow-up to plan, e.g. "首次联系"
+    #[arg(long, value_name = "ACTION", requires = "on")]
+    pub plan: Option<String>,
+    /// With --on: due so many days after the event (silent: before the recycle date)
+    #[arg(long, value_name = "DAYS", requires = "on")]
+    pub due_in: Option<i64>,
+    /// Apply the recycle days (or the --on rule) only to one stage or tag: stage=lead,
+    /// tag=VIP
     #[arg(long = "for", value_name = "stage=S|tag=T")]
     pub scope: Option<String>,
-    /// With --for: remove that override
-    #[arg(long, requires = "scope")]
+    /// With --for or --on: remove that override or follow-up rule
+    #[arg(long)]
     pub remove: bool,
 }
 
@@ -117,6 +142,10 @@ fn rule_rows(r: &Rules) -> Vec<RuleRow> {
             "exempt_stages" => r.exempt_stages.join(","),
             "max_locked" => r.max_locked.to_string(),
             "fresh_hold_hours" => r.fresh_hold_hours.to_string(),
+            "contact_kinds" => r.contact_kinds.join(","),
+            "min_contact_chars" => r.min_contact_chars.to_string(),
+            "allocate" => r.allocate.clone(),
+            "allocate_to" => r.allocate_to.clone(),
             _ => String::new(),
         }
     };
@@ -141,6 +170,17 @@ fn rule_rows(r: &Rules) -> Vec<RuleRow> {
                 show(o.recycle_no_deal_days)
             ),
             meaning: format!("recycle days for customers with {} {}", o.scope, o.value),
+        });
+    }
+    for f in &r.followups {
+        rows.push(RuleRow {
+            rule: format!("on {}", f.event),
+            value: format!("{} in {} day(s)", f.action, f.due_days),
+            meaning: match (f.event.as_str(), f.stage.is_empty()) {
+                ("silent", true) => "planned when a customer is about to be recycled".into(),
+                (e, true) => format!("planned on every {e}"),
+                (e, false) => format!("planned on {e} for stage {}", f.stage),
+            },
         });
     }
     rows
@@ -169,6 +209,13 @@ pub fn rules(ctx: &mut Ctx, cmd: RulesCommand) -> Result<()> {
                 fresh_hold_hours: a.fresh_hold_hours,
                 scope: a.scope.clone(),
                 remove: a.remove,
+                contact_kinds: a.contact_kinds.clone(),
+                min_contact_chars: a.min_contact_chars,
+                allocate: a.allocate.clone(),
+                allocate_to: a.allocate_to.clone(),
+                on: a.on.clone(),
+                plan: a.plan.clone(),
+                due_in: a.due_in,
             };
             let r = app::set(ctx.store()?, &me, &a.pool, &changes, now)?;
             out.status(format!("rules of pool '{}' updated", a.pool));

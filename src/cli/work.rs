@@ -197,9 +197,14 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     };
     let logged = app::log(ctx.store()?, &me, &l, clock)?;
     out.status(format!(
-        "logged {} on customer {}",
+        "logged {} on customer {}{}",
         l.kind.as_str(),
-        logged.customer
+        logged.customer,
+        if logged.counts_as_contact {
+            ""
+        } else {
+            " (not counted as contact: the pool's contact_kinds / min_contact_chars; the recycle clock did not move)"
+        }
     ));
     out.record(&logged)
 }

@@ -30,7 +30,36 @@ pub struct Rules {
     pub fresh_hold_hours: i64,
     /// Recycle days per stage or tag.
     pub overrides: Vec<Override>,
+    /// Interaction kinds that count as contact (move the recycle clock).
+    pub contact_kinds: Vec<String>,
+    /// A contact's summary must have at least this many characters to count.
+    pub min_contact_chars: i64,
+    /// Lead allocation: `off`, `round_robin` or `least_loaded`.
+    pub allocate: String,
+    /// Whom allocation deals to: `team:NAME` or `users:a,b,c`.
+    pub allocate_to: String,
+    /// Follow-ups planned automatically on events.
+    pub followups: Vec<FollowupRule>,
 }
+
+/// Interaction kinds that count as contact unless a pool says otherwise.
+pub const DEFAULT_CONTACT_KINDS: &[&str] = &["call", "email", "meeting", "visit", "wechat"];
+/// Every interaction kind.
+pub const KINDS: &[&str] = &["call", "email", "meeting", "visit", "wechat", "note"];
+
+/// A follow-up planned automatically: on `event` (claim, deal, silent) for customers at
+/// `stage` ("" = any), `action` due `due_days` later (silent: that many days before the
+/// recycle date).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowupRule {
+    pub event: String,
+    pub stage: String,
+    pub action: String,
+    pub due_days: i64,
+}
+
+/// The events follow-up rules react to.
+pub const FOLLOWUP_EVENTS: &[&str] = &["claim", "deal", "silent"];
 
 impl Default for Rules {
     fn default() -> Self {
@@ -46,6 +75,14 @@ impl Default for Rules {
             max_locked: 0,
             fresh_hold_hours: 0,
             overrides: Vec::new(),
+            contact_kinds: DEFAULT_CONTACT_KINDS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+            min_contact_chars: 2,
+            allocate: "off".into(),
+            allocate_to: String::new(),
+            followups: Vec::new(),
         }
     }
 }
@@ -95,7 +132,42 @@ pub const RULES: &[(&str, &str)] = &[
         "fresh_hold_hours",
         "hours a newly pooled customer can only be assigned by a manager",
     ),
+    (
+        "contact_kinds",
+        "interaction kinds that count as contact and move the recycle clock",
+    ),
+    (
+        "min_contact_chars",
+        "characters a contact's summary needs to count (\".\" does not)",
+    ),
+    (
+        "allocate",
+        "new leads dealt out automatically: off, round_robin or least_loaded",
+    ),
+    (
+        "allocate_to",
+        "whom allocation deals to: team:NAME or users:a,b",
+    ),
 ];
+
+/// Whether an interaction counts as contact under these rules (moves the recycle clock).
+pub fn counts_as_contact(r: &Rules, kind: &str, summary: &str) -> bool {
+    r.contact_kinds.iter().any(|k| k == kind)
+        && summary.trim().chars().count() as i64 >= r.min_contact_chars
+}
+
+/// The follow-up rule for an event and a customer's stage: one for that stage beats one
+/// for any stage.
+pub fn followup_rule<'r>(r: &'r Rules, event: &str, stage: &str) -> Option<&'r FollowupRule> {
+    r.followups
+        .iter()
+        .find(|f| f.event == event && f.stage == stage)
+        .or_else(|| {
+            r.followups
+                .iter()
+                .find(|f| f.event == event && f.stage.is_empty())
+        })
+}
 
 /// What the store knows when someone claims a customer.
 #[derive(Debug, Clone, Default)]
@@ -297,6 +369,16 @@ pub struct RuleChanges {
     pub scope: Option<String>,
     /// With `scope`: remove that override.
     pub remove: bool,
+    /// Comma-separated interaction kinds.
+    pub contact_kinds: Option<String>,
+    pub min_contact_chars: Option<i64>,
+    pub allocate: Option<String>,
+    pub allocate_to: Option<String>,
+    /// A follow-up rule on this event (with `plan` and `due_in`, or `remove`); `scope`
+    /// (`stage=S`) gives its stage.
+    pub on: Option<String>,
+    pub plan: Option<String>,
+    pub due_in: Option<i64>,
 }
 
 /// The largest value each rule may take: beyond these a rule is a typo, and a huge one
@@ -337,7 +419,10 @@ pub fn apply_changes(before: &Rules, ch: &RuleChanges) -> Result<Rules, Error> {
     let mut r = before.clone();
     let contact = non_negative("--recycle-no-contact-days", ch.recycle_no_contact_days)?;
     let deal = non_negative("--recycle-no-deal-days", ch.recycle_no_deal_days)?;
-    if let Some(scope) = &ch.scope {
+    if let Some(event) = &ch.on {
+        followup_change(&mut r, event, ch)?;
+    }
+    if let (Some(scope), None) = (&ch.scope, &ch.on) {
         let (kind, value) = scope
             .split_once('=')
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -411,12 +496,151 @@ pub fn apply_changes(before: &Rules, ch: &RuleChanges) -> Result<Rules, Error> {
             })
             .collect::<Result<_, Error>>()?;
     }
+    if let Some(list) = &ch.contact_kinds {
+        let mut kinds = Vec::new();
+        for k in list
+            .split(',')
+            .map(|k| k.trim().to_lowercase())
+            .filter(|k| !k.is_empty())
+        {
+            if !KINDS.contains(&k.as_str()) {
+                return Err(Error::invalid_hint(
+                    "--contact-kinds",
+                    format!("'{k}' is not an interaction kind"),
+                    format!("use some of {}", KINDS.join(",")),
+                ));
+            }
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+        r.contact_kinds = kinds;
+    }
+    if let Some(n) = ch.min_contact_chars {
+        if !(0..=1000).contains(&n) {
+            return Err(Error::invalid("--min-contact-chars", "use 0 to 1000"));
+        }
+        r.min_contact_chars = n;
+    }
+    if let Some(a) = &ch.allocate {
+        let a = a.trim().to_lowercase().replace('-', "_");
+        if !matches!(a.as_str(), "off" | "round_robin" | "least_loaded") {
+            return Err(Error::invalid(
+                "--allocate",
+                format!("'{a}' is not off, round_robin or least_loaded"),
+            ));
+        }
+        r.allocate = a;
+    }
+    if let Some(t) = &ch.allocate_to {
+        r.allocate_to = parse_allocate_to(t)?.to_string();
+    }
+    if r.allocate != "off" && r.allocate_to.is_empty() {
+        return Err(Error::invalid_hint(
+            "--allocate",
+            "needs whom to deal to",
+            "add --allocate-to team:NAME or --allocate-to users:a,b",
+        ));
+    }
     if r == *before {
         return Err(Error::Usage(
             "nothing to change: pass a rule such as --max-owned 50".into(),
         ));
     }
     Ok(r)
+}
+
+/// Whom allocation deals to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllocateTo {
+    Team(String),
+    Users(Vec<String>),
+}
+
+impl std::fmt::Display for AllocateTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AllocateTo::Team(t) => write!(f, "team:{t}"),
+            AllocateTo::Users(u) => write!(f, "users:{}", u.join(",")),
+        }
+    }
+}
+
+/// `team:NAME` or `users:a,b,c`.
+pub fn parse_allocate_to(s: &str) -> Result<AllocateTo, Error> {
+    let bad = || {
+        Error::invalid_hint(
+            "--allocate-to",
+            format!("'{s}' is not team:NAME or users:a,b"),
+            "e.g. --allocate-to team:sales-east or --allocate-to users:lihua,chen",
+        )
+    };
+    match s.trim().split_once(':') {
+        Some(("team", t)) if !t.trim().is_empty() => Ok(AllocateTo::Team(t.trim().into())),
+        Some(("users", list)) => {
+            let mut users: Vec<String> = Vec::new();
+            for u in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+                if !users.iter().any(|x| x == u) {
+                    users.push(u.into());
+                }
+            }
+            if users.is_empty() {
+                return Err(bad());
+            }
+            Ok(AllocateTo::Users(users))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Adds, replaces or removes the follow-up rule of `--on EVENT [--for stage=S]`.
+fn followup_change(r: &mut Rules, event: &str, ch: &RuleChanges) -> Result<(), Error> {
+    use crate::domain::customer::Stage;
+    let event = event.trim().to_lowercase();
+    if !FOLLOWUP_EVENTS.contains(&event.as_str()) {
+        return Err(Error::invalid(
+            "--on",
+            format!("'{event}' is not claim, deal or silent"),
+        ));
+    }
+    let stage = match &ch.scope {
+        None => String::new(),
+        Some(scope) => match scope.split_once('=') {
+            Some(("stage", v)) => Stage::parse(v.trim())
+                .ok_or_else(|| Error::invalid("--for", format!("'{v}' is not a stage")))?
+                .as_str()
+                .to_string(),
+            _ => {
+                return Err(Error::invalid(
+                    "--for",
+                    format!("'{scope}': a follow-up rule takes --for stage=S"),
+                ))
+            }
+        },
+    };
+    r.followups
+        .retain(|f| !(f.event == event && f.stage == stage));
+    if ch.remove {
+        return Ok(());
+    }
+    let (Some(plan), Some(days)) = (&ch.plan, ch.due_in) else {
+        return Err(Error::Usage(
+            "--on needs --plan ACTION and --due-in DAYS (or --remove)".into(),
+        ));
+    };
+    let action = crate::domain::work::text("--plan", plan)?;
+    if !(0..=365).contains(&days) {
+        return Err(Error::invalid("--due-in", "use 0 to 365 days"));
+    }
+    r.followups.push(FollowupRule {
+        event,
+        stage,
+        action,
+        due_days: days,
+    });
+    r.followups
+        .sort_by(|a, b| (&a.event, &a.stage).cmp(&(&b.event, &b.stage)));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -432,6 +656,90 @@ mod tests {
             last_contact_at: contact_days_ago.map(|d| NOW - d * DAY),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn what_counts_as_contact() {
+        let r = Rules::default();
+        assert!(counts_as_contact(&r, "call", "聊了报价"));
+        assert!(!counts_as_contact(&r, "note", "内部备注很长的一段话"));
+        assert!(!counts_as_contact(&r, "call", "."));
+        assert!(counts_as_contact(&r, "call", "未接"));
+        let ch = RuleChanges {
+            contact_kinds: Some("visit, NOTE".into()),
+            min_contact_chars: Some(0),
+            ..Default::default()
+        };
+        let r = apply_changes(&r, &ch).unwrap();
+        assert_eq!(r.contact_kinds, ["visit", "note"]);
+        assert!(counts_as_contact(&r, "note", "."));
+        assert!(!counts_as_contact(&r, "call", "聊了报价"));
+        let bad = RuleChanges {
+            contact_kinds: Some("fax".into()),
+            ..Default::default()
+        };
+        assert!(apply_changes(&r, &bad).is_err());
+    }
+
+    #[test]
+    fn a_stage_followup_rule_beats_the_any_stage_one() {
+        let mut r = Rules::default();
+        for (stage, plan) in [(None, "首次联系"), (Some("stage=customer"), "老客户回访")] {
+            let ch = RuleChanges {
+                on: Some("claim".into()),
+                scope: stage.map(String::from),
+                plan: Some(plan.into()),
+                due_in: Some(1),
+                ..Default::default()
+            };
+            r = apply_changes(&r, &ch).unwrap();
+        }
+        assert_eq!(
+            followup_rule(&r, "claim", "lead").unwrap().action,
+            "首次联系"
+        );
+        assert_eq!(
+            followup_rule(&r, "claim", "customer").unwrap().action,
+            "老客户回访"
+        );
+        assert!(followup_rule(&r, "deal", "lead").is_none());
+        let rm = RuleChanges {
+            on: Some("claim".into()),
+            remove: true,
+            ..Default::default()
+        };
+        let r = apply_changes(&r, &rm).unwrap();
+        assert!(followup_rule(&r, "claim", "lead").is_none());
+        let bad = RuleChanges {
+            on: Some("birthday".into()),
+            plan: Some("x".into()),
+            due_in: Some(1),
+            ..Default::default()
+        };
+        assert!(apply_changes(&r, &bad).is_err());
+    }
+
+    #[test]
+    fn allocation_needs_someone_to_deal_to() {
+        let r = Rules::default();
+        let ch = RuleChanges {
+            allocate: Some("round-robin".into()),
+            ..Default::default()
+        };
+        assert!(apply_changes(&r, &ch).is_err());
+        let ch = RuleChanges {
+            allocate: Some("round-robin".into()),
+            allocate_to: Some("users: li, wang ,li".into()),
+            ..Default::default()
+        };
+        let r = apply_changes(&r, &ch).unwrap();
+        assert_eq!(r.allocate, "round_robin");
+        assert_eq!(r.allocate_to, "users:li,wang");
+        assert!(parse_allocate_to("group:x").is_err());
+        assert_eq!(
+            parse_allocate_to("team:东区").unwrap(),
+            AllocateTo::Team("东区".into())
+        );
     }
 
     #[test]

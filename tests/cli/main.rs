@@ -5,6 +5,7 @@ mod common;
 mod agenda;
 mod assign;
 mod audit;
+mod automation;
 mod backup;
 mod claim;
 mod concurrency;

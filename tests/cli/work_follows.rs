@@ -155,7 +155,16 @@ fn merge_moves_followups_to_the_survivors_owner_and_undo_gives_them_back() {
     let a = claimed(&env, "lihua", "13800000006");
     let b = claimed(&env, "lihua", "13800000007");
     // An admin had planned work on b for wang, of another team.
-    env.ok(&["followup", "add", &b, "--due", "+1d", "北方的事", "--assignee", "wang"]);
+    env.ok(&[
+        "followup",
+        "add",
+        &b,
+        "--due",
+        "+1d",
+        "北方的事",
+        "--assignee",
+        "wang",
+    ]);
     let m = env.json(&["merge", &a, &b]);
     assert_eq!(open_of(&env, &a), [pair("北方的事", "lihua")]);
     assert!(!stray_check(&env));

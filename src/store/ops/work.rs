@@ -84,8 +84,9 @@ pub struct Watched {
 }
 
 pub trait WorkOps {
-    /// Adds an interaction and moves the customer's last contact (the recycle clock)
-    /// forward, never backwards; its id.
+    /// Adds an interaction and, if it `counts` as contact, moves the customer's last
+    /// contact (the recycle clock) forward, never backwards; its id.
+    #[allow(clippy::too_many_arguments)]
     fn log_interaction(
         &mut self,
         customer_id: i64,
@@ -93,6 +94,7 @@ pub trait WorkOps {
         kind: &str,
         summary: &str,
         at: i64,
+        counts: bool,
         now: i64,
     ) -> Result<i64>;
     /// Plans an open follow-up; its id.

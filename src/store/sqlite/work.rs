@@ -5,8 +5,9 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 
-/// Adds an interaction and moves the customer's last contact (the recycle clock)
-/// forward, never backwards, in the caller's transaction.
+/// Adds an interaction and, if it `counts` as contact, moves the customer's last contact
+/// (the recycle clock) forward, never backwards, in the caller's transaction.
+#[allow(clippy::too_many_arguments)]
 pub fn log_interaction(
     conn: &Connection,
     customer_id: i64,
@@ -14,6 +15,7 @@ pub fn log_interaction(
     kind: &str,
     summary: &str,
     at: i64,
+    counts: bool,
     now: i64,
 ) -> Result<i64> {
     conn.prepare_cached(
@@ -22,9 +24,11 @@ pub fn log_interaction(
     .execute(params![customer_id, user_id, kind, summary, at, now])?;
     let id = conn.last_insert_rowid();
     conn.prepare_cached(
-        "UPDATE customers SET last_contact_at = max(coalesce(last_contact_at, 0), ?2), updated_at = ?3 WHERE id = ?1",
+        "UPDATE customers SET updated_at = ?3,
+            last_contact_at = CASE WHEN ?4 THEN max(coalesce(last_contact_at, 0), ?2) ELSE last_contact_at END
+          WHERE id = ?1",
     )?
-    .execute(params![customer_id, at, now])?;
+    .execute(params![customer_id, at, now, counts])?;
     Ok(id)
 }
 

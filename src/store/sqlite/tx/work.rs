@@ -11,9 +11,19 @@ impl WorkOps for SqliteTx<'_> {
         kind: &str,
         summary: &str,
         at: i64,
+        counts: bool,
         now: i64,
     ) -> Result<i64> {
-        work::log_interaction(&self.tx, customer_id, user_id, kind, summary, at, now)
+        work::log_interaction(
+            &self.tx,
+            customer_id,
+            user_id,
+            kind,
+            summary,
+            at,
+            counts,
+            now,
+        )
     }
 
     fn add_followup(
