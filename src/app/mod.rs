@@ -3,6 +3,7 @@
 //! to decide; writes the change and its audit row; commits; and returns a typed outcome.
 //! No SQL, no driver type and no printing here.
 pub mod agenda;
+pub mod allocate;
 pub mod audit;
 pub mod customer;
 pub mod dedupe;

@@ -77,6 +77,10 @@ pub struct ImportArgs {
     /// they match and the match probability (default: FILE.duplicates.csv next to the file)
     #[arg(long, value_name = "FILE")]
     pub duplicates: Option<PathBuf>,
+    /// Then deal the imported leads out by the pool's allocation rule (pool rules set
+    /// --allocate …); managers and admins
+    #[arg(long, conflicts_with_all = ["owner", "dry_run"])]
+    pub allocate: bool,
 }
 
 fn parse_map(items: &[String]) -> Result<Vec<(String, String)>> {
@@ -296,7 +300,28 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         duplicates: dup_report,
         bar,
     };
+    if a.allocate {
+        ctx.require(Action::Assign)?;
+    }
     let s = app::run(ctx.store()?, &me, reader, &o, &mut sink, now)?;
+    let allocated = match (a.allocate, s.first_id, s.last_id) {
+        (true, Some(first), Some(last)) => {
+            let req = crate::app::allocate::Request {
+                pool: Some(a.pool.clone().unwrap_or_else(|| "public".into())),
+                limit: None,
+                ids: Some((first, last)),
+                dry_run: false,
+            };
+            Some(crate::app::allocate::allocate(
+                ctx.store()?,
+                &me,
+                &req,
+                now,
+            )?)
+        }
+        (true, _, _) => Some(Vec::new()),
+        _ => None,
+    };
     let verb = if a.dry_run {
         "would import"
     } else {
@@ -324,7 +349,15 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             .map(|f| format!(" (see {f})"))
             .unwrap_or_default()
     ));
-    out.record(&s)
+    match allocated {
+        Some(list) => {
+            out.status(format!("allocated {} lead(s)", list.len()));
+            let mut v = serde_json::to_value(&s)?;
+            v["allocated"] = serde_json::to_value(&list)?;
+            out.record(&v)
+        }
+        None => out.record(&s),
+    }
 }
 
 /// The import's reports: the rejects and duplicates files and the progress bar.

@@ -1,6 +1,7 @@
 //! The command line: global options, the command tree, dispatch, and the context
 //! (`Ctx`) every command receives.
 pub mod agenda;
+pub mod allocate;
 pub mod audit_cmd;
 pub mod customer;
 pub mod dedupe;
@@ -120,6 +121,8 @@ pub enum Command {
     Agenda,
     /// Return customers past their pool's rules to the pool (回收); for cron
     Recycle(recycle::RecycleArgs),
+    /// Deal a pool's new leads out to its people by its rule (自动分配); for cron
+    Allocate(allocate::AllocateArgs),
     /// Pools: the public one and team pools
     #[command(subcommand)]
     Pools(rules::PoolsCommand),
@@ -270,6 +273,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Deal(c) => work::deal(&mut ctx, c),
         Command::Agenda => agenda::run(&mut ctx),
         Command::Recycle(a) => recycle::run(&mut ctx, &a),
+        Command::Allocate(a) => allocate::run(&mut ctx, &a),
         Command::Pools(c) => rules::pools(&mut ctx, c),
         Command::Rules(c) => rules::rules(&mut ctx, c),
         Command::Import(a) => import::run(&mut ctx, &a),

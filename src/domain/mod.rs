@@ -1,4 +1,5 @@
 //! Rules with no SQL and no printing: pure functions of data and `now`.
+pub mod allocate;
 pub mod audit;
 pub mod blocking;
 pub mod charts;

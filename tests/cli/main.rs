@@ -3,6 +3,7 @@
 mod common;
 
 mod agenda;
+mod allocate;
 mod assign;
 mod audit;
 mod automation;

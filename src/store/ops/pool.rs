@@ -99,4 +99,17 @@ pub trait PoolOps {
     }
     /// Appends one row of owner history.
     fn record_event(&mut self, e: &OwnershipEvent) -> Result<()>;
+    /// New leads allocation may deal out: pooled customers of a pool nobody has owned
+    /// yet (optionally with ids in a range, for one import), oldest first: (id, stage).
+    fn allocation_candidates(
+        &mut self,
+        pool_id: i64,
+        ids: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>>;
+    /// Customers a user received by claim or allocation since `since`.
+    fn received_since(&mut self, user: i64, since: i64) -> Result<i64>;
+    /// Who got a pool's last allocated lead.
+    fn allocation_cursor(&mut self, pool_id: i64) -> Result<Option<i64>>;
+    fn set_allocation_cursor(&mut self, pool_id: i64, user: i64) -> Result<()>;
 }

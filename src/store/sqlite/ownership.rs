@@ -316,3 +316,49 @@ pub fn reassign_followup(conn: &Connection, id: i64, to: i64) -> Result<bool> {
         .execute(params![id, to])?
         == 1)
 }
+
+pub fn allocation_candidates(
+    conn: &Connection,
+    pool_id: i64,
+    ids: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    let (lo, hi) = ids.unwrap_or((i64::MIN, i64::MAX));
+    let mut s = conn.prepare_cached(
+        "SELECT id, stage FROM customers
+          WHERE owner_id IS NULL AND deleted_at IS NULL AND pool_id = ?1
+            AND previous_owner_id IS NULL AND claimed_at IS NULL
+            AND id BETWEEN ?2 AND ?3
+          ORDER BY id LIMIT ?4",
+    )?;
+    let rows = s.query_map(params![pool_id, lo, hi, limit], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn received_since(conn: &Connection, user: i64, since: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM ownership_events
+              WHERE to_user = ?1 AND at >= ?2
+                AND (event = 'claim' OR (event = 'assign' AND reason LIKE 'allocate%'))",
+        )?
+        .query_row(params![user, since], |r| r.get(0))?)
+}
+
+pub fn allocation_cursor(conn: &Connection, pool_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT last_user_id FROM allocation_cursor WHERE pool_id = ?1")?
+        .query_row([pool_id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_allocation_cursor(conn: &Connection, pool_id: i64, user: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO allocation_cursor (pool_id, last_user_id) VALUES (?1, ?2)
+         ON CONFLICT (pool_id) DO UPDATE SET last_user_id = excluded.last_user_id",
+    )?
+    .execute(params![pool_id, user])?;
+    Ok(())
+}

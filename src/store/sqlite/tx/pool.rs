@@ -122,4 +122,25 @@ impl PoolOps for SqliteTx<'_> {
             e.at,
         )
     }
+
+    fn allocation_candidates(
+        &mut self,
+        pool_id: i64,
+        ids: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        ownership::allocation_candidates(&self.tx, pool_id, ids, limit)
+    }
+
+    fn received_since(&mut self, user: i64, since: i64) -> Result<i64> {
+        ownership::received_since(&self.tx, user, since)
+    }
+
+    fn allocation_cursor(&mut self, pool_id: i64) -> Result<Option<i64>> {
+        ownership::allocation_cursor(&self.tx, pool_id)
+    }
+
+    fn set_allocation_cursor(&mut self, pool_id: i64, user: i64) -> Result<()> {
+        ownership::set_allocation_cursor(&self.tx, pool_id, user)
+    }
 }
