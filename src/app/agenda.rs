@@ -64,7 +64,7 @@ impl Agenda {
 pub fn agenda(store: &mut dyn Backend, me: &User, clock: DateTime<Utc>) -> Result<Agenda> {
     scope::require(me, Action::ReadCustomers)?;
     let now = clock.timestamp();
-    let today = clock.date_naive();
+    let today = crate::clock::today_of(clock);
     let mut tx = store.read()?;
     let mine = FollowupFilter {
         assignee_id: Some(me.id),

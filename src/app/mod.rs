@@ -19,6 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod safety;
 pub mod scope;
+pub mod settings;
 pub mod work;
 
 /// How a changed field appears in the audit log: contacts masked, notes only noted, so

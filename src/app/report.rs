@@ -52,11 +52,9 @@ pub fn require_access_report(me: &User) -> Result<()> {
     Ok(())
 }
 
-/// Midnight (UTC) of a day, as a timestamp.
+/// The start of a local day, as a timestamp.
 fn ts(d: NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp())
-        .unwrap_or(0)
+    crate::clock::start_of(d)
 }
 
 #[derive(Debug, Serialize)]
@@ -279,7 +277,8 @@ pub fn activity(
     }
     let mut tx = read(store, me)?;
     let team = team_scope(&mut *tx, me, team)?;
-    tx.activity(fmt, ts(since), ts(until), team)
+    let from = ts(since);
+    tx.activity(fmt, from, ts(until), team, crate::clock::offset_at(from))
 }
 
 #[derive(Debug, Serialize)]

@@ -51,7 +51,7 @@ pub struct Logged {
 pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>) -> Result<Logged> {
     scope::require(me, Action::Log)?;
     let now = clock.timestamp();
-    let today = clock.date_naive();
+    let today = crate::clock::today_of(clock);
     let summary = rules::text("summary", &l.summary)?;
     let at = match l.at {
         Some(at) => rules::check_logged_at(at, clock)?,
@@ -113,7 +113,7 @@ pub fn followup_add(
 ) -> Result<Followup> {
     scope::require(me, Action::FollowUp)?;
     let now = clock.timestamp();
-    let due = check_due("--due", due, clock.date_naive())?;
+    let due = check_due("--due", due, crate::clock::today_of(clock))?;
     let action = rules::text("action", action)?;
     let mut tx = store.write()?;
     let c = workable(&mut *tx, me, customer)?;
@@ -268,7 +268,7 @@ pub fn deal_add(
 ) -> Result<DealAdded> {
     scope::require(me, Action::Deal)?;
     let now = clock.timestamp();
-    let today = clock.date_naive();
+    let today = crate::clock::today_of(clock);
     let on = rules::check_deal(d.amount_minor, d.on.unwrap_or(today), today)?;
     let product = d
         .product
@@ -453,11 +453,9 @@ pub fn fix_stray_followups(store: &mut dyn Backend, me: &User, now: i64) -> Resu
     Ok(done)
 }
 
-/// The day `now` falls in (UTC until time zones are configurable).
+/// The local day `now` falls in.
 fn day_of(now: i64) -> NaiveDate {
-    DateTime::from_timestamp(now, 0)
-        .unwrap_or_default()
-        .date_naive()
+    crate::clock::today_of(DateTime::from_timestamp(now, 0).unwrap_or_default())
 }
 
 /// Plans the follow-up a pool's rule asks for when `event` (claim, deal) happens to a

@@ -65,7 +65,7 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCommand) -> Result<()> {
             let day = |field: &str, s: &Option<String>| -> Result<Option<i64>> {
                 s.as_deref()
                     .map(|d| {
-                        parse_date(field, d, clock.date_naive()).map(|d| {
+                        parse_date(field, d, crate::clock::today_of(clock)).map(|d| {
                             d.and_hms_opt(0, 0, 0)
                                 .map(|t| t.and_utc().timestamp())
                                 .unwrap_or(0)

@@ -14,6 +14,7 @@ pub mod recycle;
 pub mod report;
 pub mod rules;
 pub mod safety;
+pub mod settings;
 pub mod setup;
 pub mod team;
 pub mod user;
@@ -123,6 +124,9 @@ pub enum Command {
     Recycle(recycle::RecycleArgs),
     /// Deal a pool's new leads out to its people by its rule (自动分配); for cron
     Allocate(allocate::AllocateArgs),
+    /// Settings of the whole database or one team: the time zone
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
     /// Pools: the public one and team pools
     #[command(subcommand)]
     Pools(rules::PoolsCommand),
@@ -230,6 +234,9 @@ impl Ctx {
                 store.location()
             ));
         }
+        // The team's (or the database's) time zone decides "today" from here on.
+        let zone = crate::app::settings::zone_for(&mut *store.read()?, who.user.team_id)?;
+        crate::clock::set_zone(zone);
         self.actor = Some(who.user.clone());
         Ok(who.user)
     }
@@ -274,6 +281,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Agenda => agenda::run(&mut ctx),
         Command::Recycle(a) => recycle::run(&mut ctx, &a),
         Command::Allocate(a) => allocate::run(&mut ctx, &a),
+        Command::Settings(c) => settings::run(&mut ctx, c),
         Command::Pools(c) => rules::pools(&mut ctx, c),
         Command::Rules(c) => rules::rules(&mut ctx, c),
         Command::Import(a) => import::run(&mut ctx, &a),

@@ -185,7 +185,10 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
             .map(|s| parse_when("--at", s, clock))
             .transpose()?;
     let next = match (&a.next, &a.due) {
-        (Some(n), Some(d)) => Some((n.clone(), parse_date("--due", d, clock.date_naive())?)),
+        (Some(n), Some(d)) => Some((
+            n.clone(),
+            parse_date("--due", d, crate::clock::today_of(clock))?,
+        )),
         _ => None,
     };
     let l = app::NewLog {
@@ -210,9 +213,11 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
 }
 
 pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
+    // Who acts first: their team's time zone decides "today".
+    ctx.actor()?;
     let clock = crate::clock::now()?;
     let now = clock.timestamp();
-    let today = clock.date_naive();
+    let today = crate::clock::today_of(clock);
     let out = ctx.out;
     match cmd {
         FollowupCommand::Add {
@@ -305,7 +310,7 @@ fn deal_add(ctx: &mut Ctx, a: DealArgs) -> Result<()> {
     let me = ctx.require(Action::Deal)?;
     let clock = crate::clock::now()?;
     let out = ctx.out;
-    let today = clock.date_naive();
+    let today = crate::clock::today_of(clock);
     let d = app::NewDeal {
         customer: a.id,
         amount_minor: parse_amount(&a.amount)?,

@@ -71,11 +71,15 @@ pub fn parse_when(field: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<U
     }
     for fmt in ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s.trim(), fmt) {
-            return Ok(Utc.from_utc_datetime(&t));
+            if let Some(t) = crate::clock::local_instant(&t) {
+                return Ok(t);
+            }
         }
     }
-    let d = parse_date(field, s, now.date_naive())?;
-    Ok(Utc.from_utc_datetime(&d.and_time(now.time())))
+    let local = now.with_timezone(&crate::clock::zone());
+    let d = parse_date(field, s, local.date_naive())?;
+    Ok(crate::clock::local_instant(&d.and_time(local.time()))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&d.and_time(now.time()))))
 }
 
 /// How far back a date of something that happened may go (10 years), and how far

@@ -346,9 +346,9 @@ pub fn shortest_recycle_days(r: &Rules) -> Option<i64> {
     all.into_iter().filter(|d| *d > 0).min()
 }
 
-/// Start of the day `now` falls in, for the daily claim cap (UTC days for now).
+/// Start of the (local) day `now` falls in, for the daily claim cap.
 pub fn day_start(now: i64) -> i64 {
-    now - now.rem_euclid(DAY)
+    crate::clock::day_start(now)
 }
 
 /// A change to a pool's rules as the admin asked for it (`pool rules set`); None = keep.

@@ -45,7 +45,11 @@ pub fn text(field: &str, s: &str) -> Result<String> {
 /// allowed), not before ten years ago.
 pub fn check_logged_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<i64> {
     if at < now {
-        check_past("--at", at.date_naive(), now.date_naive())?;
+        check_past(
+            "--at",
+            crate::clock::today_of(at),
+            crate::clock::today_of(now),
+        )?;
     }
     if at.timestamp() > now.timestamp() + 300 {
         return Err(Error::invalid(

@@ -38,6 +38,7 @@ mod report;
 mod restore;
 mod roles;
 mod rules;
+mod timezone;
 mod user;
 mod work_follows;
 

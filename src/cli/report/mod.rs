@@ -143,7 +143,7 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
     let env = Env {
         me,
         now: clock.timestamp(),
-        today: clock.date_naive(),
+        today: crate::clock::today_of(clock),
         out: ctx.out,
     };
     let store = ctx.store()?;

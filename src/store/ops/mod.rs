@@ -16,6 +16,7 @@ pub mod pool;
 pub mod recycle;
 pub mod reports;
 pub mod rules;
+pub mod settings;
 pub mod work;
 
 pub use audit::AuditOps;
@@ -28,6 +29,7 @@ pub use pool::PoolOps;
 pub use recycle::RecycleOps;
 pub use reports::ReportOps;
 pub use rules::RulesOps;
+pub use settings::SettingsOps;
 pub use work::WorkOps;
 
 use crate::error::Result;
@@ -45,6 +47,7 @@ pub trait Tx:
     + RecycleOps
     + ReportOps
     + RulesOps
+    + SettingsOps
     + WorkOps
 {
     fn commit(self: Box<Self>) -> Result<()>;

@@ -113,13 +113,15 @@ pub trait ReportOps {
         today: &str,
         week: &str,
     ) -> Result<Vec<FollowupLoad>>;
-    /// Claims, releases, recycles and interactions per period (`fmt`: strftime format).
+    /// Claims, releases, recycles and interactions per period (`fmt`: strftime format)
+    /// of local days `offset` seconds ahead of UTC.
     fn activity(
         &mut self,
         fmt: &str,
         from: i64,
         to: i64,
         team: Option<i64>,
+        offset: i64,
     ) -> Result<Vec<Activity>>;
     fn field_quality(&mut self) -> Result<QualityCounts>;
     /// Customers whose phone or e-mail another live customer has.

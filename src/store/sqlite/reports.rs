@@ -214,20 +214,22 @@ pub fn followup_load(
     rows
 }
 
-/// Per period bucket (`fmt` is a strftime format such as '%Y-%m-%d'), in [from, to).
+/// Per period bucket (`fmt` is a strftime format such as '%Y-%m-%d'), in [from, to);
+/// days are local days `offset` seconds ahead of UTC.
 pub fn activity(
     conn: &Connection,
     fmt: &str,
     from: i64,
     to: i64,
     team: Option<i64>,
+    offset: i64,
 ) -> Result<Vec<Activity>> {
     // Counted per day (integer arithmetic on covering indexes), then the few day rows
     // are bucketed into periods: strftime runs per day, not per event.
     let mut s = conn.prepare_cached(
         "SELECT strftime(?1, day * 86400, 'unixepoch') AS period,
                 sum(claims), sum(releases), sum(recycles), sum(interactions), sum(deals) FROM (
-            SELECT e.at / 86400 AS day, sum(e.event IN ('claim', 'assign')) AS claims,
+            SELECT (e.at + ?5) / 86400 AS day, sum(e.event IN ('claim', 'assign')) AS claims,
                    sum(e.event = 'release') AS releases, sum(e.event = 'recycle') AS recycles,
                    0 AS interactions, 0 AS deals
               FROM ownership_events e INDEXED BY ownership_at
@@ -235,17 +237,17 @@ pub fn activity(
                AND (?4 IS NULL OR coalesce(e.to_user, e.from_user) IN (SELECT id FROM users WHERE team_id = ?4))
              GROUP BY day
             UNION ALL
-            SELECT i.at / 86400, 0, 0, 0, count(*), 0 FROM interactions i INDEXED BY interactions_at
+            SELECT (i.at + ?5) / 86400, 0, 0, 0, count(*), 0 FROM interactions i INDEXED BY interactions_at
              WHERE i.at >= ?2 AND i.at < ?3 AND (?4 IS NULL OR i.user_id IN (SELECT id FROM users WHERE team_id = ?4))
              GROUP BY 1
             UNION ALL
-            SELECT d.created_at / 86400, 0, 0, 0, 0, count(*) FROM deals d INDEXED BY deals_created
+            SELECT (d.created_at + ?5) / 86400, 0, 0, 0, 0, count(*) FROM deals d INDEXED BY deals_created
              WHERE d.created_at >= ?2 AND d.created_at < ?3 AND d.voided_at IS NULL
                AND (?4 IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = ?4))
              GROUP BY 1
          ) GROUP BY period ORDER BY period",
     )?;
-    let rows = collect(s.query_map(params![fmt, from, to, team], |r| {
+    let rows = collect(s.query_map(params![fmt, from, to, team, offset], |r| {
         Ok(Activity {
             period: r.get(0)?,
             claims: r.get(1)?,

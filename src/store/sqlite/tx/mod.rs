@@ -11,6 +11,7 @@ mod pool;
 mod recycle;
 mod reports;
 mod rules;
+mod settings;
 mod work;
 
 use rusqlite::{Transaction, TransactionBehavior};

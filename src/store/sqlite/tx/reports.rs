@@ -49,8 +49,9 @@ impl ReportOps for SqliteTx<'_> {
         from: i64,
         to: i64,
         team: Option<i64>,
+        offset: i64,
     ) -> Result<Vec<Activity>> {
-        reports::activity(&self.tx, fmt, from, to, team)
+        reports::activity(&self.tx, fmt, from, to, team, offset)
     }
 
     fn field_quality(&mut self) -> Result<QualityCounts> {
