@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::scope;
 use crate::domain::customer::Customer;
-use crate::domain::dates::check_due;
+use crate::domain::dates::{check_due, check_not_past};
 use crate::domain::roles::{Action, Role, User};
 use crate::domain::rules::counts_as_contact;
 use crate::domain::work::{self as rules, Kind};
@@ -15,6 +15,21 @@ use crate::error::{Error, Result};
 use crate::store::ops::audit::Record;
 use crate::store::ops::work::{Deal, DealFilter, Followup, FollowupFilter};
 use crate::store::{Backend, Tx};
+
+/// A due date and, optionally, a time of day.
+pub type Due = (NaiveDate, Option<chrono::NaiveTime>);
+
+/// A due date within range and not past (unless `past`), as stored: `2026-12-08` or
+/// `2026-12-08 15:00` (local time; sorts and compares as text).
+fn checked_due(due: Due, clock: DateTime<Utc>, past: bool) -> Result<String> {
+    let local = clock.with_timezone(&crate::clock::zone()).naive_local();
+    let d = check_due("--due", due.0, local.date())?;
+    check_not_past("--due", due, local, past)?;
+    Ok(match due.1 {
+        Some(t) => format!("{d} {}", t.format("%H:%M")),
+        None => d.to_string(),
+    })
+}
 
 /// A live, owned customer that `me` may work on (owner, their manager, or an admin).
 fn workable(tx: &mut dyn Tx, me: &User, id: i64) -> Result<Customer> {
@@ -33,8 +48,10 @@ pub struct NewLog {
     pub summary: String,
     /// When it happened (None: now).
     pub at: Option<DateTime<Utc>>,
-    /// The next step planned in the same go: (action, due date).
-    pub next: Option<(String, NaiveDate)>,
+    /// The next step planned in the same go: (action, due date and time).
+    pub next: Option<(String, Due)>,
+    /// The next step may be due in the past (back-filling).
+    pub past: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,7 +68,6 @@ pub struct Logged {
 pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>) -> Result<Logged> {
     scope::require(me, Action::Log)?;
     let now = clock.timestamp();
-    let today = crate::clock::today_of(clock);
     let summary = rules::text("summary", &l.summary)?;
     let at = match l.at {
         Some(at) => rules::check_logged_at(at, clock)?,
@@ -60,7 +76,7 @@ pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>)
     let next = match &l.next {
         Some((action, due)) => Some((
             rules::text("--next", action)?,
-            check_due("--due", *due, today)?,
+            checked_due(*due, clock, l.past)?,
         )),
         None => None,
     };
@@ -69,14 +85,9 @@ pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>)
     let counts = counts_as_contact(&tx.rules(c.pool_id)?, l.kind.as_str(), &summary);
     let iid = tx.log_interaction(c.id, me.id, l.kind.as_str(), &summary, at, counts, now)?;
     let fid = match &next {
-        Some((action, due)) => Some(tx.add_followup(
-            c.id,
-            c.owner_id.unwrap_or(me.id),
-            me.id,
-            &due.to_string(),
-            action,
-            now,
-        )?),
+        Some((action, due)) => {
+            Some(tx.add_followup(c.id, c.owner_id.unwrap_or(me.id), me.id, due, action, now)?)
+        }
         None => None,
     };
     tx.audit(Record {
@@ -101,23 +112,31 @@ pub fn log(store: &mut dyn Backend, me: &User, l: &NewLog, clock: DateTime<Utc>)
     })
 }
 
-/// Plans a follow-up on a customer `me` works on, for its owner or `assignee`.
+/// A follow-up to plan.
+pub struct NewFollowup {
+    pub customer: i64,
+    pub due: Due,
+    /// The due date may be in the past (back-filling).
+    pub past: bool,
+    pub action: String,
+    /// Who does it (default: the customer's owner).
+    pub assignee: Option<String>,
+}
+
+/// Plans a follow-up on a customer `me` works on, for its owner or the assignee.
 pub fn followup_add(
     store: &mut dyn Backend,
     me: &User,
-    customer: i64,
-    due: NaiveDate,
-    action: &str,
-    assignee: Option<&str>,
+    n: &NewFollowup,
     clock: DateTime<Utc>,
 ) -> Result<Followup> {
     scope::require(me, Action::FollowUp)?;
     let now = clock.timestamp();
-    let due = check_due("--due", due, crate::clock::today_of(clock))?;
-    let action = rules::text("action", action)?;
+    let due = checked_due(n.due, clock, n.past)?;
+    let action = rules::text("action", &n.action)?;
     let mut tx = store.write()?;
-    let c = workable(&mut *tx, me, customer)?;
-    let who = match assignee {
+    let c = workable(&mut *tx, me, n.customer)?;
+    let who = match n.assignee.as_deref() {
         Some(login) => {
             let u = tx.user(login)?;
             rules::check_assignee(me, &u, c.owner_id)?;
@@ -125,7 +144,7 @@ pub fn followup_add(
         }
         None => tx.user_by_id(c.owner_id.unwrap_or(me.id))?,
     };
-    let fid = tx.add_followup(c.id, who.id, me.id, &due.to_string(), &action, now)?;
+    let fid = tx.add_followup(c.id, who.id, me.id, &due, &action, now)?;
     tx.audit(Record {
         at: now,
         actor: &me.login,
@@ -133,7 +152,7 @@ pub fn followup_add(
         entity: "followup",
         entity_id: Some(fid),
         before: None,
-        after: Some(json!({"customer": c.id, "assignee": who.login, "due": due.to_string()})),
+        after: Some(json!({"customer": c.id, "assignee": who.login, "due": due})),
     })?;
     let f = tx.followup(fid)?;
     tx.commit()?;

@@ -3,7 +3,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Ctx;
 use crate::app::work as app;
-use crate::domain::dates::{parse_date, parse_when};
+use crate::domain::dates::{parse_date, parse_due, parse_when};
 use crate::domain::money::{parse_amount, parse_currency};
 use crate::domain::roles::Action;
 use crate::domain::work::period_days;
@@ -48,9 +48,13 @@ pub struct LogArgs {
     /// Plan the next step in the same go (needs --due)
     #[arg(long, value_name = "ACTION", requires = "due")]
     pub next: Option<String>,
-    /// Due date of --next: 2026-12-01, tomorrow, +3d, next monday
+    /// Due date (and time) of --next: 2026-12-01, 12月8日, tomorrow 15:00, 周五, 下周一
+    /// 9:30, 明天下午3点, +3d
     #[arg(long, value_name = "DATE", requires = "next")]
     pub due: Option<String>,
+    /// Allow a --due in the past (back-filling a plan)
+    #[arg(long, requires = "due")]
+    pub past: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,9 +63,13 @@ pub enum FollowupCommand {
     Add {
         /// Customer id
         id: i64,
-        /// Due date: 2026-12-01, tomorrow, +3d, next monday
+        /// Due date and, optionally, time: 2026-12-01, 12-08, 12月8日, tomorrow 15:00,
+        /// 后天, 周五 9:30, 下周一, 明天下午3点, +3d, next monday (local time)
         #[arg(long, value_name = "DATE")]
         due: String,
+        /// Allow a due date in the past (back-filling a plan)
+        #[arg(long)]
+        past: bool,
         /// What to do, e.g. "发合同"
         action: String,
         /// Who does it (default: the customer's owner)
@@ -172,10 +180,6 @@ pub struct DealArgs {
     pub on: Option<String>,
 }
 
-fn text_opt(s: &Option<String>) -> Option<&str> {
-    s.as_deref()
-}
-
 pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let me = ctx.require(Action::Log)?;
     let clock = crate::clock::now()?;
@@ -187,7 +191,7 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
     let next = match (&a.next, &a.due) {
         (Some(n), Some(d)) => Some((
             n.clone(),
-            parse_date("--due", d, crate::clock::today_of(clock))?,
+            parse_due("--due", d, crate::clock::today_of(clock))?,
         )),
         _ => None,
     };
@@ -197,6 +201,7 @@ pub fn log(ctx: &mut Ctx, a: &LogArgs) -> Result<()> {
         summary: a.summary.clone(),
         at,
         next,
+        past: a.past,
     };
     let logged = app::log(ctx.store()?, &me, &l, clock)?;
     out.status(format!(
@@ -223,20 +228,19 @@ pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
         FollowupCommand::Add {
             id,
             due,
+            past,
             action,
             assignee,
         } => {
             let me = ctx.require(Action::FollowUp)?;
-            let due = parse_date("--due", &due, today)?;
-            let f = app::followup_add(
-                ctx.store()?,
-                &me,
-                id,
-                due,
-                &action,
-                text_opt(&assignee),
-                clock,
-            )?;
+            let n = app::NewFollowup {
+                customer: id,
+                due: parse_due("--due", &due, today)?,
+                past,
+                action,
+                assignee,
+            };
+            let f = app::followup_add(ctx.store()?, &me, &n, clock)?;
             out.status(format!(
                 "follow-up {} for {} due {}",
                 f.id, f.assignee, f.due

@@ -16,7 +16,15 @@ fn agenda_lists_my_day_and_the_managers_team() {
     let b = claimed(&env, "lihua", "13800000002");
     env.ok_as(
         "lihua",
-        &["followup", "add", &a, "--due", "2026-11-20", "逾期"],
+        &[
+            "followup",
+            "add",
+            &a,
+            "--due",
+            "2026-11-20",
+            "--past",
+            "逾期",
+        ],
     );
     env.ok_as("lihua", &["followup", "add", &a, "--due", "today", "今天"]);
     env.ok_as("lihua", &["followup", "add", &b, "--due", "+2d", "后天"]);

@@ -22,7 +22,10 @@ fn followups_add_list_done_cancel() {
         ("next monday", "下周一"),
         ("+20d", "很远"),
     ] {
-        env.ok_as("lihua", &["followup", "add", &id, "--due", due, action]);
+        env.ok_as(
+            "lihua",
+            &["followup", "add", &id, "--due", due, "--past", action],
+        );
     }
     let actions = |args: &[&str]| -> Vec<String> {
         env.json_as("lihua", args)
@@ -202,5 +205,49 @@ fn snap_followup_refusals() {
     insta::assert_snapshot!(
         "unknown",
         env.snap_as("lihua", &["followup", "done", "999"])
+    );
+}
+
+#[test]
+fn dates_and_times_people_type_and_a_past_due_needs_past() {
+    let mut env = sales_teams();
+    env.now = "2026-11-25T02:00:00Z".into(); // a Wednesday, 10:00 in 杭州
+    env.ok(&["settings", "set", "timezone", "Asia/Shanghai"]);
+    let id = claimed(&env, "lihua", "13800000031");
+    let due = |when: &str| -> String {
+        env.json_as("lihua", &["followup", "add", &id, "--due", when, "联系"])["due"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(due("周五 9:30"), "2026-11-27 09:30");
+    assert_eq!(due("下周一"), "2026-11-30");
+    assert_eq!(due("12月8日"), "2026-12-08");
+    assert_eq!(due("明天下午3点"), "2026-11-26 15:00");
+    assert_eq!(due("today 16:00"), "2026-11-25 16:00");
+    // Past: a date before today, or a time already gone today.
+    for when in ["2026-11-20", "昨天", "today 09:00"] {
+        let err = env.fails_as("lihua", &["followup", "add", &id, "--due", when, "x"], 6);
+        assert!(err.contains("--past"), "{err}");
+    }
+    env.ok_as(
+        "lihua",
+        &["followup", "add", &id, "--due", "昨天", "--past", "补录"],
+    );
+    // Today's timed follow-up is in today's agenda, after the untimed ones.
+    let a = env.json_as("lihua", &["agenda"]);
+    let today: Vec<&str> = a["today"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["due"].as_str().unwrap())
+        .collect();
+    assert_eq!(today, ["2026-11-25 16:00"]);
+    assert_eq!(a["overdue"].as_array().unwrap().len(), 1);
+    let soon = env.json_as("lihua", &["followup", "list", "--due-within", "2d"]);
+    assert_eq!(
+        soon.as_array().unwrap().len(),
+        4,
+        "yesterday, today, 明天下午, 周五"
     );
 }

@@ -47,6 +47,7 @@ fn shop() -> TestEnv {
             "发合同",
             "--due",
             "2026-11-20",
+            "--past",
         ],
     ); // overdue
     env.ok_as("li", &["followup", "add", "2", "--due", "today", "回访"]);

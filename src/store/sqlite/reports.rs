@@ -198,9 +198,9 @@ pub fn followup_load(
 ) -> Result<Vec<FollowupLoad>> {
     let mut s = conn.prepare_cached(
         "SELECT u.login,
-            sum(f.due < ?2), sum(f.due = ?2), sum(f.due > ?2 AND f.due <= ?3)
+            sum(f.due < ?2), sum(f.due >= ?2 AND f.due <= ?2 || 'T'), sum(f.due > ?2 || 'T' AND f.due <= ?3 || 'T')
          FROM followups f JOIN users u ON u.id = f.assignee_id
-         WHERE f.status = 'open' AND f.due <= ?3 AND (?1 IS NULL OR u.team_id = ?1)
+         WHERE f.status = 'open' AND f.due <= ?3 || 'T' AND (?1 IS NULL OR u.team_id = ?1)
          GROUP BY u.login ORDER BY 2 DESC, u.login",
     )?;
     let rows = collect(s.query_map(params![team, today, week], |r| {

@@ -117,7 +117,8 @@ pub fn list_followups(conn: &Connection, f: &FollowupFilter) -> Result<Vec<Follo
         add(&mut sql, " AND f.due >= ?", d.clone().into());
     }
     if let Some(d) = &f.due_until {
-        add(&mut sql, " AND f.due <= ?", d.clone().into());
+        // Inclusive of the day's timed follow-ups ("2026-12-02 15:00" <= "2026-12-02T").
+        add(&mut sql, " AND f.due <= ? || 'T'", d.clone().into());
     }
     sql.push_str(" ORDER BY f.due, f.id");
     if let Some(l) = f.limit {
