@@ -70,6 +70,10 @@ pub struct Global {
     /// Print no status messages on stderr (errors and warnings still show)
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Table columns to show, in this order (e.g. id,name,phone,owner); without it a
+    /// table drops its least important columns to fit the terminal (or COLUMNS)
+    #[arg(long, global = true, value_name = "A,B,C", value_delimiter = ',')]
+    pub columns: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +177,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(global: Global) -> Ctx {
         let out = Out::new(global.format, global.quiet);
+        output::choose_columns(&global.columns);
         Ctx {
             global,
             out,

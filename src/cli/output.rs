@@ -85,11 +85,11 @@ impl Out {
                 let values: Vec<Map<String, Value>> =
                     rows.iter().map(to_map).collect::<Result<Vec<_>>>()?;
                 let headers: Vec<String> = values[0].keys().cloned().collect();
-                let mut t = self.table();
-                t.set_header(headers.iter().map(|h| self.header(h)));
-                for v in &values {
-                    t.add_row(v.values().map(cell_text));
-                }
+                let cells: Vec<Vec<String>> = values
+                    .iter()
+                    .map(|v| v.values().map(cell_text).collect())
+                    .collect();
+                let t = self.fitted(&headers, &cells)?;
                 writeln!(w, "{t}")?;
             }
         }
@@ -163,6 +163,59 @@ impl Out {
         self.rows(rows, "")
     }
 
+    /// A table of these rows that fits the width: the chosen columns (`--columns`), or
+    /// all, dropping the least important while too wide (said on stderr); what still
+    /// does not fit wraps text, never a number.
+    fn fitted(&self, headers: &[String], rows: &[Vec<String>]) -> Result<Table> {
+        let picked: Vec<usize> = match CHOSEN.get().filter(|c| !c.is_empty()) {
+            Some(chosen) => chosen
+                .iter()
+                .map(|c| {
+                    headers.iter().position(|h| h == c).ok_or_else(|| {
+                        Error::invalid_hint(
+                            "--columns",
+                            format!("'{c}' is not a column here"),
+                            format!("columns: {}", headers.join(",")),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?,
+            None => {
+                let keep = fit_columns(headers, rows, width());
+                if keep.len() < headers.len() {
+                    let hidden: Vec<&str> = (0..headers.len())
+                        .filter(|i| !keep.contains(i))
+                        .map(|i| headers[i].as_str())
+                        .collect();
+                    self.status(format!(
+                        "({} column(s) hidden to fit the width: {}; --columns to choose)",
+                        hidden.len(),
+                        hidden.join(", ")
+                    ));
+                }
+                keep
+            }
+        };
+        let mut t = self.table();
+        t.set_header(picked.iter().map(|&i| self.header(&headers[i])));
+        for r in rows {
+            t.add_row(picked.iter().map(|&i| r[i].as_str()));
+        }
+        if let Some(w) = width() {
+            // Numbers keep their width; text may wrap to fit.
+            t.set_width(w as u16);
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            for (col, &i) in picked.iter().enumerate() {
+                if rows.iter().all(|r| is_number(&r[i])) {
+                    if let Some(c) = t.column_mut(col) {
+                        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+                    }
+                }
+            }
+        }
+        Ok(t)
+    }
+
     pub fn table(&self) -> Table {
         let mut t = Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED);
@@ -185,6 +238,104 @@ impl Out {
             c
         }
     }
+}
+
+/// `--columns`, set once per process.
+static CHOSEN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+pub fn choose_columns(cols: &[String]) {
+    let _ = CHOSEN.set(
+        cols.iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
+    );
+}
+
+/// The width tables fit: `COLUMNS` if set (also when piped), else the terminal's;
+/// None when piped without `COLUMNS` (no limit).
+fn width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c >= 20)
+    {
+        return Some(c);
+    }
+    if std::io::stdout().is_terminal() {
+        return Table::new().width().map(usize::from).filter(|w| *w >= 20);
+    }
+    None
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | ',' | '%'))
+}
+
+/// Columns dropped first when a table is too wide: details before the essentials.
+const LEAST_IMPORTANT: &[&str] = &[
+    "chart",
+    "load",
+    "tags",
+    "email",
+    "source",
+    "pool",
+    "last_contact",
+    "address",
+    "note",
+    "city",
+    "team",
+    "display_name",
+    "company",
+];
+
+/// Which columns (indexes, in order) fit `width`: drop the least important, then from
+/// the right, keeping at least two.
+pub fn fit_columns(headers: &[String], rows: &[Vec<String>], width: Option<usize>) -> Vec<usize> {
+    use unicode_width::UnicodeWidthStr;
+    let mut keep: Vec<usize> = (0..headers.len()).collect();
+    let Some(width) = width else {
+        return keep;
+    };
+    let col_width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].lines().map(|l| l.width()).max().unwrap_or(0))
+            .chain([headers[i].width()])
+            .max()
+            .unwrap_or(0)
+    };
+    // Long text may wrap down to WRAP columns; numbers and short values keep their width.
+    const WRAP: usize = 30;
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            let w = col_width(i);
+            if w > WRAP && !rows.iter().all(|r| is_number(&r[i])) {
+                WRAP.max(headers[i].width())
+            } else {
+                w
+            }
+        })
+        .collect();
+    // "│ a ┆ b │": each column is its content plus a space each side and one rule.
+    let total = |keep: &[usize]| keep.iter().map(|&i| widths[i] + 3).sum::<usize>() + 1;
+    let mut order: Vec<usize> = LEAST_IMPORTANT
+        .iter()
+        .filter_map(|n| headers.iter().position(|h| h == n))
+        .collect();
+    let rest: Vec<usize> = (0..headers.len())
+        .rev()
+        .filter(|i| !order.contains(i))
+        .collect();
+    order.extend(rest);
+    for drop in order {
+        if total(&keep) <= width || keep.len() <= 2 {
+            break;
+        }
+        keep.retain(|&i| i != drop);
+    }
+    keep
 }
 
 pub fn to_map<T: Serialize>(v: &T) -> Result<Map<String, Value>> {

@@ -35,7 +35,10 @@ pub struct CompletionsArgs {
 }
 
 pub fn completions(cmd: &mut clap::Command, args: &CompletionsArgs) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, cmd, "pool", &mut out);
+    // Into memory first: clap_complete panics on a write error, and `| head` closes the
+    // pipe early (a broken pipe is then a quiet exit 0, as for every other output).
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, cmd, "pool", &mut buf);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
     Ok(())
 }

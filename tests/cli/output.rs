@@ -64,3 +64,120 @@ fn a_closed_stderr_never_turns_an_error_into_a_panic() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("exit=4"), "{said}");
 }
+
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    let env = TestEnv::new();
+    let mut child = env
+        .spawn_cmd_as("admin")
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("_pool()"), "{first}");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// Display width of a line (CJK characters take two cells).
+fn cells(line: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(line)
+}
+
+#[test]
+fn tables_fit_the_width_and_never_split_a_number() {
+    let env = TestEnv::new();
+    env.ok(&["demo", "--customers", "300"]);
+    for width in ["100", "72"] {
+        let out = env
+            .cmd()
+            .env("COLUMNS", width)
+            .args(["list", "--limit", "20"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let w: usize = width.parse().unwrap();
+        for line in text.lines() {
+            assert!(cells(line) <= w, "{} > {w}: {line}", cells(line));
+        }
+        // One line per customer: rows do not wrap at 100.
+        if width == "100" {
+            assert_eq!(text.lines().count(), 20 + 4, "{text}");
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("hidden to fit the width"), "{err}");
+    }
+    // Report owners at 60 columns: every number whole on its line.
+    let json = env.json(&["report", "owners"]);
+    let out = env
+        .cmd()
+        .env("COLUMNS", "60")
+        .args(["report", "owners"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for row in json.as_array().unwrap() {
+        let owned = row["owned"].to_string();
+        assert!(
+            text.lines()
+                .any(|l| l.contains(row["user"].as_str().unwrap()) && l.contains(&owned)),
+            "{owned} split: {text}"
+        );
+    }
+    // --columns chooses and orders; an unknown one lists those there are.
+    let out = env
+        .cmd()
+        .args(["list", "--limit", "2", "--columns", "phone,id"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().nth(1).unwrap();
+    assert!(
+        header.find("phone").unwrap() < header.find("id").unwrap(),
+        "{header}"
+    );
+    assert!(!header.contains("company"), "{header}");
+    let err = env.fails_as("admin", &["list", "--columns", "phone,colour"], 6);
+    assert!(err.contains("columns: id,name"), "{err}");
+    // JSON and CSV carry every field whatever the width.
+    let v = env.json(&["list", "--limit", "1"]);
+    assert!(v[0].get("email").is_some() && v[0].get("tags").is_some());
+}
+
+#[test]
+fn json_and_csv_carry_data_only() {
+    let env = TestEnv::new();
+    env.ok(&["demo", "--customers", "200"]);
+    for report in [
+        "summary",
+        "owners",
+        "funnel",
+        "quality",
+        "followups",
+        "stale",
+    ] {
+        let json = env.ok(&["report", report, "--format", "json"]);
+        assert!(
+            !json.contains('█') && !json.contains('▏'),
+            "{report}: {json}"
+        );
+        let csv = env.ok(&["report", report, "--format", "csv"]);
+        assert!(!csv.contains('█'), "{report}: {csv}");
+    }
+    let id = env.pooled("客户", "13800000041").to_string();
+    env.ok(&["claim", &id]);
+    env.ok(&["followup", "add", &id, "--due", "today", "回电, 说\"价格\""]);
+    let csv = env.ok(&["agenda", "--format", "csv"]);
+    assert!(csv.starts_with("section,id,customer,who,due,what"), "{csv}");
+    assert!(csv.lines().count() > 1, "{csv}");
+    assert!(
+        !csv.contains('{') && !csv.contains('['),
+        "JSON inside CSV: {csv}"
+    );
+}
