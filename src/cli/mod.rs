@@ -14,6 +14,7 @@ pub mod report;
 pub mod rules;
 pub mod safety;
 pub mod setup;
+pub mod sheet;
 pub mod team;
 pub mod user;
 pub mod view;
@@ -128,7 +129,8 @@ pub enum Command {
     Rules(rules::RulesCommand),
     /// Import leads from a CSV file (UTF-8, GBK, UTF-16; Chinese or English headers)
     Import(import::ImportArgs),
-    /// Export customers as CSV (default), JSON or JSON lines, with the list filters
+    /// Export customers as CSV (default), JSON, JSON lines or an Excel workbook (xlsx), with
+    /// the list filters
     Export(export::ExportArgs),
     /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access
     #[command(subcommand)]
@@ -240,6 +242,10 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    // A workbook is a file `pool export` writes; refused elsewhere before any work.
+    if cli.global.format == Format::Xlsx && !matches!(cli.command, Command::Export(_)) {
+        return Err(output::xlsx_only_for_export());
+    }
     let mut ctx = Ctx::new(cli.global);
     match cli.command {
         Command::Init => setup::init(&mut ctx),
