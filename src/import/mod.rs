@@ -188,13 +188,15 @@ impl<R: Read> LeadReader<R> {
         let headers: Vec<String> = match rows.next_row() {
             Some(Ok(r)) => r.cells.iter().map(|h| h.trim().to_string()).collect(),
             Some(Err(e)) => return Err(e),
-            None => return Err(Error::invalid(
-                "file",
-                format!(
+            None => {
+                return Err(Error::invalid(
+                    "file",
+                    format!(
                     "sheet '{}' is empty: expected a header row such as 姓名 | 公司 | 手机 | 邮箱",
                     rows.sheet
                 ),
-            )),
+                ))
+            }
         };
         let targets = header_targets(&headers, map)?;
         let rows_hint = Some(rows.rows_hint);

@@ -156,16 +156,19 @@ fn read_rows(mut book: Xlsx<BufReader<File>>, name: &str, send: Sender) {
                 }
             }
         }
-        let text = match (&cell.value, cell.formula) {
+        let text = match (cell_text(&cell.value), cell.formula) {
             // A formula with no cached value: its text, not its result.
-            (DataRef::Empty, Some(f)) if !f.is_empty() => {
+            (t, Some(f)) if t.is_empty() && !f.is_empty() => {
+                // As Excel shows it: without the file format's prefixes of newer
+                // functions (`_xlfn.CONCAT` is CONCAT).
+                let f = f.replace("_xlfn.", "").replace("_xlws.", "");
                 if f.starts_with('=') {
                     f
                 } else {
                     format!("={f}")
                 }
             }
-            (v, _) => cell_text(v),
+            (t, _) => t,
         };
         if text.is_empty() {
             continue;
