@@ -39,9 +39,6 @@ pub struct ImportArgs {
     /// CSV file, or - for stdin, or an Excel workbook (.xlsx: the first sheet, or
     /// --sheet; its first row with text is the header)
     pub file: PathBuf,
-    /// The sheet of an .xlsx workbook to read (default: the first)
-    #[arg(long, value_name = "NAME")]
-    pub sheet: Option<String>,
     /// Map a column to a field: "Mobile=phone" (field may also be custom or ignore); repeatable
     #[arg(long, value_name = "COLUMN=FIELD")]
     pub map: Vec<String>,
@@ -51,6 +48,9 @@ pub struct ImportArgs {
     /// Column separator (default: detected from the header)
     #[arg(long, value_enum)]
     pub delimiter: Option<Delimiter>,
+    /// The sheet of an .xlsx workbook to read (default: the first)
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// What to do with a row the dedupe model calls a duplicate of a customer or an earlier
     /// row (match probability ≥ 0.99 among those sharing a phone, e-mail, or name+company)
     #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
@@ -220,8 +220,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         tags: a.tags.clone(),
     };
     let (reader, size) = if workbook {
-        let reader: LeadReader<Box<dyn Read + Send>> =
-            LeadReader::from_workbook(&a.file, a.sheet.as_deref(), &map, defaults)?;
+        let reader: Input = LeadReader::from_workbook(&a.file, a.sheet.as_deref(), &map, defaults)?;
         (reader, None)
     } else {
         open_csv(a, stdin, &map, defaults)?
@@ -339,13 +338,16 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     out.record(&s)
 }
 
+/// The reader of any input: a CSV file, stdin, or a workbook.
+type Input = LeadReader<Box<dyn Read + Send>>;
+
 /// The CSV input (a file or stdin) and its size, read by a `LeadReader`.
 fn open_csv(
     a: &ImportArgs,
     stdin: bool,
     map: &[(String, String)],
     defaults: Defaults,
-) -> Result<(LeadReader<Box<dyn Read + Send>>, Option<u64>)> {
+) -> Result<(Input, Option<u64>)> {
     let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
         (Box::new(std::io::stdin()), None)
     } else {

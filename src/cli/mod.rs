@@ -127,7 +127,8 @@ pub enum Command {
     /// Pool rules: limits, cooldowns, recycling
     #[command(subcommand)]
     Rules(rules::RulesCommand),
-    /// Import leads from a CSV file (UTF-8, GBK, UTF-16; Chinese or English headers)
+    /// Import leads from a CSV file (UTF-8, GBK, UTF-16) or an Excel workbook (.xlsx); Chinese or
+    /// English headers
     Import(import::ImportArgs),
     /// Export customers as CSV (default), JSON, JSON lines or an Excel workbook (xlsx), with
     /// the list filters
