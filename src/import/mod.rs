@@ -113,6 +113,13 @@ impl<R: Read> LeadReader<R> {
     ) -> Result<Self> {
         let mut head = Vec::with_capacity(SNIFF);
         input.by_ref().take(SNIFF as u64).read_to_end(&mut head)?;
+        if head.starts_with(b"PK\x03\x04") {
+            return Err(Error::invalid_hint(
+                "file",
+                "is a zip file (an .xlsx workbook?), not CSV text",
+                "give a workbook as a file: pool import FILE.xlsx (it cannot be read from stdin)",
+            ));
+        }
         let encoding = detect(&head, charset).map_err(|m| {
             Error::invalid_hint(
                 "file",

@@ -368,6 +368,19 @@ fn xlsx_output_is_never_the_database_and_never_binary_on_other_commands() {
     let e = env.fails_as("admin", &["list", "--format", "xlsx"], 2);
     assert!(e.contains("pool export"), "{e}");
     env.fails_as("admin", &["export", "--format", "xlsx", "--bom"], 2);
+    // No audit row, no workbook: not even an empty file is left.
+    let holder = Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let f = env.dir.path().join("busy.xlsx");
+    let out = env
+        .cmd()
+        .env("POOL_BUSY_TIMEOUT", "1")
+        .args(["export", "--unmasked", "-o", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert!(!f.exists(), "a workbook without an audit row");
+    holder.execute_batch("ROLLBACK").unwrap();
     // Redirected stdout is a file: the workbook goes there.
     let out = env.run_as("admin", &["export", "--format", "xlsx"]);
     assert!(out.status.success());

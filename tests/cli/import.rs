@@ -1100,6 +1100,19 @@ fn xlsx_sheets_by_name_empty_sheets_and_missing_ones() {
     let csv = write(&env, "a.csv", "name,phone\nx,13800000001\n");
     env.fails_as("admin", &["import", &csv, "--sheet", "线索"], 2);
     env.fails_as("admin", &["import", "missing.xlsx"], 3);
+    // A workbook on stdin cannot be read (a zip needs seeking): said so.
+    let out = env
+        .cmd()
+        .args(["import", "-"])
+        .write_stdin(std::fs::read(&f).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        stderr(&out).contains("pool import FILE.xlsx"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
