@@ -10,6 +10,8 @@ pub enum Error {
 
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
+    #[error("the workbook has no sheet '{name}'")]
+    SheetNotFound { name: String, sheets: Vec<String> },
 
     #[error("unknown user '{0}'")]
     UnknownActor(String),
@@ -165,7 +167,7 @@ impl Error {
         use Error::*;
         match self {
             Usage(_) => 2,
-            NotFound { .. } => 3,
+            NotFound { .. } | SheetNotFound { .. } => 3,
             UnknownActor(_)
             | InactiveActor(_)
             | PermissionDenied { .. }
@@ -247,6 +249,10 @@ impl Error {
                 "pool pools list shows which teams see each pool; a manager of such a team can assign it".into()
             }
             NotFound { what: "pool", .. } => "pool pools list shows the pools".into(),
+            SheetNotFound { sheets, .. } => format!(
+                "its sheets are: {} (--sheet NAME; without it, the first sheet is read)",
+                sheets.join(", ")
+            ),
             NotFound { what: "user", .. } => "pool user list shows the users".into(),
             NotFound { what: "customer", .. } => "pool list shows the customers you see".into(),
             LockLimit { .. } => "unlock another customer first: pool unlock ID".into(),

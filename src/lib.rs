@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod demo;
 pub mod domain;
+pub mod encode;
 pub mod error;
 pub mod identity;
 pub mod import;

@@ -58,6 +58,9 @@ pub struct Options {
     /// The input's size in bytes, when known: a large file next to the table is loaded
     /// in bulk mode.
     pub size: Option<u64>,
+    /// Rows the input says it holds (a workbook's dimension): the size says nothing
+    /// about a compressed workbook's rows.
+    pub rows_hint: Option<u64>,
     pub on_duplicate: OnDuplicate,
     /// Into this pool (default: public)…
     pub pool: Option<String>,
@@ -408,7 +411,11 @@ pub fn run<R: Read + Send + 'static>(
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
     // indexes are rebuilt once at the end instead of updated row by row.
     let existing = tx.live_count()?;
-    let expected_rows = o.size.map(|s| s / 150).unwrap_or(0) as i64;
+    let expected_rows = o
+        .rows_hint
+        .or(o.size.map(|s| s / 150))
+        .unwrap_or(0)
+        .min(i64::MAX as u64) as i64;
     let bulk = expected_rows >= 10_000 && expected_rows > existing;
     let mut keymap = KeyMap::default();
     let suspended = if bulk {

@@ -1,26 +1,45 @@
-//! `pool export`: customers out as CSV, JSON or JSON lines, masked by role, with cells a
-//! spreadsheet would run as a formula neutralised. Every export is audit-logged (by
-//! `app::export`, before the first row is written).
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+//! `pool export`: customers out as CSV (UTF-8, with a BOM for Excel, or GBK), JSON, JSON
+//! lines or an Excel workbook, masked by role, with CSV cells a spreadsheet would run as a
+//! formula neutralised. Every export is audit-logged (by `app::export`, before the first
+//! row is written).
+use std::cell::Cell;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::customer::{filter, FilterArgs};
 use super::output::Format;
+use super::sheet::RecordSheet;
 use super::view::{ExportView, COLUMNS};
 use super::Ctx;
 use crate::app::export::{self as app, Export, Sink};
 use crate::domain::customer::Customer;
 use crate::domain::roles::Action;
-use crate::error::Result;
+use crate::encode::{EncodingWriter, TextEncoding};
+use crate::error::{Error, Result};
 
 pub use super::view::guard;
+
+/// The text encoding of a CSV export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CsvEncoding {
+    /// UTF-8 (add --bom for Excel)
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    /// GBK (code page 936), what Chinese Excel opens without asking; a character GBK
+    /// cannot hold (a rare name character such as 𠮷) stops the export with an error
+    /// naming the customer and the column
+    Gbk,
+    /// GB18030: GBK's bytes for every GBK character, and every other character too
+    Gb18030,
+}
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Write to this file instead of stdout (a new file; never the database or any
-    /// SQLite file)
+    /// SQLite file). A FILE ending in .xlsx gets an Excel workbook unless --format says
+    /// otherwise
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Overwrite FILE if it exists (still never a database)
@@ -31,6 +50,15 @@ pub struct ExportArgs {
     /// Export phone, e-mail and address unmasked (managers and admins; audit-logged)
     #[arg(long)]
     pub unmasked: bool,
+    /// Start the CSV with a UTF-8 byte-order mark, so Excel shows its Chinese text
+    /// correctly when the file is double-clicked (CSV in UTF-8 only)
+    #[arg(long)]
+    pub bom: bool,
+    /// Text encoding of a CSV export. For Excel, --bom (UTF-8) or gbk; --format xlsx
+    /// (with -o FILE.xlsx) needs neither: text cells, phones kept as written, header
+    /// row frozen
+    #[arg(long, value_enum, default_value_t = CsvEncoding::Utf8, value_name = "ENCODING")]
+    pub encoding: CsvEncoding,
 }
 
 /// The open output and how customers are written to it.
@@ -38,24 +66,66 @@ enum Writer {
     Csv(Box<csv::Writer<BufWriter<Box<dyn Write>>>>, Vec<String>),
     Json(BufWriter<Box<dyn Write>>, u64),
     Jsonl(BufWriter<Box<dyn Write>>),
+    /// The workbook is assembled (rows in a temporary file) and written out at the end.
+    Xlsx(Option<Box<RecordSheet>>, Option<Box<dyn Write + Send>>),
 }
 
 struct FileSink {
     out: Writer,
     view: ExportView,
     keys: Vec<String>,
+    /// The CSV's encoding when it is not UTF-8: every cell is checked before it is
+    /// written, so an error names the customer and the column.
+    strict: Option<TextEncoding>,
+}
+
+/// The header row: the fixed columns, then `custom.NAME` for each custom field.
+fn headers(keys: &[String]) -> Vec<String> {
+    let mut head: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
+    head.extend(keys.iter().map(|k| format!("custom.{k}")));
+    head
+}
+
+/// Refuses a cell the CSV's encoding cannot hold, naming where it is.
+fn check_cells(enc: &TextEncoding, what: &str, head: &[String], cells: &[String]) -> Result<()> {
+    for (i, cell) in cells.iter().enumerate() {
+        if let Some(c) = enc.unencodable(cell) {
+            return Err(Error::invalid_hint(
+                "export",
+                format!(
+                    "{what}, column '{}': '{c}' (U+{:04X}) cannot be written in {}",
+                    head.get(i).map(String::as_str).unwrap_or("?"),
+                    c as u32,
+                    enc.label()
+                ),
+                "export with --encoding gb18030, or as UTF-8 with --bom, or as --format xlsx",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Sink for FileSink {
     fn begin(&mut self) -> Result<()> {
         match &mut self.out {
             Writer::Csv(c, _) => {
-                let mut head: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
-                head.extend(self.keys.iter().map(|k| format!("custom.{k}")));
-                c.write_record(head.iter().map(|h| guard(h).into_owned()))?;
+                let head: Vec<String> = headers(&self.keys)
+                    .iter()
+                    .map(|h| guard(h).into_owned())
+                    .collect();
+                if let Some(enc) = &self.strict {
+                    check_cells(enc, "the header row", &head, &head)?;
+                }
+                c.write_record(&head)?;
             }
             Writer::Json(w, _) => w.write_all(b"[")?,
             Writer::Jsonl(_) => {}
+            Writer::Xlsx(sheet, _) => {
+                *sheet = Some(Box::new(RecordSheet::new(
+                    "customers",
+                    &headers(&self.keys),
+                )?));
+            }
         }
         Ok(())
     }
@@ -64,7 +134,21 @@ impl Sink for FileSink {
         match &mut self.out {
             Writer::Csv(w, cells) => {
                 self.view.csv_cells(&c, &self.keys, cells);
+                if let Some(enc) = &self.strict {
+                    check_cells(
+                        enc,
+                        &format!("customer {}", c.id),
+                        &headers(&self.keys),
+                        cells,
+                    )?;
+                }
                 w.write_record(&*cells)?;
+            }
+            Writer::Xlsx(sheet, _) => {
+                let rec = self.view.record(&c, &self.keys);
+                if let Some(sheet) = sheet.as_mut() {
+                    sheet.record(&format!("customer {}", c.id), &rec)?;
+                }
             }
             Writer::Json(w, n) => {
                 if *n > 0 {
@@ -92,10 +176,25 @@ impl FileSink {
                 w
             }
             Writer::Jsonl(w) => w,
+            Writer::Xlsx(sheet, out) => {
+                if let (Some(sheet), Some(out)) = (sheet, out) {
+                    let mut out = BufWriter::with_capacity(1 << 16, out);
+                    sheet.finish(&mut out)?;
+                    out.flush()?;
+                }
+                return Ok(());
+            }
         };
         w.flush()?;
         Ok(())
     }
+}
+
+/// Whether a file name asks for a workbook.
+fn is_xlsx(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
 }
 
 pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
@@ -103,12 +202,36 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
     if a.unmasked {
         ctx.require(Action::ExportUnmasked)?;
     }
-    let now = ctx.now()?;
     let out = ctx.out;
     let format = match out.format {
+        Format::Table if a.output.as_deref().is_some_and(is_xlsx) => Format::Xlsx,
         Format::Table => Format::Csv,
         f => f,
     };
+    let text = match (a.encoding, a.bom) {
+        (CsvEncoding::Utf8, false) => None,
+        (CsvEncoding::Utf8, true) => Some(TextEncoding::UTF8_BOM),
+        (_, true) => {
+            return Err(Error::Usage(
+                "--bom is for UTF-8 CSV; GBK and GB18030 files have no byte-order mark".into(),
+            ))
+        }
+        (CsvEncoding::Gbk, false) => Some(TextEncoding::gbk()),
+        (CsvEncoding::Gb18030, false) => Some(TextEncoding::gb18030()),
+    };
+    if text.is_some() && format != Format::Csv {
+        return Err(Error::Usage(
+            "--bom and --encoding are for CSV exports (JSON is UTF-8; a workbook needs neither)"
+                .into(),
+        ));
+    }
+    if format == Format::Xlsx && a.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Error::Usage(
+            "an Excel workbook is binary: pass --output FILE.xlsx (or redirect stdout to a file)"
+                .into(),
+        ));
+    }
+    let now = ctx.now()?;
     let req = Export {
         query: filter(&a.filters)?,
         unmasked: a.unmasked,
@@ -117,10 +240,34 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
     };
     let protect = crate::outfile::Protected::database(&ctx.db_path()?);
     let view = ExportView::new(&me, a.unmasked);
+    // Set once the output file is pool's to write: a failed export removes it again.
+    let created = Cell::new(false);
     let open = |keys: &[String]| -> Result<FileSink> {
-        let sink: Box<dyn Write> = match &a.output {
-            Some(p) => Box::new(crate::outfile::create(p, "--output", &protect, a.force)?),
-            None => Box::new(std::io::stdout().lock()),
+        let file = match &a.output {
+            Some(p) => {
+                let f = crate::outfile::create(p, "--output", &protect, a.force)?;
+                created.set(true);
+                Some(f)
+            }
+            None => None,
+        };
+        if format == Format::Xlsx {
+            let out: Box<dyn Write + Send> = match file {
+                Some(f) => Box::new(f),
+                None => Box::new(std::io::stdout()),
+            };
+            return Ok(FileSink {
+                out: Writer::Xlsx(None, Some(out)),
+                view,
+                keys: keys.to_vec(),
+                strict: None,
+            });
+        }
+        let sink: Box<dyn Write> = match (file, text) {
+            (Some(f), Some(enc)) => Box::new(EncodingWriter::new(f, enc)),
+            (Some(f), None) => Box::new(f),
+            (None, Some(enc)) => Box::new(EncodingWriter::new(std::io::stdout().lock(), enc)),
+            (None, None) => Box::new(std::io::stdout().lock()),
         };
         let w = BufWriter::with_capacity(1 << 16, sink);
         let out = match format {
@@ -130,15 +277,30 @@ pub fn run(ctx: &mut Ctx, a: &ExportArgs) -> Result<()> {
             ),
             Format::Json => Writer::Json(w, 0),
             Format::Jsonl => Writer::Jsonl(w),
+            // Opened above.
+            Format::Xlsx => return Err(Error::Other("workbook opened as text".into())),
         };
         Ok(FileSink {
             out,
             view,
             keys: keys.to_vec(),
+            strict: text.filter(|t| t.encoding != encoding_rs::UTF_8),
         })
     };
-    let (sink, n) = app::export(ctx.store()?, &me, &req, now, open)?;
-    sink.finish()?;
+    let done = app::export(ctx.store()?, &me, &req, now, open).and_then(|(sink, n)| {
+        sink.finish()?;
+        Ok(n)
+    });
+    let n = match done {
+        Ok(n) => n,
+        Err(e) => {
+            // A cut-off file is worse than none: it would be taken for the whole export.
+            if let (true, Some(p)) = (created.get(), &a.output) {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+    };
     out.status(format!(
         "exported {n} customer(s){}{}",
         if a.unmasked {

@@ -1,5 +1,6 @@
-//! `pool import FILE|-`: the arguments, the input and the report files (rejects,
-//! duplicates), the progress bar and the summary. The loader is `app::import`.
+//! `pool import FILE|-`: the arguments, the input (CSV, or an xlsx workbook) and the
+//! report files (rejects, duplicates), the progress bar and the summary. The loader is
+//! `app::import`.
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use clap::{Args, ValueEnum};
 use super::Ctx;
 use crate::app::import::{self as app, Duplicate, Options, Sink};
 use crate::domain::roles::Action;
+use crate::encode::{EncodingWriter, TextEncoding};
 use crate::error::{Error, Result};
 use crate::import::decode::Charset;
 use crate::import::{Defaults, LeadReader, Reject};
@@ -34,17 +36,21 @@ pub enum Delimiter {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// CSV file, or - for stdin
+    /// CSV file, or - for stdin, or an Excel workbook (.xlsx: the first sheet, or
+    /// --sheet; its first row with text is the header)
     pub file: PathBuf,
     /// Map a column to a field: "Mobile=phone" (field may also be custom or ignore); repeatable
     #[arg(long, value_name = "COLUMN=FIELD")]
     pub map: Vec<String>,
-    /// Text encoding of the file
+    /// Text encoding of a CSV file
     #[arg(long, value_enum, default_value_t = Charset::Auto)]
     pub encoding: Charset,
     /// Column separator (default: detected from the header)
     #[arg(long, value_enum)]
     pub delimiter: Option<Delimiter>,
+    /// The sheet of an .xlsx workbook to read (default: the first)
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// What to do with a row the dedupe model calls a duplicate of a customer or an earlier
     /// row (match probability ≥ 0.99 among those sharing a phone, e-mail, or name+company)
     #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
@@ -66,7 +72,9 @@ pub struct ImportArgs {
     pub dry_run: bool,
     /// Where to write rejected rows with their reason (default: FILE.rejects.csv next to
     /// the file, or FILE.rejects-2.csv … if that exists; for stdin, stdin.rejects.csv in
-    /// the current folder); never the database
+    /// the current folder); never the database. It is a CSV in the input's encoding (GBK
+    /// in, GBK out; a BOM if the input had one); for an .xlsx input, a UTF-8 CSV with a
+    /// BOM, which Excel opens
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
     /// Overwrite the --rejects and --duplicates files if they exist (still never a
@@ -101,8 +109,10 @@ const STDIN_REJECTS: &str = "stdin.rejects.csv";
 /// The rejects file: the original cells plus line and reason.
 struct Rejects {
     path: PathBuf,
-    writer: Option<csv::Writer<File>>,
+    writer: Option<csv::Writer<EncodingWriter<File>>>,
     headers: Vec<String>,
+    /// The input's encoding, which the rejects file is written in.
+    text: TextEncoding,
     /// The database's files: the rejects file is never written over them.
     protect: crate::outfile::Protected,
     /// A file named with --rejects, opened (and checked) before the import starts; it is
@@ -117,7 +127,9 @@ impl Rejects {
                 Some((f, _)) => f,
                 None => crate::outfile::create(&self.path, "--rejects", &self.protect, false)?,
             };
-            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(file);
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(EncodingWriter::new(file, self.text));
             let mut head = vec!["line".to_string(), "reason".to_string()];
             head.extend(self.headers.iter().cloned());
             w.write_record(&head)?;
@@ -196,30 +208,27 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             "is the live database or one of its files, not a CSV file",
         ));
     }
-    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        let f = File::open(&a.file).map_err(|e| match e.kind() {
-            // Like every other missing thing: exit 3.
-            std::io::ErrorKind::NotFound => Error::not_found("file", a.file.display()),
-            _ => Error::Other(format!("cannot open {}: {e}", a.file.display())),
-        })?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (
-            Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
-            size,
-        )
-    };
-    let delimiter = a.delimiter.map(|d| match d {
-        Delimiter::Comma => b',',
-        Delimiter::Semicolon => b';',
-        Delimiter::Tab => b'\t',
-    });
+    let workbook = !stdin && crate::import::sheet::is_workbook(&a.file);
+    if !workbook && a.sheet.is_some() {
+        return Err(Error::Usage(
+            "--sheet is for .xlsx workbooks; this input is read as CSV".into(),
+        ));
+    }
+    if workbook && (a.encoding != Charset::Auto || a.delimiter.is_some()) {
+        return Err(Error::Usage(
+            "--encoding and --delimiter are for CSV files, not .xlsx workbooks".into(),
+        ));
+    }
     let defaults = Defaults {
         source: a.source.clone(),
         tags: a.tags.clone(),
     };
-    let reader = LeadReader::new(input, a.encoding, delimiter, &map, defaults)?;
+    let (reader, size) = if workbook {
+        let reader: Input = LeadReader::from_workbook(&a.file, a.sheet.as_deref(), &map, defaults)?;
+        (reader, None)
+    } else {
+        open_csv(a, stdin, &map, defaults)?
+    };
     // A named rejects file is checked now, before any work (and never the database); the
     // default one beside the input takes the first free name, so a re-run never
     // overwrites the last run's rejects nor a file someone else put there.
@@ -266,6 +275,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         path,
         writer: None,
         headers: reader.headers.clone(),
+        text: reader.text.unwrap_or(TextEncoding::UTF8_BOM),
         protect,
         opened,
     });
@@ -286,6 +296,7 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
     let o = Options {
         file: a.file.display().to_string(),
         size,
+        rows_hint: reader.rows_hint,
         on_duplicate: match a.on_duplicate {
             OnDuplicate::Skip => app::OnDuplicate::Skip,
             OnDuplicate::Merge => app::OnDuplicate::Merge,
@@ -358,6 +369,41 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         }
         None => out.record(&s),
     }
+}
+
+/// The reader of any input: a CSV file, stdin, or a workbook.
+type Input = LeadReader<Box<dyn Read + Send>>;
+
+/// The CSV input (a file or stdin) and its size, read by a `LeadReader`.
+fn open_csv(
+    a: &ImportArgs,
+    stdin: bool,
+    map: &[(String, String)],
+    defaults: Defaults,
+) -> Result<(Input, Option<u64>)> {
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if stdin {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(&a.file).map_err(|e| match e.kind() {
+            // Like every other missing thing: exit 3.
+            std::io::ErrorKind::NotFound => Error::not_found("file", a.file.display()),
+            _ => Error::Other(format!("cannot open {}: {e}", a.file.display())),
+        })?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
+            size,
+        )
+    };
+    let delimiter = a.delimiter.map(|d| match d {
+        Delimiter::Comma => b',',
+        Delimiter::Semicolon => b';',
+        Delimiter::Tab => b'\t',
+    });
+    Ok((
+        LeadReader::new(input, a.encoding, delimiter, map, defaults)?,
+        size,
+    ))
 }
 
 /// The import's reports: the rejects and duplicates files and the progress bar.

@@ -16,6 +16,7 @@ pub mod rules;
 pub mod safety;
 pub mod settings;
 pub mod setup;
+pub mod sheet;
 pub mod team;
 pub mod user;
 pub mod view;
@@ -137,9 +138,11 @@ pub enum Command {
     /// Pool rules: limits, cooldowns, recycling
     #[command(subcommand)]
     Rules(rules::RulesCommand),
-    /// Import leads from a CSV file (UTF-8, GBK, UTF-16; Chinese or English headers)
+    /// Import leads from a CSV file (UTF-8, GBK, UTF-16) or an Excel workbook (.xlsx); Chinese or
+    /// English headers
     Import(import::ImportArgs),
-    /// Export customers as CSV (default), JSON or JSON lines, with the list filters
+    /// Export customers as CSV (default), JSON, JSON lines or an Excel workbook (xlsx), with
+    /// the list filters
     Export(export::ExportArgs),
     /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access
     #[command(subcommand)]
@@ -255,6 +258,10 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    // A workbook is a file `pool export` writes; refused elsewhere before any work.
+    if cli.global.format == Format::Xlsx && !matches!(cli.command, Command::Export(_)) {
+        return Err(output::xlsx_only_for_export());
+    }
     let mut ctx = Ctx::new(cli.global);
     match cli.command {
         Command::Init => setup::init(&mut ctx),

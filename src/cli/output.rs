@@ -18,6 +18,9 @@ pub enum Format {
     Jsonl,
     /// CSV with a header row
     Csv,
+    /// An Excel workbook: only `pool export` writes one (hidden here, listed in its help)
+    #[value(hide = true)]
+    Xlsx,
 }
 
 /// What every command needs to know to print. Copy, so it can be taken out of the
@@ -77,6 +80,7 @@ impl Out {
                     rows.iter().map(to_map).collect::<Result<Vec<_>>>()?;
                 write_csv(&mut w, &values)?;
             }
+            Format::Xlsx => return Err(xlsx_only_for_export()),
             Format::Table => {
                 if rows.is_empty() {
                     self.status(empty);
@@ -111,6 +115,7 @@ impl Out {
                 writeln!(w)?;
             }
             Format::Csv => write_csv(&mut w, &[map])?,
+            Format::Xlsx => return Err(xlsx_only_for_export()),
             Format::Table => {
                 let mut t = self.table();
                 for (k, v) in &map {
@@ -336,6 +341,15 @@ pub fn fit_columns(headers: &[String], rows: &[Vec<String>], width: Option<usize
         keep.retain(|&i| i != drop);
     }
     keep
+}
+
+/// `--format xlsx` anywhere but `pool export`.
+pub fn xlsx_only_for_export() -> Error {
+    Error::Usage(
+        "--format xlsx is only for `pool export` (pool export --format xlsx -o FILE.xlsx); \
+         use --format csv or json here"
+            .into(),
+    )
 }
 
 pub fn to_map<T: Serialize>(v: &T) -> Result<Map<String, Value>> {

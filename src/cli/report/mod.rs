@@ -106,6 +106,7 @@ pub(crate) fn emit<T: Serialize, R: Serialize>(
         Format::Json | Format::Jsonl => out.json(data),
         Format::Csv => out.rows(rows, ""),
         Format::Table => draw(out),
+        Format::Xlsx => Err(crate::cli::output::xlsx_only_for_export()),
     }
 }
 
