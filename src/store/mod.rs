@@ -4,6 +4,7 @@
 //! and `commit`), never SQL or a driver type. Each backend keeps its SQL, migrations and
 //! pragmas to itself: `sqlite/` today; a second one implements the same traits.
 pub mod ops;
+pub mod postgres;
 pub mod sqlite;
 
 pub use ops::{Backend, Tx};
