@@ -39,4 +39,5 @@ mod rules;
 mod user;
 
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
+mod pg_backend;
 mod pg_server;

@@ -47,14 +47,14 @@ impl RecycleOps for PgTx<'_> {
                     CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN 'no_deal' ELSE 'no_contact' END
              FROM (
                 SELECT c.id, coalesce(c.name, c.company) AS label, c.owner_id, u.login,
-                       CASE WHEN $2 > 0 THEN greatest(coalesce(c.last_contact_at, c.claimed_at), c.claimed_at) + $2 * 86400 END AS due_nc,
-                       CASE WHEN $3 > 0 AND c.won_at IS NULL THEN c.claimed_at + $3 * 86400 END AS due_nd
+                       CASE WHEN $2::bigint > 0 THEN greatest(coalesce(c.last_contact_at, c.claimed_at), c.claimed_at) + $2::bigint * 86400 END AS due_nc,
+                       CASE WHEN $3::bigint > 0 AND c.won_at IS NULL THEN c.claimed_at + $3::bigint * 86400 END AS due_nd
                   FROM customers c JOIN users u ON u.id = c.owner_id
                  WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL AND c.pool_id = $1 AND NOT c.locked
                    AND NOT (c.stage = ANY ($4::text[]))
                    AND ($5::bigint IS NULL OR c.owner_id = $5) AND ($6::bigint IS NULL OR u.team_id = $6)
              ) x
-             WHERE least(due_nc, due_nd) <= $7
+             WHERE least(due_nc, due_nd) <= $7::bigint
              ORDER BY id",
             &[&pool_id, &nc, &nd, &rules.exempt_stages, &owner, &team, &until],
         )?;
