@@ -54,12 +54,18 @@ impl Pg {
         ));
         let init = postgres::init_server(&pg.url_of(&pg.owner), &pg.login("admin"), "hq")
             .expect("init_server as the owner");
-        assert_eq!(init.applied, ["001-initial", "002-server-rules"]);
+        assert_eq!(
+            init.applied,
+            ["001-initial", "002-server-rules", "003-hidden-pool"]
+        );
         assert_eq!(init.admin.as_deref(), Some(pg.login("admin").as_str()));
         // Idempotent: nothing more to do the second time.
         let again = postgres::init_server(&pg.url_of(&pg.owner), &pg.login("admin"), "hq")
             .expect("init_server again");
-        assert!(again.applied.is_empty() && again.admin.is_none(), "{again:?}");
+        assert!(
+            again.applied.is_empty() && again.admin.is_none(),
+            "{again:?}"
+        );
         Some(pg)
     }
 
@@ -104,7 +110,15 @@ impl Pg {
 
     fn superuser(&self, sql: &str) -> String {
         let out = Command::new("psql")
-            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", &self.conninfo])
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.conninfo,
+            ])
             .args(["-c", sql])
             .stdin(Stdio::null())
             .output()
@@ -251,7 +265,10 @@ fn pg_backend_use_cases_as_each_role() {
         .expect("m3 listed");
 
     // claim: the server's trigger wrote the owner history and the audit row.
-    assert_eq!(pool::claim(&mut m1s, &m1, ids[0], now()).unwrap(), Claimed::Claimed);
+    assert_eq!(
+        pool::claim(&mut m1s, &m1, ids[0], now()).unwrap(),
+        Claimed::Claimed
+    );
     assert_eq!(
         pool::claim(&mut m1s, &m1, ids[0], now()).unwrap(),
         Claimed::AlreadyYours
@@ -413,7 +430,9 @@ fn pg_backend_use_cases_as_each_role() {
     .unwrap();
     assert_eq!((s.imported, s.rejected), (2, 1), "{s:?}");
     assert_eq!(
-        pg.check("SELECT count(*) FROM customers WHERE city IN ('深圳', '广州') AND owner_id IS NULL"),
+        pg.check(
+            "SELECT count(*) FROM customers WHERE city IN ('深圳', '广州') AND owner_id IS NULL"
+        ),
         "2"
     );
 
@@ -429,10 +448,14 @@ fn pg_backend_use_cases_as_each_role() {
         },
     );
     pool::claim(&mut m2s, &m2, ids[3], now()).unwrap();
-    assert!(recycle::run(&mut admin, &root, false, now()).unwrap().is_empty());
+    assert!(recycle::run(&mut admin, &root, false, now())
+        .unwrap()
+        .is_empty());
     let done = recycle::run(&mut admin, &root, false, now() + 40 * 86_400).unwrap();
-    let recycled: Vec<i64> = done.iter().map(|r| r.id).collect();
-    assert!(recycled.contains(&ids[3]), "{recycled:?}");
+    let mut recycled: Vec<i64> = done.iter().map(|r| r.id).collect();
+    recycled.sort();
+    // m3's two (claimed today, never contacted) and m2's one.
+    assert_eq!(recycled, ids[1..4], "{done:?}");
     assert_eq!(
         pg.check(&format!(
             "SELECT event || ':' || coalesce(reason, '') FROM ownership_events WHERE customer_id = {} ORDER BY id DESC LIMIT 1",
@@ -476,8 +499,8 @@ fn pg_backend_use_cases_as_each_role() {
     let mut tx = report::read(&mut admin, &root).unwrap();
     let pooled_now = tx.pooled_per_pool().unwrap();
     assert_eq!(pooled_now[0].key, "public");
-    assert_eq!(pooled_now[0].count, 4, "{pooled_now:?}");
-    assert_eq!(tx.owned_total().unwrap(), 2);
+    assert_eq!(pooled_now[0].count, 6, "{pooled_now:?}");
+    assert_eq!(tx.owned_total().unwrap(), 0);
     let stages = tx.by_stage().unwrap();
     assert_eq!((stages[0].key.as_str(), stages[0].count), ("lead", 6));
     let events = tx.events_between(0, i64::MAX).unwrap();
@@ -485,9 +508,19 @@ fn pg_backend_use_cases_as_each_role() {
     assert_eq!(claims, Some(2));
     drop(tx);
 
-    // deactivate: m3's customers go back, the role may no longer log in.
+    // deactivate: m3's customer goes back, the role may no longer log in.
+    let mut m3s = pg.store("m3");
+    pool::claim(&mut m3s, &m3, ids[1], now()).unwrap();
+    drop(m3s);
     let d = people::deactivate_user(&mut admin, &root, &pg.login("m3"), None, now()).unwrap();
-    assert_eq!(d.customers_returned, 2);
+    assert_eq!(d.customers_returned, 1);
+    assert_eq!(
+        pg.check(&format!(
+            "SELECT owner_id IS NULL FROM customers WHERE id = {}",
+            ids[1]
+        )),
+        "t"
+    );
     assert!(postgres::open(&pg.url_of(&pg.login("m3"))).is_err());
     assert_eq!(
         pg.check(&format!(
@@ -619,8 +652,8 @@ fn pg_backend_actor_is_the_login_role() {
     let mut m1s = pg.store("m1");
     assert_eq!(m1s.login(), pg.login("m1"));
     // A member cannot become someone else.
-    let e = people::identify(&mut m1s, &pg.login("m1"), Some(&pg.login("admin")), now())
-        .unwrap_err();
+    let e =
+        people::identify(&mut m1s, &pg.login("m1"), Some(&pg.login("admin")), now()).unwrap_err();
     assert_eq!(e.exit_code(), 4, "{e}");
     // Not even an admin: on a server --as is refused at the first transaction.
     let login = admin.login().to_string();

@@ -12,10 +12,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "002-server-rules",
         include_str!("migrations/002-server-rules.sql"),
     ),
+    (
+        3,
+        "003-hidden-pool",
+        include_str!("migrations/003-hidden-pool.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

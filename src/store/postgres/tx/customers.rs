@@ -219,7 +219,27 @@ impl CustomerOps for PgTx<'_> {
                     None => format!("{id} (deleted)"),
                 },
             }),
-            None => Err(Error::not_found("customer", id)),
+            None => {
+                // Hidden by row level security in a pool the team does not see: say so,
+                // as SQLite does, rather than "not found".
+                let hidden: Option<String> = self
+                    .one("SELECT pool_private.hidden_pool($1)", &[&id])?
+                    .get(0);
+                match hidden {
+                    Some(pool) => {
+                        let team: String = self
+                            .opt(
+                                "SELECT t.name FROM users u JOIN teams t ON t.id = u.team_id
+                                  WHERE u.login = current_user",
+                                &[],
+                            )?
+                            .map(|r| r.get(0))
+                            .unwrap_or_default();
+                        Err(Error::PoolNotVisible { pool, team })
+                    }
+                    None => Err(Error::not_found("customer", id)),
+                }
+            }
         }
     }
 
