@@ -2,8 +2,9 @@
 //!
 //! `app` code sees only [`Backend`] (open a transaction) and [`Tx`] (named operations
 //! and `commit`), never SQL or a driver type. Each backend keeps its SQL, migrations and
-//! pragmas to itself: `sqlite/` today; a second one implements the same traits.
+//! pragmas to itself: `sqlite/` (the embedded default) and `postgres/` (server mode).
 pub mod ops;
+pub mod postgres;
 pub mod sqlite;
 
 pub use ops::{Backend, Tx};

@@ -43,4 +43,5 @@ mod user;
 mod work_follows;
 
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
+mod pg_backend;
 mod pg_server;

@@ -1,0 +1,153 @@
+//! Server mode's schema: the migrations of `migrations/`, run in order by the database
+//! owner, each in one transaction and recorded in `schema_migrations`; and the first admin.
+use postgres::Client;
+
+use crate::error::{Error, Result};
+
+/// The migrations, in order: (version, name, SQL).
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "001-initial", include_str!("migrations/001-initial.sql")),
+    (
+        2,
+        "002-server-rules",
+        include_str!("migrations/002-server-rules.sql"),
+    ),
+    (
+        3,
+        "003-hidden-pool",
+        include_str!("migrations/003-hidden-pool.sql"),
+    ),
+];
+
+/// The newest schema version this binary knows on PostgreSQL.
+pub const LATEST: i64 = 3;
+
+/// The version table: owner-only (row level security like every other table), so the
+/// clients read the version from `settings` instead.
+const VERSION_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS public.schema_migrations (
+    version     bigint PRIMARY KEY,
+    name        text   NOT NULL,
+    applied_at  bigint NOT NULL
+);
+ALTER TABLE public.schema_migrations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.schema_migrations FORCE ROW LEVEL SECURITY;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_policies WHERE tablename = 'schema_migrations' AND policyname = 'owner_only') THEN
+        CREATE POLICY owner_only ON public.schema_migrations
+            USING (current_user = (SELECT tableowner FROM pg_tables WHERE tablename = 'schema_migrations'))
+            WITH CHECK (current_user = (SELECT tableowner FROM pg_tables WHERE tablename = 'schema_migrations'));
+    END IF;
+END $$;
+";
+
+/// The schema version a client sees: 0 if the database has no pool schema. A role that
+/// is not an active pool user sees no settings row: unknown actor (exit 4).
+pub(crate) fn version(client: &mut Client) -> Result<i64> {
+    let row = client.query_one(
+        "SELECT to_regclass('public.settings') IS NOT NULL,
+                to_regclass('public.customers') IS NOT NULL",
+        &[],
+    )?;
+    let (settings, customers): (bool, bool) = (row.get(0), row.get(1));
+    if !settings {
+        return Ok(i64::from(customers));
+    }
+    let row = client.query_opt(
+        "SELECT value FROM public.settings WHERE key = 'schema_version'",
+        &[],
+    );
+    match row {
+        Ok(Some(r)) => Ok(r.get::<_, String>(0).parse().unwrap_or(0)),
+        Ok(None) | Err(_) => {
+            let login: String = client.query_one("SELECT current_user::text", &[])?.get(0);
+            Err(Error::UnknownActor(login))
+        }
+    }
+}
+
+/// The versions already applied (as the owner).
+fn applied(client: &mut Client) -> Result<Vec<i64>> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('public.schema_migrations') IS NOT NULL",
+            &[],
+        )?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(
+            "SELECT version FROM public.schema_migrations ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// What `pool init --server` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerInit {
+    pub applied: Vec<String>,
+    pub admin: Option<String>,
+}
+
+/// Prepares a pool database on a server, connected as its owner (a non-superuser role
+/// with CREATEROLE that owns the database): runs each pending migration in its own
+/// transaction, recorded in `schema_migrations`, then makes `first_admin_login` (a new
+/// login role) the first admin in `team` through `pool_private.add_user`, unless the
+/// database has users already. Running it again applies only what is missing.
+pub fn init_server(url: &str, first_admin_login: &str, team: &str) -> Result<ServerInit> {
+    let (mut client, location) = super::connect(url)?;
+    let row = client.query_one(
+        "SELECT r.rolsuper OR r.rolbypassrls, d.datdba = r.oid, current_user::text
+           FROM pg_roles r, pg_database d
+          WHERE r.rolname = current_user AND d.datname = current_database()",
+        &[],
+    )?;
+    let (privileged, owns, me): (bool, bool, String) = (row.get(0), row.get(1), row.get(2));
+    if privileged || !owns {
+        return Err(Error::Forbidden(format!(
+            "pool init --server runs as the owner of {location}, a role that is neither a superuser nor BYPASSRLS (row level security would not bind it); connected as '{me}'. Create one: CREATE ROLE pool_owner LOGIN CREATEROLE; CREATE DATABASE pool OWNER pool_owner"
+        )));
+    }
+    let done = applied(&mut client)?;
+    let mut ran = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let mut tx = client.transaction()?;
+        tx.batch_execute(VERSION_TABLE)?;
+        tx.batch_execute(sql)
+            .map_err(|e| Error::Other(format!("migration {name} failed: {e}")))?;
+        tx.execute(
+            "INSERT INTO public.schema_migrations (version, name, applied_at)
+             VALUES ($1, $2, floor(extract(epoch FROM clock_timestamp()))::bigint)",
+            &[version, name],
+        )?;
+        tx.commit()?;
+        ran.push(name.to_string());
+    }
+    let mut tx = client.transaction()?;
+    let users: i64 = tx
+        .query_one("SELECT count(*) FROM public.users", &[])?
+        .get(0);
+    let admin = if users == 0 {
+        crate::identity::check_login(first_admin_login)?;
+        tx.query_one(
+            "SELECT pool_private.add_user($1, $2, 'admin')",
+            &[&first_admin_login, &team],
+        )?;
+        Some(first_admin_login.to_string())
+    } else {
+        None
+    };
+    tx.commit()?;
+    Ok(ServerInit {
+        applied: ran,
+        admin,
+    })
+}

@@ -1,0 +1,178 @@
+//! The PostgreSQL backend (server mode): the same seam as `sqlite/`, on a server that
+//! enforces roles, scope, masking, rules and the audit trail itself (see DESIGN.md).
+//!
+//! The client is the synchronous `postgres` crate: every `pool` command is one short-lived
+//! process with one connection, so an async runtime buys nothing. TLS goes through
+//! `postgres-native-tls` (OpenSSL on Linux), used when the URL asks for `sslmode=require`.
+//!
+//! The acting user is the login role (`current_user`): [`PgStore::login`] names it, and
+//! `--as` is refused (see [`Backend::act_for`] in `tx/mod.rs`).
+mod errors;
+pub mod migrate;
+pub mod tx;
+
+use postgres::config::SslMode;
+use postgres::{Client, Config, NoTls};
+
+use crate::error::{Error, Result};
+
+pub use migrate::{init_server, LATEST};
+
+/// A connection to a pool database on a PostgreSQL server.
+pub struct PgStore {
+    pub(crate) client: Client,
+    /// host:port/dbname as user, without the password (for messages).
+    location: String,
+    /// The login role this connection acts as (`current_user`).
+    login: String,
+    /// Whether changes may be dated by `POOL_NOW` (the actor is an admin).
+    pub(crate) may_simulate: bool,
+    /// `--as` was asked for: every transaction is refused with this message.
+    pub(crate) refused_as: Option<String>,
+}
+
+/// Whether a `--db` value names a PostgreSQL server rather than a SQLite file.
+pub fn is_server_url(db: &str) -> bool {
+    let d = db.trim_start();
+    d.starts_with("postgres://") || d.starts_with("postgresql://")
+}
+
+/// Opens a connection to a pool database: `postgres://user@host:port/db?sslmode=require`,
+/// `postgresql://…`, or a libpq key=value string (`host=… dbname=… user=…`). Missing
+/// parts come from the usual `PG*` variables (PGHOST, PGPORT, PGUSER, PGDATABASE,
+/// PGPASSWORD, PGSSLMODE) where the URL leaves them out.
+pub fn open(url: &str) -> Result<PgStore> {
+    let (client, location) = connect(url)?;
+    let mut store = PgStore {
+        client,
+        location,
+        login: String::new(),
+        may_simulate: false,
+        refused_as: None,
+    };
+    let row = store
+        .client
+        .query_one("SELECT current_user::text", &[])
+        .map_err(Error::from)?;
+    store.login = row.get(0);
+    let found = migrate::version(&mut store.client)?;
+    if found == 0 {
+        return Err(Error::Integrity(format!(
+            "{} is not a pool database (no pool schema); its owner prepares it with pool init --server",
+            store.location
+        )));
+    }
+    if found > LATEST {
+        return Err(Error::SchemaTooNew {
+            found,
+            known: LATEST,
+        });
+    }
+    if found < LATEST {
+        return Err(Error::Other(format!(
+            "the pool database {} is at schema version {found}; its owner upgrades it with pool init --server",
+            store.location
+        )));
+    }
+    Ok(store)
+}
+
+impl PgStore {
+    /// The login role this connection acts as: the pool user of every command.
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+}
+
+/// Parses the connection string, fills the gaps from PG* variables, connects (with TLS
+/// when asked); the client and a printable location.
+pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
+    let mut config: Config = url.parse().map_err(|e| {
+        Error::invalid_hint(
+            "--db",
+            format!("not a PostgreSQL connection string: {e}"),
+            "use postgres://USER@HOST:PORT/DATABASE (add ?sslmode=require for TLS), or host=… dbname=… user=…",
+        )
+    })?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if config.get_hosts().is_empty() {
+        match env("PGHOST") {
+            Some(h) if h.starts_with('/') => {
+                config.host_path(h);
+            }
+            Some(h) => {
+                config.host(&h);
+            }
+            None => {
+                config.host_path("/var/run/postgresql");
+            }
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(p) = env("PGPORT").and_then(|p| p.parse::<u16>().ok()) {
+            config.port(p);
+        }
+    }
+    if config.get_user().is_none() {
+        let user = env("PGUSER")
+            .or_else(|| uzers::get_current_username().map(|u| u.to_string_lossy().into_owned()));
+        if let Some(u) = user {
+            config.user(&u);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(d) = env("PGDATABASE") {
+            config.dbname(&d);
+        }
+    }
+    if config.get_password().is_none() {
+        if let Some(p) = env("PGPASSWORD") {
+            config.password(p);
+        }
+    }
+    if !url.contains("sslmode") {
+        match env("PGSSLMODE").as_deref() {
+            Some("require") | Some("verify-ca") | Some("verify-full") => {
+                config.ssl_mode(SslMode::Require);
+            }
+            Some("disable") => {
+                config.ssl_mode(SslMode::Disable);
+            }
+            _ => {}
+        }
+    }
+    config.application_name("pool");
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    let location = describe(&config);
+    let client = if config.get_ssl_mode() == SslMode::Disable {
+        config.connect(NoTls)
+    } else {
+        let tls = native_tls::TlsConnector::builder()
+            .build()
+            .map_err(|e| Error::Other(format!("cannot set up TLS: {e}")))?;
+        config.connect(postgres_native_tls::MakeTlsConnector::new(tls))
+    };
+    let client = client.map_err(|e| {
+        Error::Other(format!(
+            "cannot connect to the pool database {location}: {e}"
+        ))
+    })?;
+    Ok((client, location))
+}
+
+fn describe(config: &Config) -> String {
+    use postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or(""),
+        config.get_dbname().unwrap_or("")
+    )
+}
