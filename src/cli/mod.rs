@@ -8,6 +8,7 @@ pub mod dedupe;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod notify;
 pub mod output;
 pub mod pool;
 pub mod recycle;
@@ -123,6 +124,8 @@ pub enum Command {
     Recycle(recycle::RecycleArgs),
     /// Deal a pool's new leads out to its people by its rule (自动分配); for cron
     Allocate(allocate::AllocateArgs),
+    /// Send each person's digest of overdue and recycled customers (webhook, e-mail); for cron
+    Notify(notify::NotifyArgs),
     /// Pools: the public one and team pools
     #[command(subcommand)]
     Pools(rules::PoolsCommand),
@@ -274,6 +277,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Agenda => agenda::run(&mut ctx),
         Command::Recycle(a) => recycle::run(&mut ctx, &a),
         Command::Allocate(a) => allocate::run(&mut ctx, &a),
+        Command::Notify(a) => notify::run(&mut ctx, a),
         Command::Pools(c) => rules::pools(&mut ctx, c),
         Command::Rules(c) => rules::rules(&mut ctx, c),
         Command::Import(a) => import::run(&mut ctx, &a),
