@@ -74,10 +74,12 @@ impl Net {
         let bad = |what: &str| Fail::Permanent(format!("not an e-mail address: {what}"));
         let from: Mailbox = from.parse().map_err(|_| bad("the sender"))?;
         let to: Mailbox = to.parse().map_err(|_| bad("the recipient"))?;
-        let part = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(
-            Body::new_with_encoding(text.to_string(), ContentTransferEncoding::EightBit)
-                .map_err(|_| Fail::Permanent("the text cannot be sent as 8bit".into()))?,
-        );
+        // Base64: safe through any relay, whatever the text's script and line lengths.
+        let body = Body::new_with_encoding(text.to_string(), ContentTransferEncoding::Base64)
+            .unwrap_or_else(Body::new);
+        let part = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(body);
         let msg = lettre::Message::builder()
             .from(from)
             .to(to)
