@@ -221,14 +221,29 @@ fn digest_of(
     })
 }
 
+/// What a run decided in its snapshot.
+struct Plan {
+    team_id: Option<i64>,
+    last_event: i64,
+    digests: Vec<Digest>,
+    planned: Vec<Planned>,
+}
+
+/// One team as its people's digests need it.
+struct TeamView {
+    /// Every user id of the team (a customer owned by none of them is another team's).
+    members: HashSet<i64>,
+    /// The team's overdue open follow-ups.
+    due: Vec<Followup>,
+    /// Its people flagged by the access report.
+    flagged: Vec<AccessItem>,
+    /// Recycle events after this id, at or after this time.
+    window: (i64, i64),
+}
+
 /// Reads everything a run needs in one snapshot: the digests and, per channel, what it
 /// has not had yet.
-fn plan(
-    tx: &mut dyn Tx,
-    me: &User,
-    opts: &Options,
-    clock: DateTime<Utc>,
-) -> Result<(Option<i64>, i64, Vec<Digest>, Vec<Planned>)> {
+fn plan(tx: &mut dyn Tx, me: &User, opts: &Options, clock: DateTime<Utc>) -> Result<Plan> {
     let now = clock.timestamp();
     let today = clock.date_naive();
     let team_id = match &opts.team {
@@ -262,8 +277,7 @@ fn plan(
         })
         .collect();
     let teams: BTreeSet<i64> = people.iter().map(|p| p.team_id).collect();
-    let mut per_team: HashMap<i64, (HashSet<i64>, Vec<Followup>, Vec<AccessItem>, (i64, i64))> =
-        HashMap::new();
+    let mut per_team: HashMap<i64, TeamView> = HashMap::new();
     let all = tx.users(None, true)?;
     for t in teams {
         let members: HashSet<i64> = all
@@ -295,21 +309,29 @@ fn plan(
                 None => (0, now - 7 * 86_400),
             },
         };
-        per_team.insert(t, (members, due, team_flagged, window));
+        per_team.insert(
+            t,
+            TeamView {
+                members,
+                due,
+                flagged: team_flagged,
+                window,
+            },
+        );
     }
     let all_flagged: Vec<AccessItem> = flagged.into_iter().map(|(_, a)| a).collect();
     let mut digests = Vec::new();
     let mut planned = Vec::new();
     for p in &people {
-        let Some((members, due, team_flagged, window)) = per_team.get(&p.team_id) else {
+        let Some(t) = per_team.get(&p.team_id) else {
             continue;
         };
         let flagged = if p.role == Role::Admin {
             &all_flagged
         } else {
-            team_flagged
+            &t.flagged
         };
-        let d = digest_of(tx, p, *window, due, members, flagged, opts, clock)?;
+        let d = digest_of(tx, p, t.window, &t.due, &t.members, flagged, opts, clock)?;
         if d.is_empty() {
             continue;
         }
@@ -336,7 +358,12 @@ fn plan(
         }
         digests.push(d);
     }
-    Ok((team_id, last_event, digests, planned))
+    Ok(Plan {
+        team_id,
+        last_event,
+        digests,
+        planned,
+    })
 }
 
 /// The message a planned delivery sends; None when the person has no e-mail address.
@@ -368,7 +395,12 @@ pub fn notify(
     if opts.escalate_days < 1 {
         return Err(Error::invalid("--escalate-after", "must be 1 day or more"));
     }
-    let (team_id, last_event, digests, planned) = {
+    let Plan {
+        team_id,
+        last_event,
+        digests,
+        planned,
+    } = {
         let mut tx = store.read()?;
         plan(&mut *tx, me, opts, clock)?
     };
