@@ -246,6 +246,8 @@ struct TeamView {
 fn plan(tx: &mut dyn Tx, me: &User, opts: &Options, clock: DateTime<Utc>) -> Result<Plan> {
     let now = clock.timestamp();
     let today = clock.date_naive();
+    // The role first: a member learns nothing about which teams exist.
+    check_run(me, None)?;
     let team_id = match &opts.team {
         Some(t) => Some(tx.team_id(t)?),
         None if me.role == Role::Manager => Some(me.team_id),

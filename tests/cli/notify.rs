@@ -535,6 +535,7 @@ fn only_admins_configure_channels_and_only_they_see_the_urls() {
     // Members and viewers do not run notify; a manager only for their team.
     env.fails_as("lihua", &["notify"], 4);
     env.fails_as("lin", &["notify"], 4);
+    env.fails_as("lihua", &["notify", "--team", "no-such-team"], 4);
     env.fails_as("zhao", &["notify", "--team", "sales-north", "--dry-run"], 4);
     env.fails_as("lihua", &["notify", "channel", "remove", "1"], 4);
     env.ok(&["notify", "channel", "remove", "1"]);
