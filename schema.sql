@@ -18,7 +18,7 @@ CREATE TABLE users (
     active          INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
     created_at      INTEGER NOT NULL,
     deactivated_at  INTEGER
-) STRICT;
+, email TEXT) STRICT;
 
 CREATE INDEX users_team ON users(team_id);
 
@@ -316,4 +316,37 @@ CREATE TABLE allocation_cursor (
     pool_id      INTEGER PRIMARY KEY REFERENCES pools(id),
     last_user_id INTEGER NOT NULL REFERENCES users(id)
 ) STRICT;
+
+CREATE TABLE notify_channels (
+    id          INTEGER PRIMARY KEY,
+    team_id     INTEGER NOT NULL REFERENCES teams(id),
+    kind        TEXT    NOT NULL CHECK (kind IN ('webhook', 'smtp')),
+    preset      TEXT    NOT NULL DEFAULT 'generic' CHECK (preset IN ('generic', 'wecom', 'dingtalk', 'email')),
+    target      TEXT    NOT NULL,
+    sender      TEXT,
+    created_by  INTEGER NOT NULL REFERENCES users(id),
+    created_at  INTEGER NOT NULL,
+    removed_at  INTEGER
+) STRICT;
+
+CREATE INDEX notify_channels_team ON notify_channels(team_id);
+
+CREATE TABLE notify_runs (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    by_user     INTEGER NOT NULL REFERENCES users(id),
+    team_id     INTEGER REFERENCES teams(id),
+    last_event  INTEGER NOT NULL,
+    digests     INTEGER NOT NULL,
+    sent        INTEGER NOT NULL,
+    failed      INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE notify_sent (
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    channel_id  INTEGER NOT NULL REFERENCES notify_channels(id),
+    item        TEXT    NOT NULL,
+    run_id      INTEGER NOT NULL REFERENCES notify_runs(id),
+    PRIMARY KEY (user_id, channel_id, item)
+) STRICT, WITHOUT ROWID;
 

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod deliver;
 pub mod demo;
 pub mod domain;
 pub mod encode;

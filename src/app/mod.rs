@@ -12,6 +12,7 @@ pub mod export;
 pub mod import;
 pub mod matching;
 pub mod merge;
+pub mod notify;
 pub mod people;
 pub mod pool;
 pub mod recycle;

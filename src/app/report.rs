@@ -364,14 +364,21 @@ pub fn access(
 ) -> Result<(NaiveDate, f64, Vec<Access>)> {
     require_access_report(me)?;
     let since = since.unwrap_or(today - Duration::days(7));
+    let mut tx = read(store, me)?;
+    let (days, rows) = access_rows(&mut *tx, since, now)?;
+    Ok((since, days, rows))
+}
+
+/// The access report's rows in a snapshot already open (`pool notify` reads the flagged
+/// ones): the window's length in days and who read or exported anything, flagged.
+pub fn access_rows(tx: &mut dyn Tx, since: NaiveDate, now: i64) -> Result<(f64, Vec<Access>)> {
     let from = ts(since);
     let days = ((now - from) as f64 / 86_400.0).max(1.0);
-    let mut tx = read(store, me)?;
     let mut rows = tx.access(from, now + 1)?;
     for r in &mut rows {
         let volume = (r.unmasked_rows + r.exported_rows) as f64;
         r.flagged = volume >= 100.0 && volume > 3.0 * r.usual_rows_per_day * days;
     }
     rows.retain(|r| r.unmasked_views + r.exports > 0);
-    Ok((since, days, rows))
+    Ok((days, rows))
 }

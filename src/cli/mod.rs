@@ -8,6 +8,7 @@ pub mod dedupe;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod notify;
 pub mod output;
 pub mod pool;
 pub mod recycle;
@@ -132,6 +133,8 @@ pub enum Command {
     /// Settings of the whole database or one team: the time zone
     #[command(subcommand)]
     Settings(settings::SettingsCommand),
+    /// Send each person's digest of overdue and recycled customers (webhook, e-mail); for cron
+    Notify(notify::NotifyArgs),
     /// Pools: the public one and team pools
     #[command(subcommand)]
     Pools(rules::PoolsCommand),
@@ -294,6 +297,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Recycle(a) => recycle::run(&mut ctx, &a),
         Command::Allocate(a) => allocate::run(&mut ctx, &a),
         Command::Settings(c) => settings::run(&mut ctx, c),
+        Command::Notify(a) => notify::run(&mut ctx, a),
         Command::Pools(c) => rules::pools(&mut ctx, c),
         Command::Rules(c) => rules::rules(&mut ctx, c),
         Command::Import(a) => import::run(&mut ctx, &a),

@@ -35,6 +35,22 @@ pub enum UserCommand {
         #[arg(long)]
         active: bool,
     },
+    /// Set where a user's reminders (pool notify) are e-mailed (admin; anyone for themselves)
+    Set {
+        /// Login name
+        login: String,
+        /// E-mail address for `pool notify` digests
+        #[arg(
+            long,
+            value_name = "ADDR",
+            conflicts_with = "clear_email",
+            required_unless_present = "clear_email"
+        )]
+        email: Option<String>,
+        /// Remove the e-mail address
+        #[arg(long)]
+        clear_email: bool,
+    },
     /// End a user's access; their customers go back to their pools (or to --transfer-to)
     Deactivate {
         /// Login name
@@ -141,6 +157,16 @@ pub fn run(ctx: &mut Ctx, cmd: UserCommand) -> Result<()> {
                 reactivate: active,
             };
             people::change_user(ctx.store()?, &me, &login, &change, now)?;
+            out.status(format!("updated user '{login}'"));
+            Ok(())
+        }
+        UserCommand::Set {
+            login,
+            email,
+            clear_email: _,
+        } => {
+            let me = ctx.actor()?;
+            crate::app::notify::set_email(ctx.store()?, &me, &login, email.as_deref(), now)?;
             out.status(format!("updated user '{login}'"));
             Ok(())
         }

@@ -15,6 +15,7 @@ pub mod matching;
 pub mod merge;
 pub mod money;
 pub mod normalize;
+pub mod notify;
 pub mod ownership;
 pub mod roles;
 pub mod rules;

@@ -29,6 +29,7 @@ mod init;
 mod lock;
 mod log;
 mod merge;
+mod notify;
 mod output;
 mod pools;
 mod readme;

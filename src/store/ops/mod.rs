@@ -11,6 +11,7 @@ pub mod import;
 pub mod maintenance;
 pub mod matching;
 pub mod merge;
+pub mod notify;
 pub mod people;
 pub mod pool;
 pub mod recycle;
@@ -24,6 +25,7 @@ pub use customers::CustomerOps;
 pub use import::ImportOps;
 pub use matching::MatchingOps;
 pub use merge::MergeOps;
+pub use notify::NotifyOps;
 pub use people::PeopleOps;
 pub use pool::PoolOps;
 pub use recycle::RecycleOps;
@@ -42,6 +44,7 @@ pub trait Tx:
     + ImportOps
     + MatchingOps
     + MergeOps
+    + NotifyOps
     + PeopleOps
     + PoolOps
     + RecycleOps

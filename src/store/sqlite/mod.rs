@@ -8,6 +8,7 @@ pub mod demo;
 pub mod maintenance;
 pub mod merge;
 pub mod migrate;
+pub mod notify;
 pub mod ownership;
 pub mod pools;
 pub mod recycle;

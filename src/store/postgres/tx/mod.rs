@@ -15,6 +15,7 @@ mod customers;
 mod import;
 mod matching;
 mod merge;
+mod notify;
 mod people;
 mod pool;
 mod recycle;

@@ -6,6 +6,7 @@ mod customers;
 mod import;
 mod matching;
 mod merge;
+mod notify;
 mod people;
 mod pool;
 mod recycle;
