@@ -80,8 +80,9 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the database (optional: any command creates it on first use)
-    Init,
+    /// Create the database (optional: any command creates it on first use); with
+    /// --server, prepare a PostgreSQL database for server mode
+    Init(setup::InitArgs),
     /// Teams: groups of users (sales-east, support, marketing)
     #[command(subcommand)]
     Team(team::TeamCommand),
@@ -208,9 +209,15 @@ impl Ctx {
     pub fn store(&mut self) -> Result<&mut dyn Backend> {
         if self.store.is_none() {
             let path = self.db_path()?;
-            // `pool list >> pool.db` would append to the live database.
-            crate::outfile::check_stdout(&crate::outfile::Protected::database(&path))?;
-            self.store = Some(Box::new(Store::open_with(&path, self.init)?));
+            let db = path.to_string_lossy();
+            if crate::store::postgres::is_server_url(&db) {
+                // Server mode: the server proves who connects and enforces the rules.
+                self.store = Some(Box::new(crate::store::postgres::open(&db)?));
+            } else {
+                // `pool list >> pool.db` would append to the live database.
+                crate::outfile::check_stdout(&crate::outfile::Protected::database(&path))?;
+                self.store = Some(Box::new(Store::open_with(&path, self.init)?));
+            }
         }
         match self.store.as_deref_mut() {
             Some(s) => Ok(s),
@@ -233,11 +240,14 @@ impl Ctx {
         if let Some(u) = &self.actor {
             return Ok(u.clone());
         }
-        let os = crate::identity::os_account();
         let wanted = self.global.actor.clone();
         let now = self.now()?;
         let out = self.out;
         let store = self.store()?;
+        // On a server the login role is the actor; on a file, the OS account.
+        let os = store
+            .server_login()
+            .unwrap_or_else(crate::identity::os_account);
         let who = people::identify(store, &os, wanted.as_deref(), now)?;
         if who.bootstrapped {
             out.status(format!(
@@ -267,7 +277,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let mut ctx = Ctx::new(cli.global);
     match cli.command {
-        Command::Init => setup::init(&mut ctx),
+        Command::Init(a) => setup::init(&mut ctx, &a),
         Command::Completions(a) => {
             // Never touches the database, but never writes into it either.
             if let Ok(db) = ctx.db_path() {

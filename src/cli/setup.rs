@@ -13,7 +13,46 @@ struct InitReport {
     role: String,
 }
 
-pub fn init(ctx: &mut Ctx) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Prepare the PostgreSQL database of --db postgres://… for server mode: schema,
+    /// roles, grants, row level security, triggers and the first admin. Run it as the
+    /// database's owner (a role with CREATEROLE, neither superuser nor BYPASSRLS); again
+    /// later, it applies only what is missing
+    #[arg(long)]
+    pub server: bool,
+    /// With --server: the first admin's login role (created; give it a password with
+    /// ALTER ROLE … PASSWORD or use peer/cert authentication)
+    #[arg(
+        long,
+        value_name = "LOGIN",
+        requires = "server",
+        default_value = "pool_admin1"
+    )]
+    pub admin: String,
+    /// With --server: the first admin's team
+    #[arg(long, requires = "server", default_value = "default")]
+    pub team: String,
+}
+
+pub fn init(ctx: &mut Ctx, a: &InitArgs) -> Result<()> {
+    if a.server {
+        let db = ctx.db_path()?.to_string_lossy().to_string();
+        if !crate::store::postgres::is_server_url(&db) {
+            return Err(crate::error::Error::invalid_hint(
+                "--server",
+                "needs a PostgreSQL database",
+                "pool --db postgres://pool_owner@HOST/pool init --server --admin LOGIN",
+            ));
+        }
+        crate::identity::check_login(&a.admin)?;
+        let done = crate::store::postgres::init_server(&db, &a.admin, &a.team)?;
+        ctx.out.status(format!(
+            "server database ready: {} migration(s) applied",
+            done.applied.len()
+        ));
+        return ctx.out.record(&done);
+    }
     ctx.init = true;
     let user = ctx.actor()?;
     let out = ctx.out;

@@ -29,6 +29,10 @@ pub fn mask_phone(raw: &str) -> String {
     if raw.trim().is_empty() {
         return String::new();
     }
+    // Masked already (a server's masked view): as it is, not masked twice.
+    if raw.contains("***") {
+        return raw.to_string();
+    }
     let main = phone_without_extension(raw);
     let explicit_plus = main
         .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
@@ -55,6 +59,9 @@ pub fn mask_phone(raw: &str) -> String {
 /// E-mail: the first character of the name, "***@" and the domain:
 /// "lihua@qq.com" → "l***@qq.com". Without an '@': "***".
 pub fn mask_email(raw: &str) -> String {
+    if raw.contains("***@") {
+        return raw.to_string();
+    }
     // The last '@' starts the domain, so a malformed "a@b@qq.com" shows no more than
     // "a***@qq.com".
     match raw.trim().rsplit_once('@') {
@@ -100,8 +107,8 @@ fn district_end(chars: &[char]) -> Option<usize> {
 /// "***, London". Otherwise the first third of the characters is kept, then "***".
 pub fn mask_address(raw: &str) -> String {
     let text = raw.trim();
-    if text.is_empty() {
-        return String::new();
+    if text.is_empty() || text.ends_with("***") {
+        return text.to_string();
     }
     let chars: Vec<char> = text.chars().collect();
     if let Some(end) = district_end(&chars) {

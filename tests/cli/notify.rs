@@ -147,7 +147,15 @@ fn owned_with_followup(env: &TestEnv, who: &str, name: &str, phone: &str, due: &
     env.ok_as(who, &["claim", &id]);
     env.ok_as(
         who,
-        &["followup", "add", &id, "--due", due, &format!("联系{name}")],
+        &[
+            "followup",
+            "add",
+            &id,
+            "--due",
+            due,
+            "--past",
+            &format!("联系{name}"),
+        ],
     );
     id
 }

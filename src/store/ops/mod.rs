@@ -80,4 +80,9 @@ pub trait Backend: maintenance::Maintenance {
     fn purge_erased(&mut self) -> Result<()>;
     /// The schema version the data is at.
     fn schema_version(&mut self) -> Result<i64>;
+    /// On a server that proves who connects (PostgreSQL): the login, which is the acting
+    /// user. None for a file (the OS account decides).
+    fn server_login(&self) -> Option<String> {
+        None
+    }
 }

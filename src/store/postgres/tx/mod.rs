@@ -170,6 +170,10 @@ impl Backend for PgStore {
         self.location.clone()
     }
 
+    fn server_login(&self) -> Option<String> {
+        Some(self.login().to_string())
+    }
+
     /// No `--as` on a server: the server knows the actor as the login role, and the
     /// audit rows it writes name that role. From here on every transaction is refused
     /// with a message that says how to act as someone else (log in as them).

@@ -1,0 +1,224 @@
+//! Server mode through the real binary: `pool --db postgres://…` as the owner, the
+//! first admin and a member, each connecting as their own login role. Runs only when
+//! POOL_TEST_PG holds a superuser's libpq connection info (`.ci/pg-cluster start`
+//! prints it); otherwise it says it is skipped.
+use std::process::{Command, Output, Stdio};
+
+struct Server {
+    conninfo: String,
+    port: String,
+    db: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn new(name: &str) -> Option<Server> {
+        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
+        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
+        let (Some(conninfo), Some(port)) = (conninfo, port) else {
+            eprintln!("pg_cli::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
+            return None;
+        };
+        let s = Server {
+            conninfo,
+            port,
+            db: format!("pc_{name}_{}", std::process::id()),
+            dir: tempfile::TempDir::new().unwrap(),
+        };
+        s.drop_all();
+        s.psql(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
+        s.psql(&format!(
+            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
+            s.db
+        ));
+        Some(s)
+    }
+
+    fn role(&self, who: &str) -> String {
+        format!("{}_{who}", self.db)
+    }
+
+    fn url(&self, who: &str) -> String {
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{}",
+            self.role(who),
+            self.port,
+            self.db
+        )
+    }
+
+    fn run(&self, who: &str, args: &[&str]) -> Output {
+        Command::new(assert_cmd::cargo::cargo_bin("pool"))
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("POOL_DB", self.url(who))
+            .current_dir(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pool")
+    }
+
+    fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.run(who, args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} as {who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn json(&self, who: &str, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
+    }
+
+    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
+        let out = self.run(who, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pool {args:?} as {who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.conninfo,
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn drop_all(&self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .args(["-c"])
+            .arg(
+                ["owner", "admin", "li", "wang"]
+                    .iter()
+                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
+                    .collect::<String>(),
+            )
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.drop_all();
+    }
+}
+
+#[test]
+fn server_mode_through_the_binary() {
+    let Some(s) = Server::new("tour") else { return };
+    // Only the owner prepares the database; a second run applies nothing.
+    let admin = s.role("admin");
+    let v = s.json(
+        "owner",
+        &["init", "--server", "--admin", &admin, "--team", "hq"],
+    );
+    assert_eq!(v["applied"].as_array().unwrap().len(), 3, "{v}");
+    let v = s.json("owner", &["init", "--server", "--admin", &admin]);
+    assert!(v["applied"].as_array().unwrap().is_empty(), "{v}");
+    // The admin adds people: each is a login role.
+    s.ok("admin", &["team", "add", "east"]);
+    s.ok(
+        "admin",
+        &[
+            "user",
+            "add",
+            &s.role("li"),
+            "--team",
+            "east",
+            "--role",
+            "member",
+        ],
+    );
+    s.ok(
+        "admin",
+        &[
+            "user",
+            "add",
+            &s.role("wang"),
+            "--team",
+            "east",
+            "--role",
+            "member",
+        ],
+    );
+    s.ok(
+        "admin",
+        &[
+            "add",
+            "--name",
+            "服务器客户",
+            "--phone",
+            "13912345678",
+            "--pool",
+        ],
+    );
+    let pooled = s.json("li", &["list", "--in-pool"]);
+    assert_eq!(
+        pooled[0]["phone"], "139****5678",
+        "masked before a claim: {pooled}"
+    );
+    s.ok("li", &["claim", "1"]);
+    s.fails("wang", &["claim", "1"], 5);
+    // The actor is the login role: --as is refused, even naming the admin.
+    s.fails("li", &["--as", &admin, "list"], 4);
+    // Work on the customer: log, follow-up, agenda.
+    s.ok("li", &["log", "1", "call", "聊了报价"]);
+    let f = s.json(
+        "li",
+        &["followup", "add", "1", "--due", "tomorrow", "发合同"],
+    );
+    assert_eq!(f["assignee"], s.role("li"));
+    let a = s.json("li", &["agenda"]);
+    assert_eq!(a["next_7_days"].as_array().unwrap().len(), 1, "{a}");
+    // wang cannot touch li's customer; the server would refuse it too.
+    s.fails("wang", &["log", "1", "call", "我来"], 4);
+    // Release with the reason; the server's history carries it.
+    s.ok(
+        "li",
+        &["release", "1", "--reason", "不合适", "--cancel-followups"],
+    );
+    let log = s.json("admin", &["audit", "log", "--customer", "1"]);
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"claim") && actions.contains(&"release"),
+        "{actions:?}"
+    );
+    s.ok("admin", &["audit", "verify"]);
+    // Backups are pg_dump's job.
+    let err = s.fails("admin", &["backup", "x.db"], 6);
+    assert!(err.contains("pg_dump"), "{err}");
+}
