@@ -86,6 +86,9 @@ pub struct Summary {
     pub merge_refused: u64,
     pub rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Rows imported without an invalid optional field, by what was wrong.
+    pub warned: u64,
+    pub warned_by_reason: BTreeMap<String, u64>,
     pub first_id: Option<i64>,
     pub last_id: Option<i64>,
     pub rejects_file: Option<String>,
@@ -106,6 +109,10 @@ pub struct Duplicate {
 pub trait Sink {
     /// A row that failed validation.
     fn reject(&mut self, r: &Reject) -> Result<()>;
+    /// A row imported with a warning (an invalid optional field left out).
+    fn warning(&mut self, _line: u64, _message: &str) -> Result<()> {
+        Ok(())
+    }
     /// A row skipped or merged as a duplicate (`action`), of customer `d.id` or of the
     /// file's line `matched_line`.
     fn duplicate(
@@ -456,6 +463,13 @@ pub fn run<R: Read + Send + 'static>(
                 }
                 Row::Lead(lead) => lead,
             };
+            if !lead.warnings.is_empty() {
+                s.warned += 1;
+                for (kind, message) in &lead.warnings {
+                    *s.warned_by_reason.entry(kind.clone()).or_default() += 1;
+                    sink.warning(lead.line, message)?;
+                }
+            }
             rules::check_lead_stage(me.role, lead.line, lead.stage)?;
             let dup = match (o.on_duplicate, bulk) {
                 (OnDuplicate::Create, _) => None,

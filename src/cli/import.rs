@@ -360,6 +360,12 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
             .map(|f| format!(" (see {f})"))
             .unwrap_or_default()
     ));
+    if s.warned > 0 {
+        out.status(format!(
+            "{} row(s) imported without an invalid optional field (warnings above)",
+            s.warned
+        ));
+    }
     match allocated {
         Some(list) => {
             out.status(format!("allocated {} lead(s)", list.len()));
@@ -414,6 +420,16 @@ struct Reports {
 }
 
 impl Sink for Reports {
+    fn warning(&mut self, line: u64, message: &str) -> Result<()> {
+        // Listed on stderr, beside the progress (a warning never stops the import).
+        if let Some(b) = &self.bar {
+            b.suspend(|| crate::say!("warning: line {line}: {message}"));
+        } else {
+            crate::say!("warning: line {line}: {message}");
+        }
+        Ok(())
+    }
+
     fn reject(&mut self, r: &Reject) -> Result<()> {
         match self.rejects.as_mut() {
             Some(rj) => rj.write(r),

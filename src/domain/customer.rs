@@ -100,7 +100,21 @@ pub fn validate(input: &CustomerInput, require_identity: bool) -> Result<Custome
     let company = clean("company", &input.company)?;
     let phone = clean("phone", &input.phone)?;
     let email = clean("email", &input.email)?;
-    let notes = clean("notes", &input.notes)?;
+    // Notes are what people wrote: full-width punctuation and all (only keys are
+    // normalised).
+    let notes = match &input.notes {
+        Some(n) if n.len() > MAX_FIELD_BYTES => {
+            return Err(Error::invalid(
+                "notes",
+                format!(
+                    "{} bytes is longer than the limit of {MAX_FIELD_BYTES}",
+                    n.len()
+                ),
+            ))
+        }
+        Some(n) => crate::domain::normalize::clean_free_text(n),
+        None => None,
+    };
     let tags = match clean("tags", &input.tags)? {
         Some(t) => parse_tags(&t),
         None => Vec::new(),

@@ -87,10 +87,6 @@ fn is_line_break(c: char) -> bool {
 /// must survive. Invisible characters (zero-width space, BOM, bidi marks, soft hyphen)
 /// are dropped. None when nothing is left.
 pub fn clean_text(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    // The separator owed before the next visible character; it is only written between
-    // two visible characters, which also trims both ends.
-    let mut gap: Option<char> = None;
     // Invisible characters go before NFKC: removing them afterwards could bring a letter
     // and a combining mark together and make a second pass change the text.
     let visible: Cow<str> = if s.chars().any(is_invisible) {
@@ -98,7 +94,23 @@ pub fn clean_text(s: &str) -> Option<String> {
     } else {
         Cow::Borrowed(s)
     };
-    for c in nfkc(&visible).chars() {
+    collapse(nfkc(&visible).chars(), s.len())
+}
+
+/// Free text as people wrote it (notes): invisible characters removed, runs of spaces
+/// collapsed, ends trimmed, but no NFKC — "，。！" and full-width letters stay.
+pub fn clean_free_text(s: &str) -> Option<String> {
+    collapse(s.chars().filter(|c| !is_invisible(*c)), s.len())
+}
+
+/// Spaces and controls collapsed to one space, line breaks to one newline, both ends
+/// trimmed; None when nothing visible is left.
+fn collapse(chars: impl Iterator<Item = char>, size: usize) -> Option<String> {
+    let mut out = String::with_capacity(size);
+    // The separator owed before the next visible character; it is only written between
+    // two visible characters, which also trims both ends.
+    let mut gap: Option<char> = None;
+    for c in chars {
         if is_line_break(c) {
             gap = Some('\n');
         } else if c.is_whitespace() || c.is_control() {

@@ -33,6 +33,9 @@ pub struct Lead {
     pub fields: CustomerFields,
     pub stage: Option<Stage>,
     pub custom: Map<String, Value>,
+    /// What was wrong with the row but did not stop it (an invalid optional field,
+    /// imported without it): (kind, message).
+    pub warnings: Vec<(String, String)>,
 }
 
 /// A row that did not, with the reason and the cells as read.
@@ -376,8 +379,12 @@ impl<R: Read> LeadReader<R> {
                 Target::Ignore => {}
             }
         }
-        if input.source.is_none() {
-            input.source = self.defaults.source.clone();
+        // --source labels every row; a row's own different source is kept beside it.
+        if let Some(src) = &self.defaults.source {
+            if let Some(own) = input.source.take().filter(|o| o.trim() != src.trim()) {
+                custom.insert("原来源".into(), Value::String(own));
+            }
+            input.source = Some(src.clone());
         }
         if let Some(t) = &self.defaults.tags {
             input.tags = Some(match input.tags.take() {
@@ -388,12 +395,33 @@ impl<R: Read> LeadReader<R> {
         if input.phone.is_none() && input.email.is_none() {
             return reject("no contact", "neither a phone nor an e-mail".into());
         }
-        match validate(&input, true) {
+        let mut warnings = Vec::new();
+        let mut checked = validate(&input, true);
+        // A malformed e-mail beside a valid phone: the lead is imported without it, the
+        // raw value kept as the custom field "invalid_email" (shown by `pool show`).
+        if let Err(Error::InvalidInput { field, msg }) = &checked {
+            if field == "email" && input.phone.is_some() {
+                let mut without = input.clone();
+                let raw = without.email.take().unwrap_or_default();
+                if let Ok(f) = validate(&without, true) {
+                    warnings.push((
+                        "invalid email".to_string(),
+                        format!(
+                            "invalid email: {msg}; imported without it (kept as invalid_email)"
+                        ),
+                    ));
+                    custom.insert("invalid_email".into(), Value::String(raw));
+                    checked = Ok(f);
+                }
+            }
+        }
+        match checked {
             Ok(fields) => Row::Lead(Box::new(Lead {
                 line,
                 fields,
                 stage,
                 custom,
+                warnings,
             })),
             Err(Error::InvalidInput { field, msg }) => reject(
                 &format!("invalid {field}"),

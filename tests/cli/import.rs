@@ -453,11 +453,18 @@ fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
 fn the_example_leads_file_imports_with_its_known_problems() {
     let env = TestEnv::new();
     let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/leads.csv");
-    let s = import(&env, &[f.to_str().unwrap()]);
+    // The duplicates report goes to the test's folder, not next to the repository's file.
+    let s = import(
+        &env,
+        &[f.to_str().unwrap(), "--duplicates", "duplicates.csv"],
+    );
     assert_eq!(s["rows"], 205);
-    assert_eq!(s["rejected"], 3, "{s}");
+    // Two rejected (a bad phone; no contact at all); one imported without its malformed
+    // e-mail, with a warning.
+    assert_eq!(s["rejected"], 2, "{s}");
+    assert_eq!(s["warned"], 1, "{s}");
     assert_eq!(s["duplicates_in_file"], 8, "{s}");
-    assert_eq!(s["imported"], 194);
+    assert_eq!(s["imported"], 195);
     // The 职位 column is kept as a custom field.
     let v = env.json(&["export", "--unmasked", "--search", "孙悦"]);
     assert_eq!(v[0]["custom.职位"], "CTO");
@@ -1141,4 +1148,37 @@ fn rejects_are_written_in_the_inputs_encoding() {
     let s = env.json(&["import", &plain]);
     let bytes = std::fs::read(s["rejects_file"].as_str().unwrap()).unwrap();
     assert!(bytes.starts_with("line,reason,姓名".as_bytes()));
+}
+
+#[test]
+fn import_as_people_expect_source_notes_and_a_bad_email_beside_a_good_phone() {
+    let env = TestEnv::new();
+    let f = write(
+        &env,
+        "expo.csv",
+        "姓名,电话,邮箱,来源,备注\n\
+         王林,13284849202,u24922@qq,官网,客户说：下周再联系！\n\
+         李娜,13900001111,lina@qq.com,,ＶＩＰ客户，请优先。\n\
+         赵四,,not-an-email,,\n",
+    );
+    let v = import(&env, &[&f, "--source", "2026杭州展会"]);
+    assert_eq!(v["imported"], 2, "{v}");
+    assert_eq!(v["warned"], 1, "{v}");
+    assert_eq!(
+        v["rejected"], 1,
+        "no phone and a bad e-mail: nothing to reach: {v}"
+    );
+    let wang = env.json(&["show", &env.customer_id("王林").to_string()]);
+    let c = &wang;
+    // Imported without the bad e-mail, which stays visible as a custom field.
+    assert!(c["email"].is_null(), "{wang}");
+    assert_eq!(c["custom.invalid_email"], "u24922@qq", "{wang}");
+    // --source labels every row; the row's own source is kept beside it.
+    assert_eq!(c["source"], "2026杭州展会", "{wang}");
+    assert_eq!(c["custom.原来源"], "官网", "{wang}");
+    // Notes keep what people wrote: full-width punctuation and letters.
+    assert_eq!(c["notes"], "客户说：下周再联系！", "{wang}");
+    let li = env.json(&["show", &env.customer_id("李娜").to_string()]);
+    assert_eq!(li["notes"], "ＶＩＰ客户，请优先。", "{li}");
+    assert_eq!(li["source"], "2026杭州展会");
 }
