@@ -397,6 +397,30 @@ pub fn notify(
     if opts.escalate_days < 1 {
         return Err(Error::invalid("--escalate-after", "must be 1 day or more"));
     }
+    if opts.dry_run {
+        return deliver(store, me, opts, courier, clock);
+    }
+    // Who may run it is checked by planning once before the lease is taken; the lease
+    // is given back however the run ends (a dead process's lease expires).
+    plan(&mut *store.read()?, me, opts, clock)?;
+    take_lease(store, clock.timestamp())?;
+    let run = deliver(store, me, opts, courier, clock);
+    if run.is_err() {
+        if let Ok(mut tx) = store.write() {
+            let _ = tx.set_setting(LEASE, None).and_then(|_| tx.commit());
+        }
+    }
+    run
+}
+
+/// Plans under the lease (or for a dry run), delivers and records.
+fn deliver(
+    store: &mut dyn Backend,
+    me: &User,
+    opts: &Options,
+    courier: &dyn Courier,
+    clock: DateTime<Utc>,
+) -> Result<Run> {
     let Plan {
         team_id,
         last_event,
@@ -485,9 +509,32 @@ pub fn notify(
             "no_email": run.count("no_email"),
         })),
     })?;
+    // The run is recorded: the next one may start.
+    tx.set_setting(LEASE, None)?;
     tx.commit()?;
     run.run_id = Some(run_id);
     Ok(run)
+}
+
+/// The setting that says a run is under way (until when): two runs at once would both
+/// send what neither has recorded yet.
+const LEASE: &str = "notify_lease";
+/// How long a run may hold the lease; a run that died frees it after this.
+const LEASE_SECS: i64 = 600;
+
+/// Takes the run lease, or says another run holds it.
+fn take_lease(store: &mut dyn Backend, now: i64) -> Result<()> {
+    let mut tx = store.write()?;
+    if let Some(until) = tx.setting(LEASE)?.and_then(|v| v.parse::<i64>().ok()) {
+        if until > now {
+            return Err(Error::Conflict(format!(
+                "another pool notify is running (until {} at the latest); run one at a time",
+                crate::clock::fmt_ts(Some(until))
+            )));
+        }
+    }
+    tx.set_setting(LEASE, Some(&(now + LEASE_SECS).to_string()))?;
+    tx.commit()
 }
 
 /// Where a new channel delivers.

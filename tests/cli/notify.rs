@@ -574,3 +574,27 @@ fn only_admins_configure_channels_and_only_they_see_the_urls() {
         6,
     );
 }
+
+#[test]
+fn one_run_at_a_time_a_dead_runs_lease_expires() {
+    let (env, ..) = org();
+    let hook = Hook::start(&[]);
+    add_hook(&env, "sales-east", &format!("{}/east", hook.url), "wecom");
+    // Another run holds the lease until 09:05 (the clock says 09:00): refused, nothing sent.
+    env.sql(
+        "INSERT INTO settings (key, value) VALUES ('notify_lease', unixepoch('2026-11-22T09:05:00Z'))",
+    );
+    let err = env.fails_as("admin", &["notify", "--team", "sales-east"], 5);
+    assert!(err.contains("another pool notify is running"), "{err}");
+    assert_eq!(hook.count(), 0);
+    // A dry run needs no lease.
+    env.ok(&["notify", "--dry-run", "--team", "sales-east"]);
+    // A lease from a run that died an hour ago has expired.
+    env.sql(
+        "UPDATE settings SET value = unixepoch('2026-11-22T08:00:00Z') WHERE key = 'notify_lease'",
+    );
+    env.ok(&["notify", "--team", "sales-east", "--backoff-ms", "1"]);
+    assert_eq!(hook.count(), 3);
+    // The finished run gave the lease back.
+    assert_eq!(env.count("settings WHERE key = 'notify_lease'"), 0);
+}
