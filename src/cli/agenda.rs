@@ -3,6 +3,7 @@
 //! and the customers their owners have gone silent on.
 use std::io::Write;
 
+use clap::Args;
 use serde::Serialize;
 
 use super::Ctx;
@@ -10,11 +11,55 @@ use crate::app::agenda as app;
 use crate::domain::roles::Action;
 use crate::error::Result;
 
-pub fn run(ctx: &mut Ctx) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct AgendaArgs {
+    /// Lines shown per section in a table (the heading counts all; 0 shows all). JSON
+    /// and CSV carry every line unless --limit is given
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// The first `n` (0: all) of a section, and how many were left out.
+fn first<T>(v: &mut Vec<T>, n: usize) -> usize {
+    if n == 0 || v.len() <= n {
+        return 0;
+    }
+    let more = v.len() - n;
+    v.truncate(n);
+    more
+}
+
+pub fn run(ctx: &mut Ctx, a: &AgendaArgs) -> Result<()> {
     let me = ctx.require(Action::ReadCustomers)?;
     let clock = crate::clock::now()?;
     let out = ctx.out;
-    let agenda = app::agenda(ctx.store()?, &me, clock)?;
+    let mut agenda = app::agenda(ctx.store()?, &me, clock)?;
+    let table = !out.is_json() && out.format != super::output::Format::Csv;
+    let limit = a.limit.unwrap_or(if table { 20 } else { 0 });
+    // Headings count everything; the sections show the first `limit` lines.
+    let counts = [
+        agenda.overdue.len(),
+        agenda.today.len(),
+        agenda.next_7_days.len(),
+        agenda.recycle_soon.len(),
+        agenda.team_overdue.as_ref().map_or(0, Vec::len),
+        agenda.team_silent.as_ref().map_or(0, Vec::len),
+    ];
+    let mut more = first(&mut agenda.overdue, limit)
+        + first(&mut agenda.today, limit)
+        + first(&mut agenda.next_7_days, limit)
+        + first(&mut agenda.recycle_soon, limit);
+    if let Some(t) = agenda.team_overdue.as_mut() {
+        more += first(t, limit);
+    }
+    if let Some(t) = agenda.team_silent.as_mut() {
+        more += first(t, limit);
+    }
+    if more > 0 {
+        out.status(format!(
+            "{more} more line(s) not shown: at most {limit} per section (--limit 0 shows all)"
+        ));
+    }
     if out.is_json() {
         return out.record(&agenda);
     }
@@ -29,28 +74,22 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         )?;
         return Ok(());
     }
+    out.section(&format!("Overdue ({})", counts[0]), &agenda.overdue)?;
+    out.section(&format!("Today ({})", counts[1]), &agenda.today)?;
+    out.section(&format!("Next 7 days ({})", counts[2]), &agenda.next_7_days)?;
     out.section(
-        &format!("Overdue ({})", agenda.overdue.len()),
-        &agenda.overdue,
-    )?;
-    out.section(&format!("Today ({})", agenda.today.len()), &agenda.today)?;
-    out.section(
-        &format!("Next 7 days ({})", agenda.next_7_days.len()),
-        &agenda.next_7_days,
-    )?;
-    out.section(
-        &format!("About to be recycled ({})", agenda.recycle_soon.len()),
+        &format!("About to be recycled ({})", counts[3]),
         &agenda.recycle_soon,
     )?;
     if let Some(t) = &agenda.team_overdue {
         out.section(
-            &format!("Team {}: overdue follow-ups ({})", me.team, t.len()),
+            &format!("Team {}: overdue follow-ups ({})", me.team, counts[4]),
             t,
         )?;
     }
     if let Some(s) = &agenda.team_silent {
         out.section(
-            &format!("Team {}: customers gone silent ({})", me.team, s.len()),
+            &format!("Team {}: customers gone silent ({})", me.team, counts[5]),
             s,
         )?;
     }

@@ -126,7 +126,7 @@ pub enum Command {
     #[command(subcommand)]
     Deal(work::DealCommand),
     /// My day: overdue and upcoming follow-ups, customers about to be recycled
-    Agenda,
+    Agenda(agenda::AgendaArgs),
     /// Return customers past their pool's rules to the pool (回收); for cron
     Recycle(recycle::RecycleArgs),
     /// Deal a pool's new leads out to its people by its rule (自动分配); for cron
@@ -303,7 +303,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Log(a) => work::log(&mut ctx, &a),
         Command::Followup(c) => work::followup(&mut ctx, c),
         Command::Deal(c) => work::deal(&mut ctx, c),
-        Command::Agenda => agenda::run(&mut ctx),
+        Command::Agenda(a) => agenda::run(&mut ctx, &a),
         Command::Recycle(a) => recycle::run(&mut ctx, &a),
         Command::Allocate(a) => allocate::run(&mut ctx, &a),
         Command::Settings(c) => settings::run(&mut ctx, c),

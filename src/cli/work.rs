@@ -120,6 +120,9 @@ pub struct FollowupListArgs {
     /// Status (default open)
     #[arg(long, value_enum, default_value_t = StatusFilter::Open)]
     pub status: StatusFilter,
+    /// At most N follow-ups, soonest due first (0 = all)
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -263,7 +266,15 @@ pub fn followup(ctx: &mut Ctx, cmd: FollowupCommand) -> Result<()> {
                     StatusFilter::All => None,
                 },
             };
-            let rows = app::followups(ctx.store()?, &me, &q, today)?;
+            let mut rows = app::followups(ctx.store()?, &me, &q, today)?;
+            let total = rows.len();
+            if a.limit > 0 && total > a.limit {
+                rows.truncate(a.limit);
+                out.status(format!(
+                    "(first {} of {total} shown; --limit 0 shows all)",
+                    a.limit
+                ));
+            }
             out.rows(&rows, "no follow-ups")
         }
         FollowupCommand::Done { id, note } => close(ctx, id, note, true, now),

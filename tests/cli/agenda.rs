@@ -59,3 +59,49 @@ fn agenda_lists_my_day_and_the_managers_team() {
         .ok_as("chen", &["agenda"])
         .contains("Nothing due for chen"));
 }
+
+#[test]
+fn long_agendas_and_followup_lists_show_the_first_lines_and_say_how_many_more() {
+    let env = sales_teams();
+    let id = claimed(&env, "lihua", "13800000051");
+    for i in 0..25 {
+        env.ok_as(
+            "lihua",
+            &[
+                "followup",
+                "add",
+                &id,
+                "--due",
+                "2026-11-20",
+                "--past",
+                &format!("事{i}"),
+            ],
+        );
+    }
+    let out = env
+        .cmd_as("lihua")
+        .args(["agenda", "--columns", "id,action"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Overdue (25)"), "{text}");
+    assert_eq!(text.matches("┆ 事").count(), 20, "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("5 more line(s) not shown"), "{err}");
+    let all = env.ok_as(
+        "lihua",
+        &["agenda", "--limit", "0", "--columns", "id,action"],
+    );
+    assert_eq!(all.matches("┆ 事").count(), 25);
+    // JSON carries every line unless asked otherwise.
+    let v = env.json_as("lihua", &["agenda"]);
+    assert_eq!(v["overdue"].as_array().unwrap().len(), 25);
+    let v = env.json_as("lihua", &["followup", "list", "--limit", "10"]);
+    assert_eq!(v.as_array().unwrap().len(), 10);
+    let out = env
+        .cmd_as("lihua")
+        .args(["followup", "list", "--limit", "10"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("first 10 of 25 shown"));
+}
