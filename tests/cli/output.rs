@@ -181,3 +181,23 @@ fn json_and_csv_carry_data_only() {
         "JSON inside CSV: {csv}"
     );
 }
+
+#[test]
+fn snap_tables_at_80_and_100_columns() {
+    let env = TestEnv::new();
+    env.ok(&["demo", "--customers", "60", "--seed", "7"]);
+    for width in ["80", "100"] {
+        for args in [vec!["list", "--limit", "5"], vec!["report", "owners"]] {
+            let out = env
+                .cmd()
+                .env("COLUMNS", width)
+                .args(&args)
+                .output()
+                .unwrap();
+            insta::assert_snapshot!(
+                format!("table_{}_{width}", args[..2].join("_")),
+                env.snap_output(&out)
+            );
+        }
+    }
+}
