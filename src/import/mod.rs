@@ -645,7 +645,7 @@ mod tests {
                 match &rows[..] {
                     [Row::Lead(l)] => {
                         proptest::prop_assert_eq!(l.fields.name.as_deref(), Some(want.as_str()));
-                        proptest::prop_assert_eq!(l.fields.notes.clone(), crate::domain::normalize::clean_text(&notes));
+                        proptest::prop_assert_eq!(l.fields.notes.clone(), crate::domain::normalize::clean_free_text(&notes));
                     }
                     other => proptest::prop_assert!(false, "{:?}", other),
                 }
