@@ -59,8 +59,12 @@ pub fn mask_phone(raw: &str) -> String {
 /// E-mail: the first character of the name, "***@" and the domain:
 /// "lihua@qq.com" → "l***@qq.com". Without an '@': "***".
 pub fn mask_email(raw: &str) -> String {
-    if raw.contains("***@") {
-        return raw.to_string();
+    // Masked already (a server's masked view): exactly the mask's shape, "l***@domain",
+    // which masking would give again; anything else with stars is masked as usual.
+    if let Some((local, _)) = raw.trim().rsplit_once('@') {
+        if local.chars().count() == 4 && local.ends_with("***") {
+            return raw.trim().to_string();
+        }
     }
     // The last '@' starts the domain, so a malformed "a@b@qq.com" shows no more than
     // "a***@qq.com".
@@ -219,6 +223,16 @@ mod tests {
             .chars()
             .filter(char::is_ascii_digit)
             .count()
+    }
+
+    #[test]
+    fn masked_values_are_not_masked_twice_and_stars_reveal_nothing() {
+        assert_eq!(mask_phone("139****5678"), "139****5678");
+        assert_eq!(mask_email("l***@qq.com"), "l***@qq.com");
+        assert_eq!(mask_email(&mask_email("lihua@qq.com")), "l***@qq.com");
+        // A stored address with stars in it is masked like any other.
+        assert_eq!(mask_email("ab***@qq.com"), "a***@qq.com");
+        assert_eq!(mask_email("abc***x@qq.com"), "a***@qq.com");
     }
 
     #[test]
