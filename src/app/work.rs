@@ -518,13 +518,20 @@ pub fn plan_silent(store: &mut dyn Backend, me: &User, now: i64) -> Result<Vec<i
     scope::require(me, Action::Recycle)?;
     let today = day_of(now);
     let mut planned = Vec::new();
-    let pools = store.read()?.all_pools()?;
-    for (pid, _) in pools {
+    // Only pools with a `silent` rule take the write lock (read first, without it).
+    let pools: Vec<i64> = {
+        let mut tx = store.read()?;
+        let mut with_rule = Vec::new();
+        for (pid, _) in tx.all_pools()? {
+            if tx.rules(pid)?.followups.iter().any(|f| f.event == "silent") {
+                with_rule.push(pid);
+            }
+        }
+        with_rule
+    };
+    for pid in pools {
         let mut tx = store.write()?;
         let rules = tx.rules(pid)?;
-        if !rules.followups.iter().any(|f| f.event == "silent") {
-            continue;
-        }
         for d in tx.due_by(pid, &rules, None, None, now + rules.warn_days * DAY)? {
             let Some(row) = tx.owned_row(d.id)? else {
                 continue;
