@@ -243,9 +243,9 @@ struct TeamView {
 
 /// Reads everything a run needs in one snapshot: the digests and, per channel, what it
 /// has not had yet.
-fn plan(tx: &mut dyn Tx, me: &User, opts: &Options, clock: DateTime<Utc>) -> Result<Plan> {
-    let now = clock.timestamp();
-    let today = clock.date_naive();
+/// Whose digests `me` may build: the team asked for (a manager only their own), a
+/// manager's own by default, everyone's for an admin; refused for members and viewers.
+fn run_scope(tx: &mut dyn Tx, me: &User, opts: &Options) -> Result<Option<i64>> {
     // The role first: a member learns nothing about which teams exist.
     check_run(me, None)?;
     let team_id = match &opts.team {
@@ -254,6 +254,13 @@ fn plan(tx: &mut dyn Tx, me: &User, opts: &Options, clock: DateTime<Utc>) -> Res
         None => None,
     };
     check_run(me, team_id)?;
+    Ok(team_id)
+}
+
+fn plan(tx: &mut dyn Tx, me: &User, opts: &Options, clock: DateTime<Utc>) -> Result<Plan> {
+    let now = clock.timestamp();
+    let today = clock.date_naive();
+    let team_id = run_scope(tx, me, opts)?;
     let team_name = match team_id {
         Some(_) if opts.team.is_none() => Some(me.team.clone()),
         _ => opts.team.clone(),
@@ -400,9 +407,9 @@ pub fn notify(
     if opts.dry_run {
         return deliver(store, me, opts, courier, clock);
     }
-    // Who may run it is checked by planning once before the lease is taken; the lease
+    // Who may run it is checked before the lease is taken; the lease
     // is given back however the run ends (a dead process's lease expires).
-    plan(&mut *store.read()?, me, opts, clock)?;
+    run_scope(&mut *store.read()?, me, opts)?;
     take_lease(store, clock.timestamp())?;
     let run = deliver(store, me, opts, courier, clock);
     if run.is_err() {
