@@ -8,7 +8,7 @@ use super::pool::{audit_customer, lost_twin};
 use super::{audit_value, scope};
 use crate::domain::customer::{validate, Customer, CustomerFields, CustomerInput, Stage};
 use crate::domain::customer_rules as decide;
-use crate::domain::normalize::{clean_text, parse_tags};
+use crate::domain::normalize::{clean_text, parse_tags, tag_key};
 use crate::domain::roles::{Action, User};
 use crate::domain::rules::{check_stage_change, day_start};
 use crate::error::{Error, Result};
@@ -209,7 +209,7 @@ pub struct Query {
 pub(crate) fn resolve(tx: &mut dyn Tx, me: &User, q: &Query, now: i64) -> Result<ListFilter> {
     let mut f = ListFilter {
         stage: q.stage.map(|s| s.as_str().to_string()),
-        tag: q.tag.as_deref().map(|t| parse_tags(t).join(",")),
+        tag: q.tag.as_deref().map(|t| tag_key(&parse_tags(t).join(","))),
         city: q.city.as_deref().and_then(clean_text),
         source: q.source.as_deref().and_then(clean_text),
         search: q.search.as_deref().and_then(clean_text),

@@ -162,9 +162,7 @@ pub fn fill_from_duplicate(
         }
     }
     for t in &n.tags {
-        if !f.tags.contains(t) {
-            f.tags.push(t.clone());
-        }
+        super::normalize::add_tag(&mut f.tags, t.clone());
     }
     let mut custom: Map<String, Value> = c
         .custom

@@ -110,9 +110,7 @@ pub fn plan(mut group: Vec<Candidate>) -> Result<Plan> {
             }
         }
         for t in super::normalize::parse_tags(i.tags.as_deref().unwrap_or("")) {
-            if !tags.contains(&t) {
-                tags.push(t);
-            }
+            super::normalize::add_tag(&mut tags, t);
         }
         for (k, v) in &c.custom {
             custom.entry(k.clone()).or_insert_with(|| v.clone());

@@ -501,20 +501,34 @@ pub fn company_key(s: &str) -> String {
 
 // ---------------------------------------------------------------- tags
 
-/// Tags: split on , ， ; ； 、 (and line breaks), each cleaned with `clean_text` and
-/// ASCII lower-cased; empties dropped, duplicates dropped keeping the first.
+/// Tags: split on , ， ; ； 、 (and line breaks), each cleaned with `clean_text` and kept
+/// in the spelling the person typed (`VIP`, `Big Client`); empties dropped, and a tag
+/// whose [`tag_key`] repeats an earlier one dropped, keeping the first spelling.
 pub fn parse_tags(s: &str) -> Vec<String> {
     // NFKC first turns the full-width separators (，；､) into the ones split on.
     let text = nfkc(s);
     let mut tags: Vec<String> = Vec::new();
     for part in text.split(|c: char| matches!(c, ',' | ';' | '、') || is_line_break(c)) {
-        if let Some(tag) = clean_text(part).map(|t| t.to_ascii_lowercase()) {
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
+        if let Some(tag) = clean_text(part) {
+            add_tag(&mut tags, tag);
         }
     }
     tags
+}
+
+/// What tags are matched on: the tag lower-cased, so `--tag vip`, `--for tag=Vip` and a
+/// customer tagged `VIP` meet. Stored in `customer_tags`; the customer row keeps the
+/// spelling.
+pub fn tag_key(tag: &str) -> String {
+    tag.to_lowercase()
+}
+
+/// Adds a tag unless one with the same key is there (the first spelling stays).
+pub fn add_tag(tags: &mut Vec<String>, tag: String) {
+    let key = tag_key(&tag);
+    if !tags.iter().any(|t| tag_key(t) == key) {
+        tags.push(tag);
+    }
 }
 
 #[cfg(test)]
@@ -697,7 +711,7 @@ mod tests {
     fn tag_examples() {
         assert_eq!(
             parse_tags("VIP、制造业, vip ;；零售，Big  Client"),
-            ["vip", "制造业", "零售", "big client"]
+            ["VIP", "制造业", "零售", "Big Client"]
         );
         assert_eq!(parse_tags("ａ；ｂ\nc"), ["a", "b", "c"]);
         assert!(parse_tags(" , 、;;").is_empty());
@@ -953,7 +967,11 @@ mod tests {
         #[test]
         fn parse_tags_is_stable_when_joined(s in any::<String>()) {
             let tags = parse_tags(&s);
-            prop_assert_eq!(parse_tags(&tags.join(",")), tags);
+            prop_assert_eq!(parse_tags(&tags.join(",")), tags.clone());
+            let mut keys: Vec<String> = tags.iter().map(|t| tag_key(t)).collect();
+            keys.sort();
+            keys.dedup();
+            prop_assert_eq!(keys.len(), tags.len());
         }
     }
 }

@@ -301,7 +301,12 @@ fn effective(r: &Rules, f: &OwnedFacts, pick: fn(&Override) -> Option<i64>, defa
     }
     r.overrides
         .iter()
-        .filter(|o| o.scope == "tag" && f.tags.contains(&o.value))
+        .filter(|o| {
+            o.scope == "tag"
+                && f.tags
+                    .iter()
+                    .any(|t| crate::domain::normalize::tag_key(t) == o.value)
+        })
         .filter_map(pick)
         .min()
         .unwrap_or(default)
@@ -434,7 +439,9 @@ pub fn apply_changes(before: &Rules, ch: &RuleChanges) -> Result<Rules, Error> {
                 .as_str()
                 .to_string()
         } else {
-            crate::domain::normalize::parse_tags(&value).join(",")
+            crate::domain::normalize::tag_key(
+                &crate::domain::normalize::parse_tags(&value).join(","),
+            )
         };
         r.overrides
             .retain(|o| !(o.scope == kind && o.value == value));

@@ -39,6 +39,7 @@ mod report;
 mod restore;
 mod roles;
 mod rules;
+mod tags;
 mod timezone;
 mod user;
 mod work_follows;

@@ -86,7 +86,7 @@ fn merge_by_hand_keeps_the_oldest_and_moves_everything() {
     assert_eq!(c["email"], "zw@yf.cn");
     assert_eq!(c["phone"], "13800138000");
     assert_eq!(c["city"], "杭州");
-    assert_eq!(c["tags"], "vip,制造业");
+    assert_eq!(c["tags"], "VIP,制造业");
     assert_eq!(c["owner"], "li", "owned beats pooled");
     assert_eq!(c["stage"], "customer");
     let what: Vec<&str> = c["timeline"]

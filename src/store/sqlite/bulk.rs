@@ -4,6 +4,7 @@
 //! `settings`.
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::domain::normalize::tag_key;
 use crate::error::Result;
 use crate::store::ops::customers::Placement;
 use crate::store::ops::import::{NewLead, Suspended};
@@ -134,9 +135,9 @@ pub fn insert_batch(
         }
         stmt.raw_execute()?;
     }
-    let tags: Vec<(&str, i64)> = rows
+    let tags: Vec<(String, i64)> = rows
         .iter()
-        .flat_map(|r| r.fields.tags.iter().map(move |t| (t.as_str(), r.id)))
+        .flat_map(|r| r.fields.tags.iter().map(move |t| (tag_key(t), r.id)))
         .collect();
     for chunk in tags.chunks(BULK_ROWS * 2) {
         let sql = format!(

@@ -4,6 +4,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 pub use crate::domain::customer::Customer;
 use crate::domain::customer::CustomerFields;
+use crate::domain::normalize::tag_key;
 use crate::error::{Error, Result};
 use crate::store::ops::customers::{ForgetCounts, ListFilter, Placement, Sort};
 
@@ -105,7 +106,7 @@ fn write_tags(conn: &Connection, id: i64, tags: &[String]) -> Result<()> {
     let mut ins = conn
         .prepare_cached("INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)")?;
     for t in tags {
-        ins.execute(params![t, id])?;
+        ins.execute(params![tag_key(t), id])?;
     }
     Ok(())
 }

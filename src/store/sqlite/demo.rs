@@ -141,7 +141,7 @@ pub fn load(
         ])?;
         let id = conn.last_insert_rowid();
         for t in &f.tags {
-            ins_tag.execute(params![t, id])?;
+            ins_tag.execute(params![crate::domain::normalize::tag_key(t), id])?;
         }
         sum.customers += 1;
         if let (Some(owner), Some(claimed), Some(contact)) = (owner, claimed, contact) {

@@ -6,6 +6,7 @@ use postgres::Row;
 
 use super::PgTx;
 use crate::domain::customer::CustomerFields;
+use crate::domain::normalize::tag_key;
 use crate::domain::roles::ContactScope;
 use crate::error::{Error, Result};
 use crate::store::ops::customers::{Event, ForgetCounts};
@@ -192,6 +193,7 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
 impl PgTx<'_> {
     fn write_tags(&mut self, id: i64, tags: &[String]) -> Result<()> {
         if !tags.is_empty() {
+            let tags: Vec<String> = tags.iter().map(|t| tag_key(t)).collect();
             self.exec(
                 "INSERT INTO customer_tags (tag, customer_id) SELECT t, $2 FROM unnest($1::text[]) t
                  ON CONFLICT DO NOTHING",

@@ -2,6 +2,7 @@
 //! server audit row per statement); the identity sequence is moved past them.
 use super::PgTx;
 use crate::domain::customer::CustomerFields;
+use crate::domain::normalize::tag_key;
 use crate::error::{Error, Result};
 use crate::store::ops::import::{DemoSummary, ImportOps, NewLead, Suspended};
 use crate::store::ops::CustomerOps;
@@ -154,7 +155,7 @@ impl ImportOps for PgTx<'_> {
         }
         let (tag_names, tag_ids): (Vec<String>, Vec<i64>) = rows
             .iter()
-            .flat_map(|r| r.fields.tags.iter().map(move |t| (t.clone(), r.id)))
+            .flat_map(|r| r.fields.tags.iter().map(move |t| (tag_key(t), r.id)))
             .unzip();
         if !tag_names.is_empty() {
             self.exec(
