@@ -10,6 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use customer_pool::demo::generate;
+
+#[path = "../../bench/pg.rs"]
+mod pg;
 use customer_pool::domain::matching::{evaluate, find, Record, DEFAULT_THRESHOLD};
 
 struct Opts {
@@ -682,7 +685,8 @@ fn main() {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "pool-bench [--quick] [--format json] [--runs N] [--only WORKLOAD]… [--dir DIR]\n\n\
-             Workloads: import export claim storm list recycle report dedupe"
+             Workloads: import export claim storm list recycle report dedupe pg\n\
+             (pg needs POOL_TEST_PG and PGPORT of a server; bench/run starts a throwaway one)"
         );
         return;
     }
@@ -1162,6 +1166,10 @@ fn main() {
                 Err(e) => rows.push(broken("dedupe scan", size, e.to_string())),
             }
         }
+    }
+
+    if o.wants("pg") {
+        rows.append(&mut pg::run(&exe, &o.dir, n, o.runs, quick));
     }
 
     if json {

@@ -65,7 +65,7 @@ pub struct SetArgs {
     /// Whether customer/loyal stages count towards max_owned
     #[arg(long)]
     pub count_won: Option<bool>,
-    /// Claims per user per UTC day (0 = no limit)
+    /// Claims per user per day: local days in the time zone `pool settings` sets (0 = no limit)
     #[arg(long)]
     pub daily_claims: Option<i64>,
     /// Days before a previous owner may re-claim a customer they released or lost

@@ -106,7 +106,10 @@ pub const RULES: &[(&str, &str)] = &[
         "count_won",
         "whether customer/loyal stages count towards max_owned",
     ),
-    ("daily_claims", "claims per user per UTC day (0 = no limit)"),
+    (
+        "daily_claims",
+        "claims per user per local day (0 = no limit)",
+    ),
     (
         "reclaim_cooldown_days",
         "days before a previous owner may re-claim",

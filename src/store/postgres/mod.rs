@@ -9,6 +9,7 @@
 //! `--as` is refused (see [`Backend::act_for`] in `tx/mod.rs`).
 mod errors;
 pub mod migrate;
+mod tls;
 pub mod tx;
 
 use postgres::config::SslMode;
@@ -149,10 +150,7 @@ pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
     let client = if config.get_ssl_mode() == SslMode::Disable {
         config.connect(NoTls)
     } else {
-        let tls = native_tls::TlsConnector::builder()
-            .build()
-            .map_err(|e| Error::Other(format!("cannot set up TLS: {e}")))?;
-        config.connect(postgres_native_tls::MakeTlsConnector::new(tls))
+        config.connect(tls::LazyTls)
     };
     let client = client.map_err(|e| {
         Error::Other(format!(
