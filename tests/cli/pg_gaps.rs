@@ -1,0 +1,650 @@
+//! Server mode, the commands that need server functions (PostgreSQL migration 4):
+//! `pool doctor`, `pool forget`, `pool merge` / `dedupe --apply` / `dedupe undo`, moving
+//! and re-activating users, and the reports activity, quality and access — each through
+//! the real binary, and each attacked with `psql` as a role that may not do it.
+//!
+//! Runs only when POOL_TEST_PG and PGPORT are set (`eval "$(.ci/pg-cluster start)"`);
+//! otherwise every test says it is skipped.
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The test users: (name, team, role).
+const PEOPLE: [(&str, &str, &str); 5] = [
+    ("boss", "east", "manager"),
+    ("m1", "east", "member"),
+    ("m2", "west", "member"),
+    ("wboss", "west", "manager"),
+    ("viewer", "east", "viewer"),
+];
+
+struct Server {
+    conninfo: String,
+    port: String,
+    db: String,
+    dir: tempfile::TempDir,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+impl Server {
+    /// A fresh database prepared by `pool init --server`, with an admin and PEOPLE.
+    fn new(name: &str) -> Option<Server> {
+        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
+        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
+        let (Some(conninfo), Some(port)) = (conninfo, port) else {
+            eprintln!("pg_gaps::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
+            return None;
+        };
+        let s = Server {
+            conninfo,
+            port,
+            db: format!("gp_{name}_{}", std::process::id()),
+            dir: tempfile::TempDir::new().expect("temp dir"),
+        };
+        s.drop_all();
+        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
+        s.superuser(&format!(
+            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
+            s.db
+        ));
+        let admin = s.role("admin");
+        s.ok(
+            "owner",
+            &["init", "--server", "--admin", &admin, "--team", "hq"],
+        );
+        for t in ["east", "west"] {
+            s.ok("admin", &["team", "add", t]);
+        }
+        for (who, team, role) in PEOPLE {
+            s.ok(
+                "admin",
+                &["user", "add", &s.role(who), "--team", team, "--role", role],
+            );
+        }
+        Some(s)
+    }
+
+    fn role(&self, who: &str) -> String {
+        format!("{}_{who}", self.db)
+    }
+
+    fn run(&self, who: &str, args: &[&str]) -> Output {
+        Command::new(assert_cmd::cargo::cargo_bin("pool"))
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env(
+                "POOL_DB",
+                format!(
+                    "postgresql://{}@127.0.0.1:{}/{}",
+                    self.role(who),
+                    self.port,
+                    self.db
+                ),
+            )
+            .current_dir(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pool")
+    }
+
+    fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.run(who, args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} as {who}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    fn json(&self, who: &str, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
+    }
+
+    /// Fails with exit `code`; stdout and stderr.
+    fn fails(&self, who: &str, args: &[&str], code: i32) -> (String, String) {
+        let out = self.run(who, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pool {args:?} as {who}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        (text(&out.stdout), text(&out.stderr))
+    }
+
+    fn psql(&self, user: &str, sql: &str) -> Output {
+        Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                "VERBOSITY=verbose",
+            ])
+            .arg("-d")
+            .arg(format!("{} user={user} dbname={}", self.conninfo, self.db))
+            .args(["-c", sql])
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql")
+    }
+
+    /// SQL as the cluster's superuser in this database; its output.
+    fn superuser(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(&self.conninfo)
+            .args(["-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// SQL as the superuser inside this test's database.
+    fn su(&self, sql: &str) -> String {
+        let out = self.psql(&self.conninfo_user(), sql);
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    }
+
+    fn conninfo_user(&self) -> String {
+        self.conninfo
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("user="))
+            .unwrap_or("postgres")
+            .to_string()
+    }
+
+    /// `psql` as test user `who` must fail with this SQLSTATE.
+    fn refused(&self, who: &str, sql: &str, sqlstate: &str) {
+        let out = self.psql(&self.role(who), sql);
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "as {who}: {sql}\nwas allowed: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            err.contains(&format!("ERROR:  {sqlstate}:")),
+            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
+        );
+    }
+
+    fn drop_all(&self) {
+        let roles = ["owner", "admin"]
+            .into_iter()
+            .chain(PEOPLE.iter().map(|p| p.0))
+            .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
+            .collect::<String>();
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .args(["-c", &roles])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+    }
+
+    /// `pool doctor` must fail (exit 8) naming `check` with `detail` in it.
+    fn doctor_catches(&self, check: &str, detail: &str) {
+        let out = self.run("admin", &["doctor", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+        let rows: Value = serde_json::from_slice(&out.stdout).expect("doctor JSON");
+        let failed: Vec<&Value> = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r["status"] == "FAIL")
+            .collect();
+        assert!(
+            failed
+                .iter()
+                .any(|r| r["check"] == check && r["detail"].as_str().unwrap_or("").contains(detail)),
+            "expected {check} to fail with '{detail}': {failed:?}"
+        );
+    }
+
+    fn doctor_passes(&self) {
+        let rows = self.json("admin", &["doctor"]);
+        for r in rows.as_array().expect("rows") {
+            assert_eq!(r["status"], "ok", "{r}");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.drop_all();
+    }
+}
+
+#[test]
+fn doctor_checks_the_servers_security_setup() {
+    let Some(s) = Server::new("doctor") else {
+        return;
+    };
+    s.ok(
+        "admin",
+        &["add", "--name", "甲", "--phone", "13900000001", "--pool"],
+    );
+    let rows = s.json("admin", &["doctor"]);
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["check"].as_str().unwrap())
+        .collect();
+    for want in [
+        "row level security",
+        "grants",
+        "triggers",
+        "policies",
+        "definer functions",
+        "audit chain",
+        "audit head",
+        "schema version",
+        "database owner",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    s.doctor_passes();
+    // Managers may run it; members may not.
+    s.ok("boss", &["doctor"]);
+    s.fails("m1", &["doctor"], 4);
+
+    // A superuser turns row level security off, or stops forcing it on the owner.
+    s.su("ALTER TABLE customers DISABLE ROW LEVEL SECURITY");
+    s.doctor_catches(
+        "row level security",
+        "public.customers: row level security disabled",
+    );
+    s.su("ALTER TABLE customers ENABLE ROW LEVEL SECURITY; ALTER TABLE interactions NO FORCE ROW LEVEL SECURITY");
+    s.doctor_catches(
+        "row level security",
+        "public.interactions: row level security not forced",
+    );
+    s.su("ALTER TABLE interactions FORCE ROW LEVEL SECURITY");
+    s.doctor_passes();
+
+    // A guard disabled, a log trigger dropped.
+    s.su("ALTER TABLE deals DISABLE TRIGGER b_guard");
+    s.doctor_catches("triggers", "b_guard on deals is disabled");
+    s.su("ALTER TABLE deals ENABLE TRIGGER b_guard; DROP TRIGGER z_log ON customers");
+    s.doctor_catches("triggers", "z_log on customers is missing");
+    s.su("CREATE TRIGGER z_log AFTER UPDATE ON customers FOR EACH ROW WHEN (NOT pool_private.server_op())
+          EXECUTE FUNCTION pool_private.customers_log()");
+    s.doctor_passes();
+
+    // Grants beyond the design: members writing audit rows, rules or erasing data.
+    s.su("GRANT UPDATE ON audit_log TO pool_member");
+    s.doctor_catches("grants", "pool_member may UPDATE audit_log");
+    s.su("REVOKE UPDATE ON audit_log FROM pool_member; GRANT INSERT ON pool_rules TO pool_member");
+    s.doctor_catches("grants", "pool_member may INSERT pool_rules");
+    s.su("REVOKE INSERT ON pool_rules FROM pool_member; GRANT SELECT (phone) ON customers TO pool_viewer");
+    s.doctor_catches("grants", "pool_viewer may read customers.phone");
+    s.su("REVOKE SELECT (phone) ON customers FROM pool_viewer;
+          GRANT EXECUTE ON FUNCTION pool_private.forget_customer(bigint) TO pool_member");
+    s.doctor_catches("grants", "pool_member may run forget_customer(bigint)");
+    s.su("REVOKE EXECUTE ON FUNCTION pool_private.forget_customer(bigint) FROM pool_member");
+    s.doctor_passes();
+
+    // A policy that trusts a setting anyone can set.
+    s.su("CREATE POLICY backdoor ON customers FOR SELECT USING (current_setting('pool.me', true) = 'boss')");
+    s.doctor_catches(
+        "policies",
+        "policy backdoor reads a client-settable setting",
+    );
+    s.su("DROP POLICY backdoor ON customers");
+
+    // A definer function that lost its fixed search_path.
+    s.su("ALTER FUNCTION pool_private.undo_merge(bigint) RESET search_path");
+    s.doctor_catches("definer functions", "undo_merge");
+    s.su("ALTER FUNCTION pool_private.undo_merge(bigint) SET search_path = public, pool_private, pg_temp");
+    s.doctor_passes();
+
+    // An audit row edited behind the append-only trigger's back.
+    s.su("ALTER TABLE audit_log DISABLE TRIGGER audit_no_update;
+          UPDATE audit_log SET after = replace(after, '甲', '乙') WHERE action = 'add';
+          ALTER TABLE audit_log ENABLE TRIGGER audit_no_update");
+    s.doctor_catches("audit chain", "broken");
+    // The error names the failing check in the table too.
+    let (stdout, stderr) = s.fails("admin", &["doctor"], 8);
+    assert!(
+        stdout.contains("audit chain") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("doctor found 1 problem"), "{stderr}");
+    // --fix is a SQLite repair.
+    s.fails("admin", &["doctor", "--fix"], 6);
+}
+
+#[test]
+fn forget_on_the_server_erases_history_reasons_and_only_admins_may() {
+    let Some(s) = Server::new("forget") else {
+        return;
+    };
+    for (n, p) in [("张伟", "13900000001"), ("李娜", "13900000002")] {
+        s.ok("admin", &["add", "--name", n, "--phone", p, "--pool"]);
+    }
+    s.ok("m1", &["claim", "1"]);
+    s.ok("m1", &["log", "1", "call", "聊了报价 手机 13900000001"]);
+    s.ok(
+        "m1",
+        &["followup", "add", "1", "--due", "tomorrow", "回电话"],
+    );
+    s.ok(
+        "m1",
+        &[
+            "release",
+            "1",
+            "--reason",
+            "客户要求删除 张伟",
+            "--cancel-followups",
+        ],
+    );
+    // Who may: admins only, in the binary and on the server.
+    s.fails("boss", &["forget", "1", "-y"], 4);
+    s.fails("m1", &["forget", "1", "-y"], 4);
+    s.refused("boss", "SELECT pool_private.forget_customer(1)", "42501");
+    s.refused("m1", "SELECT pool_private.forget_customer(1)", "42501");
+    // A member cannot switch the guards off by setting the marker's setting.
+    s.ok("m1", &["claim", "2"]);
+    s.ok("m1", &["log", "2", "call", "第一次"]);
+    s.refused(
+        "m1",
+        "SET pool.server_op = 'on'; UPDATE interactions SET summary = 'rewritten' WHERE customer_id = 2",
+        "PT403",
+    );
+
+    let done = s.json("admin", &["forget", "1", "-y"]);
+    assert_eq!(done["interactions"], 1, "{done}");
+    assert_eq!(done["followups"], 1, "{done}");
+    // Nothing personal is left: fields, history text, the release reason.
+    assert_eq!(
+        s.su(
+            "SELECT coalesce(name, '-') || coalesce(phone, '-') || (forgotten_at IS NOT NULL)::text
+              || (deleted_at IS NOT NULL)::text FROM customers WHERE id = 1"
+        ),
+        "--truetrue"
+    );
+    assert_eq!(
+        s.su("SELECT string_agg(summary, ',') FROM interactions WHERE customer_id = 1"),
+        "(erased)"
+    );
+    assert_eq!(
+        s.su("SELECT count(*) FROM ownership_events WHERE customer_id = 1 AND reason IS NOT NULL"),
+        "0"
+    );
+    assert_eq!(
+        s.su("SELECT action || ' ' || status FROM followups WHERE customer_id = 1"),
+        "(erased) cancelled"
+    );
+    // One audit row, written by the server, with the counts; the chain holds.
+    let log = s.json(
+        "admin",
+        &["audit", "log", "--customer", "1", "--action", "forget"],
+    );
+    let rows = log.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{log}");
+    assert_eq!(rows[0]["actor"], s.role("admin"));
+    assert!(
+        rows[0]["after"].to_string().contains("owner_events"),
+        "{log}"
+    );
+    s.fails("admin", &["forget", "1", "-y"], 5);
+    s.ok("admin", &["audit", "verify"]);
+    s.doctor_passes();
+}
+
+/// Customers 1..=n added by the admin into the public pool, with phones.
+fn pooled(s: &Server, names: &[&str]) {
+    for (i, n) in names.iter().enumerate() {
+        let phone = format!("1390000{:04}", i + 1);
+        s.ok("admin", &["add", "--name", n, "--phone", &phone, "--pool"]);
+    }
+}
+
+#[test]
+fn merge_and_undo_on_the_server_follow_the_owner_rules() {
+    let Some(s) = Server::new("merge") else {
+        return;
+    };
+    pooled(&s, &["王芳", "王芳", "赵磊", "钱敏", "孙丽"]);
+    // m1 (east) owns 2 with history; 1 is pooled: the merge gives 1 to m1.
+    s.ok("m1", &["claim", "2"]);
+    s.ok("m1", &["log", "2", "call", "约了见面"]);
+    s.ok("m1", &["followup", "add", "2", "--due", "tomorrow", "拜访"]);
+    // m1 owns 3, m2 (west) owns 4.
+    s.ok("m1", &["claim", "3"]);
+    s.ok("m2", &["claim", "4"]);
+
+    // A member may not merge, in the binary or on the server.
+    s.fails("m1", &["merge", "1", "2"], 4);
+    s.refused(
+        "m1",
+        "SELECT pool_private.merge_customers(1, ARRAY[2]::bigint[], '{}')",
+        "42501",
+    );
+    // A manager may not merge another team's customer; nor write merges directly.
+    s.fails("boss", &["merge", "3", "4"], 4);
+    s.refused(
+        "boss",
+        "SELECT pool_private.merge_customers(3, ARRAY[4]::bigint[], '{}')",
+        "PT403",
+    );
+    s.refused(
+        "boss",
+        "INSERT INTO merges (survivor_id, merged_ids, before, at) VALUES (3, '[4]', '{}', 0)",
+        "42501",
+    );
+    // Two owners: not even an admin merges them silently.
+    s.fails("admin", &["merge", "3", "4"], 5);
+    s.refused(
+        "admin",
+        "SELECT pool_private.merge_customers(3, ARRAY[4]::bigint[], '{}')",
+        "PT409",
+    );
+
+    // The manager merges 1 and 2: 1 (oldest) survives, owned by m1, with 2's history.
+    let m = s.json("boss", &["merge", "1", "2"]);
+    assert_eq!(m["survivor"], 1, "{m}");
+    let merge_id = m["merge_id"].as_i64().expect("merge id");
+    let c = s.json("boss", &["show", "1"]);
+    assert_eq!(c["owner"], s.role("m1"), "{c}");
+    assert_eq!(
+        s.su("SELECT count(*) FROM interactions WHERE customer_id = 1"),
+        "1"
+    );
+    assert_eq!(
+        s.su("SELECT count(*) FROM followups WHERE customer_id = 1 AND status = 'open'"),
+        "1"
+    );
+    assert_eq!(
+        s.su("SELECT merged_into || ' ' || (owner_id IS NULL)::text FROM customers WHERE id = 2"),
+        "1 true"
+    );
+    s.fails("boss", &["show", "2"], 3);
+    // The server wrote the audit rows, once each, in the chain.
+    let log = s.json("admin", &["audit", "log", "--customer", "2"]);
+    let merged_into: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "merged_into")
+        .collect();
+    assert_eq!(merged_into.len(), 1, "{log}");
+    assert_eq!(merged_into[0]["actor"], s.role("boss"));
+
+    // A member cannot undo it; the west manager cannot either (m1's customers).
+    let id = merge_id.to_string();
+    s.fails("m1", &["dedupe", "undo", &id], 4);
+    s.refused(
+        "m1",
+        &format!("SELECT pool_private.undo_merge({id})"),
+        "42501",
+    );
+    s.refused(
+        "wboss",
+        &format!("SELECT pool_private.undo_merge({id})"),
+        "PT403",
+    );
+    s.refused(
+        "boss",
+        &format!("UPDATE merges SET before = '{{}}' WHERE id = {id}"),
+        "42501",
+    );
+    // The manager undoes it: both customers and the history as before.
+    s.ok("boss", &["dedupe", "undo", &id]);
+    assert_eq!(
+        s.su("SELECT string_agg(customer_id::text, ',') FROM interactions"),
+        "2"
+    );
+    assert_eq!(
+        s.su(
+            "SELECT (owner_id IS NULL)::text || ' ' || coalesce(merged_into::text, '-') || ' '
+                  || (deleted_at IS NULL)::text FROM customers WHERE id = 1"
+        ),
+        "true - true"
+    );
+    assert_eq!(
+        s.su(
+            "SELECT owner_id = (SELECT id FROM users WHERE login = current_database() || '_m1')
+              FROM customers WHERE id = 2"
+        ),
+        "t"
+    );
+    s.fails("boss", &["dedupe", "undo", &id], 5);
+
+    // Pooled joins an owner only where the owner could claim it: 5 sits in a pool
+    // west does not see, so m2's 4 and 5 are not merged.
+    s.ok("admin", &["pools", "add", "eastonly", "--team", "east"]);
+    s.su("UPDATE customers SET pool_id = (SELECT id FROM pools WHERE name = 'eastonly') WHERE id = 5");
+    s.refused(
+        "admin",
+        "SELECT pool_private.merge_customers(4, ARRAY[5]::bigint[], '{}')",
+        "PT414",
+    );
+    s.ok("admin", &["audit", "verify"]);
+    s.doctor_passes();
+}
+
+#[test]
+fn dedupe_apply_merges_on_the_server() {
+    let Some(s) = Server::new("dedupe") else {
+        return;
+    };
+    for (n, c, p, e) in [
+        ("周杰", "杭州云帆科技有限公司", "13911112222", "zj@yf.cn"),
+        ("周杰", "杭州云帆科技", "13911112222", "zj@yf.cn"),
+        ("吴刚", "深圳海川贸易", "13833334444", "wg@hc.cn"),
+    ] {
+        s.ok(
+            "admin",
+            &[
+                "add",
+                "--name",
+                n,
+                "--company",
+                c,
+                "--phone",
+                p,
+                "--email",
+                e,
+                "--pool",
+            ],
+        );
+    }
+    let out = s.json("admin", &["dedupe", "--apply", "--threshold", "0.5"]);
+    let merged = out["merged"].as_array().expect("merged");
+    assert_eq!(merged.len(), 1, "{out}");
+    assert_eq!(merged[0]["survivor"], 1, "{out}");
+    // The survivor took the fuller company name; 2 is a tombstone.
+    let c = s.json("admin", &["show", "1"]);
+    assert_eq!(c["company"], "杭州云帆科技有限公司", "{c}");
+    s.fails("admin", &["show", "2"], 3);
+    let id = merged[0]["merge_id"].as_i64().unwrap().to_string();
+    s.ok("admin", &["dedupe", "undo", &id]);
+    s.ok("admin", &["show", "2"]);
+    s.ok("admin", &["audit", "verify"]);
+}
+
+#[test]
+fn users_move_teams_and_come_back_only_by_an_admin() {
+    let Some(s) = Server::new("users") else {
+        return;
+    };
+    let m2 = s.role("m2");
+    let m1 = s.role("m1");
+    // Moving a member: admins only.
+    s.fails("boss", &["user", "set-role", &m2, "--team", "east"], 4);
+    s.refused(
+        "boss",
+        &format!("SELECT pool_private.set_user_team('{m2}', 'east')"),
+        "42501",
+    );
+    s.refused(
+        "m2",
+        &format!("SELECT pool_private.set_user_team('{m2}', 'east')"),
+        "42501",
+    );
+    s.ok("admin", &["user", "set-role", &m2, "--team", "east"]);
+    let users = s.json("admin", &["user", "list"]);
+    let row = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["login"] == m2.as_str())
+        .expect("m2 listed")
+        .clone();
+    assert_eq!(row["team"], "east", "{row}");
+    // The east manager now works on m2's customers.
+    s.ok(
+        "admin",
+        &["add", "--name", "客户", "--phone", "13900000009", "--pool"],
+    );
+    s.ok("m2", &["claim", "1"]);
+    s.ok("boss", &["log", "1", "note", "经理看过"]);
+    s.fails("admin", &["user", "set-role", &m2, "--team", "nowhere"], 3);
+
+    // Deactivated: m2 cannot connect; m1 cannot bring them back, nor a manager.
+    s.ok("admin", &["user", "deactivate", &m2, "-y"]);
+    s.fails("m2", &["list"], 1);
+    s.refused(
+        "m1",
+        &format!("SELECT pool_private.reactivate_user('{m2}')"),
+        "42501",
+    );
+    s.refused(
+        "boss",
+        &format!("SELECT pool_private.reactivate_user('{m2}')"),
+        "42501",
+    );
+    s.fails("boss", &["user", "set-role", &m2, "--active"], 4);
+    // A member cannot give themselves a group or LOGIN either.
+    let out = s.psql(&m1, &format!("GRANT pool_admin TO {m1}"));
+    assert!(!out.status.success(), "a member granted themselves admin");
+    // The admin re-activates m2: LOGIN, CONNECT and the group are back.
+    s.ok("admin", &["user", "set-role", &m2, "--active"]);
+    s.ok("m2", &["list"]);
+    s.ok("m2", &["claim", "1"]);
+    let log = s.json("admin", &["audit", "log", "--action", "user_set"]);
+    assert!(
+        log.as_array().unwrap().len() >= 2,
+        "team move and re-activation audited: {log}"
+    );
+    s.ok("admin", &["audit", "verify"]);
+}
