@@ -134,11 +134,20 @@ fn doctor_server(ctx: &mut Ctx, a: &DoctorArgs) -> Result<()> {
 fn report_findings(ctx: &mut Ctx, checks: &[app::Finding]) -> Result<()> {
     let out = ctx.out;
     out.rows(checks, "")?;
-    let failed = checks.iter().filter(|c| c.status == "FAIL").count();
-    if failed > 0 {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == "FAIL")
+        .map(|c| c.check.as_str())
+        .collect();
+    if !failed.is_empty() {
+        // The failing checks by name, so a cron mail says what broke.
         return Err(Error::Reported {
             code: 8,
-            summary: format!("doctor found {failed} problem(s); see the hints above"),
+            summary: format!(
+                "doctor found {} problem(s) ({}); see the hints above",
+                failed.len(),
+                failed.join(", ")
+            ),
         });
     }
     out.status("doctor: all checks passed");

@@ -288,6 +288,18 @@ fn doctor_checks_the_servers_security_setup() {
     s.su("CREATE TRIGGER z_log AFTER UPDATE ON customers FOR EACH ROW WHEN (NOT pool_private.server_op())
           EXECUTE FUNCTION pool_private.customers_log()");
     s.doctor_passes();
+    // A guard put back on fewer events, or with a condition that switches it off.
+    s.su(
+        "DROP TRIGGER b_guard ON interactions; CREATE TRIGGER b_guard BEFORE INSERT ON interactions
+          FOR EACH ROW EXECUTE FUNCTION pool_private.work_guard()",
+    );
+    s.doctor_catches("triggers", "b_guard on interactions fires on other events");
+    s.su("DROP TRIGGER b_guard ON interactions; CREATE TRIGGER b_guard BEFORE INSERT OR UPDATE OR DELETE ON interactions
+          FOR EACH ROW WHEN (current_user = 'nobody') EXECUTE FUNCTION pool_private.work_guard()");
+    s.doctor_catches("triggers", "b_guard on interactions has a condition");
+    s.su("DROP TRIGGER b_guard ON interactions; CREATE TRIGGER b_guard BEFORE INSERT OR UPDATE OR DELETE ON interactions
+          FOR EACH ROW WHEN (NOT pool_private.server_op()) EXECUTE FUNCTION pool_private.work_guard()");
+    s.doctor_passes();
 
     // Grants beyond the design: members writing audit rows, rules or erasing data.
     s.su("GRANT UPDATE ON audit_log TO pool_member");
@@ -327,7 +339,10 @@ fn doctor_checks_the_servers_security_setup() {
         stdout.contains("audit chain") && stdout.contains("FAIL"),
         "{stdout}"
     );
-    assert!(stderr.contains("doctor found 1 problem"), "{stderr}");
+    assert!(
+        stderr.contains("doctor found 1 problem(s) (audit chain)"),
+        "{stderr}"
+    );
     // --fix is a SQLite repair.
     s.fails("admin", &["doctor", "--fix"], 6);
 }

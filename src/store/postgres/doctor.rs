@@ -12,29 +12,44 @@ use crate::store::ops::maintenance::ServerCheck;
 /// The pool groups (cluster-wide roles).
 const GROUPS: [&str; 4] = ["pool_admin", "pool_manager", "pool_member", "pool_viewer"];
 
-/// Every table of migration 2 and the triggers each must have (name, function).
-const TRIGGERS: &[(&str, &str, &str)] = &[
-    ("customers", "b_guard", "customers_guard"),
-    ("customers", "z_log", "customers_log"),
-    ("customers", "z_added", "customers_added"),
-    ("customer_tags", "b_guard", "tags_guard"),
-    ("interactions", "b_guard", "work_guard"),
-    ("interactions", "z_log", "work_log"),
-    ("followups", "b_guard", "work_guard"),
-    ("followups", "z_log", "work_log"),
-    ("deals", "b_guard", "work_guard"),
-    ("deals", "z_log", "work_log"),
-    ("teams", "z_log", "settings_log"),
-    ("pools", "z_log", "settings_log"),
-    ("pool_teams", "z_log", "settings_log"),
-    ("pool_rules", "z_log", "settings_log"),
-    ("pool_rule_overrides", "z_log", "settings_log"),
-    ("settings", "z_log", "settings_log"),
-    ("audit_log", "audit_no_update", "audit_append_only"),
-    ("audit_log", "audit_no_truncate", "audit_append_only"),
-    ("audit_head", "audit_head_no_delete", "audit_append_only"),
-    ("audit_head", "audit_head_no_truncate", "audit_append_only"),
+/// The triggers each table must have: (table, name, function, pg_trigger.tgtype — when
+/// and on which events it fires: 1 row, 2 before, 4 insert, 8 delete, 16 update,
+/// 32 truncate).
+const TRIGGERS: &[(&str, &str, &str, i16)] = &[
+    ("customers", "b_guard", "customers_guard", 23),
+    ("customers", "z_log", "customers_log", 17),
+    ("customers", "z_added", "customers_added", 4),
+    ("customer_tags", "b_guard", "tags_guard", 15),
+    ("interactions", "b_guard", "work_guard", 31),
+    ("interactions", "z_log", "work_log", 21),
+    ("followups", "b_guard", "work_guard", 31),
+    ("followups", "z_log", "work_log", 21),
+    ("deals", "b_guard", "work_guard", 31),
+    ("deals", "z_log", "work_log", 21),
+    ("teams", "z_log", "settings_log", 29),
+    ("pools", "z_log", "settings_log", 29),
+    ("pool_teams", "z_log", "settings_log", 29),
+    ("pool_rules", "z_log", "settings_log", 29),
+    ("pool_rule_overrides", "z_log", "settings_log", 29),
+    ("settings", "z_log", "settings_log", 29),
+    ("audit_log", "audit_no_update", "audit_append_only", 27),
+    ("audit_log", "audit_no_truncate", "audit_append_only", 34),
+    (
+        "audit_head",
+        "audit_head_no_delete",
+        "audit_append_only",
+        11,
+    ),
+    (
+        "audit_head",
+        "audit_head_no_truncate",
+        "audit_append_only",
+        34,
+    ),
 ];
+
+/// a_same_identity: before every INSERT, UPDATE, DELETE, TRUNCATE statement.
+const SAME_IDENTITY_TYPE: i16 = 62;
 
 /// The tables whose every write is refused for a client unless it comes through
 /// `a_same_identity` (a SET ROLE-d session may not write).
@@ -260,38 +275,35 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
         "revoke the extra privilege as the database owner (REVOKE … FROM pool_member), or restore the database from a dump",
     ));
 
-    let (tables, names, funcs): (Vec<String>, Vec<String>, Vec<String>) = TRIGGERS
+    let mut want: (Vec<String>, Vec<String>, Vec<String>, Vec<i16>) = Default::default();
+    let same = SAME_IDENTITY
         .iter()
-        .map(|(t, n, f)| (t.to_string(), n.to_string(), f.to_string()))
-        .chain(SAME_IDENTITY.iter().map(|t| {
-            (
-                t.to_string(),
-                "a_same_identity".into(),
-                "same_identity".into(),
-            )
-        }))
-        .fold(
-            (vec![], vec![], vec![]),
-            |(mut a, mut b, mut c), (t, n, f)| {
-                a.push(t);
-                b.push(n);
-                c.push(f);
-                (a, b, c)
-            },
-        );
+        .map(|t| (*t, "a_same_identity", "same_identity", SAME_IDENTITY_TYPE));
+    for (t, n, f, ty) in TRIGGERS.iter().copied().chain(same) {
+        want.0.push(t.into());
+        want.1.push(n.into());
+        want.2.push(f.into());
+        want.3.push(ty);
+    }
+    // The only condition a trigger may carry is migration 4's: skipped while a server
+    // function (which checks and audits itself) writes.
     let triggers = strings(
         client,
         "SELECT format('%s on %s %s', w.name, w.tbl,
                        CASE WHEN tg.oid IS NULL THEN 'is missing'
                             WHEN tg.tgenabled = 'D' THEN 'is disabled'
                             WHEN tg.tgenabled = 'R' THEN 'fires only for replicas'
-                            ELSE 'runs ' || pr.proname || ', not ' || w.func END)
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS w(tbl, name, func)
+                            WHEN pr.proname <> w.func THEN 'runs ' || pr.proname || ', not ' || w.func
+                            WHEN tg.tgtype <> w.ty THEN 'fires on other events than pool''s'
+                            ELSE 'has a condition: ' || cond END)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[]) AS w(tbl, name, func, ty)
            LEFT JOIN pg_trigger tg ON tg.tgrelid = to_regclass('public.' || quote_ident(w.tbl)) AND tg.tgname = w.name
            LEFT JOIN pg_proc pr ON pr.oid = tg.tgfoid
-          WHERE tg.oid IS NULL OR tg.tgenabled NOT IN ('O', 'A') OR pr.proname <> w.func
+           LEFT JOIN LATERAL (SELECT substring(pg_get_triggerdef(tg.oid) FROM ' WHEN (.*) EXECUTE ') AS cond) x ON true
+          WHERE tg.oid IS NULL OR tg.tgenabled NOT IN ('O', 'A') OR pr.proname <> w.func OR tg.tgtype <> w.ty
+             OR coalesce(cond, '((NOT pool_private.server_op()))') <> '((NOT pool_private.server_op()))'
           ORDER BY 1",
-        &[&tables, &names, &funcs],
+        &[&want.0, &want.1, &want.2, &want.3],
     )?;
     out.push(check(
         "triggers",
