@@ -663,3 +663,136 @@ fn users_move_teams_and_come_back_only_by_an_admin() {
     );
     s.ok("admin", &["audit", "verify"]);
 }
+
+#[test]
+fn reports_activity_quality_and_access_on_the_server() {
+    let Some(s) = Server::new("reports") else {
+        return;
+    };
+    // 1, 2: complete and the same phone (a duplicate pair); 3: a name only.
+    s.ok(
+        "admin",
+        &[
+            "add",
+            "--name",
+            "陈一",
+            "--company",
+            "云帆",
+            "--phone",
+            "13900000001",
+            "--email",
+            "c1@yf.cn",
+            "--city",
+            "杭州",
+            "--address",
+            "文一路 1 号",
+            "--source",
+            "展会",
+            "--pool",
+        ],
+    );
+    s.ok(
+        "admin",
+        &[
+            "add",
+            "--name",
+            "陈一",
+            "--company",
+            "云帆",
+            "--phone",
+            "13900000001",
+            "--email",
+            "c2@yf.cn",
+            "--city",
+            "杭州",
+            "--address",
+            "文一路 2 号",
+            "--source",
+            "展会",
+            "--pool",
+        ],
+    );
+    s.ok("admin", &["add", "--name", "无联系", "--pool"]);
+    // m1 (east) and m2 (west) each claim one and log a call; m1 makes a deal.
+    s.ok("m1", &["claim", "1"]);
+    s.ok("m1", &["log", "1", "call", "聊了"]);
+    s.ok("m1", &["deal", "add", "1", "--amount", "100", "--product", "A"]);
+    s.ok("m2", &["claim", "2"]);
+    s.ok("m2", &["log", "2", "call", "聊了"]);
+
+    let total = |v: &Value, k: &str| -> i64 {
+        v.as_array()
+            .expect("periods")
+            .iter()
+            .map(|p| p[k].as_i64().unwrap_or(0))
+            .sum()
+    };
+    // Activity: the admin sees both teams; the east manager east only.
+    let all = s.json("admin", &["report", "activity", "--by", "day"]);
+    assert_eq!(total(&all, "claims"), 2, "{all}");
+    assert_eq!(total(&all, "interactions"), 2, "{all}");
+    assert_eq!(total(&all, "deals"), 1, "{all}");
+    assert!(
+        all[0]["period"].as_str().unwrap_or("").len() == 10,
+        "a day period is YYYY-MM-DD: {all}"
+    );
+    let east = s.json("boss", &["report", "activity", "--by", "day"]);
+    assert_eq!(total(&east, "claims"), 1, "{east}");
+    assert_eq!(total(&east, "interactions"), 1, "{east}");
+    s.fails("boss", &["report", "activity", "--team", "west"], 4);
+    let weeks = s.json("admin", &["report", "activity"]);
+    assert!(
+        weeks[0]["period"].as_str().unwrap_or("").contains("-W"),
+        "{weeks}"
+    );
+
+    // Quality: counted on the real keys by the server, even for a member who sees
+    // customer 2's phone masked (it is m2's): both phones valid, and a duplicate pair.
+    let q = s.json("m1", &["report", "quality"]);
+    assert_eq!(q["customers"], 3, "{q}");
+    let phone = q["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "phone")
+        .expect("phone row")
+        .clone();
+    assert_eq!(phone["valid_pct"], 100.0, "{q}");
+    assert!(q["duplicate_rate_pct"].as_f64().unwrap() > 60.0, "{q}");
+    assert_eq!(q["worst"][0]["id"], 3, "{q}");
+    let admin_q = s.json("admin", &["report", "quality"]);
+    assert_eq!(admin_q["score"], q["score"], "{admin_q} vs {q}");
+    // A pooled customer in a pool west does not see is not west's to count.
+    s.ok("admin", &["pools", "add", "eastonly", "--team", "east"]);
+    s.ok("admin", &["add", "--name", "东区", "--pool", "eastonly"]);
+    assert_eq!(s.json("m2", &["report", "quality"])["customers"], 3);
+    assert_eq!(s.json("m1", &["report", "quality"])["customers"], 4);
+
+    // Access: unmasked reads (a list and a show) and an unmasked export are audited and
+    // counted; members may not read the report.
+    s.ok("boss", &["list", "--owner", &s.role("m1")]);
+    s.ok("boss", &["show", "1"]);
+    s.ok("admin", &["export", "--unmasked", "-o", "all.csv"]);
+    // A member's own note that is not JSON does not break the report.
+    let out = s.psql(
+        &s.role("m1"),
+        "SELECT pool_private.audit_note('export', 'export', NULL, NULL, 'not json')",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let acc = s.json("boss", &["report", "access"]);
+    let row = |who: &str| -> Value {
+        acc["users"]
+            .as_array()
+            .or_else(|| acc.as_array())
+            .expect("access rows")
+            .iter()
+            .find(|r| r["user"] == s.role(who).as_str())
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(row("boss")["unmasked_views"], 2, "{acc}");
+    assert_eq!(row("admin")["exports"], 1, "{acc}");
+    assert_eq!(row("admin")["exported_rows"], 4, "{acc}");
+    s.fails("m1", &["report", "access"], 4);
+    s.ok("admin", &["audit", "verify"]);
+}

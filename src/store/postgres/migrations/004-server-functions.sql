@@ -521,6 +521,101 @@ BEGIN
         pool_private.jobj('active', 'false'), pool_private.jobj('active', 'true'), NULL);
 END $$;
 
+-- ───────────────────────── the access report's rows ─────────────────────────
+
+-- Migration 2's audit_note, with one more entity a client may note: 'customers' (an
+-- unmasked read of a list, `view_unmasked`), which it refused, so the access report
+-- missed every unmasked list on a server.
+CREATE OR REPLACE FUNCTION pool_private.audit_note(p_action text, p_entity text, p_entity_id bigint, p_before text, p_after text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+DECLARE
+    a record;
+    v bigint;
+BEGIN
+    SELECT * INTO a FROM pool_private.actor();
+    SELECT max(seq) INTO v FROM audit_log
+     WHERE tx = txid_current() AND entity = p_entity AND entity_id IS NOT DISTINCT FROM p_entity_id;
+    IF v IS NOT NULL THEN
+        RETURN v;
+    END IF;
+    IF p_action IN ('claim', 'release', 'recycle', 'assign', 'transfer', 'deactivate', 'user_deactivate',
+                    'lock', 'unlock', 'edit', 'add', 'import', 'delete', 'forget', 'merge', 'log', 'followup',
+                    'deal', 'rules', 'user_add', 'user_set', 'team_add', 'pool_add', 'bootstrap')
+       OR p_entity NOT IN ('customer', 'customers', 'export', 'database', 'audit', 'report', 'user', 'team', 'pool') THEN
+        RAISE EXCEPTION 'pool: the server writes the audit row of a % itself', p_action USING ERRCODE = 'PT403';
+    END IF;
+    RETURN pool_private.append_audit(a.login, p_action, p_entity, p_entity_id, p_before, p_after,
+        pool_private.sim_now(a.role));
+END $$;
+
+-- ───────────────────────── the quality report ─────────────────────────
+
+-- `pool report quality` counts how complete and valid the records are, which needs the
+-- contact columns and match keys that non-admins may not read. These functions give
+-- only aggregates (and, for the worst records, the id, name and company the reader sees
+-- anyway) over the live customers the reader may read (the customers read policy: admins
+-- all; others owned customers and pooled ones in pools their team sees).
+
+-- One bit per missing field, as the SQLite backend's MISSING_MASK.
+CREATE FUNCTION pool_private.missing_mask(c public.customers) RETURNS bigint LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT (c.name IS NULL)::int + 2 * (c.company IS NULL)::int + 4 * (c.phone IS NULL)::int
+         + 8 * (c.phone_key IS NULL)::int + 16 * (c.email IS NULL)::int + 32 * (c.email_key IS NULL)::int
+         + 64 * (c.city IS NULL)::int + 128 * (c.address IS NULL)::int + 256 * (c.source IS NULL)::int
+$$;
+
+CREATE FUNCTION pool_private.readable_by(a_role text, a_team bigint, a_trusted boolean, c public.customers)
+RETURNS boolean LANGUAGE sql STABLE
+AS $$
+    SELECT c.deleted_at IS NULL
+       AND (a_trusted OR a_role = 'admin' OR c.owner_id IS NOT NULL OR pool_private.pool_visible(c.pool_id, a_team))
+$$;
+
+-- Live readable customers per missing-field mask.
+CREATE FUNCTION pool_private.quality_masks() RETURNS TABLE (mask bigint, n bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+DECLARE a record;
+BEGIN
+    SELECT * INTO a FROM pool_private.actor();
+    RETURN QUERY SELECT pool_private.missing_mask(c), count(*)
+                   FROM customers c WHERE pool_private.readable_by(a.role, a.team_id, a.trusted, c)
+                  GROUP BY 1 ORDER BY 1;
+END $$;
+
+-- Live readable customers that share a phone or e-mail key with another live one.
+CREATE FUNCTION pool_private.quality_duplicated() RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+DECLARE
+    a record;
+    n bigint;
+BEGIN
+    SELECT * INTO a FROM pool_private.actor();
+    SELECT count(*) INTO n FROM customers c
+     WHERE pool_private.readable_by(a.role, a.team_id, a.trusted, c)
+       AND ((c.phone_key IS NOT NULL AND EXISTS (
+                SELECT 1 FROM customers d WHERE d.phone_key = c.phone_key AND d.id <> c.id AND d.deleted_at IS NULL))
+         OR (c.email_key IS NOT NULL AND EXISTS (
+                SELECT 1 FROM customers d WHERE d.email_key = c.email_key AND d.id <> c.id AND d.deleted_at IS NULL)));
+    RETURN n;
+END $$;
+
+-- The first `p_limit` readable live customers (by id) with missing-field mask `p_mask`.
+CREATE FUNCTION pool_private.quality_records(p_mask bigint, p_limit bigint)
+RETURNS TABLE (id bigint, name text, company text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+DECLARE a record;
+BEGIN
+    SELECT * INTO a FROM pool_private.actor();
+    RETURN QUERY SELECT c.id, c.name, c.company FROM customers c
+                  WHERE pool_private.missing_mask(c) = p_mask
+                    AND pool_private.readable_by(a.role, a.team_id, a.trusted, c)
+                  ORDER BY c.id LIMIT greatest(p_limit, 0);
+END $$;
+
 -- ───────────────────────── privileges ─────────────────────────
 
 REVOKE ALL ON FUNCTION pool_private.server_op_held(), pool_private.server_op(), pool_private.begin_op(text),
@@ -528,12 +623,16 @@ REVOKE ALL ON FUNCTION pool_private.server_op_held(), pool_private.server_op(), 
     pool_private.merge_children(), pool_private.forget_customer(bigint),
     pool_private.merge_customers(bigint, bigint[], jsonb, double precision, text),
     pool_private.undo_merge(bigint), pool_private.set_user_team(text, text),
-    pool_private.reactivate_user(text) FROM PUBLIC;
+    pool_private.reactivate_user(text), pool_private.missing_mask(public.customers),
+    pool_private.readable_by(text, bigint, boolean, public.customers), pool_private.quality_masks(),
+    pool_private.quality_duplicated(), pool_private.quality_records(bigint, bigint) FROM PUBLIC;
 -- The triggers' WHEN runs as the writer.
 GRANT EXECUTE ON FUNCTION pool_private.server_op(), pool_private.server_op_held()
     TO pool_admin, pool_manager, pool_member, pool_viewer;
 GRANT EXECUTE ON FUNCTION pool_private.merge_customers(bigint, bigint[], jsonb, double precision, text),
     pool_private.undo_merge(bigint) TO pool_admin, pool_manager;
+GRANT EXECUTE ON FUNCTION pool_private.quality_masks(), pool_private.quality_duplicated(),
+    pool_private.quality_records(bigint, bigint) TO pool_admin, pool_manager, pool_member, pool_viewer;
 GRANT EXECUTE ON FUNCTION pool_private.forget_customer(bigint), pool_private.set_user_team(text, text),
     pool_private.reactivate_user(text) TO pool_admin;
 
