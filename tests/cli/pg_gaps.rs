@@ -716,7 +716,10 @@ fn reports_activity_quality_and_access_on_the_server() {
     // m1 (east) and m2 (west) each claim one and log a call; m1 makes a deal.
     s.ok("m1", &["claim", "1"]);
     s.ok("m1", &["log", "1", "call", "聊了"]);
-    s.ok("m1", &["deal", "add", "1", "--amount", "100", "--product", "A"]);
+    s.ok(
+        "m1",
+        &["deal", "add", "1", "--amount", "100", "--product", "A"],
+    );
     s.ok("m2", &["claim", "2"]);
     s.ok("m2", &["log", "2", "call", "聊了"]);
 
@@ -795,4 +798,176 @@ fn reports_activity_quality_and_access_on_the_server() {
     assert_eq!(row("admin")["exported_rows"], 4, "{acc}");
     s.fails("m1", &["report", "access"], 4);
     s.ok("admin", &["audit", "verify"]);
+}
+
+/// A webhook on 127.0.0.1 that answers 200 and keeps every request body.
+struct Webhook {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Webhook {
+    fn start() -> Webhook {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = std::sync::Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                keep.lock().expect("lock").push(text(&body));
+                let answer = r#"{"errcode":0,"errmsg":"ok"}"#;
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        Webhook { url, bodies }
+    }
+
+    fn got(&self) -> Vec<String> {
+        self.bodies.lock().expect("lock").clone()
+    }
+}
+
+#[test]
+fn notify_runs_on_the_server_within_each_roles_rights() {
+    let Some(s) = Server::new("notify") else {
+        return;
+    };
+    let hook = Webhook::start();
+    let (m1, m2) = (s.role("m1"), s.role("m2"));
+    // Channels: admins only; the target is a secret for the team's managers.
+    s.fails(
+        "boss",
+        &[
+            "notify",
+            "channel",
+            "add",
+            "--team",
+            "east",
+            "--webhook",
+            &hook.url,
+        ],
+        4,
+    );
+    s.ok(
+        "admin",
+        &[
+            "notify",
+            "channel",
+            "add",
+            "--team",
+            "east",
+            "--webhook",
+            &hook.url,
+            "--preset",
+            "generic",
+        ],
+    );
+    s.refused("m1", "SELECT target FROM notify_channels", "42501");
+    assert_eq!(
+        text(
+            &s.psql(&s.role("wboss"), "SELECT count(*) FROM notify_channels")
+                .stdout
+        )
+        .trim(),
+        "0",
+        "west's manager sees no east channel"
+    );
+    s.refused(
+        "boss",
+        "INSERT INTO notify_channels (team_id, kind, target, created_at) VALUES (1, 'webhook', 'http://x', 0)",
+        "42501",
+    );
+    // E-mail addresses: a user their own, an admin anyone's.
+    s.ok("m1", &["user", "set", &m1, "--email", "m1@yf.cn"]);
+    s.fails("m2", &["user", "set", &m1, "--email", "evil@x.cn"], 4);
+    s.refused(
+        "m2",
+        &format!("SELECT pool_private.set_user_email('{m1}', 'evil@x.cn')"),
+        "PT403",
+    );
+    assert_eq!(
+        text(&s.psql(&m2, "SELECT count(*) FROM notify_emails").stdout).trim(),
+        "0",
+        "m2 reads no one else's address"
+    );
+
+    // m1 has an overdue follow-up: the east manager's run sends it once.
+    s.ok(
+        "admin",
+        &[
+            "add",
+            "--name",
+            "催办客户",
+            "--phone",
+            "13900000001",
+            "--pool",
+        ],
+    );
+    s.ok("m1", &["claim", "1"]);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let week_ago = chrono::DateTime::from_timestamp(secs - 7 * 86_400, 0)
+        .expect("date")
+        .date_naive()
+        .to_string();
+    s.ok(
+        "m1",
+        &[
+            "followup",
+            "add",
+            "1",
+            "--due",
+            &week_ago,
+            "--past",
+            "回电话催款",
+        ],
+    );
+    s.fails("m1", &["notify"], 4);
+    s.refused("m1", "SELECT pool_private.notify_lease_set(NULL)", "42501");
+    s.refused(
+        "boss",
+        &format!(
+            "INSERT INTO notify_runs (at, by_user, team_id, last_event, digests, sent, failed)
+             VALUES (0, (SELECT id FROM users WHERE login = '{}'), NULL, 0, 0, 0, 0)",
+            s.role("admin")
+        ),
+        "42501",
+    );
+    s.ok("boss", &["notify"]);
+    let got = hook.got();
+    assert!(
+        got.iter().any(|b| b.contains("回电话催款")),
+        "the digest names m1's follow-up: {got:?}"
+    );
+    let sent = got.len();
+    s.ok("boss", &["notify"]);
+    assert_eq!(hook.got().len(), sent, "a second run sends nothing new");
+    // The server audited the channel and each run.
+    let log = s.json("admin", &["audit", "log", "--action", "notify"]);
+    assert_eq!(log.as_array().map(Vec::len), Some(2), "{log}");
+    let log = s.json("admin", &["audit", "log", "--action", "notify_channel_add"]);
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+    s.ok("admin", &["audit", "verify"]);
+    s.doctor_passes();
 }

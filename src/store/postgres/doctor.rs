@@ -53,7 +53,7 @@ const SAME_IDENTITY_TYPE: i16 = 62;
 
 /// The tables whose every write is refused for a client unless it comes through
 /// `a_same_identity` (a SET ROLE-d session may not write).
-const SAME_IDENTITY: [&str; 16] = [
+const SAME_IDENTITY: [&str; 20] = [
     "teams",
     "users",
     "pools",
@@ -70,6 +70,10 @@ const SAME_IDENTITY: [&str; 16] = [
     "audit_log",
     "audit_head",
     "settings",
+    "notify_channels",
+    "notify_runs",
+    "notify_sent",
+    "notify_emails",
 ];
 
 /// Tables only the server writes (its definer code or triggers): no pool role may
