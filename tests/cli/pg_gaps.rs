@@ -553,6 +553,20 @@ fn merge_and_undo_on_the_server_follow_the_owner_rules() {
         "SELECT pool_private.merge_customers(4, ARRAY[5]::bigint[], '{}')",
         "PT414",
     );
+    // Nor does a merge give an owner back early what they gave up (re-claim cooldown).
+    s.ok("admin", &["rules", "set", "--reclaim-cooldown-days", "7"]);
+    s.ok(
+        "admin",
+        &["add", "--name", "冷却", "--phone", "13900000066", "--pool"],
+    );
+    s.ok("m1", &["claim", "6"]);
+    s.ok("m1", &["release", "6", "--reason", "不要了"]);
+    s.refused(
+        "boss",
+        "SELECT pool_private.merge_customers(3, ARRAY[6]::bigint[], '{}')",
+        "PT412",
+    );
+    s.fails("boss", &["merge", "3", "6"], 5);
     s.ok("admin", &["audit", "verify"]);
     s.doctor_passes();
 }
