@@ -301,6 +301,60 @@ pub fn doctor(db: &mut dyn Diagnosis) -> Result<Vec<Finding>> {
     Ok(checks)
 }
 
+/// The doctor on a server (managers and admins): the server's own security checks
+/// (row level security, policies, grants, triggers, definer functions, audit head),
+/// the schema version, and the audit chain recomputed row by row. None: not a server.
+pub fn doctor_server(store: &mut dyn Backend, me: &User) -> Result<Option<Vec<Finding>>> {
+    scope::require(me, Action::Doctor)?;
+    let Some(server) = store.server_checks()? else {
+        return Ok(None);
+    };
+    let mut checks: Vec<Finding> = server
+        .into_iter()
+        .map(|c| Finding {
+            check: c.check,
+            status: if c.ok { "ok" } else { "FAIL" },
+            detail: c.detail,
+            hint: if c.ok { String::new() } else { c.hint },
+        })
+        .collect();
+    let (found, latest) = (store.schema_version()?, crate::store::postgres::LATEST);
+    checks.push(Finding {
+        check: "schema version".into(),
+        status: if found == latest { "ok" } else { "FAIL" },
+        detail: format!("{found} (this binary writes {latest})"),
+        hint: if found == latest {
+            String::new()
+        } else {
+            "the database owner upgrades it with pool init --server (or upgrade pool)".into()
+        },
+    });
+    let mut tx = store.read()?;
+    let mut v = crate::domain::audit::Verifier::default();
+    let mut broken = None;
+    tx.for_each_audit(&mut |row| match v.push(&row) {
+        Ok(()) => Ok(true),
+        Err(b) => {
+            broken = Some(b);
+            Ok(false)
+        }
+    })?;
+    checks.push(Finding {
+        check: "audit chain".into(),
+        status: if broken.is_none() { "ok" } else { "FAIL" },
+        detail: match &broken {
+            None => format!("{} rows, head {}", v.rows, v.head_hash),
+            Some(b) => format!("broken: {b} (rows 1..{} verify)", v.head_seq),
+        },
+        hint: if broken.is_none() {
+            String::new()
+        } else {
+            "the audit log was changed outside pool (a superuser); compare with a dump (pool audit verify --expect HEAD)".into()
+        },
+    });
+    Ok(Some(checks))
+}
+
 /// Owned customers whose stored recycle date (kept by the schema's trigger) is not the
 /// one their pool's rules give: how many, and a few ids. Streams the customers.
 fn recycle_date_mismatches(db: &mut dyn Diagnosis) -> Result<(i64, String)> {

@@ -87,6 +87,9 @@ pub fn restore(ctx: &mut Ctx, a: &RestoreArgs) -> Result<()> {
 pub fn doctor(ctx: &mut Ctx, a: &DoctorArgs) -> Result<()> {
     let out = ctx.out;
     let path = ctx.db_path()?;
+    if crate::store::postgres::is_server_url(&path.to_string_lossy()) {
+        return doctor_server(ctx, a);
+    }
     if !path.exists() {
         return Err(Error::not_found("database", path.display()));
     }
@@ -109,12 +112,42 @@ pub fn doctor(ctx: &mut Ctx, a: &DoctorArgs) -> Result<()> {
         Err(_) => ctx.close_store(),
     }
     let checks = app::doctor(crate::store::diagnose(&path)?.as_mut())?;
-    out.rows(&checks, "")?;
-    let failed = checks.iter().filter(|c| c.status == "FAIL").count();
-    if failed > 0 {
+    report_findings(ctx, &checks)
+}
+
+/// On a server: its security setup and the audit chain (no file to examine; `--fix`
+/// has nothing to repair there).
+fn doctor_server(ctx: &mut Ctx, a: &DoctorArgs) -> Result<()> {
+    if a.fix {
+        return Err(Error::invalid_hint(
+            "--fix",
+            "pool doctor --fix repairs a SQLite file; a server's data is repaired by its owner",
+            "run pool doctor without --fix and follow the hints",
+        ));
+    }
+    let me = ctx.require(Action::Doctor)?;
+    let checks = app::doctor_server(ctx.store()?, &me)?
+        .ok_or_else(|| Error::Other("not a server database".into()))?;
+    report_findings(ctx, &checks)
+}
+
+fn report_findings(ctx: &mut Ctx, checks: &[app::Finding]) -> Result<()> {
+    let out = ctx.out;
+    out.rows(checks, "")?;
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == "FAIL")
+        .map(|c| c.check.as_str())
+        .collect();
+    if !failed.is_empty() {
+        // The failing checks by name, so a cron mail says what broke.
         return Err(Error::Reported {
             code: 8,
-            summary: format!("doctor found {failed} problem(s); see the hints above"),
+            summary: format!(
+                "doctor found {} problem(s) ({}); see the hints above",
+                failed.len(),
+                failed.join(", ")
+            ),
         });
     }
     out.status("doctor: all checks passed");

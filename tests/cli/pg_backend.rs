@@ -56,7 +56,10 @@ impl Pg {
             .expect("init_server as the owner");
         assert_eq!(
             init.applied,
-            ["001-initial", "002-server-rules", "003-hidden-pool"]
+            postgres::migrate::MIGRATIONS
+                .iter()
+                .map(|m| m.1)
+                .collect::<Vec<_>>()
         );
         assert_eq!(init.admin.as_deref(), Some(pg.login("admin").as_str()));
         // Idempotent: nothing more to do the second time.

@@ -82,6 +82,16 @@ pub trait Diagnosis {
     fn latest_schema(&self) -> i64;
 }
 
+/// One check of a server's security setup (`pool doctor` on PostgreSQL): what was
+/// checked, whether it holds, what was found, what to do.
+#[derive(Debug, Clone)]
+pub struct ServerCheck {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+    pub hint: String,
+}
+
 /// The place a restore keeps the current contents: `DB.before-restore-TIME-PID`.
 pub fn aside_name(live: &Path, now: i64) -> PathBuf {
     PathBuf::from(format!(

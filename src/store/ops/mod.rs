@@ -85,4 +85,9 @@ pub trait Backend: maintenance::Maintenance {
     fn server_login(&self) -> Option<String> {
         None
     }
+    /// On a server: the checks of its security setup for `pool doctor` (row level
+    /// security, grants, triggers…). None for a file (the file checks apply).
+    fn server_checks(&mut self) -> Result<Option<Vec<maintenance::ServerCheck>>> {
+        Ok(None)
+    }
 }

@@ -17,10 +17,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "003-hidden-pool",
         include_str!("migrations/003-hidden-pool.sql"),
     ),
+    (
+        4,
+        "004-server-functions",
+        include_str!("migrations/004-server-functions.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

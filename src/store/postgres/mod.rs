@@ -7,6 +7,7 @@
 //!
 //! The acting user is the login role (`current_user`): [`PgStore::login`] names it, and
 //! `--as` is refused (see [`Backend::act_for`] in `tx/mod.rs`).
+mod doctor;
 mod errors;
 pub mod migrate;
 mod tls;

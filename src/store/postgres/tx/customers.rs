@@ -363,12 +363,22 @@ impl CustomerOps for PgTx<'_> {
         Ok(n == 1)
     }
 
-    /// Not on PostgreSQL yet: erasing also clears the reasons in the owner history, which
-    /// no client may update (the server writes that table); it needs a server function.
-    fn forget_customer(&mut self, _id: i64, _now: i64) -> Result<ForgetCounts> {
-        Err(Error::Other(
-            "pool forget is not available on a PostgreSQL pool yet: erasing the owner history's reasons needs a server function (clients may not update ownership_events)".into(),
-        ))
+    /// The server's `forget_customer` erases (admins only) what the SQLite backend does,
+    /// the owner history's reasons included, and writes the `forget` audit row itself.
+    fn forget_customer(&mut self, id: i64, _now: i64) -> Result<ForgetCounts> {
+        let rows = self.write_rows("SELECT pool_private.forget_customer($1)", &[&id])?;
+        let counts: String = rows
+            .first()
+            .map(|r| r.get(0))
+            .ok_or_else(|| Error::Other("the server returned no counts for forget".into()))?;
+        let v: serde_json::Value = serde_json::from_str(&counts)?;
+        let n = |k: &str| v[k].as_u64().unwrap_or(0) as usize;
+        Ok(ForgetCounts {
+            interactions: n("interactions"),
+            followups: n("followups"),
+            owner_events: n("owner_events"),
+            merges: n("merges"),
+        })
     }
 
     fn customer_has_deal(&mut self, id: i64) -> Result<bool> {

@@ -1,20 +1,40 @@
-//! Merges on the server: not yet. A merge moves interactions, follow-ups and deals to
-//! the survivor and keeps before-images to undo it; the server's guards refuse moving a
-//! record to another customer ("a record stays with its customer"), so merging needs a
-//! server function that does it as the owner, checked and audited there.
+//! Merges on the server: `pool_private.merge_customers` and `undo_merge` (migration 4)
+//! check the owner rules and the merger's scope, keep the before-images, move the child
+//! rows and write the audit rows; the client sends the merged fields it decided
+//! (`domain::merge::plan`). Clients cannot write `merges` themselves.
+use serde_json::json;
+
 use super::PgTx;
 use crate::error::{Error, Result};
 use crate::store::ops::merge::{MergeOf, MergeOps, MergeRecord};
 
-fn not_yet(what: &str) -> Error {
-    Error::Other(format!(
-        "{what} is not available on a PostgreSQL pool yet: it needs a server function (the server refuses moving history between customers)"
-    ))
-}
-
 impl MergeOps for PgTx<'_> {
-    fn merge_customers(&mut self, _m: &MergeOf) -> Result<i64> {
-        Err(not_yet("merging customers"))
+    fn merge_customers(&mut self, m: &MergeOf) -> Result<i64> {
+        let f = &m.merged.fields;
+        let fields = json!({
+            "name": f.name,
+            "company": f.company,
+            "phone": f.phone,
+            "email": f.email,
+            "city": f.city,
+            "address": f.address,
+            "source": f.source,
+            "tags": f.tags.join(","),
+            "notes": f.notes,
+            "custom": m.merged.custom,
+            "phone_key": f.keys.phone,
+            "email_key": f.keys.email,
+            "name_key": f.keys.name,
+            "company_key": f.keys.company,
+        });
+        let others: Vec<i64> = m.others.to_vec();
+        let rows = self.write_rows(
+            "SELECT pool_private.merge_customers($1, $2, $3, $4, $5)",
+            &[&m.survivor, &others, &fields, &m.score, &m.reasons],
+        )?;
+        rows.first()
+            .map(|r| r.get(0))
+            .ok_or_else(|| Error::Other("the server returned no merge id".into()))
     }
 
     fn merge_record(&mut self, merge_id: i64) -> Result<MergeRecord> {
@@ -35,7 +55,8 @@ impl MergeOps for PgTx<'_> {
         })
     }
 
-    fn undo_merge(&mut self, _merge_id: i64, _now: i64) -> Result<()> {
-        Err(not_yet("undoing a merge"))
+    fn undo_merge(&mut self, merge_id: i64, _now: i64) -> Result<()> {
+        self.write_rows("SELECT pool_private.undo_merge($1)", &[&merge_id])?;
+        Ok(())
     }
 }

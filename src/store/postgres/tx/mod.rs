@@ -32,7 +32,7 @@ use postgres::{Row, Transaction};
 use super::errors::retryable;
 use super::PgStore;
 use crate::error::{Error, Result};
-use crate::store::ops::maintenance::{Maintenance, PendingCopy, PreparedRestore};
+use crate::store::ops::maintenance::{Maintenance, PendingCopy, PreparedRestore, ServerCheck};
 use crate::store::ops::{Backend, Tx};
 
 /// How many times a statement is retried after a serialization failure or deadlock.
@@ -189,6 +189,11 @@ impl Backend for PgStore {
 
     fn schema_version(&mut self) -> Result<i64> {
         super::migrate::version(&mut self.client)
+    }
+
+    fn server_checks(&mut self) -> Result<Option<Vec<ServerCheck>>> {
+        self.refuse_as()?;
+        super::doctor::checks(&mut self.client).map(Some)
     }
 }
 

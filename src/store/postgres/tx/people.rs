@@ -117,12 +117,18 @@ impl PeopleOps for PgTx<'_> {
         Ok(())
     }
 
-    /// Not on PostgreSQL yet: no client may update `users`, and the server has no
-    /// function to move a user to another team.
-    fn set_team(&mut self, _user: i64, _team_id: i64) -> Result<()> {
-        Err(Error::Other(
-            "moving a user to another team is not available on a PostgreSQL pool yet (it needs a server function)".into(),
-        ))
+    /// The server's `set_user_team` (admins only; audited there).
+    fn set_team(&mut self, user: i64, team_id: i64) -> Result<()> {
+        let login = self.login_of(user)?;
+        let team: String = self
+            .opt("SELECT name FROM teams WHERE id = $1", &[&team_id])?
+            .map(|r| r.get(0))
+            .ok_or_else(|| Error::not_found("team", team_id))?;
+        self.write_rows(
+            "SELECT pool_private.set_user_team($1, $2)",
+            &[&login, &team],
+        )?;
+        Ok(())
     }
 
     fn set_active(&mut self, user: i64, active: bool, _now: i64) -> Result<()> {
@@ -132,10 +138,11 @@ impl PeopleOps for PgTx<'_> {
             // transaction, or nothing to do.
             (false, false) | (true, true) => Ok(()),
             (false, true) => self.deactivate(&u.login, None),
-            (true, false) => Err(Error::Other(format!(
-                "re-activating '{}' is not available on a PostgreSQL pool yet (it needs a server function that gives the role LOGIN and its group back)",
-                u.login
-            ))),
+            // LOGIN, CONNECT and the group back, with the row (admins only).
+            (true, false) => {
+                self.write_rows("SELECT pool_private.reactivate_user($1)", &[&u.login])?;
+                Ok(())
+            }
         }
     }
 

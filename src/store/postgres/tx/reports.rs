@@ -3,13 +3,46 @@
 use super::PgTx;
 use crate::error::{Error, Result};
 use crate::store::ops::reports::{
-    Access, Activity, Count, FollowupLoad, Funnel, OwnerStats, QualityCounts, ReportOps, Worst,
+    Access, Activity, Count, FieldQuality, FollowupLoad, Funnel, OwnerStats, QualityCounts,
+    ReportOps, Worst,
 };
 
-fn not_yet(what: &str) -> Error {
-    Error::Other(format!(
-        "the {what} report is not available on a PostgreSQL pool yet"
-    ))
+/// Bits of `pool_private.missing_mask` (as the SQLite backend's MISSING_MASK).
+const NAME: i64 = 1;
+const COMPANY: i64 = 2;
+const PHONE: i64 = 4;
+const PHONE_KEY: i64 = 8;
+const EMAIL: i64 = 16;
+const EMAIL_KEY: i64 = 32;
+const CITY: i64 = 64;
+const ADDRESS: i64 = 128;
+const SOURCE: i64 = 256;
+
+/// How bad a missing-field mask is: one point per missing field (phone and e-mail by
+/// their validity), two more when the customer cannot be reached at all.
+fn badness(m: i64) -> i64 {
+    [NAME, COMPANY, PHONE_KEY, EMAIL_KEY, CITY, ADDRESS, SOURCE]
+        .iter()
+        .filter(|b| m & **b != 0)
+        .count() as i64
+        + 2 * i64::from(m & PHONE_KEY != 0 && m & EMAIL_KEY != 0)
+}
+
+fn missing_words(m: i64) -> String {
+    [
+        (NAME, "name"),
+        (COMPANY, "company"),
+        (PHONE_KEY, "phone"),
+        (EMAIL_KEY, "email"),
+        (CITY, "city"),
+        (ADDRESS, "address"),
+        (SOURCE, "source"),
+    ]
+    .iter()
+    .filter(|(b, _)| m & b != 0)
+    .map(|(_, w)| *w)
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 impl PgTx<'_> {
@@ -185,30 +218,171 @@ impl ReportOps for PgTx<'_> {
             .collect())
     }
 
+    /// Counted per local day under the reader's row level security (members count the
+    /// history they may read), then bucketed into periods here with the same strftime
+    /// format the SQLite backend uses.
     fn activity(
         &mut self,
-        _fmt: &str,
-        _from: i64,
-        _to: i64,
-        _team: Option<i64>,
-        _offset: i64,
+        fmt: &str,
+        from: i64,
+        to: i64,
+        team: Option<i64>,
+        offset: i64,
     ) -> Result<Vec<Activity>> {
-        Err(not_yet("activity"))
+        let rows = self.rows(
+            "SELECT day, sum(claims)::bigint, sum(releases)::bigint, sum(recycles)::bigint,
+                    sum(interactions)::bigint, sum(deals)::bigint FROM (
+                SELECT (e.at + $4) / 86400 AS day, count(*) FILTER (WHERE e.event IN ('claim', 'assign')) AS claims,
+                       count(*) FILTER (WHERE e.event = 'release') AS releases,
+                       count(*) FILTER (WHERE e.event = 'recycle') AS recycles, 0 AS interactions, 0 AS deals
+                  FROM ownership_events e
+                 WHERE e.at >= $1 AND e.at < $2
+                   AND ($3::bigint IS NULL OR coalesce(e.to_user, e.from_user) IN (SELECT id FROM users WHERE team_id = $3))
+                 GROUP BY 1
+                UNION ALL
+                SELECT (i.at + $4) / 86400, 0, 0, 0, count(*), 0 FROM interactions i
+                 WHERE i.at >= $1 AND i.at < $2
+                   AND ($3::bigint IS NULL OR i.user_id IN (SELECT id FROM users WHERE team_id = $3))
+                 GROUP BY 1
+                UNION ALL
+                SELECT (d.created_at + $4) / 86400, 0, 0, 0, 0, count(*) FROM deals d
+                 WHERE d.created_at >= $1 AND d.created_at < $2 AND d.voided_at IS NULL
+                   AND ($3::bigint IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = $3))
+                 GROUP BY 1
+             ) x GROUP BY day ORDER BY day",
+            &[&from, &to, &team, &offset],
+        )?;
+        let mut periods: std::collections::BTreeMap<String, Activity> = Default::default();
+        for r in rows {
+            let day: i64 = r.get(0);
+            let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+                .ok_or_else(|| Error::Other(format!("day {day} out of range")))?
+                .date_naive();
+            let period = date.format(fmt).to_string();
+            let a = periods.entry(period.clone()).or_insert_with(|| Activity {
+                period,
+                ..Default::default()
+            });
+            a.claims += r.get::<_, i64>(1);
+            a.releases += r.get::<_, i64>(2);
+            a.recycles += r.get::<_, i64>(3);
+            a.interactions += r.get::<_, i64>(4);
+            a.deals += r.get::<_, i64>(5);
+        }
+        Ok(periods.into_values().collect())
     }
 
+    /// Per missing-field mask, from the server (non-admins cannot read the contact
+    /// columns a mask is made of; the server gives counts only).
     fn field_quality(&mut self) -> Result<QualityCounts> {
-        Err(not_yet("quality"))
+        let masks: Vec<(i64, i64)> = self
+            .rows("SELECT mask, n FROM pool_private.quality_masks()", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let count = |pred: &dyn Fn(i64) -> bool| -> i64 {
+            masks.iter().filter(|(m, _)| pred(*m)).map(|(_, n)| n).sum()
+        };
+        let has = |bit: i64| move |m: i64| m & bit == 0;
+        let q = |field: &str, filled: i64, valid: i64| FieldQuality {
+            field: field.into(),
+            filled,
+            valid,
+        };
+        Ok(QualityCounts {
+            total: count(&|_| true),
+            named: count(&|m| m & NAME == 0 || m & COMPANY == 0),
+            reachable: count(&|m| m & PHONE_KEY == 0 || m & EMAIL_KEY == 0),
+            fields: vec![
+                q("name", count(&has(NAME)), count(&has(NAME))),
+                q("company", count(&has(COMPANY)), count(&has(COMPANY))),
+                q("phone", count(&has(PHONE)), count(&has(PHONE_KEY))),
+                q("email", count(&has(EMAIL)), count(&has(EMAIL_KEY))),
+                q("city", count(&has(CITY)), count(&has(CITY))),
+                q("address", count(&has(ADDRESS)), count(&has(ADDRESS))),
+                q("source", count(&has(SOURCE)), count(&has(SOURCE))),
+            ],
+            masks,
+        })
     }
 
     fn duplicated(&mut self) -> Result<i64> {
-        Err(not_yet("quality"))
+        Ok(self
+            .one("SELECT pool_private.quality_duplicated()", &[])?
+            .get(0))
     }
 
-    fn worst_records(&mut self, _masks: &[(i64, i64)], _limit: i64) -> Result<Vec<Worst>> {
-        Err(not_yet("quality"))
+    fn worst_records(&mut self, masks: &[(i64, i64)], limit: i64) -> Result<Vec<Worst>> {
+        let mut levels: Vec<(i64, Vec<i64>)> = Vec::new();
+        for (m, _) in masks {
+            let b = badness(*m);
+            match levels.iter_mut().find(|(l, _)| *l == b) {
+                Some((_, ms)) => ms.push(*m),
+                None => levels.push((b, vec![*m])),
+            }
+        }
+        levels.sort_by_key(|(b, _)| -b);
+        let mut out = Vec::new();
+        for (_, ms) in levels {
+            let want = limit - out.len() as i64;
+            if want <= 0 {
+                break;
+            }
+            let mut level = Vec::new();
+            for m in ms {
+                for r in self.rows(
+                    "SELECT id, name, company FROM pool_private.quality_records($1, $2)",
+                    &[&m, &want],
+                )? {
+                    level.push(Worst {
+                        id: r.get(0),
+                        name: r.get(1),
+                        company: r.get(2),
+                        missing: missing_words(m),
+                    });
+                }
+            }
+            level.sort_by_key(|w| w.id);
+            level.truncate(want as usize);
+            out.extend(level);
+        }
+        Ok(out)
     }
 
-    fn access(&mut self, _from: i64, _to: i64) -> Result<Vec<Access>> {
-        Err(not_yet("access"))
+    /// The audit rows of unmasked reads and exports (admins and managers read the
+    /// audit log). The row counts are read out of the JSON text with a pattern, not a
+    /// cast: a client's own note that is not JSON cannot break the report.
+    fn access(&mut self, from: i64, to: i64) -> Result<Vec<Access>> {
+        let rows = self.rows(
+            "WITH a AS (
+                SELECT actor, action, coalesce(sim_at, at) AS t,
+                       coalesce(substring(coalesce(after, '') FROM '\"rows\":\\s*([0-9]{1,15})')::bigint, 0) AS n
+                  FROM audit_log
+                 WHERE action IN ('view_unmasked', 'export')
+                   AND coalesce(sim_at, at) >= $1::bigint - 30 * 86400 AND coalesce(sim_at, at) < $2::bigint)
+             SELECT actor,
+                    count(*) FILTER (WHERE action = 'view_unmasked' AND t >= $1),
+                    coalesce(sum(n) FILTER (WHERE action = 'view_unmasked' AND t >= $1), 0)::bigint,
+                    count(*) FILTER (WHERE action = 'export' AND t >= $1),
+                    coalesce(sum(n) FILTER (WHERE action = 'export' AND t >= $1), 0)::bigint,
+                    coalesce(sum(n) FILTER (WHERE t < $1), 0)::bigint
+               FROM a GROUP BY actor ORDER BY 3 DESC, 5 DESC, actor",
+            &[&from, &to],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let before: i64 = r.get(5);
+                Access {
+                    user: r.get(0),
+                    unmasked_views: r.get(1),
+                    unmasked_rows: r.get(2),
+                    exports: r.get(3),
+                    exported_rows: r.get(4),
+                    usual_rows_per_day: (before as f64 / 30.0 * 10.0).round() / 10.0,
+                    flagged: false,
+                }
+            })
+            .collect())
     }
 }
