@@ -270,6 +270,8 @@ pub struct OwnedFacts {
     pub claimed_at: i64,
     pub last_contact_at: Option<i64>,
     pub won_at: Option<i64>,
+    /// A, B or C.
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -288,13 +290,22 @@ impl RecycleReason {
     }
 }
 
-/// The days that apply to a customer: a stage override beats a tag override, which
-/// beats the pool default; among several matching tags the shortest wins.
+/// The days that apply to a customer: a stage override beats a level override, which
+/// beats a tag override, which beats the pool default; among several matching tags the
+/// shortest wins.
 fn effective(r: &Rules, f: &OwnedFacts, pick: fn(&Override) -> Option<i64>, default: i64) -> i64 {
     if let Some(d) = r
         .overrides
         .iter()
         .filter(|o| o.scope == "stage" && o.value == f.stage)
+        .find_map(pick)
+    {
+        return d;
+    }
+    if let Some(d) = r
+        .overrides
+        .iter()
+        .filter(|o| o.scope == "level" && Some(&o.value) == f.level.as_ref())
         .find_map(pick)
     {
         return d;
@@ -426,13 +437,20 @@ pub fn apply_changes(before: &Rules, ch: &RuleChanges) -> Result<Rules, Error> {
         let (kind, value) = scope
             .split_once('=')
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .filter(|(k, v)| (k == "stage" || k == "tag") && !v.is_empty())
-            .ok_or_else(|| Error::invalid("--for", format!("'{scope}' is not stage=S or tag=T")))?;
+            .filter(|(k, v)| matches!(k.as_str(), "stage" | "tag" | "level") && !v.is_empty())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "--for",
+                    format!("'{scope}' is not stage=S, level=L or tag=T"),
+                )
+            })?;
         let value = if kind == "stage" {
             Stage::parse(&value)
                 .ok_or_else(|| Error::invalid("--for", format!("'{value}' is not a stage")))?
                 .as_str()
                 .to_string()
+        } else if kind == "level" {
+            crate::domain::fields::level(&value)?
         } else {
             crate::domain::normalize::parse_tags(&value).join(",")
         };

@@ -21,6 +21,7 @@ mod dedupe;
 mod demo;
 mod doctor;
 mod export;
+mod fields;
 mod followup;
 mod help;
 mod identity;

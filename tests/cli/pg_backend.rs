@@ -199,6 +199,7 @@ fn pooled(store: &mut dyn Backend, me: &User, pool: &str, n: usize, tag: &str) -
                 ),
                 stage: Stage::Lead,
                 place: Place::Pool(pool.into()),
+                extras: Default::default(),
             };
             customer::add(store, me, &new, now())
                 .unwrap_or_else(|e| panic!("add customer {i}: {e}"))

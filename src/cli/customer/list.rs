@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use super::{filter, FilterArgs};
 use crate::app::customer::{self as app, ListRequest};
 use crate::cli::output::Format;
-use crate::cli::view::{row, CustomerRow};
+use crate::cli::view::{row_with, CustomerRow};
 use crate::cli::Ctx;
 use crate::domain::roles::Action;
 use crate::error::Result;
@@ -65,7 +65,28 @@ pub fn run(ctx: &mut Ctx, a: &ListArgs) -> Result<()> {
         limit: (a.limit > 0).then_some(a.limit),
     };
     let found = app::list(ctx.store()?, &me, &req, now)?;
-    let rows: Vec<CustomerRow> = found.iter().map(|c| row(c, &me)).collect();
+    // Custom fields appear when `--columns` names them.
+    const FIXED: &[&str] = &[
+        "id",
+        "name",
+        "company",
+        "phone",
+        "email",
+        "city",
+        "stage",
+        "level",
+        "industry",
+        "tags",
+        "owner",
+        "pool",
+        "last_contact",
+    ];
+    let wanted: Vec<String> = crate::cli::output::chosen_columns()
+        .iter()
+        .filter(|c| !FIXED.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let rows: Vec<CustomerRow> = found.iter().map(|c| row_with(c, &me, &wanted)).collect();
     out.rows(&rows, "no customers match")?;
     if req.limit == Some(rows.len() as i64) && out.format == Format::Table {
         out.status(format!("(first {} shown; --limit 0 shows all)", rows.len()));
