@@ -677,6 +677,46 @@ mod tests {
     }
 
     #[test]
+    fn a_stage_beats_a_level_which_beats_a_tag() {
+        let over = |scope: &str, value: &str, days: i64| Override {
+            scope: scope.into(),
+            value: value.into(),
+            recycle_no_contact_days: Some(days),
+            recycle_no_deal_days: None,
+        };
+        let r = Rules {
+            recycle_no_contact_days: 30,
+            overrides: vec![over("tag", "vip", 90), over("level", "A", 60)],
+            ..Rules::default()
+        };
+        let mut f = owned("lead", 100, Some(100));
+        assert_eq!(recycle_due(&r, &f).unwrap().0, f.claimed_at + 30 * DAY);
+        f.tags = vec!["vip".into()];
+        assert_eq!(recycle_due(&r, &f).unwrap().0, f.claimed_at + 90 * DAY);
+        f.level = Some("A".into());
+        assert_eq!(recycle_due(&r, &f).unwrap().0, f.claimed_at + 60 * DAY);
+        let mut r2 = r.clone();
+        r2.overrides.push(over("stage", "lead", 7));
+        assert_eq!(recycle_due(&r2, &f).unwrap().0, f.claimed_at + 7 * DAY);
+        // --for level=b is stored as B; level=Z is refused.
+        let ch = RuleChanges {
+            scope: Some("level=b".into()),
+            recycle_no_contact_days: Some(10),
+            ..RuleChanges::default()
+        };
+        let after = apply_changes(&r, &ch).unwrap();
+        assert!(after
+            .overrides
+            .iter()
+            .any(|o| o.scope == "level" && o.value == "B"));
+        let bad = RuleChanges {
+            scope: Some("level=Z".into()),
+            ..ch
+        };
+        assert!(apply_changes(&r, &bad).is_err());
+    }
+
+    #[test]
     fn what_counts_as_contact() {
         let r = Rules::default();
         assert!(counts_as_contact(&r, "call", "聊了报价"));
