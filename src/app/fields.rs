@@ -112,6 +112,15 @@ pub fn list(store: &mut dyn Backend, me: &User, pool: &str) -> Result<Vec<FieldD
     tx.fields(pool_id)
 }
 
+/// Every custom field name known: declared in any pool, or kept by an import.
+pub fn known_names(store: &mut dyn Backend, me: &User) -> Result<Vec<String>> {
+    scope::require(me, Action::ReadCustomers)?;
+    let mut tx = store.read()?;
+    let mut names: Vec<String> = tx.all_fields()?.into_iter().map(|(_, d)| d.name).collect();
+    names.extend(tx.custom_field_names()?);
+    Ok(names)
+}
+
 /// `--set KEY=VALUE` split at its first `=`.
 pub fn split_set(raw: &str) -> Result<(String, String)> {
     raw.split_once('=')

@@ -286,6 +286,8 @@ fn is_number(s: &str) -> bool {
 
 /// Columns dropped first when a table is too wide: details before the essentials.
 const LEAST_IMPORTANT: &[&str] = &[
+    "industry",
+    "level",
     "chart",
     "load",
     "tags",

@@ -17,10 +17,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "003-hidden-pool",
         include_str!("migrations/003-hidden-pool.sql"),
     ),
+    (
+        5,
+        "005-fields-level-industry",
+        include_str!("migrations/005-fields-level-industry.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 5;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
