@@ -478,3 +478,34 @@ fn snap_show_with_custom_fields_at_100_columns() {
     );
     insta::assert_snapshot!(env.snap_as("lihua", &["show", &id]));
 }
+
+#[test]
+fn level_and_industry_filters_use_their_indexes() {
+    let env = TestEnv::new();
+    env.ok(&["demo", "--customers", "2000"]);
+    env.sql("UPDATE customers SET level = 'A', industry = '制造业' WHERE id % 10 = 0; ANALYZE");
+    let store = customer_pool::store::Store::open(&env.db()).unwrap();
+    let plan = |f: customer_pool::store::ListFilter| {
+        customer_pool::store::sqlite::customers::explain(&store.conn, &f)
+            .unwrap()
+            .join("\n")
+    };
+    let by_level = plan(customer_pool::store::ListFilter {
+        level: Some("A".into()),
+        limit: Some(20),
+        ..Default::default()
+    });
+    assert!(
+        by_level.contains("USING INDEX customers_level"),
+        "{by_level}"
+    );
+    let by_industry = plan(customer_pool::store::ListFilter {
+        industry: Some("制造业".into()),
+        limit: Some(20),
+        ..Default::default()
+    });
+    assert!(
+        by_industry.contains("USING INDEX customers_industry"),
+        "{by_industry}"
+    );
+}
