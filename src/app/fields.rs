@@ -152,6 +152,10 @@ fn undeclared(key: &str, pool: &str) -> Error {
     )
 }
 
+/// The custom values after `--set`/`--unset` (None when empty), and the changed keys
+/// before and after (as `custom.KEY`).
+pub type Applied = (Option<String>, Map<String, Value>, Map<String, Value>);
+
 /// What `--set`/`--unset` do to one customer's custom values: checked against the
 /// fields its pool declares (undeclared keys are refused; values imported under other
 /// names stay as they are). Returns the new object (None when empty) and the changed
@@ -163,7 +167,7 @@ pub fn apply(
     set: &[(String, String)],
     unset: &[String],
     today: NaiveDate,
-) -> Result<(Option<String>, Map<String, Value>, Map<String, Value>)> {
+) -> Result<Applied> {
     let old = custom_map(current);
     let mut next = old.clone();
     for (k, raw) in set {

@@ -422,7 +422,7 @@ fn recycle_days_per_level_are_honoured() {
             .collect::<Vec<_>>()
     };
     env.now = "2026-12-01T09:00:00Z".into(); // 9 days after the claim
-    assert_eq!(due(&env), [c.clone()]);
+    assert_eq!(due(&env), std::slice::from_ref(&c));
     env.now = "2026-12-23T09:00:00Z".into(); // 31 days
     assert_eq!(due(&env), [b.clone(), c.clone()]);
     env.now = "2027-01-22T09:00:00Z".into(); // 61 days

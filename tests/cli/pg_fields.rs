@@ -265,7 +265,7 @@ fn fields_level_and_industry_on_the_server() {
             "60",
         ],
     );
-    let later = (chrono::Utc::now() + chrono::Duration::days(3))
+    let later = (customer_pool::clock::now().unwrap() + chrono::Duration::days(3))
         .format("%Y-%m-%d")
         .to_string();
     let out = Command::new(assert_cmd::cargo::cargo_bin("pool"))
