@@ -332,6 +332,12 @@ pub fn condition(
     def: Option<&FieldDef>,
     today: NaiveDate,
 ) -> Result<Condition> {
+    if key.contains(['"', '\\']) {
+        return Err(Error::invalid(
+            "--where",
+            format!("'{key}' cannot be searched (it holds a quote or backslash)"),
+        ));
+    }
     let kind = def.map_or(FieldKind::Text, |d| d.kind);
     let ordered = matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le);
     if ordered && !matches!(kind, FieldKind::Number | FieldKind::Date) {
@@ -484,5 +490,6 @@ mod tests {
         // Not declared (kept from an import): text.
         assert!(condition("f", Op::Contains, "x", None, today()).is_ok());
         assert!(condition("f", Op::Gt, "x", None, today()).is_err());
+        assert!(condition("a\"b", Op::Eq, "x", None, today()).is_err());
     }
 }
