@@ -49,15 +49,6 @@ CREATE TABLE pool_rules (
 , contact_kinds TEXT NOT NULL DEFAULT 'call,email,meeting,visit,wechat', min_contact_chars INTEGER NOT NULL DEFAULT 2, allocate TEXT NOT NULL DEFAULT 'off'
     CHECK (allocate IN ('off', 'round_robin', 'least_loaded')), allocate_to TEXT NOT NULL DEFAULT '') STRICT;
 
-CREATE TABLE pool_rule_overrides (
-    pool_id                  INTEGER NOT NULL REFERENCES pools(id),
-    scope                    TEXT    NOT NULL CHECK (scope IN ('stage', 'tag')),
-    value                    TEXT    NOT NULL,
-    recycle_no_contact_days  INTEGER,
-    recycle_no_deal_days     INTEGER,
-    PRIMARY KEY (pool_id, scope, value)
-) STRICT, WITHOUT ROWID;
-
 CREATE TABLE customers (
     id                 INTEGER PRIMARY KEY,
     -- raw values, trimmed and NFKC-normalised
@@ -96,7 +87,7 @@ CREATE TABLE customers (
     deleted_at         INTEGER,
     merged_into        INTEGER REFERENCES customers(id),
     forgotten_at       INTEGER
-, recycle_due_at INTEGER) STRICT;
+, recycle_due_at INTEGER, level TEXT CHECK (level IN ('A', 'B', 'C')), industry TEXT) STRICT;
 
 CREATE INDEX customers_pooled ON customers(pool_id, pooled_at) WHERE owner_id IS NULL AND deleted_at IS NULL;
 
@@ -235,41 +226,6 @@ CREATE INDEX deals_user_amount ON deals(user_id, amount_minor);
 CREATE INDEX customers_previous_owner ON customers(previous_owner_id, owner_id)
      WHERE previous_owner_id IS NOT NULL AND owner_id IS NOT NULL AND deleted_at IS NULL;
 
-CREATE TRIGGER customers_recycle_due
-AFTER UPDATE OF owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at, deleted_at
-ON customers
-WHEN NEW.owner_id IS NOT NULL OR OLD.recycle_due_at IS NOT NULL
-BEGIN
-    UPDATE customers SET recycle_due_at = (
-        SELECT CASE WHEN nc IS NULL THEN nd WHEN nd IS NULL THEN nc ELSE min(nc, nd) END
-        FROM (
-            SELECT CASE WHEN cd > 0 THEN max(coalesce(NEW.last_contact_at, claimed), claimed) + cd * 86400 END AS nc,
-                   CASE WHEN dd > 0 AND NEW.won_at IS NULL THEN claimed + dd * 86400 END AS nd
-            FROM (
-                -- A stage override beats a tag override (the shortest of the matching
-                -- tags), which beats the pool's default.
-                SELECT coalesce(NEW.claimed_at, 0) AS claimed,
-                       coalesce(
-                           (SELECT o.recycle_no_contact_days FROM pool_rule_overrides o
-                             WHERE o.pool_id = r.pool_id AND o.scope = 'stage' AND o.value = NEW.stage),
-                           (SELECT min(o.recycle_no_contact_days) FROM pool_rule_overrides o
-                             WHERE o.pool_id = r.pool_id AND o.scope = 'tag'
-                               AND instr(',' || NEW.tags || ',', ',' || o.value || ',') > 0),
-                           r.recycle_no_contact_days) AS cd,
-                       coalesce(
-                           (SELECT o.recycle_no_deal_days FROM pool_rule_overrides o
-                             WHERE o.pool_id = r.pool_id AND o.scope = 'stage' AND o.value = NEW.stage),
-                           (SELECT min(o.recycle_no_deal_days) FROM pool_rule_overrides o
-                             WHERE o.pool_id = r.pool_id AND o.scope = 'tag'
-                               AND instr(',' || NEW.tags || ',', ',' || o.value || ',') > 0),
-                           r.recycle_no_deal_days) AS dd
-                  FROM pool_rules r
-                 WHERE r.pool_id = NEW.pool_id
-                   AND NEW.owner_id IS NOT NULL AND NEW.deleted_at IS NULL AND NEW.locked = 0
-                   AND instr(',' || r.exempt_stages || ',', ',' || NEW.stage || ',') = 0)))
-    WHERE id = NEW.id;
-END;
-
 CREATE TRIGGER customers_recycle_due_insert AFTER INSERT ON customers
 WHEN NEW.owner_id IS NOT NULL
 BEGIN
@@ -349,4 +305,64 @@ CREATE TABLE notify_sent (
     run_id      INTEGER NOT NULL REFERENCES notify_runs(id),
     PRIMARY KEY (user_id, channel_id, item)
 ) STRICT, WITHOUT ROWID;
+
+CREATE INDEX customers_level ON customers(level, owner_id) WHERE level IS NOT NULL AND deleted_at IS NULL;
+
+CREATE INDEX customers_industry ON customers(industry, owner_id) WHERE industry IS NOT NULL AND deleted_at IS NULL;
+
+CREATE TABLE custom_fields (
+    pool_id     INTEGER NOT NULL REFERENCES pools(id),
+    name        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('text', 'number', 'date', 'choice')),
+    choices     TEXT    NOT NULL DEFAULT '',   -- comma-separated, for kind = 'choice'
+    position    INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (pool_id, name)
+) STRICT;
+
+CREATE TABLE "pool_rule_overrides" (
+    pool_id                  INTEGER NOT NULL REFERENCES pools(id),
+    scope                    TEXT    NOT NULL CHECK (scope IN ('stage', 'level', 'tag')),
+    value                    TEXT    NOT NULL,
+    recycle_no_contact_days  INTEGER,
+    recycle_no_deal_days     INTEGER,
+    PRIMARY KEY (pool_id, scope, value)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER customers_recycle_due
+AFTER UPDATE OF owner_id, pool_id, stage, level, tags, locked, claimed_at, last_contact_at, won_at, deleted_at
+ON customers
+WHEN NEW.owner_id IS NOT NULL OR OLD.recycle_due_at IS NOT NULL
+BEGIN
+    UPDATE customers SET recycle_due_at = (
+        SELECT CASE WHEN nc IS NULL THEN nd WHEN nd IS NULL THEN nc ELSE min(nc, nd) END
+        FROM (
+            SELECT CASE WHEN cd > 0 THEN max(coalesce(NEW.last_contact_at, claimed), claimed) + cd * 86400 END AS nc,
+                   CASE WHEN dd > 0 AND NEW.won_at IS NULL THEN claimed + dd * 86400 END AS nd
+            FROM (
+                SELECT coalesce(NEW.claimed_at, 0) AS claimed,
+                       coalesce(
+                           (SELECT o.recycle_no_contact_days FROM pool_rule_overrides o
+                             WHERE o.pool_id = r.pool_id AND o.scope = 'stage' AND o.value = NEW.stage),
+                           (SELECT o.recycle_no_contact_days FROM pool_rule_overrides o
+                             WHERE o.pool_id = r.pool_id AND o.scope = 'level' AND o.value = NEW.level),
+                           (SELECT min(o.recycle_no_contact_days) FROM pool_rule_overrides o
+                             WHERE o.pool_id = r.pool_id AND o.scope = 'tag'
+                               AND instr(',' || lower(NEW.tags) || ',', ',' || o.value || ',') > 0),
+                           r.recycle_no_contact_days) AS cd,
+                       coalesce(
+                           (SELECT o.recycle_no_deal_days FROM pool_rule_overrides o
+                             WHERE o.pool_id = r.pool_id AND o.scope = 'stage' AND o.value = NEW.stage),
+                           (SELECT o.recycle_no_deal_days FROM pool_rule_overrides o
+                             WHERE o.pool_id = r.pool_id AND o.scope = 'level' AND o.value = NEW.level),
+                           (SELECT min(o.recycle_no_deal_days) FROM pool_rule_overrides o
+                             WHERE o.pool_id = r.pool_id AND o.scope = 'tag'
+                               AND instr(',' || lower(NEW.tags) || ',', ',' || o.value || ',') > 0),
+                           r.recycle_no_deal_days) AS dd
+                  FROM pool_rules r
+                 WHERE r.pool_id = NEW.pool_id
+                   AND NEW.owner_id IS NOT NULL AND NEW.deleted_at IS NULL AND NEW.locked = 0
+                   AND instr(',' || r.exempt_stages || ',', ',' || NEW.stage || ',') = 0)))
+    WHERE id = NEW.id;
+END;
 

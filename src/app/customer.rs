@@ -8,6 +8,7 @@ use super::pool::{audit_customer, lost_twin};
 use super::{audit_value, scope};
 use crate::domain::customer::{validate, Customer, CustomerFields, CustomerInput, Stage};
 use crate::domain::customer_rules as decide;
+use crate::domain::fields;
 use crate::domain::normalize::{clean_text, parse_tags, tag_key};
 use crate::domain::roles::{Action, User};
 use crate::domain::rules::{check_stage_change, day_start};
@@ -37,6 +38,35 @@ pub struct NewCustomer {
     pub input: CustomerInput,
     pub stage: Stage,
     pub place: Place,
+    pub extras: Extras,
+}
+
+/// Level, industry and custom values, as given (`--level`, `--industry`, `--set`,
+/// `--unset`); checked by the use case against the customer's pool.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub level: Option<String>,
+    pub industry: Option<String>,
+    /// `--set KEY=VALUE`, split.
+    pub set: Vec<(String, String)>,
+    pub unset: Vec<String>,
+}
+
+impl Extras {
+    fn is_empty(&self) -> bool {
+        self.level.is_none()
+            && self.industry.is_none()
+            && self.set.is_empty()
+            && self.unset.is_empty()
+    }
+
+    /// Level and industry in stored form (None: not given).
+    fn checked(&self) -> Result<(Option<String>, Option<String>)> {
+        Ok((
+            self.level.as_deref().map(fields::level).transpose()?,
+            self.industry.as_deref().map(fields::industry).transpose()?,
+        ))
+    }
 }
 
 /// What an add did.
@@ -54,7 +84,8 @@ pub struct Added {
 /// owner; warns of likely duplicates.
 pub fn add(store: &mut dyn Backend, me: &User, new: &NewCustomer, now: i64) -> Result<Added> {
     scope::require(me, Action::AddCustomer)?;
-    let f = validate(&new.input, true)?;
+    let mut f = validate(&new.input, true)?;
+    (f.level, f.industry) = new.extras.checked()?;
     if matches!(new.place, Place::Owner(_)) {
         decide::check_add_for_other(me)?;
     }
@@ -98,7 +129,22 @@ pub fn add(store: &mut dyn Backend, me: &User, new: &NewCustomer, now: i64) -> R
         decide::decide_add_for_self(me, stage, &rules, &facts, twin, now)?;
     }
     let duplicates = super::matching::likely_duplicates(&mut *tx, &f)?;
-    let id = tx.insert_customer(&f, stage, None, &place, Some(me.id), now)?;
+    let custom = if new.extras.set.is_empty() {
+        None
+    } else {
+        let defs = tx.fields(place.pool_id)?;
+        let pool_name = pool.clone().unwrap_or_else(|| "public".into());
+        let (custom, _, _) = super::fields::apply(
+            &defs,
+            &pool_name,
+            None,
+            &new.extras.set,
+            &[],
+            super::fields::today(now),
+        )?;
+        custom
+    };
+    let id = tx.insert_customer(&f, stage, custom.as_deref(), &place, Some(me.id), now)?;
     if let Some(owner_id) = place.owner_id {
         tx.record_event(&OwnershipEvent {
             customer_id: id,
@@ -118,7 +164,13 @@ pub fn add(store: &mut dyn Backend, me: &User, new: &NewCustomer, now: i64) -> R
         entity: "customer",
         entity_id: Some(id),
         before: None,
-        after: Some(added_fields(&f, stage, owner.as_deref(), pool.as_deref())),
+        after: Some({
+            let mut a = added_fields(&f, stage, owner.as_deref(), pool.as_deref());
+            if let Some(c) = &custom {
+                a["custom"] = json!(super::fields::custom_map(Some(c)));
+            }
+            a
+        }),
     })?;
     tx.commit()?;
     Ok(Added {
@@ -141,6 +193,8 @@ fn added_fields(f: &CustomerFields, stage: &str, owner: Option<&str>, pool: Opti
         "source": f.source,
         "tags": f.tags,
         "stage": stage,
+        "level": f.level,
+        "industry": f.industry,
         "owner": owner,
         "pool": pool,
     })
@@ -156,18 +210,21 @@ pub struct Shown {
     pub timeline: Vec<Event>,
     /// History lines left out (a claim unlocks them).
     pub hidden: usize,
+    /// The fields its pool declares, in order.
+    pub fields: Vec<fields::FieldDef>,
 }
 
 /// Reads one customer with its history; an unmasked read of someone else's customer is
 /// audit-logged first.
 pub fn show(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<Shown> {
     scope::require(me, Action::ReadCustomers)?;
-    let (c, events) = {
+    let (c, events, declared) = {
         let mut tx = store.read()?;
         let c = tx.customer(id)?;
         scope::readable(&mut *tx, me, &c)?;
         let events = tx.customer_timeline(id)?;
-        (c, events)
+        let declared = tx.fields(c.pool_id)?;
+        (c, events, declared)
     };
     let full = decide::sees(me, &c);
     let total = events.len();
@@ -183,6 +240,7 @@ pub fn show(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<Sho
         customer: c,
         full,
         timeline,
+        fields: declared,
     })
 }
 
@@ -198,6 +256,10 @@ pub struct Query {
     pub tag: Option<String>,
     pub city: Option<String>,
     pub source: Option<String>,
+    pub level: Option<String>,
+    pub industry: Option<String>,
+    /// `--where KEY OP VALUE` on custom fields.
+    pub wheres: Vec<String>,
     pub search: Option<String>,
     pub no_contact_days: Option<u32>,
     /// The query as the audit rows of unmasked reads and exports describe it.
@@ -212,6 +274,8 @@ pub(crate) fn resolve(tx: &mut dyn Tx, me: &User, q: &Query, now: i64) -> Result
         tag: q.tag.as_deref().map(|t| tag_key(&parse_tags(t).join(","))),
         city: q.city.as_deref().and_then(clean_text),
         source: q.source.as_deref().and_then(clean_text),
+        level: q.level.as_deref().map(fields::level).transpose()?,
+        industry: q.industry.as_deref().and_then(clean_text),
         search: q.search.as_deref().and_then(clean_text),
         contact_before: q.no_contact_days.map(|d| now - i64::from(d) * 86_400),
         ..Default::default()
@@ -223,6 +287,12 @@ pub(crate) fn resolve(tx: &mut dyn Tx, me: &User, q: &Query, now: i64) -> Result
             Some(tx.pool_id(p)?)
         });
     }
+    f.conditions = super::fields::conditions(
+        tx,
+        &q.wheres,
+        f.in_pool.flatten(),
+        super::fields::today(now),
+    )?;
     if q.mine {
         f.owner_id = Some(me.id);
     }
@@ -313,6 +383,7 @@ pub struct Edit {
     pub stage: Option<Stage>,
     /// Fields to empty (see `customer_rules::CLEARABLE`).
     pub clear: Vec<String>,
+    pub extras: Extras,
 }
 
 impl Edit {
@@ -324,9 +395,11 @@ impl Edit {
         ]
         .iter()
         .all(|f| f.is_none())
-            && self.stage.is_none();
+            && self.stage.is_none()
+            && self.extras.is_empty();
         decide::check_edit_request(nothing, &self.clear)?;
         validate(&self.given, false)?;
+        self.extras.checked()?;
         Ok(())
     }
 }
@@ -376,7 +449,19 @@ pub fn edit(
         tags: Some(c.tags.clone()),
         notes: c.notes.clone(),
     };
-    let f = validate(&decide::apply_edit(&current, &e.given, &e.clear), true)?;
+    let mut f = validate(&decide::apply_edit(&current, &e.given, &e.clear), true)?;
+    let (level, industry) = e.extras.checked()?;
+    let cleared = |name: &str| e.clear.iter().any(|c| c == name);
+    f.level = if cleared("level") {
+        None
+    } else {
+        level.or(c.level.clone())
+    };
+    f.industry = if cleared("industry") {
+        None
+    } else {
+        industry.or(c.industry.clone())
+    };
     let stage = e
         .stage
         .map(|s| s.as_str().to_string())
@@ -391,12 +476,34 @@ pub fn edit(
         let twin = lost_twin(&mut *tx, me, c.id, keys, &rules, now)?;
         crate::domain::ownership::check_lost_twin(c.id, &rules, twin, now)?;
     }
-    let old = validate(&current, false)?;
-    let (before, mut after) = changes(&old, &f, &c.stage, &stage);
+    let mut old = validate(&current, false)?;
+    old.level = c.level.clone();
+    old.industry = c.industry.clone();
+    let (mut before, mut after) = changes(&old, &f, &c.stage, &stage);
+    let mut custom_changed = None;
+    if !e.extras.set.is_empty() || !e.extras.unset.is_empty() {
+        let defs = tx.fields(c.pool_id)?;
+        let (custom, b, a) = super::fields::apply(
+            &defs,
+            &c.pool,
+            c.custom.as_deref(),
+            &e.extras.set,
+            &e.extras.unset,
+            super::fields::today(now),
+        )?;
+        if !a.is_empty() {
+            before.extend(b);
+            after.extend(a);
+            custom_changed = Some(custom);
+        }
+    }
     if after.is_empty() {
         return Ok(Edited::Unchanged);
     }
     tx.update_customer(c.id, &f, &stage, now)?;
+    if let Some(custom) = custom_changed {
+        tx.set_custom(c.id, custom.as_deref(), now)?;
+    }
     if cancel_followups {
         let n = tx.cancel_open_followups(c.id, "cancelled: customer churned", now)?;
         after.insert("followups_cancelled".into(), json!(n));
@@ -424,7 +531,7 @@ fn changes(
 ) -> (Map<String, Value>, Map<String, Value>) {
     let mut before = Map::new();
     let mut after = Map::new();
-    let pairs: [(&str, &Option<String>, &Option<String>); 8] = [
+    let pairs: [(&str, &Option<String>, &Option<String>); 10] = [
         ("name", &old.name, &new.name),
         ("company", &old.company, &new.company),
         ("phone", &old.phone, &new.phone),
@@ -433,6 +540,8 @@ fn changes(
         ("address", &old.address, &new.address),
         ("source", &old.source, &new.source),
         ("notes", &old.notes, &new.notes),
+        ("level", &old.level, &new.level),
+        ("industry", &old.industry, &new.industry),
     ];
     for (k, o, n) in pairs {
         if o != n {
@@ -583,6 +692,7 @@ mod tests {
             },
             stage: Stage::Lead,
             place,
+            extras: Extras::default(),
         }
     }
 

@@ -45,8 +45,20 @@ pub fn export<S: Sink>(
     let (f, keys) = {
         let mut tx = store.read()?;
         let f = resolve(&mut *tx, me, &req.query, now)?;
-        // Every custom field name ever imported, known without a first pass.
-        (f, tx.custom_field_names()?)
+        // Every declared field (in declared order), then every custom field name ever
+        // imported: known without a first pass.
+        let mut keys: Vec<String> = Vec::new();
+        for (_, d) in tx.all_fields()? {
+            if !keys.contains(&d.name) {
+                keys.push(d.name);
+            }
+        }
+        for k in tx.custom_field_names()? {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        (f, keys)
     };
     let mut sink = open(&keys)?;
     // `rows` is the count when the export starts.

@@ -9,6 +9,7 @@ pub mod customer;
 pub mod dedupe;
 pub mod demo;
 pub mod export;
+pub mod fields;
 pub mod import;
 pub mod matching;
 pub mod merge;

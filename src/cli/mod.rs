@@ -7,6 +7,7 @@ pub mod customer;
 pub mod dedupe;
 pub mod demo;
 pub mod export;
+pub mod fields;
 pub mod import;
 pub mod notify;
 pub mod output;
@@ -142,6 +143,9 @@ pub enum Command {
     /// Pool rules: limits, cooldowns, recycling
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Custom fields a pool declares, with a type (客户模板): add, list, remove
+    #[command(subcommand)]
+    Fields(fields::FieldsCommand),
     /// Import leads from a CSV file (UTF-8, GBK, UTF-16) or an Excel workbook (.xlsx); Chinese or
     /// English headers
     Import(import::ImportArgs),
@@ -310,6 +314,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Notify(a) => notify::run(&mut ctx, a),
         Command::Pools(c) => rules::pools(&mut ctx, c),
         Command::Rules(c) => rules::rules(&mut ctx, c),
+        Command::Fields(c) => fields::run(&mut ctx, c),
         Command::Import(a) => import::run(&mut ctx, &a),
         Command::Export(a) => export::run(&mut ctx, &a),
         Command::Report(c) => report::run(&mut ctx, c),

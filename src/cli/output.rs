@@ -257,6 +257,11 @@ pub fn choose_columns(cols: &[String]) {
     );
 }
 
+/// The columns `--columns` named (empty: none chosen).
+pub fn chosen_columns() -> &'static [String] {
+    CHOSEN.get().map(Vec::as_slice).unwrap_or(&[])
+}
+
 /// The width tables fit: `COLUMNS` if set (also when piped), else the terminal's;
 /// None when piped without `COLUMNS` (no limit).
 fn width() -> Option<usize> {
@@ -281,6 +286,8 @@ fn is_number(s: &str) -> bool {
 
 /// Columns dropped first when a table is too wide: details before the essentials.
 const LEAST_IMPORTANT: &[&str] = &[
+    "industry",
+    "level",
     "chart",
     "load",
     "tags",

@@ -113,9 +113,9 @@ pub struct SetArgs {
     /// With --on: due so many days after the event (silent: before the recycle date)
     #[arg(long, value_name = "DAYS", requires = "on")]
     pub due_in: Option<i64>,
-    /// Apply the recycle days (or the --on rule) only to one stage or tag: stage=lead,
-    /// tag=VIP
-    #[arg(long = "for", value_name = "stage=S|tag=T")]
+    /// Apply the recycle days (or the --on rule) only to one stage, level or tag:
+    /// stage=lead, level=A, tag=VIP (a stage beats a level, which beats a tag)
+    #[arg(long = "for", value_name = "stage=S|level=L|tag=T")]
     pub scope: Option<String>,
     /// With --for or --on: remove that override or follow-up rule
     #[arg(long)]

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::iso_ts;
 use crate::domain::customer::Customer;
 use crate::domain::customer_rules::sees;
+use crate::domain::fields::FieldDef;
 use crate::domain::mask::{mask_address, mask_email, mask_in_text, mask_phone};
 use crate::domain::roles::{Role, User};
 
@@ -22,10 +23,15 @@ pub struct CustomerRow {
     pub email: Option<String>,
     pub city: Option<String>,
     pub stage: String,
+    pub level: Option<String>,
+    pub industry: Option<String>,
     pub tags: String,
     pub owner: Option<String>,
     pub pool: Option<String>,
     pub last_contact: Option<String>,
+    /// Custom fields named in `--columns` (as named there), masked like notes.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
 }
 
 /// Phone, e-mail and address, masked unless the viewer may see them.
@@ -51,6 +57,8 @@ pub fn row(c: &Customer, viewer: &User) -> CustomerRow {
         email,
         city: c.city.clone(),
         stage: c.stage.clone(),
+        level: c.level.clone(),
+        industry: c.industry.clone(),
         tags: c.tags.clone(),
         owner: c.owner.clone(),
         pool: if c.owner_id.is_none() {
@@ -59,7 +67,27 @@ pub fn row(c: &Customer, viewer: &User) -> CustomerRow {
             None
         },
         last_contact: iso_ts(c.last_contact_at),
+        custom: Map::new(),
     }
+}
+
+/// A list row with the custom fields `wanted` (names as given in `--columns`, with or
+/// without `custom.`) added.
+pub fn row_with(c: &Customer, viewer: &User, wanted: &[String]) -> CustomerRow {
+    let mut r = row(c, viewer);
+    if !wanted.is_empty() {
+        let reveal = sees(viewer, c);
+        let custom = custom_map(c);
+        for w in wanted {
+            let key = w.strip_prefix("custom.").unwrap_or(w);
+            let v = custom
+                .get(key)
+                .map(|v| shown_value(reveal, v))
+                .unwrap_or(Value::Null);
+            r.custom.insert(w.clone(), v);
+        }
+    }
+    r
 }
 
 /// Free text (notes, custom values) as shown where contacts are shown (`reveal`) or
@@ -80,19 +108,9 @@ pub fn shown_value(reveal: bool, v: &Value) -> Value {
     }
 }
 
-fn custom_fields(c: &Customer) -> Option<Map<String, Value>> {
-    match c
-        .custom
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
-    {
-        Some(Value::Object(m)) => Some(m),
-        _ => None,
-    }
-}
-
-/// Every field of one customer, masked per the viewer (`pool show`).
-pub fn detail(c: &Customer, viewer: &User) -> Map<String, Value> {
+/// Every field of one customer, masked per the viewer (`pool show`); custom fields in
+/// the order of `declared` (its pool's fields), then any others it keeps.
+pub fn detail(c: &Customer, viewer: &User, declared: &[FieldDef]) -> Map<String, Value> {
     let (phone, email, address) = masked(c, viewer);
     let reveal = sees(viewer, c);
     let mut m = Map::new();
@@ -105,12 +123,14 @@ pub fn detail(c: &Customer, viewer: &User) -> Map<String, Value> {
     m.insert("address".into(), json!(address));
     m.insert("source".into(), json!(c.source));
     m.insert("stage".into(), json!(c.stage));
+    m.insert("level".into(), json!(c.level));
+    m.insert("industry".into(), json!(c.industry));
     m.insert("tags".into(), json!(c.tags));
     m.insert(
         "notes".into(),
         json!(c.notes.as_deref().map(|n| shown_text(reveal, n))),
     );
-    for (k, v) in custom_fields(c).unwrap_or_default() {
+    for (k, v) in crate::app::fields::ordered(declared, c.custom.as_deref()) {
         m.insert(format!("custom.{k}"), shown_value(reveal, &v));
     }
     m.insert("owner".into(), json!(c.owner));
@@ -126,7 +146,7 @@ pub fn detail(c: &Customer, viewer: &User) -> Map<String, Value> {
 }
 
 /// The fixed export columns, in order; custom fields follow.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 17] = [
     "id",
     "name",
     "company",
@@ -136,6 +156,8 @@ pub const COLUMNS: [&str; 15] = [
     "address",
     "source",
     "stage",
+    "level",
+    "industry",
     "tags",
     "notes",
     "owner",
@@ -197,6 +219,8 @@ impl ExportView {
         m.insert("address".into(), json!(address));
         m.insert("source".into(), json!(c.source));
         m.insert("stage".into(), json!(c.stage));
+        m.insert("level".into(), json!(c.level));
+        m.insert("industry".into(), json!(c.industry));
         m.insert("tags".into(), json!(c.tags));
         m.insert(
             "notes".into(),
@@ -245,6 +269,8 @@ impl ExportView {
         out.push(text(&address));
         out.push(text(&c.source));
         out.push(guard(&c.stage).into_owned());
+        out.push(text(&c.level));
+        out.push(text(&c.industry));
         out.push(guard(&c.tags).into_owned());
         out.push(
             c.notes

@@ -14,6 +14,8 @@ pub enum Field {
     Stage,
     Tags,
     Notes,
+    Level,
+    Industry,
 }
 
 impl Field {
@@ -29,6 +31,8 @@ impl Field {
             Field::Stage => "stage",
             Field::Tags => "tags",
             Field::Notes => "notes",
+            Field::Level => "level",
+            Field::Industry => "industry",
         }
     }
 }
@@ -131,6 +135,18 @@ const ALIASES: &[(Field, &[&str])] = &[
             "notes", "note", "remark", "remarks", "comment", "comments", "备注", "说明",
         ],
     ),
+    (
+        Field::Level,
+        &[
+            "level",
+            "customerlevel",
+            "客户级别",
+            "级别",
+            "等级",
+            "客户等级",
+        ],
+    ),
+    (Field::Industry, &["industry", "行业", "所属行业"]),
 ];
 
 /// Columns `pool export` writes that describe the old database, not the customer.
@@ -200,7 +216,7 @@ pub fn map_headers(
         let target = match forced {
             Some("custom") => Target::Custom(clean_header(h)),
             Some("ignore") => Target::Ignore,
-            Some(f) => Target::Field(field_by_name(f).ok_or_else(|| format!("--map: '{f}' is not a field (name, company, phone, email, city, address, source, stage, tags, notes, custom, ignore)"))?),
+            Some(f) => Target::Field(field_by_name(f).ok_or_else(|| format!("--map: '{f}' is not a field (name, company, phone, email, city, address, source, stage, tags, notes, level, industry, custom, ignore)"))?),
             None => match field_by_name(h) {
                 Some(f) => Target::Field(f),
                 None if BOOKKEEPING.contains(&key.as_str()) => Target::Ignore,

@@ -67,6 +67,9 @@ pub struct CustomerFields {
     pub source: Option<String>,
     pub tags: Vec<String>,
     pub notes: Option<String>,
+    /// A, B or C (set by the app from `--level` or an import column; `fields::level`).
+    pub level: Option<String>,
+    pub industry: Option<String>,
     #[serde(skip)]
     pub keys: MatchKeys,
 }
@@ -153,6 +156,8 @@ pub fn validate(input: &CustomerInput, require_identity: bool) -> Result<Custome
         source: clean("source", &input.source)?,
         tags,
         notes,
+        level: None,
+        industry: None,
         keys,
     })
 }
@@ -243,4 +248,7 @@ pub struct Customer {
     pub won_at: Option<i64>,
     pub deleted_at: Option<i64>,
     pub merged_into: Option<i64>,
+    /// A, B or C.
+    pub level: Option<String>,
+    pub industry: Option<String>,
 }

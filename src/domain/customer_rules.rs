@@ -106,8 +106,8 @@ pub fn decide_add_for_self(
 }
 
 /// The fields `--clear` may empty.
-pub const CLEARABLE: [&str; 8] = [
-    "company", "phone", "email", "city", "address", "source", "tags", "notes",
+pub const CLEARABLE: [&str; 10] = [
+    "company", "phone", "email", "city", "address", "source", "tags", "notes", "level", "industry",
 ];
 
 /// An edit must change something, and clear only clearable fields.

@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod customer;
 pub mod customer_rules;
 pub mod dates;
+pub mod fields;
 pub mod import;
 pub mod linkage;
 pub mod mask;

@@ -516,11 +516,13 @@ pub fn parse_tags(s: &str) -> Vec<String> {
     tags
 }
 
-/// What tags are matched on: the tag lower-cased, so `--tag vip`, `--for tag=Vip` and a
-/// customer tagged `VIP` meet. Stored in `customer_tags`; the customer row keeps the
-/// spelling.
+/// What tags are matched on: the tag with ASCII letters lower-cased, so `--tag vip`,
+/// `--for tag=Vip` and a customer tagged `VIP` meet. Stored in `customer_tags`; the
+/// customer row keeps the spelling. ASCII only, because the recycle-date triggers match
+/// in SQL, where SQLite's `lower()` folds ASCII alone (the server's SQL folds the same
+/// letters with `translate`); 汉字 have no case.
 pub fn tag_key(tag: &str) -> String {
-    tag.to_lowercase()
+    tag.to_ascii_lowercase()
 }
 
 /// Adds a tag unless one with the same key is there (the first spelling stays).

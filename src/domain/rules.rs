@@ -273,6 +273,8 @@ pub struct OwnedFacts {
     pub claimed_at: i64,
     pub last_contact_at: Option<i64>,
     pub won_at: Option<i64>,
+    /// A, B or C.
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -291,13 +293,22 @@ impl RecycleReason {
     }
 }
 
-/// The days that apply to a customer: a stage override beats a tag override, which
-/// beats the pool default; among several matching tags the shortest wins.
+/// The days that apply to a customer: a stage override beats a level override, which
+/// beats a tag override, which beats the pool default; among several matching tags the
+/// shortest wins.
 fn effective(r: &Rules, f: &OwnedFacts, pick: fn(&Override) -> Option<i64>, default: i64) -> i64 {
     if let Some(d) = r
         .overrides
         .iter()
         .filter(|o| o.scope == "stage" && o.value == f.stage)
+        .find_map(pick)
+    {
+        return d;
+    }
+    if let Some(d) = r
+        .overrides
+        .iter()
+        .filter(|o| o.scope == "level" && Some(&o.value) == f.level.as_ref())
         .find_map(pick)
     {
         return d;
@@ -434,13 +445,20 @@ pub fn apply_changes(before: &Rules, ch: &RuleChanges) -> Result<Rules, Error> {
         let (kind, value) = scope
             .split_once('=')
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .filter(|(k, v)| (k == "stage" || k == "tag") && !v.is_empty())
-            .ok_or_else(|| Error::invalid("--for", format!("'{scope}' is not stage=S or tag=T")))?;
+            .filter(|(k, v)| matches!(k.as_str(), "stage" | "tag" | "level") && !v.is_empty())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "--for",
+                    format!("'{scope}' is not stage=S, level=L or tag=T"),
+                )
+            })?;
         let value = if kind == "stage" {
             Stage::parse(&value)
                 .ok_or_else(|| Error::invalid("--for", format!("'{value}' is not a stage")))?
                 .as_str()
                 .to_string()
+        } else if kind == "level" {
+            crate::domain::fields::level(&value)?
         } else {
             crate::domain::normalize::tag_key(
                 &crate::domain::normalize::parse_tags(&value).join(","),
@@ -666,6 +684,46 @@ mod tests {
             last_contact_at: contact_days_ago.map(|d| NOW - d * DAY),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_stage_beats_a_level_which_beats_a_tag() {
+        let over = |scope: &str, value: &str, days: i64| Override {
+            scope: scope.into(),
+            value: value.into(),
+            recycle_no_contact_days: Some(days),
+            recycle_no_deal_days: None,
+        };
+        let r = Rules {
+            recycle_no_contact_days: 30,
+            overrides: vec![over("tag", "vip", 90), over("level", "A", 60)],
+            ..Rules::default()
+        };
+        let mut f = owned("lead", 100, Some(100));
+        assert_eq!(recycle_due(&r, &f).unwrap().0, f.claimed_at + 30 * DAY);
+        f.tags = vec!["vip".into()];
+        assert_eq!(recycle_due(&r, &f).unwrap().0, f.claimed_at + 90 * DAY);
+        f.level = Some("A".into());
+        assert_eq!(recycle_due(&r, &f).unwrap().0, f.claimed_at + 60 * DAY);
+        let mut r2 = r.clone();
+        r2.overrides.push(over("stage", "lead", 7));
+        assert_eq!(recycle_due(&r2, &f).unwrap().0, f.claimed_at + 7 * DAY);
+        // --for level=b is stored as B; level=Z is refused.
+        let ch = RuleChanges {
+            scope: Some("level=b".into()),
+            recycle_no_contact_days: Some(10),
+            ..RuleChanges::default()
+        };
+        let after = apply_changes(&r, &ch).unwrap();
+        assert!(after
+            .overrides
+            .iter()
+            .any(|o| o.scope == "level" && o.value == "B"));
+        let bad = RuleChanges {
+            scope: Some("level=Z".into()),
+            ..ch
+        };
+        assert!(apply_changes(&r, &bad).is_err());
     }
 
     #[test]

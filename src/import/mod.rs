@@ -334,6 +334,8 @@ impl<R: Read> LeadReader<R> {
         }
         let mut input = CustomerInput::default();
         let mut stage = None;
+        let mut level = None;
+        let mut industry = None;
         let mut custom = Map::new();
         for (i, target) in self.targets.iter().enumerate() {
             let raw = cells.get(i).map(String::as_str).unwrap_or("");
@@ -362,6 +364,18 @@ impl<R: Read> LeadReader<R> {
                 Target::Field(Field::Source) => input.source = v,
                 Target::Field(Field::Tags) => input.tags = v,
                 Target::Field(Field::Notes) => input.notes = v,
+                Target::Field(Field::Level) => match crate::domain::fields::level(cell) {
+                    Ok(l) => level = Some(l),
+                    Err(_) => {
+                        return reject(
+                            "invalid level",
+                            format!("'{}' is not a level (A, B or C)", cell.trim()),
+                        )
+                    }
+                },
+                Target::Field(Field::Industry) => {
+                    industry = crate::domain::normalize::clean_text(cell)
+                }
                 Target::Field(Field::Stage) => match Stage::parse(cell) {
                     Some(s) => stage = Some(s),
                     None => {
@@ -416,9 +430,14 @@ impl<R: Read> LeadReader<R> {
             }
         }
         match checked {
-            Ok(fields) => Row::Lead(Box::new(Lead {
+            Ok(mut fields) => Row::Lead(Box::new(Lead {
+                // Level and industry are not part of the contact's validation.
+                fields: {
+                    fields.level = level;
+                    fields.industry = industry;
+                    fields
+                },
                 line,
-                fields,
                 stage,
                 custom,
                 warnings,

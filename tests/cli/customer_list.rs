@@ -84,7 +84,9 @@ fn list_filters() {
     // CSV has a header and one line per customer.
     let csv = env.ok_as("zhao", &["list", "--format", "csv"]);
     assert_eq!(csv.lines().count(), 4);
-    assert!(csv.starts_with("id,name,company,phone,email,city,stage,tags,owner,pool,last_contact"));
+    assert!(csv.starts_with(
+        "id,name,company,phone,email,city,stage,level,industry,tags,owner,pool,last_contact"
+    ));
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod dedupe;
 mod demo;
 mod doctor;
 mod export;
+mod fields;
 mod followup;
 mod help;
 mod identity;
@@ -47,5 +48,6 @@ mod work_follows;
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
 mod pg_backend;
 mod pg_cli;
+mod pg_fields;
 mod pg_gaps;
 mod pg_server;

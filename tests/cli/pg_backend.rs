@@ -54,13 +54,11 @@ impl Pg {
         ));
         let init = postgres::init_server(&pg.url_of(&pg.owner), &pg.login("admin"), "hq")
             .expect("init_server as the owner");
-        assert_eq!(
-            init.applied,
-            postgres::migrate::MIGRATIONS
-                .iter()
-                .map(|m| m.1)
-                .collect::<Vec<_>>()
-        );
+        let every: Vec<&str> = postgres::migrate::MIGRATIONS
+            .iter()
+            .map(|(_, name, _)| *name)
+            .collect();
+        assert_eq!(init.applied, every);
         assert_eq!(init.admin.as_deref(), Some(pg.login("admin").as_str()));
         // Idempotent: nothing more to do the second time.
         let again = postgres::init_server(&pg.url_of(&pg.owner), &pg.login("admin"), "hq")
@@ -202,6 +200,7 @@ fn pooled(store: &mut dyn Backend, me: &User, pool: &str, n: usize, tag: &str) -
                 ),
                 stage: Stage::Lead,
                 place: Place::Pool(pool.into()),
+                extras: Default::default(),
             };
             customer::add(store, me, &new, now())
                 .unwrap_or_else(|e| panic!("add customer {i}: {e}"))

@@ -86,6 +86,7 @@ pub fn run(ctx: &mut Ctx, a: &AddArgs) -> Result<()> {
         input,
         stage: a.stage.into(),
         place,
+        extras: a.fields.extras(&[])?,
     };
     let done = app::add(ctx.store()?, &me, &new, now)?;
     let id = done.id;

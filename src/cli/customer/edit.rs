@@ -19,9 +19,13 @@ pub struct EditArgs {
     /// New lifecycle stage
     #[arg(long, value_enum)]
     pub stage: Option<StageArg>,
-    /// Empty a field (repeatable): company, phone, email, city, address, source, tags, notes
+    /// Empty a field (repeatable): company, phone, email, city, address, source, tags,
+    /// notes, level, industry
     #[arg(long, value_name = "FIELD")]
     pub clear: Vec<String>,
+    /// Remove a custom field's value (repeatable), e.g. --unset 行业
+    #[arg(long, value_name = "KEY")]
+    pub unset: Vec<String>,
 }
 
 pub fn run(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
@@ -33,6 +37,7 @@ pub fn run(ctx: &mut Ctx, a: &EditArgs) -> Result<()> {
         given: a.fields.input(),
         stage: a.stage.map(Stage::from),
         clear: a.clear.clone(),
+        extras: a.fields.extras(&a.unset)?,
     };
     // Churned customers need no plans: ask before the write lock, cancel inside it.
     let open = app::edit_followups_to_cancel(ctx.store()?, &me, &e)?;

@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use super::{filter, FilterArgs};
 use crate::app::customer::{self as app, ListRequest};
 use crate::cli::output::Format;
-use crate::cli::view::{row, CustomerRow};
+use crate::cli::view::{row_with, CustomerRow};
 use crate::cli::Ctx;
 use crate::domain::roles::Action;
 use crate::error::Result;
@@ -65,7 +65,42 @@ pub fn run(ctx: &mut Ctx, a: &ListArgs) -> Result<()> {
         limit: (a.limit > 0).then_some(a.limit),
     };
     let found = app::list(ctx.store()?, &me, &req, now)?;
-    let rows: Vec<CustomerRow> = found.iter().map(|c| row(c, &me)).collect();
+    // Custom fields appear when `--columns` names them (as NAME or custom.NAME); any
+    // other unknown name is refused by the table, which lists the columns there are.
+    const FIXED: &[&str] = &[
+        "id",
+        "name",
+        "company",
+        "phone",
+        "email",
+        "city",
+        "stage",
+        "level",
+        "industry",
+        "tags",
+        "owner",
+        "pool",
+        "last_contact",
+    ];
+    let chosen: Vec<String> = crate::cli::output::chosen_columns()
+        .iter()
+        .filter(|c| !FIXED.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let wanted: Vec<String> = if chosen.is_empty() {
+        chosen
+    } else {
+        let known = crate::app::fields::known_names(ctx.store()?, &me)?;
+        chosen
+            .into_iter()
+            .filter(|c| {
+                known
+                    .iter()
+                    .any(|k| k == c.strip_prefix("custom.").unwrap_or(c))
+            })
+            .collect()
+    };
+    let rows: Vec<CustomerRow> = found.iter().map(|c| row_with(c, &me, &wanted)).collect();
     out.rows(&rows, "no customers match")?;
     if req.limit == Some(rows.len() as i64) && out.format == Format::Table {
         out.status(format!("(first {} shown; --limit 0 shows all)", rows.len()));

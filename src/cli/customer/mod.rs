@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::Ctx;
-use crate::app::customer::Query;
+use crate::app::customer::{Extras, Query};
 use crate::domain::customer::{CustomerInput, Stage};
 
 /// A stage as the command line spells it (the domain's `Stage` knows nothing of clap).
@@ -102,6 +102,16 @@ pub struct FieldArgs {
     /// Free notes
     #[arg(long)]
     pub notes: Option<String>,
+    /// Customer level: A, B or C (recycle days may differ per level: pool rules set --for level=A)
+    #[arg(long, value_name = "A|B|C")]
+    pub level: Option<String>,
+    /// Industry, e.g. 制造业
+    #[arg(long)]
+    pub industry: Option<String>,
+    /// Set a custom field the customer's pool declares (repeatable), e.g. --set 行业=制造业;
+    /// checked against its type (pool fields list)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 impl FieldArgs {
@@ -117,6 +127,20 @@ impl FieldArgs {
             tags: self.tags.clone(),
             notes: self.notes.clone(),
         }
+    }
+
+    /// Level, industry and custom values as given, with the keys to remove.
+    pub fn extras(&self, unset: &[String]) -> Result<Extras> {
+        Ok(Extras {
+            level: self.level.clone(),
+            industry: self.industry.clone(),
+            set: self
+                .set
+                .iter()
+                .map(|s| crate::app::fields::split_set(s))
+                .collect::<Result<_>>()?,
+            unset: unset.to_vec(),
+        })
     }
 }
 
@@ -156,6 +180,22 @@ pub struct FilterArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Only this level: A, B or C
+    #[arg(long, value_name = "A|B|C")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Only this industry
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    /// A custom field condition (repeatable, all must hold): KEY=VALUE, KEY!=VALUE
+    /// (also matches customers without it), KEY>N, KEY>=N, KEY<N, KEY<=N (number and date
+    /// fields), KEY~TEXT (text contains). Values are checked against the declared type
+    /// (pool fields list). Reads every customer the other filters leave: combine with an
+    /// indexed filter (--in-pool, --mine, --level, --industry, --city) on big pools
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wheres: Vec<String>,
     /// Text in name or company, or in phone or e-mail where you see them unmasked;
     /// elsewhere only a whole phone number or e-mail address matches
     #[arg(long, value_name = "TEXT")]
@@ -178,6 +218,9 @@ pub fn filter(a: &FilterArgs) -> Result<Query> {
         tag: a.tag.clone(),
         city: a.city.clone(),
         source: a.source.clone(),
+        level: a.level.clone(),
+        industry: a.industry.clone(),
+        wheres: a.wheres.clone(),
         search: a.search.clone(),
         no_contact_days: a.no_contact_days,
         given: serde_json::to_value(a)?,

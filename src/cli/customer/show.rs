@@ -40,7 +40,7 @@ pub fn run(ctx: &mut Ctx, a: &ShowArgs) -> Result<()> {
         })
         .collect();
     let hidden = shown.hidden;
-    let mut m = detail(&shown.customer, &me);
+    let mut m = detail(&shown.customer, &me, &shown.fields);
     if out.is_json() {
         m.insert("timeline".into(), serde_json::to_value(&timeline)?);
         m.insert("timeline_hidden".into(), json!(hidden));

@@ -37,6 +37,10 @@ pub struct ListFilter {
     pub tag: Option<String>,
     pub city: Option<String>,
     pub source: Option<String>,
+    pub level: Option<String>,
+    pub industry: Option<String>,
+    /// `--where` conditions on custom fields (a scan of the JSON column).
+    pub conditions: Vec<crate::domain::fields::Condition>,
     pub search: Option<String>,
     /// Last contact (or creation, if never contacted) before this time.
     pub contact_before: Option<i64>,

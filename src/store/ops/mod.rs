@@ -7,6 +7,7 @@
 //! The operations are grouped by job, one trait per file; `Tx` is all of them.
 pub mod audit;
 pub mod customers;
+pub mod fields;
 pub mod import;
 pub mod maintenance;
 pub mod matching;
@@ -22,6 +23,7 @@ pub mod work;
 
 pub use audit::AuditOps;
 pub use customers::CustomerOps;
+pub use fields::FieldOps;
 pub use import::ImportOps;
 pub use matching::MatchingOps;
 pub use merge::MergeOps;
@@ -41,6 +43,7 @@ use crate::error::Result;
 pub trait Tx:
     AuditOps
     + CustomerOps
+    + FieldOps
     + ImportOps
     + MatchingOps
     + MergeOps

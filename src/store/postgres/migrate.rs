@@ -22,10 +22,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "004-server-functions",
         include_str!("migrations/004-server-functions.sql"),
     ),
+    (
+        5,
+        "005-fields-level-industry",
+        include_str!("migrations/005-fields-level-industry.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

@@ -86,12 +86,12 @@ pub fn insert_batch(
 ) -> Result<()> {
     const COLS: &str = "id, name, company, phone, email, city, address, source, stage, tags, notes, custom,
         phone_key, email_key, name_key, company_key, pool_id, owner_id, locked, created_at, updated_at,
-        created_by, claimed_at, pooled_at";
+        created_by, claimed_at, pooled_at, level, industry";
     let (claimed, pooled) = match place.owner_id {
         Some(_) => (Some(now), None),
         None => (None, Some(now)),
     };
-    let one = format!("({})", vec!["?"; 24].join(","));
+    let one = format!("({})", vec!["?"; 26].join(","));
     for chunk in rows.chunks(BULK_ROWS) {
         let sql = format!(
             "INSERT INTO customers ({COLS}) VALUES {}",
@@ -102,7 +102,7 @@ pub fn insert_batch(
         for r in chunk {
             let f = &r.fields;
             let tags = f.tags.join(",");
-            let values: [&dyn rusqlite::ToSql; 24] = [
+            let values: [&dyn rusqlite::ToSql; 26] = [
                 &r.id,
                 &f.name,
                 &f.company,
@@ -127,6 +127,8 @@ pub fn insert_batch(
                 &created_by,
                 &claimed,
                 &pooled,
+                &f.level,
+                &f.industry,
             ];
             for v in values {
                 stmt.raw_bind_parameter(i, v)?;

@@ -4,6 +4,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 pub use crate::domain::customer::Customer;
 use crate::domain::customer::CustomerFields;
+use crate::domain::fields::Condition;
 use crate::domain::normalize::tag_key;
 use crate::error::{Error, Result};
 use crate::store::ops::customers::{ForgetCounts, ListFilter, Placement, Sort};
@@ -12,7 +13,7 @@ const SELECT: &str =
     "SELECT c.id, c.name, c.company, c.phone, c.email, c.city, c.address, c.source,
         c.stage, c.tags, c.notes, c.custom, c.pool_id, pl.name, c.owner_id, o.login, o.team_id,
         p.login, c.locked, c.created_at, c.updated_at, c.claimed_at, c.pooled_at, c.released_at,
-        c.last_contact_at, c.won_at, c.deleted_at, c.merged_into
+        c.last_contact_at, c.won_at, c.deleted_at, c.merged_into, c.level, c.industry
     FROM customers c
     JOIN pools pl ON pl.id = c.pool_id
     LEFT JOIN users o ON o.id = c.owner_id
@@ -48,6 +49,8 @@ fn from_row(r: &Row) -> rusqlite::Result<Customer> {
         won_at: r.get(25)?,
         deleted_at: r.get(26)?,
         merged_into: r.get(27)?,
+        level: r.get(28)?,
+        industry: r.get(29)?,
     })
 }
 
@@ -70,9 +73,9 @@ pub fn insert(
     conn.prepare_cached(
         "INSERT INTO customers (name, company, phone, email, city, address, source, stage, tags,
             notes, custom, phone_key, email_key, name_key, company_key, pool_id, owner_id, locked,
-            created_at, updated_at, created_by, claimed_at, pooled_at)
+            created_at, updated_at, created_by, claimed_at, pooled_at, level, industry)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 0,
-            ?18, ?18, ?19, ?20, ?21)",
+            ?18, ?18, ?19, ?20, ?21, ?22, ?23)",
     )?
     .execute(params![
         f.name,
@@ -96,6 +99,8 @@ pub fn insert(
         created_by,
         claimed_at,
         pooled_at,
+        f.level,
+        f.industry,
     ])?;
     let id = conn.last_insert_rowid();
     write_tags(conn, id, &f.tags)?;
@@ -148,7 +153,8 @@ pub fn update_fields(
     conn.prepare_cached(
         "UPDATE customers SET name = ?2, company = ?3, phone = ?4, email = ?5, city = ?6,
             address = ?7, source = ?8, stage = ?9, tags = ?10, notes = ?11, phone_key = ?12,
-            email_key = ?13, name_key = ?14, company_key = ?15, updated_at = ?16
+            email_key = ?13, name_key = ?14, company_key = ?15, updated_at = ?16, level = ?17,
+            industry = ?18
          WHERE id = ?1",
     )?
     .execute(params![
@@ -167,7 +173,9 @@ pub fn update_fields(
         f.keys.email,
         f.keys.name,
         f.keys.company,
-        now
+        now,
+        f.level,
+        f.industry
     ])?;
     conn.prepare_cached("DELETE FROM customer_tags WHERE customer_id = ?1")?
         .execute([id])?;
@@ -256,6 +264,12 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
     if let Some(s) = &f.source {
         arg(&mut sql, " AND c.source = ?", s.clone().into());
     }
+    if let Some(l) = &f.level {
+        arg(&mut sql, " AND c.level = ?", l.clone().into());
+    }
+    if let Some(i) = &f.industry {
+        arg(&mut sql, " AND c.industry = ?", i.clone().into());
+    }
     if let Some(q) = &f.search {
         let like = format!(
             "%{}%",
@@ -319,7 +333,40 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
             t.into(),
         );
     }
+    for w in &f.conditions {
+        custom_condition(&mut sql, &mut args, w);
+    }
     (sql, args)
+}
+
+/// A `--where` condition on the custom JSON column (a scan of the rows the other
+/// filters leave). `!=` also matches customers without the field.
+fn custom_condition(sql: &mut String, args: &mut Vec<SqlValue>, w: &Condition) {
+    use crate::domain::fields::Op;
+    args.push(format!("$.\"{}\"", w.key).into());
+    let v = format!("json_extract(c.custom, ?{})", args.len());
+    let value: SqlValue = if w.numeric {
+        w.value.parse::<f64>().unwrap_or(0.0).into()
+    } else {
+        w.value.clone().into()
+    };
+    args.push(value);
+    let p = format!("?{}", args.len());
+    let lhs = if w.numeric {
+        format!("CAST({v} AS REAL)")
+    } else {
+        v.clone()
+    };
+    let cond = match w.op {
+        Op::Eq => format!("{v} IS NOT NULL AND {lhs} = {p}"),
+        Op::Ne => format!("({v} IS NULL OR {lhs} <> {p})"),
+        Op::Gt => format!("{v} IS NOT NULL AND {lhs} > {p}"),
+        Op::Ge => format!("{v} IS NOT NULL AND {lhs} >= {p}"),
+        Op::Lt => format!("{v} IS NOT NULL AND {lhs} < {p}"),
+        Op::Le => format!("{v} IS NOT NULL AND {lhs} <= {p}"),
+        Op::Contains => format!("instr(lower({v}), lower({p})) > 0"),
+    };
+    sql.push_str(&format!(" AND ({cond})"));
 }
 
 pub fn list(conn: &Connection, f: &ListFilter) -> Result<Vec<Customer>> {

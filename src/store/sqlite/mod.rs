@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod customers;
 pub mod dedupe;
 pub mod demo;
+pub mod fields;
 pub mod maintenance;
 pub mod merge;
 pub mod migrate;

@@ -16,8 +16,8 @@ fn owned_row(r: &rusqlite::Row) -> rusqlite::Result<OwnedRow> {
     })
 }
 
-/// The recycling facts from six consecutive columns starting at `at`: stage, tags
-/// (comma-separated), locked, claimed, last contact, won.
+/// The recycling facts from seven consecutive columns starting at `at`: stage, tags
+/// (comma-separated), locked, claimed, last contact, won, level.
 pub(super) fn owned_facts(r: &rusqlite::Row, at: usize) -> rusqlite::Result<OwnedFacts> {
     let tags: String = r.get(at + 1)?;
     Ok(OwnedFacts {
@@ -31,11 +31,12 @@ pub(super) fn owned_facts(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Owne
         claimed_at: r.get::<_, Option<i64>>(at + 3)?.unwrap_or(0),
         last_contact_at: r.get(at + 4)?,
         won_at: r.get(at + 5)?,
+        level: r.get(at + 6)?,
     })
 }
 
 const OWNED_SELECT: &str =
-    "SELECT id, owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at
+    "SELECT id, owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at, level
      FROM customers";
 
 /// Owned, unlocked customers of a pool whose claim is older than `claimed_before`
@@ -147,7 +148,7 @@ pub fn due_soon_of(
 ) -> Result<Vec<(Watched, i64)>> {
     let mut s = conn.prepare_cached(
         "SELECT c.id, coalesce(c.name, c.company), c.owner_id, u.login, c.pool_id, c.stage, c.tags, c.locked,
-                c.claimed_at, c.last_contact_at, c.won_at, c.recycle_due_at
+                c.claimed_at, c.last_contact_at, c.won_at, c.level, c.recycle_due_at
            FROM customers c INDEXED BY customers_recycle_due JOIN users u ON u.id = c.owner_id
           WHERE c.recycle_due_at IS NOT NULL AND c.owner_id = ?1 AND c.recycle_due_at <= ?3
             AND c.pool_id = ?2
@@ -156,7 +157,7 @@ pub fn due_soon_of(
     )?;
     let limit = if limit <= 0 { -1 } else { limit };
     let rows = s.query_map(params![owner_id, pool_id, until, limit], |r| {
-        Ok((watched(r)?, r.get(11)?))
+        Ok((watched(r)?, r.get(12)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -169,12 +170,12 @@ pub fn for_each_recycle_date(
 ) -> Result<()> {
     let mut s = conn.prepare(
         "SELECT c.id, coalesce(c.name, c.company), c.owner_id, '', c.pool_id, c.stage, c.tags, c.locked,
-                c.claimed_at, c.last_contact_at, c.won_at, c.recycle_due_at
+                c.claimed_at, c.last_contact_at, c.won_at, c.level, c.recycle_due_at
            FROM customers c WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL",
     )?;
     let mut rows = s.query([])?;
     while let Some(r) = rows.next()? {
-        f(watched(r)?, r.get(11)?)?;
+        f(watched(r)?, r.get(12)?)?;
     }
     Ok(())
 }
@@ -323,7 +324,7 @@ mod tests {
         let w = conn
             .query_row(
                 "SELECT c.id, coalesce(c.name, c.company), c.owner_id, 'li', c.pool_id, c.stage, c.tags,
-                        c.locked, c.claimed_at, c.last_contact_at, c.won_at
+                        c.locked, c.claimed_at, c.last_contact_at, c.won_at, c.level
                    FROM customers c WHERE c.id = ?1",
                 [id],
                 watched,

@@ -268,8 +268,8 @@ pub fn timeline(conn: &Connection, customer_id: i64) -> Result<Vec<Event>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Maps the first 11 columns (id, label, owner id, owner login, pool, stage, tags,
-/// locked, claimed, last contact, won) of a row to a `Watched`.
+/// Maps the first 12 columns (id, label, owner id, owner login, pool, stage, tags,
+/// locked, claimed, last contact, won, level) of a row to a `Watched`.
 pub fn watched(r: &rusqlite::Row) -> rusqlite::Result<Watched> {
     Ok(Watched {
         id: r.get(0)?,
@@ -288,7 +288,7 @@ pub fn owned_for_warning(
 ) -> Result<Vec<Watched>> {
     let mut s = conn.prepare_cached(
         "SELECT c.id, coalesce(c.name, c.company), c.owner_id, u.login, c.pool_id, c.stage, c.tags, c.locked,
-                c.claimed_at, c.last_contact_at, c.won_at
+                c.claimed_at, c.last_contact_at, c.won_at, c.level
            FROM customers c JOIN users u ON u.id = c.owner_id
           WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL
             AND (?1 IS NULL OR c.owner_id = ?1) AND (?2 IS NULL OR u.team_id = ?2)

@@ -17,7 +17,7 @@ pub(crate) const SELECT: &str =
     "SELECT c.id, c.name, c.company, c.phone, c.email, c.city, c.address, c.source,
         c.stage, c.tags, c.notes, c.custom, c.pool_id, pl.name, c.owner_id, o.login, o.team_id,
         p.login, c.locked, c.created_at, c.updated_at, c.claimed_at, c.pooled_at, c.released_at,
-        c.last_contact_at, c.won_at, c.deleted_at, c.merged_into
+        c.last_contact_at, c.won_at, c.deleted_at, c.merged_into, c.level, c.industry
     FROM customers_v c
     JOIN pools pl ON pl.id = c.pool_id
     LEFT JOIN users o ON o.id = c.owner_id
@@ -53,6 +53,8 @@ pub(crate) fn from_row(r: &Row) -> Customer {
         won_at: r.get(25),
         deleted_at: r.get(26),
         merged_into: r.get(27),
+        level: r.get(28),
+        industry: r.get(29),
     }
 }
 
@@ -122,6 +124,12 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
     if let Some(s) = &f.source {
         arg(&mut sql, " AND c.source = ?", Box::new(s.clone()));
     }
+    if let Some(l) = &f.level {
+        arg(&mut sql, " AND c.level = ?", Box::new(l.clone()));
+    }
+    if let Some(i) = &f.industry {
+        arg(&mut sql, " AND c.industry = ?", Box::new(i.clone()));
+    }
     if let Some(q) = &f.search {
         let like = format!(
             "%{}%",
@@ -187,7 +195,40 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
             Box::new(t),
         );
     }
+    for w in &f.conditions {
+        custom_condition(&mut sql, &mut args, w);
+    }
     (sql, args)
+}
+
+/// A `--where` condition on the custom JSON column, as SQLite's. On the masked view a
+/// customer whose custom fields are hidden from the reader (NULL there) matches only
+/// `!=`, which tells nothing of its values.
+fn custom_condition(sql: &mut String, args: &mut Args, w: &crate::domain::fields::Condition) {
+    use crate::domain::fields::Op;
+    args.push(Box::new(w.key.clone()));
+    let v = format!("(c.custom::jsonb ->> ${})", args.len());
+    if w.numeric {
+        args.push(Box::new(w.value.parse::<f64>().unwrap_or(0.0)));
+    } else {
+        args.push(Box::new(w.value.clone()));
+    }
+    let p = format!("${}", args.len());
+    let lhs = if w.numeric {
+        format!("pool_private.as_number{v}")
+    } else {
+        v.clone()
+    };
+    let cond = match w.op {
+        Op::Eq => format!("{lhs} = {p}"),
+        Op::Ne => format!("({v} IS NULL OR {lhs} IS DISTINCT FROM {p})"),
+        Op::Gt => format!("{lhs} > {p}"),
+        Op::Ge => format!("{lhs} >= {p}"),
+        Op::Lt => format!("{lhs} < {p}"),
+        Op::Le => format!("{lhs} <= {p}"),
+        Op::Contains => format!("strpos(lower({v}), lower({p})) > 0"),
+    };
+    sql.push_str(&format!(" AND ({cond})"));
 }
 
 impl PgTx<'_> {
@@ -275,9 +316,9 @@ impl CustomerOps for PgTx<'_> {
         let rows = self.write_rows(
             "INSERT INTO customers (name, company, phone, email, city, address, source, stage, tags,
                 notes, custom, phone_key, email_key, name_key, company_key, pool_id, owner_id, locked,
-                created_at, updated_at, created_by, claimed_at, pooled_at)
+                created_at, updated_at, created_by, claimed_at, pooled_at, level, industry)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, false,
-                $18, $18, $19, $20, $21)
+                $18, $18, $19, $20, $21, $22, $23)
              RETURNING id",
             &[
                 &f.name,
@@ -301,6 +342,8 @@ impl CustomerOps for PgTx<'_> {
                 &created_by,
                 &claimed_at,
                 &pooled_at,
+                &f.level,
+                &f.industry,
             ],
         )?;
         let id: i64 = rows
@@ -321,7 +364,8 @@ impl CustomerOps for PgTx<'_> {
         let n = self.exec(
             "UPDATE customers SET name = $2, company = $3, phone = $4, email = $5, city = $6,
                 address = $7, source = $8, stage = $9, tags = $10, notes = $11, phone_key = $12,
-                email_key = $13, name_key = $14, company_key = $15, updated_at = $16
+                email_key = $13, name_key = $14, company_key = $15, updated_at = $16,
+                level = $17, industry = $18
              WHERE id = $1",
             &[
                 &id,
@@ -340,6 +384,8 @@ impl CustomerOps for PgTx<'_> {
                 &f.keys.name,
                 &f.keys.company,
                 &now,
+                &f.level,
+                &f.industry,
             ],
         )?;
         if n == 0 {

@@ -111,14 +111,17 @@ impl ImportOps for PgTx<'_> {
         }
         let company_keys: Vec<Option<String>> =
             rows.iter().map(|r| r.fields.keys.company.clone()).collect();
+        let levels: Vec<Option<String>> = rows.iter().map(|r| r.fields.level.clone()).collect();
+        let industries: Vec<Option<String>> =
+            rows.iter().map(|r| r.fields.industry.clone()).collect();
         self.exec(
             "INSERT INTO customers (id, name, company, phone, email, city, address, source, notes, custom,
-                phone_key, email_key, name_key, company_key, stage, tags, pool_id, owner_id, locked,
-                created_at, updated_at, created_by, claimed_at, pooled_at)
+                phone_key, email_key, name_key, company_key, stage, tags, level, industry, pool_id, owner_id,
+                locked, created_at, updated_at, created_by, claimed_at, pooled_at)
              SELECT * , $17::bigint, $18::bigint, false, $19::bigint, $19::bigint, $20::bigint, $21::bigint, $22::bigint
                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                           $14::text[], $15::text[], $16::text[])",
+                           $14::text[], $15::text[], $16::text[], $23::text[], $24::text[])",
             &[
                 &ids,
                 &cols[0],
@@ -142,6 +145,8 @@ impl ImportOps for PgTx<'_> {
                 &created_by,
                 &claimed,
                 &pooled,
+                &levels,
+                &industries,
             ],
         )?;
         // Move the identity sequence past the loader's ids (nextval needs only USAGE;

@@ -12,6 +12,7 @@
 //! Reads: `BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ` (one snapshot).
 mod audit;
 mod customers;
+mod fields;
 mod import;
 mod matching;
 mod merge;

@@ -8,7 +8,7 @@ use crate::store::ops::recycle::{Due, OwnedRow, RecycleOps};
 use crate::store::ops::work::Watched;
 
 const OWNED_SELECT: &str =
-    "SELECT id, owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at
+    "SELECT id, owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at, level
      FROM customers";
 
 fn owned_row(r: &Row) -> OwnedRow {
@@ -24,6 +24,7 @@ fn owned_row(r: &Row) -> OwnedRow {
             claimed_at: r.get::<_, Option<i64>>(6).unwrap_or(0),
             last_contact_at: r.get(7),
             won_at: r.get(8),
+            level: r.get(9),
         },
     }
 }
@@ -135,7 +136,7 @@ impl RecycleOps for PgTx<'_> {
         Ok(self
             .rows(
                 "SELECT c.id, coalesce(c.name, c.company), u.login, c.pool_id, c.stage, c.tags, c.locked,
-                        c.claimed_at, c.last_contact_at, c.won_at, c.recycle_due_at
+                        c.claimed_at, c.last_contact_at, c.won_at, c.level, c.recycle_due_at
                    FROM customers c JOIN users u ON u.id = c.owner_id
                   WHERE c.recycle_due_at IS NOT NULL AND c.owner_id = $1 AND c.recycle_due_at <= $3
                     AND c.pool_id = $2
@@ -143,7 +144,7 @@ impl RecycleOps for PgTx<'_> {
                 &[&owner, &pool_id, &until, &limit],
             )?
             .iter()
-            .map(|r| (super::work::watched(r), r.get(10)))
+            .map(|r| (super::work::watched(r), r.get(11)))
             .collect())
     }
 }

@@ -231,7 +231,7 @@ impl WorkOps for PgTx<'_> {
     fn owned_for_warning(&mut self, owner: Option<i64>, team: Option<i64>) -> Result<Vec<Watched>> {
         let rows = self.rows(
             "SELECT c.id, coalesce(c.name, c.company), u.login, c.pool_id, c.stage, c.tags, c.locked,
-                    c.claimed_at, c.last_contact_at, c.won_at
+                    c.claimed_at, c.last_contact_at, c.won_at, c.level
                FROM customers_v c JOIN users u ON u.id = c.owner_id
               WHERE c.owner_id IS NOT NULL AND c.deleted_at IS NULL
                 AND ($1::bigint IS NULL OR c.owner_id = $1) AND ($2::bigint IS NULL OR u.team_id = $2)
@@ -242,7 +242,7 @@ impl WorkOps for PgTx<'_> {
     }
 }
 
-/// (id, label, owner login, pool, stage, tags, locked, claimed, last contact, won).
+/// (id, label, owner login, pool, stage, tags, locked, claimed, last contact, won, level).
 pub(crate) fn watched(r: &Row) -> Watched {
     let tags: String = r.get(5);
     Watched {
@@ -257,6 +257,7 @@ pub(crate) fn watched(r: &Row) -> Watched {
             claimed_at: r.get::<_, Option<i64>>(7).unwrap_or(0),
             last_contact_at: r.get(8),
             won_at: r.get(9),
+            level: r.get(10),
         },
     }
 }

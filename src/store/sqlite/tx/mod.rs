@@ -3,6 +3,7 @@
 //! SQL functions.
 mod audit;
 mod customers;
+mod fields;
 mod import;
 mod matching;
 mod merge;
