@@ -101,7 +101,9 @@ fn recycle_days_for_a_tag_apply_whatever_its_case() {
         .collect();
     assert_eq!(ids, [plain], "the VIP customer keeps its 60 days");
     // The stored recycle date (what stale, owners and the agenda read) agrees.
-    let claimed = env.query_i64(&format!("SELECT claimed_at FROM customers WHERE id = {vip}"));
+    let claimed = env.query_i64(&format!(
+        "SELECT claimed_at FROM customers WHERE id = {vip}"
+    ));
     assert_eq!(
         env.query_i64(&format!(
             "SELECT recycle_due_at FROM customers WHERE id = {vip}"

@@ -32,6 +32,7 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     ("pool_rules", "z_log", "settings_log", 29),
     ("pool_rule_overrides", "z_log", "settings_log", 29),
     ("settings", "z_log", "settings_log", 29),
+    ("custom_fields", "z_log", "settings_log", 29),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (
@@ -53,7 +54,7 @@ const SAME_IDENTITY_TYPE: i16 = 62;
 
 /// The tables whose every write is refused for a client unless it comes through
 /// `a_same_identity` (a SET ROLE-d session may not write).
-const SAME_IDENTITY: [&str; 20] = [
+const SAME_IDENTITY: [&str; 21] = [
     "teams",
     "users",
     "pools",
@@ -74,6 +75,7 @@ const SAME_IDENTITY: [&str; 20] = [
     "notify_runs",
     "notify_sent",
     "notify_emails",
+    "custom_fields",
 ];
 
 /// Tables only the server writes (its definer code or triggers): no pool role may
@@ -87,14 +89,16 @@ const SERVER_WRITTEN: [&str; 6] = [
     "schema_migrations",
 ];
 
-/// Rules, pools, teams and settings: admins write them, nobody else.
-const ADMIN_WRITTEN: [&str; 6] = [
+/// Rules, pools, teams, settings and custom field declarations: admins write them,
+/// nobody else.
+const ADMIN_WRITTEN: [&str; 7] = [
     "teams",
     "pools",
     "pool_teams",
     "pool_rules",
     "pool_rule_overrides",
     "settings",
+    "custom_fields",
 ];
 
 /// The contact columns only admins read from the base table (others read customers_v).
