@@ -14,7 +14,8 @@ const MODEL_SAMPLE: usize = 100_000;
 /// database has grown or shrunk by a quarter since (kept in `settings`).
 pub fn model_for(tx: &mut dyn Tx) -> Result<Model> {
     let live = tx.live_count()? as u64;
-    if let Some(m) = tx.saved_model()? {
+    // A model stored by a version with other comparison levels is refitted.
+    if let Some(m) = tx.saved_model()?.filter(|m| m.is_current()) {
         let fitted_on = m.real_population;
         let slack = (fitted_on / 4).max(matching::MIN_POPULATION as u64 / 4);
         if live.abs_diff(fitted_on) <= slack {

@@ -344,11 +344,7 @@ fn dedupe_peer(exe: &Path, dir: &Path) -> Result<Vec<Row>, String> {
 /// per record, with its true identity), for a peer tool to run on the same input.
 fn corpus_csv(n: u64, which: &str, path: &str) -> Result<(), Box<dyn std::error::Error>> {
     use customer_pool::domain::corpus::{self, Lang};
-    let profile = if which == "heldout" {
-        corpus::HELD_OUT
-    } else {
-        corpus::DEV
-    };
+    let profile = corpus::profile(which);
     let mut w = csv::Writer::from_path(path)?;
     w.write_record([
         "id",
@@ -399,11 +395,7 @@ fn corpus_csv(n: u64, which: &str, path: &str) -> Result<(), Box<dyn std::error:
 /// child process so its memory is measured alone.
 fn dedupe_eval(n: u64, which: &str) {
     use customer_pool::domain::corpus::{self, Lang};
-    let profile = if which == "heldout" {
-        corpus::HELD_OUT
-    } else {
-        corpus::DEV
-    };
+    let profile = corpus::profile(which);
     let started = Instant::now();
     let mut records = Vec::with_capacity(n as usize);
     let mut truth = Vec::with_capacity(n as usize);
@@ -506,6 +498,36 @@ fn dedupe_eval(n: u64, which: &str) {
             by_truth.entry(*t).or_default().push(i);
         }
         let mut missed = 0;
+        let shown_max: usize = std::env::var("POOL_BENCH_EXPLAIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(12);
+        // Why true pairs were missed: never compared, scored below the threshold, or
+        // above it but kept apart by the chaining guard.
+        let blocked: std::collections::HashSet<(u32, u32)> =
+            customer_pool::domain::blocking::candidate_pairs(&records)
+                .into_iter()
+                .collect();
+        let (mut unblocked, mut low, mut guarded) = (0u64, 0u64, 0u64);
+        for members in by_truth.values() {
+            for (x, &a) in members.iter().enumerate() {
+                for &b in &members[x + 1..] {
+                    if cluster_of.contains_key(&a) && cluster_of.get(&a) == cluster_of.get(&b) {
+                        continue;
+                    }
+                    let key = (a.min(b) as u32, a.max(b) as u32);
+                    if !blocked.contains(&key) {
+                        unblocked += 1;
+                    } else if found.model.probability(&records[a], &records[b]) < DEFAULT_THRESHOLD
+                    {
+                        low += 1;
+                    } else {
+                        guarded += 1;
+                    }
+                }
+            }
+        }
+        eprintln!("missed pairs: {unblocked} never compared, {low} below the threshold, {guarded} kept apart by the guard");
         // The precision/recall trade-off, for choosing the default threshold on dev.
         for t in [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999] {
             let at: Vec<customer_pool::domain::matching::Cluster> = find(&mut records, t).clusters;
@@ -517,7 +539,7 @@ fn dedupe_eval(n: u64, which: &str) {
                 for &b in &members[x + 1..] {
                     let same =
                         cluster_of.contains_key(&a) && cluster_of.get(&a) == cluster_of.get(&b);
-                    if !same && missed < 12 {
+                    if !same && missed < shown_max {
                         let why = found.model.explain(&records[a], &records[b]);
                         eprintln!(
                             "MISSED {:.3} {}\n  {:?}\n  {:?}",
@@ -614,7 +636,7 @@ fn main() {
             args.get(2),
             args.get(3),
         ) else {
-            eprintln!("pool-bench corpus-csv N dev|heldout FILE");
+            eprintln!("pool-bench corpus-csv N dev|dev-hard|heldout FILE");
             std::process::exit(2);
         };
         if let Err(e) = corpus_csv(n, which, path) {

@@ -32,9 +32,9 @@
 //! - a switchboard colleague: the same company and company phone, another name and
 //!   e-mail.
 //!
-//! The dev corpus (seed 11) is what the model was looked at on; the held-out corpus
-//! (seed 9001, two to four corruptions a copy and more hard non-duplicates) is only
-//! ever measured, never tuned on.
+//! The dev corpus (seed 11) and dev-hard (seed 23, as hard as held-out) are what the
+//! model was looked at on; the held-out corpus (seed 9001, two to four corruptions a
+//! copy and more hard non-duplicates) is only ever measured, never tuned on.
 use super::synthetic::{
     Rng, CITIES, GIVEN, INDUSTRIES, MAIL, PINYIN, SIMILAR, STREETS, SURNAMES, SYLLABLES,
 };
@@ -62,6 +62,16 @@ pub const DEV: Profile = Profile {
     duplicate_share: 0.15,
     corruptions: (1, 3),
     hard_negative_share: 0.05,
+};
+
+/// A second development corpus as hard as the held-out one (two to four corruptions a
+/// copy, 8 % hard non-duplicates) but with its own seed: the held-out corpus's kind of
+/// miss, studied without looking at the held-out corpus itself.
+pub const DEV_HARD: Profile = Profile {
+    seed: 23,
+    duplicate_share: 0.15,
+    corruptions: (2, 4),
+    hard_negative_share: 0.08,
 };
 
 pub const HELD_OUT: Profile = Profile {
@@ -850,6 +860,15 @@ fn address_corruption(rng: &mut Rng, a: &str) -> String {
     }
 }
 
+/// A corpus by its name: `heldout`, `dev-hard`, anything else `dev`.
+pub fn profile(name: &str) -> Profile {
+    match name {
+        "heldout" => HELD_OUT,
+        "dev-hard" => DEV_HARD,
+        _ => DEV,
+    }
+}
+
 /// `n` records of `profile`: originals, their corrupted copies and hard non-duplicates.
 /// Copies follow their original within a few thousand records (a week of leads).
 pub fn generate(profile: Profile, n: u64) -> impl Iterator<Item = EvalRecord> {
@@ -892,6 +911,8 @@ mod tests {
         let a: Vec<EvalRecord> = generate(DEV, 300).collect();
         assert_eq!(a, generate(DEV, 300).collect::<Vec<_>>());
         assert_ne!(a, generate(HELD_OUT, 300).collect::<Vec<_>>());
+        let hard: Vec<EvalRecord> = generate(DEV_HARD, 300).collect();
+        assert_ne!(hard, generate(HELD_OUT, 300).collect::<Vec<_>>());
     }
 
     #[test]

@@ -65,6 +65,7 @@ impl Field {
                 "similar name (Jaro-Winkler ≥ 0.80)",
                 "name order swapped",
                 "name one character off",
+                "name mostly the same characters, any order",
                 "different name",
             ],
             Field::Phone => &[
@@ -94,6 +95,11 @@ impl Field {
         }
     }
 
+    /// The number of levels (a stored model of another shape is stale).
+    pub fn level_count(self) -> usize {
+        self.levels().len()
+    }
+
     /// Fields whose exact agreement is weighed by how common the value is.
     fn term_frequency_slot(self) -> Option<usize> {
         match self {
@@ -113,11 +119,231 @@ fn is_cjk(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
 }
 
+/// Strings up to this many characters are compared on the stack; longer ones by strsim.
+const SHORT: usize = 64;
+
+/// A string's characters in a stack buffer (None when longer than `SHORT`).
+struct Chars {
+    buf: [char; SHORT],
+    len: usize,
+}
+
+impl Chars {
+    fn of(s: &str) -> Option<Chars> {
+        let mut c = Chars {
+            buf: ['\0'; SHORT],
+            len: 0,
+        };
+        for ch in s.chars() {
+            *c.buf.get_mut(c.len)? = ch;
+            c.len += 1;
+        }
+        Some(c)
+    }
+
+    fn as_slice(&self) -> &[char] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Jaro-Winkler exactly as `strsim::jaro_winkler` computes it, without allocating
+/// (the comparison runs on millions of pairs).
+pub fn jw(a: &str, b: &str) -> f64 {
+    let (Some(x), Some(y)) = (Chars::of(a), Chars::of(b)) else {
+        return jaro_winkler(a, b);
+    };
+    let (a, b) = (x.as_slice(), y.as_slice());
+    if a.is_empty() || b.is_empty() {
+        return if a.is_empty() && b.is_empty() {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let range = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let mut a_flags = [false; SHORT];
+    let mut b_flags = [false; SHORT];
+    let mut matches = 0usize;
+    for (i, ca) in a.iter().enumerate() {
+        for j in i.saturating_sub(range)..b.len().min(i + range + 1) {
+            if !b_flags[j] && *ca == b[j] {
+                a_flags[i] = true;
+                b_flags[j] = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let mut bs = b.iter().zip(&b_flags).filter(|(_, f)| **f).map(|(c, _)| c);
+    for (ca, _) in a.iter().zip(&a_flags).filter(|(_, f)| **f) {
+        if bs.next().is_some_and(|cb| cb != ca) {
+            transpositions += 1;
+        }
+    }
+    let m = matches as f64;
+    let sim =
+        (m / a.len() as f64 + m / b.len() as f64 + (matches - transpositions / 2) as f64 / m) / 3.0;
+    if sim > 0.7 {
+        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
+}
+
+/// The edit distance of `a` and `b` (an adjacent transposition counting one edit when
+/// `swaps`: optimal string alignment), or `k + 1` when it is more than `k`. Only the
+/// band of width 2k+1 is computed, on the stack: the levels need small distances only.
+pub fn distance_within(a: &str, b: &str, k: usize, swaps: bool) -> usize {
+    let big = k + 1;
+    let (Some(x), Some(y)) = (Chars::of(a), Chars::of(b)) else {
+        let d = if swaps {
+            osa_distance(a, b)
+        } else {
+            levenshtein(a, b)
+        };
+        return d.min(big);
+    };
+    let (mut a, mut b) = (x.as_slice(), y.as_slice());
+    // A common prefix or suffix does not change the distance.
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    (a, b) = (&a[p..], &b[p..]);
+    let q = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    (a, b) = (&a[..a.len() - q], &b[..b.len() - q]);
+    let (n, m) = (a.len(), b.len());
+    if n.abs_diff(m) > k {
+        return big;
+    }
+    if n == 0 || m == 0 {
+        return n.max(m).min(big);
+    }
+    let mut rows = [[0usize; SHORT + 1]; 3];
+    for (j, v) in rows[0].iter_mut().enumerate().take(m + 1) {
+        *v = j.min(big);
+    }
+    let mut prev_over = false;
+    for i in 1..=n {
+        let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
+        let lo = i.saturating_sub(k).max(1);
+        let hi = (i + k).min(m);
+        rows[cur][0] = i.min(big);
+        if lo > 1 {
+            rows[cur][lo - 1] = big;
+        }
+        let mut row_min = if lo == 1 { rows[cur][0] } else { big };
+        for j in lo..=hi {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[prev][j - 1] + cost)
+                .min(rows[prev][j] + 1)
+                .min(rows[cur][j - 1] + 1);
+            if swaps && i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[prev2][j - 2] + 1);
+            }
+            let d = d.min(big);
+            rows[cur][j] = d;
+            row_min = row_min.min(d);
+        }
+        if hi < m {
+            rows[cur][hi + 1] = big;
+        }
+        // Two rows over the bound: nothing after them can come back under it.
+        let over = row_min > k;
+        if over && prev_over {
+            return big;
+        }
+        prev_over = over;
+    }
+    rows[n % 3][m].min(big)
+}
+
+/// Two strings of equal length differing in one character or in two adjacent ones
+/// swapped (an optimal-string-alignment distance of exactly one).
+fn one_substitution_or_swap(x: &str, y: &str) -> bool {
+    if !x.is_ascii() || !y.is_ascii() {
+        return x.chars().count() == y.chars().count() && distance_within(x, y, 1, true) == 1;
+    }
+    let (x, y) = (x.as_bytes(), y.as_bytes());
+    if x.len() != y.len() {
+        return false;
+    }
+    let mut diff = (0..x.len()).filter(|i| x[*i] != y[*i]);
+    match (diff.next(), diff.next(), diff.next()) {
+        (Some(_), None, _) => true,
+        (Some(i), Some(j), None) => j == i + 1 && x[i] == y[j] && x[j] == y[i],
+        _ => false,
+    }
+}
+
 fn opt(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Name level: exact / JW ≥ .92 / JW ≥ .80 / swapped / one Chinese character off / different.
+/// Characters two strings share in any order (a multiset intersection), on the stack.
+fn shared_chars(x: &str, y: &str) -> usize {
+    if x.is_ascii() && y.is_ascii() {
+        let mut count = [0i16; 128];
+        for c in x.bytes() {
+            count[usize::from(c)] += 1;
+        }
+        let mut shared = 0;
+        for c in y.bytes() {
+            let n = &mut count[usize::from(c)];
+            if *n > 0 {
+                *n -= 1;
+                shared += 1;
+            }
+        }
+        return shared;
+    }
+    let (Some(mut a), Some(mut b)) = (Chars::of(x), Chars::of(y)) else {
+        return 0;
+    };
+    let (la, lb) = (a.len, b.len);
+    a.buf[..la].sort_unstable();
+    b.buf[..lb].sort_unstable();
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < la && j < lb {
+        match a.buf[i].cmp(&b.buf[j]) {
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    shared
+}
+
+/// Two names that share all but at most two characters in any order: a swap *and* a
+/// typo, or a 汉字 slip in the family name and another in the given name (林帅/琳帅,
+/// 张晓东雪/张小冬雪). How much that says (families share a family
+/// name, 2-character names share a character by chance) is left to EM and u.
+fn mostly_same_characters(x: &str, y: &str, cjk: bool) -> bool {
+    let (lx, ly) = (x.chars().count(), y.chars().count());
+    let longer = lx.max(ly);
+    if lx.abs_diff(ly) > 2 || (!cjk && longer < 6) {
+        return false;
+    }
+    let shared = shared_chars(x, y);
+    // A family shares the family name and nothing else: with the same first 汉字,
+    // something beyond it must be shared too.
+    let beyond_family = !cjk || x.chars().next() != y.chars().next() || shared >= 2;
+    shared >= 1 && longer - shared <= 2 && beyond_family
+}
+
+/// Name level: exact / JW ≥ .92 / JW ≥ .80 / swapped / one Chinese character off /
+/// mostly the same characters / different.
 pub fn name_level(a: &Record, b: &Record) -> u8 {
     let (Some(x), Some(y)) = (opt(&a.name), opt(&b.name)) else {
         return MISSING;
@@ -130,15 +356,21 @@ pub fn name_level(a: &Record, b: &Record) -> u8 {
         // Jaro-Winkler means little on two or three characters: one character off with
         // the same family name is a typo (王伟/王玮); a different family name is not.
         let (lx, ly) = (x.chars().count(), y.chars().count());
-        if lx.min(ly) >= 2 && x.chars().next() == y.chars().next() && levenshtein(x, y) == 1 {
+        if lx.min(ly) >= 2
+            && x.chars().next() == y.chars().next()
+            && distance_within(x, y, 1, false) == 1
+        {
             return 4;
         }
         if a.name_sorted == b.name_sorted {
             return 3;
         }
-        return 5;
+        if mostly_same_characters(x, y, true) {
+            return 5;
+        }
+        return 6;
     }
-    let jw = jaro_winkler(x, y);
+    let jw = jw(x, y);
     if jw >= 0.92 {
         return 1;
     }
@@ -146,14 +378,17 @@ pub fn name_level(a: &Record, b: &Record) -> u8 {
     // the orders differ: "Anderson Oliver"/"Anderson Olivia" is a family, not a swap.
     let orders_differ = (a.name == a.name_sorted) != (b.name == b.name_sorted);
     if a.name_sorted == b.name_sorted
-        || (orders_differ && jaro_winkler(&a.name_sorted, &b.name_sorted) >= 0.92)
+        || (orders_differ && self::jw(&a.name_sorted, &b.name_sorted) >= 0.92)
     {
         return 3;
     }
     if jw >= 0.80 {
         return 2;
     }
-    5
+    if mostly_same_characters(x, y, false) {
+        return 5;
+    }
+    6
 }
 
 /// Phone level: exact / one digit substituted or two adjacent swapped / different.
@@ -163,7 +398,7 @@ pub fn phone_level(a: &Record, b: &Record) -> u8 {
     };
     if x == y {
         0
-    } else if x.len() == y.len() && osa_distance(x, y) == 1 {
+    } else if one_substitution_or_swap(x, y) {
         1
     } else {
         2
@@ -185,8 +420,8 @@ pub fn email_level(a: &Record, b: &Record) -> u8 {
     // Lengths more than two apart are more than two edits apart: skip the distance.
     let close = x.len().abs_diff(y.len()) <= 2;
     if close
-        && ((dx == dy && short >= 3 && osa_distance(lx, ly) == 1)
-            || (short >= 6 && osa_distance(x, y) <= 2))
+        && ((dx == dy && short >= 3 && distance_within(lx, ly, 1, true) == 1)
+            || (short >= 6 && distance_within(x, y, 2, true) <= 2))
     {
         1
     } else if lx == ly && short >= 4 {
@@ -206,8 +441,10 @@ pub fn company_level(a: &Record, b: &Record) -> u8 {
         return 0;
     }
     let (lx, ly) = (x.chars().count(), y.chars().count());
-    let jw = jaro_winkler(x, y);
-    if jw >= 0.95 || (lx.min(ly) >= 4 && lx.abs_diff(ly) <= 1 && levenshtein(x, y) == 1) {
+    let jw = jw(x, y);
+    if jw >= 0.95
+        || (lx.min(ly) >= 4 && lx.abs_diff(ly) <= 1 && distance_within(x, y, 1, false) == 1)
+    {
         return 1;
     }
     if jw >= 0.85 || (lx.min(ly) >= 2 && (x.contains(y) || y.contains(x))) {
@@ -249,7 +486,13 @@ pub fn address_level(a: &Record, b: &Record) -> u8 {
     if lx.abs_diff(ly) as f64 > 0.4 * lx.max(ly) as f64 {
         return 3;
     }
-    let sim = 1.0 - levenshtein(x, y) as f64 / lx.max(ly) as f64;
+    // Only distances up to 40 % of the length matter (similarity ≥ 0.6).
+    let bound = (0.4 * lx.max(ly) as f64).ceil() as usize;
+    let d = distance_within(x, y, bound, false);
+    if d > bound {
+        return 3;
+    }
+    let sim = 1.0 - d as f64 / lx.max(ly) as f64;
     if sim >= 0.85 {
         1
     } else if sim >= 0.6 {
@@ -656,6 +899,15 @@ impl Model {
         self.lambda = (total_matches / all_pairs).clamp(1e-12, 0.5);
     }
 
+    /// Whether a stored model has this code's levels (an older one is refitted).
+    pub fn is_current(&self) -> bool {
+        self.m.len() == FIELDS
+            && self.u.len() == FIELDS
+            && ALL_FIELDS.iter().enumerate().all(|(i, f)| {
+                self.m[i].len() == f.level_count() && self.u[i].len() == f.level_count()
+            })
+    }
+
     /// Precomputes log2(m/u) per level (after fitting or loading).
     pub fn prepare(&mut self) {
         self.weights = self
@@ -808,8 +1060,26 @@ mod tests {
             "a family, not a swap"
         );
         assert_eq!(l("张伟", "张玮"), 4);
-        assert_eq!(l("卢红", "蒋红"), 5);
-        assert_eq!(l("Emily Carter", "Oscar Reed"), 5);
+        assert_eq!(l("卢红", "蒋红"), 5, "the given name shared");
+        assert_eq!(l("林帅", "琳帅"), 5, "a slip in the family name");
+        assert_eq!(
+            l("张晓东雪", "张小冬雪"),
+            5,
+            "two slips, more than the family name kept"
+        );
+        assert_eq!(
+            l("张东雪", "张小明"),
+            6,
+            "a family shares only the family name"
+        );
+        assert_eq!(l("卢红", "蒋明"), 6);
+        assert_eq!(
+            l("Charlotte Williams", "Williams Xharlotte"),
+            5,
+            "swap and typo"
+        );
+        assert_eq!(l("Nazhang", "Zgabgna"), 5);
+        assert_eq!(l("Emily Carter", "Oscar Reed"), 6);
         assert_eq!(l("", "张伟"), MISSING);
         assert_eq!(l("Jonathan Smith", "Jonathon Smyth"), 1);
     }
@@ -853,6 +1123,58 @@ mod tests {
         assert_eq!(address_level(&a, &b), 3, "another house number");
         b.city = "上海".into();
         assert_eq!(city_level(&a, &b), 1);
+    }
+
+    /// The allocation-free distances agree with strsim's on random strings over a small
+    /// alphabet (many near misses, swaps and repeats), Latin and 汉字.
+    #[test]
+    fn fast_distances_equal_strsim() {
+        let mut rng = super::super::synthetic::Rng::new(17);
+        let alphabets: [&[char]; 2] = [&['a', 'b', 'c', 'd'], &['王', '伟', '玮', '李']];
+        for round in 0..20_000 {
+            let abc = alphabets[round % 2];
+            let mut word = |max: u64| -> String {
+                (0..rng.below(max))
+                    .map(|_| abc[rng.below(abc.len() as u64) as usize])
+                    .collect()
+            };
+            let a = word(12);
+            let mut b = word(12);
+            if round % 3 == 0 {
+                // A near copy: a few edits of a.
+                b = a.clone();
+                if !b.is_empty() {
+                    b.push('a');
+                }
+            }
+            assert_eq!(jw(&a, &b), jaro_winkler(&a, &b), "{a} {b}");
+            for k in 0..4 {
+                let osa = osa_distance(&a, &b).min(k + 1);
+                let lev = levenshtein(&a, &b).min(k + 1);
+                assert_eq!(distance_within(&a, &b, k, true), osa, "osa {a} {b} {k}");
+                assert_eq!(distance_within(&a, &b, k, false), lev, "lev {a} {b} {k}");
+            }
+            let same_len = a.chars().count() == b.chars().count();
+            assert_eq!(
+                one_substitution_or_swap(&a, &b),
+                same_len && osa_distance(&a, &b) == 1,
+                "{a} {b}"
+            );
+        }
+        let long = "x".repeat(100);
+        assert_eq!(distance_within(&long, "xy", 3, false), 4);
+        assert_eq!(jw(&long, &long), 1.0);
+    }
+
+    #[test]
+    fn a_model_with_other_levels_is_stale() {
+        let records = vec![rec("张伟", Some("8613800138000"), None, "云帆")];
+        let mut m = Model::fit(&records, &HashMap::new(), 100, 1);
+        assert!(m.is_current());
+        // A model stored before the name got its "mostly the same characters" level.
+        m.m[Field::Name as usize].pop();
+        m.u[Field::Name as usize].pop();
+        assert!(!m.is_current());
     }
 
     #[test]
@@ -946,7 +1268,7 @@ mod tests {
         }
         let mut patterns = HashMap::new();
         patterns.insert(pack(&[0, MISSING, MISSING, MISSING, 0, MISSING]), 10);
-        patterns.insert(pack(&[5, MISSING, MISSING, MISSING, 0, MISSING]), 90);
+        patterns.insert(pack(&[6, MISSING, MISSING, MISSING, 0, MISSING]), 90);
         let m = Model::fit(&records, &patterns, 10_000, 1);
         let common = m.explain(&records[0], &records[1]);
         let rare = m.explain(&records[100], &records[100]);
