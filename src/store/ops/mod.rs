@@ -6,6 +6,7 @@
 //!
 //! The operations are grouped by job, one trait per file; `Tx` is all of them.
 pub mod audit;
+pub mod contacts;
 pub mod customers;
 pub mod import;
 pub mod maintenance;
@@ -21,6 +22,7 @@ pub mod settings;
 pub mod work;
 
 pub use audit::AuditOps;
+pub use contacts::ContactOps;
 pub use customers::CustomerOps;
 pub use import::ImportOps;
 pub use matching::MatchingOps;
@@ -40,6 +42,7 @@ use crate::error::Result;
 /// without `commit`, it rolls back.
 pub trait Tx:
     AuditOps
+    + ContactOps
     + CustomerOps
     + ImportOps
     + MatchingOps

@@ -17,10 +17,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "003-hidden-pool",
         include_str!("migrations/003-hidden-pool.sql"),
     ),
+    // 004 and 005 belong to other changes (merge/forget/doctor on the server).
+    (
+        6,
+        "006-contacts",
+        include_str!("migrations/006-contacts.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 6;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
