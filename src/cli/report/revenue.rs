@@ -65,7 +65,10 @@ pub fn run(store: &mut dyn Backend, env: &Env, a: &RevenueArgs) -> Result<()> {
             let totals: Vec<String> = r
                 .totals
                 .iter()
-                .map(|t| format!("{} {} ({} deals)", t.amount, t.currency, t.deals))
+                .map(|t| {
+                    let unit = if t.deals == 1 { "deal" } else { "deals" };
+                    format!("{} {} ({} {unit})", t.amount, t.currency, t.deals)
+                })
                 .collect();
             say(format!("Total: {}", totals.join("; ")))?;
         }
