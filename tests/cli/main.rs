@@ -48,4 +48,5 @@ mod work_follows;
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
 mod pg_backend;
 mod pg_cli;
+mod pg_contacts;
 mod pg_server;
