@@ -152,7 +152,7 @@ pub enum Command {
     /// Export customers as CSV (default), JSON, JSON lines or an Excel workbook (xlsx), with
     /// the list filters
     Export(export::ExportArgs),
-    /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access
+    /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access, revenue
     #[command(subcommand)]
     Report(report::ReportCommand),
     /// The audit trail: log and verify
