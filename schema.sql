@@ -366,3 +366,26 @@ BEGIN
     WHERE id = NEW.id;
 END;
 
+CREATE TABLE contacts (
+    id           INTEGER PRIMARY KEY,
+    customer_id  INTEGER NOT NULL REFERENCES customers(id),
+    name         TEXT    NOT NULL,
+    title        TEXT,
+    phone        TEXT,
+    email        TEXT,
+    phone_key    TEXT,
+    email_key    TEXT,
+    created_by   INTEGER REFERENCES users(id),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX contacts_customer ON contacts(customer_id, id);
+
+CREATE INDEX contacts_phone_key ON contacts(phone_key, customer_id) WHERE phone_key IS NOT NULL;
+
+CREATE INDEX contacts_email_key ON contacts(email_key, customer_id) WHERE email_key IS NOT NULL;
+
+CREATE INDEX deals_revenue ON deals(on_date, currency, amount_minor, user_id)
+    WHERE voided_at IS NULL;
+

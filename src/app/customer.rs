@@ -600,6 +600,8 @@ pub struct Forgotten {
     pub id: i64,
     pub erased_fields: Vec<&'static str>,
     pub counts: ForgetCounts,
+    /// Contact people removed.
+    pub contacts: usize,
 }
 
 /// Checks that a customer (deleted ones too) can be erased by `me`, to ask first.
@@ -623,6 +625,8 @@ pub fn forget(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<F
     scope::require(me, Action::ForgetCustomer)?;
     let mut tx = store.write()?;
     erasable(&mut *tx, me, id)?;
+    // Contact people are personal data through and through: their rows go.
+    let contacts = tx.forget_contacts(id)?;
     let counts = tx.forget_customer(id, now)?;
     let erased = ERASED_FIELDS.to_vec();
     tx.audit(Record {
@@ -632,7 +636,7 @@ pub fn forget(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<F
         entity: "customer",
         entity_id: Some(id),
         before: None,
-        after: Some(json!({"erased_fields": erased, "counts": counts})),
+        after: Some(json!({"erased_fields": erased, "counts": counts, "contacts": contacts})),
     })?;
     tx.commit()?;
     // Best effort: a reader still open can delay it; the erasure itself has committed.
@@ -641,6 +645,7 @@ pub fn forget(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<F
         id,
         erased_fields: erased,
         counts,
+        contacts,
     })
 }
 

@@ -9,13 +9,15 @@ use crate::domain::customer::Customer;
 use crate::domain::roles::{Action, User};
 use crate::error::Result;
 use crate::store::ops::audit::Record;
+use crate::store::ops::contacts::Contact;
 use crate::store::Backend;
 
 /// Where exported customers go (a CSV, JSON or JSON-lines writer).
 pub trait Sink {
     /// Called once, after the audit row has committed and before the first customer.
     fn begin(&mut self) -> Result<()>;
-    fn customer(&mut self, c: Customer) -> Result<()>;
+    /// One customer with its contact people (unmasked: the sink masks per its view).
+    fn customer(&mut self, c: Customer, contacts: Vec<Contact>) -> Result<()>;
 }
 
 /// An export as asked for.
@@ -82,9 +84,11 @@ pub fn export<S: Sink>(
     tx.commit()?;
     sink.begin()?;
     let mut n: u64 = 0;
-    store.read()?.for_each_customer(&f, &mut |c| {
-        n += 1;
-        sink.customer(c)
-    })?;
+    store
+        .read()?
+        .for_each_customer_with_contacts(&f, &mut |c, contacts| {
+            n += 1;
+            sink.customer(c, contacts)
+        })?;
     Ok((sink, n))
 }

@@ -114,6 +114,11 @@ pub fn merge_group(
         last_contact_at: p.last_contact_at,
         won_at: p.won_at,
     };
+    // Contact people follow the customer too (the store moves them; undo moves them back).
+    let mut contacts_moved = Vec::new();
+    for other in &p.others {
+        contacts_moved.extend(tx.contacts(*other)?.into_iter().map(|k| k.id));
+    }
     let merge_id = tx.merge_customers(&MergeOf {
         survivor: p.survivor,
         others: &p.others,
@@ -135,6 +140,9 @@ pub fn merge_group(
         json!({"merge_id": merge_id, "survivor": p.survivor, "score": score, "reasons": reasons});
     if !moved.is_empty() {
         after["followups_moved"] = json!(moved);
+    }
+    if !contacts_moved.is_empty() {
+        after["contacts_moved"] = json!(contacts_moved);
     }
     tx.audit(Record {
         at: now,

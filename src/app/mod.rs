@@ -5,6 +5,7 @@
 pub mod agenda;
 pub mod allocate;
 pub mod audit;
+pub mod contact;
 pub mod customer;
 pub mod dedupe;
 pub mod demo;

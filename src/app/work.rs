@@ -564,3 +564,43 @@ pub fn plan_silent(store: &mut dyn Backend, me: &User, now: i64) -> Result<Vec<i
     }
     Ok(planned)
 }
+
+/// A customer's live deals as `pool show` lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerDeals {
+    /// The newest first, at most the limit asked for.
+    pub deals: Vec<Deal>,
+    /// Live deals left out by the limit.
+    pub more: usize,
+    /// Sums of all live deals per currency (never added across currencies).
+    #[serde(skip)]
+    pub totals: crate::domain::money::Totals,
+}
+
+/// The newest `limit` live deals of a customer `me` may work on, how many more there
+/// are, and the totals per currency over all of them (voided deals excluded).
+pub fn customer_deals(
+    store: &mut dyn Backend,
+    me: &User,
+    id: i64,
+    limit: usize,
+) -> Result<CustomerDeals> {
+    scope::require(me, Action::ReadCustomers)?;
+    let mut tx = store.read()?;
+    scope::customer(&mut *tx, me, id)?;
+    let mut deals = tx.list_deals(&DealFilter {
+        customer_id: Some(id),
+        ..Default::default()
+    })?;
+    let mut totals = crate::domain::money::Totals::new();
+    for d in &deals {
+        *totals.entry(d.currency.clone()).or_default() += i128::from(d.amount_minor);
+    }
+    let more = deals.len().saturating_sub(limit);
+    deals.truncate(limit);
+    Ok(CustomerDeals {
+        deals,
+        more,
+        totals,
+    })
+}

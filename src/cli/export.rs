@@ -13,11 +13,13 @@ use super::output::Format;
 use super::sheet::RecordSheet;
 use super::view::{ExportView, COLUMNS};
 use super::Ctx;
+use crate::app::contact::{view as contact_view, ContactView};
 use crate::app::export::{self as app, Export, Sink};
 use crate::domain::customer::Customer;
 use crate::domain::roles::Action;
 use crate::encode::{EncodingWriter, TextEncoding};
 use crate::error::{Error, Result};
+use crate::store::ops::contacts::Contact;
 
 pub use super::view::guard;
 
@@ -130,7 +132,7 @@ impl Sink for FileSink {
         Ok(())
     }
 
-    fn customer(&mut self, c: Customer) -> Result<()> {
+    fn customer(&mut self, c: Customer, contacts: Vec<Contact>) -> Result<()> {
         match &mut self.out {
             Writer::Csv(w, cells) => {
                 self.view.csv_cells(&c, &self.keys, cells);
@@ -155,16 +157,38 @@ impl Sink for FileSink {
                     w.write_all(b",")?;
                 }
                 w.write_all(b"\n  ")?;
-                serde_json::to_writer(&mut *w, &self.view.record(&c, &self.keys))?;
+                serde_json::to_writer(
+                    &mut *w,
+                    &json_record(&self.view, &self.keys, &c, &contacts),
+                )?;
                 *n += 1;
             }
             Writer::Jsonl(w) => {
-                serde_json::to_writer(&mut *w, &self.view.record(&c, &self.keys))?;
+                serde_json::to_writer(
+                    &mut *w,
+                    &json_record(&self.view, &self.keys, &c, &contacts),
+                )?;
                 w.write_all(b"\n")?;
             }
         }
         Ok(())
     }
+}
+
+/// A JSON record: the customer's fields and its contact people, masked alike. CSV and
+/// xlsx leave contacts out: one row per customer, and a re-import would take an extra
+/// column for a custom field.
+fn json_record(
+    view: &ExportView,
+    keys: &[String],
+    c: &Customer,
+    contacts: &[Contact],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut rec = view.record(c, keys);
+    let reveal = view.reveals(c);
+    let list: Vec<ContactView> = contacts.iter().map(|k| contact_view(k, reveal)).collect();
+    rec.insert("contacts".into(), serde_json::json!(list));
+    rec
 }
 
 impl FileSink {

@@ -3,6 +3,7 @@
 pub mod agenda;
 pub mod allocate;
 pub mod audit_cmd;
+pub mod contact;
 pub mod customer;
 pub mod dedupe;
 pub mod demo;
@@ -126,6 +127,9 @@ pub enum Command {
     /// Deals (交易记录)
     #[command(subcommand)]
     Deal(work::DealCommand),
+    /// A customer's contact people (联系人): add, list, edit, remove
+    #[command(subcommand)]
+    Contact(contact::ContactCommand),
     /// My day: overdue and upcoming follow-ups, customers about to be recycled
     Agenda(agenda::AgendaArgs),
     /// Return customers past their pool's rules to the pool (回收); for cron
@@ -152,7 +156,7 @@ pub enum Command {
     /// Export customers as CSV (default), JSON, JSON lines or an Excel workbook (xlsx), with
     /// the list filters
     Export(export::ExportArgs),
-    /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access
+    /// Reports: summary, owners, teams, funnel, stale, followups, activity, quality, access, revenue
     #[command(subcommand)]
     Report(report::ReportCommand),
     /// The audit trail: log and verify
@@ -307,6 +311,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Log(a) => work::log(&mut ctx, &a),
         Command::Followup(c) => work::followup(&mut ctx, c),
         Command::Deal(c) => work::deal(&mut ctx, c),
+        Command::Contact(c) => contact::run(&mut ctx, c),
         Command::Agenda(a) => agenda::run(&mut ctx, &a),
         Command::Recycle(a) => recycle::run(&mut ctx, &a),
         Command::Allocate(a) => allocate::run(&mut ctx, &a),

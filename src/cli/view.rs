@@ -205,6 +205,11 @@ impl ExportView {
         self.unmasked && sees(&self.viewer, c)
     }
 
+    /// Whether this export shows `c`'s contacts unmasked.
+    pub fn reveals(&self, c: &Customer) -> bool {
+        self.reveal(c)
+    }
+
     /// One customer as a JSON record with the given custom columns.
     pub fn record(&self, c: &Customer, custom_keys: &[String]) -> Map<String, Value> {
         let (phone, email, address) = masked(c, &self.viewer);

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod blocking;
 pub mod charts;
 pub mod columns;
+pub mod contact;
 pub mod corpus;
 pub mod customer;
 pub mod customer_rules;

@@ -21,6 +21,7 @@ struct Forgotten {
     erased_fields: Vec<&'static str>,
     interactions: usize,
     followups: usize,
+    contacts: usize,
 }
 
 pub fn run(ctx: &mut Ctx, a: &ForgetArgs) -> Result<()> {
@@ -45,5 +46,6 @@ pub fn run(ctx: &mut Ctx, a: &ForgetArgs) -> Result<()> {
         erased_fields: done.erased_fields,
         interactions: done.counts.interactions,
         followups: done.counts.followups,
+        contacts: done.contacts,
     })
 }

@@ -20,6 +20,7 @@ mod followups;
 mod funnel;
 mod owners;
 mod quality;
+mod revenue;
 mod stale;
 mod summary;
 mod teams;
@@ -44,6 +45,46 @@ pub enum ReportCommand {
     Quality,
     /// Who read personal data unmasked or exported it, and how much; flags unusual volume
     Access(SinceArg),
+    /// Revenue (live deals) per day, week, month or quarter, per currency
+    Revenue(RevenueArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RevenueBy {
+    Day,
+    /// Monday to Sunday, labelled by ISO week (2026-W48)
+    Week,
+    Month,
+    Quarter,
+}
+
+impl From<RevenueBy> for crate::app::report::RevenuePeriod {
+    fn from(b: RevenueBy) -> Self {
+        use crate::app::report::RevenuePeriod as P;
+        match b {
+            RevenueBy::Day => P::Day,
+            RevenueBy::Week => P::Week,
+            RevenueBy::Month => P::Month,
+            RevenueBy::Quarter => P::Quarter,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RevenueArgs {
+    /// Period length (days and weeks are local, in the configured time zone)
+    #[arg(long, value_enum, default_value_t = RevenueBy::Month)]
+    pub by: RevenueBy,
+    /// First deal date counted (default: 14 days, 12 weeks, 12 months or 4 quarters back)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last deal date counted, inclusive (default: today)
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only deals credited to this team's people (managers: their own team; members always
+    /// see only their own deals)
+    #[arg(long)]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -158,5 +199,6 @@ pub fn run(ctx: &mut Ctx, cmd: ReportCommand) -> Result<()> {
         ReportCommand::Activity(a) => activity::run(store, &env, &a),
         ReportCommand::Quality => quality::run(store, &env),
         ReportCommand::Access(a) => access::run(store, &env, &a),
+        ReportCommand::Revenue(a) => revenue::run(store, &env, &a),
     }
 }

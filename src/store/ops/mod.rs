@@ -6,6 +6,7 @@
 //!
 //! The operations are grouped by job, one trait per file; `Tx` is all of them.
 pub mod audit;
+pub mod contacts;
 pub mod customers;
 pub mod fields;
 pub mod import;
@@ -22,6 +23,7 @@ pub mod settings;
 pub mod work;
 
 pub use audit::AuditOps;
+pub use contacts::ContactOps;
 pub use customers::CustomerOps;
 pub use fields::FieldOps;
 pub use import::ImportOps;
@@ -42,6 +44,7 @@ use crate::error::Result;
 /// without `commit`, it rolls back.
 pub trait Tx:
     AuditOps
+    + ContactOps
     + CustomerOps
     + FieldOps
     + ImportOps

@@ -96,6 +96,24 @@ pub struct Access {
     pub flagged: bool,
 }
 
+/// Live deals of one date in one currency (`pool report revenue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevenueDay {
+    /// YYYY-MM-DD, the deal's local date.
+    pub on: String,
+    pub currency: String,
+    pub deals: i64,
+    pub amount_minor: i128,
+}
+
+/// Whose deals a revenue report sums (by the user a deal is credited to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealScope {
+    All,
+    Team(i64),
+    User(i64),
+}
+
 pub trait ReportOps {
     fn pooled_per_pool(&mut self) -> Result<Vec<Count>>;
     fn owned_total(&mut self) -> Result<i64>;
@@ -129,4 +147,6 @@ pub trait ReportOps {
     fn worst_records(&mut self, masks: &[(i64, i64)], limit: i64) -> Result<Vec<Worst>>;
     /// Unmasked reads and exports per user between two times.
     fn access(&mut self, from: i64, to: i64) -> Result<Vec<Access>>;
+    /// Live (not voided) deals per date and currency, dates `from..=to` (YYYY-MM-DD).
+    fn revenue(&mut self, from: &str, to: &str, scope: DealScope) -> Result<Vec<RevenueDay>>;
 }

@@ -33,6 +33,8 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     ("pool_rule_overrides", "z_log", "settings_log", 29),
     ("settings", "z_log", "settings_log", 29),
     ("custom_fields", "z_log", "settings_log", 29),
+    ("contacts", "b_guard", "contacts_guard", 31),
+    ("contacts", "z_log", "contacts_log", 29),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (
@@ -54,7 +56,7 @@ const SAME_IDENTITY_TYPE: i16 = 62;
 
 /// The tables whose every write is refused for a client unless it comes through
 /// `a_same_identity` (a SET ROLE-d session may not write).
-const SAME_IDENTITY: [&str; 21] = [
+const SAME_IDENTITY: [&str; 22] = [
     "teams",
     "users",
     "pools",
@@ -76,6 +78,7 @@ const SAME_IDENTITY: [&str; 21] = [
     "notify_sent",
     "notify_emails",
     "custom_fields",
+    "contacts",
 ];
 
 /// Tables only the server writes (its definer code or triggers): no pool role may
@@ -229,7 +232,7 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
                  OR (p.priv <> 'SELECT' AND t.relname = ANY ($2))
                  OR (p.priv <> 'SELECT' AND g.role <> 'pool_admin' AND t.relname = ANY ($3))
                  OR (p.priv <> 'SELECT' AND g.role = 'pool_viewer')
-                 OR (p.priv = 'DELETE' AND t.relname <> 'customer_tags'
+                 OR (p.priv = 'DELETE' AND t.relname NOT IN ('customer_tags', 'contacts')
                      AND NOT (g.role = 'pool_admin' AND t.relname = ANY ($3)))
                  OR (p.priv = 'SELECT' AND t.relname IN ('audit_log', 'audit_head')
                      AND g.role IN ('pool_member', 'pool_viewer'))
@@ -238,6 +241,11 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
          SELECT format('%s may read customers.%s', g.role, col)
            FROM g, unnest($4::text[]) col
           WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.customers', col, 'SELECT')
+         UNION ALL
+         SELECT format('%s may read contacts.%s', g.role, col)
+           FROM g, unnest(ARRAY['phone', 'email', 'phone_key', 'email_key']) col
+          WHERE g.role <> 'pool_admin' AND to_regclass('public.contacts') IS NOT NULL
+            AND has_column_privilege(g.role, 'public.contacts', col, 'SELECT')
          UNION ALL
          SELECT format('PUBLIC may %s %s', a.privilege_type, c.relname)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a

@@ -27,10 +27,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "005-fields-level-industry",
         include_str!("migrations/005-fields-level-industry.sql"),
     ),
+    (
+        6,
+        "006-contacts",
+        include_str!("migrations/006-contacts.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

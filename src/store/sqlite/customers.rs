@@ -300,7 +300,11 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
         if let Some(cond) = unmasked {
             sql.push_str(&format!(" OR ({cond} AND ("));
             arg(&mut sql, "c.phone LIKE ? ESCAPE '\\'", like.clone().into());
-            arg(&mut sql, " OR c.email LIKE ? ESCAPE '\\'", like.into());
+            arg(
+                &mut sql,
+                " OR c.email LIKE ? ESCAPE '\\'",
+                like.clone().into(),
+            );
             if digits.len() >= 4 {
                 arg(
                     &mut sql,
@@ -308,7 +312,20 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
                     format!("%{digits}%").into(),
                 );
             }
-            sql.push_str("))");
+            // Contact people's phone and e-mail, by the same rule as the customer's own.
+            arg(
+                &mut sql,
+                " OR c.id IN (SELECT customer_id FROM contacts WHERE phone LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\'",
+                like.into(),
+            );
+            if digits.len() >= 4 {
+                arg(
+                    &mut sql,
+                    " OR phone_key LIKE ?",
+                    format!("%{digits}%").into(),
+                );
+            }
+            sql.push_str(")))");
         }
         // A whole phone number or e-mail address matches for everyone.
         if let Ok(k) = crate::domain::normalize::phone_key(q) {
@@ -316,6 +333,21 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
         }
         if let Ok(k) = crate::domain::normalize::email_key(q) {
             arg(&mut sql, " OR c.email_key = ?", k.into());
+        }
+        // A contact person's whole number or address, through the contacts' key indexes.
+        if let Ok(k) = crate::domain::normalize::phone_key(q) {
+            arg(
+                &mut sql,
+                " OR c.id IN (SELECT customer_id FROM contacts WHERE phone_key = ?)",
+                k.into(),
+            );
+        }
+        if let Ok(k) = crate::domain::normalize::email_key(q) {
+            arg(
+                &mut sql,
+                " OR c.id IN (SELECT customer_id FROM contacts WHERE email_key = ?)",
+                k.into(),
+            );
         }
         sql.push(')');
     }

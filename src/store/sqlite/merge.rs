@@ -92,8 +92,15 @@ fn tags_of(conn: &Connection, id: i64) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Child tables moved to the survivor.
-const CHILDREN: [&str; 4] = ["interactions", "followups", "deals", "ownership_events"];
+/// Child tables moved to the survivor (and back by undo; merges recorded before
+/// contacts existed simply have none to move back).
+const CHILDREN: [&str; 5] = [
+    "interactions",
+    "followups",
+    "deals",
+    "ownership_events",
+    "contacts",
+];
 
 /// Merges `others` into `survivor` in the caller's transaction; returns the merge id.
 pub fn merge(conn: &Connection, m: &MergeOf) -> Result<i64> {

@@ -9,7 +9,7 @@ use rusqlite_migration::{Migrations, M};
 use crate::error::{Error, Result};
 
 /// The schema's steps, in order; step N brings a database to version N.
-const STEPS: [&str; 11] = [
+const STEPS: [&str; 12] = [
     include_str!("migrations/001-initial.sql"),
     include_str!("migrations/002-merges-survivor.sql"),
     include_str!("migrations/003-locked-and-deal-amounts.sql"),
@@ -21,6 +21,7 @@ const STEPS: [&str; 11] = [
     include_str!("migrations/009-automation.sql"),
     include_str!("migrations/010-notify.sql"),
     include_str!("migrations/011-fields-level-industry.sql"),
+    include_str!("migrations/012-contacts.sql"),
 ];
 
 /// The same steps for rusqlite_migration's checks (`validate`).

@@ -2,6 +2,7 @@
 //! out IMMEDIATE write transactions (`tx::SqliteTx`). SQLite's SQL lives under this module.
 pub mod audit;
 pub mod bulk;
+pub mod contacts;
 pub mod customers;
 pub mod dedupe;
 pub mod demo;

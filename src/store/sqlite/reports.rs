@@ -4,7 +4,8 @@ use rusqlite::{params, Connection};
 
 use crate::error::Result;
 use crate::store::ops::reports::{
-    Access, Activity, Count, FieldQuality, FollowupLoad, Funnel, OwnerStats, QualityCounts, Worst,
+    Access, Activity, Count, DealScope, FieldQuality, FollowupLoad, Funnel, OwnerStats,
+    QualityCounts, RevenueDay, Worst,
 };
 
 fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<T>>) -> Result<Vec<T>> {
@@ -430,6 +431,47 @@ pub fn access(conn: &Connection, from: i64, to: i64) -> Result<Vec<Access>> {
         })
     })?);
     rows
+}
+
+/// Live deals per date and currency in `from..=to`, read from `deals_revenue` alone;
+/// summed exactly in two parts as `deal_totals` does.
+pub fn revenue(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    scope: DealScope,
+) -> Result<Vec<RevenueDay>> {
+    const SPLIT: i64 = 1_000_000_000;
+    let (cond, who) = match scope {
+        DealScope::All => ("", None),
+        DealScope::Team(t) => (
+            " AND user_id IN (SELECT id FROM users WHERE team_id = ?4)",
+            Some(t),
+        ),
+        DealScope::User(u) => (" AND user_id = ?4", Some(u)),
+    };
+    let sql = format!(
+        "SELECT on_date, currency, count(*), sum(amount_minor / ?3), sum(amount_minor % ?3)
+           FROM deals INDEXED BY deals_revenue
+          WHERE voided_at IS NULL AND on_date >= ?1 AND on_date <= ?2{cond}
+          GROUP BY on_date, currency ORDER BY on_date, currency"
+    );
+    let mut s = conn.prepare_cached(&sql)?;
+    let map = |r: &rusqlite::Row| {
+        let high: i64 = r.get(3)?;
+        let low: i64 = r.get(4)?;
+        Ok(RevenueDay {
+            on: r.get(0)?,
+            currency: r.get(1)?,
+            deals: r.get(2)?,
+            amount_minor: i128::from(high) * i128::from(SPLIT) + i128::from(low),
+        })
+    };
+    let rows = match who {
+        Some(w) => s.query_map(params![from, to, SPLIT, w], map)?,
+        None => s.query_map(params![from, to, SPLIT], map)?,
+    };
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]

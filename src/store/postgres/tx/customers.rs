@@ -163,7 +163,11 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
                 "c.phone LIKE ? ESCAPE '\\'",
                 Box::new(like.clone()),
             );
-            arg(&mut sql, " OR c.email LIKE ? ESCAPE '\\'", Box::new(like));
+            arg(
+                &mut sql,
+                " OR c.email LIKE ? ESCAPE '\\'",
+                Box::new(like.clone()),
+            );
             if digits.len() >= 4 {
                 arg(
                     &mut sql,
@@ -171,13 +175,41 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
                     Box::new(format!("%{digits}%")),
                 );
             }
-            sql.push_str("))");
+            // Contact people, by the same rule (contacts_v masks them likewise).
+            arg(
+                &mut sql,
+                " OR c.id IN (SELECT customer_id FROM contacts_v WHERE contact_visible AND (phone LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\'",
+                Box::new(like),
+            );
+            if digits.len() >= 4 {
+                arg(
+                    &mut sql,
+                    " OR phone_key LIKE ?",
+                    Box::new(format!("%{digits}%")),
+                );
+            }
+            sql.push_str("))))");
         }
         if let Ok(k) = crate::domain::normalize::phone_key(q) {
             arg(&mut sql, " OR c.phone_key = ?", Box::new(k));
         }
         if let Ok(k) = crate::domain::normalize::email_key(q) {
             arg(&mut sql, " OR c.email_key = ?", Box::new(k));
+        }
+        // Contact people's whole number or address (keys hidden where masked, as above).
+        if let Ok(k) = crate::domain::normalize::phone_key(q) {
+            arg(
+                &mut sql,
+                " OR c.id IN (SELECT customer_id FROM contacts_v WHERE phone_key = ?)",
+                Box::new(k),
+            );
+        }
+        if let Ok(k) = crate::domain::normalize::email_key(q) {
+            arg(
+                &mut sql,
+                " OR c.id IN (SELECT customer_id FROM contacts_v WHERE email_key = ?)",
+                Box::new(k),
+            );
         }
         sql.push(')');
     }

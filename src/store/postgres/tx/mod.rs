@@ -11,6 +11,7 @@
 //!
 //! Reads: `BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ` (one snapshot).
 mod audit;
+mod contacts;
 mod customers;
 mod fields;
 mod import;

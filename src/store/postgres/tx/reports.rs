@@ -3,8 +3,8 @@
 use super::PgTx;
 use crate::error::{Error, Result};
 use crate::store::ops::reports::{
-    Access, Activity, Count, FieldQuality, FollowupLoad, Funnel, OwnerStats, QualityCounts,
-    ReportOps, Worst,
+    Access, Activity, Count, DealScope, FieldQuality, FollowupLoad, Funnel, OwnerStats,
+    QualityCounts, ReportOps, RevenueDay, Worst,
 };
 
 /// Bits of `pool_private.missing_mask` (as the SQLite backend's MISSING_MASK).
@@ -384,5 +384,36 @@ impl ReportOps for PgTx<'_> {
                 }
             })
             .collect())
+    }
+
+    /// The SQLite query on the server's `deals` (index `deals_revenue`, migration 6); the
+    /// deals' own policies decide what a member reads.
+    fn revenue(&mut self, from: &str, to: &str, scope: DealScope) -> Result<Vec<RevenueDay>> {
+        let base = "SELECT on_date, currency, count(*), sum(amount_minor)::text FROM deals
+             WHERE voided_at IS NULL AND on_date >= $1 AND on_date <= $2";
+        let tail = " GROUP BY on_date, currency ORDER BY on_date, currency";
+        let rows = match scope {
+            DealScope::All => self.rows(&format!("{base}{tail}"), &[&from, &to])?,
+            DealScope::Team(t) => self.rows(
+                &format!("{base} AND user_id IN (SELECT id FROM users WHERE team_id = $3){tail}"),
+                &[&from, &to, &t],
+            )?,
+            DealScope::User(u) => {
+                self.rows(&format!("{base} AND user_id = $3{tail}"), &[&from, &to, &u])?
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let sum: String = r.get(3);
+                Ok(RevenueDay {
+                    on: r.get(0),
+                    currency: r.get(1),
+                    deals: r.get(2),
+                    amount_minor: sum
+                        .parse()
+                        .map_err(|_| Error::Other(format!("bad sum from the server: {sum}")))?,
+                })
+            })
+            .collect()
     }
 }

@@ -2,6 +2,7 @@
 //! every operation trait of `store::ops` (one file per trait) by calling this backend's
 //! SQL functions.
 mod audit;
+mod contacts;
 mod customers;
 mod fields;
 mod import;

@@ -1,7 +1,8 @@
 use super::SqliteTx;
 use crate::error::Result;
 use crate::store::ops::reports::{
-    Access, Activity, Count, FollowupLoad, Funnel, OwnerStats, QualityCounts, ReportOps, Worst,
+    Access, Activity, Count, DealScope, FollowupLoad, Funnel, OwnerStats, QualityCounts, ReportOps,
+    RevenueDay, Worst,
 };
 use crate::store::sqlite::reports;
 
@@ -68,5 +69,9 @@ impl ReportOps for SqliteTx<'_> {
 
     fn access(&mut self, from: i64, to: i64) -> Result<Vec<Access>> {
         reports::access(&self.tx, from, to)
+    }
+
+    fn revenue(&mut self, from: &str, to: &str, scope: DealScope) -> Result<Vec<RevenueDay>> {
+        reports::revenue(&self.tx, from, to, scope)
     }
 }
