@@ -196,6 +196,22 @@ fn server_mode_through_the_binary() {
     s.fails("li", &["--as", &admin, "list"], 4);
     // Work on the customer: log, follow-up, agenda.
     s.ok("li", &["log", "1", "call", "聊了报价"]);
+    // The owners report counts per person under the server's row security.
+    let owners = s.json("admin", &["report", "owners"]);
+    let row = |login: &str| {
+        owners
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["user"] == login)
+            .cloned()
+            .unwrap_or_else(|| panic!("{login} in {owners}"))
+    };
+    assert_eq!(row(&s.role("li"))["owned"], 1, "{owners}");
+    assert_eq!(row(&s.role("li"))["contacts_30d"], 1, "{owners}");
+    assert_eq!(row(&s.role("wang"))["owned"], 0, "{owners}");
+    let teams = s.json("admin", &["report", "teams"]);
+    assert!(teams.to_string().contains("\"owned\":1"), "{teams}");
     let f = s.json(
         "li",
         &["followup", "add", "1", "--due", "tomorrow", "发合同"],
