@@ -32,6 +32,11 @@ fn text(b: &[u8]) -> String {
 impl Server {
     /// A fresh database prepared by `pool init --server`, with an admin and PEOPLE.
     fn new(name: &str) -> Option<Server> {
+        Server::new_in(name, None)
+    }
+
+    /// The same, `pool init --server` run on a machine whose zone is `tz`.
+    fn new_in(name: &str, tz: Option<&str>) -> Option<Server> {
         let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
         let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
         let (Some(conninfo), Some(port)) = (conninfo, port) else {
@@ -51,10 +56,12 @@ impl Server {
             s.db
         ));
         let admin = s.role("admin");
-        s.ok(
+        let out = s.run_tz(
             "owner",
             &["init", "--server", "--admin", &admin, "--team", "hq"],
+            tz,
         );
+        assert!(out.status.success(), "init: {}", text(&out.stderr));
         for t in ["east", "west"] {
             s.ok("admin", &["team", "add", t]);
         }
@@ -72,9 +79,17 @@ impl Server {
     }
 
     fn run(&self, who: &str, args: &[&str]) -> Output {
-        Command::new(assert_cmd::cargo::cargo_bin("pool"))
-            .env_clear()
-            .env("HOME", self.dir.path())
+        self.run_tz(who, args, None)
+    }
+
+    /// `pool` as `who`, with TZ set to `tz` if given (else the machine's zone).
+    fn run_tz(&self, who: &str, args: &[&str], tz: Option<&str>) -> Output {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
+        c.env_clear();
+        if let Some(tz) = tz {
+            c.env("TZ", tz);
+        }
+        c.env("HOME", self.dir.path())
             .env("NO_COLOR", "1")
             .env(
                 "POOL_DB",
@@ -299,6 +314,12 @@ fn doctor_checks_the_servers_security_setup() {
     s.doctor_catches("triggers", "b_guard on interactions has a condition");
     s.su("DROP TRIGGER b_guard ON interactions; CREATE TRIGGER b_guard BEFORE INSERT OR UPDATE OR DELETE ON interactions
           FOR EACH ROW WHEN (NOT pool_private.server_op()) EXECUTE FUNCTION pool_private.work_guard()");
+    s.doctor_passes();
+    // The per-statement tag check dropped: tags added by anyone would go unchecked.
+    s.su("DROP TRIGGER c_added ON customer_tags");
+    s.doctor_catches("triggers", "c_added on customer_tags is missing");
+    s.su("CREATE TRIGGER c_added AFTER INSERT ON customer_tags REFERENCING NEW TABLE AS added
+          FOR EACH STATEMENT WHEN (NOT pool_private.server_op()) EXECUTE FUNCTION pool_private.tags_added()");
     s.doctor_passes();
 
     // Grants beyond the design: members writing audit rows, rules or erasing data.
@@ -984,4 +1005,89 @@ fn notify_runs_on_the_server_within_each_roles_rights() {
     assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
     s.ok("admin", &["audit", "verify"]);
     s.doctor_passes();
+}
+
+/// Issue #18: the server counts the daily claim cap in the claimer's local day (the
+/// team's zone, else the database's, else UTC), whatever the session's TimeZone, as the
+/// client does. Members cannot move the clock (`pool.sim_now` is for admins), so this
+/// throwaway database gets a fixed server clock from its owner; each claim is a member's
+/// own `psql` UPDATE, decided by the server alone.
+#[test]
+fn daily_cap_counts_local_days_on_the_server() {
+    let Some(s) = Server::new_in("days", Some("Asia/Shanghai")) else {
+        return;
+    };
+    // `init --server` stored the initializing machine's zone, and keeps a chosen one.
+    let zone = "SELECT value FROM settings WHERE key = 'timezone'";
+    assert_eq!(s.su(zone), "Asia/Shanghai");
+    let admin = s.role("admin");
+    let again = s.run_tz(
+        "owner",
+        &["init", "--server", "--admin", &admin, "--team", "hq"],
+        Some("Europe/Berlin"),
+    );
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(s.su(zone), "Asia/Shanghai");
+
+    pooled(&s, &["甲", "乙", "丙", "丁", "戊"]);
+    s.su("UPDATE pool_rules SET daily_claims = 1, fresh_hold_hours = 0, reclaim_cooldown_days = 0");
+    let owner = s.role("owner");
+    let at = |t: i64| {
+        let out = s.psql(
+            &owner,
+            &format!(
+                "CREATE OR REPLACE FUNCTION pool_private.clock() RETURNS bigint LANGUAGE sql VOLATILE AS $$ SELECT {t}::bigint $$"
+            ),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    // A member's claim, in a session whose TimeZone is far from Beijing's.
+    let claim = |name: &str| {
+        format!(
+            "SET TimeZone = 'Pacific/Kiritimati';
+             WITH c AS (UPDATE customers SET owner_id = (SELECT pool_private.my_id())
+                         WHERE name = '{name}' AND owner_id IS NULL RETURNING 1)
+             SELECT count(*) FROM c"
+        )
+    };
+    let claimed = |name: &str| {
+        let out = s.psql(&s.role("m1"), &claim(name));
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "1", "{name} not claimed");
+    };
+
+    // 2027-03-10 15:00 UTC = 23:00 in Beijing, 10 March.
+    at(1_804_690_800);
+    claimed("甲");
+    // 23:30 UTC the same UTC day = 07:30 on 11 March in Beijing: a new local day.
+    at(1_804_721_400);
+    claimed("乙");
+    // 11 March 01:00 UTC = 09:00 in Beijing: the local day of 乙's claim (a new UTC day).
+    at(1_804_726_800);
+    s.refused("m1", &claim("丙"), "PT411");
+
+    // The team's own zone comes first: east counting UTC days, 丙 is the day's first.
+    let east = s.su("SELECT id FROM teams WHERE name = 'east'");
+    s.su(&format!(
+        "INSERT INTO settings (key, value) VALUES ('timezone:team:{east}', 'UTC')"
+    ));
+    claimed("丙");
+
+    // A zone PostgreSQL does not know, or a POSIX string the client would not take:
+    // UTC days, never a broken claim. 11 March 23:30 UTC is 丙's UTC day (07:30 on
+    // 12 March in Beijing, where it would be allowed).
+    at(1_804_807_800);
+    for bad in ["Mars/Olympus", "UTC-8"] {
+        s.su(&format!(
+            "UPDATE settings SET value = '{bad}' WHERE key = 'timezone:team:{east}'"
+        ));
+        s.refused("m1", &claim("丁"), "PT411");
+    }
+    // 12 March 00:30 UTC: a new UTC day, so the claim goes through.
+    at(1_804_811_400);
+    claimed("丁");
+    assert_eq!(
+        s.su("SELECT count(*) FROM ownership_events WHERE event = 'claim'"),
+        "4"
+    );
 }

@@ -977,3 +977,81 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
         )
         .contains("\"phone\":\"+86 138****8000\""));
 }
+
+/// Tags are checked once per INSERT statement (migration 7), with the rule of the row
+/// guard they replace: a member tags only their own customers, a manager their team's and
+/// pooled ones, a viewer nothing; one refused row refuses the whole statement. Removing
+/// a tag keeps the row guard.
+#[test]
+fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
+    let Some(s) = Server::new("tags") else {
+        return;
+    };
+    let ids = s.pooled(4, 1);
+    let (mine, theirs, pooled, gone) = (ids[0], ids[1], ids[2], ids[3]);
+    assert_eq!(s.ok("m1", &claim_count_sql(mine)), "1");
+    assert_eq!(s.ok("m2", &claim_count_sql(theirs)), "1");
+    s.ok(
+        "admin",
+        &format!("UPDATE customers SET deleted_at = 1 WHERE id = {gone}"),
+    );
+    let tag = |id: i64, t: &str| {
+        format!("INSERT INTO customer_tags (tag, customer_id) VALUES ('{t}', {id})")
+    };
+    let count = |t: &str| {
+        s.ok(
+            "",
+            &format!("SELECT count(*) FROM customer_tags WHERE tag = '{t}'"),
+        )
+    };
+
+    s.ok("m1", &tag(mine, "vip"));
+    let e = s.refused("m1", &tag(theirs, "vip"), "PT403");
+    assert!(
+        e.contains(&format!("customer {theirs} is not yours")),
+        "{e}"
+    );
+    s.refused("m1", &tag(pooled, "vip"), "PT403");
+    let e = s.refused("m1", &tag(gone, "vip"), "PT404");
+    assert!(e.contains(&format!("customer {gone} not found")), "{e}");
+    // An id that never existed fails the foreign key before the statement's check.
+    s.refused("m1", &tag(999_999, "vip"), "23503");
+    // Many rows at once: one not the member's refuses them all.
+    s.refused(
+        "m1",
+        &format!(
+            "INSERT INTO customer_tags (tag, customer_id)
+             SELECT 'bulk' || g, {mine} FROM generate_series(1, 500) g
+             UNION ALL SELECT 'bulk1', {theirs}"
+        ),
+        "PT403",
+    );
+    assert_eq!(count("bulk1"), "0");
+    s.ok(
+        "m1",
+        &format!(
+            "INSERT INTO customer_tags (tag, customer_id)
+             SELECT 'bulk' || g, {mine} FROM generate_series(1, 500) g"
+        ),
+    );
+    assert_eq!(count("bulk500"), "1");
+    // Managers: their team's customers and pooled ones, not another team's.
+    s.ok("boss", &tag(mine, "east"));
+    s.ok("boss", &tag(pooled, "east"));
+    s.refused("boss", &tag(theirs, "east"), "PT403");
+    // Viewers have no INSERT at all; admins tag anyone's.
+    s.refused("viewer", &tag(mine, "v"), "42501");
+    s.ok("admin", &tag(theirs, "vip"));
+    assert_eq!(count("vip"), "2");
+    // Removing: still one row at a time, by the same rule.
+    s.refused(
+        "m1",
+        &format!("DELETE FROM customer_tags WHERE customer_id = {theirs}"),
+        "PT403",
+    );
+    s.ok(
+        "m1",
+        &format!("DELETE FROM customer_tags WHERE customer_id = {mine} AND tag = 'vip'"),
+    );
+    assert_eq!(count("vip"), "1");
+}

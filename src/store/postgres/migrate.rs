@@ -32,10 +32,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "006-contacts",
         include_str!("migrations/006-contacts.sql"),
     ),
+    (
+        7,
+        "007-local-days-and-bulk-tags",
+        include_str!("migrations/007-local-days-and-bulk-tags.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 7;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
@@ -111,7 +116,8 @@ pub struct ServerInit {
 
 /// Prepares a pool database on a server, connected as its owner (a non-superuser role
 /// with CREATEROLE that owns the database): runs each pending migration in its own
-/// transaction, recorded in `schema_migrations`, then makes `first_admin_login` (a new
+/// transaction, recorded in `schema_migrations`, stores the `timezone` setting (this
+/// machine's zone) unless one is set, then makes `first_admin_login` (a new
 /// login role) the first admin in `team` through `pool_private.add_user`, unless the
 /// database has users already. Running it again applies only what is missing.
 pub fn init_server(url: &str, first_admin_login: &str, team: &str) -> Result<ServerInit> {
@@ -147,6 +153,12 @@ pub fn init_server(url: &str, first_admin_login: &str, team: &str) -> Result<Ser
         ran.push(name.to_string());
     }
     let mut tx = client.transaction()?;
+    // The server counts daily caps in this zone and every client shows days in it: unless
+    // an admin chose one, the zone of the machine that set the database up.
+    tx.execute(
+        "INSERT INTO public.settings (key, value) VALUES ('timezone', $1) ON CONFLICT (key) DO NOTHING",
+        &[&crate::clock::system_zone().name()],
+    )?;
     let users: i64 = tx
         .query_one("SELECT count(*) FROM public.users", &[])?
         .get(0);
