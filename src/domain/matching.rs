@@ -40,6 +40,8 @@ pub struct Record {
     pub name: String,
     /// name tokens sorted (so "Carter Emily" = "Emily Carter"), joined without spaces
     pub name_sorted: String,
+    /// a Chinese name's sound: toneless pinyin per 汉字, space-separated ("" if none)
+    pub name_sound: String,
     /// company_key (legal suffixes removed)
     pub company: String,
     pub phone: Option<String>,
@@ -75,6 +77,7 @@ impl Record {
         Record {
             id,
             name_sorted: tokens.concat(),
+            name_sound: super::linkage::sound_of(&name_k),
             name: name_k,
             company: company.map(company_key).unwrap_or_default(),
             phone: phone_key.map(String::from),
@@ -116,6 +119,7 @@ impl Record {
         };
         Record {
             id,
+            name_sound: super::linkage::sound_of(&name_k),
             name: name_k,
             name_sorted,
             company: company_key.unwrap_or_default().to_string(),
