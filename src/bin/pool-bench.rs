@@ -251,6 +251,16 @@ fn timed_with_memory(cmd: &mut Command) -> Result<(String, f64, f64), String> {
         .arg("BENCH %e %M")
         .arg(cmd.get_program())
         .args(cmd.get_args());
+    if cmd.get_envs().any(|(k, _)| k == "POOL_DB") {
+        // `Opts::pool`'s cleared environment: the child sees only what it set.
+        t.env_clear();
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
     let out = t
         .output()
         .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
@@ -312,7 +322,7 @@ fn dedupe_peer(o: &Opts, dir: &Path) -> Result<Vec<Row>, String> {
         .pool(&db)
         .arg("import")
         .arg(&raw)
-        .args(["--on-duplicate", "add", "--force"])
+        .args(["--on-duplicate", "create", "--force"])
         .output()
         .map_err(|e| format!("pool import: {e}"))?;
     if !imported.status.success() {
