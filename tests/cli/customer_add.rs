@@ -70,7 +70,10 @@ fn add_warns_on_a_likely_duplicate() {
         "{err}"
     );
     assert!(err.contains("same phone (+"), "{err}");
-    assert!(err.contains("name one character off"), "{err}");
+    assert!(
+        err.contains("one character dropped, the rest sounds the same"),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["possible_duplicates"], serde_json::json!([1]));
 }
