@@ -54,3 +54,4 @@ mod pg_contacts;
 mod pg_fields;
 mod pg_gaps;
 mod pg_server;
+mod pg_tls;

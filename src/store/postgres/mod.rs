@@ -3,7 +3,7 @@
 //!
 //! The client is the synchronous `postgres` crate: every `pool` command is one short-lived
 //! process with one connection, so an async runtime buys nothing. TLS goes through
-//! `postgres-native-tls` (OpenSSL on Linux), used when the URL asks for `sslmode=require`.
+//! `postgres-native-tls` (OpenSSL on Linux), with libpq's `sslmode` meanings (`tls.rs`).
 //!
 //! The acting user is the login role (`current_user`): [`PgStore::login`] names it, and
 //! `--as` is refused (see [`Backend::act_for`] in `tx/mod.rs`).
@@ -89,7 +89,8 @@ impl PgStore {
 /// Parses the connection string, fills the gaps from PG* variables, connects (with TLS
 /// when asked); the client and a printable location.
 pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
-    let mut config: Config = url.parse().map_err(|e| {
+    let ssl = tls::split_ssl_params(url);
+    let mut config: Config = ssl.rest.parse().map_err(|e| {
         Error::invalid_hint(
             "--db",
             format!("not a PostgreSQL connection string: {e}"),
@@ -132,17 +133,16 @@ pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
             config.password(p);
         }
     }
-    if !url.contains("sslmode") {
-        match env("PGSSLMODE").as_deref() {
-            Some("require") | Some("verify-ca") | Some("verify-full") => {
-                config.ssl_mode(SslMode::Require);
-            }
-            Some("disable") => {
-                config.ssl_mode(SslMode::Disable);
-            }
-            _ => {}
-        }
-    }
+    let mode = ssl.mode.clone().or_else(|| env("PGSSLMODE"));
+    let tls = tls_settings(
+        mode.as_deref(),
+        ssl.root.clone().or_else(|| env("PGSSLROOTCERT")),
+    )?;
+    config.ssl_mode(match mode.as_deref() {
+        Some("disable") => SslMode::Disable,
+        Some("require" | "verify-ca" | "verify-full") => SslMode::Require,
+        _ => SslMode::Prefer,
+    });
     config.application_name("pool");
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
@@ -151,14 +151,54 @@ pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
     let client = if config.get_ssl_mode() == SslMode::Disable {
         config.connect(NoTls)
     } else {
-        config.connect(tls::LazyTls)
+        config.connect(tls)
     };
     let client = client.map_err(|e| {
+        // The crate's own text is often just "db error" or "error performing TLS
+        // handshake": the reason is in the chain of sources.
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            why.push_str(": ");
+            why.push_str(&s.to_string());
+            source = s.source();
+        }
         Error::Other(format!(
-            "cannot connect to the pool database {location}: {e}"
+            "cannot connect to the pool database {location}: {why}"
         ))
     })?;
     Ok((client, location))
+}
+
+/// What to check of the server's certificate, as libpq decides it from `sslmode` and
+/// `sslrootcert` (see `tls.rs`).
+fn tls_settings(mode: Option<&str>, root: Option<String>) -> Result<tls::LazyTls> {
+    let default_root = || {
+        directories::BaseDirs::new()
+            .map(|d| d.home_dir().join(".postgresql/root.crt"))
+            .filter(|p| p.is_file())
+    };
+    let explicit = root.is_some();
+    let root = match root.as_deref() {
+        Some("system") => None,
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None => default_root(),
+    };
+    let verify = match mode {
+        Some("verify-full") => tls::Verify::Full,
+        Some("verify-ca") => tls::Verify::Ca,
+        // libpq: `require` with a root certificate file behaves as verify-ca.
+        Some("require") if root.is_some() || explicit => tls::Verify::Ca,
+        None | Some("disable" | "allow" | "prefer" | "require") => tls::Verify::Nothing,
+        Some(other) => {
+            return Err(Error::invalid_hint(
+                "--db",
+                format!("unknown sslmode '{other}'"),
+                "use sslmode=disable, prefer, require, verify-ca or verify-full",
+            ))
+        }
+    };
+    Ok(tls::LazyTls { verify, root })
 }
 
 fn describe(config: &Config) -> String {
