@@ -13,12 +13,12 @@ struct TlsCluster {
 }
 
 impl TlsCluster {
-    fn start() -> Option<TlsCluster> {
+    fn start(name: &str) -> Option<TlsCluster> {
         if std::env::var("POOL_TEST_PG").map_or(true, |v| v.is_empty()) {
             eprintln!("pg_tls: skipped (no test cluster: eval \"$(.ci/pg-cluster start)\")");
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("pool-pg-tls-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("pool-pg-tls-{name}-{}", std::process::id()));
         let out = Self::script(&dir, "start");
         assert!(
             out.status.success(),
@@ -98,7 +98,9 @@ fn url(c: &TlsCluster, user: &str, host: &str, params: &str) -> String {
 
 #[test]
 fn sslmode_means_what_it_means_to_libpq() {
-    let Some(c) = TlsCluster::start() else { return };
+    let Some(c) = TlsCluster::start("modes") else {
+        return;
+    };
     c.psql("CREATE ROLE tls_owner LOGIN CREATEROLE");
     c.psql("CREATE DATABASE tlspool OWNER tls_owner TEMPLATE template0 ENCODING 'UTF8'");
     let ca = c.var("POOL_TEST_PG_CA").to_string();
@@ -227,4 +229,115 @@ fn sslmode_means_what_it_means_to_libpq() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_rep_connects_with_pgpass_and_a_service_file() {
+    let Some(c) = TlsCluster::start("files") else {
+        return;
+    };
+    c.psql("CREATE ROLE tls_owner LOGIN CREATEROLE");
+    c.psql("CREATE DATABASE tlspool OWNER tls_owner TEMPLATE template0 ENCODING 'UTF8'");
+    let owner = url(&c, "tls_owner", "127.0.0.1", "");
+    let out = c.pool(
+        &owner,
+        &[],
+        &["init", "--server", "--admin", "tls_admin", "--team", "hq"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let admin = url(&c, "tls_admin", "127.0.0.1", "");
+    let out = c.pool(
+        &admin,
+        &[],
+        &["user", "add", "pw_li", "--team", "hq", "--role", "member"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The cluster asks members of pw_users for a password.
+    c.psql("CREATE ROLE pw_users NOLOGIN");
+    c.psql("GRANT pw_users TO pw_li");
+    c.psql("ALTER ROLE pw_li PASSWORD 'se:cret'");
+    let li = url(&c, "pw_li", "localhost", "");
+    let whoami =
+        |db: &str, env: &[(&str, &str)]| c.pool(db, env, &["report", "owners", "--format", "json"]);
+    // No password anywhere: refused by the server.
+    let out = whoami(&li, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+    // ~/.pgpass readable by others is ignored, as libpq does, and the error says why.
+    let pgpass = c.home.path().join(".pgpass");
+    let port = c.var("PGPORT").to_string();
+    std::fs::write(
+        &pgpass,
+        format!("# mine\nother:*:*:*:wrong\nlocalhost:{port}:tlspool:pw_li:se\\:cret\n"),
+    )
+    .expect("write");
+    set_mode(&pgpass, 0o644);
+    let out = whoami(&li, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    set_mode(&pgpass, 0o600);
+    let out = whoami(&li, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong entry that matches first is what libpq would use too.
+    std::fs::write(&pgpass, "*:*:*:pw_li:wrong\n").expect("write");
+    let out = whoami(&li, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the first matching line is used"
+    );
+    std::fs::write(&pgpass, "*:*:*:pw_li:se\\:cret\n").expect("write");
+    // A service file names host, port, database, user and TLS; the URL names only it.
+    std::fs::write(
+        c.home.path().join(".pg_service.conf"),
+        format!(
+            "[pool-east]\nhost=localhost\nport={port}\ndbname=tlspool\nuser=pw_li\nsslmode=verify-full\nsslrootcert={}\n",
+            c.var("POOL_TEST_PG_CA")
+        ),
+    )
+    .expect("write");
+    let out = whoami("postgresql://?service=pool-east", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = whoami("postgresql://", &[("PGSERVICE", "pool-east")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The URL beats the service: verify-full against 127.0.0.1 fails on the host name.
+    let out = whoami("postgresql://127.0.0.1/?service=pool-east", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = whoami("postgresql://?service=pool-west", &[]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pool-west"));
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }

@@ -7,6 +7,7 @@
 //!
 //! The acting user is the login role (`current_user`): [`PgStore::login`] names it, and
 //! `--as` is refused (see [`Backend::act_for`] in `tx/mod.rs`).
+mod conninfo;
 mod doctor;
 mod errors;
 pub mod migrate;
@@ -42,7 +43,8 @@ pub fn is_server_url(db: &str) -> bool {
 /// Opens a connection to a pool database: `postgres://user@host:port/db?sslmode=require`,
 /// `postgresql://…`, or a libpq key=value string (`host=… dbname=… user=…`). Missing
 /// parts come from the usual `PG*` variables (PGHOST, PGPORT, PGUSER, PGDATABASE,
-/// PGPASSWORD, PGSSLMODE) where the URL leaves them out.
+/// PGPASSWORD, PGSSLMODE, PGSSLROOTCERT, PGSERVICE) where the URL leaves them out, a
+/// `service=` from the connection service file, a password from `~/.pgpass`.
 pub fn open(url: &str) -> Result<PgStore> {
     let (client, location) = connect(url)?;
     let mut store = PgStore {
@@ -89,17 +91,23 @@ impl PgStore {
 /// Parses the connection string, fills the gaps from PG* variables, connects (with TLS
 /// when asked); the client and a printable location.
 pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
-    let ssl = tls::split_ssl_params(url);
-    let mut config: Config = ssl.rest.parse().map_err(|e| {
+    let params = conninfo::split(url);
+    let mut config: Config = params.rest.parse().map_err(|e| {
         Error::invalid_hint(
             "--db",
             format!("not a PostgreSQL connection string: {e}"),
-            "use postgres://USER@HOST:PORT/DATABASE (add ?sslmode=require for TLS), or host=… dbname=… user=…",
+            "use postgres://USER@HOST:PORT/DATABASE (add ?sslmode=verify-full for checked TLS), or host=… dbname=… user=…",
         )
     })?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    // libpq's order: the string, then its service, then PG* variables, then defaults.
+    let service = match params.service.clone().or_else(|| env("PGSERVICE")) {
+        Some(name) => conninfo::service(&name)?,
+        None => Default::default(),
+    };
+    let from = |key: &str, var: &str| service.get(key).cloned().or_else(|| env(var));
     if config.get_hosts().is_empty() {
-        match env("PGHOST") {
+        match from("host", "PGHOST").or_else(|| from("hostaddr", "PGHOSTADDR")) {
             Some(h) if h.starts_with('/') => {
                 config.host_path(h);
             }
@@ -112,31 +120,65 @@ pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
         }
     }
     if config.get_ports().is_empty() {
-        if let Some(p) = env("PGPORT").and_then(|p| p.parse::<u16>().ok()) {
-            config.port(p);
+        if let Some(p) = from("port", "PGPORT") {
+            let port = p.parse::<u16>().map_err(|_| {
+                Error::invalid_hint(
+                    "--db",
+                    format!("port '{p}' is not a port number"),
+                    "PGPORT or port= takes a number such as 5432",
+                )
+            })?;
+            config.port(port);
         }
     }
     if config.get_user().is_none() {
-        let user = env("PGUSER")
+        let user = from("user", "PGUSER")
             .or_else(|| uzers::get_current_username().map(|u| u.to_string_lossy().into_owned()));
         if let Some(u) = user {
             config.user(&u);
         }
     }
     if config.get_dbname().is_none() {
-        if let Some(d) = env("PGDATABASE") {
+        if let Some(d) = from("dbname", "PGDATABASE") {
             config.dbname(&d);
         }
     }
-    if config.get_password().is_none() {
-        if let Some(p) = env("PGPASSWORD") {
-            config.password(p);
+    if config.get_connect_timeout().is_none() {
+        if let Some(t) =
+            from("connect_timeout", "PGCONNECT_TIMEOUT").and_then(|t| t.parse::<u64>().ok())
+        {
+            config.connect_timeout(std::time::Duration::from_secs(t.max(2)));
         }
     }
-    let mode = ssl.mode.clone().or_else(|| env("PGSSLMODE"));
+    let mut pgpass_note = String::new();
+    if config.get_password().is_none() {
+        if let Some(p) = from("password", "PGPASSWORD") {
+            config.password(p);
+        } else {
+            match password_file(&config) {
+                conninfo::PassFile::Password(p) => {
+                    config.password(p);
+                }
+                conninfo::PassFile::Ignored(path) => {
+                    pgpass_note = format!(
+                        " ({} was not read: others may read it; chmod 600 it)",
+                        path.display()
+                    );
+                }
+                conninfo::PassFile::NoMatch => {}
+            }
+        }
+    }
+    let mode = params
+        .sslmode
+        .clone()
+        .or_else(|| from("sslmode", "PGSSLMODE"));
     let tls = tls_settings(
         mode.as_deref(),
-        ssl.root.clone().or_else(|| env("PGSSLROOTCERT")),
+        params
+            .sslrootcert
+            .clone()
+            .or_else(|| from("sslrootcert", "PGSSLROOTCERT")),
     )?;
     config.ssl_mode(match mode.as_deref() {
         Some("disable") => SslMode::Disable,
@@ -164,10 +206,24 @@ pub(crate) fn connect(url: &str) -> Result<(Client, String)> {
             source = s.source();
         }
         Error::Other(format!(
-            "cannot connect to the pool database {location}: {why}"
+            "cannot connect to the pool database {location}: {why}{pgpass_note}"
         ))
     })?;
     Ok((client, location))
+}
+
+/// The `~/.pgpass` entry for the first host of `config`.
+fn password_file(config: &Config) -> conninfo::PassFile {
+    use postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("");
+    let db = config.get_dbname().unwrap_or(user);
+    conninfo::pgpass(&host, port, db, user)
 }
 
 /// What to check of the server's certificate, as libpq decides it from `sslmode` and
