@@ -69,6 +69,24 @@ impl TlsCluster {
         );
     }
 
+    /// Database `tlspool`, prepared over TLS by its owner with admin `tls_admin` (the
+    /// default sslmode, prefer, does not check the self-signed chain, as psql does not).
+    fn prepare_pool(&self) {
+        self.psql("CREATE ROLE tls_owner LOGIN CREATEROLE");
+        self.psql("CREATE DATABASE tlspool OWNER tls_owner TEMPLATE template0 ENCODING 'UTF8'");
+        let owner = url(self, "tls_owner", "127.0.0.1", "");
+        let out = self.pool(
+            &owner,
+            &[],
+            &["init", "--server", "--admin", "tls_admin", "--team", "hq"],
+        );
+        assert!(
+            out.status.success(),
+            "init over TLS: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn pool(&self, db: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
         Command::new(assert_cmd::cargo::cargo_bin("pool"))
             .env_clear()
@@ -101,24 +119,9 @@ fn sslmode_means_what_it_means_to_libpq() {
     let Some(c) = TlsCluster::start("modes") else {
         return;
     };
-    c.psql("CREATE ROLE tls_owner LOGIN CREATEROLE");
-    c.psql("CREATE DATABASE tlspool OWNER tls_owner TEMPLATE template0 ENCODING 'UTF8'");
+    c.prepare_pool();
     let ca = c.var("POOL_TEST_PG_CA").to_string();
     assert!(!ca.is_empty(), "the cluster names its CA");
-
-    // Preparing the database over TLS (the default sslmode, prefer, does not check the
-    // self-signed chain, as psql does not).
-    let owner = url(&c, "tls_owner", "127.0.0.1", "");
-    let out = c.pool(
-        &owner,
-        &[],
-        &["init", "--server", "--admin", "tls_admin", "--team", "hq"],
-    );
-    assert!(
-        out.status.success(),
-        "init over TLS: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let works = |db: String, env: &[(&str, &str)]| {
         let out = c.pool(&db, env, &["team", "list", "--format", "json"]);
         assert!(
@@ -236,19 +239,7 @@ fn a_rep_connects_with_pgpass_and_a_service_file() {
     let Some(c) = TlsCluster::start("files") else {
         return;
     };
-    c.psql("CREATE ROLE tls_owner LOGIN CREATEROLE");
-    c.psql("CREATE DATABASE tlspool OWNER tls_owner TEMPLATE template0 ENCODING 'UTF8'");
-    let owner = url(&c, "tls_owner", "127.0.0.1", "");
-    let out = c.pool(
-        &owner,
-        &[],
-        &["init", "--server", "--admin", "tls_admin", "--team", "hq"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    c.prepare_pool();
     let admin = url(&c, "tls_admin", "127.0.0.1", "");
     let out = c.pool(
         &admin,
