@@ -3,7 +3,7 @@
 use super::PgTx;
 use crate::domain::customer::CustomerFields;
 use crate::domain::normalize::tag_key;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::ops::import::{DemoSummary, ImportOps, NewLead, Suspended};
 use crate::store::ops::CustomerOps;
 use crate::store::Placement;
@@ -194,22 +194,124 @@ impl ImportOps for PgTx<'_> {
         Ok(())
     }
 
-    /// Not on PostgreSQL: the demo loader writes owner history and audit rows itself,
-    /// which only the server may write. Load a demo into SQLite and import its export.
+    /// The demo's people through `add_user`, its east pool and rules as an admin's plain
+    /// writes (audited by the server), and the customers with their back-dated history
+    /// through `pool_private.load_demo` (admins only; one audit row per batch).
     fn load_demo(
         &mut self,
-        _n: u64,
-        _seed: u64,
-        _now: i64,
-        _progress: &mut dyn FnMut(u64),
+        n: u64,
+        seed: u64,
+        now: i64,
+        progress: &mut dyn FnMut(u64),
     ) -> Result<DemoSummary> {
-        Err(Error::Other(
-            "pool demo is not available on a PostgreSQL pool: generate it into a SQLite file and pool export | pool import it".into(),
-        ))
+        use crate::demo::{plan::plan, PEOPLE};
+        use crate::domain::roles::Role;
+        let mut sum = DemoSummary::default();
+        let mut members = Vec::new();
+        for (login, display, team, role) in PEOPLE {
+            let found = self.opt("SELECT id FROM users WHERE login = $1", &[login])?;
+            let id: i64 = match found {
+                Some(r) => r.get(0),
+                None => {
+                    sum.users += 1;
+                    let role = role.as_str();
+                    self.write_rows(
+                        "SELECT pool_private.add_user($1, $2, $3, $4)",
+                        &[login, team, &role, display],
+                    )?[0]
+                        .get(0)
+                }
+            };
+            if matches!(role, Role::Member | Role::Manager) && team.starts_with("sales") {
+                members.push(id);
+            }
+        }
+        let east: i64 = match self.opt("SELECT id FROM pools WHERE name = 'east'", &[])? {
+            Some(r) => r.get(0),
+            None => self.write_rows(
+                "INSERT INTO pools (name, created_at) VALUES ('east', $1) RETURNING id",
+                &[&now],
+            )?[0]
+                .get(0),
+        };
+        self.exec(
+            "INSERT INTO pool_rules (pool_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&east],
+        )?;
+        self.exec(
+            "INSERT INTO pool_teams (pool_id, team_id) SELECT $1, id FROM teams WHERE name = 'sales-east'
+             ON CONFLICT DO NOTHING",
+            &[&east],
+        )?;
+        self.exec(
+            "UPDATE pool_rules SET recycle_no_contact_days = 30, recycle_no_deal_days = 90,
+                reclaim_cooldown_days = 7, warn_days = 5 WHERE recycle_no_contact_days = 0",
+            &[],
+        )?;
+        let mut batch = Vec::new();
+        for (i, p) in plan(seed, n, members, now).enumerate() {
+            match p {
+                None => sum.skipped_invalid += 1,
+                Some(p) => {
+                    sum.customers += 1;
+                    if p.owner.is_some() {
+                        sum.owned += 1;
+                        sum.interactions += p.logs.len() as u64;
+                        sum.followups += u64::from(p.followup.is_some());
+                        sum.deals += u64::from(p.deal.is_some());
+                    } else {
+                        sum.pooled += 1;
+                    }
+                    batch.push(demo_json(&p, if p.east { east } else { 1 }));
+                }
+            }
+            if batch.len() >= 500 {
+                self.load_demo_batch(&mut batch)?;
+            }
+            if (i as u64 + 1).is_multiple_of(10_000) {
+                progress(i as u64 + 1);
+            }
+        }
+        self.load_demo_batch(&mut batch)?;
+        Ok(sum)
     }
 
     fn refresh_statistics(&mut self) -> Result<()> {
         // ANALYZE needs the table owner; autovacuum analyzes after a bulk load.
         Ok(())
     }
+}
+
+impl PgTx<'_> {
+    fn load_demo_batch(&mut self, batch: &mut Vec<serde_json::Value>) -> Result<()> {
+        if !batch.is_empty() {
+            let rows = serde_json::Value::Array(std::mem::take(batch));
+            self.write_rows("SELECT pool_private.load_demo($1)", &[&rows])?;
+        }
+        Ok(())
+    }
+}
+
+/// One planned demo customer as `pool_private.load_demo` reads it.
+fn demo_json(p: &crate::demo::plan::Planned, pool_id: i64) -> serde_json::Value {
+    let f = &p.fields;
+    serde_json::json!({
+        "name": f.name, "company": f.company, "phone": f.phone, "email": f.email,
+        "city": f.city, "address": f.address, "source": f.source, "stage": p.stage,
+        "tags": f.tags.join(","), "notes": f.notes,
+        "phone_key": f.keys.phone, "email_key": f.keys.email,
+        "name_key": f.keys.name, "company_key": f.keys.company,
+        "pool_id": pool_id, "owner_id": p.owner,
+        "created_at": p.created, "updated_at": p.contact.unwrap_or(p.created),
+        "claimed_at": p.claimed, "pooled_at": p.pooled,
+        "last_contact_at": p.contact, "won_at": p.won_at,
+        "tag_keys": f.tags.iter().map(|t| tag_key(t)).collect::<Vec<_>>(),
+        "interactions": p.logs.iter()
+            .map(|(kind, summary, at)| serde_json::json!({"kind": kind, "summary": summary, "at": at}))
+            .collect::<Vec<_>>(),
+        "followup": p.followup.as_ref()
+            .map(|(due, action)| serde_json::json!({"due": due, "action": action, "at": p.contact})),
+        "deal": p.deal.as_ref()
+            .map(|(amount, product, on)| serde_json::json!({"amount_minor": amount, "product": product, "on": on, "at": p.contact})),
+    })
 }
