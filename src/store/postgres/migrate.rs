@@ -37,10 +37,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "007-local-days-and-bulk-tags",
         include_str!("migrations/007-local-days-and-bulk-tags.sql"),
     ),
+    (
+        8,
+        "008-claim-at-once",
+        include_str!("migrations/008-claim-at-once.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 8;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
