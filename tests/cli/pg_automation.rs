@@ -1,4 +1,4 @@
-//! Automation in server mode (PostgreSQL migration 10): lead allocation, what counts as
+//! Automation in server mode (PostgreSQL migration 8): lead allocation, what counts as
 //! contact, follow-ups planned by rules, and `pool demo` — the binary as each user, and
 //! `psql` as a member or manager, who must get no further than with `pool`. Runs only
 //! when POOL_TEST_PG holds a superuser's libpq connection info (`.ci/pg-cluster start`).

@@ -38,14 +38,19 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/007-local-days-and-bulk-tags.sql"),
     ),
     (
-        10,
-        "010-automation",
-        include_str!("migrations/010-automation.sql"),
+        8,
+        "008-automation",
+        include_str!("migrations/008-automation.sql"),
+    ),
+    (
+        9,
+        "009-claim-at-once",
+        include_str!("migrations/009-claim-at-once.sql"),
     ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 10;
+pub const LATEST: i64 = 9;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

@@ -54,12 +54,37 @@ pub fn open(url: &str) -> Result<PgStore> {
         may_simulate: false,
         refused_as: None,
     };
-    let row = store
+    // The usual case in one round trip: a pool user of a pool database. Anything else
+    // (no schema, no users row, no grant) takes the step-by-step path that names it.
+    let quick = store
         .client
-        .query_one("SELECT current_user::text", &[])
-        .map_err(Error::from)?;
-    store.login = row.get(0);
-    let found = migrate::version(&mut store.client)?;
+        .simple_query(
+            "SELECT current_user::text, (SELECT value FROM public.settings WHERE key = 'schema_version')",
+        )
+        .ok()
+        .and_then(|msgs| {
+            msgs.into_iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some((
+                    r.get(0).map(String::from),
+                    r.get(1).and_then(|v| v.parse::<i64>().ok()),
+                )),
+                _ => None,
+            })
+        });
+    let found = match quick {
+        Some((Some(login), Some(version))) => {
+            store.login = login;
+            version
+        }
+        _ => {
+            let row = store
+                .client
+                .query_one("SELECT current_user::text", &[])
+                .map_err(Error::from)?;
+            store.login = row.get(0);
+            migrate::version(&mut store.client)?
+        }
+    };
     if found == 0 {
         return Err(Error::Integrity(format!(
             "{} is not a pool database (no pool schema); its owner prepares it with pool init --server",

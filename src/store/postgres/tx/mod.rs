@@ -197,6 +197,54 @@ impl Backend for PgStore {
         self.refuse_as()?;
         super::doctor::checks(&mut self.client).map(Some)
     }
+
+    /// `pool_private.claim` (migration 9): one statement, its own transaction, one round
+    /// trip. Whatever it does not claim, and every failure of the call itself (a role
+    /// outside pool's groups, a deadlock past the retries), is left to the one-by-one
+    /// path, which gives the exact error; so is everything under `--as` or a `POOL_NOW`
+    /// not yet known to be an admin's.
+    fn claim_at_once(&mut self, ids: &[i64]) -> Result<Option<Vec<bool>>> {
+        let simulated = crate::clock::is_simulated();
+        if ids.is_empty() || self.refused_as.is_some() || simulated && !self.may_simulate {
+            return Ok(None);
+        }
+        // Integers only: nothing a user typed reaches the SQL text but digits.
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let mut sql = String::new();
+        if simulated {
+            let now = crate::clock::now()?.timestamp();
+            sql.push_str(&format!(
+                "SELECT set_config('pool.sim_now', '{now}', true);"
+            ));
+        }
+        sql.push_str(&format!(
+            "SELECT claimed FROM pool_private.claim('{{{}}}'::bigint[])",
+            list.join(",")
+        ));
+        for attempt in 0..=RETRIES {
+            match self.client.simple_query(&sql) {
+                Ok(msgs) => {
+                    let rows: Vec<bool> = msgs
+                        .iter()
+                        .filter_map(|m| match m {
+                            postgres::SimpleQueryMessage::Row(r) => Some(r.get(0) == Some("t")),
+                            _ => None,
+                        })
+                        .collect();
+                    // The set_config row comes first.
+                    let rows = rows[rows.len().saturating_sub(ids.len())..].to_vec();
+                    return Ok((rows.len() == ids.len()).then_some(rows));
+                }
+                Err(e) if retryable(&e) && attempt < RETRIES => {
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        5 * u64::from((attempt + 1) * (attempt + 1)),
+                    ));
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
 }
 
 fn use_pg_dump(what: &str) -> Error {

@@ -62,7 +62,7 @@ impl WorkOps for PgTx<'_> {
         now: i64,
     ) -> Result<i64> {
         // The server's trigger moves last_contact_at when the interaction counts as
-        // contact in the customer's pool (migration 10), whatever the client says.
+        // contact in the customer's pool (migration 8), whatever the client says.
         let r = self.write_rows(
             "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -88,7 +88,7 @@ impl WorkOps for PgTx<'_> {
         Ok(r[0].get(0))
     }
 
-    /// The server's `zz_plan` triggers plan them (migration 10) and name the last one in
+    /// The server's `zz_plan` triggers plan them (migration 8) and name the last one in
     /// `pool.planned_followup` ('<customer>:<id>').
     fn rule_followup_planned(&mut self, customer_id: i64) -> Result<Option<Option<i64>>> {
         let v: Option<String> = self

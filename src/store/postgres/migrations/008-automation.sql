@@ -1,4 +1,4 @@
--- Server mode, migration 10: automation per pool (SQLite migration 9) with the server
+-- Server mode, migration 8: automation per pool (SQLite migration 9) with the server
 -- deciding it: what counts as contact (the recycle clock), lead allocation (who may deal
 -- which leads to whom, within which limits) and follow-ups planned by rules on claim and
 -- deal, in the event's own statement. Plus the demo loader (admins).
@@ -470,4 +470,4 @@ REVOKE ALL ON FUNCTION pool_private.rules_of(bigint), pool_private.counts_as_con
 GRANT EXECUTE ON FUNCTION pool_private.set_allocation_cursor(bigint, bigint) TO pool_admin, pool_manager;
 GRANT EXECUTE ON FUNCTION pool_private.load_demo(jsonb) TO pool_admin;
 
-UPDATE settings SET value = '10' WHERE key = 'schema_version';
+UPDATE settings SET value = '8' WHERE key = 'schema_version';
