@@ -553,3 +553,97 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
         1
     );
 }
+
+#[test]
+fn pg_report_quality_counts_only_what_the_reader_may_read() {
+    let Some(s) = Server::new("quality") else {
+        return;
+    };
+    let wang = s.count(&format!(
+        "SELECT id FROM users WHERE login = '{}'",
+        s.role("wang")
+    ));
+    let westonly = s.count("SELECT id FROM pools WHERE name = 'westonly'");
+    // Public pool: 1 and 2 share a phone; 3 has no phone and no e-mail. The west-only
+    // pool: 4 shares 1's phone, 5 shares an e-mail with 6, which wang owns.
+    s.sql(
+        "owner",
+        &format!(
+            "INSERT INTO customers (id, name, company, phone, phone_key, email, email_key, city, pool_id, owner_id, created_at, updated_at)
+             VALUES (1, '甲', '一公司', '13900000001', '8613900000001', NULL, NULL, '杭州', 1, NULL, 0, 0),
+                    (2, '乙', NULL, '13900000001', '8613900000001', NULL, NULL, NULL, 1, NULL, 0, 0),
+                    (3, '丙', NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, 0, 0),
+                    (4, '丁', NULL, '13900000001', '8613900000001', NULL, NULL, NULL, {westonly}, NULL, 0, 0),
+                    (5, '戊', NULL, NULL, NULL, 'x@e.com', 'x@e.com', NULL, {westonly}, NULL, 0, 0),
+                    (6, '己', '六公司', NULL, NULL, 'x@e.com', 'x@e.com', '深圳', 1, {wang}, 0, 0)"
+        ),
+    );
+    let quality = |who: &str| s.json(who, &["report", "quality"]);
+    let worst_ids = |v: &serde_json::Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = v["worst"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // li (east) reads the public pool and owned customers: 1, 2, 3, 6; duplicated: 1
+    // and 2 (phone, 4 being hidden changes nothing for them), 6 (its e-mail twin 5 is
+    // hidden, but the copy exists).
+    let li = quality("li");
+    assert_eq!(li["customers"], 4, "{li}");
+    assert_eq!(li["duplicate_rate_pct"], 75.0, "{li}");
+    assert!(
+        !worst_ids(&li).contains(&4) && !worst_ids(&li).contains(&5),
+        "{li}"
+    );
+    // wang (west) reads all six, five of them duplicated.
+    let wang_q = quality("wang");
+    assert_eq!(wang_q["customers"], 6, "{wang_q}");
+    assert_eq!(
+        wang_q["duplicate_rate_pct"].as_f64().unwrap(),
+        (5.0_f64 / 6.0 * 1000.0).round() / 10.0,
+        "{wang_q}"
+    );
+    let admin = quality("admin");
+    assert_eq!(admin["customers"], 6, "{admin}");
+    assert_eq!(worst_ids(&admin), worst_ids(&wang_q));
+    // The same numbers as migration 4's per-row definitions (readable_by, missing_mask,
+    // one EXISTS per key), computed by the owner for li's team.
+    let east = s.count("SELECT id FROM teams WHERE name = 'east'");
+    let readable = format!("pool_private.readable_by('member', {east}, false, c)");
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers c WHERE {readable}"
+        )),
+        4
+    );
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers c WHERE {readable}
+               AND ((c.phone_key IS NOT NULL AND EXISTS (SELECT 1 FROM customers d WHERE d.phone_key = c.phone_key AND d.id <> c.id AND d.deleted_at IS NULL))
+                 OR (c.email_key IS NOT NULL AND EXISTS (SELECT 1 FROM customers d WHERE d.email_key = c.email_key AND d.id <> c.id AND d.deleted_at IS NULL)))"
+        )),
+        3
+    );
+    // The masks li's report counts are the per-row ones over what li reads.
+    let masks = s.sql(
+        "li",
+        "SELECT string_agg(mask || ':' || n, ',' ORDER BY mask) FROM pool_private.quality_masks()",
+    );
+    let expected = s.sql(
+        "owner",
+        &format!(
+            "SELECT string_agg(m || ':' || n, ',' ORDER BY m) FROM (
+                SELECT pool_private.missing_mask(c) AS m, count(*) AS n FROM customers c WHERE {readable} GROUP BY 1) x"
+        ),
+    );
+    assert_eq!(masks, expected);
+    // A deleted customer counts for nobody.
+    s.sql("owner", "UPDATE customers SET deleted_at = 1 WHERE id = 2");
+    let li = quality("li");
+    assert_eq!(li["customers"], 3, "{li}");
+    assert!(!worst_ids(&li).contains(&2), "{li}");
+}
