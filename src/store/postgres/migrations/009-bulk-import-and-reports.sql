@@ -229,6 +229,9 @@ BEGIN
 END $$;
 
 CREATE INDEX customers_missing ON customers (pool_private.missing_mask(customers), id) WHERE deleted_at IS NULL;
+-- Every write of a customer computes the index expression as the writer: a pure
+-- function of the row they write.
+GRANT EXECUTE ON FUNCTION pool_private.missing_mask(public.customers) TO pool_admin, pool_manager, pool_member, pool_viewer;
 
 CREATE OR REPLACE FUNCTION pool_private.quality_masks() RETURNS TABLE (mask bigint, n bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
