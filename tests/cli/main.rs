@@ -54,5 +54,6 @@ mod pg_cli;
 mod pg_contacts;
 mod pg_fields;
 mod pg_gaps;
+mod pg_import;
 mod pg_server;
 mod pg_tls;

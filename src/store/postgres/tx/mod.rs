@@ -44,21 +44,28 @@ pub struct PgTx<'c> {
     pub(crate) tx: Transaction<'c>,
     /// A write transaction (statements that write are retried from a savepoint).
     write: bool,
+    /// New customers of a bulk import on their way in (see `import.rs`): every other
+    /// statement of this transaction moves them into `customers` first, so nothing reads
+    /// around them.
+    pub(crate) stage: Option<import::Stage>,
 }
 
 impl PgTx<'_> {
     /// Rows of a read.
     pub(crate) fn rows(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.move_staged()?;
         Ok(self.tx.query(sql, params)?)
     }
 
     /// At most one row.
     pub(crate) fn opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.move_staged()?;
         Ok(self.tx.query_opt(sql, params)?)
     }
 
     /// Exactly one row.
     pub(crate) fn one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.move_staged()?;
         Ok(self.tx.query_one(sql, params)?)
     }
 
@@ -81,6 +88,7 @@ impl PgTx<'_> {
         &mut self,
         mut run: impl FnMut(&mut Transaction<'_>) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
+        self.move_staged()?;
         if !self.write {
             return Ok(run(&mut self.tx)?);
         }
@@ -110,7 +118,9 @@ impl PgTx<'_> {
 
 impl Tx for PgTx<'_> {
     fn commit(self: Box<Self>) -> Result<()> {
-        match self.tx.commit() {
+        let mut me = self;
+        me.move_staged()?;
+        match me.tx.commit() {
             Ok(()) => Ok(()),
             // Under SERIALIZABLE (CockroachDB) the commit itself may lose: nothing was
             // written; the command can be run again.
@@ -144,7 +154,11 @@ impl PgStore {
         } else {
             tx.batch_execute("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ")?;
         }
-        Ok(PgTx { tx, write })
+        Ok(PgTx {
+            tx,
+            write,
+            stage: None,
+        })
     }
 }
 
