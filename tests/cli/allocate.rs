@@ -8,7 +8,7 @@ use crate::common::TestEnv;
 
 /// n new pooled leads, inserted directly (fast; ids 1..=n).
 fn leads(env: &TestEnv, n: i64) {
-    env.sql(&format!(
+    env.exec(&format!(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
          INSERT INTO customers (name, pool_id, created_at, updated_at, pooled_at)
          SELECT 'lead' || i, 1, 0, 0, 0 FROM s"

@@ -45,7 +45,7 @@ fn backup_refuses_to_overwrite_and_verifies() {
 #[test]
 fn backup_while_eight_processes_claim_is_consistent() {
     let env = TestEnv::new();
-    env.sql(
+    env.exec(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000)
          INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at) SELECT i, 'c' || i, 1, 0, 0, 0 FROM s",
     );

@@ -15,7 +15,7 @@ use crate::common::{files, kill, TestEnv};
 
 /// `n` pooled customers, inserted directly (ids 1..=n).
 fn pooled_customers(env: &TestEnv, n: i64) {
-    env.sql(&format!(
+    env.exec(&format!(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
          INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at)
          SELECT i, 'c' || i, 1, 0, 0, 0 FROM s"
@@ -381,7 +381,7 @@ fn eight_processes_opening_an_older_database_upgrade_it_once() {
 #[test]
 fn claim_storm_with_a_process_killed_50_times() {
     let env = TestEnv::new();
-    env.sql(
+    env.exec(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20000)
          INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at) SELECT i, 'c' || i, 1, 0, 0, 0 FROM s",
     );

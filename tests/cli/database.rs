@@ -12,7 +12,7 @@ use crate::common::TestEnv;
 #[test]
 fn newer_database_is_refused_with_a_clear_message() {
     let env = TestEnv::new();
-    env.sql("PRAGMA user_version = 99");
+    env.exec("PRAGMA user_version = 99");
     let err = env.fails_as("admin", &["list"], 1);
     assert!(err.contains("newer than this pool binary"), "{err}");
     assert!(err.contains("hint: upgrade pool"), "{err}");
@@ -339,6 +339,6 @@ fn snap_database_refusals() {
         .output()
         .expect("run pool");
     insta::assert_snapshot!("busy_timeout", env.snap_output(&out));
-    env.sql("PRAGMA user_version = 99");
+    env.exec("PRAGMA user_version = 99");
     insta::assert_snapshot!("newer_database", env.snap(&["list"]));
 }

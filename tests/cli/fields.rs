@@ -483,7 +483,7 @@ fn snap_show_with_custom_fields_at_100_columns() {
 fn level_and_industry_filters_use_their_indexes() {
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "2000"]);
-    env.sql("UPDATE customers SET level = 'A', industry = '制造业' WHERE id % 10 = 0; ANALYZE");
+    env.exec("UPDATE customers SET level = 'A', industry = '制造业' WHERE id % 10 = 0; ANALYZE");
     let store = customer_pool::store::Store::open(&env.db()).unwrap();
     let plan = |f: customer_pool::store::ListFilter| {
         customer_pool::store::sqlite::customers::explain(&store.conn, &f)

@@ -32,7 +32,7 @@ fn recycle_returns_exactly_the_customers_past_their_rule() {
     env.ok(&["edit", &s[1], "--stage", "customer"]); // 60 days
     env.ok(&["edit", &s[2], "--stage", "loyal"]); // exempt
                                                   // A contact 20 days later postpones s[3] to day 50.
-    env.sql(&format!(
+    env.exec(&format!(
         "UPDATE customers SET last_contact_at = unixepoch('2026-12-12T09:00:00Z') WHERE id = {}",
         ids[3]
     ));
@@ -98,7 +98,7 @@ fn no_deal_rule_spares_customers_with_a_deal() {
     let a = env.pooled("甲", "13800000001");
     let b = env.pooled("乙", "13800000002");
     env.ok_as("lihua", &["claim", &a.to_string(), &b.to_string()]);
-    env.sql(&format!(
+    env.exec(&format!(
         "UPDATE customers SET won_at = unixepoch('2026-11-25') WHERE id = {b}"
     ));
     env.now = "2026-12-03T00:00:00Z".into();

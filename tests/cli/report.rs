@@ -57,7 +57,7 @@ fn shop() -> TestEnv {
     env.ok_as("wang", &["claim", "3"]); // north took what east released
     env.ok(&["edit", "5", "--stage", "churned"]);
     // Customer 2 was claimed 27 days ago: 3 days before recycling.
-    env.sql("UPDATE customers SET claimed_at = claimed_at - 27 * 86400 WHERE id = 2");
+    env.exec("UPDATE customers SET claimed_at = claimed_at - 27 * 86400 WHERE id = 2");
     env
 }
 
@@ -67,7 +67,7 @@ fn shop() -> TestEnv {
 fn stale_follows_the_recycle_clock_and_limits_per_owner() {
     let env = shop();
     // li owns 1 (contacted today) and 2 (3 days left); make 1 due in 2 days too.
-    env.sql("UPDATE customers SET claimed_at = claimed_at - 28 * 86400, last_contact_at = last_contact_at - 28 * 86400 WHERE id = 1");
+    env.exec("UPDATE customers SET claimed_at = claimed_at - 28 * 86400, last_contact_at = last_contact_at - 28 * 86400 WHERE id = 1");
     let s = env.json(&["report", "stale"]);
     let ids: Vec<i64> = s["customers"]
         .as_array()

@@ -181,7 +181,7 @@ fn doctor_flags_followups_nobody_will_do_and_fix_settles_them() {
     env.ok_as("chen", &["followup", "add", &b, "--due", "+1d", "乙"]);
     // Another tool changes owners behind pool's back: a to wang (another team), b to
     // the pool.
-    env.sql(&format!(
+    env.exec(&format!(
         "UPDATE customers SET owner_id = (SELECT id FROM users WHERE login = 'wang') WHERE id = {a};
          UPDATE customers SET owner_id = NULL, claimed_at = NULL WHERE id = {b};"
     ));
