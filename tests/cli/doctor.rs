@@ -11,6 +11,7 @@ fn doctor_failures(env: &TestEnv) -> Vec<String> {
 
 #[test]
 fn doctor_passes_on_a_healthy_file_and_finds_problems() {
+    sqlite_only!("doctor's SQLite file checks");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "100"]);
     env.ok(&["doctor"]);
@@ -30,6 +31,7 @@ fn doctor_passes_on_a_healthy_file_and_finds_problems() {
 /// A stored recycle date that a program forced past the trigger is found.
 #[test]
 fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "200"]);
     env.ok(&["doctor"]);
@@ -45,6 +47,7 @@ fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
 
 #[test]
 fn doctor_on_a_file_with_a_flipped_byte_exits_8() {
+    sqlite_only!("doctor's SQLite file checks");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "300"]);
     env.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -73,6 +76,7 @@ fn doctor_on_a_file_with_a_flipped_byte_exits_8() {
 
 #[test]
 fn doctor_sees_changes_made_behind_pools_back() {
+    sqlite_only!("doctor's SQLite file checks (the server's: pg_gaps)");
     let (env, north, pooled) = two_teams();
     assert!(doctor_failures(&env).is_empty());
     let c = Connection::open(env.db()).unwrap();

@@ -145,6 +145,9 @@ fn set_checks_the_declared_type_and_stores_the_canonical_form() {
 
 #[test]
 fn edits_are_audited_with_before_and_after() {
+    server_bug!(
+        "audit action names differ: the server writes edit where SQLite writes customer_edit"
+    );
     let env = declared();
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as("lihua", &["edit", &id, "--set", "预算=100"]);
@@ -481,6 +484,7 @@ fn snap_show_with_custom_fields_at_100_columns() {
 
 #[test]
 fn level_and_industry_filters_use_their_indexes() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "2000"]);
     env.exec("UPDATE customers SET level = 'A', industry = '制造业' WHERE id % 10 = 0; ANALYZE");

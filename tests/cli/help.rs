@@ -5,6 +5,7 @@ use crate::common::TestEnv;
 
 #[test]
 fn help_and_completions_never_touch_the_database() {
+    sqlite_only!("checks that no SQLite file is created");
     let env = TestEnv::new();
     std::fs::remove_file(env.db()).unwrap();
     env.cmd()

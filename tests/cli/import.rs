@@ -379,6 +379,7 @@ fn a_killed_import_leaves_the_database_unchanged() {
 
 #[test]
 fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
+    sqlite_only!("checks the SQLite file's indexes a bulk import rebuilds");
     use std::io::Write;
     let env = TestEnv::new();
     // Two customers already in the database; the file repeats one of them.
@@ -602,6 +603,7 @@ fn import_merges_only_into_customers_the_importer_may_edit() {
 
 #[test]
 fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
+    server_gap!("contacts in notes masked in place (mask_in_text; the server hides notes)");
     let (env, _, _) = two_teams();
     let csv = write(
         &env,
@@ -637,6 +639,7 @@ fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
 
 #[test]
 fn a_dry_run_import_is_audited() {
+    server_bug!("a dry-run import writes no audit row on the server");
     let (env, _, _) = two_teams();
     let csv = write(
         &env,
@@ -896,6 +899,7 @@ fn import_killed_50_times_is_all_or_nothing() {
 /// leaves the rows and every index as they were.
 #[test]
 fn bulk_import_killed_mid_way_keeps_rows_and_indexes() {
+    sqlite_only!("checks the SQLite file's indexes a bulk import rebuilds");
     // One customer already in: a file of 20,000 rows is large next to the table.
     let seeded = || {
         let env = TestEnv::new();

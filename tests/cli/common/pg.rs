@@ -6,7 +6,8 @@
 //! prepares, and gives it back with the database and every login role it made dropped.
 //! The clusters come from `POOL_TEST_PG_SLOTS` (libpq connection strings of superusers,
 //! separated by `|`; `.ci/test` starts them) or else the one `POOL_TEST_PG` that
-//! `.ci/pg-cluster start` prints. More slots than test threads buys nothing.
+//! `.ci/pg-cluster start` prints. Give one slot more than test threads: a test that opens
+//! two databases takes a second slot (see `acquire`).
 #![allow(dead_code)]
 use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -47,10 +48,34 @@ macro_rules! server_gap {
     };
 }
 
+/// Marks a test the server fails today because of a bug in server mode (listed in the
+/// issue); on PostgreSQL it returns at once. Grep `server_bug!`: each is work to do, not
+/// a backend difference.
+#[macro_export]
+macro_rules! server_bug {
+    ($what:expr) => {
+        if $crate::common::pg::enabled() {
+            eprintln!("{}: server bug, skipped: {}", module_path!(), $what);
+            return;
+        }
+    };
+}
+
 struct Slots {
-    free: Mutex<Vec<bool>>,
+    state: Mutex<State>,
     turn: Condvar,
     conninfos: Vec<String>,
+}
+
+struct State {
+    free: Vec<bool>,
+    /// How many test threads hold at least one slot.
+    holders: usize,
+}
+
+thread_local! {
+    /// How many slots this test thread holds (a test may open two databases at once).
+    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn slots() -> &'static Slots {
@@ -72,11 +97,59 @@ fn slots() -> &'static Slots {
             .map(String::from)
             .collect();
         Slots {
-            free: Mutex::new(vec![true; conninfos.len()]),
+            state: Mutex::new(State {
+                free: vec![true; conninfos.len()],
+                holders: 0,
+            }),
             turn: Condvar::new(),
             conninfos,
         }
     })
+}
+
+/// Takes a free slot. A test's first database leaves one slot free while another test
+/// holds one, so a test that opens a second database (export here, import there) always
+/// gets it: no two tests can each hold one and wait for the other's.
+fn acquire() -> usize {
+    let s = slots();
+    let nested = HELD.with(|h| h.get()) > 0;
+    assert!(
+        !nested || s.conninfos.len() > 1,
+        "this test opens two databases at once: it needs two clusters (POOL_TEST_PG_SLOTS)"
+    );
+    let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let free = st.free.iter().filter(|f| **f).count();
+        let may = if nested {
+            free >= 1
+        } else {
+            free >= 2 || (free == 1 && st.holders == 0)
+        };
+        if may {
+            let i = st.free.iter().position(|f| *f).expect("a free slot");
+            st.free[i] = false;
+            if !nested {
+                st.holders += 1;
+            }
+            HELD.with(|h| h.set(h.get() + 1));
+            return i;
+        }
+        st = s.turn.wait(st).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+fn release(slot: usize) {
+    let s = slots();
+    let mut st = s.state.lock().unwrap_or_else(|e| e.into_inner());
+    st.free[slot] = true;
+    let left = HELD.with(|h| {
+        h.set(h.get().saturating_sub(1));
+        h.get()
+    });
+    if left == 0 {
+        st.holders = st.holders.saturating_sub(1);
+    }
+    s.turn.notify_all();
 }
 
 /// One test's database on a cluster it has to itself until this is dropped.
@@ -90,17 +163,8 @@ impl PgDb {
     /// Waits for a free cluster, then makes a fresh database on it, prepared by
     /// `pool init --server` run by the owner, with `admin` (team `default`) its admin.
     pub fn new(home: &std::path::Path) -> PgDb {
+        let slot = acquire();
         let s = slots();
-        let slot = {
-            let mut free = s.free.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if let Some(i) = free.iter().position(|f| *f) {
-                    free[i] = false;
-                    break i;
-                }
-                free = s.turn.wait(free).unwrap_or_else(|e| e.into_inner());
-            }
-        };
         let conninfo = s.conninfos[slot].clone();
         let port = conninfo
             .split_whitespace()
@@ -236,9 +300,6 @@ impl Drop for PgDb {
         if let Err(e) = self.clean() {
             eprintln!("pg suite: could not clean slot {}: {e}", self.slot);
         }
-        let s = slots();
-        let mut free = s.free.lock().unwrap_or_else(|e| e.into_inner());
-        free[self.slot] = true;
-        s.turn.notify_one();
+        release(self.slot);
     }
 }
