@@ -33,6 +33,9 @@ fn viewers_read_only_and_managers_delete() {
 
 #[test]
 fn deleting_a_customer_never_orphans_its_history() {
+    server_bug!(
+        "delete of customer 1 by the admin is 'not found' on the server (not diagnosed further)"
+    );
     let env = sales_teams();
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as(
