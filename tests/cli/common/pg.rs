@@ -234,8 +234,14 @@ impl PgDb {
     /// (no guard, no audit row), like a raw write to the file.
     pub fn exec(&self, sql: &str) {
         let mut c = self.client();
+        // The tests' SQL is SQLite's: its unixepoch() is given here, outside the schema
+        // pool checks.
         c.batch_execute(&format!(
-            "SET session_replication_role = replica; {sql}; RESET session_replication_role"
+            "CREATE SCHEMA IF NOT EXISTS suite_sql;
+             CREATE OR REPLACE FUNCTION suite_sql.unixepoch(text) RETURNS bigint
+               LANGUAGE sql IMMUTABLE AS 'SELECT extract(epoch FROM $1::timestamptz)::bigint';
+             SET search_path = public, suite_sql;
+             SET session_replication_role = replica; {sql}; RESET session_replication_role"
         ))
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
