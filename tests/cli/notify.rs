@@ -578,6 +578,7 @@ fn only_admins_configure_channels_and_only_they_see_the_urls() {
 
 #[test]
 fn one_run_at_a_time_a_dead_runs_lease_expires() {
+    sqlite_only!("writes the notify lease below the app (not ported to the server yet)");
     let (env, ..) = org();
     let hook = Hook::start(&[]);
     add_hook(&env, "sales-east", &format!("{}/east", hook.url), "wecom");

@@ -7,6 +7,7 @@ use crate::common::TestEnv;
 
 #[test]
 fn recycle_returns_exactly_the_customers_past_their_rule() {
+    sqlite_only!("moves dates below the app in the file (on a server a trigger keeps recycle_due_at, off for raw test SQL)");
     let mut env = sales_org();
     env.ok(&[
         "rules",
@@ -93,6 +94,7 @@ fn recycle_returns_exactly_the_customers_past_their_rule() {
 
 #[test]
 fn no_deal_rule_spares_customers_with_a_deal() {
+    sqlite_only!("moves dates below the app in the file (on a server a trigger keeps recycle_due_at, off for raw test SQL)");
     let mut env = sales_org();
     env.ok(&["rules", "set", "--recycle-no-deal-days", "10"]);
     let a = env.pooled("甲", "13800000001");
