@@ -1,5 +1,6 @@
 //! Integration tests: every test runs the real `pool` binary in a fresh temp folder.
 //! One module per command or command group; `concurrency` races real processes.
+#[macro_use]
 mod common;
 
 mod agenda;
