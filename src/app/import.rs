@@ -416,14 +416,16 @@ pub fn run<R: Read + Send + 'static>(
     let mut line_of: Vec<u32> = Vec::new();
     tx.remember_custom_fields(&custom_names)?;
     // Bulk mode when the file is large next to the table (about 150 bytes a row): the
-    // indexes are rebuilt once at the end instead of updated row by row.
+    // indexes are rebuilt once at the end instead of updated row by row; on a server also
+    // into a bigger table (a duplicate lookup per row would be a round trip).
     let existing = tx.live_count()?;
     let expected_rows = o
         .rows_hint
         .or(o.size.map(|s| s / 150))
         .unwrap_or(0)
         .min(i64::MAX as u64) as i64;
-    let bulk = expected_rows >= 10_000 && expected_rows > existing;
+    let bulk =
+        expected_rows >= 10_000 && (expected_rows > existing || tx.key_map_for_large_files());
     let mut keymap = KeyMap::default();
     let suspended = if bulk {
         // Sized once: growing a map of millions of keys would briefly hold two copies.
@@ -451,7 +453,31 @@ pub fn run<R: Read + Send + 'static>(
         dry_run: o.dry_run,
         ..Default::default()
     };
+    // Where a lookup is a round trip, the records of a batch's candidates (already in the
+    // database or handed to the store) are fetched in one call before the batch.
+    let prefetch = bulk && o.on_duplicate != OnDuplicate::Create && tx.key_map_for_large_files();
     for batch in recv {
+        let mut known: HashMap<i64, Option<Record>> = HashMap::new();
+        if prefetch {
+            let handed = queue
+                .as_ref()
+                .map_or(i64::MAX, |q| q.next_id - q.rows.len() as i64);
+            let mut ids: Vec<i64> = batch
+                .iter()
+                .filter_map(|r| match r {
+                    Row::Lead(l) => Some(keymap.candidates(&l.fields)),
+                    Row::Reject(_) => None,
+                })
+                .flatten()
+                .filter(|id| *id < handed)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            known.extend(ids.iter().map(|id| (*id, None)));
+            for r in tx.match_records(&ids)? {
+                known.insert(r.id, Some(r));
+            }
+        }
         for row in batch {
             s.rows += 1;
             let lead = match row {
@@ -480,9 +506,10 @@ pub fn run<R: Read + Send + 'static>(
                             .as_ref()
                             .and_then(|q| q.pending_fields(id))
                             .map(|f| record_of(id, f));
-                        match queued {
-                            Some(r) => found.push(r),
-                            None => found.extend(tx.match_record(id)?),
+                        match (queued, known.get(&id)) {
+                            (Some(r), _) => found.push(r),
+                            (None, Some(r)) => found.extend(r.clone()),
+                            (None, None) => found.extend(tx.match_record(id)?),
                         }
                     }
                     best_match(&model, &lead.fields, &found)
@@ -511,6 +538,8 @@ pub fn run<R: Read + Send + 'static>(
                         if let Some(q) = queue.as_mut() {
                             q.flush(&mut *tx, &place, me.id, now)?;
                         }
+                        // Its record changes with the merge: looked up afresh from here.
+                        known.remove(&existing);
                         let target = tx.customer(existing)?;
                         // Only into customers the importer may edit (the one scope
                         // rule); the rest stay skipped duplicates.

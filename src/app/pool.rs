@@ -74,6 +74,17 @@ pub fn claim(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<Cl
     Ok(Claimed::Claimed)
 }
 
+/// Claims at once, where the backend's server decides claims itself (PostgreSQL), every
+/// id of `ids` its rules allow, in order, in one transaction that writes the owner history
+/// and audit rows: for each id whether it was claimed. All false on a file: there every
+/// claim is decided by [`claim`], as is every id not claimed here (which explains why).
+pub fn claim_at_once(store: &mut dyn Backend, ids: &[i64]) -> Result<Vec<bool>> {
+    Ok(store
+        .claim_at_once(ids)?
+        .filter(|done| done.len() == ids.len())
+        .unwrap_or_else(|| vec![false; ids.len()]))
+}
+
 /// A customer `me` gave up within the re-claim cooldown with the same phone or e-mail
 /// as customer `id` (0: a new one): (its id, when lost). For claim, add and edit.
 pub fn lost_twin(

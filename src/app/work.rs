@@ -488,6 +488,9 @@ pub(crate) fn plan_on_event(
     now: i64,
 ) -> Result<Option<i64>> {
     let (id, pool_id, stage) = customer;
+    if let Some(planned) = tx.rule_followup_planned(id)? {
+        return Ok(planned);
+    }
     let rules = tx.rules(pool_id)?;
     let Some(rule) = crate::domain::rules::followup_rule(&rules, event, stage) else {
         return Ok(None);

@@ -2,6 +2,7 @@
 //! Not a rule of the pool, so it lives apart from `domain`; only the demo command, its
 //! loader in the store and the bench use it.
 pub mod generate;
+pub mod plan;
 
 pub use generate::{generate, DemoCustomer};
 

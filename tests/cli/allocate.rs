@@ -8,7 +8,7 @@ use crate::common::TestEnv;
 
 /// n new pooled leads, inserted directly (fast; ids 1..=n).
 fn leads(env: &TestEnv, n: i64) {
-    env.sql(&format!(
+    env.exec(&format!(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
          INSERT INTO customers (name, pool_id, created_at, updated_at, pooled_at)
          SELECT 'lead' || i, 1, 0, 0, 0 FROM s"
@@ -38,6 +38,7 @@ fn logins(v: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn round_robin_goes_on_where_the_last_run_stopped() {
+    server_gap!("allocation");
     let env = sales_org();
     leads(&env, 7);
     env.ok(&[
@@ -67,6 +68,7 @@ fn round_robin_goes_on_where_the_last_run_stopped() {
 
 #[test]
 fn least_loaded_fills_the_emptiest_within_max_owned_and_skips_the_inactive() {
+    server_gap!("allocation");
     let env = sales_org();
     leads(&env, 20);
     env.user("ma", "sales-east", "member");
@@ -95,6 +97,7 @@ fn least_loaded_fills_the_emptiest_within_max_owned_and_skips_the_inactive() {
 
 #[test]
 fn who_may_allocate() {
+    server_gap!("allocation");
     let env = sales_org();
     leads(&env, 3);
     env.ok(&[
@@ -128,6 +131,7 @@ fn who_may_allocate() {
 
 #[test]
 fn import_allocate_deals_only_the_imported_leads() {
+    server_gap!("allocation");
     let env = sales_org();
     leads(&env, 2); // older leads stay in the pool
     env.ok(&[
@@ -159,6 +163,7 @@ fn import_allocate_deals_only_the_imported_leads() {
 
 #[test]
 fn racing_allocate_runs_never_deal_a_lead_twice() {
+    server_gap!("allocation");
     let env = sales_org();
     leads(&env, 300);
     env.ok(&[

@@ -31,6 +31,7 @@ fn open_actions(env: &TestEnv, id: &str) -> Vec<(String, String, String)> {
 
 #[test]
 fn a_one_character_note_does_not_reset_the_recycle_clock() {
+    server_gap!("contact rules (min_contact_chars)");
     let env = sales_org();
     let id = claimed(&env, "lihua", "13800000011");
     assert_eq!(last_contact(&env, &id), None);
@@ -63,6 +64,7 @@ fn a_one_character_note_does_not_reset_the_recycle_clock() {
 
 #[test]
 fn followup_rules_plan_work_on_claim_assign_and_deal() {
+    server_gap!("follow-up rules");
     let mut env = sales_org();
     env.now = "2026-12-01T09:00:00Z".into();
     env.ok(&[
@@ -105,6 +107,7 @@ fn followup_rules_plan_work_on_claim_assign_and_deal() {
 
 #[test]
 fn a_silent_customer_gets_a_followup_before_it_is_recycled() {
+    server_gap!("follow-up rules");
     let mut env = sales_org();
     env.now = "2026-12-01T09:00:00Z".into();
     env.ok(&[

@@ -6,6 +6,8 @@ use std::process::Output;
 pub mod files;
 pub mod fixtures;
 pub mod kill;
+#[macro_use]
+pub mod pg;
 pub mod workbook;
 
 use assert_cmd::Command;
@@ -15,16 +17,32 @@ use tempfile::TempDir;
 pub struct TestEnv {
     pub dir: TempDir,
     pub now: String,
+    /// The test's server database when the suite runs on PostgreSQL
+    /// (`POOL_TEST_BACKEND=postgres`, see `common/pg.rs`).
+    pub pg: Option<pg::PgDb>,
 }
 
 impl TestEnv {
     /// A new database. Its first command makes the OS account running the tests the
     /// admin; that account then adds the admin `admin`, whom the tests act as (the OS
     /// account is a pool admin, so `POOL_USER` is honoured, like sudo).
+    ///
+    /// On PostgreSQL: a database of its own, prepared by `pool init --server` with the
+    /// admin `admin` in team `default`; each user is a login role.
     pub fn new() -> TestEnv {
+        let dir = TempDir::new().expect("temp dir");
+        if pg::enabled() {
+            let db = pg::PgDb::new(dir.path());
+            return TestEnv {
+                dir,
+                now: "2026-11-22T09:00:00Z".into(),
+                pg: Some(db),
+            };
+        }
         let env = TestEnv {
-            dir: TempDir::new().expect("temp dir"),
+            dir,
             now: "2026-11-22T09:00:00Z".into(),
+            pg: None,
         };
         env.os_ok(&["init"]);
         env.os_ok(&[
@@ -83,8 +101,28 @@ impl TestEnv {
         c
     }
 
-    /// The whole environment `pool` runs with in these tests.
+    /// Whether this test runs on PostgreSQL.
+    pub fn is_pg(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// The whole environment `pool` runs with in these tests. On a server the actor is
+    /// the login role, so the user is the connection's (the OS account is the database
+    /// owner's role), and only an admin may set the clock: others get the server's.
     pub fn envs(&self, user: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+        if let Some(db) = &self.pg {
+            let login = if user.is_empty() { db.owner() } else { user };
+            let mut v = vec![
+                ("HOME", self.dir.path().into()),
+                ("POOL_DB", db.url(login).into()),
+                ("NO_COLOR", "1".into()),
+                ("COLUMNS", "100".into()),
+            ];
+            if db.role_of(login).as_deref() == Some("admin") {
+                v.push(("POOL_NOW", (&self.now).into()));
+            }
+            return v;
+        }
         vec![
             ("HOME", self.dir.path().into()),
             ("POOL_DB", self.db().into()),
@@ -200,7 +238,23 @@ impl TestEnv {
         v["id"].as_i64().expect("id")
     }
 
+    /// Runs SQL on the test's database below the app (on PostgreSQL as a superuser with
+    /// triggers off, like a raw write to the SQLite file).
+    pub fn exec(&self, sql: &str) {
+        match &self.pg {
+            Some(db) => db.exec(sql),
+            None => {
+                self.sql(sql);
+            }
+        }
+    }
+
+    /// Runs SQL on the SQLite file and returns the connection (SQLite only).
     pub fn sql(&self, sql: &str) -> rusqlite::Connection {
+        assert!(
+            self.pg.is_none(),
+            "env.sql() opens the SQLite file: use env.exec() on both backends"
+        );
         let c = rusqlite::Connection::open(self.db()).expect("open db");
         c.execute_batch(sql).expect("sql");
         c
@@ -226,6 +280,10 @@ impl TestEnv {
 
     /// A connection to the test's database file.
     pub fn conn(&self) -> rusqlite::Connection {
+        assert!(
+            self.pg.is_none(),
+            "env.conn() opens the SQLite file (SQLite only)"
+        );
         rusqlite::Connection::open(self.db()).expect("open db")
     }
 
@@ -236,6 +294,16 @@ impl TestEnv {
 
     /// How many audit rows of one action there are.
     pub fn audit_count(&self, action: &str) -> i64 {
+        if let Some(db) = &self.pg {
+            return db
+                .client()
+                .query_one(
+                    "SELECT count(*) FROM audit_log WHERE action = $1",
+                    &[&action],
+                )
+                .expect("count audit rows")
+                .get(0);
+        }
         self.conn()
             .query_row(
                 "SELECT count(*) FROM audit_log WHERE action = ?1",
@@ -263,11 +331,35 @@ impl TestEnv {
     }
 
     fn audit_where(&self, filter: &str, param: &str) -> Vec<AuditRow> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT seq, at, actor, action, entity, entity_id, before, after, os_user, sim_at
              FROM audit_log WHERE {filter} ORDER BY seq"
         );
+        if let Some(db) = &self.pg {
+            let mut c = db.client();
+            let rows = if filter.contains("?1") {
+                c.query(&sql.replace("?1", "$1"), &[&param])
+            } else {
+                c.query(&sql.replace("WHERE 1 ", "WHERE true "), &[])
+            }
+            .expect("query audit_log");
+            return rows
+                .iter()
+                .map(|r| AuditRow {
+                    seq: r.get(0),
+                    at: r.get(1),
+                    actor: r.get(2),
+                    action: r.get(3),
+                    entity: r.get(4),
+                    entity_id: r.get(5),
+                    before: r.get(6),
+                    after: r.get(7),
+                    os_user: r.get(8),
+                    sim_at: r.get(9),
+                })
+                .collect();
+        }
+        let conn = self.conn();
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let params: &[&dyn rusqlite::ToSql] = if filter.contains("?1") {
             &[&param]
@@ -307,6 +399,22 @@ impl TestEnv {
 
     /// The ownership events of one kind, oldest first.
     pub fn ownership_events(&self, event: &str) -> Vec<OwnershipEvent> {
+        if let Some(db) = &self.pg {
+            return db
+                .client()
+                .query(
+                    "SELECT customer_id, event, reason FROM ownership_events WHERE event = $1 ORDER BY id",
+                    &[&event],
+                )
+                .expect("query ownership_events")
+                .iter()
+                .map(|r| OwnershipEvent {
+                    customer_id: r.get(0),
+                    event: r.get(1),
+                    reason: r.get(2),
+                })
+                .collect();
+        }
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -329,6 +437,16 @@ impl TestEnv {
 
     /// The login of the customer's owner, `None` while it is in a pool.
     pub fn owner_of(&self, id: i64) -> Option<String> {
+        if let Some(db) = &self.pg {
+            return db
+                .client()
+                .query_one(
+                    "SELECT u.login FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = $1",
+                    &[&id],
+                )
+                .expect("customer")
+                .get(0);
+        }
         self.conn()
             .query_row(
                 "SELECT u.login FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = ?1",
@@ -340,6 +458,16 @@ impl TestEnv {
 
     /// One text value of a customer's row: a column, or an expression over its columns.
     pub fn customer_text(&self, id: i64, expr: &str) -> Option<String> {
+        if let Some(db) = &self.pg {
+            return db
+                .client()
+                .query_one(
+                    &format!("SELECT ({expr})::text FROM customers WHERE id = $1"),
+                    &[&id],
+                )
+                .expect("customer")
+                .get(0);
+        }
         self.conn()
             .query_row(
                 &format!("SELECT {expr} FROM customers WHERE id = ?1"),
@@ -351,6 +479,13 @@ impl TestEnv {
 
     /// The id of the customer with this name (the newest, if several have it).
     pub fn customer_id(&self, name: &str) -> i64 {
+        if let Some(db) = &self.pg {
+            return db
+                .client()
+                .query_one("SELECT max(id) FROM customers WHERE name = $1", &[&name])
+                .expect("customer by name")
+                .get(0);
+        }
         self.conn()
             .query_row(
                 "SELECT max(id) FROM customers WHERE name = ?1",
@@ -367,6 +502,15 @@ impl TestEnv {
 
     /// The amount of every deal, in minor units (cents), oldest first.
     pub fn deal_amounts_minor(&self) -> Vec<i64> {
+        if let Some(db) = &self.pg {
+            return db
+                .client()
+                .query("SELECT amount_minor FROM deals ORDER BY id", &[])
+                .expect("query deals")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+        }
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT amount_minor FROM deals ORDER BY id")
@@ -392,6 +536,22 @@ impl TestEnv {
     }
 
     pub fn query_i64(&self, sql: &str) -> i64 {
+        if let Some(db) = &self.pg {
+            let row = db
+                .client()
+                .query_one(sql, &[])
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            use postgres::types::Type;
+            let t = row.columns()[0].type_().clone();
+            return match t {
+                Type::INT8 => row.get::<_, Option<i64>>(0),
+                Type::INT4 => row.get::<_, Option<i32>>(0).map(i64::from),
+                Type::INT2 => row.get::<_, Option<i16>>(0).map(i64::from),
+                Type::BOOL => row.get::<_, Option<bool>>(0).map(i64::from),
+                other => panic!("{sql}: a {other} column, not an integer"),
+            }
+            .unwrap_or_else(|| panic!("{sql}: NULL"));
+        }
         let c = rusqlite::Connection::open(self.db()).expect("open db");
         c.query_row(sql, [], |r| r.get(0)).expect("query")
     }

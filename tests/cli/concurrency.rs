@@ -15,7 +15,7 @@ use crate::common::{files, kill, TestEnv};
 
 /// `n` pooled customers, inserted directly (ids 1..=n).
 fn pooled_customers(env: &TestEnv, n: i64) {
-    env.sql(&format!(
+    env.exec(&format!(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
          INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at)
          SELECT i, 'c' || i, 1, 0, 0, 0 FROM s"
@@ -23,13 +23,7 @@ fn pooled_customers(env: &TestEnv, n: i64) {
 }
 
 fn spawn(env: &TestEnv, user: &str, args: &[String]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("pool"))
-        .env_clear()
-        .env("HOME", env.dir.path())
-        .env("POOL_DB", env.db())
-        .env("POOL_USER", user)
-        .env("POOL_NOW", &env.now)
-        .env("NO_COLOR", "1")
+    env.spawn_cmd_as(user)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -174,6 +168,7 @@ fn quota_race_never_beats_max_owned() {
 
 #[test]
 fn a_writer_holding_the_lock_makes_a_claim_wait_not_fail() {
+    sqlite_only!("SQLite's write lock and busy timeout");
     let env = TestEnv::new();
     pooled_customers(&env, 1);
     env.user("li", "sales", "member");
@@ -195,6 +190,7 @@ fn a_writer_holding_the_lock_makes_a_claim_wait_not_fail() {
 
 #[test]
 fn a_lock_held_past_the_busy_timeout_is_exit_7_with_a_hint() {
+    sqlite_only!("SQLite's write lock and busy timeout");
     let env = TestEnv::new();
     pooled_customers(&env, 1);
     env.user("li", "sales", "member");
@@ -219,6 +215,7 @@ fn a_lock_held_past_the_busy_timeout_is_exit_7_with_a_hint() {
 
 #[test]
 fn eight_concurrent_writers_keep_one_chain() {
+    sqlite_only!("spawns pool on the SQLite file path (server races: pg_server, pg_backend)");
     let env = TestEnv::new();
     let children: Vec<_> = (0..8)
         .map(|k| {
@@ -331,6 +328,7 @@ fn five_concurrent_first_uses_make_one_database_and_one_admin() {
 
 #[test]
 fn eight_processes_opening_an_older_database_upgrade_it_once() {
+    sqlite_only!("upgrades an older SQLite file");
     let env = TestEnv::new();
     std::fs::remove_file(env.db()).unwrap();
     {
@@ -380,8 +378,9 @@ fn eight_processes_opening_an_older_database_upgrade_it_once() {
 
 #[test]
 fn claim_storm_with_a_process_killed_50_times() {
+    sqlite_only!("checks the SQLite file after each kill (server races: pg_server)");
     let env = TestEnv::new();
-    env.sql(
+    env.exec(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 20000)
          INSERT INTO customers (id, name, pool_id, created_at, updated_at, pooled_at) SELECT i, 'c' || i, 1, 0, 0, 0 FROM s",
     );

@@ -11,8 +11,9 @@ use crate::common::TestEnv;
 
 #[test]
 fn newer_database_is_refused_with_a_clear_message() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
-    env.sql("PRAGMA user_version = 99");
+    env.exec("PRAGMA user_version = 99");
     let err = env.fails_as("admin", &["list"], 1);
     assert!(err.contains("newer than this pool binary"), "{err}");
     assert!(err.contains("hint: upgrade pool"), "{err}");
@@ -20,6 +21,7 @@ fn newer_database_is_refused_with_a_clear_message() {
 
 #[test]
 fn connections_use_wal_and_foreign_keys() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     let mode: String = rusqlite::Connection::open(env.db())
         .unwrap()
@@ -42,6 +44,7 @@ fn connections_use_wal_and_foreign_keys() {
 
 #[test]
 fn an_older_database_is_backed_up_then_upgraded() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     std::fs::remove_file(env.db()).unwrap();
     {
@@ -82,6 +85,7 @@ fn an_older_database_is_backed_up_then_upgraded() {
 
 #[test]
 fn busy_timeout_out_of_range_or_malformed_is_a_clear_error() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     for bad in ["2147484", "abc", "-1", "1.5", ""] {
         let out = env
@@ -112,6 +116,7 @@ fn busy_timeout_out_of_range_or_malformed_is_a_clear_error() {
 
 #[test]
 fn a_malformed_database_is_an_integrity_failure_everywhere() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     for i in 0..200 {
         env.pooled(&format!("客户{i}"), &format!("139{:08}", i));
@@ -138,6 +143,7 @@ fn a_malformed_database_is_an_integrity_failure_everywhere() {
 
 #[test]
 fn an_empty_database_file_is_not_silently_a_new_database() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     env.pooled("a", "13800000001");
     // What `pool export > pool.db` does: the shell empties the file first.
@@ -155,6 +161,7 @@ fn an_empty_database_file_is_not_silently_a_new_database() {
 
 #[test]
 fn a_stray_wal_without_its_database_is_not_turned_into_a_new_one() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     env.pooled("a", "13800000001");
     let wal_of_live = {
@@ -186,6 +193,7 @@ fn a_stray_wal_without_its_database_is_not_turned_into_a_new_one() {
 
 #[test]
 fn a_database_with_two_names_is_refused_before_it_is_corrupted() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     env.pooled("a", "13800000001");
     let link = env.dir.path().join("second-name.db");
@@ -207,6 +215,7 @@ fn a_database_with_two_names_is_refused_before_it_is_corrupted() {
 
 #[test]
 fn every_output_option_pointed_at_the_database_is_refused() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     env.pooled("a", "13800000001");
     env.user("viewer1", "ops", "viewer");
@@ -303,6 +312,7 @@ fn every_output_option_pointed_at_the_database_is_refused() {
 
 #[test]
 fn output_on_stderr_into_the_database_is_refused_too() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     let before = snapshot(&env.db());
     let append = std::fs::OpenOptions::new()
@@ -331,6 +341,7 @@ fn output_on_stderr_into_the_database_is_refused_too() {
 /// The environment and the file refused: a malformed busy timeout, a newer database.
 #[test]
 fn snap_database_refusals() {
+    sqlite_only!("the database is a SQLite file");
     let env = TestEnv::new();
     let out = env
         .cmd()
@@ -339,6 +350,6 @@ fn snap_database_refusals() {
         .output()
         .expect("run pool");
     insta::assert_snapshot!("busy_timeout", env.snap_output(&out));
-    env.sql("PRAGMA user_version = 99");
+    env.exec("PRAGMA user_version = 99");
     insta::assert_snapshot!("newer_database", env.snap(&["list"]));
 }

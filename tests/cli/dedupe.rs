@@ -214,6 +214,7 @@ fn apply_keeps_the_most_complete_value_of_each_field() {
 
 #[test]
 fn a_killed_dedupe_apply_keeps_whole_merges_only() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "3000"]);
     for wait_ms in [100u64, 400, 1200] {
@@ -241,6 +242,7 @@ fn a_killed_dedupe_apply_keeps_whole_merges_only() {
 
 #[test]
 fn dedupe_apply_killed_50_times_keeps_whole_merges() {
+    server_gap!("demo");
     let mut rng = Rng::new(2);
     let mut env = TestEnv::new();
     for i in 0..ITERATIONS {

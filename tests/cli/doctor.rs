@@ -11,11 +11,12 @@ fn doctor_failures(env: &TestEnv) -> Vec<String> {
 
 #[test]
 fn doctor_passes_on_a_healthy_file_and_finds_problems() {
+    sqlite_only!("doctor's SQLite file checks");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "100"]);
     env.ok(&["doctor"]);
     // An inconsistent row: a pooled customer that is locked.
-    env.sql("UPDATE customers SET locked = 1 WHERE id = (SELECT min(id) FROM customers WHERE owner_id IS NULL)");
+    env.exec("UPDATE customers SET locked = 1 WHERE id = (SELECT min(id) FROM customers WHERE owner_id IS NULL)");
     let out = env.run_as("admin", &["doctor", "--format", "json"]);
     assert_eq!(out.status.code(), Some(8));
     let bad = failed_checks(&out);
@@ -30,10 +31,11 @@ fn doctor_passes_on_a_healthy_file_and_finds_problems() {
 /// A stored recycle date that a program forced past the trigger is found.
 #[test]
 fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "200"]);
     env.ok(&["doctor"]);
-    env.sql(
+    env.exec(
         "DROP TRIGGER customers_recycle_due;
          UPDATE customers SET recycle_due_at = 1 WHERE id = (SELECT min(id) FROM customers WHERE recycle_due_at IS NOT NULL);",
     );
@@ -45,9 +47,10 @@ fn doctor_finds_a_recycle_date_that_disagrees_with_the_rules() {
 
 #[test]
 fn doctor_on_a_file_with_a_flipped_byte_exits_8() {
+    sqlite_only!("doctor's SQLite file checks");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "300"]);
-    env.sql("PRAGMA wal_checkpoint(TRUNCATE)");
+    env.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     let clean = std::fs::read(env.db()).unwrap();
     let pages = clean.len() / 4096;
     // One flipped byte in a page header, on pages spread over the file: the b-tree
@@ -73,6 +76,7 @@ fn doctor_on_a_file_with_a_flipped_byte_exits_8() {
 
 #[test]
 fn doctor_sees_changes_made_behind_pools_back() {
+    sqlite_only!("doctor's SQLite file checks (the server's: pg_gaps)");
     let (env, north, pooled) = two_teams();
     assert!(doctor_failures(&env).is_empty());
     let c = Connection::open(env.db()).unwrap();

@@ -73,6 +73,7 @@ fn export_then_import_round_trips_every_field() {
 
 #[test]
 fn an_unmasked_export_is_audited_before_its_first_byte() {
+    server_gap!("demo");
     let (env, _, _) = two_teams();
     env.ok(&["demo", "--customers", "3000"]);
     // The reader goes away after a few bytes (`| head -c 100`).
@@ -145,6 +146,7 @@ fn list_and_show_as_csv_guard_formula_cells_like_export() {
 
 #[test]
 fn existing_files_need_force_and_default_rejects_never_overwrite() {
+    sqlite_only!("makes its files with backup, which writes a SQLite file");
     let env = TestEnv::new();
     let dir = env.dir.path();
     let mine = dir.join("notes.txt");
@@ -339,6 +341,7 @@ fn a_viewers_xlsx_export_is_masked_exactly_like_csv() {
 
 #[test]
 fn xlsx_output_is_never_the_database_and_never_binary_on_other_commands() {
+    sqlite_only!("refuses output over the SQLite database file");
     let env = TestEnv::new();
     import(&env, &[&data("utf8_bom.csv")]);
     let before = crate::common::files::snapshot(&env.db());

@@ -19,6 +19,7 @@ fn with_lihua() -> TestEnv {
 
 #[test]
 fn without_user_or_logname_the_os_account_acts() {
+    sqlite_only!("OS-account identity and --as (a server's actor is the login role)");
     // Cron jobs and containers often have no USER: the uid still has a name.
     let env = TestEnv::new();
     let out = env.os_ok(&["user", "list", "--format", "json"]);
@@ -27,6 +28,7 @@ fn without_user_or_logname_the_os_account_acts() {
 
 #[test]
 fn deactivated_actor_is_refused() {
+    sqlite_only!("a deactivated user on a server cannot log in at all (pg_server)");
     let env = TestEnv::new();
     env.user("lihua", "sales-east", "member");
     env.ok(&["user", "deactivate", "lihua"]);
@@ -38,6 +40,7 @@ fn deactivated_actor_is_refused() {
 
 #[test]
 fn user_and_logname_do_not_make_anyone_someone_else() {
+    sqlite_only!("OS-account identity and --as (a server's actor is the login role)");
     let env = with_lihua();
     let id = env.pooled("c1", "13800000001").to_string();
     let os = demote_os_account(&env);
@@ -61,6 +64,7 @@ fn user_and_logname_do_not_make_anyone_someone_else() {
 
 #[test]
 fn only_an_admins_os_account_may_act_as_another_user() {
+    sqlite_only!("OS-account identity and --as (a server's actor is the login role)");
     let env = with_lihua();
     let id = env.pooled("c1", "13800000001").to_string();
     let os = demote_os_account(&env);
@@ -89,6 +93,7 @@ fn only_an_admins_os_account_may_act_as_another_user() {
 
 #[test]
 fn acting_as_someone_names_both_in_the_audit_log() {
+    sqlite_only!("OS-account identity and --as (a server's actor is the login role)");
     let env = TestEnv::new();
     let os = TestEnv::os_account();
     env.user("lihua", "sales", "member");
@@ -120,6 +125,7 @@ fn pool_now_must_be_a_valid_time() {
 
 #[test]
 fn pool_now_does_not_date_a_members_changes() {
+    sqlite_only!("OS-account identity and POOL_NOW for a non-admin");
     let env = with_lihua();
     env.ok(&[
         "rules",
@@ -171,6 +177,7 @@ fn pool_now_does_not_date_a_members_changes() {
 
 #[test]
 fn audit_rows_carry_the_real_time_and_the_simulated_one_beside_it() {
+    sqlite_only!("OS-account identity and POOL_NOW for a non-admin");
     let env = TestEnv::new();
     let id = env.pooled("c1", "13800000001").to_string();
     let before = std::time::SystemTime::now()
@@ -195,6 +202,7 @@ fn audit_rows_carry_the_real_time_and_the_simulated_one_beside_it() {
 /// Who may not act, with the exit code and hint each gets.
 #[test]
 fn snap_actor_refusals() {
+    sqlite_only!("OS-account identity and --as (a server's actor is the login role)");
     let env = with_lihua();
     let id = env.pooled("c1", "13800000001").to_string();
     insta::assert_snapshot!("unknown_actor", env.snap_as("mallory", &["list"]));

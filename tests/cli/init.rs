@@ -25,6 +25,7 @@ fn default_database_lives_in_the_os_data_dir() {
 
 #[test]
 fn first_os_account_becomes_admin_of_team_default() {
+    sqlite_only!("the OS account becomes a file's first admin (a server's first admin is named by init --server)");
     let env = TestEnv::new();
     let os = TestEnv::os_account();
     let users = env.json(&["user", "list"]);

@@ -1,5 +1,6 @@
 //! Integration tests: every test runs the real `pool` binary in a fresh temp folder.
 //! One module per command or command group; `concurrency` races real processes.
+#[macro_use]
 mod common;
 
 mod agenda;
@@ -48,9 +49,12 @@ mod user;
 mod work_follows;
 
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
+mod pg_automation;
 mod pg_backend;
 mod pg_cli;
 mod pg_contacts;
 mod pg_fields;
 mod pg_gaps;
+mod pg_import;
 mod pg_server;
+mod pg_tls;

@@ -7,6 +7,7 @@ use crate::common::TestEnv;
 
 #[test]
 fn broken_pipe_exits_quietly_with_0() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "3000"]);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pool"))
@@ -92,6 +93,7 @@ fn cells(line: &str) -> usize {
 
 #[test]
 fn tables_fit_the_width_and_never_split_a_number() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "300"]);
     for width in ["100", "72"] {
@@ -152,6 +154,7 @@ fn tables_fit_the_width_and_never_split_a_number() {
 
 #[test]
 fn json_and_csv_carry_data_only() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "200"]);
     for report in [
@@ -184,6 +187,7 @@ fn json_and_csv_carry_data_only() {
 
 #[test]
 fn snap_tables_at_80_and_100_columns() {
+    server_gap!("demo");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "60", "--seed", "7"]);
     for width in ["80", "100"] {

@@ -242,3 +242,87 @@ fn server_mode_through_the_binary() {
     let err = s.fails("admin", &["backup", "x.db"], 6);
     assert!(err.contains("pg_dump"), "{err}");
 }
+
+/// `pool claim` of many ids on a server: one statement claims what the rules allow, the
+/// rest take the one-by-one path and say why each is refused, as on a file.
+#[test]
+fn a_claim_of_many_ids_takes_what_the_rules_allow_and_explains_the_rest() {
+    let Some(s) = Server::new("many") else { return };
+    let admin = s.role("admin");
+    s.ok(
+        "owner",
+        &["init", "--server", "--admin", &admin, "--team", "hq"],
+    );
+    s.ok("admin", &["team", "add", "east"]);
+    for who in ["li", "wang"] {
+        s.ok(
+            "admin",
+            &[
+                "user",
+                "add",
+                &s.role(who),
+                "--team",
+                "east",
+                "--role",
+                "member",
+            ],
+        );
+    }
+    for k in 1..=4 {
+        s.ok(
+            "admin",
+            &[
+                "add",
+                "--name",
+                &format!("客户{k}"),
+                "--phone",
+                &format!("1391234560{k}"),
+                "--pool",
+            ],
+        );
+    }
+    s.ok("admin", &["rules", "set", "--max-owned", "2"]);
+    s.ok("wang", &["claim", "4"]);
+    let out = s.run(
+        "li",
+        &["claim", "1", "4", "2", "3", "99", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let got: Vec<(i64, bool, String)> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().expect("id"),
+                r["ok"].as_bool().expect("ok"),
+                r["result"].as_str().expect("result").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got[0], (1, true, "claimed".into()));
+    assert!(
+        !got[1].1 && got[1].2.contains("already owned by") && got[1].2.contains(&s.role("wang")),
+        "{got:?}"
+    );
+    assert_eq!(got[2], (2, true, "claimed".into()));
+    assert!(!got[3].1 && got[3].2.contains("limit reached"), "{got:?}");
+    assert!(!got[4].1 && got[4].2.contains("not found"), "{got:?}");
+    // Again: already hers, said by the one-by-one path.
+    let again = s.json("li", &["claim", "1"]);
+    assert_eq!(again[0]["result"], "already yours", "{again}");
+    // The owner history and the audit trail have each claim once, and the chain holds.
+    let audit = s.json("admin", &["audit", "log", "--action", "claim"]);
+    let claims: Vec<i64> = audit
+        .as_array()
+        .expect("audit rows")
+        .iter()
+        .filter(|r| r["actor"] == s.role("li").as_str())
+        .map(|r| r["entity_id"].as_i64().expect("entity"))
+        .collect();
+    let mut sorted = claims.clone();
+    sorted.sort();
+    assert_eq!(sorted, [1, 2], "{audit}");
+    s.ok("admin", &["audit", "verify"]);
+}

@@ -1055,3 +1055,208 @@ fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
     );
     assert_eq!(count("vip"), "1");
 }
+
+/// `pool_private.claim(ids)` as `who`: the ids it claimed, in order.
+fn claim_at_once(s: &Server, who: &str, ids: &[i64]) -> Vec<i64> {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    s.ok(
+        who,
+        &format!(
+            "SELECT id FROM pool_private.claim('{{{}}}') WHERE claimed",
+            list.join(",")
+        ),
+    )
+    .lines()
+    .map(|l| l.parse().expect("id"))
+    .collect()
+}
+
+#[test]
+fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller() {
+    let Some(s) = Server::new("claimfn") else {
+        return;
+    };
+    let ids = s.pooled(8, 1);
+    let m1 = s.id("m1");
+    // Limits: max_owned 2 stops the third; nothing is written for a refused id.
+    s.rules("max_owned = 2");
+    assert_eq!(
+        claim_at_once(&s, "m1", &[ids[0], ids[1], ids[2]]),
+        [ids[0], ids[1]]
+    );
+    assert_eq!(s.owner_of(ids[2]), "-");
+    // Already owned (by m1) and unknown ids are not claimed for m2; m2 claims only for m2.
+    assert_eq!(
+        claim_at_once(&s, "m2", &[ids[0], 999_999, ids[3]]),
+        [ids[3]]
+    );
+    assert_eq!(s.owner_of(ids[0]), s.role("m1"));
+    assert_eq!(s.owner_of(ids[3]), s.role("m2"));
+    // The daily cap (4 claims so far today, 2 of them m1's).
+    s.rules("max_owned = 0, daily_claims = 3");
+    assert_eq!(claim_at_once(&s, "m1", &[ids[4], ids[5]]), [ids[4]]);
+    // Fresh hold and cooldown, as the guard decides them.
+    s.rules("daily_claims = 0, fresh_hold_hours = 24");
+    let fresh = s.pooled(1, 1)[0];
+    assert!(claim_at_once(&s, "m1", &[fresh]).is_empty());
+    s.rules("fresh_hold_hours = 0, reclaim_cooldown_days = 7");
+    s.ok(
+        "m1",
+        &format!(
+            "SELECT pool_private.intend('release', 'no'); UPDATE customers SET owner_id = NULL WHERE id = {}",
+            ids[4]
+        ),
+    );
+    assert!(claim_at_once(&s, "m1", &[ids[4]]).is_empty());
+    // A member cannot move the clock past a cooldown: pool.sim_now is for admins.
+    assert!(s
+        .ok(
+            "m1",
+            &format!(
+                "SET pool.sim_now = '9999999999'; SELECT count(*) FROM pool_private.claim('{{{}}}') WHERE claimed",
+                ids[4]
+            ),
+        )
+        .ends_with('0'));
+    // Nor claim from a pool its team does not see (and learns nothing about it).
+    s.ok(
+        "admin",
+        "INSERT INTO pools (name, created_at) VALUES ('east-only', 0);
+         INSERT INTO pool_rules (pool_id) SELECT id FROM pools WHERE name = 'east-only';
+         INSERT INTO pool_teams SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'east-only' AND t.name = 'east'",
+    );
+    let pool: i64 = s
+        .ok("admin", "SELECT id FROM pools WHERE name = 'east-only'")
+        .parse()
+        .expect("pool id");
+    let hidden = s.pooled(1, pool)[0];
+    assert!(claim_at_once(&s, "m2", &[hidden]).is_empty());
+    assert_eq!(claim_at_once(&s, "m1", &[hidden]), [hidden]);
+    // Viewers, and roles outside pool's groups, may not call it at all.
+    s.refused(
+        "viewer",
+        &format!("SELECT * FROM pool_private.claim('{{{}}}')", ids[6]),
+        "42501",
+    );
+    s.superuser(&format!("CREATE ROLE {}_stranger LOGIN", s.db));
+    let out = s
+        .psql_cmd(&format!("{}_stranger", s.db))
+        .arg("-c")
+        .arg(format!(
+            "SELECT * FROM pool_private.claim('{{{}}}')",
+            ids[6]
+        ))
+        .output()
+        .expect("psql");
+    s.superuser(&format!("DROP ROLE {}_stranger", s.db));
+    assert!(!out.status.success());
+    assert_eq!(s.owner_of(ids[6]), "-");
+    // SET ROLE to the group changes nothing: the actor is the login role.
+    assert_eq!(
+        s.ok(
+            "m1",
+            &format!(
+                "SET ROLE pool_member; SELECT id FROM pool_private.claim('{{{}}}') WHERE claimed",
+                ids[6]
+            )
+        ),
+        ids[6].to_string()
+    );
+    assert_eq!(s.owner_of(ids[6]), s.role("m1"));
+    // The marker does not outlive the call: the guard is back for the next statement.
+    s.rules("reclaim_cooldown_days = 0, max_owned = 1");
+    s.refused(
+        "m1",
+        &format!(
+            "SELECT count(*) FROM pool_private.claim('{{{}}}'); {}",
+            ids[7],
+            Server::claim_sql(ids[7])
+        ),
+        "PT410",
+    );
+    // Every claim it made has its owner history row and its audit row, chained.
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT count(*) FROM ownership_events WHERE event = 'claim' AND to_user = {m1}"
+            )
+        ),
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT count(*) FROM audit_log WHERE action = 'claim' AND actor = '{}'",
+                s.role("m1")
+            )
+        )
+    );
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!("SELECT before || ' ' || after FROM audit_log WHERE action = 'claim' AND entity_id = {}", ids[0])
+        ),
+        format!("{{\"owner\":null,\"pool\":\"public\"}} {{\"owner\":\"{}\"}}", s.role("m1"))
+    );
+    audit_chain_verifies(&s);
+}
+
+#[test]
+fn racing_claim_functions_never_double_own_or_beat_a_limit() {
+    let Some(s) = Server::new("claimrace") else {
+        return;
+    };
+    let ids = s.pooled(24, 1);
+    s.rules("max_owned = 5");
+    // 12 processes, half m1 and half m2, each claiming all 24 at once in its own order.
+    let children: Vec<Child> = (0..12)
+        .map(|p| {
+            let mut order = ids.clone();
+            order.rotate_left(p * 2);
+            if p % 3 == 0 {
+                order.reverse();
+            }
+            let list: Vec<String> = order.iter().map(i64::to_string).collect();
+            s.psql_cmd(&s.role(if p % 2 == 0 { "m1" } else { "m2" }))
+                .args(["-v", "ON_ERROR_STOP=0", "-c"])
+                .arg(format!(
+                    "SELECT count(*) FROM pool_private.claim('{{{}}}') WHERE claimed",
+                    list.join(",")
+                ))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn psql")
+        })
+        .collect();
+    let mut won = 0;
+    for c in children {
+        let out = c.wait_with_output().expect("psql");
+        // A deadlock victim claimed nothing (its transaction rolled back).
+        won += text(&out.stdout)
+            .lines()
+            .filter_map(|l| l.parse::<usize>().ok())
+            .sum::<usize>();
+    }
+    assert_eq!(won, 10, "claims that reported success");
+    for who in ["m1", "m2"] {
+        assert_eq!(
+            s.ok(
+                "admin",
+                &format!(
+                    "SELECT count(*) FROM customers WHERE owner_id = {}",
+                    s.id(who)
+                )
+            ),
+            "5"
+        );
+    }
+    assert_eq!(
+        s.ok("admin", "SELECT count(*), count(DISTINCT customer_id) FROM ownership_events WHERE event = 'claim'"),
+        "10|10"
+    );
+    assert_eq!(
+        s.ok("admin", "SELECT count(*) FROM ownership_events e JOIN customers c ON c.id = e.customer_id WHERE e.event = 'claim' AND c.owner_id IS DISTINCT FROM e.to_user"),
+        "0"
+    );
+    audit_chain_verifies(&s);
+}

@@ -12,6 +12,7 @@ use crate::common::TestEnv;
 
 #[test]
 fn restore_checks_the_file_keeps_the_old_one_and_works() {
+    sqlite_only!("restore reads a SQLite backup file (a server is restored with pg_restore)");
     let env = TestEnv::new();
     env.ok(&[
         "add",
@@ -61,6 +62,7 @@ fn restore_checks_the_file_keeps_the_old_one_and_works() {
 
 #[test]
 fn restore_waits_for_a_writer_and_gives_up_cleanly() {
+    sqlite_only!("restore reads a SQLite backup file (a server is restored with pg_restore)");
     let env = TestEnv::new();
     env.pooled("keep", "13800000001");
     let f = env.dir.path().join("good.db");
@@ -97,6 +99,7 @@ fn restore_waits_for_a_writer_and_gives_up_cleanly() {
 
 #[test]
 fn restore_takes_only_files_with_exactly_pools_schema() {
+    sqlite_only!("restore reads a SQLite backup file (a server is restored with pg_restore)");
     let env = TestEnv::new();
     env.pooled("a", "13800000001");
     let good = env.dir.path().join("good.db");
@@ -151,6 +154,7 @@ fn restore_takes_only_files_with_exactly_pools_schema() {
 
 #[test]
 fn thirty_restores_racing_list_and_add_lose_nothing_and_create_nothing() {
+    sqlite_only!("restore reads a SQLite backup file (a server is restored with pg_restore)");
     let env = TestEnv::new();
     env.ok(&["demo", "--customers", "2000", "--seed", "7"]);
     env.user("racer", "sales-race", "member");

@@ -66,4 +66,10 @@ pub trait ImportOps {
     ) -> Result<DemoSummary>;
     /// Fresh planner statistics after a bulk load.
     fn refresh_statistics(&mut self) -> Result<()>;
+    /// Whether a large file (10,000 rows or more) is matched against the key map even
+    /// when the table is bigger than the file: true where a duplicate lookup per row is a
+    /// round trip to a server (reading every key once is then far cheaper).
+    fn key_map_for_large_files(&self) -> bool {
+        false
+    }
 }

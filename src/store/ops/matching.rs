@@ -17,6 +17,15 @@ pub trait MatchingOps {
     fn neighbours(&mut self, keys: &MatchKeys, limit: i64) -> Result<Vec<Record>>;
     /// One customer's record from its stored keys, live or not (None: no such id).
     fn match_record(&mut self, id: i64) -> Result<Option<Record>>;
+    /// The records of several customers at once (those that exist; any order): what a
+    /// bulk import fetches ahead for a batch of rows where a lookup is a round trip.
+    fn match_records(&mut self, ids: &[i64]) -> Result<Vec<Record>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.match_record(*id)?);
+        }
+        Ok(out)
+    }
     /// Every live customer, by id (the dedupe scan).
     fn all_records(&mut self) -> Result<Vec<Record>>;
 }

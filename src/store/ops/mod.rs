@@ -96,4 +96,11 @@ pub trait Backend: maintenance::Maintenance {
     fn server_checks(&mut self) -> Result<Option<Vec<maintenance::ServerCheck>>> {
         Ok(None)
     }
+    /// On a server that decides claims itself: claims, in one transaction, every id of
+    /// `ids` the server's rules allow, in order; for each id whether it was claimed. An
+    /// id not claimed is untouched (the caller takes the one-by-one path, which explains
+    /// it). None where there is no such path (a file: the app decides every claim).
+    fn claim_at_once(&mut self, _ids: &[i64]) -> Result<Option<Vec<bool>>> {
+        Ok(None)
+    }
 }

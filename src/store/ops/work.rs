@@ -107,6 +107,13 @@ pub trait WorkOps {
         action: &str,
         now: i64,
     ) -> Result<i64>;
+    /// Whether the store itself plans the follow-ups of a pool's claim and deal rules in
+    /// the event's own statement (PostgreSQL: a server trigger, so no client can skip
+    /// them): `None` if the app must plan them, else the id it planned for this customer
+    /// in this transaction, if any.
+    fn rule_followup_planned(&mut self, _customer_id: i64) -> Result<Option<Option<i64>>> {
+        Ok(None)
+    }
     /// One follow-up (not found: exit 3).
     fn followup(&mut self, id: i64) -> Result<Followup>;
     /// Closes an open follow-up as `done` or `cancelled`; false if it was not open.

@@ -36,6 +36,10 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     ("custom_fields", "z_log", "settings_log", 29),
     ("contacts", "b_guard", "contacts_guard", 31),
     ("contacts", "z_log", "contacts_log", 29),
+    ("customers", "c_allocate", "allocate_guard", 19),
+    ("customers", "zz_plan", "plan_rules", 17),
+    ("deals", "zz_plan", "plan_rules", 5),
+    ("followup_rules", "z_log", "settings_log", 29),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (
@@ -57,7 +61,7 @@ const SAME_IDENTITY_TYPE: i16 = 62;
 
 /// The tables whose every write is refused for a client unless it comes through
 /// `a_same_identity` (a SET ROLE-d session may not write).
-const SAME_IDENTITY: [&str; 22] = [
+const SAME_IDENTITY: [&str; 24] = [
     "teams",
     "users",
     "pools",
@@ -80,22 +84,25 @@ const SAME_IDENTITY: [&str; 22] = [
     "notify_emails",
     "custom_fields",
     "contacts",
+    "followup_rules",
+    "allocation_cursor",
 ];
 
 /// Tables only the server writes (its definer code or triggers): no pool role may
 /// insert, update, delete or truncate them.
-const SERVER_WRITTEN: [&str; 6] = [
+const SERVER_WRITTEN: [&str; 7] = [
     "audit_log",
     "audit_head",
     "ownership_events",
     "merges",
     "users",
     "schema_migrations",
+    "allocation_cursor",
 ];
 
 /// Rules, pools, teams, settings and custom field declarations: admins write them,
 /// nobody else.
-const ADMIN_WRITTEN: [&str; 7] = [
+const ADMIN_WRITTEN: [&str; 8] = [
     "teams",
     "pools",
     "pool_teams",
@@ -103,6 +110,7 @@ const ADMIN_WRITTEN: [&str; 7] = [
     "pool_rule_overrides",
     "settings",
     "custom_fields",
+    "followup_rules",
 ];
 
 /// The contact columns only admins read from the base table (others read customers_v).
@@ -117,17 +125,19 @@ const CONTACT_COLUMNS: [&str; 7] = [
 ];
 
 /// Server functions only admins may run, and those only managers and admins may run.
-const ADMIN_FUNCTIONS: [&str; 6] = [
+const ADMIN_FUNCTIONS: [&str; 7] = [
     "add_user(text,text,text,text,text)",
     "set_user_role(text,text)",
     "deactivate_user(text,text)",
     "forget_customer(bigint)",
     "set_user_team(text,text)",
     "reactivate_user(text)",
+    "load_demo(jsonb)",
 ];
-const MANAGER_FUNCTIONS: [&str; 2] = [
+const MANAGER_FUNCTIONS: [&str; 3] = [
     "merge_customers(bigint,bigint[],jsonb,double precision,text)",
     "undo_merge(bigint)",
+    "set_allocation_cursor(bigint,bigint)",
 ];
 
 fn check(name: &str, problems: Vec<String>, ok_detail: &str, hint: &str) -> ServerCheck {

@@ -37,10 +37,25 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "007-local-days-and-bulk-tags",
         include_str!("migrations/007-local-days-and-bulk-tags.sql"),
     ),
+    (
+        8,
+        "008-automation",
+        include_str!("migrations/008-automation.sql"),
+    ),
+    (
+        9,
+        "009-claim-at-once",
+        include_str!("migrations/009-claim-at-once.sql"),
+    ),
+    (
+        10,
+        "010-bulk-import-and-reports",
+        include_str!("migrations/010-bulk-import-and-reports.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 10;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

@@ -2,13 +2,10 @@
 use rusqlite::{params, Connection};
 
 use super::{teams, users};
-use crate::demo::{generate, DemoSummary, ACTIONS, KINDS, PEOPLE, PRODUCTS, SUMMARIES};
-use crate::domain::customer::{validate, CustomerInput};
+use crate::demo::plan::plan;
+use crate::demo::{DemoSummary, PEOPLE};
 use crate::domain::roles::Role;
-use crate::domain::synthetic::Rng;
 use crate::error::Result;
-
-const DAY: i64 = 86_400;
 
 /// Loads `n` generated customers (and their people, history and plans) in one transaction.
 /// `progress` is called every 10,000 customers.
@@ -81,40 +78,13 @@ pub fn load(
          VALUES (?1, ?2, ?3, 'CNY', ?4, ?5, ?6)",
     )?;
 
-    let mut rng = Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
-    for (i, d) in generate(seed, n, 0.10).enumerate() {
-        let input = CustomerInput {
-            name: Some(d.name),
-            company: d.company,
-            phone: d.phone,
-            email: d.email,
-            city: Some(d.city),
-            address: d.address,
-            source: Some(d.source),
-            tags: Some(d.tags.join(",")),
-            notes: d.notes,
+    for (i, p) in plan(seed, n, members, now).enumerate() {
+        let Some(p) = p else {
+            sum.skipped_invalid += 1;
+            continue;
         };
-        let f = match validate(&input, true) {
-            Ok(f) => f,
-            Err(_) => {
-                sum.skipped_invalid += 1;
-                continue;
-            }
-        };
-        let created = now - DAY - rng.below(365) as i64 * DAY - rng.below(DAY as u64) as i64;
-        let won = d.stage != "lead";
-        let owned = won || rng.chance(0.35);
-        let (pool_id, owner, claimed, pooled, contact) = if owned {
-            let owner = *rng.pick(&members);
-            let claimed = created + rng.below(((now - created) / 2).max(1) as u64) as i64;
-            // Last contact within the last 45 days: some are due for recycling.
-            let contact = (now - rng.below(45 * DAY as u64) as i64).max(claimed);
-            (1, Some(owner), Some(claimed), None, Some(contact))
-        } else {
-            let pool = if rng.chance(0.1) { east } else { 1 };
-            (pool, None, None, Some(created), None)
-        };
-        let won_at = if won { contact } else { None };
+        let f = &p.fields;
+        let pool_id = if p.east { east } else { 1 };
         ins_customer.execute(params![
             f.name,
             f.company,
@@ -123,7 +93,7 @@ pub fn load(
             f.city,
             f.address,
             f.source,
-            d.stage,
+            p.stage,
             f.tags.join(","),
             f.notes,
             f.keys.phone,
@@ -131,48 +101,32 @@ pub fn load(
             f.keys.name,
             f.keys.company,
             pool_id,
-            owner,
-            created,
-            contact.unwrap_or(created),
-            claimed,
-            pooled,
-            contact,
-            won_at,
+            p.owner,
+            p.created,
+            p.contact.unwrap_or(p.created),
+            p.claimed,
+            p.pooled,
+            p.contact,
+            p.won_at,
         ])?;
         let id = conn.last_insert_rowid();
         for t in &f.tags {
             ins_tag.execute(params![crate::domain::normalize::tag_key(t), id])?;
         }
         sum.customers += 1;
-        if let (Some(owner), Some(claimed), Some(contact)) = (owner, claimed, contact) {
+        if let (Some(owner), Some(claimed), Some(contact)) = (p.owner, p.claimed, p.contact) {
             sum.owned += 1;
             ins_event.execute(params![id, owner, pool_id, claimed])?;
-            let k = 1 + rng.below(2);
-            for j in 0..k {
-                let at = contact - j as i64 * (1 + rng.below(10) as i64) * DAY;
-                ins_interaction.execute(params![
-                    id,
-                    owner,
-                    rng.pick(KINDS),
-                    rng.pick(SUMMARIES),
-                    at.max(claimed)
-                ])?;
+            for (kind, summary, at) in &p.logs {
+                ins_interaction.execute(params![id, owner, kind, summary, at])?;
                 sum.interactions += 1;
             }
-            if rng.chance(0.25) {
-                let due =
-                    chrono::DateTime::from_timestamp(now + (rng.below(20) as i64 - 8) * DAY, 0)
-                        .map(|t| t.format("%Y-%m-%d").to_string())
-                        .unwrap_or_default();
-                ins_followup.execute(params![id, owner, due, rng.pick(ACTIONS), contact])?;
+            if let Some((due, action)) = &p.followup {
+                ins_followup.execute(params![id, owner, due, action, contact])?;
                 sum.followups += 1;
             }
-            if won {
-                let amount = (5_000 + rng.below(200_000)) as i64 * 100;
-                let on = chrono::DateTime::from_timestamp(contact, 0)
-                    .map(|t| t.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default();
-                ins_deal.execute(params![id, owner, amount, rng.pick(PRODUCTS), on, contact])?;
+            if let Some((amount, product, on)) = &p.deal {
+                ins_deal.execute(params![id, owner, amount, product, on, contact])?;
                 sum.deals += 1;
             }
         } else {

@@ -16,6 +16,7 @@ impl AuditOps for PgTx<'_> {
         // The server refuses a client's row for a data change (it audits every change
         // itself, in its triggers): that refusal only says the row exists already, or
         // will when the change is made (the app's import summary row is such a row).
+        self.move_staged()?;
         self.tx.batch_execute("SAVEPOINT pool_note")?;
         match self.tx.query_one(
             "SELECT pool_private.audit_note($1, $2, $3, $4, $5)",

@@ -536,6 +536,7 @@ impl CustomerOps for PgTx<'_> {
         let (clause, args) = where_clause(f);
         let sql = format!("{SELECT}{clause} ORDER BY c.id");
         let params = refs(&args);
+        self.move_staged()?;
         let mut it = self.tx.query_raw(&sql, params.iter().copied())?;
         while let Some(r) = it.next()? {
             each(from_row(&r))?;

@@ -1,9 +1,16 @@
-//! Bulk loading on the server: batches are multi-row INSERTs with the loader's ids (one
-//! server audit row per statement); the identity sequence is moved past them.
+//! Bulk loading on the server: the loader's rows (with the ids it gave them) are COPYed
+//! into a staging table the server made for this transaction (`pool_private.import_stage`),
+//! then moved into `customers` and `customer_tags` by `pool_private.import_staged`, which
+//! makes the row guard's INSERT checks once for the whole set, stamps the server's
+//! columns, writes one audit row and moves the identity sequence (migration 10).
+use std::io::Write;
+
+use super::matching::key_record;
 use super::PgTx;
 use crate::domain::customer::CustomerFields;
+use crate::domain::matching::Record;
 use crate::domain::normalize::tag_key;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::ops::import::{DemoSummary, ImportOps, NewLead, Suspended};
 use crate::store::ops::CustomerOps;
 use crate::store::Placement;
@@ -18,9 +25,11 @@ impl ImportOps for PgTx<'_> {
         Ok(())
     }
 
+    /// Over every customer, not only those the caller may read (the server's function:
+    /// a member's import must not start at an id that is taken in a pool they do not see).
     fn max_customer_id(&mut self) -> Result<i64> {
         Ok(self
-            .one("SELECT coalesce(max(id), 0) FROM customers", &[])?
+            .one("SELECT pool_private.last_customer_id()", &[])?
             .get(0))
     }
 
@@ -62,116 +71,47 @@ impl ImportOps for PgTx<'_> {
         Ok(Suspended::default())
     }
 
+    /// The end of a bulk load: the staged rows go in now, so that their checks (pool,
+    /// owner, limits) fail the import before it reports anything.
     fn restore_indexes(&mut self, _suspended: &Suspended) -> Result<()> {
-        Ok(())
+        self.move_staged()
     }
 
+    /// Rows go into the staging table by COPY (buffered here, sent a few MiB at a time);
+    /// the server moves them into `customers` in one statement when anything else runs
+    /// in this transaction, at the latest at `restore_indexes` (the end of the load).
     fn insert_leads(
         &mut self,
         place: &Placement,
-        created_by: Option<i64>,
-        now: i64,
+        _created_by: Option<i64>,
+        _now: i64,
         rows: &[NewLead],
     ) -> Result<()> {
-        if rows.is_empty() {
+        let Some(first) = rows.first() else {
             return Ok(());
-        }
-        let (claimed, pooled) = match place.owner_id {
-            Some(_) => (Some(now), None),
-            None => (None, Some(now)),
         };
-        let mut cols: [Vec<Option<String>>; 12] = Default::default();
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut stages = Vec::with_capacity(rows.len());
-        let mut tags = Vec::with_capacity(rows.len());
+        let same_place = self
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.pool_id == place.pool_id && s.owner_id == place.owner_id);
+        if !same_place {
+            self.move_staged()?;
+            self.tx.execute("SELECT pool_private.import_stage()", &[])?;
+            self.stage = Some(Stage {
+                pool_id: place.pool_id,
+                owner_id: place.owner_id,
+                first_id: first.id,
+                buf: Vec::with_capacity(SEND_BYTES + 64 * 1024),
+            });
+        }
+        let Some(stage) = self.stage.as_mut() else {
+            return Ok(());
+        };
         for r in rows {
-            let f = &r.fields;
-            ids.push(r.id);
-            stages.push(r.stage.to_string());
-            tags.push(f.tags.join(","));
-            for (i, v) in [
-                &f.name,
-                &f.company,
-                &f.phone,
-                &f.email,
-                &f.city,
-                &f.address,
-                &f.source,
-                &f.notes,
-                &r.custom,
-                &f.keys.phone,
-                &f.keys.email,
-                &f.keys.name,
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                cols[i].push(v.clone());
-            }
+            stage.put_row(r);
         }
-        let company_keys: Vec<Option<String>> =
-            rows.iter().map(|r| r.fields.keys.company.clone()).collect();
-        let levels: Vec<Option<String>> = rows.iter().map(|r| r.fields.level.clone()).collect();
-        let industries: Vec<Option<String>> =
-            rows.iter().map(|r| r.fields.industry.clone()).collect();
-        self.exec(
-            "INSERT INTO customers (id, name, company, phone, email, city, address, source, notes, custom,
-                phone_key, email_key, name_key, company_key, stage, tags, level, industry, pool_id, owner_id,
-                locked, created_at, updated_at, created_by, claimed_at, pooled_at)
-             SELECT * , $17::bigint, $18::bigint, false, $19::bigint, $19::bigint, $20::bigint, $21::bigint, $22::bigint
-               FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                           $14::text[], $15::text[], $16::text[], $23::text[], $24::text[])",
-            &[
-                &ids,
-                &cols[0],
-                &cols[1],
-                &cols[2],
-                &cols[3],
-                &cols[4],
-                &cols[5],
-                &cols[6],
-                &cols[7],
-                &cols[8],
-                &cols[9],
-                &cols[10],
-                &cols[11],
-                &company_keys,
-                &stages,
-                &tags,
-                &place.pool_id,
-                &place.owner_id,
-                &now,
-                &created_by,
-                &claimed,
-                &pooled,
-                &levels,
-                &industries,
-            ],
-        )?;
-        // Move the identity sequence past the loader's ids (nextval needs only USAGE;
-        // reading or setting the sequence would need more).
-        let last = ids.iter().copied().max().unwrap_or(0);
-        let mut ahead = ids.len() as i64;
-        while ahead > 0 {
-            let got: i64 = self
-                .one(
-                    "SELECT max(nextval('customers_id_seq')) FROM generate_series(1, $1::bigint)",
-                    &[&ahead],
-                )?
-                .get(0);
-            ahead = last - got;
-        }
-        let (tag_names, tag_ids): (Vec<String>, Vec<i64>) = rows
-            .iter()
-            .flat_map(|r| r.fields.tags.iter().map(move |t| (tag_key(t), r.id)))
-            .unzip();
-        if !tag_names.is_empty() {
-            self.exec(
-                "INSERT INTO customer_tags (tag, customer_id) SELECT * FROM unnest($1::text[], $2::bigint[])
-                 ON CONFLICT DO NOTHING",
-                &[&tag_names, &tag_ids],
-            )?;
+        if stage.buf.len() >= SEND_BYTES {
+            self.send_staged()?;
         }
         Ok(())
     }
@@ -194,22 +134,255 @@ impl ImportOps for PgTx<'_> {
         Ok(())
     }
 
-    /// Not on PostgreSQL: the demo loader writes owner history and audit rows itself,
-    /// which only the server may write. Load a demo into SQLite and import its export.
+    /// The demo's people through `add_user`, its east pool and rules as an admin's plain
+    /// writes (audited by the server), and the customers with their back-dated history
+    /// through `pool_private.load_demo` (admins only; one audit row per batch).
     fn load_demo(
         &mut self,
-        _n: u64,
-        _seed: u64,
-        _now: i64,
-        _progress: &mut dyn FnMut(u64),
+        n: u64,
+        seed: u64,
+        now: i64,
+        progress: &mut dyn FnMut(u64),
     ) -> Result<DemoSummary> {
-        Err(Error::Other(
-            "pool demo is not available on a PostgreSQL pool: generate it into a SQLite file and pool export | pool import it".into(),
-        ))
+        use crate::demo::{plan::plan, PEOPLE};
+        use crate::domain::roles::Role;
+        let mut sum = DemoSummary::default();
+        let mut members = Vec::new();
+        for (login, display, team, role) in PEOPLE {
+            let found = self.opt("SELECT id FROM users WHERE login = $1", &[login])?;
+            let id: i64 = match found {
+                Some(r) => r.get(0),
+                None => {
+                    sum.users += 1;
+                    let role = role.as_str();
+                    self.write_rows(
+                        "SELECT pool_private.add_user($1, $2, $3, $4)",
+                        &[login, team, &role, display],
+                    )?[0]
+                        .get(0)
+                }
+            };
+            if matches!(role, Role::Member | Role::Manager) && team.starts_with("sales") {
+                members.push(id);
+            }
+        }
+        let east: i64 = match self.opt("SELECT id FROM pools WHERE name = 'east'", &[])? {
+            Some(r) => r.get(0),
+            None => self.write_rows(
+                "INSERT INTO pools (name, created_at) VALUES ('east', $1) RETURNING id",
+                &[&now],
+            )?[0]
+                .get(0),
+        };
+        self.exec(
+            "INSERT INTO pool_rules (pool_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&east],
+        )?;
+        self.exec(
+            "INSERT INTO pool_teams (pool_id, team_id) SELECT $1, id FROM teams WHERE name = 'sales-east'
+             ON CONFLICT DO NOTHING",
+            &[&east],
+        )?;
+        self.exec(
+            "UPDATE pool_rules SET recycle_no_contact_days = 30, recycle_no_deal_days = 90,
+                reclaim_cooldown_days = 7, warn_days = 5 WHERE recycle_no_contact_days = 0",
+            &[],
+        )?;
+        let mut batch = Vec::new();
+        for (i, p) in plan(seed, n, members, now).enumerate() {
+            match p {
+                None => sum.skipped_invalid += 1,
+                Some(p) => {
+                    sum.customers += 1;
+                    if p.owner.is_some() {
+                        sum.owned += 1;
+                        sum.interactions += p.logs.len() as u64;
+                        sum.followups += u64::from(p.followup.is_some());
+                        sum.deals += u64::from(p.deal.is_some());
+                    } else {
+                        sum.pooled += 1;
+                    }
+                    batch.push(demo_json(&p, if p.east { east } else { 1 }));
+                }
+            }
+            if batch.len() >= 500 {
+                self.load_demo_batch(&mut batch)?;
+            }
+            if (i as u64 + 1).is_multiple_of(10_000) {
+                progress(i as u64 + 1);
+            }
+        }
+        self.load_demo_batch(&mut batch)?;
+        Ok(sum)
+    }
+
+    /// A lookup per row is a round trip (and, for a member, a scan of what the masked
+    /// view shows): one pass over the keys is cheaper at any table size.
+    fn key_map_for_large_files(&self) -> bool {
+        true
     }
 
     fn refresh_statistics(&mut self) -> Result<()> {
         // ANALYZE needs the table owner; autovacuum analyzes after a bulk load.
         Ok(())
+    }
+}
+
+impl PgTx<'_> {
+    fn load_demo_batch(&mut self, batch: &mut Vec<serde_json::Value>) -> Result<()> {
+        if !batch.is_empty() {
+            let rows = serde_json::Value::Array(std::mem::take(batch));
+            self.write_rows("SELECT pool_private.load_demo($1)", &[&rows])?;
+        }
+        Ok(())
+    }
+}
+
+/// One planned demo customer as `pool_private.load_demo` reads it.
+fn demo_json(p: &crate::demo::plan::Planned, pool_id: i64) -> serde_json::Value {
+    let f = &p.fields;
+    serde_json::json!({
+        "name": f.name, "company": f.company, "phone": f.phone, "email": f.email,
+        "city": f.city, "address": f.address, "source": f.source, "stage": p.stage,
+        "tags": f.tags.join(","), "notes": f.notes,
+        "phone_key": f.keys.phone, "email_key": f.keys.email,
+        "name_key": f.keys.name, "company_key": f.keys.company,
+        "pool_id": pool_id, "owner_id": p.owner,
+        "created_at": p.created, "updated_at": p.contact.unwrap_or(p.created),
+        "claimed_at": p.claimed, "pooled_at": p.pooled,
+        "last_contact_at": p.contact, "won_at": p.won_at,
+        "tag_keys": f.tags.iter().map(|t| tag_key(t)).collect::<Vec<_>>(),
+        "interactions": p.logs.iter()
+            .map(|(kind, summary, at)| serde_json::json!({"kind": kind, "summary": summary, "at": at}))
+            .collect::<Vec<_>>(),
+        "followup": p.followup.as_ref()
+            .map(|(due, action)| serde_json::json!({"due": due, "action": action, "at": p.contact})),
+        "deal": p.deal.as_ref()
+            .map(|(amount, product, on)| serde_json::json!({"amount_minor": amount, "product": product, "on": on, "at": p.contact})),
+    })
+}
+
+/// COPY data sent to the server once this much is buffered.
+const SEND_BYTES: usize = 4 * 1024 * 1024;
+
+const STAGE_COLUMNS: &str = "id, name, company, phone, email, city, address, source, notes, custom,
+    phone_key, email_key, name_key, company_key, stage, tags, tag_keys, level, industry";
+
+/// New customers staged for one placement, not yet in `customers`.
+pub(crate) struct Stage {
+    pool_id: i64,
+    owner_id: Option<i64>,
+    /// The lowest id staged (every staged id is at least this; every lower one is in
+    /// `customers`).
+    pub(crate) first_id: i64,
+    /// Rows in COPY text format not yet sent.
+    buf: Vec<u8>,
+}
+
+impl Stage {
+    fn put(&mut self, v: Option<&str>) {
+        match v {
+            None => self.buf.extend_from_slice(b"\\N"),
+            Some(s) => {
+                for b in s.bytes() {
+                    match b {
+                        b'\\' => self.buf.extend_from_slice(b"\\\\"),
+                        b'\n' => self.buf.extend_from_slice(b"\\n"),
+                        b'\r' => self.buf.extend_from_slice(b"\\r"),
+                        b'\t' => self.buf.extend_from_slice(b"\\t"),
+                        _ => self.buf.push(b),
+                    }
+                }
+            }
+        }
+    }
+
+    fn put_row(&mut self, r: &NewLead) {
+        let f = &r.fields;
+        let tags = f.tags.join(",");
+        let tag_keys = f
+            .tags
+            .iter()
+            .map(|t| tag_key(t))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.buf.extend_from_slice(r.id.to_string().as_bytes());
+        for v in [
+            f.name.as_deref(),
+            f.company.as_deref(),
+            f.phone.as_deref(),
+            f.email.as_deref(),
+            f.city.as_deref(),
+            f.address.as_deref(),
+            f.source.as_deref(),
+            f.notes.as_deref(),
+            r.custom.as_deref(),
+            f.keys.phone.as_deref(),
+            f.keys.email.as_deref(),
+            f.keys.name.as_deref(),
+            f.keys.company.as_deref(),
+            Some(r.stage),
+            Some(tags.as_str()),
+            Some(tag_keys.as_str()),
+            f.level.as_deref(),
+            f.industry.as_deref(),
+        ] {
+            self.buf.push(b'\t');
+            self.put(v);
+        }
+        self.buf.push(b'\n');
+    }
+}
+
+impl PgTx<'_> {
+    /// Sends the buffered rows into the staging table.
+    fn send_staged(&mut self) -> Result<()> {
+        let Some(stage) = self.stage.as_mut() else {
+            return Ok(());
+        };
+        if stage.buf.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.tx.copy_in(&format!(
+            "COPY pg_temp.pool_import ({STAGE_COLUMNS}) FROM STDIN"
+        ))?;
+        w.write_all(&stage.buf)?;
+        w.finish()?;
+        stage.buf.clear();
+        Ok(())
+    }
+
+    /// Moves the staged rows into `customers` (the server checks and audits them).
+    pub(crate) fn move_staged(&mut self) -> Result<()> {
+        if self.stage.is_none() {
+            return Ok(());
+        }
+        self.send_staged()?;
+        if let Some(stage) = self.stage.take() {
+            self.tx.execute(
+                "SELECT pool_private.import_staged($1, $2)",
+                &[&stage.pool_id, &stage.owner_id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Staged (not yet moved) rows as the duplicate model sees them: the importer's own
+    /// file, so nothing is masked.
+    pub(crate) fn staged_records(&mut self, ids: &[i64]) -> Result<Vec<Record>> {
+        if self.stage.is_none() {
+            return Ok(Vec::new());
+        }
+        self.send_staged()?;
+        Ok(self
+            .tx
+            .query(
+                "SELECT id, name, name_key, company_key, phone_key, email_key, city, address
+                   FROM pg_temp.pool_import WHERE id = ANY($1)",
+                &[&ids],
+            )?
+            .iter()
+            .map(key_record)
+            .collect())
     }
 }

@@ -13,6 +13,20 @@ const RECORD: &str =
     "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
      FROM customers_v c LEFT JOIN users u ON u.id = c.owner_id";
 
+/// id, name, name_key, company_key, phone_key, email_key, city, address.
+pub(crate) fn key_record(r: &Row) -> Record {
+    Record::from_keys(
+        r.get(0),
+        r.get::<_, Option<&str>>(1),
+        r.get::<_, Option<&str>>(2),
+        r.get::<_, Option<&str>>(3),
+        r.get::<_, Option<&str>>(4),
+        r.get::<_, Option<&str>>(5),
+        r.get::<_, Option<&str>>(6),
+        r.get::<_, Option<&str>>(7),
+    )
+}
+
 fn record_row(r: &Row) -> Record {
     Record::new(
         r.get(0),
@@ -92,24 +106,29 @@ impl MatchingOps for PgTx<'_> {
     }
 
     fn match_record(&mut self, id: i64) -> Result<Option<Record>> {
-        Ok(self
-            .opt(
-                "SELECT name, name_key, company_key, phone_key, email_key, city, address
-                 FROM customers_v WHERE id = $1",
-                &[&id],
-            )?
-            .map(|r| {
-                Record::from_keys(
-                    id,
-                    r.get::<_, Option<&str>>(0),
-                    r.get::<_, Option<&str>>(1),
-                    r.get::<_, Option<&str>>(2),
-                    r.get::<_, Option<&str>>(3),
-                    r.get::<_, Option<&str>>(4),
-                    r.get::<_, Option<&str>>(5),
-                    r.get::<_, Option<&str>>(6),
-                )
-            }))
+        Ok(self.match_records(&[id])?.pop())
+    }
+
+    /// One query for the ids in the database (through the masked view) and one for those
+    /// staged by this import (the importer's own rows). Neither moves the staged rows: an
+    /// id below the first staged one is in `customers` already.
+    fn match_records(&mut self, ids: &[i64]) -> Result<Vec<Record>> {
+        let first_staged = self.stage.as_ref().map_or(i64::MAX, |s| s.first_id);
+        let (staged, stored): (Vec<i64>, Vec<i64>) =
+            ids.iter().partition(|id| **id >= first_staged);
+        let mut out = Vec::with_capacity(ids.len());
+        if !stored.is_empty() {
+            let rows = self.tx.query(
+                "SELECT id, name, name_key, company_key, phone_key, email_key, city, address
+                   FROM customers_v WHERE id = ANY($1)",
+                &[&stored],
+            )?;
+            out.extend(rows.iter().map(key_record));
+        }
+        if !staged.is_empty() {
+            out.extend(self.staged_records(&staged)?);
+        }
+        Ok(out)
     }
 
     fn all_records(&mut self) -> Result<Vec<Record>> {

@@ -44,21 +44,28 @@ pub struct PgTx<'c> {
     pub(crate) tx: Transaction<'c>,
     /// A write transaction (statements that write are retried from a savepoint).
     write: bool,
+    /// New customers of a bulk import on their way in (see `import.rs`): every other
+    /// statement of this transaction moves them into `customers` first, so nothing reads
+    /// around them.
+    pub(crate) stage: Option<import::Stage>,
 }
 
 impl PgTx<'_> {
     /// Rows of a read.
     pub(crate) fn rows(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.move_staged()?;
         Ok(self.tx.query(sql, params)?)
     }
 
     /// At most one row.
     pub(crate) fn opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.move_staged()?;
         Ok(self.tx.query_opt(sql, params)?)
     }
 
     /// Exactly one row.
     pub(crate) fn one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.move_staged()?;
         Ok(self.tx.query_one(sql, params)?)
     }
 
@@ -81,6 +88,7 @@ impl PgTx<'_> {
         &mut self,
         mut run: impl FnMut(&mut Transaction<'_>) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
+        self.move_staged()?;
         if !self.write {
             return Ok(run(&mut self.tx)?);
         }
@@ -110,7 +118,9 @@ impl PgTx<'_> {
 
 impl Tx for PgTx<'_> {
     fn commit(self: Box<Self>) -> Result<()> {
-        match self.tx.commit() {
+        let mut me = self;
+        me.move_staged()?;
+        match me.tx.commit() {
             Ok(()) => Ok(()),
             // Under SERIALIZABLE (CockroachDB) the commit itself may lose: nothing was
             // written; the command can be run again.
@@ -144,7 +154,11 @@ impl PgStore {
         } else {
             tx.batch_execute("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ")?;
         }
-        Ok(PgTx { tx, write })
+        Ok(PgTx {
+            tx,
+            write,
+            stage: None,
+        })
     }
 }
 
@@ -196,6 +210,54 @@ impl Backend for PgStore {
     fn server_checks(&mut self) -> Result<Option<Vec<ServerCheck>>> {
         self.refuse_as()?;
         super::doctor::checks(&mut self.client).map(Some)
+    }
+
+    /// `pool_private.claim` (migration 9): one statement, its own transaction, one round
+    /// trip. Whatever it does not claim, and every failure of the call itself (a role
+    /// outside pool's groups, a deadlock past the retries), is left to the one-by-one
+    /// path, which gives the exact error; so is everything under `--as` or a `POOL_NOW`
+    /// not yet known to be an admin's.
+    fn claim_at_once(&mut self, ids: &[i64]) -> Result<Option<Vec<bool>>> {
+        let simulated = crate::clock::is_simulated();
+        if ids.is_empty() || self.refused_as.is_some() || simulated && !self.may_simulate {
+            return Ok(None);
+        }
+        // Integers only: nothing a user typed reaches the SQL text but digits.
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let mut sql = String::new();
+        if simulated {
+            let now = crate::clock::now()?.timestamp();
+            sql.push_str(&format!(
+                "SELECT set_config('pool.sim_now', '{now}', true);"
+            ));
+        }
+        sql.push_str(&format!(
+            "SELECT claimed FROM pool_private.claim('{{{}}}'::bigint[])",
+            list.join(",")
+        ));
+        for attempt in 0..=RETRIES {
+            match self.client.simple_query(&sql) {
+                Ok(msgs) => {
+                    let rows: Vec<bool> = msgs
+                        .iter()
+                        .filter_map(|m| match m {
+                            postgres::SimpleQueryMessage::Row(r) => Some(r.get(0) == Some("t")),
+                            _ => None,
+                        })
+                        .collect();
+                    // The set_config row comes first.
+                    let rows = rows[rows.len().saturating_sub(ids.len())..].to_vec();
+                    return Ok((rows.len() == ids.len()).then_some(rows));
+                }
+                Err(e) if retryable(&e) && attempt < RETRIES => {
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        5 * u64::from((attempt + 1) * (attempt + 1)),
+                    ));
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 }
 

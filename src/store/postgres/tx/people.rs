@@ -110,6 +110,7 @@ impl PeopleOps for PgTx<'_> {
 
     fn set_role(&mut self, user: i64, role: Role) -> Result<()> {
         let login = self.login_of(user)?;
+        self.move_staged()?;
         self.tx.execute(
             "SELECT pool_private.set_user_role($1, $2)",
             &[&login, &role.as_str()],

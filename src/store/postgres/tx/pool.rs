@@ -2,7 +2,7 @@
 //! re-checks every rule under the gaining user's row lock and stamps the times; its AFTER
 //! trigger writes the owner history and the audit row, labelled by [`PoolOps::intend`].
 use super::PgTx;
-use crate::domain::rules::{ClaimFacts, Override, Rules};
+use crate::domain::rules::{ClaimFacts, FollowupRule, Override, Rules};
 use crate::error::{Error, Result};
 use crate::store::ops::pool::{OwnershipEvent, PoolOps, Stray};
 
@@ -15,6 +15,24 @@ impl PgTx<'_> {
             )?
             .iter()
             .map(|r| r.get(0))
+            .collect())
+    }
+
+    /// A pool's follow-up rules, as SQLite orders them.
+    pub(crate) fn followup_rules(&mut self, pool_id: i64) -> Result<Vec<FollowupRule>> {
+        Ok(self
+            .rows(
+                "SELECT event, stage, action, due_days FROM followup_rules WHERE pool_id = $1
+                  ORDER BY event, stage",
+                &[&pool_id],
+            )?
+            .iter()
+            .map(|r| FollowupRule {
+                event: r.get(0),
+                stage: r.get(1),
+                action: r.get(2),
+                due_days: r.get(3),
+            })
             .collect())
     }
 
@@ -48,7 +66,8 @@ impl PoolOps for PgTx<'_> {
         let mut r = self
             .opt(
                 "SELECT max_owned, count_won, daily_claims, reclaim_cooldown_days, recycle_no_contact_days,
-                    recycle_no_deal_days, warn_days, exempt_stages, max_locked, fresh_hold_hours
+                    recycle_no_deal_days, warn_days, exempt_stages, max_locked, fresh_hold_hours,
+                    contact_kinds, min_contact_chars, allocate, allocate_to
                  FROM pool_rules WHERE pool_id = $1",
                 &[&pool_id],
             )?
@@ -70,9 +89,17 @@ impl PoolOps for PgTx<'_> {
                         .collect(),
                     max_locked: r.get(8),
                     fresh_hold_hours: r.get(9),
-                    // Contact kinds, allocation and follow-up rules are not on the
-                    // server yet: their defaults apply (see save_rules).
-                    ..Rules::default()
+                    overrides: Vec::new(),
+                    contact_kinds: r
+                        .get::<_, String>(10)
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    min_contact_chars: r.get(11),
+                    allocate: r.get(12),
+                    allocate_to: r.get(13),
+                    followups: Vec::new(),
                 }
             })
             .unwrap_or_default();
@@ -90,6 +117,7 @@ impl PoolOps for PgTx<'_> {
                 recycle_no_deal_days: r.get(3),
             })
             .collect();
+        r.followups = self.followup_rules(pool_id)?;
         Ok(r)
     }
 
@@ -327,13 +355,23 @@ impl PoolOps for PgTx<'_> {
 
     fn allocation_candidates(
         &mut self,
-        _pool_id: i64,
-        _ids: Option<(i64, i64)>,
-        _limit: i64,
+        pool_id: i64,
+        ids: Option<(i64, i64)>,
+        limit: i64,
     ) -> Result<Vec<(i64, String)>> {
-        Err(Error::Other(
-            "allocation is not available on a PostgreSQL pool yet".into(),
-        ))
+        let (lo, hi) = ids.unwrap_or((i64::MIN, i64::MAX));
+        Ok(self
+            .rows(
+                "SELECT id, stage FROM customers_v
+                  WHERE owner_id IS NULL AND deleted_at IS NULL AND pool_id = $1
+                    AND previous_owner_id IS NULL AND claimed_at IS NULL
+                    AND id BETWEEN $2 AND $3
+                  ORDER BY id LIMIT $4",
+                &[&pool_id, &lo, &hi, &limit],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
     fn received_since(&mut self, user: i64, since: i64) -> Result<i64> {
@@ -347,13 +385,21 @@ impl PoolOps for PgTx<'_> {
             .get(0))
     }
 
-    fn allocation_cursor(&mut self, _pool_id: i64) -> Result<Option<i64>> {
-        Ok(None)
+    fn allocation_cursor(&mut self, pool_id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .opt(
+                "SELECT last_user_id FROM allocation_cursor WHERE pool_id = $1",
+                &[&pool_id],
+            )?
+            .map(|r| r.get(0)))
     }
 
-    fn set_allocation_cursor(&mut self, _pool_id: i64, _user: i64) -> Result<()> {
-        Err(Error::Other(
-            "allocation is not available on a PostgreSQL pool yet".into(),
-        ))
+    /// Through the server, which lets only those who may run the pool's allocation move it.
+    fn set_allocation_cursor(&mut self, pool_id: i64, user: i64) -> Result<()> {
+        self.write_rows(
+            "SELECT pool_private.set_allocation_cursor($1, $2)",
+            &[&pool_id, &user],
+        )?;
+        Ok(())
     }
 }

@@ -63,28 +63,20 @@ impl RulesOps for PgTx<'_> {
     }
 
     fn save_rules(&mut self, pool_id: i64, r: &Rules) -> Result<()> {
-        let d = Rules::default();
-        if r.contact_kinds != d.contact_kinds
-            || r.min_contact_chars != d.min_contact_chars
-            || r.allocate != d.allocate
-            || !r.allocate_to.is_empty()
-            || !r.followups.is_empty()
-        {
-            return Err(Error::Other(
-                "contact rules, allocation and follow-up rules are not available on a PostgreSQL pool yet".into(),
-            ));
-        }
         self.exec(
             "INSERT INTO pool_rules (pool_id, max_owned, count_won, daily_claims, reclaim_cooldown_days,
-                recycle_no_contact_days, recycle_no_deal_days, warn_days, exempt_stages, max_locked, fresh_hold_hours)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                recycle_no_contact_days, recycle_no_deal_days, warn_days, exempt_stages, max_locked, fresh_hold_hours,
+                contact_kinds, min_contact_chars, allocate, allocate_to)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT (pool_id) DO UPDATE SET max_owned = excluded.max_owned,
                 count_won = excluded.count_won, daily_claims = excluded.daily_claims,
                 reclaim_cooldown_days = excluded.reclaim_cooldown_days,
                 recycle_no_contact_days = excluded.recycle_no_contact_days,
                 recycle_no_deal_days = excluded.recycle_no_deal_days, warn_days = excluded.warn_days,
                 exempt_stages = excluded.exempt_stages, max_locked = excluded.max_locked,
-                fresh_hold_hours = excluded.fresh_hold_hours",
+                fresh_hold_hours = excluded.fresh_hold_hours, contact_kinds = excluded.contact_kinds,
+                min_contact_chars = excluded.min_contact_chars, allocate = excluded.allocate,
+                allocate_to = excluded.allocate_to",
             &[
                 &pool_id,
                 &r.max_owned,
@@ -97,8 +89,24 @@ impl RulesOps for PgTx<'_> {
                 &r.exempt_stages.join(","),
                 &r.max_locked,
                 &r.fresh_hold_hours,
+                &r.contact_kinds.join(","),
+                &r.min_contact_chars,
+                &r.allocate,
+                &r.allocate_to,
             ],
         )?;
+        // Rewritten only when changed: every row written is an audit row on the server.
+        let old = self.followup_rules(pool_id)?;
+        if old != r.followups {
+            self.exec("DELETE FROM followup_rules WHERE pool_id = $1", &[&pool_id])?;
+            for f in &r.followups {
+                self.exec(
+                    "INSERT INTO followup_rules (pool_id, event, stage, action, due_days)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&pool_id, &f.event, &f.stage, &f.action, &f.due_days],
+                )?;
+            }
+        }
         self.exec(
             "DELETE FROM pool_rule_overrides WHERE pool_id = $1",
             &[&pool_id],

@@ -61,8 +61,8 @@ impl WorkOps for PgTx<'_> {
         _counts: bool,
         now: i64,
     ) -> Result<i64> {
-        // The server's trigger moves last_contact_at (contact_kinds are not on the
-        // server yet: every interaction counts there).
+        // The server's trigger moves last_contact_at when the interaction counts as
+        // contact in the customer's pool (migration 8), whatever the client says.
         let r = self.write_rows(
             "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -86,6 +86,19 @@ impl WorkOps for PgTx<'_> {
             &[&customer_id, &assignee, &by, &due, &action, &now],
         )?;
         Ok(r[0].get(0))
+    }
+
+    /// The server's `zz_plan` triggers plan them (migration 8) and name the last one in
+    /// `pool.planned_followup` ('<customer>:<id>').
+    fn rule_followup_planned(&mut self, customer_id: i64) -> Result<Option<Option<i64>>> {
+        let v: Option<String> = self
+            .one("SELECT current_setting('pool.planned_followup', true)", &[])?
+            .get(0);
+        let id = v.as_deref().and_then(|v| {
+            let (c, f) = v.split_once(':')?;
+            (c.parse::<i64>().ok()? == customer_id).then(|| f.parse::<i64>().ok())?
+        });
+        Ok(Some(id))
     }
 
     fn followup(&mut self, id: i64) -> Result<Followup> {

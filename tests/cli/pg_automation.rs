@@ -1,0 +1,749 @@
+//! Automation in server mode (PostgreSQL migration 8): lead allocation, what counts as
+//! contact, follow-ups planned by rules, and `pool demo` — the binary as each user, and
+//! `psql` as a member or manager, who must get no further than with `pool`. Runs only
+//! when POOL_TEST_PG holds a superuser's libpq connection info (`.ci/pg-cluster start`).
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Server {
+    conninfo: String,
+    port: String,
+    db: String,
+    dir: tempfile::TempDir,
+    /// Cluster roles a test creates under fixed names (the demo's people).
+    extra_roles: Vec<String>,
+}
+
+impl Server {
+    fn new(name: &str) -> Option<Server> {
+        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
+        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
+        let (Some(conninfo), Some(port)) = (conninfo, port) else {
+            eprintln!("pg_automation::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
+            return None;
+        };
+        let s = Server {
+            conninfo,
+            port,
+            db: format!("pa_{name}_{}", std::process::id()),
+            dir: tempfile::TempDir::new().unwrap(),
+            extra_roles: Vec::new(),
+        };
+        s.drop_all();
+        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
+        s.superuser(&format!(
+            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
+            s.db
+        ));
+        Some(s)
+    }
+
+    fn role(&self, who: &str) -> String {
+        format!("{}_{who}", self.db)
+    }
+
+    fn run(&self, who: &str, args: &[&str]) -> Output {
+        Command::new(assert_cmd::cargo::cargo_bin("pool"))
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env(
+                "POOL_DB",
+                format!(
+                    "postgresql://{}@127.0.0.1:{}/{}",
+                    self.role(who),
+                    self.port,
+                    self.db
+                ),
+            )
+            .current_dir(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pool")
+    }
+
+    fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.run(who, args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} as {who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn json(&self, who: &str, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
+    }
+
+    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
+        let out = self.run(who, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pool {args:?} as {who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    /// `psql -c SQL` as pool user `who` (unaligned, tuples only, verbose errors).
+    fn psql(&self, who: &str, sql: &str) -> Output {
+        Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                "VERBOSITY=verbose",
+            ])
+            .arg("-d")
+            .arg(format!(
+                "{} user={} dbname={}",
+                self.conninfo,
+                self.role(who),
+                self.db
+            ))
+            .args(["-c", sql])
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql")
+    }
+
+    fn psql_ok(&self, who: &str, sql: &str) -> String {
+        let out = self.psql(who, sql);
+        assert!(
+            out.status.success(),
+            "as {who}: {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The statement must fail with this SQLSTATE.
+    fn psql_refused(&self, who: &str, sql: &str, sqlstate: &str) {
+        let out = self.psql(who, sql);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(sqlstate),
+            "as {who}: {sql}: expected {sqlstate}, got {err}"
+        );
+    }
+
+    fn superuser(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.conninfo,
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn drop_all(&self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .args(["-c"])
+            .arg(
+                ["owner", "admin", "li", "wang", "zhao", "qian"]
+                    .iter()
+                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
+                    .chain(
+                        self.extra_roles
+                            .iter()
+                            .map(|r| format!("DROP ROLE IF EXISTS \"{r}\";")),
+                    )
+                    .collect::<String>(),
+            )
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+    }
+
+    /// Owner prepares, admin adds team east with members li and wang and manager zhao.
+    fn org(&self) {
+        let admin = self.role("admin");
+        self.ok(
+            "owner",
+            &["init", "--server", "--admin", &admin, "--team", "hq"],
+        );
+        self.ok("admin", &["team", "add", "east"]);
+        self.ok("admin", &["team", "add", "north"]);
+        self.ok(
+            "admin",
+            &[
+                "user",
+                "add",
+                &self.role("qian"),
+                "--team",
+                "north",
+                "--role",
+                "manager",
+            ],
+        );
+        for (who, role) in [("li", "member"), ("wang", "member"), ("zhao", "manager")] {
+            self.ok(
+                "admin",
+                &[
+                    "user",
+                    "add",
+                    &self.role(who),
+                    "--team",
+                    "east",
+                    "--role",
+                    role,
+                ],
+            );
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.drop_all();
+    }
+}
+
+/// n pooled leads added by the admin through the binary; their ids.
+fn leads(s: &Server, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let v = s.json("admin", &["add", "--name", &format!("线索{i}"), "--pool"]);
+            v["id"].as_i64().expect("id").to_string()
+        })
+        .collect()
+}
+
+fn logins(s: &Server, v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let to = r["to"].as_str().unwrap();
+            to.strip_prefix(&format!("{}_", s.db))
+                .unwrap_or(to)
+                .to_string()
+        })
+        .collect()
+}
+
+fn user_id(s: &Server, who: &str) -> String {
+    s.psql_ok(
+        "admin",
+        &format!("SELECT id FROM users WHERE login = '{}'", s.role(who)),
+    )
+}
+
+#[test]
+fn allocation_deals_fairly_and_only_those_who_may_run_it() {
+    let Some(s) = Server::new("alloc") else {
+        return;
+    };
+    s.org();
+    let ids = leads(&s, 7);
+    let to = format!(
+        "users:{},{},{}",
+        s.role("li"),
+        s.role("wang"),
+        s.role("zhao")
+    );
+    // Members and other teams' managers may not run it; the rule itself is admins'.
+    s.fails(
+        "zhao",
+        &[
+            "rules",
+            "set",
+            "--allocate",
+            "round_robin",
+            "--allocate-to",
+            &to,
+        ],
+        4,
+    );
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--allocate",
+            "round_robin",
+            "--allocate-to",
+            &to,
+        ],
+    );
+    let shown = s.json("li", &["rules", "show"]);
+    assert_eq!(shown["allocate"], "round_robin");
+    assert_eq!(shown["allocate_to"], to.as_str());
+    s.fails("li", &["allocate"], 4);
+    s.fails("qian", &["allocate"], 4);
+    // The dry run changes nothing.
+    let dry = s.json("zhao", &["allocate", "--dry-run", "--limit", "2"]);
+    assert_eq!(logins(&s, &dry), ["li", "wang"]);
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"
+        ),
+        "0"
+    );
+    // Users in id order (li, wang, zhao); each run goes on after the last one's user.
+    let first = s.json("zhao", &["allocate", "--limit", "2"]);
+    assert_eq!(logins(&s, &first), ["li", "wang"]);
+    let second = s.json("zhao", &["allocate", "--limit", "4"]);
+    assert_eq!(logins(&s, &second), ["zhao", "li", "wang", "zhao"]);
+    let rest = s.json("admin", &["allocate"]);
+    assert_eq!(logins(&s, &rest), ["li"]);
+    assert_eq!(s.json("admin", &["allocate"]).as_array().unwrap().len(), 0);
+    // One event and one audit row per lead, as on SQLite.
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM ownership_events WHERE event = 'assign' AND reason = 'allocate: round_robin'"
+        ),
+        "7"
+    );
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM audit_log WHERE action = 'allocate'"
+        ),
+        "7"
+    );
+    let after = s.psql_ok(
+        "admin",
+        &format!(
+            "SELECT after FROM audit_log WHERE action = 'allocate' AND entity_id = {} ",
+            ids[0]
+        ),
+    );
+    assert_eq!(
+        after,
+        format!(r#"{{"owner":"{}","method":"round_robin"}}"#, s.role("li"))
+    );
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT last_user_id FROM allocation_cursor WHERE pool_id = 1"
+        ),
+        user_id(&s, "li")
+    );
+    s.ok("admin", &["doctor"]);
+}
+
+#[test]
+fn allocation_limits_hold_on_the_server() {
+    let Some(s) = Server::new("alloclimits") else {
+        return;
+    };
+    s.org();
+    leads(&s, 6);
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--max-owned",
+            "2",
+            "--daily-claims",
+            "1",
+            "--allocate",
+            "least_loaded",
+            "--allocate-to",
+            "team:east",
+        ],
+    );
+    // Daily cap 1 each: three leads for the three people of east, the rest stays.
+    let got = s.json("zhao", &["allocate"]);
+    assert_eq!(got.as_array().unwrap().len(), 3);
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM customers WHERE owner_id IS NULL"
+        ),
+        "3"
+    );
+    let (li, wang) = (user_id(&s, "li"), user_id(&s, "wang"));
+    let pooled = s.psql_ok(
+        "admin",
+        "SELECT min(id) FROM customers WHERE owner_id IS NULL",
+    );
+    // psql as the manager: an allocation past the target's daily cap is refused.
+    s.psql_refused(
+        "zhao",
+        &format!(
+            "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {li} WHERE id = {pooled}"
+        ),
+        "PT411",
+    );
+    // A member may not deal (to anyone, themselves included, under the allocation label),
+    // nor move the cursor, nor change the rules.
+    s.psql_refused(
+        "li",
+        &format!(
+            "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {wang} WHERE id = {pooled}"
+        ),
+        "PT403",
+    );
+    s.psql_refused(
+        "li",
+        &format!(
+            "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {li} WHERE id = {pooled}"
+        ),
+        "PT403",
+    );
+    s.psql_refused(
+        "li",
+        &format!("INSERT INTO allocation_cursor VALUES (1, {li})"),
+        "42501",
+    );
+    s.psql_refused(
+        "li",
+        &format!("SELECT pool_private.set_allocation_cursor(1, {li})"),
+        "42501",
+    );
+    // Another team's manager may not move this pool's cursor; nobody points it at a stranger.
+    s.psql_refused(
+        "qian",
+        &format!("SELECT pool_private.set_allocation_cursor(1, {li})"),
+        "PT403",
+    );
+    let qian = user_id(&s, "qian");
+    s.psql_refused(
+        "zhao",
+        &format!("SELECT pool_private.set_allocation_cursor(1, {qian})"),
+        "PT422",
+    );
+    s.psql_refused("li", "UPDATE pool_rules SET allocate = 'off'", "42501");
+    s.psql_refused(
+        "li",
+        "INSERT INTO followup_rules VALUES (1, 'claim', '', 'x', 1)",
+        "42501",
+    );
+    s.psql_refused(
+        "zhao",
+        "INSERT INTO followup_rules VALUES (1, 'claim', '', 'x', 1)",
+        "42501",
+    );
+    // An allocation to someone the pool does not deal to is refused, even by a manager.
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--daily-claims",
+            "0",
+            "--allocate-to",
+            &format!("users:{}", s.role("wang")),
+        ],
+    );
+    s.psql_refused(
+        "zhao",
+        &format!(
+            "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {li} WHERE id = {pooled}"
+        ),
+        "PT403",
+    );
+}
+
+#[test]
+fn import_allocate_on_the_server() {
+    let Some(s) = Server::new("importalloc") else {
+        return;
+    };
+    s.org();
+    leads(&s, 2);
+    let to = format!("users:{},{}", s.role("li"), s.role("wang"));
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--allocate",
+            "round_robin",
+            "--allocate-to",
+            &to,
+        ],
+    );
+    let csv = s.dir.path().join("expo.csv");
+    let mut text = String::from("name,phone\n");
+    for i in 0..4 {
+        text.push_str(&format!("展会客户{i},1390000000{i}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    s.fails("li", &["import", csv.to_str().unwrap(), "--allocate"], 4);
+    let v = s.json("zhao", &["import", csv.to_str().unwrap(), "--allocate"]);
+    assert_eq!(v["imported"], 4);
+    assert_eq!(logins(&s, &v["allocated"]), ["li", "wang", "li", "wang"]);
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM customers WHERE owner_id IS NULL"
+        ),
+        "2"
+    );
+}
+
+fn last_contact(s: &Server, id: &str) -> String {
+    s.psql_ok(
+        "admin",
+        &format!("SELECT coalesce(last_contact_at::text, 'none') FROM customers WHERE id = {id}"),
+    )
+}
+
+#[test]
+fn only_real_contact_moves_the_recycle_clock_on_the_server() {
+    let Some(s) = Server::new("contact") else {
+        return;
+    };
+    s.org();
+    let id = leads(&s, 1).remove(0);
+    s.ok("li", &["claim", &id]);
+    // Through the binary: a note is not contact, a call of "." too short.
+    let v = s.json("li", &["log", &id, "note", "内部备注：下周再说"]);
+    assert_eq!(v["counts_as_contact"], false);
+    let v = s.json("li", &["log", &id, "call", "."]);
+    assert_eq!(v["counts_as_contact"], false);
+    assert_eq!(last_contact(&s, &id), "none");
+    // psql as the member: the server decides, not the client; white space (full-width
+    // included) does not make a summary long enough.
+    let now = "floor(extract(epoch FROM now()))::bigint";
+    for (kind, summary) in [
+        ("note", "很长很长的一条备注"),
+        ("call", " . "),
+        ("call", "\u{3000}好\u{3000}"),
+    ] {
+        s.psql_ok(
+            "li",
+            &format!(
+                "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at)
+                 VALUES ({id}, 0, '{kind}', '{summary}', {now}, {now})"
+            ),
+        );
+        assert_eq!(last_contact(&s, &id), "none", "{kind} {summary:?}");
+    }
+    let v = s.json("li", &["log", &id, "call", "未接"]);
+    assert_eq!(v["counts_as_contact"], true);
+    assert_ne!(last_contact(&s, &id), "none");
+    // The admin's rules: notes count, any length; visits do not.
+    s.fails("zhao", &["rules", "set", "--min-contact-chars", "5"], 4);
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--contact-kinds",
+            "call,note",
+            "--min-contact-chars",
+            "0",
+        ],
+    );
+    let shown = s.json("li", &["rules", "show"]);
+    assert_eq!(shown["contact_kinds"], serde_json::json!(["call", "note"]));
+    assert_eq!(shown["min_contact_chars"], 0);
+    let id2 = leads(&s, 1).remove(0);
+    s.ok("li", &["claim", &id2]);
+    let v = s.json("li", &["log", &id2, "visit", "上门拜访了"]);
+    assert_eq!(v["counts_as_contact"], false);
+    assert_eq!(last_contact(&s, &id2), "none");
+    s.psql_ok(
+        "li",
+        &format!(
+            "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at)
+             VALUES ({id2}, 0, 'note', 'x', {now}, {now})"
+        ),
+    );
+    assert_ne!(last_contact(&s, &id2), "none", "a note counts now");
+    s.psql_refused(
+        "li",
+        "UPDATE pool_rules SET min_contact_chars = 0, contact_kinds = 'note'",
+        "42501",
+    );
+}
+
+fn open_followups(s: &Server, id: &str) -> Vec<String> {
+    let out = s.psql_ok(
+        "admin",
+        &format!(
+            "SELECT f.action || '|' || u.login || '|' || (f.due::date - (to_timestamp(f.created_at) AT TIME ZONE 'UTC')::date)
+               FROM followups f JOIN users u ON u.id = f.assignee_id
+              WHERE f.customer_id = {id} AND f.status = 'open' ORDER BY f.id"
+        ),
+    );
+    out.lines()
+        .map(|l| l.replace(&format!("{}_", s.db), ""))
+        .collect()
+}
+
+#[test]
+fn followup_rules_are_planned_by_the_server() {
+    let Some(s) = Server::new("plans") else {
+        return;
+    };
+    s.org();
+    // Days counted in UTC, so the test's expected due dates do not depend on the machine.
+    s.ok("admin", &["settings", "set", "timezone", "UTC"]);
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--on",
+            "claim",
+            "--plan",
+            "首次联系",
+            "--due-in",
+            "1",
+        ],
+    );
+    s.ok(
+        "admin",
+        &[
+            "rules", "set", "--on", "deal", "--plan", "回访", "--due-in", "30",
+        ],
+    );
+    let shown = s.ok("li", &["rules", "show"]);
+    assert!(shown.contains("首次联系 in 1 day(s)"), "{shown}");
+    let ids = leads(&s, 4);
+    // A claim through the binary: one follow-up (the server's, not a second from the app).
+    s.ok("li", &["claim", &ids[0]]);
+    assert_eq!(open_followups(&s, &ids[0]), ["首次联系|li|1"]);
+    // A claim with psql, skipping the app: planned all the same.
+    let li = user_id(&s, "li");
+    s.psql_ok(
+        "li",
+        &format!("UPDATE customers SET owner_id = {li} WHERE id = {}", ids[1]),
+    );
+    assert_eq!(open_followups(&s, &ids[1]), ["首次联系|li|1"]);
+    // The manager assigns from the pool: planned for the new owner.
+    s.ok("zhao", &["assign", &ids[2], "--to", &s.role("wang")]);
+    assert_eq!(open_followups(&s, &ids[2]), ["首次联系|wang|1"]);
+    // A deal plans the return visit, audited with its rule.
+    s.ok("li", &["deal", "add", &ids[0], "--amount", "1000"]);
+    assert_eq!(open_followups(&s, &ids[0]), ["首次联系|li|1", "回访|li|30"]);
+    let after = s.psql_ok(
+        "admin",
+        "SELECT after FROM audit_log WHERE action = 'followup_add' ORDER BY seq DESC LIMIT 1",
+    );
+    assert!(after.contains(r#""rule":"deal""#), "{after}");
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM audit_log WHERE action = 'followup_add'"
+        ),
+        "4"
+    );
+    // Removed: nothing more is planned.
+    s.ok("admin", &["rules", "set", "--on", "claim", "--remove"]);
+    s.ok("li", &["claim", &ids[3]]);
+    assert!(open_followups(&s, &ids[3]).is_empty());
+}
+
+#[test]
+fn a_silent_customer_gets_a_followup_on_the_server() {
+    let Some(s) = Server::new("silent") else {
+        return;
+    };
+    s.org();
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--recycle-no-contact-days",
+            "3",
+            "--warn-days",
+            "5",
+            "--on",
+            "silent",
+            "--plan",
+            "再次联系",
+            "--due-in",
+            "2",
+        ],
+    );
+    let ids = leads(&s, 1);
+    s.ok("li", &["claim", &ids[0]]);
+    s.ok("zhao", &["recycle"]);
+    let open = open_followups(&s, &ids[0]);
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(open[0].starts_with("再次联系|li|"), "{open:?}");
+    s.ok("zhao", &["recycle"]);
+    assert_eq!(open_followups(&s, &ids[0]).len(), 1, "not twice");
+}
+
+#[test]
+fn demo_on_the_server() {
+    let Some(mut s) = Server::new("demo") else {
+        return;
+    };
+    s.extra_roles = customer_pool::demo::PEOPLE
+        .iter()
+        .map(|p| p.0.to_string())
+        .collect();
+    s.org();
+    s.fails("li", &["demo", "--customers", "50"], 4);
+    s.psql_refused("li", "SELECT pool_private.load_demo('[]')", "42501");
+    s.psql_refused("zhao", "SELECT pool_private.load_demo('[]')", "42501");
+    let v = s.json("admin", &["demo", "--customers", "2000"]);
+    let n = v["customers"].as_i64().unwrap();
+    assert!(n > 1500, "{v}");
+    assert_eq!(
+        s.psql_ok("admin", "SELECT count(*) FROM customers")
+            .parse::<i64>()
+            .unwrap(),
+        n
+    );
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM ownership_events WHERE event = 'claim'"
+        ),
+        v["owned"].to_string()
+    );
+    assert_eq!(
+        s.psql_ok("admin", "SELECT count(*) FROM interactions"),
+        v["interactions"].to_string()
+    );
+    assert_eq!(
+        s.psql_ok("admin", "SELECT count(*) FROM deals"),
+        v["deals"].to_string()
+    );
+    // Back-dated history, never after now; owned customers have recycle dates.
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM customers WHERE created_at > floor(extract(epoch FROM now())) OR
+                    (owner_id IS NOT NULL AND stage <> 'loyal' AND recycle_due_at IS NULL)"
+        ),
+        "0"
+    );
+    assert_eq!(
+        s.psql_ok(
+            "admin",
+            "SELECT count(*) FROM audit_log WHERE action = 'demo'"
+        ),
+        "1"
+    );
+    s.ok("admin", &["audit", "verify"]);
+    s.ok("admin", &["doctor"]);
+}

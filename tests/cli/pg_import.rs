@@ -1,0 +1,649 @@
+//! Server mode: a bulk `pool import` goes through COPY into the server's staging table
+//! and one set-based move (migration 10), and the server still decides where the rows may
+//! land, stamps them and audits them. Through the real binary and through psql as the
+//! member who would abuse the staging path. Runs only with POOL_TEST_PG and PGPORT
+//! (`eval "$(.ci/pg-cluster start)"`); otherwise each test says it is skipped.
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Server {
+    conninfo: String,
+    port: String,
+    db: String,
+    dir: tempfile::TempDir,
+}
+
+const PEOPLE: [&str; 5] = ["owner", "admin", "li", "wang", "viewer"];
+
+impl Server {
+    fn new(name: &str) -> Option<Server> {
+        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
+        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
+        let (Some(conninfo), Some(port)) = (conninfo, port) else {
+            eprintln!("pg_import::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
+            return None;
+        };
+        let s = Server {
+            conninfo,
+            port,
+            db: format!("pi_{name}_{}", std::process::id()),
+            dir: tempfile::TempDir::new().unwrap(),
+        };
+        s.drop_all();
+        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
+        s.superuser(&format!(
+            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
+            s.db
+        ));
+        let admin = s.role("admin");
+        s.ok(
+            "owner",
+            &["init", "--server", "--admin", &admin, "--team", "east"],
+        );
+        s.ok("admin", &["team", "add", "west"]);
+        for (who, team, role) in [
+            ("li", "east", "member"),
+            ("wang", "west", "member"),
+            ("viewer", "east", "viewer"),
+        ] {
+            let login = s.role(who);
+            s.ok(
+                "admin",
+                &["user", "add", &login, "--team", team, "--role", role],
+            );
+        }
+        // A pool only team west sees (the owner's own writes are trusted).
+        s.sql(
+            "owner",
+            "INSERT INTO pools (name, created_at) VALUES ('westonly', 0);
+             INSERT INTO pool_teams (pool_id, team_id)
+                 SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'westonly' AND t.name = 'west'",
+        );
+        Some(s)
+    }
+
+    fn role(&self, who: &str) -> String {
+        format!("{}_{who}", self.db)
+    }
+
+    fn url(&self, who: &str) -> String {
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{}",
+            self.role(who),
+            self.port,
+            self.db
+        )
+    }
+
+    fn cmd(&self, who: &str) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
+        c.env_clear()
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("POOL_DB", self.url(who))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, who: &str, args: &[&str]) -> Output {
+        self.cmd(who).args(args).output().expect("run pool")
+    }
+
+    fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.run(who, args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} as {who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn json(&self, who: &str, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
+    }
+
+    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
+        let out = self.run(who, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pool {args:?} as {who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    /// psql as `role` ("": the superuser of POOL_TEST_PG) in `db`.
+    fn psql(&self, role: &str, db: &str, sql: &str) -> Output {
+        Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                "VERBOSITY=verbose",
+            ])
+            .arg("-d")
+            .arg(if role.is_empty() {
+                format!("{} dbname={db}", self.conninfo)
+            } else {
+                format!("{} user={role} dbname={db}", self.conninfo)
+            })
+            .arg("-c")
+            .arg(sql)
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql")
+    }
+
+    fn superuser(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.conninfo,
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    }
+
+    /// SQL as test user `who` in this database (one implicit transaction).
+    fn sql(&self, who: &str, sql: &str) -> String {
+        let out = self.psql(&self.role(who), &self.db, sql);
+        assert!(
+            out.status.success(),
+            "as {who}: {sql}\nfailed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// The statement must fail with this SQLSTATE.
+    fn refused(&self, who: &str, sql: &str, sqlstate: &str) -> String {
+        let out = self.psql(&self.role(who), &self.db, sql);
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "as {who}: {sql}\nwas allowed: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            err.contains(&format!("ERROR:  {sqlstate}:")),
+            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
+        );
+        err
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.sql("owner", sql).parse().expect("a count")
+    }
+
+    fn drop_all(&self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .args(["-c"])
+            .arg(
+                PEOPLE
+                    .iter()
+                    .rev()
+                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
+                    .collect::<String>(),
+            )
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.drop_all();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// A leads CSV of `n` rows big enough for the bulk path (about 200 bytes a row), every
+/// tenth row a copy of an earlier one; row 3's notes hold a tab, a backslash and a line
+/// break (COPY escapes), rows divisible by 4 carry two tags.
+fn leads(dir: &std::path::Path, name: &str, n: usize) -> (PathBuf, usize) {
+    let mut s = String::from("姓名,公司,手机,邮箱,城市,来源,标签,备注\n");
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..n {
+        let k = if i % 10 == 9 { i / 2 } else { i };
+        seen.insert(k);
+        let notes = if k == 3 {
+            "\"第一行\t制表\\反斜杠\n第二行\"".to_string()
+        } else {
+            format!("客户备注 {k}：需要回访，预算待定，关注产品演示与报价单的后续安排")
+        };
+        let tags = if k % 4 == 0 { "重点、展会" } else { "" };
+        writeln!(
+            s,
+            "客户{k},测试公司{k}号有限公司,139{k:08},c{k}@example.com,杭州,展会,{tags},{notes}"
+        )
+        .unwrap();
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, s).unwrap();
+    (path, seen.len())
+}
+
+#[test]
+fn pg_import_bulk_goes_through_the_server_in_one_statement_and_reruns_find_every_row() {
+    let Some(s) = Server::new("bulk") else { return };
+    let (file, unique) = leads(s.dir.path(), "leads.csv", 12_000);
+    let f = file.to_str().unwrap();
+    let before = s.count("SELECT max(seq) FROM audit_log");
+    let v = s.json("li", &["import", f, "--force"]);
+    assert_eq!(v["imported"], unique as i64, "{v}");
+    assert_eq!(v["duplicates_in_file"], (12_000 - unique) as i64, "{v}");
+    assert_eq!(
+        s.count("SELECT count(*) FROM customers"),
+        unique as i64,
+        "every imported row is there"
+    );
+    // Stamped by the server: the importer, the server clock, pooled in the public pool.
+    let li_id = s.count(&format!(
+        "SELECT id FROM users WHERE login = '{}'",
+        s.role("li")
+    ));
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers WHERE created_by = {li_id} AND pool_id = 1 AND owner_id IS NULL
+               AND pooled_at IS NOT NULL AND claimed_at IS NULL AND NOT locked
+               AND abs(created_at - extract(epoch FROM now())::bigint) < 3600"
+        )),
+        unique as i64
+    );
+    // One server audit row for the whole import, by the member.
+    let audit = s.sql(
+        "owner",
+        &format!("SELECT actor, action, after FROM audit_log WHERE seq > {before} AND entity = 'customer'"),
+    );
+    assert_eq!(
+        audit,
+        format!(
+            "{}|import|{{\"count\":{unique},\"first_id\":1,\"last_id\":{unique}}}",
+            s.role("li")
+        )
+    );
+    // Tags, contacts and COPY's escapes arrive intact.
+    assert_eq!(
+        s.count("SELECT count(*) FROM customer_tags"),
+        2 * s.count("SELECT count(*) FROM customers WHERE tags <> ''")
+    );
+    assert_eq!(
+        s.sql("owner", "SELECT notes FROM customers WHERE name = '客户3'"),
+        // (the reader turns a tab in a cell into a space; COPY keeps the rest)
+        "第一行 制表\\反斜杠\n第二行"
+    );
+    assert_eq!(
+        s.sql(
+            "owner",
+            "SELECT phone || ' ' || phone_key || ' ' || email_key FROM customers WHERE name = '客户12'"
+        ),
+        "13900000012 8613900000012 c12@example.com"
+    );
+    // The identity sequence moved past the new ids: the next add gets a fresh one.
+    let added = s.json(
+        "admin",
+        &["add", "--name", "之后", "--phone", "13800000001", "--pool"],
+    );
+    assert_eq!(added["id"], unique as i64 + 1, "{added}");
+    // Running it again imports nothing, as the member and as the admin.
+    let again = s.json("li", &["import", f, "--force"]);
+    assert_eq!(again["imported"], 0, "{again}");
+    assert_eq!(again["duplicates_in_database"], 12_000, "{again}");
+    let again = s.json("admin", &["import", f, "--force"]);
+    assert_eq!(again["imported"], 0, "{again}");
+    assert_eq!(s.count("SELECT count(*) FROM customers"), unique as i64 + 1);
+    // A pool the member's team does not see: refused, nothing lands.
+    s.fails("li", &["import", f, "--force", "--pool", "westonly"], 5);
+    // A viewer imports nothing.
+    s.fails("viewer", &["import", f, "--force"], 4);
+    assert_eq!(s.count("SELECT count(*) FROM customers"), unique as i64 + 1);
+}
+
+#[test]
+fn pg_import_killed_halfway_leaves_nothing() {
+    let Some(s) = Server::new("kill") else { return };
+    let (file, _) = leads(s.dir.path(), "big.csv", 60_000);
+    let mut child = s
+        .cmd("li")
+        .args(["import", file.to_str().unwrap(), "--force"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn pool");
+    // Wait until rows are being staged (the import's transaction is open), then kill it.
+    let mut seen = false;
+    for _ in 0..600 {
+        let out = s.psql(
+            "",
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND xact_start IS NOT NULL",
+                s.role("li")
+            ),
+        );
+        if text(&out.stdout).trim() != "0" {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(seen, "the import never opened its transaction");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(
+        status.code().is_none(),
+        "finished before the kill: {status}"
+    );
+    assert_eq!(s.count("SELECT count(*) FROM customers"), 0);
+    assert_eq!(
+        s.count("SELECT count(*) FROM audit_log WHERE action IN ('import', 'add')"),
+        0
+    );
+    // Run again to the end: every row once.
+    let v = s.json("li", &["import", file.to_str().unwrap(), "--force"]);
+    assert_eq!(
+        s.count("SELECT count(*) FROM customers"),
+        v["imported"].as_i64().unwrap()
+    );
+}
+
+/// One staged row in psql (the caller's session must have called import_stage first).
+fn staged_row(id: i64, stage: &str, phone_key: &str) -> String {
+    format!(
+        "INSERT INTO pg_temp.pool_import (id, name, phone, phone_key, stage)
+         VALUES ({id}, '暂存{id}', '139{id:08}', '{phone_key}', '{stage}');"
+    )
+}
+
+#[test]
+fn pg_import_staging_cannot_be_abused_from_psql() {
+    let Some(s) = Server::new("abuse") else {
+        return;
+    };
+    let ids = |who: &str| {
+        s.count(&format!(
+            "SELECT id FROM users WHERE login = '{}'",
+            s.role(who)
+        ))
+    };
+    let (li, wang) = (ids("li"), ids("wang"));
+    let stage = "SELECT pool_private.import_stage();";
+    // COPY straight into customers: row level security refuses COPY FROM.
+    let out = s.psql(
+        &s.role("li"),
+        &s.db,
+        "COPY customers (name, pool_id, stage) FROM STDIN",
+    );
+    assert!(!out.status.success(), "COPY into customers was allowed");
+    assert!(
+        text(&out.stderr).contains("row-level security"),
+        "{}",
+        text(&out.stderr)
+    );
+    // No table of one's own in place of the staging table, and the server's own cannot
+    // be changed.
+    s.refused("li", "CREATE TEMP TABLE pool_import (id bigint)", "42501");
+    s.refused(
+        "li",
+        &format!("{stage} ALTER TABLE pg_temp.pool_import ADD COLUMN owner_id bigint"),
+        "42501",
+    );
+    s.refused(
+        "li",
+        &format!("{stage} CREATE TRIGGER t BEFORE INSERT ON pg_temp.pool_import FOR EACH ROW EXECUTE FUNCTION pool_private.same_identity()"),
+        "42501",
+    );
+    // The staging table has no owner or pool column: the owner is an argument, checked.
+    s.refused(
+        "li",
+        &format!("{stage} INSERT INTO pg_temp.pool_import (id, name, stage, owner_id) VALUES (1, 'x', 'lead', {li})"),
+        "42703",
+    );
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} SELECT pool_private.import_staged(1, {wang})",
+            staged_row(1, "lead", "a")
+        ),
+        "PT403",
+    );
+    // A pool the member's team does not see.
+    let westonly = s.count("SELECT id FROM pools WHERE name = 'westonly'");
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} SELECT pool_private.import_staged({westonly}, NULL)",
+            staged_row(1, "lead", "a")
+        ),
+        "PT414",
+    );
+    // A won stage without a deal.
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} SELECT pool_private.import_staged(1, NULL)",
+            staged_row(1, "customer", "a")
+        ),
+        "PT416",
+    );
+    // Ids far ahead (which would push the sequence to its end), or with gaps.
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} SELECT pool_private.import_staged(1, NULL)",
+            staged_row(9_000_000, "lead", "a")
+        ),
+        "PT422",
+    );
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} {} SELECT pool_private.import_staged(1, NULL)",
+            staged_row(1, "lead", "a"),
+            staged_row(3, "lead", "b")
+        ),
+        "PT422",
+    );
+    // A viewer may not even call the functions.
+    s.refused("viewer", stage, "42501");
+    s.refused(
+        "viewer",
+        "SELECT pool_private.import_staged(1, NULL)",
+        "42501",
+    );
+    assert_eq!(s.count("SELECT count(*) FROM customers"), 0);
+
+    // max_owned for the member's own import, counted over the whole set.
+    s.sql(
+        "owner",
+        "INSERT INTO pool_rules (pool_id, max_owned) VALUES (1, 2)
+         ON CONFLICT (pool_id) DO UPDATE SET max_owned = 2",
+    );
+    let three = format!(
+        "{stage} {}{}{} SELECT pool_private.import_staged(1, {li})",
+        staged_row(1, "lead", "a"),
+        staged_row(2, "lead", "b"),
+        staged_row(3, "lead", "c")
+    );
+    s.refused("li", &three, "PT410");
+    assert_eq!(s.count("SELECT count(*) FROM customers"), 0);
+    let two = format!(
+        "{stage} {}{} SELECT pool_private.import_staged(1, {li})",
+        staged_row(1, "lead", "a"),
+        staged_row(2, "lead", "b")
+    );
+    assert_eq!(s.sql("li", &two), "2");
+    // Owned by the member, stamped by the server, audited once under their name.
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers WHERE owner_id = {li} AND created_by = {li}
+               AND claimed_at IS NOT NULL AND pooled_at IS NULL"
+        )),
+        2
+    );
+    assert_eq!(
+        s.sql(
+            "owner",
+            "SELECT actor || ' ' || action FROM audit_log WHERE entity = 'customer' ORDER BY seq"
+        ),
+        format!("{} import", s.role("li"))
+    );
+    // At the limit: one more is refused, even one at a time.
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} SELECT pool_private.import_staged(1, {li})",
+            staged_row(3, "lead", "c")
+        ),
+        "PT410",
+    );
+
+    // The re-claim cooldown on copies: a copy of a customer li gave up.
+    s.sql(
+        "owner",
+        "UPDATE pool_rules SET max_owned = 0, reclaim_cooldown_days = 7 WHERE pool_id = 1",
+    );
+    s.ok("li", &["release", "1", "--reason", "不需要"]);
+    s.refused(
+        "li",
+        &format!(
+            "{stage} {} SELECT pool_private.import_staged(1, {li})",
+            staged_row(3, "lead", "a")
+        ),
+        "PT412",
+    );
+    // Into the pool it is fine (the cooldown is about owning it again).
+    assert_eq!(
+        s.sql(
+            "li",
+            &format!(
+                "{stage} {} SELECT pool_private.import_staged(1, NULL)",
+                staged_row(3, "lead", "a")
+            )
+        ),
+        "1"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM customers WHERE id = 3 AND owner_id IS NULL AND pooled_at IS NOT NULL"),
+        1
+    );
+}
+
+#[test]
+fn pg_report_quality_counts_only_what_the_reader_may_read() {
+    let Some(s) = Server::new("quality") else {
+        return;
+    };
+    let wang = s.count(&format!(
+        "SELECT id FROM users WHERE login = '{}'",
+        s.role("wang")
+    ));
+    let westonly = s.count("SELECT id FROM pools WHERE name = 'westonly'");
+    // Public pool: 1 and 2 share a phone; 3 has no phone and no e-mail. The west-only
+    // pool: 4 shares 1's phone, 5 shares an e-mail with 6, which wang owns.
+    s.sql(
+        "owner",
+        &format!(
+            "INSERT INTO customers (id, name, company, phone, phone_key, email, email_key, city, pool_id, owner_id, created_at, updated_at)
+             VALUES (1, '甲', '一公司', '13900000001', '8613900000001', NULL, NULL, '杭州', 1, NULL, 0, 0),
+                    (2, '乙', NULL, '13900000001', '8613900000001', NULL, NULL, NULL, 1, NULL, 0, 0),
+                    (3, '丙', NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, 0, 0),
+                    (4, '丁', NULL, '13900000001', '8613900000001', NULL, NULL, NULL, {westonly}, NULL, 0, 0),
+                    (5, '戊', NULL, NULL, NULL, 'x@e.com', 'x@e.com', NULL, {westonly}, NULL, 0, 0),
+                    (6, '己', '六公司', NULL, NULL, 'x@e.com', 'x@e.com', '深圳', 1, {wang}, 0, 0)"
+        ),
+    );
+    let quality = |who: &str| s.json(who, &["report", "quality"]);
+    let worst_ids = |v: &serde_json::Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = v["worst"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // li (east) reads the public pool and owned customers: 1, 2, 3, 6; duplicated: 1
+    // and 2 (phone, 4 being hidden changes nothing for them), 6 (its e-mail twin 5 is
+    // hidden, but the copy exists).
+    let li = quality("li");
+    assert_eq!(li["customers"], 4, "{li}");
+    assert_eq!(li["duplicate_rate_pct"], 75.0, "{li}");
+    assert!(
+        !worst_ids(&li).contains(&4) && !worst_ids(&li).contains(&5),
+        "{li}"
+    );
+    // wang (west) reads all six, five of them duplicated.
+    let wang_q = quality("wang");
+    assert_eq!(wang_q["customers"], 6, "{wang_q}");
+    assert_eq!(
+        wang_q["duplicate_rate_pct"].as_f64().unwrap(),
+        (5.0_f64 / 6.0 * 1000.0).round() / 10.0,
+        "{wang_q}"
+    );
+    let admin = quality("admin");
+    assert_eq!(admin["customers"], 6, "{admin}");
+    assert_eq!(worst_ids(&admin), worst_ids(&wang_q));
+    // The same numbers as migration 4's per-row definitions (readable_by, missing_mask,
+    // one EXISTS per key), computed by the owner for li's team.
+    let east = s.count("SELECT id FROM teams WHERE name = 'east'");
+    let readable = format!("pool_private.readable_by('member', {east}, false, c)");
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers c WHERE {readable}"
+        )),
+        4
+    );
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers c WHERE {readable}
+               AND ((c.phone_key IS NOT NULL AND EXISTS (SELECT 1 FROM customers d WHERE d.phone_key = c.phone_key AND d.id <> c.id AND d.deleted_at IS NULL))
+                 OR (c.email_key IS NOT NULL AND EXISTS (SELECT 1 FROM customers d WHERE d.email_key = c.email_key AND d.id <> c.id AND d.deleted_at IS NULL)))"
+        )),
+        3
+    );
+    // The masks li's report counts are the per-row ones over what li reads.
+    let masks = s.sql(
+        "li",
+        "SELECT string_agg(mask || ':' || n, ',' ORDER BY mask) FROM pool_private.quality_masks()",
+    );
+    let expected = s.sql(
+        "owner",
+        &format!(
+            "SELECT string_agg(m || ':' || n, ',' ORDER BY m) FROM (
+                SELECT pool_private.missing_mask(c) AS m, count(*) AS n FROM customers c WHERE {readable} GROUP BY 1) x"
+        ),
+    );
+    assert_eq!(masks, expected);
+    // A deleted customer counts for nobody.
+    s.sql("owner", "UPDATE customers SET deleted_at = 1 WHERE id = 2");
+    let li = quality("li");
+    assert_eq!(li["customers"], 3, "{li}");
+    assert!(!worst_ids(&li).contains(&2), "{li}");
+}
