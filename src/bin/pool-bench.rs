@@ -20,6 +20,9 @@ struct Opts {
     only: Vec<String>,
     dir: PathBuf,
     pool: PathBuf,
+    /// `pool` as it was before the duplicate model (bench/run builds it): the import's
+    /// side-by-side reference.
+    old_pool: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -78,6 +81,38 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Two commands in alternation, a warm-up of each and then `runs` measured runs of
+/// each, so a load that drifts hits both alike; `setup` runs (untimed) before each run.
+/// The median seconds and peak MB of each.
+#[allow(clippy::type_complexity)]
+fn measure_alternating(
+    runs: usize,
+    mut setup: impl FnMut(),
+    mut a: impl FnMut() -> Command,
+    mut b: impl FnMut() -> Command,
+) -> (Result<(f64, f64), String>, Result<(f64, f64), String>) {
+    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    let (mut ma, mut mb): (f64, f64) = (0.0, 0.0);
+    for i in 0..=runs {
+        setup();
+        let ra = timed(&mut a());
+        setup();
+        let rb = timed(&mut b());
+        match (ra, rb) {
+            (Ok(x), Ok(y)) if i > 0 => {
+                sa.push(x.0);
+                ma = ma.max(x.1);
+                sb.push(y.0);
+                mb = mb.max(y.1);
+            }
+            (Ok(_), Ok(_)) => {}
+            (Err(e), _) => return (Err(e.clone()), Err(e)),
+            (_, Err(e)) => return (Err(e.clone()), Err(e)),
+        }
+    }
+    (Ok((median(sa), ma)), Ok((median(sb), mb)))
+}
+
 /// A warm-up plus `runs` measured runs; `setup` runs (untimed) before each.
 fn measure(
     runs: usize,
@@ -99,7 +134,11 @@ fn measure(
 
 impl Opts {
     fn pool(&self, db: &Path) -> Command {
-        let mut c = Command::new(&self.pool);
+        self.pool_at(&self.pool, db)
+    }
+
+    fn pool_at(&self, exe: &Path, db: &Path) -> Command {
+        let mut c = Command::new(exe);
         c.env_clear()
             .env("POOL_DB", db)
             .env("POOL_NOW", "2026-11-22T09:00:00Z")
@@ -860,6 +899,9 @@ fn main() {
         only: flag(&args, "--only"),
         dir: dir.clone(),
         pool,
+        old_pool: std::env::var_os("POOL_BENCH_OLD_POOL")
+            .map(PathBuf::from)
+            .filter(|p| p.exists()),
     };
     let n: u64 = if quick { 20_000 } else { 1_000_000 };
     let mut rows: Vec<Row> = Vec::new();
@@ -883,15 +925,53 @@ fn main() {
         eprintln!("pool-bench: import");
         let db = dir.join("import.db");
         let rejects = dir.join("rejects.csv");
-        let p = measure(
-            o.runs,
-            |_| remove_db(&db),
-            |_| {
-                let mut c = o.pool(&db);
-                c.arg("import").arg(&leads).arg("--rejects").arg(&rejects);
-                c
-            },
-        );
+        let import = |exe: &Path| {
+            let mut c = o.pool_at(exe, &db);
+            // The old code has no default user on a new database.
+            c.env("POOL_USER", "admin")
+                .arg("import")
+                .arg(&leads)
+                .arg("--rejects")
+                .arg(&rejects);
+            c
+        };
+        let p = match &o.old_pool {
+            // Side by side with the code before the duplicate model: the issue's
+            // target is within 10 % of its time and under 200 MB.
+            Some(old) => {
+                let (p, r) = measure_alternating(
+                    o.runs,
+                    || remove_db(&db),
+                    || import(&o.pool),
+                    || import(old),
+                );
+                if let Some(i) = compare(
+                    &mut rows,
+                    "import with the duplicate model vs the code before it",
+                    n,
+                    "≤ 1.10× the old import; ≤ 200 MB",
+                    quick,
+                    p.clone(),
+                    r.clone(),
+                ) {
+                    let ratio = rows[i].ratio.unwrap_or(f64::MAX);
+                    let mb = rows[i].pool_peak_mb.unwrap_or(f64::MAX);
+                    rows[i].result = if ratio <= 1.10 && mb < 200.0 {
+                        "pass".into()
+                    } else if quick {
+                        "slow (quick: not a failure)".into()
+                    } else {
+                        "MISS".into()
+                    };
+                    rows[i].note = format!(
+                        "reference: pool at ab1e538 (before issue 17), peak {:.0} MB; runs alternate",
+                        r.map(|r| r.1).unwrap_or(0.0)
+                    );
+                }
+                p
+            }
+            None => measure(o.runs, |_| remove_db(&db), |_| import(&o.pool)),
+        };
         let refdb = dir.join("ref-import.db");
         let r = measure(
             o.runs,
