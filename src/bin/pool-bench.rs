@@ -927,12 +927,11 @@ fn main() {
         let rejects = dir.join("rejects.csv");
         let import = |exe: &Path| {
             let mut c = o.pool_at(exe, &db);
-            // The old code has no default user on a new database.
-            c.env("POOL_USER", "admin")
-                .arg("import")
-                .arg(&leads)
-                .arg("--rejects")
-                .arg(&rejects);
+            // The old code has no default user on a new database: its first admin.
+            if exe != o.pool {
+                c.env("POOL_USER", "admin");
+            }
+            c.arg("import").arg(&leads).arg("--rejects").arg(&rejects);
             c
         };
         let p = match &o.old_pool {
