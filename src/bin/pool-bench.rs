@@ -940,7 +940,11 @@ fn main() {
             Some(old) => {
                 let (p, r) = measure_alternating(
                     o.runs,
-                    || remove_db(&db),
+                    || {
+                        remove_db(&db);
+                        // The new import refuses to overwrite the old one's rejects.
+                        let _ = std::fs::remove_file(&rejects);
+                    },
                     || import(&o.pool),
                     || import(old),
                 );
