@@ -674,6 +674,19 @@ fn pg_report_quality_counts_only_what_the_reader_may_read() {
     let li = quality("li");
     assert_eq!(li["customers"], 3, "{li}");
     assert!(!worst_ids(&li).contains(&2), "{li}");
+    // The stored mask (migration 13) is the row's own, and psql shows it to no member.
+    assert_eq!(
+        s.count(
+            "SELECT count(*) FROM customers c WHERE c.quality_mask <> pool_private.missing_mask(c)"
+        ),
+        0
+    );
+    s.refused("li", "SELECT quality_mask FROM customers LIMIT 1", "42501");
+    s.refused(
+        "viewer",
+        "SELECT count(*) FROM customers WHERE quality_mask = 0",
+        "42501",
+    );
 }
 
 /// `n` leads whose names, phones and e-mails share nothing with `leads()`'s.
@@ -725,7 +738,7 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
             ],
         );
     }
-    let (big, unique) = leads(s.dir.path(), "big.csv", 60_000);
+    let (big, unique) = leads(s.dir.path(), "big.csv", 100_000);
     let other = other_leads(s.dir.path(), "other.csv", 12_000);
     let big_import = s
         .cmd("li")
@@ -741,8 +754,30 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
         .spawn()
         .expect("spawn pool import");
     wait_for_transaction(&s, "li");
-    // Meanwhile, in other processes: adds (ids from the same sequence), claims, and a
-    // second import, each committed while the first import's transaction is open.
+    let mut big_import = big_import;
+    let mut added = Vec::new();
+    let mut add = |k: usize| {
+        let v = s.json(
+            "admin",
+            &[
+                "add",
+                "--name",
+                &format!("同时{k}"),
+                "--phone",
+                &format!("1350000000{k}"),
+                "--pool",
+            ],
+        );
+        added.push(v["id"].as_i64().unwrap());
+    };
+    // The first add commits while the import's transaction is open.
+    add(0);
+    assert!(
+        big_import.try_wait().expect("poll").is_none(),
+        "the import finished before the first add: the test proves nothing (a bigger file is needed)"
+    );
+    // Meanwhile, in other processes: more adds (ids from the same sequence), claims, and
+    // a second import.
     let other_import = s
         .cmd("wang")
         .args([
@@ -756,28 +791,11 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the second import");
-    let mut added = Vec::new();
-    for k in 0..5 {
-        let v = s.json(
-            "admin",
-            &[
-                "add",
-                "--name",
-                &format!("同时{k}"),
-                "--phone",
-                &format!("1350000000{k}"),
-                "--pool",
-            ],
-        );
-        added.push(v["id"].as_i64().unwrap());
+    for k in 1..5 {
+        add(k);
     }
     s.ok("li", &["claim", "1"]);
     s.ok("wang", &["claim", "2"]);
-    let mut big_import = big_import;
-    assert!(
-        big_import.try_wait().expect("poll").is_none(),
-        "the import finished before the adds: the test proves nothing (a bigger file is needed)"
-    );
     let big_out = big_import.wait_with_output().expect("wait");
     assert!(
         big_out.status.success(),
@@ -795,7 +813,7 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
     assert_eq!(big_v["imported"], unique as i64, "{big_v}");
     assert_eq!(
         big_v["duplicates_in_file"],
-        (60_000 - unique) as i64,
+        (100_000 - unique) as i64,
         "{big_v}"
     );
     assert_eq!(other_v["imported"], 12_000, "{other_v}");
@@ -835,7 +853,7 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
             "owner",
             &format!("SELECT name FROM customers WHERE id = {last}")
         ),
-        "客户59998"
+        "客户99998"
     );
     // The claims stand; the server audited each import once, with its own range.
     assert_eq!(
