@@ -689,11 +689,16 @@ fn pg_report_quality_counts_only_what_the_reader_may_read() {
     );
 }
 
-/// `n` leads whose names, phones and e-mails share nothing with `leads()`'s.
+/// `n` leads whose names, phones and e-mails share nothing with `leads()`'s (with an
+/// address long enough that 10,000 rows or more take the bulk path).
 fn other_leads(dir: &std::path::Path, name: &str, n: usize) -> PathBuf {
-    let mut s = String::from("姓名,公司,手机,邮箱,城市\n");
+    let mut s = String::from("姓名,公司,手机,邮箱,城市,地址\n");
     for k in 0..n {
-        writeln!(s, "别家{k},另一公司{k}号,137{k:08},o{k}@example.org,深圳").unwrap();
+        writeln!(
+            s,
+            "别家{k},另一公司{k}号,137{k:08},o{k}@example.org,深圳,深圳市南山区科技园南区高新南一道{k}号创维大厦A座十九楼"
+        )
+        .unwrap();
     }
     let path = dir.join(name);
     std::fs::write(&path, s).unwrap();
