@@ -843,7 +843,8 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
             1
         );
     }
-    // The report's ids are the rows' ids: the first and last line of the big file.
+    // The report's ids are the rows' ids: the first line's, and the last line's (客户49999,
+    // which no earlier line holds).
     let first = big_v["first_id"].as_i64().unwrap();
     let last = big_v["last_id"].as_i64().unwrap();
     assert_eq!(
@@ -858,7 +859,7 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
             "owner",
             &format!("SELECT name FROM customers WHERE id = {last}")
         ),
-        "客户99998"
+        "客户49999"
     );
     // The claims stand; the server audited each import once, with its own range.
     assert_eq!(
