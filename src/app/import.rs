@@ -282,11 +282,52 @@ fn record_of(id: i64, f: &CustomerFields) -> Record {
 /// New customers of a bulk import, queued and written `BULK_ROWS` at a time with the
 /// ids they were given.
 struct Queue {
+    /// The next id when the backend numbers nothing itself (see `reserve`).
     next_id: i64,
+    /// Ids the backend reserved for this import and not yet given, and whether it
+    /// reserves at all (a server: other clients commit customers meanwhile).
+    reserved: std::collections::VecDeque<i64>,
+    reserves: bool,
+    /// How many ids the next reservation asks for (doubling: a small file wastes few).
+    reserve: usize,
     rows: Vec<NewLead>,
 }
 
+/// The most ids one reservation asks for.
+const RESERVE_MAX: usize = 65_536;
+
 impl Queue {
+    fn new(next_id: i64) -> Queue {
+        Queue {
+            next_id,
+            reserved: Default::default(),
+            reserves: true,
+            reserve: BULK_ROWS,
+            rows: Vec::with_capacity(BULK_ROWS),
+        }
+    }
+
+    /// The id of the next new customer.
+    fn take_id(&mut self, tx: &mut dyn Tx) -> Result<i64> {
+        if self.reserves && self.reserved.is_empty() {
+            match tx.reserve_customer_ids(self.reserve)? {
+                Some(ids) if ids.is_empty() => {
+                    return Err(Error::Other("the server reserved no customer ids".into()))
+                }
+                Some(ids) => self.reserved.extend(ids),
+                None => self.reserves = false,
+            }
+            self.reserve = (self.reserve * 2).min(RESERVE_MAX);
+        }
+        Ok(match self.reserved.pop_front() {
+            Some(id) => id,
+            None => {
+                self.next_id += 1;
+                self.next_id - 1
+            }
+        })
+    }
+
     fn flush(
         &mut self,
         tx: &mut dyn Tx,
@@ -442,11 +483,9 @@ pub fn run<R: Read + Send + 'static>(
         Default::default()
     };
     // Bulk mode writes new customers in multi-row statements (explicit ids). Owner
-    // imports keep the row-by-row path: each row also gets an ownership event.
-    let mut queue = (bulk && place.owner_id.is_none()).then(|| Queue {
-        next_id: max_before + 1,
-        rows: Vec::with_capacity(BULK_ROWS),
-    });
+    // imports keep the row-by-row path where each row's ownership event is the app's.
+    let mut queue = (bulk && (place.owner_id.is_none() || tx.bulk_owner_imports()))
+        .then(|| Queue::new(max_before + 1));
     let mut s = Summary {
         file: o.file.clone(),
         encoding,
@@ -459,9 +498,12 @@ pub fn run<R: Read + Send + 'static>(
     for batch in recv {
         let mut known: HashMap<i64, Option<Record>> = HashMap::new();
         if prefetch {
-            let handed = queue
-                .as_ref()
-                .map_or(i64::MAX, |q| q.next_id - q.rows.len() as i64);
+            // Queued rows are read from the queue, not the store.
+            let queued = |id: &i64| {
+                queue
+                    .as_ref()
+                    .is_some_and(|q| q.pending_fields(*id).is_some())
+            };
             let mut ids: Vec<i64> = batch
                 .iter()
                 .filter_map(|r| match r {
@@ -469,7 +511,7 @@ pub fn run<R: Read + Send + 'static>(
                     Row::Reject(_) => None,
                 })
                 .flatten()
-                .filter(|id| *id < handed)
+                .filter(|id| !queued(id))
                 .collect();
             ids.sort_unstable();
             ids.dedup();
@@ -521,11 +563,13 @@ pub fn run<R: Read + Send + 'static>(
             match dup {
                 Some(d) => {
                     let existing = d.id;
+                    // A line of this file (0: a customer someone else added meanwhile).
                     let matched_line = usize::try_from(existing - max_before - 1)
                         .ok()
                         .and_then(|i| line_of.get(i))
+                        .filter(|l| **l != 0)
                         .map(|l| u64::from(*l));
-                    if existing > max_before {
+                    if matched_line.is_some() {
                         s.duplicates_in_file += 1;
                     } else {
                         s.duplicates_in_database += 1;
@@ -561,8 +605,7 @@ pub fn run<R: Read + Send + 'static>(
                     let id = match queue.as_mut() {
                         Some(q) => {
                             let keys = fields_keys(&lead.fields);
-                            let id = q.next_id;
-                            q.next_id += 1;
+                            let id = q.take_id(&mut *tx)?;
                             q.rows.push(NewLead {
                                 id,
                                 fields: lead.fields,
@@ -584,7 +627,8 @@ pub fn run<R: Read + Send + 'static>(
                             now,
                         )?,
                     };
-                    if let Some(owner) = place.owner_id {
+                    // (Batched rows' owner history is the backend's: `bulk_owner_imports`.)
+                    if let (Some(owner), None) = (place.owner_id, &queue) {
                         tx.record_event(&OwnershipEvent {
                             customer_id: id,
                             event: "import",
@@ -600,7 +644,7 @@ pub fn run<R: Read + Send + 'static>(
                         if line_of.len() <= i {
                             line_of.resize(i + 1, 0);
                         }
-                        line_of[i] = u32::try_from(lead.line).unwrap_or(u32::MAX);
+                        line_of[i] = u32::try_from(lead.line).unwrap_or(u32::MAX).max(1);
                     }
                     s.imported += 1;
                     s.first_id.get_or_insert(id);

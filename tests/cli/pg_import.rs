@@ -303,12 +303,13 @@ fn pg_import_bulk_goes_through_the_server_in_one_statement_and_reruns_find_every
         ),
         "13900000012 8613900000012 c12@example.com"
     );
-    // The identity sequence moved past the new ids: the next add gets a fresh one.
+    // The ids came from the identity sequence (reserved ahead, so with a gap after them):
+    // the next add gets a fresh one.
     let added = s.json(
         "admin",
         &["add", "--name", "之后", "--phone", "13800000001", "--pool"],
     );
-    assert_eq!(added["id"], unique as i64 + 1, "{added}");
+    assert!(added["id"].as_i64().unwrap() > unique as i64, "{added}");
     // Running it again imports nothing, as the member and as the admin.
     let again = s.json("li", &["import", f, "--force"]);
     assert_eq!(again["imported"], 0, "{again}");
@@ -372,11 +373,22 @@ fn pg_import_killed_halfway_leaves_nothing() {
     );
 }
 
-/// One staged row in psql (the caller's session must have called import_stage first).
-fn staged_row(id: i64, stage: &str, phone_key: &str) -> String {
+/// One staged row `k` in psql (the caller's session must have called import_stage
+/// first), with an id the server reserved for this transaction (migration 13).
+fn staged_row(k: i64, stage: &str, phone_key: &str) -> String {
+    staged_row_at(
+        "(pool_private.reserve_customer_ids(1))[1]",
+        k,
+        stage,
+        phone_key,
+    )
+}
+
+/// The same with the id `id` (an SQL expression).
+fn staged_row_at(id: &str, k: i64, stage: &str, phone_key: &str) -> String {
     format!(
         "INSERT INTO pg_temp.pool_import (id, name, phone, phone_key, stage)
-         VALUES ({id}, '暂存{id}', '139{id:08}', '{phone_key}', '{stage}');"
+         VALUES ({id}, '暂存{k}', '139{k:08}', '{phone_key}', '{stage}');"
     )
 }
 
@@ -451,12 +463,14 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
         ),
         "PT416",
     );
-    // Ids far ahead (which would push the sequence to its end), or with gaps.
+    // Ids the server did not reserve for this transaction: far ahead (which would push
+    // the sequence to its end), or one reserved by an earlier call (id 1), which another
+    // client could be inserting.
     s.refused(
         "li",
         &format!(
             "{stage} {} SELECT pool_private.import_staged(1, NULL)",
-            staged_row(9_000_000, "lead", "a")
+            staged_row_at("9000000", 1, "lead", "a")
         ),
         "PT422",
     );
@@ -465,8 +479,19 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
         &format!(
             "{stage} {} {} SELECT pool_private.import_staged(1, NULL)",
             staged_row(1, "lead", "a"),
-            staged_row(3, "lead", "b")
+            staged_row_at("1", 3, "lead", "b")
         ),
+        "PT422",
+    );
+    // Viewers reserve nothing; and at most 100,000 ids a call.
+    s.refused(
+        "viewer",
+        "SELECT pool_private.reserve_customer_ids(1)",
+        "42501",
+    );
+    s.refused(
+        "li",
+        "SELECT pool_private.reserve_customer_ids(100001)",
         "PT422",
     );
     // A viewer may not even call the functions.
@@ -528,7 +553,10 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
         "owner",
         "UPDATE pool_rules SET max_owned = 0, reclaim_cooldown_days = 7 WHERE pool_id = 1",
     );
-    s.ok("li", &["release", "1", "--reason", "不需要"]);
+    let first = s
+        .count("SELECT id FROM customers WHERE name = '暂存1'")
+        .to_string();
+    s.ok("li", &["release", &first, "--reason", "不需要"]);
     s.refused(
         "li",
         &format!(
@@ -549,7 +577,7 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
         "1"
     );
     assert_eq!(
-        s.count("SELECT count(*) FROM customers WHERE id = 3 AND owner_id IS NULL AND pooled_at IS NOT NULL"),
+        s.count("SELECT count(*) FROM customers WHERE name = '暂存3' AND owner_id IS NULL AND pooled_at IS NOT NULL"),
         1
     );
 }
@@ -646,4 +674,279 @@ fn pg_report_quality_counts_only_what_the_reader_may_read() {
     let li = quality("li");
     assert_eq!(li["customers"], 3, "{li}");
     assert!(!worst_ids(&li).contains(&2), "{li}");
+    // The stored mask (migration 13) is the row's own, and psql shows it to no member.
+    assert_eq!(
+        s.count(
+            "SELECT count(*) FROM customers c WHERE c.quality_mask <> pool_private.missing_mask(c)"
+        ),
+        0
+    );
+    s.refused("li", "SELECT quality_mask FROM customers LIMIT 1", "42501");
+    s.refused(
+        "viewer",
+        "SELECT count(*) FROM customers WHERE quality_mask = 0",
+        "42501",
+    );
+}
+
+/// `n` leads whose names, phones and e-mails share nothing with `leads()`'s (with an
+/// address long enough that 10,000 rows or more take the bulk path).
+fn other_leads(dir: &std::path::Path, name: &str, n: usize) -> PathBuf {
+    let mut s = String::from("姓名,公司,手机,邮箱,城市,地址\n");
+    for k in 0..n {
+        writeln!(
+            s,
+            "别家{k},另一公司{k}号,137{k:08},o{k}@example.org,深圳,深圳市南山区科技园南区高新南一道{k}号创维大厦A座十九楼"
+        )
+        .unwrap();
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+/// Waits until `who` has an open transaction (a running import has begun).
+fn wait_for_transaction(s: &Server, who: &str) {
+    for _ in 0..1500 {
+        let out = s.psql(
+            "",
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND xact_start IS NOT NULL",
+                s.role(who)
+            ),
+        );
+        if text(&out.stdout).trim() != "0" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{who}'s import never opened its transaction");
+}
+
+#[test]
+fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
+    let Some(s) = Server::new("meanwhile") else {
+        return;
+    };
+    // Pooled customers to claim while the import runs.
+    for k in 0..3 {
+        s.ok(
+            "admin",
+            &[
+                "add",
+                "--name",
+                &format!("先有{k}"),
+                "--phone",
+                &format!("1360000000{k}"),
+                "--pool",
+            ],
+        );
+    }
+    let (big, unique) = leads(s.dir.path(), "big.csv", 100_000);
+    let other = other_leads(s.dir.path(), "other.csv", 12_000);
+    let big_import = s
+        .cmd("li")
+        .args([
+            "import",
+            big.to_str().unwrap(),
+            "--force",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pool import");
+    wait_for_transaction(&s, "li");
+    let mut big_import = big_import;
+    let mut added = Vec::new();
+    let mut add = |k: usize| {
+        let v = s.json(
+            "admin",
+            &[
+                "add",
+                "--name",
+                &format!("同时{k}"),
+                "--phone",
+                &format!("1350000000{k}"),
+                "--pool",
+            ],
+        );
+        added.push(v["id"].as_i64().unwrap());
+    };
+    // The first add commits while the import's transaction is open.
+    add(0);
+    assert!(
+        big_import.try_wait().expect("poll").is_none(),
+        "the import finished before the first add: the test proves nothing (a bigger file is needed)"
+    );
+    // Meanwhile, in other processes: more adds (ids from the same sequence), claims, and
+    // a second import.
+    let other_import = s
+        .cmd("wang")
+        .args([
+            "import",
+            other.to_str().unwrap(),
+            "--force",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the second import");
+    for k in 1..5 {
+        add(k);
+    }
+    s.ok("li", &["claim", "1"]);
+    s.ok("wang", &["claim", "2"]);
+    let big_out = big_import.wait_with_output().expect("wait");
+    assert!(
+        big_out.status.success(),
+        "import failed: {}",
+        text(&big_out.stderr)
+    );
+    let other_out = other_import.wait_with_output().expect("wait");
+    assert!(
+        other_out.status.success(),
+        "second import failed: {}",
+        text(&other_out.stderr)
+    );
+    let big_v: serde_json::Value = serde_json::from_slice(&big_out.stdout).expect("JSON");
+    let other_v: serde_json::Value = serde_json::from_slice(&other_out.stdout).expect("JSON");
+    assert_eq!(big_v["imported"], unique as i64, "{big_v}");
+    assert_eq!(
+        big_v["duplicates_in_file"],
+        (100_000 - unique) as i64,
+        "{big_v}"
+    );
+    assert_eq!(other_v["imported"], 12_000, "{other_v}");
+    // Nothing lost, nothing twice: every row of both files, every add, once.
+    assert_eq!(
+        s.count("SELECT count(*) FROM customers"),
+        3 + 5 + unique as i64 + 12_000
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM customers WHERE name LIKE '客户%'"),
+        unique as i64
+    );
+    assert_eq!(
+        s.count("SELECT count(DISTINCT phone_key) FROM customers WHERE name LIKE '客户%'"),
+        unique as i64
+    );
+    for id in &added {
+        assert_eq!(
+            s.count(&format!(
+                "SELECT count(*) FROM customers WHERE id = {id} AND name LIKE '同时%'"
+            )),
+            1
+        );
+    }
+    // The report's ids are the rows' ids: the first line's, and the last line's (客户49999,
+    // which no earlier line holds).
+    let first = big_v["first_id"].as_i64().unwrap();
+    let last = big_v["last_id"].as_i64().unwrap();
+    assert_eq!(
+        s.sql(
+            "owner",
+            &format!("SELECT name FROM customers WHERE id = {first}")
+        ),
+        "客户0"
+    );
+    assert_eq!(
+        s.sql(
+            "owner",
+            &format!("SELECT name FROM customers WHERE id = {last}")
+        ),
+        "客户49999"
+    );
+    // The claims stand; the server audited each import once, with its own range.
+    assert_eq!(
+        s.count("SELECT count(*) FROM customers WHERE id IN (1, 2) AND owner_id IS NOT NULL"),
+        2
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM audit_log WHERE action = 'import' AND entity = 'customer'"),
+        2
+    );
+    // Running it again finds every row in the database.
+    let again = s.json("li", &["import", big.to_str().unwrap(), "--force"]);
+    assert_eq!(again["imported"], 0, "{again}");
+}
+
+#[test]
+fn pg_import_to_an_owner_is_one_set_with_its_history_and_limits() {
+    let Some(s) = Server::new("owner") else {
+        return;
+    };
+    let li = s.count(&format!(
+        "SELECT id FROM users WHERE login = '{}'",
+        s.role("li")
+    ));
+    let (file, unique) = leads(s.dir.path(), "mine.csv", 12_000);
+    let f = file.to_str().unwrap();
+    // max_owned counted over the whole set: one too many refuses it all.
+    s.sql(
+        "owner",
+        &format!(
+            "INSERT INTO pool_rules (pool_id, max_owned) VALUES (1, {0})
+             ON CONFLICT (pool_id) DO UPDATE SET max_owned = {0}",
+            unique - 1
+        ),
+    );
+    s.fails(
+        "admin",
+        &["import", f, "--force", "--owner", &s.role("li")],
+        5,
+    );
+    assert_eq!(s.count("SELECT count(*) FROM customers"), 0);
+    // A manager of another team, or a member for someone else: refused.
+    s.fails(
+        "wang",
+        &["import", f, "--force", "--owner", &s.role("li")],
+        4,
+    );
+    assert_eq!(s.count("SELECT count(*) FROM customers"), 0);
+    s.sql(
+        "owner",
+        &format!("UPDATE pool_rules SET max_owned = {unique} WHERE pool_id = 1"),
+    );
+    let before = s.count("SELECT max(seq) FROM audit_log");
+    let v = s.json("li", &["import", f, "--force", "--owner", &s.role("li")]);
+    assert_eq!(v["imported"], unique as i64, "{v}");
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM customers WHERE owner_id = {li} AND claimed_at IS NOT NULL AND pooled_at IS NULL"
+        )),
+        unique as i64
+    );
+    // One statement: one server audit row, and the owner history of every row.
+    assert_eq!(
+        s.sql(
+            "owner",
+            &format!("SELECT action FROM audit_log WHERE seq > {before} AND entity = 'customer'")
+        ),
+        "import"
+    );
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM ownership_events WHERE event = 'import' AND to_user = {li} AND by_user = {li}"
+        )),
+        unique as i64
+    );
+    // At the limit now: even one more row is refused.
+    let one = other_leads(s.dir.path(), "one.csv", 10_001);
+    s.fails(
+        "li",
+        &[
+            "import",
+            one.to_str().unwrap(),
+            "--force",
+            "--owner",
+            &s.role("li"),
+        ],
+        5,
+    );
+    assert_eq!(s.count("SELECT count(*) FROM customers"), unique as i64);
 }

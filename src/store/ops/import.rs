@@ -72,4 +72,16 @@ pub trait ImportOps {
     fn key_map_for_large_files(&self) -> bool {
         false
     }
+    /// Ids for `n` new customers of a bulk load, reserved for this transaction so that
+    /// nothing another client commits meanwhile takes one (a server's identity sequence;
+    /// gaps allowed). `None`: this transaction shuts out every other writer, so the loader
+    /// numbers its rows after [`ImportOps::max_customer_id`].
+    fn reserve_customer_ids(&mut self, _n: usize) -> Result<Option<Vec<i64>>> {
+        Ok(None)
+    }
+    /// Whether an owner import (`--owner`) may write its new customers in batches too:
+    /// true where the backend writes their owner history itself.
+    fn bulk_owner_imports(&self) -> bool {
+        false
+    }
 }

@@ -222,6 +222,22 @@ impl ImportOps for PgTx<'_> {
         true
     }
 
+    /// From the identity sequence through the server (migration 13), which records them
+    /// for this transaction: `import_staged` accepts no other id. Not a statement of the
+    /// import itself, so the staged rows stay staged.
+    fn reserve_customer_ids(&mut self, n: usize) -> Result<Option<Vec<i64>>> {
+        let n = i32::try_from(n.clamp(1, 100_000)).unwrap_or(100_000);
+        let row = self
+            .tx
+            .query_one("SELECT pool_private.reserve_customer_ids($1)", &[&n])?;
+        Ok(Some(row.get(0)))
+    }
+
+    /// `import_staged` writes the `import` owner-history rows of an owner import.
+    fn bulk_owner_imports(&self) -> bool {
+        true
+    }
+
     fn refresh_statistics(&mut self) -> Result<()> {
         // ANALYZE needs the table owner; autovacuum analyzes after a bulk load.
         Ok(())
