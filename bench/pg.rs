@@ -506,7 +506,14 @@ fn import_and_reports(
 }
 
 /// Every server-mode workload; a BROKEN row when the server is missing or a step fails.
-pub fn run(exe: &Path, dir: &Path, n: u64, runs: usize, quick: bool) -> Vec<Row> {
+pub fn run(
+    exe: &Path,
+    dir: &Path,
+    n: u64,
+    runs: usize,
+    quick: bool,
+    claims_only: bool,
+) -> Vec<Row> {
     let Some(s) = Server::from_env() else {
         return vec![broken(
             "pg workloads",
@@ -523,6 +530,10 @@ pub fn run(exe: &Path, dir: &Path, n: u64, runs: usize, quick: bool) -> Vec<Row>
     }
     if let Err(e) = claims(&s, &pool, dir, quick, &mut rows) {
         rows.push(broken("pg claims", n, e));
+    }
+    if claims_only {
+        s.drop_all();
+        return rows;
     }
     if let Err(e) = import_and_reports(&s, &pool, dir, n, runs, quick, &mut rows) {
         rows.push(broken("pg import and reports", n, e));

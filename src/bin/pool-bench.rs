@@ -857,7 +857,7 @@ fn main() {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "pool-bench [--quick] [--format json] [--runs N] [--only WORKLOAD]… [--dir DIR]\n\n\
-             Workloads: import export claim storm list recycle report dedupe pg\n\
+             Workloads: import export claim storm list recycle report dedupe pg pg-claims\n\
              (pg needs POOL_TEST_PG and PGPORT of a server; bench/run starts a throwaway one)"
         );
         return;
@@ -1384,8 +1384,10 @@ fn main() {
         }
     }
 
-    if o.wants("pg") {
-        rows.append(&mut pg::run(&exe, &o.dir, n, o.runs, quick));
+    // `--only pg-claims`: the claim races and the many-id claim, without the import.
+    if o.wants("pg") || o.wants("pg-claims") {
+        let claims_only = !o.wants("pg");
+        rows.append(&mut pg::run(&exe, &o.dir, n, o.runs, quick, claims_only));
     }
 
     if json {

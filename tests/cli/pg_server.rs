@@ -1200,6 +1200,64 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
     audit_chain_verifies(&s);
 }
 
+/// Migration 14: in a pool whose rules cannot refuse, the claim function skips
+/// check_claim, yet still refuses a pool the caller's team does not see, and writes
+/// what the guarded path writes (recycle date, follow-up, history, audit).
+#[test]
+fn the_claim_functions_short_path_refuses_hidden_pools_and_writes_what_the_guard_does() {
+    let Some(s) = Server::new("claimshort") else {
+        return;
+    };
+    // Public: no limit, a recycle rule and a follow-up rule on claim.
+    s.rules("max_owned = 0, daily_claims = 0, reclaim_cooldown_days = 0, fresh_hold_hours = 0, recycle_no_contact_days = 30");
+    s.ok(
+        "admin",
+        "INSERT INTO followup_rules VALUES (1, 'claim', '', 'call back', 2);
+         INSERT INTO pools (name, created_at) VALUES ('east-open', 0);
+         INSERT INTO pool_rules (pool_id) SELECT id FROM pools WHERE name = 'east-open';
+         INSERT INTO pool_teams SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'east-open' AND t.name = 'east'",
+    );
+    let ids = s.pooled(2, 1);
+    // One through the function, one through the guarded UPDATE: the same stamps.
+    assert_eq!(claim_at_once(&s, "m1", &[ids[0]]), [ids[0]]);
+    assert_eq!(s.ok("m1", &claim_count_sql(ids[1])), "1");
+    let facts = |id: i64| {
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT c.recycle_due_at IS NOT NULL, c.recycle_due_at - c.claimed_at, c.locked,
+                        (SELECT count(*) FROM followups f WHERE f.customer_id = c.id AND f.action = 'call back'),
+                        (SELECT count(*) FROM ownership_events e WHERE e.customer_id = c.id AND e.event = 'claim'),
+                        (SELECT count(*) FROM audit_log a WHERE a.entity = 'customer' AND a.entity_id = c.id AND a.action = 'claim')
+                   FROM customers c WHERE c.id = {id}"
+            ),
+        )
+    };
+    assert_eq!(facts(ids[0]), facts(ids[1]));
+    assert!(facts(ids[0]).starts_with("t|"), "{}", facts(ids[0]));
+    // A pool without limits that m2's team (west) does not see: not claimed, untouched.
+    let pool: i64 = s
+        .ok("admin", "SELECT id FROM pools WHERE name = 'east-open'")
+        .parse()
+        .expect("pool id");
+    let hidden = s.pooled(1, pool)[0];
+    assert!(claim_at_once(&s, "m2", &[hidden]).is_empty());
+    assert_eq!(s.owner_of(hidden), "-");
+    assert_eq!(claim_at_once(&s, "m1", &[hidden]), [hidden]);
+    // No follow-up rule there, no recycle rule: neither is written.
+    assert_eq!(
+        s.ok(
+            "admin",
+            &format!(
+                "SELECT c.recycle_due_at IS NULL, (SELECT count(*) FROM followups f WHERE f.customer_id = c.id)
+                   FROM customers c WHERE c.id = {hidden}"
+            )
+        ),
+        "t|0"
+    );
+    audit_chain_verifies(&s);
+}
+
 #[test]
 fn racing_claim_functions_never_double_own_or_beat_a_limit() {
     let Some(s) = Server::new("claimrace") else {

@@ -57,10 +57,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "013-import-ids-and-reports",
         include_str!("migrations/013-import-ids-and-reports.sql"),
     ),
+    (
+        14,
+        "014-claim-in-a-new-session",
+        include_str!("migrations/014-claim-in-a-new-session.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 13;
+pub const LATEST: i64 = 14;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
