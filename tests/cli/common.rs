@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod kill;
 #[macro_use]
 pub mod pg;
+pub mod rows;
 pub mod workbook;
 
 use assert_cmd::Command;

@@ -3,7 +3,6 @@ use crate::common::TestEnv;
 
 #[test]
 fn demo_is_deterministic_for_a_seed() {
-    server_gap!("demo");
     let a = TestEnv::new();
     let b = TestEnv::new();
     a.ok(&["demo", "--customers", "500", "--seed", "7"]);

@@ -576,27 +576,44 @@ fn only_admins_configure_channels_and_only_they_see_the_urls() {
     );
 }
 
+/// Sets notify's lease below the app, as a run that holds it (or died holding it) left
+/// it: a settings row in the file, a private row on a server.
+fn set_lease(env: &TestEnv, until: &str) {
+    env.exec(&if env.is_pg() {
+        format!("UPDATE pool_private.notify_lease SET until = unixepoch('{until}') WHERE id = 1")
+    } else {
+        format!(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('notify_lease', unixepoch('{until}'))"
+        )
+    });
+}
+
+/// Whether a run holds the lease.
+fn lease_held(env: &TestEnv) -> bool {
+    let held = if env.is_pg() {
+        "pool_private.notify_lease WHERE until IS NOT NULL"
+    } else {
+        "settings WHERE key = 'notify_lease'"
+    };
+    env.count(held) > 0
+}
+
 #[test]
 fn one_run_at_a_time_a_dead_runs_lease_expires() {
-    sqlite_only!("writes the notify lease below the app (not ported to the server yet)");
     let (env, ..) = org();
     let hook = Hook::start(&[]);
     add_hook(&env, "sales-east", &format!("{}/east", hook.url), "wecom");
     // Another run holds the lease until 09:05 (the clock says 09:00): refused, nothing sent.
-    env.exec(
-        "INSERT INTO settings (key, value) VALUES ('notify_lease', unixepoch('2026-11-22T09:05:00Z'))",
-    );
+    set_lease(&env, "2026-11-22T09:05:00Z");
     let err = env.fails_as("admin", &["notify", "--team", "sales-east"], 5);
     assert!(err.contains("another pool notify is running"), "{err}");
     assert_eq!(hook.count(), 0);
     // A dry run needs no lease.
     env.ok(&["notify", "--dry-run", "--team", "sales-east"]);
     // A lease from a run that died an hour ago has expired.
-    env.exec(
-        "UPDATE settings SET value = unixepoch('2026-11-22T08:00:00Z') WHERE key = 'notify_lease'",
-    );
+    set_lease(&env, "2026-11-22T08:00:00Z");
     env.ok(&["notify", "--team", "sales-east", "--backoff-ms", "1"]);
     assert_eq!(hook.count(), 3);
     // The finished run gave the lease back.
-    assert_eq!(env.count("settings WHERE key = 'notify_lease'"), 0);
+    assert!(!lease_held(&env));
 }

@@ -2,225 +2,19 @@
 //! contact, follow-ups planned by rules, and `pool demo` — the binary as each user, and
 //! `psql` as a member or manager, who must get no further than with `pool`. Runs only
 //! when POOL_TEST_PG holds a superuser's libpq connection info (`.ci/pg-cluster start`).
-use std::process::{Command, Output, Stdio};
-
 use serde_json::Value;
 
-struct Server {
-    conninfo: String,
-    port: String,
-    db: String,
-    dir: tempfile::TempDir,
-    /// Cluster roles a test creates under fixed names (the demo's people).
-    extra_roles: Vec<String>,
-}
+use crate::common::pg::Server;
 
-impl Server {
-    fn new(name: &str) -> Option<Server> {
-        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
-        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
-        let (Some(conninfo), Some(port)) = (conninfo, port) else {
-            eprintln!("pg_automation::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
-            return None;
-        };
-        let s = Server {
-            conninfo,
-            port,
-            db: format!("pa_{name}_{}", std::process::id()),
-            dir: tempfile::TempDir::new().unwrap(),
-            extra_roles: Vec::new(),
-        };
-        s.drop_all();
-        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
-        s.superuser(&format!(
-            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
-            s.db
-        ));
-        Some(s)
-    }
-
-    fn role(&self, who: &str) -> String {
-        format!("{}_{who}", self.db)
-    }
-
-    fn run(&self, who: &str, args: &[&str]) -> Output {
-        Command::new(assert_cmd::cargo::cargo_bin("pool"))
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env(
-                "POOL_DB",
-                format!(
-                    "postgresql://{}@127.0.0.1:{}/{}",
-                    self.role(who),
-                    self.port,
-                    self.db
-                ),
-            )
-            .current_dir(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run pool")
-    }
-
-    fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(who, args);
-        assert!(
-            out.status.success(),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn json(&self, who: &str, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
-    }
-
-    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
-        let out = self.run(who, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-
-    /// `psql -c SQL` as pool user `who` (unaligned, tuples only, verbose errors).
-    fn psql(&self, who: &str, sql: &str) -> Output {
-        Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-v",
-                "VERBOSITY=verbose",
-            ])
-            .arg("-d")
-            .arg(format!(
-                "{} user={} dbname={}",
-                self.conninfo,
-                self.role(who),
-                self.db
-            ))
-            .args(["-c", sql])
-            .env_remove("PGOPTIONS")
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql")
-    }
-
-    fn psql_ok(&self, who: &str, sql: &str) -> String {
-        let out = self.psql(who, sql);
-        assert!(
-            out.status.success(),
-            "as {who}: {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// The statement must fail with this SQLSTATE.
-    fn psql_refused(&self, who: &str, sql: &str, sqlstate: &str) {
-        let out = self.psql(who, sql);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains(sqlstate),
-            "as {who}: {sql}: expected {sqlstate}, got {err}"
-        );
-    }
-
-    fn superuser(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.conninfo,
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn drop_all(&self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c"])
-            .arg(
-                ["owner", "admin", "li", "wang", "zhao", "qian"]
-                    .iter()
-                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
-                    .chain(
-                        self.extra_roles
-                            .iter()
-                            .map(|r| format!("DROP ROLE IF EXISTS \"{r}\";")),
-                    )
-                    .collect::<String>(),
-            )
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-    }
-
-    /// Owner prepares, admin adds team east with members li and wang and manager zhao.
-    fn org(&self) {
-        let admin = self.role("admin");
-        self.ok(
-            "owner",
-            &["init", "--server", "--admin", &admin, "--team", "hq"],
-        );
-        self.ok("admin", &["team", "add", "east"]);
-        self.ok("admin", &["team", "add", "north"]);
-        self.ok(
-            "admin",
-            &[
-                "user",
-                "add",
-                &self.role("qian"),
-                "--team",
-                "north",
-                "--role",
-                "manager",
-            ],
-        );
-        for (who, role) in [("li", "member"), ("wang", "member"), ("zhao", "manager")] {
-            self.ok(
-                "admin",
-                &[
-                    "user",
-                    "add",
-                    &self.role(who),
-                    "--team",
-                    "east",
-                    "--role",
-                    role,
-                ],
-            );
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
+/// Owner prepares; the admin adds team north with manager qian, and team east with
+/// members li and wang and manager zhao.
+fn org(s: &Server) {
+    s.init("hq");
+    s.ok("admin", &["team", "add", "east"]);
+    s.ok("admin", &["team", "add", "north"]);
+    s.add_user("qian", "north", "manager");
+    for (who, role) in [("li", "member"), ("wang", "member"), ("zhao", "manager")] {
+        s.add_user(who, "east", role);
     }
 }
 
@@ -248,7 +42,7 @@ fn logins(s: &Server, v: &Value) -> Vec<String> {
 }
 
 fn user_id(s: &Server, who: &str) -> String {
-    s.psql_ok(
+    s.sql(
         "admin",
         &format!("SELECT id FROM users WHERE login = '{}'", s.role(who)),
     )
@@ -256,10 +50,10 @@ fn user_id(s: &Server, who: &str) -> String {
 
 #[test]
 fn allocation_deals_fairly_and_only_those_who_may_run_it() {
-    let Some(s) = Server::new("alloc") else {
+    let Some(s) = Server::new("pa", "alloc") else {
         return;
     };
-    s.org();
+    org(&s);
     let ids = leads(&s, 7);
     let to = format!(
         "users:{},{},{}",
@@ -300,7 +94,7 @@ fn allocation_deals_fairly_and_only_those_who_may_run_it() {
     let dry = s.json("zhao", &["allocate", "--dry-run", "--limit", "2"]);
     assert_eq!(logins(&s, &dry), ["li", "wang"]);
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM customers WHERE owner_id IS NOT NULL"
         ),
@@ -316,20 +110,20 @@ fn allocation_deals_fairly_and_only_those_who_may_run_it() {
     assert_eq!(s.json("admin", &["allocate"]).as_array().unwrap().len(), 0);
     // One event and one audit row per lead, as on SQLite.
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM ownership_events WHERE event = 'assign' AND reason = 'allocate: round_robin'"
         ),
         "7"
     );
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM audit_log WHERE action = 'allocate'"
         ),
         "7"
     );
-    let after = s.psql_ok(
+    let after = s.sql(
         "admin",
         &format!(
             "SELECT after FROM audit_log WHERE action = 'allocate' AND entity_id = {} ",
@@ -341,7 +135,7 @@ fn allocation_deals_fairly_and_only_those_who_may_run_it() {
         format!(r#"{{"owner":"{}","method":"round_robin"}}"#, s.role("li"))
     );
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT last_user_id FROM allocation_cursor WHERE pool_id = 1"
         ),
@@ -352,10 +146,10 @@ fn allocation_deals_fairly_and_only_those_who_may_run_it() {
 
 #[test]
 fn allocation_limits_hold_on_the_server() {
-    let Some(s) = Server::new("alloclimits") else {
+    let Some(s) = Server::new("pa", "alloclimits") else {
         return;
     };
-    s.org();
+    org(&s);
     leads(&s, 6);
     s.ok(
         "admin",
@@ -376,19 +170,19 @@ fn allocation_limits_hold_on_the_server() {
     let got = s.json("zhao", &["allocate"]);
     assert_eq!(got.as_array().unwrap().len(), 3);
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM customers WHERE owner_id IS NULL"
         ),
         "3"
     );
     let (li, wang) = (user_id(&s, "li"), user_id(&s, "wang"));
-    let pooled = s.psql_ok(
+    let pooled = s.sql(
         "admin",
         "SELECT min(id) FROM customers WHERE owner_id IS NULL",
     );
     // psql as the manager: an allocation past the target's daily cap is refused.
-    s.psql_refused(
+    s.refused(
         "zhao",
         &format!(
             "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {li} WHERE id = {pooled}"
@@ -397,49 +191,49 @@ fn allocation_limits_hold_on_the_server() {
     );
     // A member may not deal (to anyone, themselves included, under the allocation label),
     // nor move the cursor, nor change the rules.
-    s.psql_refused(
+    s.refused(
         "li",
         &format!(
             "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {wang} WHERE id = {pooled}"
         ),
         "PT403",
     );
-    s.psql_refused(
+    s.refused(
         "li",
         &format!(
             "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {li} WHERE id = {pooled}"
         ),
         "PT403",
     );
-    s.psql_refused(
+    s.refused(
         "li",
         &format!("INSERT INTO allocation_cursor VALUES (1, {li})"),
         "42501",
     );
-    s.psql_refused(
+    s.refused(
         "li",
         &format!("SELECT pool_private.set_allocation_cursor(1, {li})"),
         "42501",
     );
     // Another team's manager may not move this pool's cursor; nobody points it at a stranger.
-    s.psql_refused(
+    s.refused(
         "qian",
         &format!("SELECT pool_private.set_allocation_cursor(1, {li})"),
         "PT403",
     );
     let qian = user_id(&s, "qian");
-    s.psql_refused(
+    s.refused(
         "zhao",
         &format!("SELECT pool_private.set_allocation_cursor(1, {qian})"),
         "PT422",
     );
-    s.psql_refused("li", "UPDATE pool_rules SET allocate = 'off'", "42501");
-    s.psql_refused(
+    s.refused("li", "UPDATE pool_rules SET allocate = 'off'", "42501");
+    s.refused(
         "li",
         "INSERT INTO followup_rules VALUES (1, 'claim', '', 'x', 1)",
         "42501",
     );
-    s.psql_refused(
+    s.refused(
         "zhao",
         "INSERT INTO followup_rules VALUES (1, 'claim', '', 'x', 1)",
         "42501",
@@ -456,7 +250,7 @@ fn allocation_limits_hold_on_the_server() {
             &format!("users:{}", s.role("wang")),
         ],
     );
-    s.psql_refused(
+    s.refused(
         "zhao",
         &format!(
             "SELECT pool_private.intend('assign', 'allocate'); UPDATE customers SET owner_id = {li} WHERE id = {pooled}"
@@ -467,10 +261,10 @@ fn allocation_limits_hold_on_the_server() {
 
 #[test]
 fn import_allocate_on_the_server() {
-    let Some(s) = Server::new("importalloc") else {
+    let Some(s) = Server::new("pa", "importalloc") else {
         return;
     };
-    s.org();
+    org(&s);
     leads(&s, 2);
     let to = format!("users:{},{}", s.role("li"), s.role("wang"));
     s.ok(
@@ -495,7 +289,7 @@ fn import_allocate_on_the_server() {
     assert_eq!(v["imported"], 4);
     assert_eq!(logins(&s, &v["allocated"]), ["li", "wang", "li", "wang"]);
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM customers WHERE owner_id IS NULL"
         ),
@@ -504,7 +298,7 @@ fn import_allocate_on_the_server() {
 }
 
 fn last_contact(s: &Server, id: &str) -> String {
-    s.psql_ok(
+    s.sql(
         "admin",
         &format!("SELECT coalesce(last_contact_at::text, 'none') FROM customers WHERE id = {id}"),
     )
@@ -512,10 +306,10 @@ fn last_contact(s: &Server, id: &str) -> String {
 
 #[test]
 fn only_real_contact_moves_the_recycle_clock_on_the_server() {
-    let Some(s) = Server::new("contact") else {
+    let Some(s) = Server::new("pa", "contact") else {
         return;
     };
-    s.org();
+    org(&s);
     let id = leads(&s, 1).remove(0);
     s.ok("li", &["claim", &id]);
     // Through the binary: a note is not contact, a call of "." too short.
@@ -532,7 +326,7 @@ fn only_real_contact_moves_the_recycle_clock_on_the_server() {
         ("call", " . "),
         ("call", "\u{3000}好\u{3000}"),
     ] {
-        s.psql_ok(
+        s.sql(
             "li",
             &format!(
                 "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at)
@@ -565,7 +359,7 @@ fn only_real_contact_moves_the_recycle_clock_on_the_server() {
     let v = s.json("li", &["log", &id2, "visit", "上门拜访了"]);
     assert_eq!(v["counts_as_contact"], false);
     assert_eq!(last_contact(&s, &id2), "none");
-    s.psql_ok(
+    s.sql(
         "li",
         &format!(
             "INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at)
@@ -573,7 +367,7 @@ fn only_real_contact_moves_the_recycle_clock_on_the_server() {
         ),
     );
     assert_ne!(last_contact(&s, &id2), "none", "a note counts now");
-    s.psql_refused(
+    s.refused(
         "li",
         "UPDATE pool_rules SET min_contact_chars = 0, contact_kinds = 'note'",
         "42501",
@@ -581,7 +375,7 @@ fn only_real_contact_moves_the_recycle_clock_on_the_server() {
 }
 
 fn open_followups(s: &Server, id: &str) -> Vec<String> {
-    let out = s.psql_ok(
+    let out = s.sql(
         "admin",
         &format!(
             "SELECT f.action || '|' || u.login || '|' || (f.due::date - (to_timestamp(f.created_at) AT TIME ZONE 'UTC')::date)
@@ -596,10 +390,10 @@ fn open_followups(s: &Server, id: &str) -> Vec<String> {
 
 #[test]
 fn followup_rules_are_planned_by_the_server() {
-    let Some(s) = Server::new("plans") else {
+    let Some(s) = Server::new("pa", "plans") else {
         return;
     };
-    s.org();
+    org(&s);
     // Days counted in UTC, so the test's expected due dates do not depend on the machine.
     s.ok("admin", &["settings", "set", "timezone", "UTC"]);
     s.ok(
@@ -629,7 +423,7 @@ fn followup_rules_are_planned_by_the_server() {
     assert_eq!(open_followups(&s, &ids[0]), ["首次联系|li|1"]);
     // A claim with psql, skipping the app: planned all the same.
     let li = user_id(&s, "li");
-    s.psql_ok(
+    s.sql(
         "li",
         &format!("UPDATE customers SET owner_id = {li} WHERE id = {}", ids[1]),
     );
@@ -640,13 +434,13 @@ fn followup_rules_are_planned_by_the_server() {
     // A deal plans the return visit, audited with its rule.
     s.ok("li", &["deal", "add", &ids[0], "--amount", "1000"]);
     assert_eq!(open_followups(&s, &ids[0]), ["首次联系|li|1", "回访|li|30"]);
-    let after = s.psql_ok(
+    let after = s.sql(
         "admin",
         "SELECT after FROM audit_log WHERE action = 'followup_add' ORDER BY seq DESC LIMIT 1",
     );
     assert!(after.contains(r#""rule":"deal""#), "{after}");
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM audit_log WHERE action = 'followup_add'"
         ),
@@ -660,10 +454,10 @@ fn followup_rules_are_planned_by_the_server() {
 
 #[test]
 fn a_silent_customer_gets_a_followup_on_the_server() {
-    let Some(s) = Server::new("silent") else {
+    let Some(s) = Server::new("pa", "silent") else {
         return;
     };
-    s.org();
+    org(&s);
     s.ok(
         "admin",
         &[
@@ -693,44 +487,44 @@ fn a_silent_customer_gets_a_followup_on_the_server() {
 
 #[test]
 fn demo_on_the_server() {
-    let Some(mut s) = Server::new("demo") else {
+    let Some(mut s) = Server::new("pa", "demo") else {
         return;
     };
     s.extra_roles = customer_pool::demo::PEOPLE
         .iter()
         .map(|p| p.0.to_string())
         .collect();
-    s.org();
+    org(&s);
     s.fails("li", &["demo", "--customers", "50"], 4);
-    s.psql_refused("li", "SELECT pool_private.load_demo('[]')", "42501");
-    s.psql_refused("zhao", "SELECT pool_private.load_demo('[]')", "42501");
+    s.refused("li", "SELECT pool_private.load_demo('[]')", "42501");
+    s.refused("zhao", "SELECT pool_private.load_demo('[]')", "42501");
     let v = s.json("admin", &["demo", "--customers", "2000"]);
     let n = v["customers"].as_i64().unwrap();
     assert!(n > 1500, "{v}");
     assert_eq!(
-        s.psql_ok("admin", "SELECT count(*) FROM customers")
+        s.sql("admin", "SELECT count(*) FROM customers")
             .parse::<i64>()
             .unwrap(),
         n
     );
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM ownership_events WHERE event = 'claim'"
         ),
         v["owned"].to_string()
     );
     assert_eq!(
-        s.psql_ok("admin", "SELECT count(*) FROM interactions"),
+        s.sql("admin", "SELECT count(*) FROM interactions"),
         v["interactions"].to_string()
     );
     assert_eq!(
-        s.psql_ok("admin", "SELECT count(*) FROM deals"),
+        s.sql("admin", "SELECT count(*) FROM deals"),
         v["deals"].to_string()
     );
     // Back-dated history, never after now; owned customers have recycle dates.
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM customers WHERE created_at > floor(extract(epoch FROM now())) OR
                     (owner_id IS NOT NULL AND stage <> 'loyal' AND recycle_due_at IS NULL)"
@@ -738,7 +532,7 @@ fn demo_on_the_server() {
         "0"
     );
     assert_eq!(
-        s.psql_ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM audit_log WHERE action = 'demo'"
         ),

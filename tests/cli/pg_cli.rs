@@ -2,139 +2,13 @@
 //! first admin and a member, each connecting as their own login role. Runs only when
 //! POOL_TEST_PG holds a superuser's libpq connection info (`.ci/pg-cluster start`
 //! prints it); otherwise it says it is skipped.
-use std::process::{Command, Output, Stdio};
-
-struct Server {
-    conninfo: String,
-    port: String,
-    db: String,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn new(name: &str) -> Option<Server> {
-        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
-        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
-        let (Some(conninfo), Some(port)) = (conninfo, port) else {
-            eprintln!("pg_cli::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
-            return None;
-        };
-        let s = Server {
-            conninfo,
-            port,
-            db: format!("pc_{name}_{}", std::process::id()),
-            dir: tempfile::TempDir::new().unwrap(),
-        };
-        s.drop_all();
-        s.psql(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
-        s.psql(&format!(
-            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
-            s.db
-        ));
-        Some(s)
-    }
-
-    fn role(&self, who: &str) -> String {
-        format!("{}_{who}", self.db)
-    }
-
-    fn url(&self, who: &str) -> String {
-        format!(
-            "postgresql://{}@127.0.0.1:{}/{}",
-            self.role(who),
-            self.port,
-            self.db
-        )
-    }
-
-    fn run(&self, who: &str, args: &[&str]) -> Output {
-        Command::new(assert_cmd::cargo::cargo_bin("pool"))
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("POOL_DB", self.url(who))
-            .current_dir(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run pool")
-    }
-
-    fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(who, args);
-        assert!(
-            out.status.success(),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn json(&self, who: &str, args: &[&str]) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
-    }
-
-    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
-        let out = self.run(who, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-
-    fn psql(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.conninfo,
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn drop_all(&self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c"])
-            .arg(
-                ["owner", "admin", "li", "wang"]
-                    .iter()
-                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
-                    .collect::<String>(),
-            )
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
-    }
-}
+use crate::common::pg::Server;
 
 #[test]
 fn server_mode_through_the_binary() {
-    let Some(s) = Server::new("tour") else { return };
+    let Some(s) = Server::new("pc", "tour") else {
+        return;
+    };
     // Only the owner prepares the database; a second run applies nothing.
     let admin = s.role("admin");
     let v = s.json(
@@ -247,7 +121,9 @@ fn server_mode_through_the_binary() {
 /// rest take the one-by-one path and say why each is refused, as on a file.
 #[test]
 fn a_claim_of_many_ids_takes_what_the_rules_allow_and_explains_the_rest() {
-    let Some(s) = Server::new("many") else { return };
+    let Some(s) = Server::new("pc", "many") else {
+        return;
+    };
     let admin = s.role("admin");
     s.ok(
         "owner",

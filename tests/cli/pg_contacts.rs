@@ -3,206 +3,18 @@
 //! is not theirs come back masked, the base table's contact columns are not readable,
 //! and writes to another's customer are refused by the server. Runs only when
 //! POOL_TEST_PG holds a superuser's libpq connection info (`.ci/pg-cluster start`).
-use std::process::{Command, Output, Stdio};
-
 use serde_json::Value;
+
+use crate::common::pg::Server;
 
 const PHONE: &str = "13900001111";
 
-struct Server {
-    conninfo: String,
-    port: String,
-    db: String,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn new(name: &str) -> Option<Server> {
-        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
-        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
-        let (Some(conninfo), Some(port)) = (conninfo, port) else {
-            eprintln!("pg_contacts::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
-            return None;
-        };
-        let s = Server {
-            conninfo,
-            port,
-            db: format!("pk_{name}_{}", std::process::id()),
-            dir: tempfile::TempDir::new().unwrap(),
-        };
-        s.drop_all();
-        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
-        s.superuser(&format!(
-            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
-            s.db
-        ));
-        Some(s)
-    }
-
-    fn role(&self, who: &str) -> String {
-        format!("{}_{who}", self.db)
-    }
-
-    fn run(&self, who: &str, args: &[&str]) -> Output {
-        Command::new(assert_cmd::cargo::cargo_bin("pool"))
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env(
-                "POOL_DB",
-                format!(
-                    "postgresql://{}@127.0.0.1:{}/{}",
-                    self.role(who),
-                    self.port,
-                    self.db
-                ),
-            )
-            .current_dir(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run pool")
-    }
-
-    fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(who, args);
-        assert!(
-            out.status.success(),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn json(&self, who: &str, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
-    }
-
-    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
-        let out = self.run(who, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-
-    /// `psql -c SQL` as pool user `who` (unaligned, tuples only, verbose errors).
-    fn psql(&self, who: &str, sql: &str) -> Output {
-        Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-v",
-                "VERBOSITY=verbose",
-            ])
-            .arg("-d")
-            .arg(format!(
-                "{} user={} dbname={}",
-                self.conninfo,
-                self.role(who),
-                self.db
-            ))
-            .args(["-c", sql])
-            .env_remove("PGOPTIONS")
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql")
-    }
-
-    fn psql_ok(&self, who: &str, sql: &str) -> String {
-        let out = self.psql(who, sql);
-        assert!(
-            out.status.success(),
-            "as {who}: {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// The statement must fail with this SQLSTATE.
-    fn psql_refused(&self, who: &str, sql: &str, sqlstate: &str) {
-        let out = self.psql(who, sql);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains(sqlstate),
-            "as {who}: {sql}: expected {sqlstate}, got {err}"
-        );
-    }
-
-    fn superuser(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.conninfo,
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn drop_all(&self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c"])
-            .arg(
-                ["owner", "admin", "li", "wang", "zhao"]
-                    .iter()
-                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
-                    .collect::<String>(),
-            )
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-    }
-
-    /// Owner prepares, admin adds team east with members li and wang and manager zhao.
-    fn org(&self) {
-        let admin = self.role("admin");
-        self.ok(
-            "owner",
-            &["init", "--server", "--admin", &admin, "--team", "hq"],
-        );
-        self.ok("admin", &["team", "add", "east"]);
-        for (who, role) in [("li", "member"), ("wang", "member"), ("zhao", "manager")] {
-            self.ok(
-                "admin",
-                &[
-                    "user",
-                    "add",
-                    &self.role(who),
-                    "--team",
-                    "east",
-                    "--role",
-                    role,
-                ],
-            );
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
+/// Owner prepares, admin adds team east with members li and wang and manager zhao.
+fn org(s: &Server) {
+    s.init("hq");
+    s.ok("admin", &["team", "add", "east"]);
+    for (who, role) in [("li", "member"), ("wang", "member"), ("zhao", "manager")] {
+        s.add_user(who, "east", role);
     }
 }
 
@@ -216,8 +28,10 @@ fn ids(v: &Value) -> Vec<i64> {
 
 #[test]
 fn a_member_with_psql_sees_pooled_contacts_masked_and_cannot_write_them() {
-    let Some(s) = Server::new("psql") else { return };
-    s.org();
+    let Some(s) = Server::new("pk", "psql") else {
+        return;
+    };
+    org(&s);
     s.ok(
         "admin",
         &[
@@ -247,44 +61,41 @@ fn a_member_with_psql_sees_pooled_contacts_masked_and_cannot_write_them() {
     );
     // Through the masked view: pooled, so masked for a member, whole for the manager.
     assert_eq!(
-        s.psql_ok("li", "SELECT name, phone, email, phone_key FROM contacts_v"),
+        s.sql("li", "SELECT name, phone, email, phone_key FROM contacts_v"),
         "李娜|139****1111|l***@qq.com|"
     );
-    assert_eq!(s.psql_ok("zhao", "SELECT phone FROM contacts_v"), PHONE);
+    assert_eq!(s.sql("zhao", "SELECT phone FROM contacts_v"), PHONE);
     // The table's contact columns are not the member's to read, in any clause.
-    s.psql_refused("li", "SELECT phone FROM contacts", "42501");
-    s.psql_refused(
+    s.refused("li", "SELECT phone FROM contacts", "42501");
+    s.refused(
         "li",
         "SELECT id FROM contacts WHERE email LIKE 'li%'",
         "42501",
     );
-    assert_eq!(s.psql_ok("li", "SELECT name FROM contacts"), "李娜");
+    assert_eq!(s.sql("li", "SELECT name FROM contacts"), "李娜");
     // Writes on a customer that is not theirs: refused by the server's guard.
-    s.psql_refused(
+    s.refused(
         "li",
         "INSERT INTO contacts (customer_id, name, created_at, updated_at) VALUES (1, 'x', 0, 0)",
         "PT403",
     );
-    s.psql_refused("li", "UPDATE contacts SET name = 'x'", "PT403");
-    s.psql_refused("li", "DELETE FROM contacts", "PT403");
+    s.refused("li", "UPDATE contacts SET name = 'x'", "PT403");
+    s.refused("li", "DELETE FROM contacts", "PT403");
     // Through the binary: the same masking.
     let list = s.json("li", &["contact", "list", "1"]);
     assert_eq!(list[0]["phone"], "139****1111");
     s.fails("li", &["contact", "add", "1", "--name", "x"], 4);
     // Once li owns it: hers to read and change; wang (same team, member) sees it masked.
     s.ok("li", &["claim", "1"]);
-    assert_eq!(s.psql_ok("li", "SELECT phone FROM contacts_v"), PHONE);
-    assert_eq!(
-        s.psql_ok("wang", "SELECT phone FROM contacts_v"),
-        "139****1111"
-    );
-    s.psql_refused("wang", "UPDATE contacts SET name = 'x'", "PT403");
+    assert_eq!(s.sql("li", "SELECT phone FROM contacts_v"), PHONE);
+    assert_eq!(s.sql("wang", "SELECT phone FROM contacts_v"), "139****1111");
+    s.refused("wang", "UPDATE contacts SET name = 'x'", "PT403");
     // The server stamps who and when, whatever the client writes.
-    s.psql_ok(
+    s.sql(
         "li",
         "INSERT INTO contacts (customer_id, name, created_by, created_at, updated_at) VALUES (1, '王强', NULL, 1, 1)",
     );
-    let by = s.psql_ok(
+    let by = s.sql(
         "li",
         "SELECT u.login FROM contacts k JOIN users u ON u.id = k.created_by WHERE k.name = '王强'",
     );
@@ -304,8 +115,10 @@ fn a_member_with_psql_sees_pooled_contacts_masked_and_cannot_write_them() {
 
 #[test]
 fn contacts_through_the_binary_on_the_server() {
-    let Some(s) = Server::new("cli") else { return };
-    s.org();
+    let Some(s) = Server::new("pk", "cli") else {
+        return;
+    };
+    org(&s);
     s.ok(
         "admin",
         &["add", "--name", "客户", "--phone", "13800000001", "--pool"],

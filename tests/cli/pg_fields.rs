@@ -1,152 +1,9 @@
 //! Custom fields, level and industry in server mode: the same commands as on SQLite, with
 //! the server deciding who may declare fields and whose customers may be changed. Runs
-//! only when POOL_TEST_PG and PGPORT are set (`eval "$(.ci/pg-cluster start)"`).
-use std::process::{Command, Output, Stdio};
-
+//! only when POOL_TEST_PG is set (`eval "$(.ci/pg-cluster start)"`).
 use serde_json::Value;
 
-struct Server {
-    conninfo: String,
-    port: String,
-    db: String,
-    dir: tempfile::TempDir,
-}
-
-const WHO: [&str; 5] = ["owner", "admin", "li", "wang", "lin"];
-
-impl Server {
-    fn new(name: &str) -> Option<Server> {
-        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
-        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
-        let (Some(conninfo), Some(port)) = (conninfo, port) else {
-            eprintln!("pg_fields::{name}: skipped (set POOL_TEST_PG and PGPORT)");
-            return None;
-        };
-        let s = Server {
-            conninfo,
-            port,
-            db: format!("pf_{name}_{}", std::process::id()),
-            dir: tempfile::TempDir::new().unwrap(),
-        };
-        s.drop_all();
-        s.psql(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
-        s.psql(&format!(
-            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
-            s.db
-        ));
-        Some(s)
-    }
-
-    fn role(&self, who: &str) -> String {
-        format!("{}_{who}", self.db)
-    }
-
-    fn run(&self, who: &str, args: &[&str]) -> Output {
-        let url = format!(
-            "postgresql://{}@127.0.0.1:{}/{}",
-            self.role(who),
-            self.port,
-            self.db
-        );
-        Command::new(assert_cmd::cargo::cargo_bin("pool"))
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("POOL_DB", url)
-            .current_dir(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run pool")
-    }
-
-    fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(who, args);
-        assert!(
-            out.status.success(),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn json(&self, who: &str, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
-    }
-
-    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
-        let out = self.run(who, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-
-    fn psql_as(&self, conninfo: &str, sql: &str) -> Output {
-        Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                conninfo,
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql")
-    }
-
-    fn psql(&self, sql: &str) {
-        let out = self.psql_as(&self.conninfo, sql);
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// psql connected as a pool user, the way a member could bypass the binary.
-    fn psql_user(&self, who: &str, sql: &str) -> Output {
-        let c = format!(
-            "host=127.0.0.1 port={} dbname={} user={}",
-            self.port,
-            self.db,
-            self.role(who)
-        );
-        self.psql_as(&c, sql)
-    }
-
-    fn drop_all(&self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c"])
-            .arg(
-                WHO.iter()
-                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
-                    .collect::<String>(),
-            )
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
-    }
-}
+use crate::common::pg::Server;
 
 fn ids(v: &Value) -> Vec<i64> {
     v.as_array()
@@ -158,28 +15,13 @@ fn ids(v: &Value) -> Vec<i64> {
 
 #[test]
 fn fields_level_and_industry_on_the_server() {
-    let Some(s) = Server::new("fields") else {
+    let Some(s) = Server::new("pf", "fields") else {
         return;
     };
-    let admin = s.role("admin");
-    s.ok(
-        "owner",
-        &["init", "--server", "--admin", &admin, "--team", "hq"],
-    );
+    s.init("hq");
     s.ok("admin", &["team", "add", "east"]);
     for (who, role) in [("li", "member"), ("wang", "member"), ("lin", "viewer")] {
-        s.ok(
-            "admin",
-            &[
-                "user",
-                "add",
-                &s.role(who),
-                "--team",
-                "east",
-                "--role",
-                role,
-            ],
-        );
+        s.add_user(who, "east", role);
     }
     // Only an admin declares fields; everyone lists them.
     s.ok(
@@ -199,7 +41,7 @@ fn fields_level_and_industry_on_the_server() {
     let listed = s.json("lin", &["fields", "list"]);
     assert_eq!(listed[1]["name"], "预算");
     // Not even with psql: the server refuses a member's declaration.
-    let out = s.psql_user(
+    let out = s.psql(
         "li",
         "INSERT INTO custom_fields (pool_id, name, kind, position, created_at) VALUES (1, 'x', 'text', 9, 0)",
     );
@@ -239,7 +81,7 @@ fn fields_level_and_industry_on_the_server() {
     // Another member and a viewer may not change li's customer.
     s.fails("wang", &["edit", "1", "--set", "行业=制造业"], 4);
     s.fails("lin", &["edit", "1", "--level", "B"], 4);
-    let out = s.psql_user("wang", "UPDATE customers SET level = 'C' WHERE id = 1");
+    let out = s.psql("wang", "UPDATE customers SET level = 'C' WHERE id = 1");
     let after = s.json("li", &["show", "1"]);
     assert_eq!(after["level"], "A", "psql as wang: {out:?}");
     // --where with numbers, != and the first-class filters.
@@ -268,20 +110,9 @@ fn fields_level_and_industry_on_the_server() {
     let later = (customer_pool::clock::now().unwrap() + chrono::Duration::days(3))
         .format("%Y-%m-%d")
         .to_string();
-    let out = Command::new(assert_cmd::cargo::cargo_bin("pool"))
-        .env_clear()
-        .env("HOME", s.dir.path())
-        .env("NO_COLOR", "1")
+    let out = s
+        .cmd("admin")
         .env("POOL_NOW", &later)
-        .env(
-            "POOL_DB",
-            format!(
-                "postgresql://{}@127.0.0.1:{}/{}",
-                s.role("admin"),
-                s.port,
-                s.db
-            ),
-        )
         .args(["recycle", "--dry-run", "--format", "json"])
         .output()
         .unwrap();

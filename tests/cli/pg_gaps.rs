@@ -3,11 +3,13 @@
 //! and re-activating users, and the reports activity, quality and access — each through
 //! the real binary, and each attacked with `psql` as a role that may not do it.
 //!
-//! Runs only when POOL_TEST_PG and PGPORT are set (`eval "$(.ci/pg-cluster start)"`);
+//! Runs only when POOL_TEST_PG is set (`eval "$(.ci/pg-cluster start)"`);
 //! otherwise every test says it is skipped.
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
+
+use crate::common::pg::Server;
 
 /// The test users: (name, team, role).
 const PEOPLE: [(&str, &str, &str); 5] = [
@@ -18,200 +20,42 @@ const PEOPLE: [(&str, &str, &str); 5] = [
     ("viewer", "east", "viewer"),
 ];
 
-struct Server {
-    conninfo: String,
-    port: String,
-    db: String,
-    dir: tempfile::TempDir,
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
+/// A fresh database prepared by `pool init --server`, with an admin and PEOPLE.
+fn server(name: &str) -> Option<Server> {
+    server_in(name, None)
+}
+
+/// The same, `pool init --server` run on a machine whose zone is `tz`.
+fn server_in(name: &str, tz: Option<&str>) -> Option<Server> {
+    let s = Server::new("gp", name)?;
+    let admin = s.role("admin");
+    let out = s.run_tz(
+        "owner",
+        &["init", "--server", "--admin", &admin, "--team", "hq"],
+        tz,
+    );
+    assert!(out.status.success(), "init: {}", text(&out.stderr));
+    for t in ["east", "west"] {
+        s.ok("admin", &["team", "add", t]);
+    }
+    for (who, team, role) in PEOPLE {
+        s.add_user(who, team, role);
+    }
+    Some(s)
+}
+
 impl Server {
-    /// A fresh database prepared by `pool init --server`, with an admin and PEOPLE.
-    fn new(name: &str) -> Option<Server> {
-        Server::new_in(name, None)
-    }
-
-    /// The same, `pool init --server` run on a machine whose zone is `tz`.
-    fn new_in(name: &str, tz: Option<&str>) -> Option<Server> {
-        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
-        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
-        let (Some(conninfo), Some(port)) = (conninfo, port) else {
-            eprintln!("pg_gaps::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
-            return None;
-        };
-        let s = Server {
-            conninfo,
-            port,
-            db: format!("gp_{name}_{}", std::process::id()),
-            dir: tempfile::TempDir::new().expect("temp dir"),
-        };
-        s.drop_all();
-        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
-        s.superuser(&format!(
-            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
-            s.db
-        ));
-        let admin = s.role("admin");
-        let out = s.run_tz(
-            "owner",
-            &["init", "--server", "--admin", &admin, "--team", "hq"],
-            tz,
-        );
-        assert!(out.status.success(), "init: {}", text(&out.stderr));
-        for t in ["east", "west"] {
-            s.ok("admin", &["team", "add", t]);
-        }
-        for (who, team, role) in PEOPLE {
-            s.ok(
-                "admin",
-                &["user", "add", &s.role(who), "--team", team, "--role", role],
-            );
-        }
-        Some(s)
-    }
-
-    fn role(&self, who: &str) -> String {
-        format!("{}_{who}", self.db)
-    }
-
-    fn run(&self, who: &str, args: &[&str]) -> Output {
-        self.run_tz(who, args, None)
-    }
-
     /// `pool` as `who`, with TZ set to `tz` if given (else the machine's zone).
     fn run_tz(&self, who: &str, args: &[&str], tz: Option<&str>) -> Output {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
-        c.env_clear();
+        let mut c = self.cmd(who);
         if let Some(tz) = tz {
             c.env("TZ", tz);
         }
-        c.env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env(
-                "POOL_DB",
-                format!(
-                    "postgresql://{}@127.0.0.1:{}/{}",
-                    self.role(who),
-                    self.port,
-                    self.db
-                ),
-            )
-            .current_dir(self.dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run pool")
-    }
-
-    fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(who, args);
-        assert!(
-            out.status.success(),
-            "pool {args:?} as {who}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn json(&self, who: &str, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
-    }
-
-    /// Fails with exit `code`; stdout and stderr.
-    fn fails(&self, who: &str, args: &[&str], code: i32) -> (String, String) {
-        let out = self.run(who, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "pool {args:?} as {who}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        (text(&out.stdout), text(&out.stderr))
-    }
-
-    fn psql(&self, user: &str, sql: &str) -> Output {
-        Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-v",
-                "VERBOSITY=verbose",
-            ])
-            .arg("-d")
-            .arg(format!("{} user={user} dbname={}", self.conninfo, self.db))
-            .args(["-c", sql])
-            .env_remove("PGOPTIONS")
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql")
-    }
-
-    /// SQL as the cluster's superuser in this database; its output.
-    fn superuser(&self, sql: &str) -> String {
-        let out = Command::new("psql")
-            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(&self.conninfo)
-            .args(["-c", sql])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql");
-        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
-        text(&out.stdout).trim().to_string()
-    }
-
-    /// SQL as the superuser inside this test's database.
-    fn su(&self, sql: &str) -> String {
-        let out = self.psql(&self.conninfo_user(), sql);
-        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
-        text(&out.stdout).trim().to_string()
-    }
-
-    fn conninfo_user(&self) -> String {
-        self.conninfo
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("user="))
-            .unwrap_or("postgres")
-            .to_string()
-    }
-
-    /// `psql` as test user `who` must fail with this SQLSTATE.
-    fn refused(&self, who: &str, sql: &str, sqlstate: &str) {
-        let out = self.psql(&self.role(who), sql);
-        let err = text(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "as {who}: {sql}\nwas allowed: {}",
-            text(&out.stdout)
-        );
-        assert!(
-            err.contains(&format!("ERROR:  {sqlstate}:")),
-            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
-        );
-    }
-
-    fn drop_all(&self) {
-        let roles = ["owner", "admin"]
-            .into_iter()
-            .chain(PEOPLE.iter().map(|p| p.0))
-            .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
-            .collect::<String>();
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c", &roles])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
+        c.args(args).output().expect("run pool")
     }
 
     /// `pool doctor` must fail (exit 8) naming `check` with `detail` in it.
@@ -241,15 +85,9 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
-    }
-}
-
 #[test]
 fn doctor_checks_the_servers_security_setup() {
-    let Some(s) = Server::new("doctor") else {
+    let Some(s) = server("doctor") else {
         return;
     };
     s.ok(
@@ -355,7 +193,8 @@ fn doctor_checks_the_servers_security_setup() {
           ALTER TABLE audit_log ENABLE TRIGGER audit_no_update");
     s.doctor_catches("audit chain", "broken");
     // The error names the failing check in the table too.
-    let (stdout, stderr) = s.fails("admin", &["doctor"], 8);
+    let out = s.fails_out("admin", &["doctor"], 8);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(
         stdout.contains("audit chain") && stdout.contains("FAIL"),
         "{stdout}"
@@ -370,7 +209,7 @@ fn doctor_checks_the_servers_security_setup() {
 
 #[test]
 fn forget_on_the_server_erases_history_reasons_and_only_admins_may() {
-    let Some(s) = Server::new("forget") else {
+    let Some(s) = server("forget") else {
         return;
     };
     for (n, p) in [("张伟", "13900000001"), ("李娜", "13900000002")] {
@@ -456,7 +295,7 @@ fn pooled(s: &Server, names: &[&str]) {
 
 #[test]
 fn merge_and_undo_on_the_server_follow_the_owner_rules() {
-    let Some(s) = Server::new("merge") else {
+    let Some(s) = server("merge") else {
         return;
     };
     pooled(&s, &["王芳", "王芳", "赵磊", "钱敏", "孙丽"]);
@@ -594,7 +433,7 @@ fn merge_and_undo_on_the_server_follow_the_owner_rules() {
 
 #[test]
 fn dedupe_apply_merges_on_the_server() {
-    let Some(s) = Server::new("dedupe") else {
+    let Some(s) = server("dedupe") else {
         return;
     };
     for (n, c, p, e) in [
@@ -634,7 +473,7 @@ fn dedupe_apply_merges_on_the_server() {
 
 #[test]
 fn users_move_teams_and_come_back_only_by_an_admin() {
-    let Some(s) = Server::new("users") else {
+    let Some(s) = server("users") else {
         return;
     };
     let m2 = s.role("m2");
@@ -685,7 +524,7 @@ fn users_move_teams_and_come_back_only_by_an_admin() {
     );
     s.fails("boss", &["user", "set-role", &m2, "--active"], 4);
     // A member cannot give themselves a group or LOGIN either.
-    let out = s.psql(&m1, &format!("GRANT pool_admin TO {m1}"));
+    let out = s.psql_login(&m1, &format!("GRANT pool_admin TO {m1}"));
     assert!(!out.status.success(), "a member granted themselves admin");
     // The admin re-activates m2: LOGIN, CONNECT and the group are back.
     s.ok("admin", &["user", "set-role", &m2, "--active"]);
@@ -701,7 +540,7 @@ fn users_move_teams_and_come_back_only_by_an_admin() {
 
 #[test]
 fn reports_activity_quality_and_access_on_the_server() {
-    let Some(s) = Server::new("reports") else {
+    let Some(s) = server("reports") else {
         return;
     };
     // 1, 2: complete and the same phone (a duplicate pair); 3: a name only.
@@ -812,7 +651,7 @@ fn reports_activity_quality_and_access_on_the_server() {
     s.ok("boss", &["show", "1"]);
     s.ok("admin", &["export", "--unmasked", "-o", "all.csv"]);
     // A member's own note that is not JSON does not break the report.
-    let out = s.psql(
+    let out = s.psql_login(
         &s.role("m1"),
         "SELECT pool_private.audit_note('export', 'export', NULL, NULL, 'not json')",
     );
@@ -883,7 +722,7 @@ impl Webhook {
 
 #[test]
 fn notify_runs_on_the_server_within_each_roles_rights() {
-    let Some(s) = Server::new("notify") else {
+    let Some(s) = server("notify") else {
         return;
     };
     let hook = Webhook::start();
@@ -919,7 +758,7 @@ fn notify_runs_on_the_server_within_each_roles_rights() {
     s.refused("m1", "SELECT target FROM notify_channels", "42501");
     assert_eq!(
         text(
-            &s.psql(&s.role("wboss"), "SELECT count(*) FROM notify_channels")
+            &s.psql_login(&s.role("wboss"), "SELECT count(*) FROM notify_channels")
                 .stdout
         )
         .trim(),
@@ -940,7 +779,11 @@ fn notify_runs_on_the_server_within_each_roles_rights() {
         "PT403",
     );
     assert_eq!(
-        text(&s.psql(&m2, "SELECT count(*) FROM notify_emails").stdout).trim(),
+        text(
+            &s.psql_login(&m2, "SELECT count(*) FROM notify_emails")
+                .stdout
+        )
+        .trim(),
         "0",
         "m2 reads no one else's address"
     );
@@ -1014,7 +857,7 @@ fn notify_runs_on_the_server_within_each_roles_rights() {
 /// own `psql` UPDATE, decided by the server alone.
 #[test]
 fn daily_cap_counts_local_days_on_the_server() {
-    let Some(s) = Server::new_in("days", Some("Asia/Shanghai")) else {
+    let Some(s) = server_in("days", Some("Asia/Shanghai")) else {
         return;
     };
     // `init --server` stored the initializing machine's zone, and keeps a chosen one.
@@ -1033,7 +876,7 @@ fn daily_cap_counts_local_days_on_the_server() {
     s.su("UPDATE pool_rules SET daily_claims = 1, fresh_hold_hours = 0, reclaim_cooldown_days = 0");
     let owner = s.role("owner");
     let at = |t: i64| {
-        let out = s.psql(
+        let out = s.psql_login(
             &owner,
             &format!(
                 "CREATE OR REPLACE FUNCTION pool_private.clock() RETURNS bigint LANGUAGE sql VOLATILE AS $$ SELECT {t}::bigint $$"
@@ -1051,7 +894,7 @@ fn daily_cap_counts_local_days_on_the_server() {
         )
     };
     let claimed = |name: &str| {
-        let out = s.psql(&s.role("m1"), &claim(name));
+        let out = s.psql_login(&s.role("m1"), &claim(name));
         assert!(out.status.success(), "{name}: {}", text(&out.stderr));
         assert_eq!(text(&out.stdout).trim(), "1", "{name} not claimed");
     };

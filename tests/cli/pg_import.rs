@@ -1,219 +1,40 @@
 //! Server mode: a bulk `pool import` goes through COPY into the server's staging table
 //! and one set-based move (migration 10), and the server still decides where the rows may
 //! land, stamps them and audits them. Through the real binary and through psql as the
-//! member who would abuse the staging path. Runs only with POOL_TEST_PG and PGPORT
+//! member who would abuse the staging path. Runs only with POOL_TEST_PG
 //! (`eval "$(.ci/pg-cluster start)"`); otherwise each test says it is skipped.
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-struct Server {
-    conninfo: String,
-    port: String,
-    db: String,
-    dir: tempfile::TempDir,
+use crate::common::pg::Server;
+
+/// A fresh database: admin in team east, member li there, member wang in team west, a
+/// viewer in east, and a pool only team west sees.
+fn server(name: &str) -> Option<Server> {
+    let s = Server::new("pi", name)?;
+    s.init("east");
+    s.ok("admin", &["team", "add", "west"]);
+    for (who, team, role) in [
+        ("li", "east", "member"),
+        ("wang", "west", "member"),
+        ("viewer", "east", "viewer"),
+    ] {
+        s.add_user(who, team, role);
+    }
+    // The owner's own writes are trusted.
+    s.sql(
+        "owner",
+        "INSERT INTO pools (name, created_at) VALUES ('westonly', 0);
+         INSERT INTO pool_teams (pool_id, team_id)
+             SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'westonly' AND t.name = 'west'",
+    );
+    Some(s)
 }
-
-const PEOPLE: [&str; 5] = ["owner", "admin", "li", "wang", "viewer"];
 
 impl Server {
-    fn new(name: &str) -> Option<Server> {
-        let conninfo = std::env::var("POOL_TEST_PG").ok().filter(|s| !s.is_empty());
-        let port = std::env::var("PGPORT").ok().filter(|s| !s.is_empty());
-        let (Some(conninfo), Some(port)) = (conninfo, port) else {
-            eprintln!("pg_import::{name}: skipped (set POOL_TEST_PG and PGPORT, e.g. eval \"$(.ci/pg-cluster start)\")");
-            return None;
-        };
-        let s = Server {
-            conninfo,
-            port,
-            db: format!("pi_{name}_{}", std::process::id()),
-            dir: tempfile::TempDir::new().unwrap(),
-        };
-        s.drop_all();
-        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
-        s.superuser(&format!(
-            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
-            s.db
-        ));
-        let admin = s.role("admin");
-        s.ok(
-            "owner",
-            &["init", "--server", "--admin", &admin, "--team", "east"],
-        );
-        s.ok("admin", &["team", "add", "west"]);
-        for (who, team, role) in [
-            ("li", "east", "member"),
-            ("wang", "west", "member"),
-            ("viewer", "east", "viewer"),
-        ] {
-            let login = s.role(who);
-            s.ok(
-                "admin",
-                &["user", "add", &login, "--team", team, "--role", role],
-            );
-        }
-        // A pool only team west sees (the owner's own writes are trusted).
-        s.sql(
-            "owner",
-            "INSERT INTO pools (name, created_at) VALUES ('westonly', 0);
-             INSERT INTO pool_teams (pool_id, team_id)
-                 SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'westonly' AND t.name = 'west'",
-        );
-        Some(s)
-    }
-
-    fn role(&self, who: &str) -> String {
-        format!("{}_{who}", self.db)
-    }
-
-    fn url(&self, who: &str) -> String {
-        format!(
-            "postgresql://{}@127.0.0.1:{}/{}",
-            self.role(who),
-            self.port,
-            self.db
-        )
-    }
-
-    fn cmd(&self, who: &str) -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
-        c.env_clear()
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("POOL_DB", self.url(who))
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, who: &str, args: &[&str]) -> Output {
-        self.cmd(who).args(args).output().expect("run pool")
-    }
-
-    fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(who, args);
-        assert!(
-            out.status.success(),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn json(&self, who: &str, args: &[&str]) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
-    }
-
-    fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
-        let out = self.run(who, args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "pool {args:?} as {who}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-
-    /// psql as `role` ("": the superuser of POOL_TEST_PG) in `db`.
-    fn psql(&self, role: &str, db: &str, sql: &str) -> Output {
-        Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-v",
-                "VERBOSITY=verbose",
-            ])
-            .arg("-d")
-            .arg(if role.is_empty() {
-                format!("{} dbname={db}", self.conninfo)
-            } else {
-                format!("{} user={role} dbname={db}", self.conninfo)
-            })
-            .arg("-c")
-            .arg(sql)
-            .env_remove("PGOPTIONS")
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql")
-    }
-
-    fn superuser(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.conninfo,
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql");
-        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
-    }
-
-    /// SQL as test user `who` in this database (one implicit transaction).
-    fn sql(&self, who: &str, sql: &str) -> String {
-        let out = self.psql(&self.role(who), &self.db, sql);
-        assert!(
-            out.status.success(),
-            "as {who}: {sql}\nfailed: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout).trim().to_string()
-    }
-
-    /// The statement must fail with this SQLSTATE.
-    fn refused(&self, who: &str, sql: &str, sqlstate: &str) -> String {
-        let out = self.psql(&self.role(who), &self.db, sql);
-        let err = text(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "as {who}: {sql}\nwas allowed: {}",
-            text(&out.stdout)
-        );
-        assert!(
-            err.contains(&format!("ERROR:  {sqlstate}:")),
-            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
-        );
-        err
-    }
-
     fn count(&self, sql: &str) -> i64 {
         self.sql("owner", sql).parse().expect("a count")
-    }
-
-    fn drop_all(&self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c"])
-            .arg(
-                PEOPLE
-                    .iter()
-                    .rev()
-                    .map(|w| format!("DROP ROLE IF EXISTS {};", self.role(w)))
-                    .collect::<String>(),
-            )
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
     }
 }
 
@@ -249,7 +70,7 @@ fn leads(dir: &std::path::Path, name: &str, n: usize) -> (PathBuf, usize) {
 
 #[test]
 fn pg_import_bulk_goes_through_the_server_in_one_statement_and_reruns_find_every_row() {
-    let Some(s) = Server::new("bulk") else { return };
+    let Some(s) = server("bulk") else { return };
     let (file, unique) = leads(s.dir.path(), "leads.csv", 12_000);
     let f = file.to_str().unwrap();
     let before = s.count("SELECT max(seq) FROM audit_log");
@@ -326,7 +147,7 @@ fn pg_import_bulk_goes_through_the_server_in_one_statement_and_reruns_find_every
 
 #[test]
 fn pg_import_killed_halfway_leaves_nothing() {
-    let Some(s) = Server::new("kill") else { return };
+    let Some(s) = server("kill") else { return };
     let (file, _) = leads(s.dir.path(), "big.csv", 60_000);
     let mut child = s
         .cmd("li")
@@ -338,15 +159,11 @@ fn pg_import_killed_halfway_leaves_nothing() {
     // Wait until rows are being staged (the import's transaction is open), then kill it.
     let mut seen = false;
     for _ in 0..600 {
-        let out = s.psql(
-            "",
-            "postgres",
-            &format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND xact_start IS NOT NULL",
-                s.role("li")
-            ),
-        );
-        if text(&out.stdout).trim() != "0" {
+        let open = s.superuser(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND xact_start IS NOT NULL",
+            s.role("li")
+        ));
+        if open != "0" {
             seen = true;
             break;
         }
@@ -394,7 +211,7 @@ fn staged_row_at(id: &str, k: i64, stage: &str, phone_key: &str) -> String {
 
 #[test]
 fn pg_import_staging_cannot_be_abused_from_psql() {
-    let Some(s) = Server::new("abuse") else {
+    let Some(s) = server("abuse") else {
         return;
     };
     let ids = |who: &str| {
@@ -406,11 +223,7 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
     let (li, wang) = (ids("li"), ids("wang"));
     let stage = "SELECT pool_private.import_stage();";
     // COPY straight into customers: row level security refuses COPY FROM.
-    let out = s.psql(
-        &s.role("li"),
-        &s.db,
-        "COPY customers (name, pool_id, stage) FROM STDIN",
-    );
+    let out = s.psql("li", "COPY customers (name, pool_id, stage) FROM STDIN");
     assert!(!out.status.success(), "COPY into customers was allowed");
     assert!(
         text(&out.stderr).contains("row-level security"),
@@ -584,7 +397,7 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
 
 #[test]
 fn pg_report_quality_counts_only_what_the_reader_may_read() {
-    let Some(s) = Server::new("quality") else {
+    let Some(s) = server("quality") else {
         return;
     };
     let wang = s.count(&format!(

@@ -6,177 +6,60 @@
 //! Runs only when POOL_TEST_PG holds libpq connection info for a superuser, e.g.
 //! `eval "$(.ci/pg-cluster start)"` sets it; otherwise every test says it was skipped.
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 
 use customer_pool::domain::audit::{Stored, Verifier};
 use customer_pool::domain::mask::{mask_email, mask_phone};
 
-/// One test's database and roles; dropped (database and roles) at the end.
-struct Server {
-    conninfo: String,
-    db: String,
-    owner: String,
+use crate::common::pg::Server;
+
+/// A fresh database for test `name`, its migrations loaded by the owner with `psql`,
+/// and the test users; None (skipped) without a cluster.
+fn server(name: &str) -> Option<Server> {
+    let s = Server::new("pt", name)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/store/postgres/migrations"),
+    )
+    .expect("migrations folder")
+    .map(|e| e.expect("dir entry").path())
+    .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+    .collect();
+    files.sort();
+    for f in files {
+        let out = s
+            .psql_cmd(&s.role("owner"))
+            .args(["-1", "-f"])
+            .arg(&f)
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            f.display(),
+            text(&out.stderr)
+        );
+    }
+    for (who, team, role) in [
+        ("admin", "hq", "admin"),
+        ("boss", "east", "manager"),
+        ("m1", "east", "member"),
+        ("m2", "west", "member"),
+        ("viewer", "east", "viewer"),
+    ] {
+        s.sql(
+            "",
+            &format!(
+                "SELECT pool_private.add_user('{}', '{team}', '{role}')",
+                s.role(who)
+            ),
+        );
+    }
+    Some(s)
 }
 
 impl Server {
-    /// A fresh database for test `name`, or None (skipped) without POOL_TEST_PG.
-    fn new(name: &str) -> Option<Server> {
-        let Some(conninfo) = std::env::var("POOL_TEST_PG")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-        else {
-            eprintln!("pg_server::{name}: skipped (set POOL_TEST_PG to a superuser's connection info, e.g. eval \"$(.ci/pg-cluster start)\")");
-            return None;
-        };
-        // Roles are cluster-wide: every name carries the database's, so tests run in
-        // parallel (and re-run after a crash) without meeting each other.
-        let db = format!("pt_{name}_{}", std::process::id());
-        let owner = format!("{db}_owner");
-        let s = Server {
-            conninfo,
-            db,
-            owner,
-        };
-        s.drop_all();
-        s.superuser(&format!("CREATE ROLE {o} LOGIN CREATEROLE; ", o = s.owner));
-        s.superuser(&format!(
-            "CREATE DATABASE {d} OWNER {o} TEMPLATE template0 ENCODING 'UTF8'",
-            d = s.db,
-            o = s.owner
-        ));
-        let mut files: Vec<PathBuf> = std::fs::read_dir(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/store/postgres/migrations"),
-        )
-        .expect("migrations folder")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-        files.sort();
-        for f in files {
-            let out = s
-                .psql_cmd(&s.owner)
-                .args(["-1", "-f"])
-                .arg(&f)
-                .output()
-                .expect("run psql");
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                f.display(),
-                text(&out.stderr)
-            );
-        }
-        for (who, team, role) in [
-            ("admin", "hq", "admin"),
-            ("boss", "east", "manager"),
-            ("m1", "east", "member"),
-            ("m2", "west", "member"),
-            ("viewer", "east", "viewer"),
-        ] {
-            s.ok(
-                "",
-                &format!(
-                    "SELECT pool_private.add_user('{}', '{team}', '{role}')",
-                    s.role(who)
-                ),
-            );
-        }
-        Some(s)
-    }
-
-    /// The login role of test user `who` ("" = the owner).
-    fn role(&self, who: &str) -> String {
-        if who.is_empty() {
-            self.owner.clone()
-        } else {
-            format!("{}_{who}", self.db)
-        }
-    }
-
-    fn psql_cmd(&self, role: &str) -> Command {
-        let mut c = Command::new("psql");
-        c.arg("-X")
-            .arg("-q")
-            .arg("-At")
-            .args(["-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"])
-            .arg("-d")
-            .arg(format!("{} user={role} dbname={}", self.conninfo, self.db))
-            .env_remove("PGOPTIONS")
-            .stdin(Stdio::null());
-        c
-    }
-
-    /// `psql -c SQL` as test user `who` (one implicit transaction).
-    fn run(&self, who: &str, sql: &str) -> Output {
-        self.psql_cmd(&self.role(who))
-            .arg("-c")
-            .arg(sql)
-            .output()
-            .expect("run psql")
-    }
-
-    fn ok(&self, who: &str, sql: &str) -> String {
-        let out = self.run(who, sql);
-        assert!(
-            out.status.success(),
-            "as {who}: {sql}\nfailed: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout).trim().to_string()
-    }
-
-    /// The statement must fail with this SQLSTATE (verbose errors print it).
-    fn refused(&self, who: &str, sql: &str, sqlstate: &str) -> String {
-        let out = self.run(who, sql);
-        let err = text(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "as {who}: {sql}\nwas allowed: {}",
-            text(&out.stdout)
-        );
-        assert!(
-            err.contains(&format!("ERROR:  {sqlstate}:")),
-            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
-        );
-        err
-    }
-
-    fn superuser(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.conninfo,
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run psql");
-        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
-    }
-
-    fn drop_all(&self) {
-        let roles = ["admin", "boss", "m1", "m2", "viewer"]
-            .iter()
-            .map(|w| self.role(w))
-            .chain([self.owner.clone()])
-            .map(|r| format!("DROP ROLE IF EXISTS {r};"))
-            .collect::<String>();
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.conninfo, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .args(["-c", &roles])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-    }
-
     fn id(&self, who: &str) -> i64 {
-        self.ok(
+        self.sql(
             "",
             &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
         )
@@ -187,7 +70,7 @@ impl Server {
     /// `n` new pooled customers in `pool` (as the admin, so not on fresh hold unless the
     /// rules say so); their ids.
     fn pooled(&self, n: usize, pool: i64) -> Vec<i64> {
-        let out = self.ok(
+        let out = self.sql(
             "admin",
             &format!(
                 "INSERT INTO customers (name, phone, email, phone_key, email_key, pool_id)
@@ -202,14 +85,14 @@ impl Server {
     }
 
     fn rules(&self, set: &str) {
-        self.ok(
+        self.sql(
             "admin",
             &format!("UPDATE pool_rules SET {set} WHERE pool_id = 1"),
         );
     }
 
     fn owner_of(&self, id: i64) -> String {
-        self.ok(
+        self.sql(
             "",
             &format!(
                 "SELECT coalesce(u.login, '-') FROM customers c LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = {id}"
@@ -221,12 +104,6 @@ impl Server {
         format!(
             "UPDATE customers SET owner_id = (SELECT pool_private.my_id()) WHERE id = {id} AND owner_id IS NULL AND deleted_at IS NULL"
         )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.drop_all();
     }
 }
 
@@ -244,32 +121,32 @@ fn claim_count_sql(id: i64) -> String {
 
 #[test]
 fn claims_within_max_owned_and_the_daily_cap_pass_and_beyond_them_are_refused() {
-    let Some(s) = Server::new("limits") else {
+    let Some(s) = server("limits") else {
         return;
     };
     let ids = s.pooled(6, 1);
     s.rules("max_owned = 2, daily_claims = 0");
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[1])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[1])), "1");
     let e = s.refused("m1", &Server::claim_sql(ids[2]), "PT410");
     assert!(e.contains("limit reached"), "{e}");
     assert_eq!(s.owner_of(ids[2]), "-");
     // Won stages do not count unless count_won.
-    s.ok(
+    s.sql(
         "admin",
         &format!(
             "UPDATE customers SET stage = 'customer' WHERE id = {}",
             ids[0]
         ),
     );
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[2])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[2])), "1");
     s.rules("count_won = true");
     s.refused("m1", &Server::claim_sql(ids[3]), "PT410");
     // The daily cap: three claims today already.
     s.rules("max_owned = 0, count_won = false, daily_claims = 3");
     s.refused("m1", &Server::claim_sql(ids[3]), "PT411");
     // Another member has their own cap.
-    assert_eq!(s.ok("m2", &claim_count_sql(ids[3])), "1");
+    assert_eq!(s.sql("m2", &claim_count_sql(ids[3])), "1");
     // A manager's assignment is not a claim of the manager's, but it respects max_owned.
     s.rules("max_owned = 2, daily_claims = 0");
     s.refused(
@@ -285,12 +162,12 @@ fn claims_within_max_owned_and_the_daily_cap_pass_and_beyond_them_are_refused() 
 
 #[test]
 fn the_cooldown_holds_for_the_customer_and_its_copies() {
-    let Some(s) = Server::new("cooldown") else {
+    let Some(s) = server("cooldown") else {
         return;
     };
     let ids = s.pooled(3, 1);
     // A copy of ids[0]: same phone key.
-    s.ok(
+    s.sql(
         "admin",
         &format!(
             "UPDATE customers SET phone_key = (SELECT phone_key FROM customers WHERE id = {}) WHERE id = {}",
@@ -298,8 +175,8 @@ fn the_cooldown_holds_for_the_customer_and_its_copies() {
         ),
     );
     s.rules("reclaim_cooldown_days = 7");
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
-    s.ok(
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
+    s.sql(
         "m1",
         &format!(
             "SELECT pool_private.intend('release', '不感兴趣'); UPDATE customers SET owner_id = NULL WHERE id = {}",
@@ -319,7 +196,7 @@ fn the_cooldown_holds_for_the_customer_and_its_copies() {
         "PT412",
     );
     // Nor edit an owned customer into a copy of the one given up.
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[2])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[2])), "1");
     s.refused(
         "m1",
         &format!(
@@ -330,19 +207,19 @@ fn the_cooldown_holds_for_the_customer_and_its_copies() {
     );
     // The release was recorded by the server, with the reason given.
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!("SELECT event || ':' || reason FROM ownership_events WHERE customer_id = {} AND event = 'release'", ids[0])
         ),
         "release:不感兴趣"
     );
     // Someone else may claim it.
-    assert_eq!(s.ok("m2", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m2", &claim_count_sql(ids[0])), "1");
 }
 
 #[test]
 fn a_fresh_customer_is_held_for_managers_and_an_invisible_pool_cannot_be_claimed() {
-    let Some(s) = Server::new("fresh") else {
+    let Some(s) = server("fresh") else {
         return;
     };
     s.rules("fresh_hold_hours = 24");
@@ -350,7 +227,7 @@ fn a_fresh_customer_is_held_for_managers_and_an_invisible_pool_cannot_be_claimed
     let e = s.refused("m1", &Server::claim_sql(ids[0]), "PT413");
     assert!(e.contains("only a manager can assign"), "{e}");
     // A manager assigns it within the team.
-    s.ok(
+    s.sql(
         "boss",
         &format!(
             "UPDATE customers SET owner_id = {} WHERE id = {}",
@@ -370,21 +247,21 @@ fn a_fresh_customer_is_held_for_managers_and_an_invisible_pool_cannot_be_claimed
         "PT403",
     );
     // A pool only team east sees.
-    s.ok(
+    s.sql(
         "admin",
         "INSERT INTO pools (name, created_at) VALUES ('east-only', 0);
          INSERT INTO pool_rules (pool_id) SELECT id FROM pools WHERE name = 'east-only';
          INSERT INTO pool_teams SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'east-only' AND t.name = 'east'",
     );
     let pool: i64 = s
-        .ok("admin", "SELECT id FROM pools WHERE name = 'east-only'")
+        .sql("admin", "SELECT id FROM pools WHERE name = 'east-only'")
         .parse()
         .unwrap();
     let hidden = s.pooled(1, pool)[0];
     // West does not even see it: the claim finds no row, the list shows nothing.
-    assert_eq!(s.ok("m2", &claim_count_sql(hidden)), "0");
+    assert_eq!(s.sql("m2", &claim_count_sql(hidden)), "0");
     assert_eq!(
-        s.ok(
+        s.sql(
             "m2",
             &format!("SELECT count(*) FROM customers_v WHERE id = {hidden}")
         ),
@@ -392,18 +269,18 @@ fn a_fresh_customer_is_held_for_managers_and_an_invisible_pool_cannot_be_claimed
     );
     assert_eq!(s.owner_of(hidden), "-");
     // East does.
-    assert_eq!(s.ok("m1", &claim_count_sql(hidden)), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(hidden)), "1");
 }
 
 #[test]
 fn members_cannot_write_to_other_owners_or_other_teams_customers() {
-    let Some(s) = Server::new("writes") else {
+    let Some(s) = server("writes") else {
         return;
     };
     let ids = s.pooled(4, 1);
     let (m1, m2) = (s.id("m1"), s.id("m2"));
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
-    assert_eq!(s.ok("m2", &claim_count_sql(ids[1])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m2", &claim_count_sql(ids[1])), "1");
     // Another owner's customer: the row is not there for the writer.
     for sql in [
         format!("UPDATE customers SET name = 'hacked' WHERE id = {}", ids[0]),
@@ -412,7 +289,7 @@ fn members_cannot_write_to_other_owners_or_other_teams_customers() {
         format!("UPDATE customers SET locked = true WHERE id = {}", ids[0]),
     ] {
         assert_eq!(
-            s.ok(
+            s.sql(
                 "m2",
                 &format!("WITH c AS ({sql} RETURNING 1) SELECT count(*) FROM c")
             ),
@@ -422,7 +299,7 @@ fn members_cannot_write_to_other_owners_or_other_teams_customers() {
     }
     assert_eq!(s.owner_of(ids[0]), s.role("m1"));
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!("SELECT name FROM customers WHERE id = {}", ids[0])
         ),
@@ -456,30 +333,30 @@ fn members_cannot_write_to_other_owners_or_other_teams_customers() {
         &format!("UPDATE customers SET stage = 'loyal' WHERE id = {}", ids[0]),
         "PT416",
     );
-    s.ok(
+    s.sql(
         "m1",
         &format!("UPDATE customers SET last_contact_at = 99999999999, claimed_at = 99999999999, name = '新名字' WHERE id = {}", ids[0]),
     );
     assert_eq!(
-        s.ok("admin", &format!("SELECT last_contact_at IS NULL, claimed_at < 9999999999, name FROM customers WHERE id = {}", ids[0])),
+        s.sql("admin", &format!("SELECT last_contact_at IS NULL, claimed_at < 9999999999, name FROM customers WHERE id = {}", ids[0])),
         "t|t|新名字"
     );
     // Logging a call on one's own customer is allowed and moves its contact clock (not into the future).
-    s.ok(
+    s.sql(
         "m1",
         &format!("INSERT INTO interactions (customer_id, user_id, kind, summary, at, created_at) VALUES ({}, {m2}, 'call', '聊了报价', 99999999999, 0)", ids[0]),
     );
     assert_eq!(
-        s.ok("admin", &format!("SELECT i.user_id = {m1}, c.last_contact_at = i.at, i.at < 9999999999 FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE c.id = {}", ids[0])),
+        s.sql("admin", &format!("SELECT i.user_id = {m1}, c.last_contact_at = i.at, i.at < 9999999999 FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE c.id = {}", ids[0])),
         "t|t|t"
     );
     // A manager works on their team's customers only.
-    s.ok(
+    s.sql(
         "boss",
         &format!("UPDATE customers SET city = '杭州' WHERE id = {}", ids[0]),
     );
     assert_eq!(
-        s.ok("boss", &format!("WITH c AS (UPDATE customers SET city = '深圳' WHERE id = {} RETURNING 1) SELECT count(*) FROM c", ids[1])),
+        s.sql("boss", &format!("WITH c AS (UPDATE customers SET city = '深圳' WHERE id = {} RETURNING 1) SELECT count(*) FROM c", ids[1])),
         "0"
     );
     // A viewer writes nothing.
@@ -491,8 +368,8 @@ fn members_cannot_write_to_other_owners_or_other_teams_customers() {
     s.refused("viewer", &Server::claim_sql(ids[2]), "42501");
     // Locks: at most max_locked, and a locked customer is not released.
     s.rules("max_locked = 1");
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[2])), "1");
-    s.ok(
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[2])), "1");
+    s.sql(
         "m1",
         &format!("UPDATE customers SET locked = true WHERE id = {}", ids[0]),
     );
@@ -510,12 +387,12 @@ fn members_cannot_write_to_other_owners_or_other_teams_customers() {
 
 #[test]
 fn contacts_of_pooled_and_other_teams_customers_are_masked() {
-    let Some(s) = Server::new("mask") else { return };
+    let Some(s) = server("mask") else { return };
     let ids = s.pooled(3, 1);
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
-    assert_eq!(s.ok("m2", &claim_count_sql(ids[1])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m2", &claim_count_sql(ids[1])), "1");
     let row = |who: &str, id: i64| {
-        s.ok(who, &format!("SELECT phone || ' ' || email || ' ' || coalesce(phone_key, '-') FROM customers_v WHERE id = {id}"))
+        s.sql(who, &format!("SELECT phone || ' ' || email || ' ' || coalesce(phone_key, '-') FROM customers_v WHERE id = {id}"))
     };
     let mine = "13800130001 c1@qq.com 8613800130001";
     assert_eq!(row("m1", ids[0]), mine);
@@ -590,13 +467,13 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let sql_phones = s.ok(
+    let sql_phones = s.sql(
         "m1",
         &format!("SELECT string_agg(pool_private.mask_phone(x), E'\\n' ORDER BY o) FROM unnest(ARRAY[{}]) WITH ORDINALITY AS t(x, o)", list(&phones)),
     );
     let rust_phones: Vec<String> = phones.iter().map(|p| mask_phone(p)).collect();
     assert_eq!(sql_phones, rust_phones.join("\n").trim());
-    let sql_emails = s.ok(
+    let sql_emails = s.sql(
         "m1",
         &format!("SELECT string_agg(pool_private.mask_email(x), E'\\n' ORDER BY o) FROM unnest(ARRAY[{}]) WITH ORDINALITY AS t(x, o)", list(&emails)),
     );
@@ -606,11 +483,11 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
 
 #[test]
 fn nobody_writes_the_audit_log_but_the_server() {
-    let Some(s) = Server::new("auditlog") else {
+    let Some(s) = server("auditlog") else {
         return;
     };
     let ids = s.pooled(1, 1);
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
     for who in ["m1", "viewer", "boss", "admin"] {
         for sql in [
             "INSERT INTO audit_log (seq, at, actor, action, entity, prev_hash, hash) VALUES (999, 0, 'x', 'claim', 'customer', '', 'h')",
@@ -637,12 +514,12 @@ fn nobody_writes_the_audit_log_but_the_server() {
         ),
         "PT403",
     );
-    s.ok(
+    s.sql(
         "m1",
         "SELECT pool_private.audit_note('export', 'export', NULL, NULL, '{\"rows\":1}')",
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             "SELECT actor FROM audit_log WHERE action = 'export'"
         ),
@@ -652,12 +529,12 @@ fn nobody_writes_the_audit_log_but_the_server() {
     s.refused("m1", "SELECT count(*) FROM audit_log", "42501");
     // The claim's own row was written by the server, in the claim's transaction.
     assert_eq!(
-        s.ok("admin", &format!("SELECT actor || ' ' || before || ' ' || after FROM audit_log WHERE action = 'claim' AND entity_id = {}", ids[0])),
+        s.sql("admin", &format!("SELECT actor || ' ' || before || ' ' || after FROM audit_log WHERE action = 'claim' AND entity_id = {}", ids[0])),
         format!("{} {{\"owner\":null,\"pool\":\"public\"}} {{\"owner\":\"{}\"}}", s.role("m1"), s.role("m1"))
     );
     // The client's own audit() call for a change the server audited in the same
     // transaction is not a second row: it answers with the server's row.
-    let seq = s.ok(
+    let seq = s.sql(
         "m1",
         &format!(
             "UPDATE customers SET city = '上海' WHERE id = {id}; SELECT pool_private.audit_note('edit', 'customer', {id}, NULL, NULL)",
@@ -665,7 +542,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
         ),
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT count(*), max(seq) FROM audit_log WHERE action = 'edit' AND entity_id = {}",
@@ -678,7 +555,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
 
 #[test]
 fn members_change_no_rules_roles_or_history() {
-    let Some(s) = Server::new("rules") else {
+    let Some(s) = server("rules") else {
         return;
     };
     let m1 = s.id("m1");
@@ -702,7 +579,7 @@ fn members_change_no_rules_roles_or_history() {
         }
     }
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             "SELECT max_owned FROM pool_rules WHERE pool_id = 1"
         ),
@@ -711,7 +588,7 @@ fn members_change_no_rules_roles_or_history() {
     // An admin does change rules, and the change is audited.
     s.rules("max_owned = 9");
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             "SELECT actor FROM audit_log WHERE action = 'rules_update'"
         ),
@@ -721,7 +598,7 @@ fn members_change_no_rules_roles_or_history() {
 
 #[test]
 fn set_role_and_session_tricks_get_nothing() {
-    let Some(s) = Server::new("setrole") else {
+    let Some(s) = server("setrole") else {
         return;
     };
     let ids = s.pooled(1, 1);
@@ -733,7 +610,7 @@ fn set_role_and_session_tricks_get_nothing() {
         &format!("SET SESSION AUTHORIZATION {}", s.role("admin")),
         "42501",
     );
-    s.refused("m1", &format!("SET ROLE {}", s.owner), "42501");
+    s.refused("m1", &format!("SET ROLE {}", s.role("owner")), "42501");
     // Its own group: allowed, but the group is nobody: it acts and sees nothing.
     s.refused(
         "m1",
@@ -741,7 +618,7 @@ fn set_role_and_session_tricks_get_nothing() {
         "PT403",
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "m1",
             "SET ROLE pool_member; SELECT count(*) FROM customers_v"
         ),
@@ -769,19 +646,19 @@ fn set_role_and_session_tricks_get_nothing() {
 
 #[test]
 fn deactivation_returns_customers_and_ends_access_in_one_transaction() {
-    let Some(s) = Server::new("deactivate") else {
+    let Some(s) = server("deactivate") else {
         return;
     };
     let ids = s.pooled(2, 1);
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[1])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[1])), "1");
     s.refused(
         "boss",
         &format!("SELECT pool_private.deactivate_user('{}')", s.role("m1")),
         "42501",
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!("SELECT pool_private.deactivate_user('{}')", s.role("m1"))
         ),
@@ -790,13 +667,13 @@ fn deactivation_returns_customers_and_ends_access_in_one_transaction() {
     assert_eq!(s.owner_of(ids[0]), "-");
     assert_eq!(s.owner_of(ids[1]), "-");
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             "SELECT count(*) FROM ownership_events WHERE event = 'deactivate'"
         ),
         "2"
     );
-    let out = s.run("m1", "SELECT 1");
+    let out = s.psql("m1", "SELECT 1");
     assert!(!out.status.success(), "a deactivated user still connects");
     assert!(
         text(&out.stderr).contains("not permitted to log in"),
@@ -821,7 +698,7 @@ fn spawn_claims(s: &Server, who: &str, ids: &[i64]) -> Child {
 
 #[test]
 fn racing_claims_from_many_processes_never_double_own_or_beat_a_limit() {
-    let Some(s) = Server::new("race") else { return };
+    let Some(s) = server("race") else { return };
     let ids = s.pooled(24, 1);
     s.rules("max_owned = 5");
     // 12 processes, half as m1 and half as m2, all going for the same customers in
@@ -848,14 +725,14 @@ fn racing_claims_from_many_processes_never_double_own_or_beat_a_limit() {
     let m2 = s.id("m2");
     assert_eq!(won, 10, "claims that reported success");
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!("SELECT count(*) FROM customers WHERE owner_id = {m1}")
         ),
         "5"
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!("SELECT count(*) FROM customers WHERE owner_id = {m2}")
         ),
@@ -863,11 +740,11 @@ fn racing_claims_from_many_processes_never_double_own_or_beat_a_limit() {
     );
     // Every claim event is of a customer its claimer owns: no customer was claimed twice.
     assert_eq!(
-        s.ok("admin", "SELECT count(*), count(DISTINCT customer_id) FROM ownership_events WHERE event = 'claim'"),
+        s.sql("admin", "SELECT count(*), count(DISTINCT customer_id) FROM ownership_events WHERE event = 'claim'"),
         "10|10"
     );
     assert_eq!(
-        s.ok("admin", "SELECT count(*) FROM ownership_events e JOIN customers c ON c.id = e.customer_id WHERE e.event = 'claim' AND c.owner_id IS DISTINCT FROM e.to_user"),
+        s.sql("admin", "SELECT count(*) FROM ownership_events e JOIN customers c ON c.id = e.customer_id WHERE e.event = 'claim' AND c.owner_id IS DISTINCT FROM e.to_user"),
         "0"
     );
 
@@ -882,7 +759,7 @@ fn racing_claims_from_many_processes_never_double_own_or_beat_a_limit() {
         c.wait_with_output().expect("psql");
     }
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT count(*) FROM ownership_events WHERE event = 'claim' AND to_user = {m1}"
@@ -895,7 +772,7 @@ fn racing_claims_from_many_processes_never_double_own_or_beat_a_limit() {
 
 /// The server's audit rows, re-chained by domain::audit: every hash matches.
 fn audit_chain_verifies(s: &Server) -> Verifier {
-    let json = s.ok(
+    let json = s.sql(
         "admin",
         "SELECT coalesce(json_agg(json_build_array(seq, at, actor, action, entity, entity_id, before, after, os_user, sim_at, prev_hash, hash) ORDER BY seq), '[]') FROM audit_log",
     );
@@ -921,7 +798,7 @@ fn audit_chain_verifies(s: &Server) -> Verifier {
     }
     assert!(v.rows > 0);
     assert_eq!(
-        s.ok("admin", "SELECT seq || ' ' || hash FROM audit_head"),
+        s.sql("admin", "SELECT seq || ' ' || hash FROM audit_head"),
         format!("{} {}", v.head_seq, v.head_hash)
     );
     v
@@ -929,13 +806,13 @@ fn audit_chain_verifies(s: &Server) -> Verifier {
 
 #[test]
 fn the_servers_audit_chain_is_the_one_rust_computes() {
-    let Some(s) = Server::new("chain") else {
+    let Some(s) = server("chain") else {
         return;
     };
     let ids = s.pooled(2, 1);
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[0])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[0])), "1");
     // Text that JSON must escape: quotes, backslashes, control characters, CJK, emoji.
-    s.ok(
+    s.sql(
         "m1",
         &format!(
             "UPDATE customers SET name = E'王\"伟\\\\ \\n\\t\\u0001 😀', tags = 'vip,展会', phone = '+86 138 0013 8000' WHERE id = {}",
@@ -943,7 +820,7 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
         ),
     );
     // An admin working under a simulated clock: sim_at joins the hashed row.
-    s.ok(
+    s.sql(
         "admin",
         &format!(
             "SET pool.sim_now = '1900000000'; UPDATE customers SET city = '杭州' WHERE id = {}",
@@ -951,7 +828,7 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
         ),
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT count(*) FROM audit_log WHERE sim_at = 1900000000 AND entity_id = {}",
@@ -960,7 +837,7 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
         ),
         "1"
     );
-    s.ok(
+    s.sql(
         "m1",
         &format!("SELECT pool_private.intend('release', E'价格\\\\太高 \"no\"'); UPDATE customers SET owner_id = NULL WHERE id = {}", ids[0]),
     );
@@ -968,7 +845,7 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
     assert!(v.rows >= 10, "{}", v.rows);
     // Masked in the trail as app::audit_value does.
     assert!(s
-        .ok(
+        .sql(
             "admin",
             &format!(
                 "SELECT after FROM audit_log WHERE action = 'edit' AND entity_id = {}",
@@ -984,14 +861,14 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
 /// a tag keeps the row guard.
 #[test]
 fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
-    let Some(s) = Server::new("tags") else {
+    let Some(s) = server("tags") else {
         return;
     };
     let ids = s.pooled(4, 1);
     let (mine, theirs, pooled, gone) = (ids[0], ids[1], ids[2], ids[3]);
-    assert_eq!(s.ok("m1", &claim_count_sql(mine)), "1");
-    assert_eq!(s.ok("m2", &claim_count_sql(theirs)), "1");
-    s.ok(
+    assert_eq!(s.sql("m1", &claim_count_sql(mine)), "1");
+    assert_eq!(s.sql("m2", &claim_count_sql(theirs)), "1");
+    s.sql(
         "admin",
         &format!("UPDATE customers SET deleted_at = 1 WHERE id = {gone}"),
     );
@@ -999,13 +876,13 @@ fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
         format!("INSERT INTO customer_tags (tag, customer_id) VALUES ('{t}', {id})")
     };
     let count = |t: &str| {
-        s.ok(
+        s.sql(
             "",
             &format!("SELECT count(*) FROM customer_tags WHERE tag = '{t}'"),
         )
     };
 
-    s.ok("m1", &tag(mine, "vip"));
+    s.sql("m1", &tag(mine, "vip"));
     let e = s.refused("m1", &tag(theirs, "vip"), "PT403");
     assert!(
         e.contains(&format!("customer {theirs} is not yours")),
@@ -1027,7 +904,7 @@ fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
         "PT403",
     );
     assert_eq!(count("bulk1"), "0");
-    s.ok(
+    s.sql(
         "m1",
         &format!(
             "INSERT INTO customer_tags (tag, customer_id)
@@ -1036,12 +913,12 @@ fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
     );
     assert_eq!(count("bulk500"), "1");
     // Managers: their team's customers and pooled ones, not another team's.
-    s.ok("boss", &tag(mine, "east"));
-    s.ok("boss", &tag(pooled, "east"));
+    s.sql("boss", &tag(mine, "east"));
+    s.sql("boss", &tag(pooled, "east"));
     s.refused("boss", &tag(theirs, "east"), "PT403");
     // Viewers have no INSERT at all; admins tag anyone's.
     s.refused("viewer", &tag(mine, "v"), "42501");
-    s.ok("admin", &tag(theirs, "vip"));
+    s.sql("admin", &tag(theirs, "vip"));
     assert_eq!(count("vip"), "2");
     // Removing: still one row at a time, by the same rule.
     s.refused(
@@ -1049,7 +926,7 @@ fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
         &format!("DELETE FROM customer_tags WHERE customer_id = {theirs}"),
         "PT403",
     );
-    s.ok(
+    s.sql(
         "m1",
         &format!("DELETE FROM customer_tags WHERE customer_id = {mine} AND tag = 'vip'"),
     );
@@ -1059,7 +936,7 @@ fn tags_only_on_customers_one_may_work_on_even_in_bulk() {
 /// `pool_private.claim(ids)` as `who`: the ids it claimed, in order.
 fn claim_at_once(s: &Server, who: &str, ids: &[i64]) -> Vec<i64> {
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    s.ok(
+    s.sql(
         who,
         &format!(
             "SELECT id FROM pool_private.claim('{{{}}}') WHERE claimed",
@@ -1073,7 +950,7 @@ fn claim_at_once(s: &Server, who: &str, ids: &[i64]) -> Vec<i64> {
 
 #[test]
 fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller() {
-    let Some(s) = Server::new("claimfn") else {
+    let Some(s) = server("claimfn") else {
         return;
     };
     let ids = s.pooled(8, 1);
@@ -1100,7 +977,7 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
     let fresh = s.pooled(1, 1)[0];
     assert!(claim_at_once(&s, "m1", &[fresh]).is_empty());
     s.rules("fresh_hold_hours = 0, reclaim_cooldown_days = 7");
-    s.ok(
+    s.sql(
         "m1",
         &format!(
             "SELECT pool_private.intend('release', 'no'); UPDATE customers SET owner_id = NULL WHERE id = {}",
@@ -1110,7 +987,7 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
     assert!(claim_at_once(&s, "m1", &[ids[4]]).is_empty());
     // A member cannot move the clock past a cooldown: pool.sim_now is for admins.
     assert!(s
-        .ok(
+        .sql(
             "m1",
             &format!(
                 "SET pool.sim_now = '9999999999'; SELECT count(*) FROM pool_private.claim('{{{}}}') WHERE claimed",
@@ -1119,14 +996,14 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
         )
         .ends_with('0'));
     // Nor claim from a pool its team does not see (and learns nothing about it).
-    s.ok(
+    s.sql(
         "admin",
         "INSERT INTO pools (name, created_at) VALUES ('east-only', 0);
          INSERT INTO pool_rules (pool_id) SELECT id FROM pools WHERE name = 'east-only';
          INSERT INTO pool_teams SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'east-only' AND t.name = 'east'",
     );
     let pool: i64 = s
-        .ok("admin", "SELECT id FROM pools WHERE name = 'east-only'")
+        .sql("admin", "SELECT id FROM pools WHERE name = 'east-only'")
         .parse()
         .expect("pool id");
     let hidden = s.pooled(1, pool)[0];
@@ -1153,7 +1030,7 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
     assert_eq!(s.owner_of(ids[6]), "-");
     // SET ROLE to the group changes nothing: the actor is the login role.
     assert_eq!(
-        s.ok(
+        s.sql(
             "m1",
             &format!(
                 "SET ROLE pool_member; SELECT id FROM pool_private.claim('{{{}}}') WHERE claimed",
@@ -1176,13 +1053,13 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
     );
     // Every claim it made has its owner history row and its audit row, chained.
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT count(*) FROM ownership_events WHERE event = 'claim' AND to_user = {m1}"
             )
         ),
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT count(*) FROM audit_log WHERE action = 'claim' AND actor = '{}'",
@@ -1191,7 +1068,7 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
         )
     );
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!("SELECT before || ' ' || after FROM audit_log WHERE action = 'claim' AND entity_id = {}", ids[0])
         ),
@@ -1260,7 +1137,7 @@ fn the_claim_functions_short_path_refuses_hidden_pools_and_writes_what_the_guard
 
 #[test]
 fn racing_claim_functions_never_double_own_or_beat_a_limit() {
-    let Some(s) = Server::new("claimrace") else {
+    let Some(s) = server("claimrace") else {
         return;
     };
     let ids = s.pooled(24, 1);
@@ -1298,7 +1175,7 @@ fn racing_claim_functions_never_double_own_or_beat_a_limit() {
     assert_eq!(won, 10, "claims that reported success");
     for who in ["m1", "m2"] {
         assert_eq!(
-            s.ok(
+            s.sql(
                 "admin",
                 &format!(
                     "SELECT count(*) FROM customers WHERE owner_id = {}",
@@ -1309,11 +1186,11 @@ fn racing_claim_functions_never_double_own_or_beat_a_limit() {
         );
     }
     assert_eq!(
-        s.ok("admin", "SELECT count(*), count(DISTINCT customer_id) FROM ownership_events WHERE event = 'claim'"),
+        s.sql("admin", "SELECT count(*), count(DISTINCT customer_id) FROM ownership_events WHERE event = 'claim'"),
         "10|10"
     );
     assert_eq!(
-        s.ok("admin", "SELECT count(*) FROM ownership_events e JOIN customers c ON c.id = e.customer_id WHERE e.event = 'claim' AND c.owner_id IS DISTINCT FROM e.to_user"),
+        s.sql("admin", "SELECT count(*) FROM ownership_events e JOIN customers c ON c.id = e.customer_id WHERE e.event = 'claim' AND c.owner_id IS DISTINCT FROM e.to_user"),
         "0"
     );
     audit_chain_verifies(&s);

@@ -137,7 +137,6 @@ fn a_logged_interaction_postpones_recycling_by_exactly_the_rule() {
 
 #[test]
 fn recycle_killed_50_times_moves_whole_customers() {
-    server_gap!("demo");
     let mut rng = Rng::new(3);
     let mut env = TestEnv::new();
     for i in 0..ITERATIONS {

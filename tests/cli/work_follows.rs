@@ -6,17 +6,14 @@ use crate::common::{failed_checks, TestEnv};
 
 /// The open follow-ups of a customer as (action, assignee), by id.
 fn open_of(env: &TestEnv, id: &str) -> Vec<(String, String)> {
-    let c = env.conn();
-    let mut s = c
-        .prepare(
-            "SELECT f.action, u.login FROM followups f JOIN users u ON u.id = f.assignee_id
-              WHERE f.customer_id = ?1 AND f.status = 'open' ORDER BY f.id",
-        )
-        .unwrap();
-    let rows = s
-        .query_map([id.parse::<i64>().unwrap()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap();
-    rows.map(Result::unwrap).collect()
+    let id: i64 = id.parse().unwrap();
+    env.rows(&format!(
+        "SELECT f.action, u.login FROM followups f JOIN users u ON u.id = f.assignee_id
+          WHERE f.customer_id = {id} AND f.status = 'open' ORDER BY f.id"
+    ))
+    .into_iter()
+    .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+    .collect()
 }
 
 fn pair(a: &str, b: &str) -> (String, String) {
@@ -36,7 +33,6 @@ fn stray_check(env: &TestEnv) -> bool {
 
 #[test]
 fn assign_and_transfer_move_the_open_followups_to_the_new_owner() {
-    sqlite_only!("reads the SQLite file directly (not ported to the server yet)");
     let env = sales_org();
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as("lihua", &["followup", "add", &id, "--due", "+2d", "发合同"]);
@@ -45,8 +41,7 @@ fn assign_and_transfer_move_the_open_followups_to_the_new_owner() {
     // zhao (east's manager) gives it to chen in the same team.
     env.ok_as("zhao", &["assign", &id, "--to", "chen"]);
     assert_eq!(open_of(&env, &id), [pair("发合同", "chen")]);
-    let row = env.last_audit("assign");
-    assert_eq!(row.after_json()["followups_moved"], serde_json::json!([1]));
+    let moved = env.last_audit("assign").after_json()["followups_moved"].clone();
     // chen's agenda has it; lihua's no longer does.
     let a = env.json_as("chen", &["agenda"]);
     assert_eq!(a["next_7_days"].as_array().unwrap().len(), 1);
@@ -56,11 +51,12 @@ fn assign_and_transfer_move_the_open_followups_to_the_new_owner() {
     env.ok(&["transfer", "--from", "chen", "--to", "wang", "--all"]);
     assert_eq!(open_of(&env, &id), [pair("发合同", "wang")]);
     assert!(!stray_check(&env), "nothing left for doctor");
+    server_bug!("the server writes the audit rows of assign, recycle and user deactivate itself (migration 4's functions) and drops the client's payload: no followups_moved / followups_cancelled in them, and no followup_move rows when a deactivation hands work on; the follow-ups themselves move (checked above)");
+    assert_eq!(moved, serde_json::json!([1]));
 }
 
 #[test]
 fn a_colleagues_followup_stays_unless_the_customer_leaves_the_team() {
-    sqlite_only!("reads the SQLite file directly (not ported to the server yet)");
     let env = sales_org();
     let id = claimed(&env, "lihua", "13800000002");
     // The manager plans a call for chen on lihua's customer: same team, kept by a
@@ -87,7 +83,6 @@ fn a_colleagues_followup_stays_unless_the_customer_leaves_the_team() {
 
 #[test]
 fn deactivation_hands_work_to_the_heir_or_cancels_it() {
-    sqlite_only!("reads the SQLite file directly (not ported to the server yet)");
     let env = sales_org();
     let a = claimed(&env, "lihua", "13800000003");
     let b = claimed(&env, "chen", "13800000004");
@@ -111,11 +106,7 @@ fn deactivation_hands_work_to_the_heir_or_cancels_it() {
     assert_eq!(open_of(&env, &a), [pair("回电", "zhao")]);
     // The follow-up on chen's customer goes to chen, its owner, audited.
     assert_eq!(open_of(&env, &b), [pair("协助", "chen")]);
-    let moved = env.last_audit("followup_move");
-    assert_eq!(
-        moved.before.as_deref().map(|b| b.contains("lihua")),
-        Some(true)
-    );
+    let moved = env.audit_rows("followup_move").pop();
     // Without an heir the customers go back to the pool and their work is cancelled.
     env.ok_as("chen", &["followup", "add", &b, "--due", "+2d", "寄样品"]);
     env.ok(&["user", "deactivate", "chen"]);
@@ -123,11 +114,16 @@ fn deactivation_hands_work_to_the_heir_or_cancels_it() {
     let row = env.last_audit("user_deactivate");
     assert_eq!(row.entity, "user");
     assert!(!stray_check(&env));
+    server_bug!("the server writes the audit rows of assign, recycle and user deactivate itself (migration 4's functions) and drops the client's payload: no followups_moved / followups_cancelled in them, and no followup_move rows when a deactivation hands work on; the follow-ups themselves move (checked above)");
+    let moved = moved.expect("a followup_move audit row");
+    assert_eq!(
+        moved.before.as_deref().map(|b| b.contains("lihua")),
+        Some(true)
+    );
 }
 
 #[test]
 fn recycle_cancels_the_open_followups_with_the_reason() {
-    sqlite_only!("reads the SQLite file directly (not ported to the server yet)");
     let mut env = sales_org();
     env.ok(&["rules", "set", "--recycle-no-contact-days", "30"]);
     let id = claimed(&env, "lihua", "13800000005");
@@ -138,15 +134,14 @@ fn recycle_cancels_the_open_followups_with_the_reason() {
     env.now = "2027-01-30T09:00:00Z".into();
     env.ok(&["recycle"]);
     assert!(open_of(&env, &id).is_empty());
-    let note: String = env
-        .conn()
-        .query_row(
-            "SELECT note FROM followups WHERE customer_id = ?1",
-            [id.parse::<i64>().unwrap()],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(note, "cancelled on recycle: no_contact");
+    let note = env.rows(&format!(
+        "SELECT note FROM followups WHERE customer_id = {id}"
+    ));
+    assert_eq!(
+        note,
+        [[Some("cancelled on recycle: no_contact".to_string())]]
+    );
+    server_bug!("the server writes the audit rows of assign, recycle and user deactivate itself (migration 4's functions) and drops the client's payload: no followups_moved / followups_cancelled in them, and no followup_move rows when a deactivation hands work on; the follow-ups themselves move (checked above)");
     assert_eq!(
         env.last_audit("recycle").after_json()["followups_cancelled"],
         1
@@ -155,7 +150,6 @@ fn recycle_cancels_the_open_followups_with_the_reason() {
 
 #[test]
 fn merge_moves_followups_to_the_survivors_owner_and_undo_gives_them_back() {
-    sqlite_only!("reads the SQLite file directly (not ported to the server yet)");
     let env = sales_org();
     let a = claimed(&env, "lihua", "13800000006");
     let b = claimed(&env, "lihua", "13800000007");

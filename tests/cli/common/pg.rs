@@ -309,3 +309,268 @@ impl Drop for PgDb {
         release(self.slot);
     }
 }
+
+/// The libpq connection info of the cluster the `pg_*` tests use, if there is one:
+/// the first of `POOL_TEST_PG_SLOTS`, or `POOL_TEST_PG`.
+fn server_configured() -> bool {
+    ["POOL_TEST_PG_SLOTS", "POOL_TEST_PG"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+fn port_of(conninfo: &str) -> String {
+    conninfo
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("port="))
+        .unwrap_or("5432")
+        .trim_matches('\'')
+        .to_string()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The `pg_*` tests' server: a database of its own (`{db}`, owned by the login role
+/// `{db}_owner`) on a cluster slot this test holds until it is dropped, and every test
+/// user a login role named `{db}_{who}`, so a crashed run's leftovers never meet a new
+/// run's. `pool` and `psql` run as those roles; dropping it drops the database and every
+/// role with its prefix (and `extra_roles`).
+pub struct Server {
+    pub db: String,
+    /// HOME and working folder of every `pool` run.
+    pub dir: tempfile::TempDir,
+    /// Cluster roles the test made outside the prefix (the demo's people).
+    pub extra_roles: Vec<String>,
+    conninfo: String,
+    port: String,
+    slot: usize,
+}
+
+impl Server {
+    /// A fresh, empty database for test `name` (`prefix_name_pid`), or None (the test
+    /// says it is skipped) without a cluster.
+    pub fn new(prefix: &str, name: &str) -> Option<Server> {
+        if !server_configured() {
+            eprintln!("{prefix}_{name}: skipped (set POOL_TEST_PG, e.g. eval \"$(.ci/pg-cluster start)\")");
+            return None;
+        }
+        let slot = acquire();
+        let conninfo = slots().conninfos[slot].clone();
+        // Built before anything can fail, so that Drop gives the slot back.
+        let s = Server {
+            db: format!("{prefix}_{name}_{}", std::process::id()),
+            dir: tempfile::TempDir::new().expect("temp dir"),
+            extra_roles: Vec::new(),
+            port: port_of(&conninfo),
+            conninfo,
+            slot,
+        };
+        s.drop_all();
+        s.superuser(&format!("CREATE ROLE {}_owner LOGIN CREATEROLE", s.db));
+        s.superuser(&format!(
+            "CREATE DATABASE {0} OWNER {0}_owner TEMPLATE template0 ENCODING 'UTF8'",
+            s.db
+        ));
+        Some(s)
+    }
+
+    /// The login role of test user `who` ("" and "owner": the database's owner).
+    pub fn role(&self, who: &str) -> String {
+        let who = if who.is_empty() { "owner" } else { who };
+        format!("{}_{who}", self.db)
+    }
+
+    /// The connection URL `pool` uses as `who`.
+    pub fn url(&self, who: &str) -> String {
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{}",
+            self.role(who),
+            self.port,
+            self.db
+        )
+    }
+
+    /// `pool` as `who`, with a clean environment and no input.
+    pub fn cmd(&self, who: &str) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
+        c.env_clear()
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("POOL_DB", self.url(who))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, who: &str, args: &[&str]) -> std::process::Output {
+        self.cmd(who).args(args).output().expect("run pool")
+    }
+
+    /// `pool` as `who` must succeed; its stdout.
+    pub fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.run(who, args);
+        assert!(
+            out.status.success(),
+            "pool {args:?} as {who}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// `ok` with `--format json`, parsed.
+    pub fn json(&self, who: &str, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        serde_json::from_str(&self.ok(who, &all)).expect("JSON")
+    }
+
+    /// `pool` as `who` must exit with `code`; the whole output.
+    pub fn fails_out(&self, who: &str, args: &[&str], code: i32) -> std::process::Output {
+        let out = self.run(who, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pool {args:?} as {who}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        out
+    }
+
+    /// `fails_out`'s stderr.
+    pub fn fails(&self, who: &str, args: &[&str], code: i32) -> String {
+        text(&self.fails_out(who, args, code).stderr)
+    }
+
+    /// The owner prepares the database with `pool init --server`; the admin is `admin`
+    /// in `team`.
+    pub fn init(&self, team: &str) {
+        let admin = self.role("admin");
+        self.ok(
+            "owner",
+            &["init", "--server", "--admin", &admin, "--team", team],
+        );
+    }
+
+    /// The admin adds test user `who`.
+    pub fn add_user(&self, who: &str, team: &str, role: &str) {
+        let login = self.role(who);
+        self.ok(
+            "admin",
+            &["user", "add", &login, "--team", team, "--role", role],
+        );
+    }
+
+    /// `psql` as login role `login` in this database: unaligned, tuples only, stops at
+    /// the first error, which is verbose (it names the SQLSTATE).
+    pub fn psql_cmd(&self, login: &str) -> Command {
+        let mut c = Command::new("psql");
+        c.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
+            .args(["-v", "VERBOSITY=verbose", "-d"])
+            .arg(format!("{} user={login} dbname={}", self.conninfo, self.db))
+            .env_remove("PGOPTIONS")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `psql -c SQL` as login role `login` (one implicit transaction).
+    pub fn psql_login(&self, login: &str, sql: &str) -> std::process::Output {
+        self.psql_cmd(login)
+            .arg("-c")
+            .arg(sql)
+            .output()
+            .expect("run psql")
+    }
+
+    /// `psql -c SQL` as test user `who`.
+    pub fn psql(&self, who: &str, sql: &str) -> std::process::Output {
+        self.psql_login(&self.role(who), sql)
+    }
+
+    /// SQL as test user `who` must succeed; its output, trimmed.
+    pub fn sql(&self, who: &str, sql: &str) -> String {
+        let out = self.psql(who, sql);
+        assert!(
+            out.status.success(),
+            "as {who}: {sql}\nfailed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// SQL as test user `who` must fail with this SQLSTATE; the error.
+    pub fn refused(&self, who: &str, sql: &str, sqlstate: &str) -> String {
+        let out = self.psql(who, sql);
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "as {who}: {sql}\nwas allowed: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            err.contains(&format!("ERROR:  {sqlstate}:")),
+            "as {who}: {sql}\nexpected SQLSTATE {sqlstate}, got: {err}"
+        );
+        err
+    }
+
+    /// SQL as the cluster's superuser, outside this database; its output, trimmed.
+    pub fn superuser(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(&self.conninfo)
+            .args(["-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// SQL as the superuser inside this database (row security does not bind it).
+    pub fn su(&self, sql: &str) -> String {
+        let login = self
+            .conninfo
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("user="))
+            .unwrap_or("postgres")
+            .to_string();
+        let out = self.psql_login(&login, sql);
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// Drops the database and the test's roles. Never panics: it also runs while a
+    /// failed test unwinds.
+    fn drop_all(&self) {
+        let Ok(mut su) = Client::connect(&self.conninfo, NoTls) else {
+            eprintln!("pg server test: cannot reach {} to clean up", self.conninfo);
+            return;
+        };
+        let db = &self.db;
+        if let Err(e) = su.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")) {
+            eprintln!("pg server test: drop {db}: {e}");
+        }
+        let prefixed: Vec<String> = su
+            .query(
+                "SELECT rolname::text FROM pg_roles WHERE starts_with(rolname, $1)",
+                &[&format!("{db}_")],
+            )
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        for role in prefixed.iter().chain(&self.extra_roles) {
+            let sql = format!("DROP ROLE IF EXISTS \"{}\"", role.replace('"', "\"\""));
+            if let Err(e) = su.batch_execute(&sql) {
+                eprintln!("pg server test: {sql}: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.drop_all();
+        release(self.slot);
+    }
+}
