@@ -521,15 +521,11 @@ fn other_leads(dir: &std::path::Path, name: &str, n: usize) -> PathBuf {
 /// Waits until `who` has an open transaction (a running import has begun).
 fn wait_for_transaction(s: &Server, who: &str) {
     for _ in 0..1500 {
-        let out = s.psql(
-            "",
-            "postgres",
-            &format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND xact_start IS NOT NULL",
-                s.role(who)
-            ),
-        );
-        if text(&out.stdout).trim() != "0" {
+        let out = s.su(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}' AND xact_start IS NOT NULL",
+            s.role(who)
+        ));
+        if out != "0" {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -539,7 +535,7 @@ fn wait_for_transaction(s: &Server, who: &str) {
 
 #[test]
 fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
-    let Some(s) = Server::new("meanwhile") else {
+    let Some(s) = server("meanwhile") else {
         return;
     };
     // Pooled customers to claim while the import runs.
@@ -690,7 +686,7 @@ fn pg_import_survives_adds_claims_and_another_import_meanwhile() {
 
 #[test]
 fn pg_import_to_an_owner_is_one_set_with_its_history_and_limits() {
-    let Some(s) = Server::new("owner") else {
+    let Some(s) = server("owner") else {
         return;
     };
     let li = s.count(&format!(

@@ -1082,12 +1082,12 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
 /// what the guarded path writes (recycle date, follow-up, history, audit).
 #[test]
 fn the_claim_functions_short_path_refuses_hidden_pools_and_writes_what_the_guard_does() {
-    let Some(s) = Server::new("claimshort") else {
+    let Some(s) = server("claimshort") else {
         return;
     };
     // Public: no limit, a recycle rule and a follow-up rule on claim.
     s.rules("max_owned = 0, daily_claims = 0, reclaim_cooldown_days = 0, fresh_hold_hours = 0, recycle_no_contact_days = 30");
-    s.ok(
+    s.sql(
         "admin",
         "INSERT INTO followup_rules VALUES (1, 'claim', '', 'call back', 2);
          INSERT INTO pools (name, created_at) VALUES ('east-open', 0);
@@ -1097,9 +1097,9 @@ fn the_claim_functions_short_path_refuses_hidden_pools_and_writes_what_the_guard
     let ids = s.pooled(2, 1);
     // One through the function, one through the guarded UPDATE: the same stamps.
     assert_eq!(claim_at_once(&s, "m1", &[ids[0]]), [ids[0]]);
-    assert_eq!(s.ok("m1", &claim_count_sql(ids[1])), "1");
+    assert_eq!(s.sql("m1", &claim_count_sql(ids[1])), "1");
     let facts = |id: i64| {
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT c.recycle_due_at IS NOT NULL, c.recycle_due_at - c.claimed_at, c.locked,
@@ -1114,7 +1114,7 @@ fn the_claim_functions_short_path_refuses_hidden_pools_and_writes_what_the_guard
     assert!(facts(ids[0]).starts_with("t|"), "{}", facts(ids[0]));
     // A pool without limits that m2's team (west) does not see: not claimed, untouched.
     let pool: i64 = s
-        .ok("admin", "SELECT id FROM pools WHERE name = 'east-open'")
+        .sql("admin", "SELECT id FROM pools WHERE name = 'east-open'")
         .parse()
         .expect("pool id");
     let hidden = s.pooled(1, pool)[0];
@@ -1123,7 +1123,7 @@ fn the_claim_functions_short_path_refuses_hidden_pools_and_writes_what_the_guard
     assert_eq!(claim_at_once(&s, "m1", &[hidden]), [hidden]);
     // No follow-up rule there, no recycle rule: neither is written.
     assert_eq!(
-        s.ok(
+        s.sql(
             "admin",
             &format!(
                 "SELECT c.recycle_due_at IS NULL, (SELECT count(*) FROM followups f WHERE f.customer_id = c.id)
