@@ -52,10 +52,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "010-bulk-import-and-reports",
         include_str!("migrations/010-bulk-import-and-reports.sql"),
     ),
+    (
+        12,
+        "012-search-keys-hidden-work-forget-contacts",
+        include_str!("migrations/012-search-keys-hidden-work-forget-contacts.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 10;
+pub const LATEST: i64 = 12;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
