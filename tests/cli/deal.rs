@@ -119,7 +119,14 @@ fn deal_sums_never_overflow_and_never_mix_currencies() {
 
 #[test]
 fn deals_are_listed_and_a_mistake_is_voided_with_an_audit_row() {
-    server_bug!("voiding another team's deal is exit 3 (not found) on the server, exit 4 (forbidden) on SQLite");
+    server_bug!(
+        "exit codes fixed (migration 12, hidden_work); left: the server's deal_void audit row \
+         (work_log, migration 8) has before NULL and after {deal, amount_minor, currency, \
+         void_reason}, not SQLite's before {deal, amount_minor, currency, on, stage} / after \
+         {deal, voided, reason, stage}; and the stage goes back to lead in a second client \
+         UPDATE (void_deal in tx/work.rs), which a member with psql can skip: work_log should \
+         do both"
+    );
     let env = sales_teams();
     let a = claimed(&env, "lihua", "13800000001");
     let b = claimed(&env, "wang", "13800000002");
@@ -180,7 +187,6 @@ fn deals_are_listed_and_a_mistake_is_voided_with_an_audit_row() {
 /// Refused deals: malformed amounts, a bad currency, voiding without a reason or twice.
 #[test]
 fn snap_deal_refusals() {
-    server_bug!("voiding another team's deal is exit 3 (not found) on the server, exit 4 (forbidden) on SQLite");
     let env = sales_teams();
     let id = claimed(&env, "lihua", "13800000001");
     for (name, amount) in [
@@ -205,9 +211,12 @@ fn snap_deal_refusals() {
         "void_other_team",
         env.snap_as("wang", &["deal", "void", &deal, "--reason", "typo"])
     );
+    // clap's usage line names the options the environment gave (POOL_USER on SQLite,
+    // none on a server): not part of what is checked here.
     insta::assert_snapshot!(
         "void_no_reason",
         env.snap_as("lihua", &["deal", "void", &deal])
+            .replace(" --as <USER> <ID>", " <ID>")
     );
     env.ok_as("zhao", &["deal", "void", &deal, "--reason", "typo"]);
     insta::assert_snapshot!(
