@@ -209,7 +209,7 @@ fn a_member_with_psql_cannot_probe_keys_through_the_server() {
     };
     for id in [&north, &pooled] {
         let key = key_of(id);
-        assert_eq!(found(&key), [id.clone()], "whole key of {id}");
+        assert_eq!(found(&key), std::slice::from_ref(id), "whole key of {id}");
         assert!(found(&key[..key.len() - 1]).is_empty(), "a prefix of {id}");
         assert!(found(&key[1..]).is_empty(), "a suffix of {id}");
         assert!(found(&format!("{}%", &key[..6])).is_empty(), "a pattern");

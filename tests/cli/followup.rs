@@ -23,7 +23,7 @@ fn followups_add_list_done_cancel() {
     let overdue = days(-2).to_string();
     // "next monday" is 1 to 7 days away (tomorrow on SQLite).
     let monday = days(7 - i64::from(today.weekday().num_days_from_monday()));
-    let mut planned = vec![
+    let mut planned = [
         (days(-2), "逾期的"),
         (today, "今天的"),
         (days(3), "三天后"),
