@@ -119,14 +119,6 @@ fn deal_sums_never_overflow_and_never_mix_currencies() {
 
 #[test]
 fn deals_are_listed_and_a_mistake_is_voided_with_an_audit_row() {
-    server_bug!(
-        "exit codes fixed (migration 12, hidden_work); left: the server's deal_void audit row \
-         (work_log, migration 8) has before NULL and after {deal, amount_minor, currency, \
-         void_reason}, not SQLite's before {deal, amount_minor, currency, on, stage} / after \
-         {deal, voided, reason, stage}; and the stage goes back to lead in a second client \
-         UPDATE (void_deal in tx/work.rs), which a member with psql can skip: work_log should \
-         do both"
-    );
     let env = sales_teams();
     let a = claimed(&env, "lihua", "13800000001");
     let b = claimed(&env, "wang", "13800000002");
@@ -223,4 +215,36 @@ fn snap_deal_refusals() {
         "void_twice",
         env.snap_as("lihua", &["deal", "void", &deal, "--reason", "again"])
     );
+}
+
+/// A manager who voids a deal with psql cannot leave the customer counted as won: the
+/// server puts it back to lead and audits the void with both stages (migration 12).
+#[test]
+fn a_void_through_psql_puts_the_stage_back_on_the_server() {
+    let env = sales_teams();
+    let Some(db) = &env.pg else {
+        return; // on SQLite the app is the only door (the test above)
+    };
+    let a = claimed(&env, "lihua", "13800000001");
+    let deal = env.json_as("lihua", &["deal", "add", &a, "--amount", "5"])["deal"]
+        .as_i64()
+        .expect("deal id");
+    assert_eq!(env.json(&["show", &a])["stage"], "customer");
+    let mut zhao = postgres::Client::connect(&db.url("zhao"), postgres::NoTls).unwrap();
+    let n = zhao
+        .execute(
+            "UPDATE deals SET voided_at = 1, void_reason = 'psql' WHERE id = $1",
+            &[&deal],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(env.json(&["show", &a])["stage"], "lead");
+    let row = env.last_audit("deal_void");
+    assert_eq!(row.actor, "zhao");
+    let before: Value = serde_json::from_str(&row.before.expect("before")).unwrap();
+    let after: Value = serde_json::from_str(&row.after.expect("after")).unwrap();
+    assert_eq!(before["stage"], "customer");
+    assert_eq!(after["stage"], "lead");
+    assert_eq!(after["reason"], "psql");
+    env.ok(&["audit", "verify"]);
 }

@@ -1,4 +1,4 @@
--- pool on PostgreSQL, migration 12: three answers the server gave differently from SQLite.
+-- pool on PostgreSQL, migration 12: four answers the server gave differently from SQLite.
 --
 -- 1. A whole phone number or e-mail address finds a customer whose contacts the reader
 --    sees masked (PRODUCT: "otherwise only a whole phone number or e-mail address
@@ -136,6 +136,67 @@ BEGIN
                           'counts', counts, 'contacts', n_ct::text),
         pool_private.sim_now(a.role));
     RETURN counts;
+END $$;
+
+-- 4. A voided deal: migration 8's work_log wrote `deal_void` with no before-image, and
+--    the client put a customer left without a live deal back to `lead` in a second
+--    UPDATE that a manager with psql could skip. Here the trigger does that itself and
+--    writes SQLite's shapes: before {deal, amount_minor, currency, on, stage}, after
+--    {deal, voided, reason, stage}. The rest is migration 8's text. (A later migration
+--    that replaces work_log must keep this branch.)
+CREATE OR REPLACE FUNCTION pool_private.work_log() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+DECLARE
+    a record;
+    sim bigint;
+    stage_before text;
+    stage_after text;
+BEGIN
+    IF pg_trigger_depth() > 1 THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO a FROM pool_private.actor();
+    sim := pool_private.sim_now(a.role);
+    IF TG_TABLE_NAME = 'interactions' THEN
+        UPDATE customers c SET last_contact_at = greatest(coalesce(c.last_contact_at, NEW.at), NEW.at)
+         WHERE c.id = NEW.customer_id AND pool_private.counts_as_contact(c.pool_id, NEW.kind, NEW.summary);
+        PERFORM pool_private.append_audit(a.login, 'log', 'customer', NEW.customer_id, NULL,
+            pool_private.jobj('kind', pool_private.js(NEW.kind), 'at', pool_private.jn(NEW.at)), sim);
+    ELSIF TG_TABLE_NAME = 'followups' THEN
+        PERFORM pool_private.append_audit(a.login, CASE WHEN TG_OP = 'INSERT' THEN 'followup_add' ELSE 'followup_' || NEW.status END,
+            'followup', NEW.id, NULL,
+            pool_private.jobj('customer', pool_private.jn(NEW.customer_id), 'due', pool_private.js(NEW.due),
+                              'assignee', pool_private.js(pool_private.login_of(NEW.assignee_id)),
+                              'status', pool_private.js(NEW.status)), sim);
+    ELSIF TG_TABLE_NAME = 'deals' THEN
+        IF TG_OP = 'INSERT' THEN
+            UPDATE customers SET won_at = coalesce(won_at, NEW.created_at),
+                   stage = CASE WHEN stage = 'lead' THEN 'customer' ELSE stage END
+             WHERE id = NEW.customer_id;
+        ELSIF OLD.voided_at IS NULL AND NEW.voided_at IS NOT NULL THEN
+            SELECT stage INTO stage_before FROM customers WHERE id = NEW.customer_id;
+            -- A customer left with no live deal is a lead again (won_at stays).
+            UPDATE customers SET stage = 'lead'
+             WHERE id = NEW.customer_id AND stage = 'customer'
+               AND NOT EXISTS (SELECT 1 FROM deals d WHERE d.customer_id = NEW.customer_id
+                                 AND d.voided_at IS NULL);
+            SELECT stage INTO stage_after FROM customers WHERE id = NEW.customer_id;
+            PERFORM pool_private.append_audit(a.login, 'deal_void', 'customer', NEW.customer_id,
+                pool_private.jobj('deal', pool_private.jn(NEW.id), 'amount_minor', pool_private.jn(NEW.amount_minor),
+                                  'currency', pool_private.js(NEW.currency), 'on', pool_private.js(NEW.on_date),
+                                  'stage', pool_private.js(stage_before)),
+                pool_private.jobj('deal', pool_private.jn(NEW.id), 'voided', 'true',
+                                  'reason', pool_private.js(NEW.void_reason), 'stage', pool_private.js(stage_after)),
+                sim);
+            RETURN NULL;
+        END IF;
+        PERFORM pool_private.append_audit(a.login, CASE WHEN TG_OP = 'INSERT' THEN 'deal' ELSE 'deal_void' END,
+            'customer', NEW.customer_id, NULL,
+            pool_private.jobj('deal', pool_private.jn(NEW.id), 'amount_minor', pool_private.jn(NEW.amount_minor),
+                              'currency', pool_private.js(NEW.currency), 'void_reason', pool_private.js(NEW.void_reason)), sim);
+    END IF;
+    RETURN NULL;
 END $$;
 
 UPDATE settings SET value = '12' WHERE key = 'schema_version';

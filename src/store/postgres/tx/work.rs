@@ -232,14 +232,8 @@ impl WorkOps for PgTx<'_> {
         if n == 0 {
             return Ok(false);
         }
-        // A customer left with no live deal is a lead again (the server keeps won_at).
-        self.exec(
-            "UPDATE customers SET stage = 'lead'
-              WHERE id = (SELECT customer_id FROM deals WHERE id = $1) AND stage = 'customer'
-                AND NOT EXISTS (SELECT 1 FROM deals d WHERE d.customer_id = customers.id
-                                  AND d.voided_at IS NULL)",
-            &[&id],
-        )?;
+        // The server's work_log (migration 12) puts a customer left with no live deal
+        // back to lead and audits the void with the stages.
         Ok(true)
     }
 
