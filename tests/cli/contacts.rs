@@ -236,9 +236,6 @@ fn an_unmasked_read_of_someone_elses_contacts_is_audited_first() {
 
 #[test]
 fn search_finds_a_customer_by_a_contacts_phone_or_email_under_the_masking_rule() {
-    server_bug!(
-        "search by a contact's phone/e-mail finds nothing on the server (not diagnosed further)"
-    );
     let env = sales_org();
     let pooled = env.pooled("公海客户", "13800000003");
     let other = env.pooled("别的客户", "13800000004");
@@ -268,16 +265,21 @@ fn search_finds_a_customer_by_a_contacts_phone_or_email_under_the_masking_rule()
     assert!(found(&env, "qian", "0000111").is_empty());
     assert_eq!(found(&env, "qian", PHONE), [pooled]);
     // The contact keys are indexed, so a whole-number search stays an index lookup.
-    let idx = env.query_i64(
-        "SELECT count(*) FROM sqlite_schema WHERE name IN ('contacts_phone_key', 'contacts_email_key')",
-    );
+    let idx = env.query_i64(if env.is_pg() {
+        "SELECT count(*) FROM pg_indexes WHERE indexname IN ('contacts_phone_key', 'contacts_email_key')"
+    } else {
+        "SELECT count(*) FROM sqlite_schema WHERE name IN ('contacts_phone_key', 'contacts_email_key')"
+    });
     assert_eq!(idx, 2);
 }
 
 #[test]
 fn merge_moves_contacts_to_the_survivor_and_undo_moves_them_back() {
     server_bug!(
-        "contacts: merge's JSON lacks the moved contacts on the server (not diagnosed further)"
+        "the server moves the contacts (merge_children, migration 6) but its merge audit row \
+         (pool_private.merge_customers, migration 4) has no contacts_moved, which the SQLite \
+         app adds (app/merge.rs); the app's own row is deduplicated away: merge_customers \
+         must add contacts_moved (the moved contact ids) to its 'merge' row"
     );
     let env = sales_org();
     let a = env.pooled("张伟", "13800000001").to_string();
@@ -309,7 +311,6 @@ fn merge_moves_contacts_to_the_survivor_and_undo_moves_them_back() {
 
 #[test]
 fn forget_erases_the_contacts() {
-    server_bug!("contacts: forget's JSON lacks the erased contacts count on the server (not diagnosed further)");
     let env = sales_org();
     let id = env.pooled("张伟", "13800000001").to_string();
     add_lina(&env, "admin", &id);
@@ -318,7 +319,17 @@ fn forget_erases_the_contacts() {
     assert_eq!(env.query_i64("SELECT count(*) FROM contacts"), 0);
     let after: Value = serde_json::from_str(&env.last_audit("forget").after.unwrap()).unwrap();
     assert_eq!(after["contacts"], 1);
-    // Nothing of her is left in the file outside the audit log's masked copies.
+    // Nothing of her is left in the file outside the audit log's masked copies. (A
+    // server's heap keeps dead rows until VACUUM, pool's backend leaves that to
+    // autovacuum: there, no live row and no audit row holds them.)
+    if env.is_pg() {
+        let left = env.query_i64(&format!(
+            "SELECT (SELECT count(*) FROM customers c WHERE c::text LIKE '%{PHONE}%' OR c::text LIKE '%{EMAIL}%')
+                  + (SELECT count(*) FROM audit_log a WHERE a::text LIKE '%{PHONE}%' OR a::text LIKE '%{EMAIL}%')"
+        ));
+        assert_eq!(left, 0);
+        return;
+    }
     let bytes = std::fs::read(env.db()).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains(PHONE) && !text.contains(EMAIL));
@@ -392,7 +403,6 @@ fn show_lists_the_newest_deals_and_totals_per_currency() {
 
 #[test]
 fn snap_show_with_contacts_and_deals_at_100_columns() {
-    server_bug!("show with contacts and deals differs on the server (not diagnosed further)");
     let env = sales_org();
     let id = claimed(&env, "lihua", "13800000001");
     add_lina(&env, "lihua", &id);
@@ -436,9 +446,39 @@ fn snap_show_with_contacts_and_deals_at_100_columns() {
             "2026-11-21",
         ],
     );
-    insta::assert_snapshot!("show_with_contacts", env.snap_as("lihua", &["show", &id]));
+    insta::assert_snapshot!(
+        "show_with_contacts",
+        at_test_clock(&env, env.snap_as("lihua", &["show", &id]))
+    );
     insta::assert_snapshot!(
         "contact_list_masked",
         env.snap_as("chen", &["contact", "list", &id])
     );
+}
+
+/// On a server lihua's claim and deals are stamped with the server's clock (a member
+/// cannot date her writes): there, today's times read as the test's clock, so the
+/// snapshot checks everything else alike.
+fn at_test_clock(env: &TestEnv, text: String) -> String {
+    if !env.is_pg() {
+        return text;
+    }
+    let today = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .format("%Y-%m-%dT")
+        .to_string();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(&today) {
+        out.push_str(&rest[..i]);
+        let stamp = rest.get(i..i + 20).unwrap_or("");
+        if stamp.ends_with('Z') {
+            out.push_str(&env.now);
+            rest = &rest[i + 20..];
+        } else {
+            out.push_str(&today);
+            rest = &rest[i + today.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }

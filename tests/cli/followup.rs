@@ -1,5 +1,7 @@
 //! `pool followup add/list/done/cancel`, and the dates every dated command accepts.
-use crate::common::fixtures::{admin_owned, claimed, sales_teams};
+use chrono::Datelike;
+
+use crate::common::fixtures::{admin_owned, at_members_clock, claimed, sales_teams};
 use crate::common::TestEnv;
 
 fn actions_for(env: &TestEnv, user: &str) -> Vec<String> {
@@ -13,11 +15,23 @@ fn actions_for(env: &TestEnv, user: &str) -> Vec<String> {
 
 #[test]
 fn followups_add_list_done_cancel() {
-    server_bug!("cancelling another's follow-up is exit 3 (not found) on the server, exit 4 (forbidden) on SQLite");
     let mut env = sales_teams();
+    // Sunday 2026-11-22 on SQLite; on a server lihua writes at its clock: today.
+    let today = at_members_clock(&mut env).date_naive();
     let id = claimed(&env, "lihua", "13800000001");
+    let days = |n: i64| today + chrono::Duration::days(n);
+    let overdue = days(-2).to_string();
+    // "next monday" is 1 to 7 days away (tomorrow on SQLite).
+    let monday = days(7 - i64::from(today.weekday().num_days_from_monday()));
+    let mut planned = [
+        (days(-2), "逾期的"),
+        (today, "今天的"),
+        (days(3), "三天后"),
+        (monday, "下周一"),
+        (days(20), "很远"),
+    ];
     for (due, action) in [
-        ("2026-11-20", "逾期的"),
+        (overdue.as_str(), "逾期的"),
         ("today", "今天的"),
         ("+3d", "三天后"),
         ("next monday", "下周一"),
@@ -36,14 +50,17 @@ fn followups_add_list_done_cancel() {
             .map(|f| f["action"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(
-        actions(&["followup", "list"]),
-        ["逾期的", "今天的", "下周一", "三天后", "很远"]
-    );
+    // Listed by due date, then as added.
+    planned.sort_by_key(|p| p.0);
+    let in_order: Vec<&str> = planned.iter().map(|p| p.1).collect();
+    if !env.is_pg() {
+        assert_eq!(in_order, ["逾期的", "今天的", "下周一", "三天后", "很远"]);
+    }
+    assert_eq!(actions(&["followup", "list"]), in_order);
     assert_eq!(actions(&["followup", "list", "--overdue"]), ["逾期的"]);
     assert_eq!(
         actions(&["followup", "list", "--due-within", "7d"]),
-        ["逾期的", "今天的", "下周一", "三天后"]
+        in_order[..4]
     );
     env.fails_as(
         "lihua",
@@ -95,14 +112,22 @@ fn followups_add_list_done_cancel() {
     env.fails_as("lihua", &["followup", "done", "999"], 3);
     let team = env.json_as("zhao", &["followup", "list", "--team", "sales-east"]);
     assert_eq!(team.as_array().unwrap().len(), 4);
-    env.now = "2026-11-30T09:00:00Z".into();
-    assert_eq!(
-        env.json_as("lihua", &["followup", "list", "--overdue"])
-            .as_array()
-            .unwrap()
-            .len(),
-        2
+    // Eight days on (2026-11-30 on SQLite): "next monday" and "+3d" are overdue. POOL_NOW
+    // sets a member's clock for reads on a server too.
+    let later = format!("{}T09:00:00Z", days(8));
+    let out = env
+        .cmd_as("lihua")
+        .env("POOL_NOW", &later)
+        .args(["followup", "list", "--overdue", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! time zone.
 use serde_json::{json, Value};
 
-use crate::common::fixtures::{claimed, sales_org};
+use chrono::Timelike;
+
+use crate::common::fixtures::{at_members_clock, claimed, sales_org};
 use crate::common::TestEnv;
 
 /// lihua (east): 1000 CNY in October, 200 USD and 500 CNY in November; chen (east): 300
@@ -193,19 +195,36 @@ fn revenue_is_scoped_like_the_other_reports() {
 
 #[test]
 fn revenue_days_are_local_days() {
-    server_bug!("not diagnosed: revenue's local day differs on the server (zone or clock)");
     let mut env = sales_org();
-    env.ok(&["settings", "set", "timezone", "Asia/Shanghai"]);
-    // 20:00 UTC on the 30th is already 1 December in 杭州.
+    // 20:00 UTC on the 30th is already 1 December in 杭州. On a server lihua writes at
+    // the server's clock: a zone is picked where the local day is not the UTC day now
+    // (+14 from 10:00 UTC, else −11), so the test proves the same at any hour.
     env.now = "2026-11-30T20:00:00Z".into();
+    let utc = at_members_clock(&mut env);
+    let (zone, hours) = match () {
+        _ if !env.is_pg() => ("Asia/Shanghai", 8),
+        _ if utc.hour() >= 10 => ("Pacific/Kiritimati", 14),
+        _ => ("Pacific/Pago_Pago", -11),
+    };
+    env.ok(&["settings", "set", "timezone", zone]);
+    let local = (utc + chrono::Duration::hours(hours)).date_naive();
+    assert_ne!(local, utc.date_naive());
+    if !env.is_pg() {
+        assert_eq!(local.to_string(), "2026-12-01");
+    }
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as("lihua", &["deal", "add", &id, "--amount", "88"]);
     let v = env.json_as("lihua", &["report", "revenue", "--by", "day"]);
-    assert_eq!(v["to"], "2026-12-01");
-    assert_eq!(v["from"], "2026-11-18");
-    assert_eq!(rows(&v), [row("2026-12-01", "CNY", 1, "88.00")]);
+    assert_eq!(v["to"], local.to_string());
+    assert_eq!(
+        v["from"],
+        (local - chrono::Duration::days(13)).to_string(),
+        "2026-11-18 on SQLite"
+    );
+    assert_eq!(rows(&v), [row(&local.to_string(), "CNY", 1, "88.00")]);
     let v = env.json_as("lihua", &["report", "revenue", "--by", "week"]);
-    assert_eq!(v["rows"][0]["period"], json!("2026-W49"));
+    let week = local.format("%G-W%V").to_string(); // 2026-W49 on SQLite
+    assert_eq!(v["rows"][0]["period"], json!(week));
 }
 
 #[test]

@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/010-bulk-import-and-reports.sql"),
     ),
     (
+        12,
+        "012-search-keys-hidden-work-forget-contacts",
+        include_str!("migrations/012-search-keys-hidden-work-forget-contacts.sql"),
+    ),
+    (
         13,
         "013-import-ids-and-reports",
         include_str!("migrations/013-import-ids-and-reports.sql"),

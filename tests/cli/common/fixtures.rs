@@ -132,3 +132,17 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .map(|r| r.expect("csv row").iter().map(String::from).collect())
         .collect()
 }
+
+/// On a server a member acts at the server's clock (only an admin's POOL_NOW dates
+/// writes there), so a test whose members write and whose admin then reads "this week"
+/// runs at the real time on PostgreSQL: the admin's clock is set to now. On SQLite the
+/// test's fixed clock stays. Returns the clock the test now runs at.
+pub fn at_members_clock(env: &mut TestEnv) -> chrono::DateTime<chrono::Utc> {
+    if env.is_pg() {
+        let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+        env.now = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    chrono::DateTime::parse_from_rfc3339(&env.now)
+        .expect("the test clock is RFC 3339")
+        .with_timezone(&chrono::Utc)
+}

@@ -96,11 +96,15 @@ impl ContactOps for PgTx<'_> {
         Ok(self.exec("DELETE FROM contacts WHERE id = $1", &[&id])? == 1)
     }
 
+    /// Counts them only: the server's `forget_customer` (migration 12), run next in the
+    /// same transaction, deletes them and puts the count in its audit row.
     fn forget_contacts(&mut self, customer_id: i64) -> Result<usize> {
-        let n = self.exec(
-            "DELETE FROM contacts WHERE customer_id = $1",
-            &[&customer_id],
-        )?;
+        let n: i64 = self
+            .one(
+                "SELECT count(*) FROM contacts WHERE customer_id = $1",
+                &[&customer_id],
+            )?
+            .get(0);
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 

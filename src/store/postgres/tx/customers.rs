@@ -190,26 +190,18 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
             }
             sql.push_str("))))");
         }
-        if let Ok(k) = crate::domain::normalize::phone_key(q) {
-            arg(&mut sql, " OR c.phone_key = ?", Box::new(k));
-        }
-        if let Ok(k) = crate::domain::normalize::email_key(q) {
-            arg(&mut sql, " OR c.email_key = ?", Box::new(k));
-        }
-        // Contact people's whole number or address (keys hidden where masked, as above).
-        if let Ok(k) = crate::domain::normalize::phone_key(q) {
+        // A whole number or address, also where the reader sees it masked (masked rows'
+        // keys are NULL in the views): the server compares the keys, by equality only
+        // (migration 12), on customers and their contact people.
+        let phone = crate::domain::normalize::phone_key(q).ok();
+        let email = crate::domain::normalize::email_key(q).ok();
+        if phone.is_some() || email.is_some() {
             arg(
                 &mut sql,
-                " OR c.id IN (SELECT customer_id FROM contacts_v WHERE phone_key = ?)",
-                Box::new(k),
+                " OR c.id IN (SELECT pool_private.whole_key_match(?::text, ",
+                Box::new(phone),
             );
-        }
-        if let Ok(k) = crate::domain::normalize::email_key(q) {
-            arg(
-                &mut sql,
-                " OR c.id IN (SELECT customer_id FROM contacts_v WHERE email_key = ?)",
-                Box::new(k),
-            );
+            arg(&mut sql, "?::text))", Box::new(email));
         }
         sql.push(')');
     }

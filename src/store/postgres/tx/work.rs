@@ -102,9 +102,10 @@ impl WorkOps for PgTx<'_> {
     }
 
     fn followup(&mut self, id: i64) -> Result<Followup> {
-        self.opt(&format!("{FOLLOWUP_SELECT} WHERE f.id = $1"), &[&id])?
-            .map(|r| followup_row(&r))
-            .ok_or_else(|| Error::not_found("follow-up", id))
+        match self.opt(&format!("{FOLLOWUP_SELECT} WHERE f.id = $1"), &[&id])? {
+            Some(r) => Ok(followup_row(&r)),
+            None => Err(self.hidden_work("followup", id)?),
+        }
     }
 
     fn close_followup(
@@ -189,9 +190,10 @@ impl WorkOps for PgTx<'_> {
     }
 
     fn deal(&mut self, id: i64) -> Result<Deal> {
-        self.opt(&format!("{DEAL_SELECT} WHERE d.id = $1"), &[&id])?
-            .map(|r| deal_row(&r))
-            .ok_or_else(|| Error::not_found("deal", id))
+        match self.opt(&format!("{DEAL_SELECT} WHERE d.id = $1"), &[&id])? {
+            Some(r) => Ok(deal_row(&r)),
+            None => Err(self.hidden_work("deal", id)?),
+        }
     }
 
     fn list_deals(&mut self, f: &DealFilter) -> Result<Vec<Deal>> {
@@ -230,14 +232,8 @@ impl WorkOps for PgTx<'_> {
         if n == 0 {
             return Ok(false);
         }
-        // A customer left with no live deal is a lead again (the server keeps won_at).
-        self.exec(
-            "UPDATE customers SET stage = 'lead'
-              WHERE id = (SELECT customer_id FROM deals WHERE id = $1) AND stage = 'customer'
-                AND NOT EXISTS (SELECT 1 FROM deals d WHERE d.customer_id = customers.id
-                                  AND d.voided_at IS NULL)",
-            &[&id],
-        )?;
+        // The server's work_log (migration 12) puts a customer left with no live deal
+        // back to lead and audits the void with the stages.
         Ok(true)
     }
 
@@ -272,5 +268,21 @@ pub(crate) fn watched(r: &Row) -> Watched {
             won_at: r.get(9),
             level: r.get(10),
         },
+    }
+}
+
+impl PgTx<'_> {
+    /// Why a deal or follow-up the reader's history policies hide is not theirs: SQLite's
+    /// "forbidden" message where the row's customer is one they may read (migration 12),
+    /// else "not found".
+    fn hidden_work(&mut self, kind: &str, id: i64) -> Result<Error> {
+        let why: Option<String> = self
+            .one("SELECT pool_private.hidden_work($1, $2)", &[&kind, &id])?
+            .get(0);
+        Ok(match why {
+            Some(w) => Error::Forbidden(w),
+            None if kind == "deal" => Error::not_found("deal", id),
+            None => Error::not_found("follow-up", id),
+        })
     }
 }
