@@ -171,7 +171,7 @@ fn pooled_city_lookup_uses_an_index() {
     assert!(plan.contains("USING INDEX customers_owner"), "{plan}");
 }
 
-/// With psql, a member gets from the server's whole-key search (migration 12) no more
+/// With psql, a member gets from the server's whole-key search (migration 11) no more
 /// than `pool list --search` gives: a whole key finds a masked customer's id, a shorter
 /// key or a pattern nothing, and a customer in a pool her team does not see stays hidden.
 #[test]

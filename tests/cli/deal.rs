@@ -218,7 +218,7 @@ fn snap_deal_refusals() {
 }
 
 /// A manager who voids a deal with psql cannot leave the customer counted as won: the
-/// server puts it back to lead and audits the void with both stages (migration 12).
+/// server puts it back to lead and audits the void with both stages (migration 11).
 #[test]
 fn a_void_through_psql_puts_the_stage_back_on_the_server() {
     let env = sales_teams();

@@ -191,7 +191,7 @@ fn pg_import_killed_halfway_leaves_nothing() {
 }
 
 /// One staged row `k` in psql (the caller's session must have called import_stage
-/// first), with an id the server reserved for this transaction (migration 13).
+/// first), with an id the server reserved for this transaction (migration 12).
 fn staged_row(k: i64, stage: &str, phone_key: &str) -> String {
     staged_row_at(
         "(pool_private.reserve_customer_ids(1))[1]",
@@ -487,7 +487,7 @@ fn pg_report_quality_counts_only_what_the_reader_may_read() {
     let li = quality("li");
     assert_eq!(li["customers"], 3, "{li}");
     assert!(!worst_ids(&li).contains(&2), "{li}");
-    // The stored mask (migration 13) is the row's own, and psql shows it to no member.
+    // The stored mask (migration 12) is the row's own, and psql shows it to no member.
     assert_eq!(
         s.count(
             "SELECT count(*) FROM customers c WHERE c.quality_mask <> pool_private.missing_mask(c)"

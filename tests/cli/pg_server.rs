@@ -1077,7 +1077,7 @@ fn the_claim_function_claims_only_what_the_rules_allow_and_only_for_the_caller()
     audit_chain_verifies(&s);
 }
 
-/// Migration 14: in a pool whose rules cannot refuse, the claim function skips
+/// Migration 13: in a pool whose rules cannot refuse, the claim function skips
 /// check_claim, yet still refuses a pool the caller's team does not see, and writes
 /// what the guarded path writes (recycle date, follow-up, history, audit).
 #[test]

@@ -53,24 +53,24 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/010-bulk-import-and-reports.sql"),
     ),
     (
+        11,
+        "011-search-keys-hidden-work-forget-contacts",
+        include_str!("migrations/011-search-keys-hidden-work-forget-contacts.sql"),
+    ),
+    (
         12,
-        "012-search-keys-hidden-work-forget-contacts",
-        include_str!("migrations/012-search-keys-hidden-work-forget-contacts.sql"),
+        "012-import-ids-and-reports",
+        include_str!("migrations/012-import-ids-and-reports.sql"),
     ),
     (
         13,
-        "013-import-ids-and-reports",
-        include_str!("migrations/013-import-ids-and-reports.sql"),
-    ),
-    (
-        14,
-        "014-claim-in-a-new-session",
-        include_str!("migrations/014-claim-in-a-new-session.sql"),
+        "013-claim-in-a-new-session",
+        include_str!("migrations/013-claim-in-a-new-session.sql"),
     ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 14;
+pub const LATEST: i64 = 13;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

@@ -96,7 +96,7 @@ impl ContactOps for PgTx<'_> {
         Ok(self.exec("DELETE FROM contacts WHERE id = $1", &[&id])? == 1)
     }
 
-    /// Counts them only: the server's `forget_customer` (migration 12), run next in the
+    /// Counts them only: the server's `forget_customer` (migration 11), run next in the
     /// same transaction, deletes them and puts the count in its audit row.
     fn forget_contacts(&mut self, customer_id: i64) -> Result<usize> {
         let n: i64 = self

@@ -192,7 +192,7 @@ fn where_clause(f: &ListFilter) -> (String, Args) {
         }
         // A whole number or address, also where the reader sees it masked (masked rows'
         // keys are NULL in the views): the server compares the keys, by equality only
-        // (migration 12), on customers and their contact people.
+        // (migration 11), on customers and their contact people.
         let phone = crate::domain::normalize::phone_key(q).ok();
         let email = crate::domain::normalize::email_key(q).ok();
         if phone.is_some() || email.is_some() {

@@ -222,7 +222,7 @@ impl ImportOps for PgTx<'_> {
         true
     }
 
-    /// From the identity sequence through the server (migration 13), which records them
+    /// From the identity sequence through the server (migration 12), which records them
     /// for this transaction: `import_staged` accepts no other id. Not a statement of the
     /// import itself, so the staged rows stay staged.
     fn reserve_customer_ids(&mut self, n: usize) -> Result<Option<Vec<i64>>> {

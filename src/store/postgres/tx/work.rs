@@ -232,7 +232,7 @@ impl WorkOps for PgTx<'_> {
         if n == 0 {
             return Ok(false);
         }
-        // The server's work_log (migration 12) puts a customer left with no live deal
+        // The server's work_log (migration 11) puts a customer left with no live deal
         // back to lead and audits the void with the stages.
         Ok(true)
     }
@@ -273,7 +273,7 @@ pub(crate) fn watched(r: &Row) -> Watched {
 
 impl PgTx<'_> {
     /// Why a deal or follow-up the reader's history policies hide is not theirs: SQLite's
-    /// "forbidden" message where the row's customer is one they may read (migration 12),
+    /// "forbidden" message where the row's customer is one they may read (migration 11),
     /// else "not found".
     fn hidden_work(&mut self, kind: &str, id: i64) -> Result<Error> {
         let why: Option<String> = self

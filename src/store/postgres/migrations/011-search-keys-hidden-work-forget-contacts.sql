@@ -1,4 +1,4 @@
--- pool on PostgreSQL, migration 12: four answers the server gave differently from SQLite.
+-- pool on PostgreSQL, migration 11: four answers the server gave differently from SQLite.
 --
 -- 1. A whole phone number or e-mail address finds a customer whose contacts the reader
 --    sees masked (PRODUCT: "otherwise only a whole phone number or e-mail address
@@ -199,4 +199,4 @@ BEGIN
     RETURN NULL;
 END $$;
 
-UPDATE settings SET value = '12' WHERE key = 'schema_version';
+UPDATE settings SET value = '11' WHERE key = 'schema_version';

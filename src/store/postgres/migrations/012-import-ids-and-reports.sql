@@ -1,4 +1,4 @@
--- pool on PostgreSQL, migration 13: imports that nothing committed meanwhile can fail,
+-- pool on PostgreSQL, migration 12: imports that nothing committed meanwhile can fail,
 -- set-based owner imports, and reports at a million customers.
 --
 -- Import ids. Migration 10 required an import's ids to follow the last customer id
@@ -255,4 +255,4 @@ BEGIN
                   ORDER BY c.id LIMIT greatest(p_limit, 0);
 END $$;
 
-UPDATE settings SET value = '13' WHERE key = 'schema_version';
+UPDATE settings SET value = '12' WHERE key = 'schema_version';

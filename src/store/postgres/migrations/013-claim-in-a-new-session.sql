@@ -1,4 +1,4 @@
--- Server mode, migration 14: a claim's cost in a new session.
+-- Server mode, migration 13: a claim's cost in a new session.
 -- Run as the database owner, in one transaction, after the earlier migrations.
 --
 -- Each `pool claim` is a new connection, so a new backend, and most of a claim's server
@@ -182,4 +182,4 @@ END $$;
 REVOKE ALL ON FUNCTION pool_private.claim(bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pool_private.claim(bigint[]) TO pool_admin, pool_manager, pool_member;
 
-UPDATE settings SET value = '14' WHERE key = 'schema_version';
+UPDATE settings SET value = '13' WHERE key = 'schema_version';
