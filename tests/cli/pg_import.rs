@@ -296,6 +296,24 @@ fn pg_import_staging_cannot_be_abused_from_psql() {
         ),
         "PT422",
     );
+    // A reserved-ids table of the member's own making (to plant ids the sequence has yet
+    // to give): members may not create temporary tables at all; the server functions also
+    // check the table is the owner's (import_ids_check) should that grant ever widen.
+    s.refused(
+        "li",
+        "CREATE TEMP TABLE pool_import_ids (id bigint PRIMARY KEY);
+         SELECT pool_private.reserve_customer_ids(1)",
+        "42501",
+    );
+    s.refused(
+        "li",
+        &format!(
+            "{stage} CREATE TEMP TABLE pool_import_ids (id bigint PRIMARY KEY);
+             INSERT INTO pool_import_ids VALUES (9000000); {} SELECT pool_private.import_staged(1, NULL)",
+            staged_row_at("9000000", 1, "lead", "a")
+        ),
+        "42501",
+    );
     // Viewers reserve nothing; and at most 100,000 ids a call.
     s.refused(
         "viewer",

@@ -13,6 +13,22 @@
 -- did server-side: max_owned for the set, lost twins, team, active owner) and now also
 -- get their `import` owner-history rows, as on SQLite.
 
+-- The reserved-ids table must be the one reserve_customer_ids made (owned by the
+-- database's owner, which no client role is): a member who made their own
+-- pg_temp.pool_import_ids first could otherwise list any ids, e.g. ids the sequence has
+-- yet to give, and make everyone else's next add fail.
+CREATE FUNCTION pool_private.import_ids_check() RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_class c
+                    WHERE c.oid = to_regclass('pg_temp.pool_import_ids') AND c.relkind = 'r'
+                      AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = pool_private.owner_name())) THEN
+        RAISE EXCEPTION 'pool: the reserved import ids table is not the server''s' USING ERRCODE = 'PT800';
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION pool_private.import_ids_check() FROM PUBLIC;
+
 CREATE FUNCTION pool_private.reserve_customer_ids(p_n integer) RETURNS bigint[]
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pool_private, pg_temp
 AS $$
@@ -30,6 +46,7 @@ BEGIN
     IF to_regclass('pg_temp.pool_import_ids') IS NULL THEN
         CREATE TEMP TABLE pool_import_ids (id bigint PRIMARY KEY) ON COMMIT DROP;
     END IF;
+    PERFORM pool_private.import_ids_check();
     ids := array(SELECT nextval(pg_get_serial_sequence('public.customers', 'id')::regclass)
                    FROM generate_series(1, p_n) ORDER BY 1);
     INSERT INTO pg_temp.pool_import_ids SELECT unnest(ids);
@@ -74,6 +91,7 @@ BEGIN
         RAISE EXCEPTION 'import ids must be reserved by this transaction (staged %..%, % rows)', lo, hi, n
             USING HINT = 'ids come from pool_private.reserve_customer_ids(n)', ERRCODE = 'PT422';
     END IF;
+    PERFORM pool_private.import_ids_check();
     IF (SELECT count(*) FROM pg_temp.pool_import s JOIN pg_temp.pool_import_ids ri ON ri.id = s.id) <> n THEN
         RAISE EXCEPTION 'import ids must be reserved by this transaction (staged %..%, % rows)', lo, hi, n
             USING HINT = 'ids come from pool_private.reserve_customer_ids(n)', ERRCODE = 'PT422';
