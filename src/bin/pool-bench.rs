@@ -975,6 +975,13 @@ fn main() {
             }
             None => measure(o.runs, |_| remove_db(&db), |_| import(&o.pool)),
         };
+        if o.old_pool.is_some() {
+            // The alternation ends on the old code's database (its older schema); what
+            // follows copies this code's.
+            remove_db(&db);
+            let _ = std::fs::remove_file(&rejects);
+            let _ = import(&o.pool).output();
+        }
         let refdb = dir.join("ref-import.db");
         let r = measure(
             o.runs,
