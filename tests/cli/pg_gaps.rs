@@ -917,6 +917,21 @@ fn notify_runs_on_the_server_within_each_roles_rights() {
         ],
     );
     s.refused("m1", "SELECT target FROM notify_channels", "42501");
+    // Their team's channels through the view (migration 11), the target masked; no
+    // write through it.
+    let seen = text(&s.psql(&m1, "SELECT target FROM notify_channels_v").stdout);
+    assert!(seen.trim().ends_with("/****"), "{seen}");
+    assert!(!seen.contains(&hook.url), "{seen}");
+    s.refused("m1", "UPDATE notify_channels_v SET removed_at = 1", "42501");
+    assert_eq!(
+        text(
+            &s.psql(&s.role("wboss"), "SELECT count(*) FROM notify_channels_v")
+                .stdout
+        )
+        .trim(),
+        "0",
+        "west's manager sees no east channel through the view either"
+    );
     assert_eq!(
         text(
             &s.psql(&s.role("wboss"), "SELECT count(*) FROM notify_channels")

@@ -52,10 +52,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "010-bulk-import-and-reports",
         include_str!("migrations/010-bulk-import-and-reports.sql"),
     ),
+    (
+        11,
+        "011-audit-names-and-server-fixes",
+        include_str!("migrations/011-audit-names-and-server-fixes.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 10;
+pub const LATEST: i64 = 11;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

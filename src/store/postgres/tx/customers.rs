@@ -428,14 +428,16 @@ impl CustomerOps for PgTx<'_> {
     }
 
     fn soft_delete_customer(&mut self, id: i64, now: i64) -> Result<bool> {
-        let n = self.exec(
-            "UPDATE customers SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
-            &[&id, &now],
-        )?;
+        // Tags and open follow-ups first: their guards refuse rows of a deleted customer.
+        // Should the customer be gone meanwhile, the caller's error rolls these back.
         self.exec("DELETE FROM customer_tags WHERE customer_id = $1", &[&id])?;
         self.exec(
             "UPDATE followups SET status = 'cancelled', note = coalesce(note, 'customer deleted'), closed_at = $2
              WHERE customer_id = $1 AND status = 'open'",
+            &[&id, &now],
+        )?;
+        let n = self.exec(
+            "UPDATE customers SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
             &[&id, &now],
         )?;
         Ok(n == 1)
