@@ -351,7 +351,7 @@ fn doctor_checks_the_servers_security_setup() {
 
     // An audit row edited behind the append-only trigger's back.
     s.su("ALTER TABLE audit_log DISABLE TRIGGER audit_no_update;
-          UPDATE audit_log SET after = replace(after, '甲', '乙') WHERE action = 'add';
+          UPDATE audit_log SET after = replace(after, '甲', '乙') WHERE action = 'customer_add';
           ALTER TABLE audit_log ENABLE TRIGGER audit_no_update");
     s.doctor_catches("audit chain", "broken");
     // The error names the failing check in the table too.

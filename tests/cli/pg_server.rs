@@ -660,7 +660,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
     let seq = s.ok(
         "m1",
         &format!(
-            "UPDATE customers SET city = '上海' WHERE id = {id}; SELECT pool_private.audit_note('edit', 'customer', {id}, NULL, NULL)",
+            "UPDATE customers SET city = '上海' WHERE id = {id}; SELECT pool_private.audit_note('customer_edit', 'customer', {id}, NULL, NULL)",
             id = ids[0]
         ),
     );
@@ -668,7 +668,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
         s.ok(
             "admin",
             &format!(
-                "SELECT count(*), max(seq) FROM audit_log WHERE action = 'edit' AND entity_id = {}",
+                "SELECT count(*), max(seq) FROM audit_log WHERE action = 'customer_edit' AND entity_id = {}",
                 ids[0]
             )
         ),
@@ -713,7 +713,7 @@ fn members_change_no_rules_roles_or_history() {
     assert_eq!(
         s.ok(
             "admin",
-            "SELECT actor FROM audit_log WHERE action = 'rules_update'"
+            "SELECT actor FROM audit_log WHERE action = 'rules_set'"
         ),
         s.role("admin")
     );
@@ -971,7 +971,7 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
         .ok(
             "admin",
             &format!(
-                "SELECT after FROM audit_log WHERE action = 'edit' AND entity_id = {}",
+                "SELECT after FROM audit_log WHERE action = 'customer_edit' AND entity_id = {}",
                 ids[0]
             )
         )
