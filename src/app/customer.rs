@@ -500,10 +500,13 @@ pub fn edit(
     if after.is_empty() {
         return Ok(Edited::Unchanged);
     }
-    tx.update_customer(c.id, &f, &stage, now)?;
-    if let Some(custom) = custom_changed {
-        tx.set_custom(c.id, custom.as_deref(), now)?;
-    }
+    tx.update_customer(
+        c.id,
+        &f,
+        &stage,
+        custom_changed.as_ref().map(|c| c.as_deref()),
+        now,
+    )?;
     if cancel_followups {
         let n = tx.cancel_open_followups(c.id, "cancelled: customer churned", now)?;
         after.insert("followups_cancelled".into(), json!(n));

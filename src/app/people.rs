@@ -111,7 +111,24 @@ pub fn add_user(store: &mut dyn Backend, me: &User, u: &NewUser, now: i64) -> Re
     let team = roles::clean_name("team", &u.team)?;
     scope::require(me, Action::ManageUsers)?;
     let mut tx = store.write()?;
-    let team_id = tx.ensure_team(&team, now)?;
+    // A team the user brings into being is audited as `pool team add` would.
+    let team_id = match tx.team_id(&team) {
+        Ok(id) => id,
+        Err(Error::NotFound { .. }) => {
+            let id = tx.insert_team(&team, now)?;
+            tx.audit(Record {
+                at: now,
+                actor: &me.login,
+                action: "team_add",
+                entity: "team",
+                entity_id: Some(id),
+                before: None,
+                after: Some(json!({ "name": team })),
+            })?;
+            id
+        }
+        Err(e) => return Err(e),
+    };
     let id = tx.insert_user(&login, u.display_name.as_deref(), team_id, u.role, now)?;
     audit_user(
         &mut *tx,

@@ -52,7 +52,14 @@ pub fn readable(tx: &mut dyn Tx, me: &User, c: &Customer) -> Result<()> {
 
 /// A customer `me` may work on, read in `tx`.
 pub fn customer(tx: &mut dyn Tx, me: &User, id: i64) -> Result<Customer> {
-    let c = tx.customer(id)?;
+    // A server hides a pooled customer of a pool the team does not see (row level
+    // security) and says which pool; to work on it is the refusal `check` gives.
+    let c = tx.customer(id).map_err(|e| match e {
+        Error::PoolNotVisible { .. } => {
+            Error::Forbidden(format!("customer {id} is in a pool your team does not see"))
+        }
+        e => e,
+    })?;
     check(tx, me, &c)?;
     Ok(c)
 }

@@ -34,9 +34,6 @@ fn declared() -> TestEnv {
 
 #[test]
 fn fields_are_declared_listed_and_removed_by_admins_with_audit_rows() {
-    server_bug!(
-        "custom field changes write no field_* audit rows on the server (not diagnosed further)"
-    );
     let env = declared();
     let v = env.json_as("lihua", &["fields", "list"]);
     let names: Vec<&str> = v
@@ -74,7 +71,6 @@ fn fields_are_declared_listed_and_removed_by_admins_with_audit_rows() {
 
 #[test]
 fn set_checks_the_declared_type_and_stores_the_canonical_form() {
-    server_bug!("custom field set writes no audit row on the server (not diagnosed further)");
     let env = declared();
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as(
@@ -149,9 +145,6 @@ fn set_checks_the_declared_type_and_stores_the_canonical_form() {
 
 #[test]
 fn edits_are_audited_with_before_and_after() {
-    server_bug!(
-        "audit action names differ: the server writes edit where SQLite writes customer_edit"
-    );
     let env = declared();
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as("lihua", &["edit", &id, "--set", "预算=100"]);
@@ -239,7 +232,7 @@ fn only_those_who_may_edit_a_customer_set_its_fields() {
 
 #[test]
 fn where_filters_with_each_operator() {
-    server_bug!("--where on custom fields finds nothing on the server (not diagnosed further)");
+    server_bug!("a member's --where on pooled customers compares the masked custom values on the server (customers_v, migration 14): a date like 2026-12-01 has 8 digits, mask_in_text masks it as a phone, so date comparisons differ; SQLite filters the raw values (a probe of masked values): decide which is intended");
     let env = declared();
     let a = env.pooled("甲", "13800000001").to_string();
     let b = env.pooled("乙", "13800000002").to_string();
@@ -366,7 +359,6 @@ fn export_then_import_keeps_fields_level_and_industry() {
 
 #[test]
 fn list_shows_custom_fields_named_in_columns() {
-    server_bug!("custom fields are empty in list on the server (not diagnosed further)");
     let env = declared();
     let id = env.pooled("甲", "13800000001").to_string();
     env.ok(&["edit", &id, "--set", "行业=零售", "--level", "A"]);
@@ -467,7 +459,6 @@ fn recycle_days_per_level_are_honoured() {
 
 #[test]
 fn snap_show_with_custom_fields_at_100_columns() {
-    server_bug!("custom fields missing in show on the server (not diagnosed further)");
     let env = declared();
     let id = claimed(&env, "lihua", "13800000001");
     env.ok_as(
@@ -487,7 +478,37 @@ fn snap_show_with_custom_fields_at_100_columns() {
             "互联网",
         ],
     );
-    insta::assert_snapshot!(env.snap_as("lihua", &["show", &id]));
+    // The claim and edit times are the member's: a server stamps them with its own clock
+    // (POOL_NOW binds admins only there), so the snapshot shows where a time goes.
+    insta::assert_snapshot!(without_times(&env.snap_as("lihua", &["show", &id])));
+}
+
+/// Every `YYYY-MM-DDTHH:MM:SSZ` as `[TIME]` (same width, so the layout is kept).
+fn without_times(text: &str) -> String {
+    let shape = |w: &[u8]| {
+        w.len() == 20
+            && w.iter().enumerate().all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                10 => *b == b'T',
+                13 | 16 => *b == b':',
+                19 => *b == b'Z',
+                _ => b.is_ascii_digit(),
+            })
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 20 <= bytes.len() && shape(&bytes[i..i + 20]) {
+            out.push_str(&format!("{:<20}", "[TIME]"));
+            i += 20;
+        } else {
+            let ch = text[i..].chars().next().expect("a char");
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 #[test]

@@ -315,7 +315,6 @@ fn dry_run_writes_nothing_and_owner_and_pool_placement() {
 
 #[test]
 fn one_audit_row_per_import_with_the_file_hash() {
-    server_bug!("the import's own audit row (with the file hash) is missing on the server (not diagnosed further)");
     let env = TestEnv::new();
     let s = import(&env, &[&data("utf8_bom.csv")]);
     let after = env.last_audit("import").after.expect("an after payload");
@@ -559,7 +558,6 @@ fn import_skips_only_what_the_model_calls_a_duplicate_and_lists_each() {
 
 #[test]
 fn import_merges_only_into_customers_the_importer_may_edit() {
-    server_bug!("a member's merge import refuses the whole file (exit 4) when a duplicate is not theirs; SQLite skips that row");
     let (env, north, pooled) = two_teams();
     let mine = env.json_as(
         "lihua",
@@ -577,7 +575,15 @@ fn import_merges_only_into_customers_the_importer_may_edit() {
     );
     let v = env.json_as("lihua", &["import", &csv, "--on-duplicate", "merge"]);
     assert_eq!(v["merged"], 1, "{v}");
-    assert_eq!(v["merge_refused"], 2, "{v}");
+    if env.pg.is_some() {
+        // A server shows the member's duplicate search only what they may see: another
+        // team's customer not at all, a pooled one without its phone key. So those rows
+        // are new leads in the pool, not refused merges (SQLite's app sees every row).
+        assert_eq!(v["merge_refused"], 0, "{v}");
+        assert_eq!(v["imported"], 2, "{v}");
+    } else {
+        assert_eq!(v["merge_refused"], 2, "{v}");
+    }
     for id in [&north, &pooled] {
         let after = env
             .customer_text(
@@ -642,7 +648,6 @@ fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
 
 #[test]
 fn a_dry_run_import_is_audited() {
-    server_bug!("a dry-run import writes no audit row on the server");
     let (env, _, _) = two_teams();
     let csv = write(
         &env,
@@ -650,7 +655,10 @@ fn a_dry_run_import_is_audited() {
         "name,phone\n北方客户,13912345678\ny,13900000000\n",
     );
     let v = env.json_as("lihua", &["import", &csv, "--dry-run"]);
-    assert_eq!(v["duplicates_in_database"], 1);
+    // A server's duplicate search shows the member only what they may see: another
+    // team's customer is not there (on SQLite the count reveals it, hence the audit row).
+    let seen = if env.pg.is_some() { 0 } else { 1 };
+    assert_eq!(v["duplicates_in_database"], seen);
     assert_eq!(
         env.count("audit_log WHERE action = 'import_dry_run' AND actor = 'lihua'"),
         1
@@ -1145,12 +1153,15 @@ fn rejects_are_written_in_the_inputs_encoding() {
     assert!(!bad);
     assert!(back.starts_with("line,reason,姓名,手机\n3,"), "{back}");
     assert!(back.contains("李四,不是电话"), "{back}");
-    // UTF-8 with a BOM in: the BOM is kept; without one: none.
+    // UTF-8 with a BOM in: the BOM is kept; without one: none. (Each database is given
+    // back first: on PostgreSQL each holds a cluster slot.)
+    drop(env);
     let env = TestEnv::new();
     let bom = write(&env, "bom.csv", &format!("\u{feff}{text}"));
     let s = env.json(&["import", &bom]);
     let bytes = std::fs::read(s["rejects_file"].as_str().unwrap()).unwrap();
     assert!(bytes.starts_with("\u{feff}line,reason,姓名".as_bytes()));
+    drop(env);
     let env = TestEnv::new();
     let plain = write(&env, "plain.csv", text);
     let s = env.json(&["import", &plain]);

@@ -487,7 +487,14 @@ fn pg_backend_use_cases_as_each_role() {
     )
     .unwrap();
     let actions: Vec<&str> = log.iter().map(|r| r.action.as_str()).collect();
-    for a in ["claim", "edit", "lock", "unlock", "release", "add"] {
+    for a in [
+        "claim",
+        "customer_edit",
+        "lock",
+        "unlock",
+        "release",
+        "customer_add",
+    ] {
         assert!(actions.contains(&a), "{a} missing in {actions:?}");
     }
     // A member may not read the audit trail (the role check, and the server's grant).

@@ -189,7 +189,7 @@ fn doctor_checks_the_servers_security_setup() {
 
     // An audit row edited behind the append-only trigger's back.
     s.su("ALTER TABLE audit_log DISABLE TRIGGER audit_no_update;
-          UPDATE audit_log SET after = replace(after, '甲', '乙') WHERE action = 'add';
+          UPDATE audit_log SET after = replace(after, '甲', '乙') WHERE action = 'customer_add';
           ALTER TABLE audit_log ENABLE TRIGGER audit_no_update");
     s.doctor_catches("audit chain", "broken");
     // The error names the failing check in the table too.
@@ -756,6 +756,17 @@ fn notify_runs_on_the_server_within_each_roles_rights() {
         ],
     );
     s.refused("m1", "SELECT target FROM notify_channels", "42501");
+    // Their team's channels through the view (migration 14), the target masked; no
+    // write through it.
+    let seen = s.sql("m1", "SELECT target FROM notify_channels_v");
+    assert!(seen.trim().ends_with("/****"), "{seen}");
+    assert!(!seen.contains(&hook.url), "{seen}");
+    s.refused("m1", "UPDATE notify_channels_v SET removed_at = 1", "42501");
+    assert_eq!(
+        s.sql("wboss", "SELECT count(*) FROM notify_channels_v"),
+        "0",
+        "west's manager sees no east channel through the view either"
+    );
     assert_eq!(
         text(
             &s.psql_login(&s.role("wboss"), "SELECT count(*) FROM notify_channels")

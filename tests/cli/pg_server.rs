@@ -537,7 +537,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
     let seq = s.sql(
         "m1",
         &format!(
-            "UPDATE customers SET city = '上海' WHERE id = {id}; SELECT pool_private.audit_note('edit', 'customer', {id}, NULL, NULL)",
+            "UPDATE customers SET city = '上海' WHERE id = {id}; SELECT pool_private.audit_note('customer_edit', 'customer', {id}, NULL, NULL)",
             id = ids[0]
         ),
     );
@@ -545,7 +545,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
         s.sql(
             "admin",
             &format!(
-                "SELECT count(*), max(seq) FROM audit_log WHERE action = 'edit' AND entity_id = {}",
+                "SELECT count(*), max(seq) FROM audit_log WHERE action = 'customer_edit' AND entity_id = {}",
                 ids[0]
             )
         ),
@@ -590,7 +590,7 @@ fn members_change_no_rules_roles_or_history() {
     assert_eq!(
         s.sql(
             "admin",
-            "SELECT actor FROM audit_log WHERE action = 'rules_update'"
+            "SELECT actor FROM audit_log WHERE action = 'rules_set'"
         ),
         s.role("admin")
     );
@@ -848,7 +848,7 @@ fn the_servers_audit_chain_is_the_one_rust_computes() {
         .sql(
             "admin",
             &format!(
-                "SELECT after FROM audit_log WHERE action = 'edit' AND entity_id = {}",
+                "SELECT after FROM audit_log WHERE action = 'customer_edit' AND entity_id = {}",
                 ids[0]
             )
         )

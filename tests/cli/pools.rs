@@ -41,7 +41,6 @@ fn team_pools_are_visible_only_to_their_teams() {
 
 #[test]
 fn team_pools_stay_closed_to_other_teams_managers_and_to_merges() {
-    server_bug!("a manager's merge across pools fails with a different exit code on the server (not diagnosed further)");
     let (env, _, _) = two_teams();
     env.user("mgr_n", "north", "manager");
     env.ok(&["pools", "add", "eastpool", "--team", "east"]);
@@ -65,8 +64,20 @@ fn team_pools_stay_closed_to_other_teams_managers_and_to_merges() {
         "name,phone,email\nSecret,13988889999,pwn@x.cn\n",
     );
     let v = env.json_as("mgr_n", &["import", &csv, "--on-duplicate", "merge"]);
-    assert_eq!(v["merge_refused"], 1, "{v}");
-    assert_eq!(env.count("customers WHERE email = 'pwn@x.cn'"), 0);
+    let secret_email = || {
+        env.customer_text(secret.parse().expect("id"), "coalesce(email, '')")
+            .expect("the secret customer")
+    };
+    assert_eq!(secret_email(), "");
+    if env.pg.is_some() {
+        // On a server the hidden customer is not there for the other team's manager at
+        // all (row level security): the row is a new lead, nothing is merged into it.
+        assert_eq!(v["merge_refused"], 0, "{v}");
+        assert_eq!(v["imported"], 1, "{v}");
+    } else {
+        assert_eq!(v["merge_refused"], 1, "{v}");
+        assert_eq!(env.count("customers WHERE email = 'pwn@x.cn'"), 0);
+    }
     // A member's copy of a pooled customer in a pool their team does not see is not
     // theirs after a nightly dedupe.
     env.ok(&["pools", "add", "northpool", "--team", "north"]);

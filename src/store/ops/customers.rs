@@ -80,9 +80,17 @@ pub trait CustomerOps {
         created_by: Option<i64>,
         now: i64,
     ) -> Result<i64>;
-    /// Replaces the editable fields (values, keys and tags) and the stage.
-    fn update_customer(&mut self, id: i64, f: &CustomerFields, stage: &str, now: i64)
-        -> Result<()>;
+    /// Replaces the editable fields (values, keys and tags) and the stage, and with
+    /// `custom: Some(values)` the custom values too, in the same write (on a server one
+    /// UPDATE, so one audit row).
+    fn update_customer(
+        &mut self,
+        id: i64,
+        f: &CustomerFields,
+        stage: &str,
+        custom: Option<Option<&str>>,
+        now: i64,
+    ) -> Result<()>;
     /// Makes a live customer a tombstone and cancels its open follow-ups; false if it
     /// was not live.
     fn soft_delete_customer(&mut self, id: i64, now: i64) -> Result<bool>;

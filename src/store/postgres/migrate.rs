@@ -67,10 +67,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "013-claim-in-a-new-session",
         include_str!("migrations/013-claim-in-a-new-session.sql"),
     ),
+    (
+        14,
+        "014-audit-names-and-server-fixes",
+        include_str!("migrations/014-audit-names-and-server-fixes.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 13;
+pub const LATEST: i64 = 14;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

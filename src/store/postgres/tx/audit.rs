@@ -15,7 +15,7 @@ impl AuditOps for PgTx<'_> {
         let after = r.after.map(|v| v.to_string());
         // The server refuses a client's row for a data change (it audits every change
         // itself, in its triggers): that refusal only says the row exists already, or
-        // will when the change is made (the app's import summary row is such a row).
+        // will when the change is made.
         self.move_staged()?;
         self.tx.batch_execute("SAVEPOINT pool_note")?;
         match self.tx.query_one(

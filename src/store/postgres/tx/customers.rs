@@ -383,35 +383,46 @@ impl CustomerOps for PgTx<'_> {
         id: i64,
         f: &CustomerFields,
         stage: &str,
+        custom: Option<Option<&str>>,
         now: i64,
     ) -> Result<()> {
-        let n = self.exec(
-            "UPDATE customers SET name = $2, company = $3, phone = $4, email = $5, city = $6,
-                address = $7, source = $8, stage = $9, tags = $10, notes = $11, phone_key = $12,
-                email_key = $13, name_key = $14, company_key = $15, updated_at = $16,
-                level = $17, industry = $18
-             WHERE id = $1",
-            &[
-                &id,
-                &f.name,
-                &f.company,
-                &f.phone,
-                &f.email,
-                &f.city,
-                &f.address,
-                &f.source,
-                &stage,
-                &f.tags.join(","),
-                &f.notes,
-                &f.keys.phone,
-                &f.keys.email,
-                &f.keys.name,
-                &f.keys.company,
-                &now,
-                &f.level,
-                &f.industry,
-            ],
-        )?;
+        // One UPDATE with the custom values, so the server audits one customer_edit row.
+        // (`custom` is written only when given: members may not read the column, so the
+        // statement must not mention it otherwise.)
+        const SET: &str = "UPDATE customers SET name = $2, company = $3, phone = $4, email = $5,
+                city = $6, address = $7, source = $8, stage = $9, tags = $10, notes = $11,
+                phone_key = $12, email_key = $13, name_key = $14, company_key = $15,
+                updated_at = $16, level = $17, industry = $18";
+        let tags = f.tags.join(",");
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &id,
+            &f.name,
+            &f.company,
+            &f.phone,
+            &f.email,
+            &f.city,
+            &f.address,
+            &f.source,
+            &stage,
+            &tags,
+            &f.notes,
+            &f.keys.phone,
+            &f.keys.email,
+            &f.keys.name,
+            &f.keys.company,
+            &now,
+            &f.level,
+            &f.industry,
+        ];
+        let custom = custom.map(|c| c.map(str::to_string));
+        let sql = match &custom {
+            Some(c) => {
+                params.push(c);
+                format!("{SET}, custom = $19 WHERE id = $1")
+            }
+            None => format!("{SET} WHERE id = $1"),
+        };
+        let n = self.exec(&sql, &params)?;
         if n == 0 {
             return Err(Error::ChangedMeanwhile { id });
         }
@@ -420,14 +431,16 @@ impl CustomerOps for PgTx<'_> {
     }
 
     fn soft_delete_customer(&mut self, id: i64, now: i64) -> Result<bool> {
-        let n = self.exec(
-            "UPDATE customers SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
-            &[&id, &now],
-        )?;
+        // Tags and open follow-ups first: their guards refuse rows of a deleted customer.
+        // Should the customer be gone meanwhile, the caller's error rolls these back.
         self.exec("DELETE FROM customer_tags WHERE customer_id = $1", &[&id])?;
         self.exec(
             "UPDATE followups SET status = 'cancelled', note = coalesce(note, 'customer deleted'), closed_at = $2
              WHERE customer_id = $1 AND status = 'open'",
+            &[&id, &now],
+        )?;
+        let n = self.exec(
+            "UPDATE customers SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
             &[&id, &now],
         )?;
         Ok(n == 1)

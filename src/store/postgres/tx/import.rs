@@ -124,14 +124,7 @@ impl ImportOps for PgTx<'_> {
         custom: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        self.update_customer(id, f, stage, now)?;
-        if let Some(custom) = custom {
-            self.exec(
-                "UPDATE customers SET custom = $2 WHERE id = $1",
-                &[&id, &custom],
-            )?;
-        }
-        Ok(())
+        self.update_customer(id, f, stage, custom.map(Some), now)
     }
 
     /// The demo's people through `add_user`, its east pool and rules as an admin's plain

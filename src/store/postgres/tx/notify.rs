@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::store::ops::notify::{Channel, NewChannel, NotifyOps, Recycled, RunRow};
 
 const CHANNEL: &str = "SELECT c.id, t.name, c.kind, c.preset, c.target, c.sender, c.team_id
-     FROM notify_channels c JOIN teams t ON t.id = c.team_id WHERE c.removed_at IS NULL";
+     FROM notify_channels_v c JOIN teams t ON t.id = c.team_id WHERE c.removed_at IS NULL";
 
 fn channel_row(r: &Row) -> Channel {
     Channel {

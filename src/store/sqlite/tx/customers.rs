@@ -36,9 +36,14 @@ impl CustomerOps for SqliteTx<'_> {
         id: i64,
         f: &CustomerFields,
         stage: &str,
+        custom: Option<Option<&str>>,
         now: i64,
     ) -> Result<()> {
-        customers::update_fields(&self.tx, id, f, stage, now)
+        customers::update_fields(&self.tx, id, f, stage, now)?;
+        match custom {
+            Some(custom) => crate::store::sqlite::fields::set_custom(&self.tx, id, custom, now),
+            None => Ok(()),
+        }
     }
 
     fn soft_delete_customer(&mut self, id: i64, now: i64) -> Result<bool> {
