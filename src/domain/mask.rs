@@ -139,7 +139,8 @@ pub fn mask_address(raw: &str) -> String {
 /// whoever sees the customer's contacts masked: a phone number typed into the notes or
 /// imported into a second phone column must not show where the phone field is masked.
 /// A run of 7 or more digits (with `+`, spaces, `-`, `.`, `(`, `)` between them) is a
-/// phone; a word with an `@` and a dot after it is an e-mail address.
+/// phone, unless the run is a date (2026-12-01, 2026.1.5); a word with an `@` and a dot
+/// after it is an e-mail address.
 pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
     let has_digits = text.bytes().filter(u8::is_ascii_digit).count() >= 7;
     if !has_digits && !text.contains('@') {
@@ -175,7 +176,7 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
             }
             let end = last_digit + 1;
             let run: String = chars[i..end].iter().collect();
-            if digits >= 7 {
+            if digits >= 7 && !is_date(&run) {
                 out.push_str(&mask_phone(&run));
             } else {
                 out.push_str(&run);
@@ -187,6 +188,19 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
         i += 1;
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// `YYYY-MM-DD` (or with `.` or `/`, one- or two-digit month and day): a date typed
+/// into a note or a date field, not a phone number.
+fn is_date(run: &str) -> bool {
+    let Some(sep) = run.chars().find(|c| matches!(c, '-' | '.' | '/')) else {
+        return false;
+    };
+    let parts: Vec<&str> = run.split(sep).collect();
+    let digits = |p: &str, min: usize, max: usize| {
+        (min..=max).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    parts.len() == 3 && digits(parts[0], 4, 4) && digits(parts[1], 1, 2) && digits(parts[2], 1, 2)
 }
 
 /// Where an e-mail-like word starting at `i` ends: it must start a word, hold one '@'
@@ -375,6 +389,13 @@ mod tests {
             mask_in_text("write to x.y@corp.cn."),
             "write to x***@corp.cn."
         );
+        // Dates are not phone numbers; a phone with dots still is.
+        assert_eq!(
+            mask_in_text("签约 2026-12-01, 2027/1/5, 2027.01.15"),
+            "签约 2026-12-01, 2027/1/5, 2027.01.15"
+        );
+        assert_eq!(mask_in_text("138.0013.8000"), mask_phone("138.0013.8000"));
+        assert_ne!(mask_in_text("2026-12-01-5555"), "2026-12-01-5555");
         assert_eq!(mask_in_text(""), "");
     }
 

@@ -288,16 +288,7 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
             " OR c.company LIKE ? ESCAPE '\\'",
             like.clone().into(),
         );
-        use crate::domain::roles::ContactScope;
-        let unmasked = match f.contact_scope {
-            ContactScope::All => Some("1".to_string()),
-            ContactScope::PooledAndTeam(t) => Some(format!(
-                "(c.owner_id IS NULL OR c.owner_id IN (SELECT id FROM users WHERE team_id = {t}))"
-            )),
-            ContactScope::Owner(u) => Some(format!("c.owner_id = {u}")),
-            ContactScope::Nothing => None,
-        };
-        if let Some(cond) = unmasked {
+        if let Some(cond) = unmasked(f) {
             sql.push_str(&format!(" OR ({cond} AND ("));
             arg(&mut sql, "c.phone LIKE ? ESCAPE '\\'", like.clone().into());
             arg(
@@ -365,18 +356,50 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
             t.into(),
         );
     }
+    let unmasked = unmasked(f);
     for w in &f.conditions {
-        custom_condition(&mut sql, &mut args, w);
+        custom_condition(&mut sql, &mut args, w, unmasked.as_deref());
     }
     (sql, args)
 }
 
+/// The rows whose contacts the reader sees unmasked, as SQL (None: no row).
+fn unmasked(f: &ListFilter) -> Option<String> {
+    use crate::domain::roles::ContactScope;
+    match f.contact_scope {
+        ContactScope::All => Some("1".to_string()),
+        ContactScope::PooledAndTeam(t) => Some(format!(
+            "(c.owner_id IS NULL OR c.owner_id IN (SELECT id FROM users WHERE team_id = {t}))"
+        )),
+        ContactScope::Owner(u) => Some(format!("c.owner_id = {u}")),
+        ContactScope::Nothing => None,
+    }
+}
+
 /// A `--where` condition on the custom JSON column (a scan of the rows the other
-/// filters leave). `!=` also matches customers without the field.
-fn custom_condition(sql: &mut String, args: &mut Vec<SqlValue>, w: &Condition) {
+/// filters leave). `!=` also matches customers without the field. Where the reader sees
+/// a row's contacts masked (`unmasked` is the SQL of the rows they see whole), it
+/// compares the value as shown to them (phones and e-mails in it masked), and a number
+/// that masking would change as absent, as the server's masked view does.
+fn custom_condition(
+    sql: &mut String,
+    args: &mut Vec<SqlValue>,
+    w: &Condition,
+    unmasked: Option<&str>,
+) {
     use crate::domain::fields::Op;
     args.push(format!("$.\"{}\"", w.key).into());
-    let v = format!("json_extract(c.custom, ?{})", args.len());
+    let raw = format!("json_extract(c.custom, ?{})", args.len());
+    let masked = if w.numeric {
+        format!("(CASE WHEN pool_mask_text({raw}) = {raw} THEN {raw} END)")
+    } else {
+        format!("pool_mask_text({raw})")
+    };
+    let v = match unmasked {
+        Some("1") => raw,
+        Some(cond) => format!("(CASE WHEN {cond} THEN {raw} ELSE {masked} END)"),
+        None => masked,
+    };
     let value: SqlValue = if w.numeric {
         w.value.parse::<f64>().unwrap_or(0.0).into()
     } else {

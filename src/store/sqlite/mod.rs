@@ -253,5 +253,22 @@ pub fn configure(conn: &Connection) -> Result<()> {
     // Erased personal data must not linger in free pages (pool forget).
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
+    // `--where` on custom values a reader sees masked compares the masked text, as the
+    // reader sees it (customers.rs custom_condition): no probing masked data by filter.
+    conn.create_scalar_function(
+        "pool_mask_text",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Text(t) => {
+                    let t = String::from_utf8_lossy(t);
+                    rusqlite::types::Value::Text(crate::domain::mask::mask_in_text(&t).into_owned())
+                }
+                other => other.into(),
+            })
+        },
+    )?;
     Ok(())
 }

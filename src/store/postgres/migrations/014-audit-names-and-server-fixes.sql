@@ -651,7 +651,9 @@ BEGIN
                 END IF;
                 j := j + 1;
             END LOOP;
-            IF digits >= 7 THEN
+            -- (a date, 2026-12-01 or 2027/1/5 or 2027.01.15, is not a phone number)
+            IF digits >= 7 AND array_to_string(ch[i:last_digit], '')
+                   !~ '^[0-9]{4}(-[0-9]{1,2}-|\.[0-9]{1,2}\.|/[0-9]{1,2}/)[0-9]{1,2}$' THEN
                 res := res || pool_private.mask_phone(array_to_string(ch[i:last_digit], ''));
             ELSE
                 res := res || array_to_string(ch[i:last_digit], '');
