@@ -141,6 +141,11 @@ fn doctor_checks_the_servers_security_setup() {
     s.su("CREATE TRIGGER z_log AFTER UPDATE ON customers FOR EACH ROW WHEN (NOT pool_private.server_op())
           EXECUTE FUNCTION pool_private.customers_log()");
     s.doctor_passes();
+    // The commit-time audit of owner changes (and their follow-ups) switched off.
+    s.su("ALTER TABLE pool_private.defer_flush DISABLE TRIGGER z_flush");
+    s.doctor_catches("triggers", "z_flush on pool_private.defer_flush is disabled");
+    s.su("ALTER TABLE pool_private.defer_flush ENABLE TRIGGER z_flush");
+    s.doctor_passes();
     // A guard put back on fewer events, or with a condition that switches it off.
     s.su(
         "DROP TRIGGER b_guard ON interactions; CREATE TRIGGER b_guard BEFORE INSERT ON interactions

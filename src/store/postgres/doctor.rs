@@ -40,6 +40,10 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     ("customers", "zz_plan", "plan_rules", 17),
     ("deals", "zz_plan", "plan_rules", 5),
     ("followup_rules", "z_log", "settings_log", 29),
+    // The audit rows written at commit (migration 14): an import's own row, and owner
+    // changes with the follow-ups that moved with them.
+    ("pool_private.import_pending", "z_flush", "import_flush", 5),
+    ("pool_private.defer_flush", "z_flush", "work_flush", 5),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (
@@ -324,7 +328,9 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
                             WHEN tg.tgtype <> w.ty THEN 'fires on other events than pool''s'
                             ELSE 'has a condition: ' || cond END)
            FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[]) AS w(tbl, name, func, ty)
-           LEFT JOIN pg_trigger tg ON tg.tgrelid = to_regclass('public.' || quote_ident(w.tbl)) AND tg.tgname = w.name
+           LEFT JOIN pg_trigger tg ON tg.tgname = w.name
+                  AND tg.tgrelid = to_regclass(CASE WHEN w.tbl LIKE 'pool_private.%' THEN w.tbl
+                                                    ELSE 'public.' || quote_ident(w.tbl) END)
            LEFT JOIN pg_proc pr ON pr.oid = tg.tgfoid
            LEFT JOIN LATERAL (SELECT substring(pg_get_triggerdef(tg.oid) FROM ' WHEN (.*) EXECUTE ') AS cond) x ON true
           WHERE tg.oid IS NULL OR tg.tgenabled NOT IN ('O', 'A') OR pr.proname <> w.func OR tg.tgtype <> w.ty
