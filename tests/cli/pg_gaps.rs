@@ -143,7 +143,10 @@ fn doctor_checks_the_servers_security_setup() {
     s.doctor_passes();
     // The commit-time audit of owner changes (and their follow-ups) switched off.
     s.su("ALTER TABLE pool_private.defer_flush DISABLE TRIGGER z_flush");
-    s.doctor_catches("triggers", "z_flush on pool_private.defer_flush is disabled");
+    s.doctor_catches(
+        "triggers",
+        "z_flush on pool_private.defer_flush is disabled",
+    );
     s.su("ALTER TABLE pool_private.defer_flush ENABLE TRIGGER z_flush");
     s.doctor_passes();
     // A guard put back on fewer events, or with a condition that switches it off.

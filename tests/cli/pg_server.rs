@@ -496,6 +496,11 @@ fn nobody_writes_the_audit_log_but_the_server() {
             "TRUNCATE audit_log",
             "UPDATE audit_head SET seq = 0",
             "SELECT pool_private.append_audit('x', 'claim', 'customer', 1, NULL, NULL)",
+            // The rows that wait for the commit (owner changes, follow-ups moved).
+            "SELECT count(*) FROM pool_private.audit_defer",
+            "DELETE FROM pool_private.work_moves",
+            "INSERT INTO pool_private.defer_flush VALUES (txid_current())",
+            "SELECT pool_private.defer_audit('x', 'claim', 'customer', 1, NULL, NULL, NULL)",
         ] {
             s.refused(who, sql, "42501");
         }
@@ -550,6 +555,31 @@ fn nobody_writes_the_audit_log_but_the_server() {
             )
         ),
         format!("1|{seq}")
+    );
+    // A follow-up moved with psql in a transaction labelled as an owner change, with no
+    // owner change, is still audited at commit, with its assignee before.
+    let id = ids[0].to_string();
+    s.ok(
+        "m1",
+        &["followup", "add", &id, "--due", "2030-01-01", "回访"],
+    );
+    s.sql(
+        "boss",
+        &format!(
+            "SELECT pool_private.intend('assign'); UPDATE followups SET assignee_id = {} WHERE customer_id = {id}",
+            s.id("boss")
+        ),
+    );
+    let row = s.sql(
+        "admin",
+        "SELECT action || ' ' || before FROM audit_log WHERE entity = 'followup' ORDER BY seq DESC LIMIT 1",
+    );
+    assert_eq!(
+        row,
+        format!(
+            "followup_move {{\"assignee\":\"{}\",\"status\":\"open\"}}",
+            s.role("m1")
+        )
     );
 }
 
