@@ -431,7 +431,7 @@ fn one_syllable_dropped(x: &str, y: &str) -> bool {
 /// sound / mostly the same characters / different / same sound / one character
 /// dropped.
 pub fn name_level(a: &Keys, b: &Keys) -> u8 {
-    let (Some(x), Some(y)) = (opt(&a.name), opt(&b.name)) else {
+    let (Some(x), Some(y)) = (opt(a.name), opt(b.name)) else {
         return MISSING;
     };
     if x == y {
@@ -444,7 +444,7 @@ pub fn name_level(a: &Keys, b: &Keys) -> u8 {
         if !a.name_sound.is_empty() && a.name_sound == b.name_sound {
             return 7;
         }
-        if one_syllable_dropped(&a.name_sound, &b.name_sound) {
+        if one_syllable_dropped(a.name_sound, b.name_sound) {
             return 8;
         }
         let (lx, ly) = (x.chars().count(), y.chars().count());
@@ -470,7 +470,7 @@ pub fn name_level(a: &Keys, b: &Keys) -> u8 {
     // the orders differ: "Anderson Oliver"/"Anderson Olivia" is a family, not a swap.
     let orders_differ = (a.name == a.name_sorted) != (b.name == b.name_sorted);
     if a.name_sorted == b.name_sorted
-        || (orders_differ && jw_from(&a.name_sorted, &b.name_sorted, 0.92) >= 0.92)
+        || (orders_differ && jw_from(a.name_sorted, b.name_sorted, 0.92) >= 0.92)
     {
         return 3;
     }
@@ -485,7 +485,7 @@ pub fn name_level(a: &Keys, b: &Keys) -> u8 {
 
 /// Phone level: exact / one digit substituted or two adjacent swapped / different.
 pub fn phone_level(a: &Keys, b: &Keys) -> u8 {
-    let (Some(x), Some(y)) = (a.phone.as_deref(), b.phone.as_deref()) else {
+    let (Some(x), Some(y)) = (a.phone, b.phone) else {
         return MISSING;
     };
     if x == y {
@@ -500,7 +500,7 @@ pub fn phone_level(a: &Keys, b: &Keys) -> u8 {
 /// E-mail level: exact / one edit in the local part, or two anywhere in a longer
 /// address / same local part at another domain / different.
 pub fn email_level(a: &Keys, b: &Keys) -> u8 {
-    let (Some(x), Some(y)) = (a.email.as_deref(), b.email.as_deref()) else {
+    let (Some(x), Some(y)) = (a.email, b.email) else {
         return MISSING;
     };
     if x == y {
@@ -526,7 +526,7 @@ pub fn email_level(a: &Keys, b: &Keys) -> u8 {
 /// Company level on the key (legal suffixes removed): exact / one edit or JW ≥ .95 /
 /// one contains the other or JW ≥ .85 / different.
 pub fn company_level(a: &Keys, b: &Keys) -> u8 {
-    let (Some(x), Some(y)) = (opt(&a.company), opt(&b.company)) else {
+    let (Some(x), Some(y)) = (opt(a.company), opt(b.company)) else {
         return MISSING;
     };
     if x == y {
@@ -546,7 +546,7 @@ pub fn company_level(a: &Keys, b: &Keys) -> u8 {
 }
 
 pub fn city_level(a: &Keys, b: &Keys) -> u8 {
-    match (opt(&a.city), opt(&b.city)) {
+    match (opt(a.city), opt(b.city)) {
         (Some(x), Some(y)) if x == y => 0,
         (Some(_), Some(_)) => 1,
         _ => MISSING,
@@ -561,7 +561,7 @@ fn numbers(s: &str) -> impl Iterator<Item = &str> {
 /// Address level: exact / house numbers equal and edit similarity ≥ .85 / numbers equal
 /// and ≥ .6 (or one a prefix of the other) / different.
 pub fn address_level(a: &Keys, b: &Keys) -> u8 {
-    let (Some(x), Some(y)) = (opt(&a.address), opt(&b.address)) else {
+    let (Some(x), Some(y)) = (opt(a.address), opt(b.address)) else {
         return MISSING;
     };
     if x == y {
