@@ -24,6 +24,20 @@ pub const FIELDS: usize = 6;
 /// The level code of a comparison where either side has no value.
 pub const MISSING: u8 = 15;
 
+/// A record's match keys, borrowed: from a `Record`, or from the packed buffer the scan
+/// compares on (`matching::Packed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys<'a> {
+    pub name: &'a str,
+    pub name_sorted: &'a str,
+    pub name_sound: &'a str,
+    pub company: &'a str,
+    pub phone: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub city: &'a str,
+    pub address: &'a str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Field {
@@ -115,7 +129,8 @@ impl Field {
     }
 }
 
-const TF_FIELDS: usize = 5;
+/// Fields weighed by their values' frequencies (`Field::term_frequency_slot`).
+pub const TF_FIELDS: usize = 5;
 
 fn is_cjk(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
@@ -415,8 +430,8 @@ fn one_syllable_dropped(x: &str, y: &str) -> bool {
 /// Name level: exact / JW ≥ .92 / JW ≥ .80 / swapped / one Chinese character off in
 /// sound / mostly the same characters / different / same sound / one character
 /// dropped.
-pub fn name_level(a: &Record, b: &Record) -> u8 {
-    let (Some(x), Some(y)) = (opt(&a.name), opt(&b.name)) else {
+pub fn name_level(a: &Keys, b: &Keys) -> u8 {
+    let (Some(x), Some(y)) = (opt(a.name), opt(b.name)) else {
         return MISSING;
     };
     if x == y {
@@ -429,7 +444,7 @@ pub fn name_level(a: &Record, b: &Record) -> u8 {
         if !a.name_sound.is_empty() && a.name_sound == b.name_sound {
             return 7;
         }
-        if one_syllable_dropped(&a.name_sound, &b.name_sound) {
+        if one_syllable_dropped(a.name_sound, b.name_sound) {
             return 8;
         }
         let (lx, ly) = (x.chars().count(), y.chars().count());
@@ -455,7 +470,7 @@ pub fn name_level(a: &Record, b: &Record) -> u8 {
     // the orders differ: "Anderson Oliver"/"Anderson Olivia" is a family, not a swap.
     let orders_differ = (a.name == a.name_sorted) != (b.name == b.name_sorted);
     if a.name_sorted == b.name_sorted
-        || (orders_differ && jw_from(&a.name_sorted, &b.name_sorted, 0.92) >= 0.92)
+        || (orders_differ && jw_from(a.name_sorted, b.name_sorted, 0.92) >= 0.92)
     {
         return 3;
     }
@@ -469,8 +484,8 @@ pub fn name_level(a: &Record, b: &Record) -> u8 {
 }
 
 /// Phone level: exact / one digit substituted or two adjacent swapped / different.
-pub fn phone_level(a: &Record, b: &Record) -> u8 {
-    let (Some(x), Some(y)) = (a.phone.as_deref(), b.phone.as_deref()) else {
+pub fn phone_level(a: &Keys, b: &Keys) -> u8 {
+    let (Some(x), Some(y)) = (a.phone, b.phone) else {
         return MISSING;
     };
     if x == y {
@@ -484,8 +499,8 @@ pub fn phone_level(a: &Record, b: &Record) -> u8 {
 
 /// E-mail level: exact / one edit in the local part, or two anywhere in a longer
 /// address / same local part at another domain / different.
-pub fn email_level(a: &Record, b: &Record) -> u8 {
-    let (Some(x), Some(y)) = (a.email.as_deref(), b.email.as_deref()) else {
+pub fn email_level(a: &Keys, b: &Keys) -> u8 {
+    let (Some(x), Some(y)) = (a.email, b.email) else {
         return MISSING;
     };
     if x == y {
@@ -510,8 +525,8 @@ pub fn email_level(a: &Record, b: &Record) -> u8 {
 
 /// Company level on the key (legal suffixes removed): exact / one edit or JW ≥ .95 /
 /// one contains the other or JW ≥ .85 / different.
-pub fn company_level(a: &Record, b: &Record) -> u8 {
-    let (Some(x), Some(y)) = (opt(&a.company), opt(&b.company)) else {
+pub fn company_level(a: &Keys, b: &Keys) -> u8 {
+    let (Some(x), Some(y)) = (opt(a.company), opt(b.company)) else {
         return MISSING;
     };
     if x == y {
@@ -530,8 +545,8 @@ pub fn company_level(a: &Record, b: &Record) -> u8 {
     3
 }
 
-pub fn city_level(a: &Record, b: &Record) -> u8 {
-    match (opt(&a.city), opt(&b.city)) {
+pub fn city_level(a: &Keys, b: &Keys) -> u8 {
+    match (opt(a.city), opt(b.city)) {
         (Some(x), Some(y)) if x == y => 0,
         (Some(_), Some(_)) => 1,
         _ => MISSING,
@@ -545,8 +560,8 @@ fn numbers(s: &str) -> impl Iterator<Item = &str> {
 
 /// Address level: exact / house numbers equal and edit similarity ≥ .85 / numbers equal
 /// and ≥ .6 (or one a prefix of the other) / different.
-pub fn address_level(a: &Record, b: &Record) -> u8 {
-    let (Some(x), Some(y)) = (opt(&a.address), opt(&b.address)) else {
+pub fn address_level(a: &Keys, b: &Keys) -> u8 {
+    let (Some(x), Some(y)) = (opt(a.address), opt(b.address)) else {
         return MISSING;
     };
     if x == y {
@@ -581,6 +596,11 @@ pub fn address_level(a: &Record, b: &Record) -> u8 {
 
 /// The comparison vector of a pair: one level per field.
 pub fn compare(a: &Record, b: &Record) -> [u8; FIELDS] {
+    compare_keys(&a.keys(), &b.keys())
+}
+
+/// `compare` on borrowed keys (a `Record`'s or a `Packed` record's).
+pub fn compare_keys(a: &Keys, b: &Keys) -> [u8; FIELDS] {
     [
         name_level(a, b),
         phone_level(a, b),
@@ -611,13 +631,13 @@ pub fn value_hash(s: &str) -> u64 {
 }
 
 /// The value a term-frequency field holds, if any.
-fn tf_value(r: &Record, f: Field) -> Option<&str> {
+fn tf_value<'a>(r: &Keys<'a>, f: Field) -> Option<&'a str> {
     match f {
-        Field::Name => opt(&r.name),
-        Field::Phone => r.phone.as_deref(),
-        Field::Email => r.email.as_deref(),
-        Field::Company => opt(&r.company),
-        Field::City => opt(&r.city),
+        Field::Name => opt(r.name),
+        Field::Phone => r.phone,
+        Field::Email => r.email,
+        Field::Company => opt(r.company),
+        Field::City => opt(r.city),
         Field::Address => None,
     }
 }
@@ -651,8 +671,17 @@ impl TermFrequencies {
     /// The chance that a record other than one holding the value holds it too: the
     /// u of an exact agreement on this value.
     pub fn share(&self, hash: u64) -> f64 {
-        let n = self.counts.get(&hash).copied().unwrap_or(2).max(2);
-        (n - 1) as f64 / self.population.max(2) as f64
+        self.share_of_count(self.count(hash))
+    }
+
+    /// How many records hold the value (at least this pair's two).
+    pub fn count(&self, hash: u64) -> u32 {
+        self.counts.get(&hash).copied().unwrap_or(2).max(2)
+    }
+
+    /// `share` of a value held by `n` records.
+    pub fn share_of_count(&self, n: u32) -> f64 {
+        (n.max(2) - 1) as f64 / self.population.max(2) as f64
     }
 
     /// Keeps the `k` most common values (for storing the model).
@@ -829,7 +858,18 @@ impl Model {
         sample: usize,
         seed: u64,
     ) -> Model {
-        let n = records.len();
+        Model::fit_on(records.len(), |i| records[i].keys(), patterns, sample, seed)
+    }
+
+    /// `fit` on `n` records whose keys `record(i)` gives.
+    pub fn fit_on<'a>(
+        n: usize,
+        record: impl Fn(usize) -> Keys<'a> + Sync,
+        patterns: &HashMap<u32, u64>,
+        sample: usize,
+        seed: u64,
+    ) -> Model {
+        let record = &record;
         // u from random pairs.
         let mut ucount: Vec<Vec<f64>> = ALL_FIELDS
             .iter()
@@ -853,7 +893,7 @@ impl Model {
                                 if j >= i {
                                     j += 1;
                                 }
-                                let g = compare(&records[i], &records[j]);
+                                let g = compare_keys(&record(i), &record(j));
                                 for (f, l) in g.iter().enumerate() {
                                     if *l != MISSING {
                                         counts[f][*l as usize] += 1.0;
@@ -883,9 +923,10 @@ impl Model {
             })
             .collect();
         let mut tf_hashes: Vec<Vec<u64>> = (0..TF_FIELDS).map(|_| Vec::with_capacity(n)).collect();
-        for r in records {
+        for i in 0..n {
+            let r = record(i);
             for f in ALL_FIELDS {
-                if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(r, f)) {
+                if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(&r, f)) {
                     tf_hashes[slot].push(value_hash(v));
                 }
             }
@@ -1083,14 +1124,14 @@ impl Model {
 
     /// One field's log2 Bayes factor at a level; exact agreement on a term-frequency
     /// field uses the value's own frequency as u.
-    fn field_weight(&self, f: Field, level: u8, a: &Record, phone_agrees: bool) -> f64 {
+    /// `share` is the u of an exact agreement on the value (term-frequency fields only).
+    fn field_weight(&self, f: Field, level: u8, share: Option<f64>, phone_agrees: bool) -> f64 {
         if level == MISSING {
             return 0.0;
         }
         let i = f as usize;
         if level == 0 {
-            if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(a, f)) {
-                let mut share = self.tf[slot].share(value_hash(v));
+            if let Some(mut share) = share {
                 // The same name beside the same phone: its share scaled by how much
                 // likelier people who share a phone are to share a name (never below
                 // 1: without such evidence the fields are taken as independent).
@@ -1115,10 +1156,48 @@ impl Model {
     /// strongest of their agreements counts in full, the others at `PLACE_REST` (the
     /// model's one structural choice, measured on the dev corpus; see README).
     pub fn field_weights(&self, g: &[u8; FIELDS], a: &Record) -> [f64; FIELDS] {
+        self.field_weights_keys(g, &a.keys())
+    }
+
+    fn field_weights_keys(&self, g: &[u8; FIELDS], a: &Keys) -> [f64; FIELDS] {
+        self.field_weights_by(g, |f| {
+            let (slot, v) = (f.term_frequency_slot()?, tf_value(a, f)?);
+            Some(self.tf[slot].share(value_hash(v)))
+        })
+    }
+
+    /// How many records hold each term-frequency value of `a` (0: no value), looked up
+    /// once per record rather than hashed again for each of its pairs.
+    pub fn tf_counts(&self, a: &Keys) -> [u32; TF_FIELDS] {
+        let mut counts = [0; TF_FIELDS];
+        for f in ALL_FIELDS {
+            if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(a, f)) {
+                counts[slot] = self.tf[slot].count(value_hash(v));
+            }
+        }
+        counts
+    }
+
+    /// `weight_of` with `a`'s term-frequency counts from `tf_counts`.
+    pub fn weight_with_counts(&self, g: &[u8; FIELDS], counts: &[u32; TF_FIELDS]) -> f64 {
+        let w = self.field_weights_by(g, |f| {
+            let slot = f.term_frequency_slot()?;
+            (counts[slot] > 0).then(|| self.tf[slot].share_of_count(counts[slot]))
+        });
+        self.prior_weight() + w.iter().sum::<f64>()
+    }
+
+    /// `field_weights` given the u of an exact agreement on each field's value of `a`.
+    fn field_weights_by(
+        &self,
+        g: &[u8; FIELDS],
+        share: impl Fn(Field) -> Option<f64>,
+    ) -> [f64; FIELDS] {
         let mut w = [0.0; FIELDS];
         let phone_agrees = g[Field::Phone as usize] == 0;
         for (i, (f, l)) in ALL_FIELDS.iter().zip(g).enumerate() {
-            w[i] = self.field_weight(*f, *l, a, phone_agrees);
+            let s = if *l == 0 { share(*f) } else { None };
+            w[i] = self.field_weight(*f, *l, s, phone_agrees);
         }
         // A name that agrees (exactly, nearly, swapped, or in sound) already rules out
         // the family member and the colleague: then the places are evidence each on
@@ -1151,7 +1230,12 @@ impl Model {
     /// The evidence against a pair being one customer: the sum of its negative field
     /// weights (0 when nothing disagrees; missing values are not disagreement).
     pub fn contradiction(&self, a: &Record, b: &Record) -> f64 {
-        self.field_weights(&compare(a, b), a)
+        self.contradiction_keys(&a.keys(), &b.keys())
+    }
+
+    /// `contradiction` on borrowed keys.
+    pub fn contradiction_keys(&self, a: &Keys, b: &Keys) -> f64 {
+        self.field_weights_keys(&compare_keys(a, b), a)
             .iter()
             .filter(|w| **w < 0.0)
             .sum()
@@ -1213,7 +1297,12 @@ mod tests {
 
     #[test]
     fn name_levels() {
-        let l = |a: &str, b: &str| name_level(&rec(a, None, None, ""), &rec(b, None, None, ""));
+        let l = |a: &str, b: &str| {
+            name_level(
+                &rec(a, None, None, "").keys(),
+                &rec(b, None, None, "").keys(),
+            )
+        };
         assert_eq!(l("张伟", "张伟"), 0);
         assert_eq!(l("Henry Collinson", "Henry Colinson"), 1);
         assert_eq!(l("Caitlin Goode", "Goode Caitlin"), 3);
@@ -1260,18 +1349,27 @@ mod tests {
     #[test]
     fn contact_levels() {
         let p = |a: &str, b: &str| {
-            phone_level(&rec("a", Some(a), None, ""), &rec("a", Some(b), None, ""))
+            phone_level(
+                &rec("a", Some(a), None, "").keys(),
+                &rec("a", Some(b), None, "").keys(),
+            )
         };
         assert_eq!(p("61404217909", "61404217909"), 0);
         assert_eq!(p("61404217909", "61404213909"), 1);
         assert_eq!(p("61404522895", "61404528295"), 1, "adjacent swap");
         assert_eq!(p("61404522895", "61404582295"), 2, "two apart");
         assert_eq!(
-            phone_level(&rec("a", None, None, ""), &rec("a", Some("1"), None, "")),
+            phone_level(
+                &rec("a", None, None, "").keys(),
+                &rec("a", Some("1"), None, "").keys()
+            ),
             MISSING
         );
         let e = |a: &str, b: &str| {
-            email_level(&rec("a", None, Some(a), ""), &rec("a", None, Some(b), ""))
+            email_level(
+                &rec("a", None, Some(a), "").keys(),
+                &rec("a", None, Some(b), "").keys(),
+            )
         };
         assert_eq!(e("zw@qq.com", "zw@qq.com"), 0);
         assert_eq!(e("zhangw@qq.com", "zhangv@qq.com"), 1);
@@ -1281,8 +1379,12 @@ mod tests {
 
     #[test]
     fn company_city_address_levels() {
-        let c =
-            |a: &str, b: &str| company_level(&rec("a", None, None, a), &rec("a", None, None, b));
+        let c = |a: &str, b: &str| {
+            company_level(
+                &rec("a", None, None, a).keys(),
+                &rec("a", None, None, b).keys(),
+            )
+        };
         assert_eq!(c("杭州云帆科技有限公司", "杭州云帆科技"), 0);
         assert_eq!(c("杭州云帆科技", "杭州云帆料技"), 1);
         assert_eq!(c("杭州云帆科技", "云帆科技"), 2);
@@ -1291,11 +1393,15 @@ mod tests {
         let mut b = rec("a", None, None, "");
         a.address = "1mcgivern crescentwinchester2602".replace(' ', "");
         b.address = "1mcgiverncrescntwinchester2602".into();
-        assert_eq!(address_level(&a, &b), 1);
+        assert_eq!(address_level(&a.keys(), &b.keys()), 1);
         b.address = "3mcgiverncrescentwinchester2602".into();
-        assert_eq!(address_level(&a, &b), 3, "another house number");
+        assert_eq!(
+            address_level(&a.keys(), &b.keys()),
+            3,
+            "another house number"
+        );
         b.city = "上海".into();
-        assert_eq!(city_level(&a, &b), 1);
+        assert_eq!(city_level(&a.keys(), &b.keys()), 1);
     }
 
     /// The allocation-free distances agree with strsim's on random strings over a small

@@ -76,6 +76,12 @@ struct ClusterJson {
     pairs: Vec<PairRow>,
 }
 
+#[derive(Serialize)]
+struct Report<'a> {
+    summary: &'a DedupeSummary,
+    clusters: &'a [ClusterJson],
+}
+
 #[derive(Debug, Serialize)]
 struct Skipped {
     ids: Vec<i64>,
@@ -115,26 +121,33 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let app::Scan { records, found } = app::scan(store, &me, a.threshold)?;
     let model = &found.model;
     let clusters: Vec<&Cluster> = found.clusters.iter().collect();
-    let describe = |store: &mut dyn Backend, c: &Cluster| -> Result<ClusterRow> {
-        let rs: Vec<&matching::Record> = c.members.iter().map(|i| &records[*i]).collect();
-        let weakest = c
-            .links
-            .last()
-            .map(|l| model.explain(&records[l.a], &records[l.b]).reasons())
-            .unwrap_or_default();
-        let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
-        Ok(ClusterRow {
-            probability: round3(c.score),
-            reasons: weakest,
-            names: app::labels(store, &ids)?.join(" | "),
-            ids,
-            owners: rs
-                .iter()
-                .map(|r| r.owner.clone().unwrap_or_else(|| "(pool)".into()))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-    };
+    // Each cluster's "name / company" labels, given (all of a report's at once, in one
+    // read transaction) or looked up.
+    let describe =
+        |store: &mut dyn Backend, c: &Cluster, names: Option<&[String]>| -> Result<ClusterRow> {
+            let rs: Vec<&matching::Record> = c.members.iter().map(|i| &records[*i]).collect();
+            let weakest = c
+                .links
+                .last()
+                .map(|l| model.explain(&records[l.a], &records[l.b]).reasons())
+                .unwrap_or_default();
+            let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+            let names = match names {
+                Some(n) => n.join(" | "),
+                None => app::labels(store, &ids)?.join(" | "),
+            };
+            Ok(ClusterRow {
+                probability: round3(c.score),
+                reasons: weakest,
+                names,
+                ids,
+                owners: rs
+                    .iter()
+                    .map(|r| r.owner.clone().unwrap_or_else(|| "(pool)".into()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        };
     let mut summary = DedupeSummary {
         customers: records.len(),
         candidate_pairs: found.candidate_pairs,
@@ -155,11 +168,25 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
             .copied()
             .collect();
         summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
+        let ids: Vec<i64> = shown
+            .iter()
+            .flat_map(|c| c.members.iter().map(|i| records[*i].id))
+            .collect();
+        let labels = app::labels(store, &ids)?;
+        let mut rest = &labels[..];
+        let names: Vec<&[String]> = shown
+            .iter()
+            .map(|c| {
+                let (these, after) = rest.split_at(c.members.len().min(rest.len()));
+                rest = after;
+                these
+            })
+            .collect();
         if out.is_json() {
             let mut rows: Vec<ClusterJson> = Vec::with_capacity(shown.len());
-            for c in &shown {
+            for (c, names) in shown.iter().zip(&names) {
                 rows.push(ClusterJson {
-                    row: describe(store, c)?,
+                    row: describe(store, c, Some(names))?,
                     pairs: c
                         .links
                         .iter()
@@ -177,11 +204,16 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                         .collect(),
                 });
             }
-            return out.json(&json!({"summary": summary, "clusters": rows}));
+            // Written straight from the rows: no JSON tree of a big report in memory.
+            return out.json(&Report {
+                summary: &summary,
+                clusters: &rows,
+            });
         }
         let rows: Vec<ClusterRow> = shown
             .iter()
-            .map(|c| describe(store, c))
+            .zip(&names)
+            .map(|(c, names)| describe(store, c, Some(names)))
             .collect::<Result<_>>()?;
         out.rows(&rows, "No duplicates found.")?;
         out.status(format!(
@@ -198,7 +230,7 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let mut merged: Vec<Merged> = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();
     for c in &clusters {
-        let row = describe(store, c)?;
+        let row = describe(store, c, None)?;
         let mut survivor = None;
         if a.interactive {
             crate::say!(
