@@ -40,6 +40,16 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     ("customers", "zz_plan", "plan_rules", 17),
     ("deals", "zz_plan", "plan_rules", 5),
     ("followup_rules", "z_log", "settings_log", 29),
+    // The report counts (migration 15): after each statement.
+    ("customers", "zz_counts_ins", "customer_counts_ins", 4),
+    ("customers", "zz_counts_upd", "customer_counts_upd", 16),
+    ("customers", "zz_counts_del", "customer_counts_del", 8),
+    (
+        "customers",
+        "zz_counts_truncate",
+        "customer_counts_truncated",
+        32,
+    ),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (
@@ -371,5 +381,26 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
         "the head row names the last audit row",
         "audit rows were deleted or the head was changed outside pool: compare with a dump (pool audit verify --expect HASH)",
     ));
+
+    // Only admins may recount (it reads every customer); others skip the check.
+    let drift: Option<i64> = client
+        .query_one(
+            "SELECT CASE WHEN has_function_privilege('pool_private.customer_counts_drift()', 'EXECUTE')
+                         THEN pool_private.customer_counts_drift() END",
+            &[],
+        )?
+        .get(0);
+    if let Some(n) = drift {
+        out.push(check(
+            "report counts",
+            if n == 0 {
+                Vec::new()
+            } else {
+                vec![format!("{n} groups of the kept customer counts differ from a recount")]
+            },
+            "the server's report counts equal a recount of the customers",
+            "they were changed with triggers off (a restore or a load as the superuser): as the database owner, DELETE FROM pool_private.customer_counts; INSERT INTO pool_private.customer_counts SELECT * FROM pool_private.customer_counts_recount()",
+        ));
+    }
     Ok(out)
 }
