@@ -146,7 +146,10 @@ fn pg_report_counts_equal_a_recount_after_mixed_operations_for_every_reader() {
 
     // A release, a lock, a deal (won), an edited phone that makes and breaks
     // duplicates, a deleted customer, a stage change, an assignment.
-    s.ok("li", &["release", &public[0].to_string()]);
+    s.ok(
+        "li",
+        &["release", &public[0].to_string(), "--reason", "test"],
+    );
     s.ok("li", &["lock", &public[1].to_string()]);
     s.ok(
         "li",
