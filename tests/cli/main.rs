@@ -56,5 +56,6 @@ mod pg_contacts;
 mod pg_fields;
 mod pg_gaps;
 mod pg_import;
+mod pg_report_counts;
 mod pg_server;
 mod pg_tls;

@@ -44,6 +44,16 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     // changes with the follow-ups that moved with them.
     ("pool_private.import_pending", "z_flush", "import_flush", 5),
     ("pool_private.defer_flush", "z_flush", "work_flush", 5),
+    // The report counts (migration 15): after each statement.
+    ("customers", "zz_counts_ins", "customer_counts_ins", 4),
+    ("customers", "zz_counts_upd", "customer_counts_upd", 16),
+    ("customers", "zz_counts_del", "customer_counts_del", 8),
+    (
+        "customers",
+        "zz_counts_truncate",
+        "customer_counts_truncated",
+        32,
+    ),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (
@@ -377,5 +387,35 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
         "the head row names the last audit row",
         "audit rows were deleted or the head was changed outside pool: compare with a dump (pool audit verify --expect HASH)",
     ));
+
+    // Only admins may recount (it reads every customer); others skip the check.
+    // (EXECUTE is checked when a statement starts: asked first, apart.)
+    let may: bool = client
+        .query_one(
+            "SELECT has_function_privilege('pool_private.customer_counts_drift()', 'EXECUTE')",
+            &[],
+        )?
+        .get(0);
+    let drift: Option<i64> = if may {
+        Some(
+            client
+                .query_one("SELECT pool_private.customer_counts_drift()", &[])?
+                .get(0),
+        )
+    } else {
+        None
+    };
+    if let Some(n) = drift {
+        out.push(check(
+            "report counts",
+            if n == 0 {
+                Vec::new()
+            } else {
+                vec![format!("{n} groups of the kept customer counts differ from a recount")]
+            },
+            "the server's report counts equal a recount of the customers",
+            "they were changed with triggers off (a restore or a load as the superuser): as the database owner, DELETE FROM pool_private.customer_counts; INSERT INTO pool_private.customer_counts SELECT * FROM pool_private.customer_counts_recount()",
+        ));
+    }
     Ok(out)
 }

@@ -72,10 +72,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "014-audit-names-and-server-fixes",
         include_str!("migrations/014-audit-names-and-server-fixes.sql"),
     ),
+    (
+        15,
+        "015-report-counts",
+        include_str!("migrations/015-report-counts.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 14;
+pub const LATEST: i64 = 15;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
