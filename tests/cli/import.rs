@@ -621,6 +621,7 @@ fn duplicate_headers_are_refused_and_contacts_in_text_are_masked() {
     let err = env.fails_as("lihua", &["import", &csv], 6);
     assert!(err.contains("'Phone' twice"), "{err}");
     assert_eq!(env.count("customers WHERE name = 'x'"), 0);
+    server_gap!("contacts in notes masked in place (mask_in_text; the server hides notes)");
     // A phone typed into the notes, an e-mail in a custom column.
     let csv = write(
         &env,

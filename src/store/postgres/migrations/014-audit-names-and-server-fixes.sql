@@ -677,9 +677,9 @@ $$;
 GRANT EXECUTE ON FUNCTION pool_private.mask_in_text(text), pool_private.mask_custom(text), pool_private.custom_obj(text)
     TO pool_admin, pool_manager, pool_member, pool_viewer;
 
--- Migration 5's view: where the reader sees the contacts masked, notes and custom values
--- are shown as the app shows them there (mask_in_text) instead of not at all, so list,
--- show, --where and export agree with SQLite.
+-- Migration 5's view: where the reader sees the contacts masked, custom values are
+-- shown as the app shows them there (mask_in_text) instead of not at all, so list,
+-- show, --where and export agree with SQLite. Notes stay hidden.
 CREATE OR REPLACE VIEW customers_v WITH (security_barrier) AS
 SELECT c.id, c.name, c.company,
        CASE WHEN s.sees THEN c.phone ELSE pool_private.mask_phone(c.phone) END AS phone,
@@ -687,9 +687,7 @@ SELECT c.id, c.name, c.company,
        c.city,
        CASE WHEN s.sees OR c.address IS NULL THEN c.address ELSE '***' END AS address,
        c.source, c.stage, c.tags,
-       CASE WHEN s.sees THEN c.notes
-            WHEN length(regexp_replace(c.notes, '[^0-9]', '', 'g')) < 7 AND position('@' IN c.notes) = 0 THEN c.notes
-            ELSE pool_private.mask_in_text(c.notes) END AS notes,
+       CASE WHEN s.sees THEN c.notes END AS notes,
        CASE WHEN s.sees THEN c.custom
             WHEN length(regexp_replace(c.custom, '[^0-9]', '', 'g')) < 7 AND position('@' IN c.custom) = 0 THEN c.custom
             ELSE pool_private.mask_custom(c.custom) END AS custom,
