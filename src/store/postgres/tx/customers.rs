@@ -414,7 +414,6 @@ impl CustomerOps for PgTx<'_> {
             &f.level,
             &f.industry,
         ];
-        let custom = custom.map(|c| c.map(str::to_string));
         let sql = match &custom {
             Some(c) => {
                 params.push(c);
