@@ -100,10 +100,18 @@ pub fn shown_text(reveal: bool, text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Custom fields as shown: string values through `shown_text`.
+/// Custom fields as shown: string values through `shown_text`; a number, list or object
+/// in which masking finds a phone or e-mail (a phone imported as a number) is shown as
+/// its masked JSON text.
 pub fn shown_value(reveal: bool, v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(shown_text(reveal, s).into_owned()),
+        Value::Number(_) | Value::Array(_) | Value::Object(_) if !reveal => {
+            match mask_in_text(&v.to_string()) {
+                Cow::Owned(masked) => Value::String(masked),
+                Cow::Borrowed(_) => v.clone(),
+            }
+        }
         other => other.clone(),
     }
 }
@@ -297,7 +305,7 @@ impl ExportView {
                 out.push(match custom.get(k) {
                     Some(Value::String(s)) => guard(&shown_text(reveal, s)).into_owned(),
                     Some(Value::Null) | None => String::new(),
-                    Some(other) => other.to_string(),
+                    Some(other) => guard(&shown_text(reveal, &other.to_string())).into_owned(),
                 });
             }
         }

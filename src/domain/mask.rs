@@ -138,56 +138,114 @@ pub fn mask_address(raw: &str) -> String {
 /// Free text (notes, custom fields) with every phone- or e-mail-like part masked, for
 /// whoever sees the customer's contacts masked: a phone number typed into the notes or
 /// imported into a second phone column must not show where the phone field is masked.
-/// A run of 7 or more digits (with `+`, spaces, `-`, `.`, `(`, `)` between them) is a
-/// phone, unless the run is a date (2026-12-01, 2026.1.5); a word with an `@` and a dot
-/// after it is an e-mail address.
+/// Each character is read in its NFKC form, so full-width digits (１３９…), `＠` and
+/// ideographic spaces count as their ASCII forms; what is not masked is shown as written.
+/// A run of 7 or more digits (with `+`, spaces, tabs, line breaks, `-`, `.`, `/`, `(`,
+/// `)` between them) is a phone, unless the run is a date (2026-12-01, 2026.1.5,
+/// 2027/1/5); a word with an `@` and a dot after it is an e-mail address. The server's
+/// `pool_private.mask_in_text` is the same function in SQL.
 pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
-    let has_digits = text.bytes().filter(u8::is_ascii_digit).count() >= 7;
-    if !has_digits && !text.contains('@') {
+    use unicode_normalization::UnicodeNormalization;
+    if !may_hold_contact(text) {
         return std::borrow::Cow::Borrowed(text);
     }
-    let chars: Vec<char> = text.chars().collect();
+    // Each character's NFKC form, with the index of the character it came from.
+    let original: Vec<char> = text.chars().collect();
+    let mut chars = Vec::with_capacity(original.len());
+    let mut from = Vec::with_capacity(original.len());
+    for (k, &c) in original.iter().enumerate() {
+        if c.is_ascii() {
+            chars.push(c);
+            from.push(k);
+        } else {
+            for n in std::iter::once(c).nfkc() {
+                chars.push(n);
+                from.push(k);
+            }
+        }
+    }
+    let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits < 7 && !chars.contains(&'@') {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    // The next original character not yet shown or replaced.
+    let mut next = 0;
     let mut i = 0;
     while i < chars.len() {
-        // An e-mail address: the word around an '@'.
-        if let Some(end) = email_at(&chars, i) {
+        // What replaces chars[i..end]; None: they are shown as written.
+        let (masked, end) = if let Some(end) = email_at(&chars, i) {
+            // An e-mail address: the word around an '@'.
             let word: String = chars[i..end].iter().collect();
-            out.push_str(&mask_email(&word));
-            i = end;
-            continue;
-        }
-        // A phone number: digits and separators, ending on a digit, 7+ digits.
-        if chars[i].is_ascii_digit()
+            (Some(mask_email(&word)), end)
+        } else if chars[i].is_ascii_digit()
             || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {
-            let mut j = i;
-            let mut last_digit = i;
-            let mut digits = 0;
-            while j < chars.len()
-                && (chars[j].is_ascii_digit()
-                    || matches!(chars[j], '+' | ' ' | '-' | '.' | '(' | ')'))
-            {
+            // A phone number: digits and separators, ending on a digit, 7+ digits.
+            let (mut j, mut last_digit, mut digits) = (i, i, 0);
+            while j < chars.len() && (chars[j].is_ascii_digit() || phone_separator(chars[j])) {
                 if chars[j].is_ascii_digit() {
                     digits += 1;
                     last_digit = j;
                 }
                 j += 1;
             }
-            let end = last_digit + 1;
-            let run: String = chars[i..end].iter().collect();
-            if digits >= 7 && !is_date(&run) {
-                out.push_str(&mask_phone(&run));
-            } else {
-                out.push_str(&run);
+            let run: String = chars[i..=last_digit].iter().collect();
+            let masked = (digits >= 7 && !is_date(&run)).then(|| mask_phone(&run));
+            (masked, last_digit + 1)
+        } else {
+            (None, i + 1)
+        };
+        match masked {
+            Some(m) => {
+                out.push_str(&m);
+                changed = true;
+                next = next.max(from[end - 1] + 1);
             }
-            i = end;
-            continue;
+            None => {
+                for &k in &from[i..end] {
+                    if k >= next {
+                        out.push(original[k]);
+                        next = k + 1;
+                    }
+                }
+            }
         }
-        out.push(chars[i]);
-        i += 1;
+        i = end;
     }
-    std::borrow::Cow::Owned(out)
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Whether masking could change `text`, without NFKC: 7 ASCII digits, an '@', or any
+/// character outside ASCII, CJK ideographs and the common CJK and full-width punctuation
+/// (full-width digits, '＠' and every other character whose NFKC form holds a digit —
+/// ①, ¹, ㏠ — are outside it). The server's `pool_private.may_hold_contact`.
+fn may_hold_contact(text: &str) -> bool {
+    let mut digits = 0;
+    text.chars().any(|c| {
+        digits += usize::from(c.is_ascii_digit());
+        digits >= 7
+            || c == '@'
+            || !(c.is_ascii() && c != '\0'
+                || ('\u{3000}'..='\u{303f}').contains(&c)
+                || ('\u{4e00}'..='\u{9fff}').contains(&c)
+                || ('\u{ff01}'..='\u{ff0f}').contains(&c)
+                || ('\u{ff1a}'..='\u{ff1f}').contains(&c)
+                || ('\u{ff21}'..='\u{ff5e}').contains(&c))
+    })
+}
+
+/// A separator inside a phone-like run of digits.
+fn phone_separator(c: char) -> bool {
+    matches!(
+        c,
+        '+' | ' ' | '\t' | '\n' | '\r' | '-' | '.' | '/' | '(' | ')'
+    )
 }
 
 /// `YYYY-MM-DD` (or with `.` or `/`, one- or two-digit month and day): a date typed
@@ -399,6 +457,24 @@ mod tests {
         assert_eq!(mask_in_text(""), "");
     }
 
+    #[test]
+    fn full_width_and_slashed_contacts_inside_text_are_masked() {
+        // Typed on a Chinese keyboard or pasted from Excel: read in NFKC form.
+        assert_eq!(
+            mask_in_text("老板手机：１３９１２３４５６７８，晚上打"),
+            "老板手机：139****5678，晚上打"
+        );
+        assert_eq!(mask_in_text("boss＠corp.cn"), "b***@corp.cn");
+        assert_eq!(mask_in_text("139\u{3000}1234\u{3000}5678"), "139****5678");
+        // Split by slashes or line breaks, still one number.
+        assert_eq!(mask_in_text("139/1234/5678"), "139****5678");
+        assert_ne!(mask_in_text("0571/8888/6666"), "0571/8888/6666");
+        assert_eq!(mask_in_text("139\n1234\n5678"), "139****5678");
+        // Nothing to mask: the text as it was, not its NFKC form.
+        assert_eq!(mask_in_text("ＡＢＣ　１２３"), "ＡＢＣ　１２３");
+        assert_eq!(mask_in_text("２０２６／１２／０１"), "２０２６／１２／０１");
+    }
+
     proptest::proptest! {
         /// No run of 7+ consecutive digits of the input survives masking.
         #[test]
@@ -408,6 +484,33 @@ mod tests {
             for c in m.chars() {
                 run = if c.is_ascii_digit() { run + 1 } else { 0 };
                 proptest::prop_assert!(run < 7, "{s:?} -> {m:?}");
+            }
+        }
+
+        /// With full-width digits, ideographic spaces and slashes in the mix: no run of
+        /// 7+ digits (separators between them ignored) survives unless it is a date.
+        #[test]
+        fn no_phone_survives_in_any_width(s in "[0-9０-９ 　/／a-z@＠.+()\n-]{0,60}") {
+            let m = mask_in_text(&s);
+            let normal: String = unicode_normalization::UnicodeNormalization::nfkc(m.as_ref()).collect();
+            let chars: Vec<char> = normal.chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                if !chars[i].is_ascii_digit() {
+                    i += 1;
+                    continue;
+                }
+                let (mut j, mut last, mut digits) = (i, i, 0);
+                while j < chars.len() && (chars[j].is_ascii_digit() || phone_separator(chars[j])) {
+                    if chars[j].is_ascii_digit() {
+                        digits += 1;
+                        last = j;
+                    }
+                    j += 1;
+                }
+                let run: String = chars[i..=last].iter().collect();
+                proptest::prop_assert!(digits < 7 || is_date(&run), "{s:?} -> {m:?}");
+                i = last + 1;
             }
         }
     }

@@ -37,7 +37,7 @@ fn is_basic_ideograph(c: char) -> bool {
 
 /// `s` in NFKC; borrowed when it already is, which ASCII and plain Chinese text always
 /// are, and most other text is (the standard quick check says so without decomposing).
-fn nfkc(s: &str) -> Cow<'_, str> {
+pub(crate) fn nfkc(s: &str) -> Cow<'_, str> {
     if s.chars().all(|c| c.is_ascii() || is_basic_ideograph(c))
         || is_nfkc_quick(s.chars()) == IsNormalized::Yes
     {

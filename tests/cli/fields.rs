@@ -553,3 +553,73 @@ fn level_and_industry_filters_use_their_indexes() {
         "{by_industry}"
     );
 }
+
+#[test]
+fn contacts_in_custom_values_are_masked_in_any_width_and_json_type() {
+    let env = declared();
+    for f in ["备用", "座机", "多个"] {
+        env.ok(&["fields", "add", f, "--type", "text"]);
+    }
+    let c = env.pooled("丁", "13800000004");
+    // Written below the app (an old import, a script, psql): a full-width phone, one
+    // split by slashes, one stored as a JSON number and one inside a list.
+    env.exec(&format!(
+        "UPDATE customers SET custom = '{{\"备忘\":\"老板手机：１３９１２３４５６７８，晚上打\",\
+         \"备用\":\"139/1234/5671\",\"座机\":13912345679,\"多个\":[\"13912345670\"]}}' WHERE id = {c}"
+    ));
+    let id = c.to_string();
+    let secrets = [
+        "１３９１２３４５６７８",
+        "13912345678",
+        "1234/5671",
+        "13912345679",
+        "13912345670",
+    ];
+    let cols = "id,备忘,备用,座机,多个";
+    let leaks = |text: &str| -> Vec<&str> {
+        secrets
+            .iter()
+            .copied()
+            .filter(|s| text.contains(s))
+            .collect()
+    };
+    // A member and the viewer see the pooled customer's contacts masked: in show, list,
+    // export and the table.
+    for who in ["lihua", "lin"] {
+        let shown = env.json_as(who, &["show", &id]);
+        assert!(leaks(&shown.to_string()).is_empty(), "{who}: {shown}");
+        assert_eq!(
+            shown["custom.备忘"], "老板手机：139****5678，晚上打",
+            "{who}"
+        );
+        assert_eq!(shown["custom.座机"], "139****5679", "{who}");
+        let listed = env.json_as(who, &["list", "--columns", cols]);
+        assert!(leaks(&listed.to_string()).is_empty(), "{who}: {listed}");
+        let table = env.ok_as(who, &["list", "--columns", cols]);
+        assert!(leaks(&table).is_empty(), "{who}: {table}");
+        let exported = env.ok_as(who, &["export"]);
+        assert!(leaks(&exported).is_empty(), "{who}: {exported}");
+    }
+    // No filter probes them, in either width or type.
+    for w in [
+        "备忘~1391234",
+        "备忘~１３９１２３４",
+        "备用~1234/56",
+        "座机~1391234",
+        "多个~1391234",
+    ] {
+        let found = ids(&env.json_as("lihua", &["list", "--where", w]));
+        assert!(found.is_empty(), "{w}: {found:?}");
+    }
+    // The manager sees them as written.
+    let shown = env.json_as("zhao", &["show", &id]);
+    assert_eq!(
+        shown["custom.备忘"],
+        "老板手机：１３９１２３４５６７８，晚上打"
+    );
+    assert_eq!(shown["custom.座机"], 13912345679_i64);
+    assert_eq!(
+        ids(&env.json_as("zhao", &["list", "--where", "备用~1234/56"])),
+        [c]
+    );
+}

@@ -202,3 +202,27 @@ fn a_claim_of_many_ids_takes_what_the_rules_allow_and_explains_the_rest() {
     assert_eq!(sorted, [1, 2], "{audit}");
     s.ok("admin", &["audit", "verify"]);
 }
+
+#[test]
+fn init_refuses_a_database_that_is_not_utf8() {
+    let Some(s) = Server::new("pc", "ascii") else {
+        return;
+    };
+    s.superuser(&format!("DROP DATABASE {}", s.db));
+    s.superuser(&format!(
+        "CREATE DATABASE {0} OWNER {1} TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'",
+        s.db,
+        s.role("owner")
+    ));
+    let admin = s.role("admin");
+    let err = s.fails("owner", &["init", "--server", "--admin", &admin], 6);
+    assert!(
+        err.contains("SQL_ASCII") && err.contains("ENCODING 'UTF8'"),
+        "{err}"
+    );
+    // Nothing was made.
+    assert_eq!(
+        s.su("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+        "0"
+    );
+}

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
 use customer_pool::domain::audit::{Stored, Verifier};
-use customer_pool::domain::mask::{mask_email, mask_phone};
+use customer_pool::domain::mask::{mask_email, mask_in_text, mask_phone};
 
 use crate::common::pg::Server;
 
@@ -479,6 +479,53 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
     );
     let rust_emails: Vec<String> = emails.iter().map(|e| mask_email(e)).collect();
     assert_eq!(sql_emails, rust_emails.join("\n"));
+    // And contacts inside free text: hand-picked cases, then mixed strings of digits in
+    // both widths, separators, '@' and Chinese from a fixed seed.
+    let mut texts: Vec<String> = [
+        "老板手机：１３９１２３４５６７８，晚上打",
+        "139/1234/5678",
+        "２０２６／１２／０１",
+        "boss＠corp.cn",
+        "⑴3912345678",
+        "Tel:(0571)8888-6666 / 139 1234 5678",
+        "签约 2026-12-01, 2027/1/5, 2027.01.15",
+        "write to x.y@corp.cn.",
+        "139\n1234\t5678",
+        "①②③④⑤⑥⑦",
+        "㏠㏡㏢㏣㏤㏥㏦ 1",
+        "¹³⁹1234567",
+        "",
+    ]
+    .map(String::from)
+    .to_vec();
+    let alphabet: Vec<char> = "0123456789０１２３４５６７８９ 　/／-.()+@＠\n\tabxyz手机：，。q.c"
+        .chars()
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..400 {
+        let len = (next() % 40) as usize;
+        texts.push(
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect(),
+        );
+    }
+    let sql_texts = s.sql(
+        "m1",
+        &format!("SELECT json_agg(pool_private.mask_in_text(x) ORDER BY o) FROM unnest(ARRAY[{}]::text[]) WITH ORDINALITY AS t(x, o)",
+            list(&texts.iter().map(String::as_str).collect::<Vec<_>>())),
+    );
+    let sql_texts: Vec<String> = serde_json::from_str(&sql_texts).expect("json");
+    assert_eq!(sql_texts.len(), texts.len());
+    for (t, masked) in texts.iter().zip(&sql_texts) {
+        assert_eq!(masked, &mask_in_text(t), "{t:?}");
+    }
 }
 
 #[test]

@@ -77,10 +77,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "015-report-counts",
         include_str!("migrations/015-report-counts.sql"),
     ),
+    (
+        19,
+        "019-mask-in-any-width",
+        include_str!("migrations/019-mask-in-any-width.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 15;
+pub const LATEST: i64 = 19;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
@@ -173,6 +178,20 @@ pub fn init_server(url: &str, first_admin_login: &str, team: &str) -> Result<Ser
         return Err(Error::Forbidden(format!(
             "pool init --server runs as the owner of {location}, a role that is neither a superuser nor BYPASSRLS (row level security would not bind it); connected as '{me}'. Create one: CREATE ROLE pool_owner LOGIN CREATEROLE; CREATE DATABASE pool OWNER pool_owner"
         )));
+    }
+    // Masking reads text in NFKC form (normalize()), which needs a UTF8 database.
+    let encoding: String = client
+        .query_one(
+            "SELECT pg_encoding_to_char(encoding)::text FROM pg_database WHERE datname = current_database()",
+            &[],
+        )?
+        .get(0);
+    if encoding != "UTF8" {
+        return Err(Error::Invalid {
+            field: "database".into(),
+            msg: format!("{location} is encoded {encoding}; pool keeps Chinese and other text in UTF8"),
+            hint: "create it again as UTF8: CREATE DATABASE pool OWNER pool_owner ENCODING 'UTF8' TEMPLATE template0".into(),
+        });
     }
     let done = applied(&mut client)?;
     let mut ran = Vec::new();

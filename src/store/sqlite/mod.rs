@@ -266,6 +266,19 @@ pub fn configure(conn: &Connection) -> Result<()> {
                     let t = String::from_utf8_lossy(t);
                     rusqlite::types::Value::Text(crate::domain::mask::mask_in_text(&t).into_owned())
                 }
+                // A phone stored as a JSON number: its masked text where masking changes it.
+                number @ (rusqlite::types::ValueRef::Integer(_)
+                | rusqlite::types::ValueRef::Real(_)) => {
+                    let text = match number {
+                        rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                        rusqlite::types::ValueRef::Real(r) => r.to_string(),
+                        _ => String::new(),
+                    };
+                    match crate::domain::mask::mask_in_text(&text) {
+                        std::borrow::Cow::Owned(m) => rusqlite::types::Value::Text(m),
+                        std::borrow::Cow::Borrowed(_) => number.into(),
+                    }
+                }
                 other => other.into(),
             })
         },
