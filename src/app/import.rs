@@ -516,10 +516,30 @@ pub fn run<R: Read + Send + 'static>(
                 .flatten()
                 .filter(|id| !queued(id))
                 .collect();
+            // Customers the reader's view masks or hides, found by their whole phone or
+            // e-mail (server mode): candidates too, with the keys that matched.
+            let (phones, emails): (Vec<&str>, Vec<&str>) = batch
+                .iter()
+                .filter_map(|r| match r {
+                    Row::Lead(l) => Some(&l.fields.keys),
+                    Row::Reject(_) => None,
+                })
+                .fold((Vec::new(), Vec::new()), |(mut p, mut e), k| {
+                    p.extend(k.phone.as_deref());
+                    e.extend(k.email.as_deref());
+                    (p, e)
+                });
+            let matches = tx.whole_key_matches(&phones, &emails)?;
+            for (id, p, e) in &matches {
+                keymap.add(*id, &row_keys(p.as_deref(), e.as_deref(), None, None));
+                ids.push(*id);
+            }
             ids.sort_unstable();
             ids.dedup();
             known.extend(ids.iter().map(|id| (*id, None)));
-            for r in tx.match_records(&ids)? {
+            let mut records = tx.match_records(&ids)?;
+            super::matching::add_key_matches(&mut *tx, matches, &mut records)?;
+            for r in records {
                 known.insert(r.id, Some(r));
             }
         }
@@ -560,7 +580,8 @@ pub fn run<R: Read + Send + 'static>(
                     best_match(&model, &lead.fields, &found)
                 }
                 (_, false) => {
-                    best_match(&model, &lead.fields, &tx.neighbours(&lead.fields.keys, 20)?)
+                    let found = super::matching::neighbours(&mut *tx, &lead.fields.keys, 20)?;
+                    best_match(&model, &lead.fields, &found)
                 }
             };
             match dup {

@@ -1,9 +1,10 @@
 //! The duplicate model as add and import use it: fitted on this database, kept, and
 //! refitted when the database has changed a lot.
-use crate::domain::customer::CustomerFields;
+use crate::domain::customer::{CustomerFields, MatchKeys};
 use crate::domain::linkage::Model;
 use crate::domain::matching::{self, Record};
 use crate::error::Result;
+use crate::store::ops::matching::KeyMatch;
 use crate::store::Tx;
 
 /// Customers the import/add model is fitted on (the most recent ones).
@@ -36,8 +37,7 @@ pub fn model_for(tx: &mut dyn Tx) -> Result<Model> {
 pub fn likely_duplicates(tx: &mut dyn Tx, f: &CustomerFields) -> Result<Vec<(i64, String)>> {
     let model = model_for(tx)?;
     let me = Record::from_fields(0, f, None);
-    Ok(tx
-        .neighbours(&f.keys, 50)?
+    Ok(neighbours(tx, &f.keys, 50)?
         .iter()
         .filter_map(|r| {
             let e = model.explain(&me, r);
@@ -49,4 +49,54 @@ pub fn likely_duplicates(tx: &mut dyn Tx, f: &CustomerFields) -> Result<Vec<(i64
             })
         })
         .collect())
+}
+
+/// The store's neighbours of these keys, plus the customers the reader's view masks or
+/// hides that hold the same whole phone or e-mail (server mode), so that the model
+/// compares what SQLite's app compares.
+pub(crate) fn neighbours(tx: &mut dyn Tx, keys: &MatchKeys, limit: i64) -> Result<Vec<Record>> {
+    let mut found = tx.neighbours(keys, limit)?;
+    let phones: Vec<&str> = keys.phone.as_deref().into_iter().collect();
+    let emails: Vec<&str> = keys.email.as_deref().into_iter().collect();
+    let matches = tx.whole_key_matches(&phones, &emails)?;
+    add_key_matches(tx, matches, &mut found)?;
+    Ok(found)
+}
+
+/// Records for customers found by whole key: their keys filled in where the view gave
+/// NULL, records fetched for those not in `found` yet, and for a customer the reader
+/// cannot read at all, a record of the matched keys alone.
+pub(crate) fn add_key_matches(
+    tx: &mut dyn Tx,
+    matches: Vec<KeyMatch>,
+    found: &mut Vec<Record>,
+) -> Result<()> {
+    if matches.is_empty() {
+        return Ok(());
+    }
+    let missing: Vec<i64> = matches
+        .iter()
+        .map(|m| m.0)
+        .filter(|id| !found.iter().any(|r| r.id == *id))
+        .collect();
+    found.extend(tx.match_records(&missing)?);
+    for (id, phone, email) in matches {
+        let i = match found.iter().position(|r| r.id == id) {
+            Some(i) => i,
+            None => {
+                found.push(Record::from_keys(
+                    id, None, None, None, None, None, None, None,
+                ));
+                found.len() - 1
+            }
+        };
+        let r = &mut found[i];
+        if r.phone.is_none() {
+            r.phone = phone;
+        }
+        if r.email.is_none() {
+            r.email = email;
+        }
+    }
+    Ok(())
 }

@@ -12,10 +12,20 @@ use crate::store::ops::audit::Record;
 use crate::store::{Backend, Tx};
 
 /// The settings there are, with what they mean.
-pub const SETTINGS: &[(&str, &str)] = &[(
-    "timezone",
-    "IANA time zone for today, daily caps, agenda, reports and printed times (default: the system's)",
-)];
+pub const SETTINGS: &[(&str, &str)] = &[
+    (
+        "timezone",
+        "IANA time zone for today, daily caps, agenda, reports and printed times (default: the system's)",
+    ),
+    (
+        "key_lookups_per_day",
+        "server mode: whole phone/e-mail lookups (search, duplicate checks of add and import) a non-admin may make a day (default: 100000)",
+    ),
+];
+
+/// The daily quota of whole-key lookups when `key_lookups_per_day` is not set (the
+/// server's migration 20 has the same number).
+pub const KEY_LOOKUPS_PER_DAY: u64 = 100_000;
 
 fn key(name: &str, team: Option<i64>) -> String {
     match team {
@@ -51,6 +61,23 @@ pub fn show(store: &mut dyn Backend, me: &User, team: Option<&str>) -> Result<Ve
     let team_id = team.map(|t| tx.team_id(t)).transpose()?;
     let mut out = Vec::new();
     for (name, meaning) in SETTINGS {
+        if *name == "key_lookups_per_day" {
+            // One number for the whole database.
+            if team.is_some() {
+                continue;
+            }
+            let value = tx.setting(name)?;
+            out.push(Shown {
+                setting: name.to_string(),
+                team: None,
+                effective: value
+                    .clone()
+                    .unwrap_or_else(|| KEY_LOOKUPS_PER_DAY.to_string()),
+                value,
+                meaning: meaning.to_string(),
+            });
+            continue;
+        }
         let value = tx.setting(&key(name, team_id))?;
         let effective = match team_id {
             Some(t) => zone_for(&mut *tx, t)?,
@@ -94,6 +121,28 @@ pub fn set(
                 .to_string(),
         ),
         ("timezone", None) => None,
+        ("key_lookups_per_day", _) if team.is_some() => {
+            return Err(Error::invalid_hint(
+                "key_lookups_per_day",
+                "it is one number for the whole database",
+                "leave out --team",
+            ))
+        }
+        ("key_lookups_per_day", Some(v)) => Some(
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 999_999_999_999)
+                .ok_or_else(|| {
+                    Error::invalid_hint(
+                        "key_lookups_per_day",
+                        format!("'{v}' is not a number of lookups"),
+                        "a whole number such as 100000 (0: none for non-admins)",
+                    )
+                })?
+                .to_string(),
+        ),
+        ("key_lookups_per_day", None) => None,
         _ => {
             return Err(Error::invalid_hint(
                 "setting",

@@ -17,7 +17,7 @@ pub enum SettingsCommand {
     },
     /// Set a setting (admin), e.g. `pool settings set timezone Asia/Shanghai`
     Set {
-        /// The setting: timezone
+        /// The setting: timezone, key_lookups_per_day (server mode)
         name: String,
         /// Its value, e.g. Asia/Shanghai (an IANA time zone)
         value: String,
@@ -28,7 +28,7 @@ pub enum SettingsCommand {
     /// Remove a setting (admin): the team follows the database's, the database the
     /// system's
     Unset {
-        /// The setting: timezone
+        /// The setting: timezone, key_lookups_per_day (server mode)
         name: String,
         /// Only this team's
         #[arg(long)]

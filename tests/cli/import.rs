@@ -575,15 +575,10 @@ fn import_merges_only_into_customers_the_importer_may_edit() {
     );
     let v = env.json_as("lihua", &["import", &csv, "--on-duplicate", "merge"]);
     assert_eq!(v["merged"], 1, "{v}");
-    if env.pg.is_some() {
-        // A server shows the member's duplicate search only what they may see: another
-        // team's customer not at all, a pooled one without its phone key. So those rows
-        // are new leads in the pool, not refused merges (SQLite's app sees every row).
-        assert_eq!(v["merge_refused"], 0, "{v}");
-        assert_eq!(v["imported"], 2, "{v}");
-    } else {
-        assert_eq!(v["merge_refused"], 2, "{v}");
-    }
+    // Another team's customer and a pooled one are found by their whole phone (on a
+    // server too, migration 20) and left alone: refused merges, not new leads.
+    assert_eq!(v["merge_refused"], 2, "{v}");
+    assert_eq!(v["imported"], 0, "{v}");
     for id in [&north, &pooled] {
         let after = env
             .customer_text(
@@ -655,10 +650,9 @@ fn a_dry_run_import_is_audited() {
         "name,phone\n北方客户,13912345678\ny,13900000000\n",
     );
     let v = env.json_as("lihua", &["import", &csv, "--dry-run"]);
-    // A server's duplicate search shows the member only what they may see: another
-    // team's customer is not there (on SQLite the count reveals it, hence the audit row).
-    let seen = if env.pg.is_some() { 0 } else { 1 };
-    assert_eq!(v["duplicates_in_database"], seen);
+    // Another team's customer is found by its whole phone (the count reveals that it
+    // exists, hence the audit row; a server also counts the lookup against a quota).
+    assert_eq!(v["duplicates_in_database"], 1);
     assert_eq!(
         env.count("audit_log WHERE action = 'import_dry_run' AND actor = 'lihua'"),
         1
@@ -1200,4 +1194,40 @@ fn import_as_people_expect_source_notes_and_a_bad_email_beside_a_good_phone() {
     let li = env.json(&["show", &env.customer_id("李娜").to_string()]);
     assert_eq!(li["notes"], "ＶＩＰ客户，请优先。", "{li}");
     assert_eq!(li["source"], "2026杭州展会");
+}
+
+#[test]
+fn a_members_import_finds_pooled_and_hidden_customers_by_their_whole_phone() {
+    let (env, north, pooled) = two_teams();
+    // The pool holds 公海客户 (13787654321); wang (north) owns 北方客户 (13912345678),
+    // which lihua (east) cannot read. Her expo file has both, the names typed otherwise.
+    let csv = write(
+        &env,
+        "expo.csv",
+        "name,phone,company\n公海客戶,137 8765 4321,\n北方的客户,+86 139-1234-5678,\n新客户,13600000009,\n",
+    );
+    let s = env.json_as("lihua", &["import", &csv]);
+    assert_eq!(s["imported"], 1, "{s}");
+    assert_eq!(s["duplicates_in_database"], 2, "{s}");
+    let report = std::fs::read_to_string(format!("{csv}.duplicates.csv")).unwrap();
+    assert!(
+        report.contains(&pooled) && report.contains(&north),
+        "{report}"
+    );
+    assert_eq!(env.count("customers WHERE phone_key = '8613787654321'"), 1);
+    // The same in a file big enough for the bulk path (keys looked up per batch).
+    let mut big = String::from("name,phone,notes\n");
+    for i in 0..10_000 {
+        big.push_str(&format!("展会{i},1350000{i:04},{}\n", "备注".repeat(60)));
+    }
+    big.push_str("公海客戶,137-8765-4321,\n北方的客户,13912345678,\n");
+    let csv = write(&env, "big.csv", &big);
+    let s = env.json_as("lihua", &["import", &csv]);
+    assert_eq!(s["imported"], 10_000, "{s}");
+    assert_eq!(s["duplicates_in_database"], 2, "{s}");
+    let report = std::fs::read_to_string(format!("{csv}.duplicates.csv")).unwrap();
+    assert!(
+        report.contains(&pooled) && report.contains(&north),
+        "{report}"
+    );
 }

@@ -1272,3 +1272,76 @@ fn racing_claim_functions_never_double_own_or_beat_a_limit() {
     );
     audit_chain_verifies(&s);
 }
+
+#[test]
+fn whole_key_lookups_are_counted_so_nobody_unmasks_the_pool_by_trying_every_number() {
+    let Some(s) = server("keylookups") else {
+        return;
+    };
+    let ids = s.pooled(3, 1);
+    // A member finds a pooled customer by its whole phone, in a batch or one at a time,
+    // and learns nothing but the id and the keys they sent.
+    let found = s.sql(
+        "m1",
+        "SELECT id || ' ' || coalesce(phone_key, '-') || ' ' || coalesce(email_key, '-') FROM pool_private.whole_key_matches(ARRAY['8613800130001', '8613800139999'], ARRAY['c2@qq.com'])  ORDER BY id",
+    );
+    assert_eq!(
+        found,
+        format!("{} 8613800130001 -\n{} - c2@qq.com", ids[0], ids[1])
+    );
+    assert_eq!(
+        s.sql(
+            "m1",
+            "SELECT pool_private.whole_key_match('8613800130003', NULL)"
+        ),
+        ids[2].to_string()
+    );
+    // Trying every number in a range is refused past the daily quota (the 3 keys above
+    // and 1 lookup count too), in one statement or many.
+    s.sql(
+        "admin",
+        "INSERT INTO settings (key, value) VALUES ('key_lookups_per_day', '10')",
+    );
+    let err = s.refused(
+        "m1",
+        "SELECT count(*) FROM generate_series(13800130000, 13800130100) g, pool_private.whole_key_match('86' || g, NULL)",
+        "PT409",
+    );
+    assert!(err.contains("/10 today"), "{err}");
+    s.refused(
+        "m1",
+        "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY(SELECT '86' || g FROM generate_series(13800130000, 13800130100) g), '{}')",
+        "PT409",
+    );
+    // 4 used: 6 more single lookups pass, the next is refused — through `pool` too.
+    for _ in 0..6 {
+        s.sql(
+            "m1",
+            "SELECT pool_private.whole_key_match('8613800130003', NULL)",
+        );
+    }
+    let err = s.fails("m1", &["list", "--search", "13800130003"], 5);
+    assert!(err.contains("key_lookups_per_day"), "{err}");
+    // Another member has their own count; admins are not counted.
+    assert_eq!(
+        s.sql(
+            "m2",
+            "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY['8613800130001'], '{}')"
+        ),
+        "1"
+    );
+    assert_eq!(
+        s.sql("admin", "SELECT count(*) FROM generate_series(1, 50) g, pool_private.whole_key_match('8613800130003', NULL)"),
+        "50"
+    );
+    // Nobody but the owner reads or resets the counts.
+    for who in ["m1", "boss", "viewer", "admin"] {
+        s.refused(who, "SELECT * FROM pool_private.key_lookups", "42501");
+        s.refused(who, "DELETE FROM pool_private.key_lookups", "42501");
+        s.refused(
+            who,
+            "SELECT pool_private.count_key_lookups(true, 'admin', 1, 1, -100)",
+            "42501",
+        );
+    }
+}

@@ -100,3 +100,30 @@ fn who_sets_the_zone_and_what_it_may_be() {
         }
     }
 }
+
+#[test]
+fn the_key_lookup_quota_is_a_database_wide_number_set_by_admins() {
+    let env = sales_org();
+    let quota = |env: &TestEnv| {
+        let shown = env.json(&["settings", "show"]);
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["setting"] == "key_lookups_per_day")
+            .map(|s| s["effective"].clone())
+            .unwrap()
+    };
+    assert_eq!(quota(&env), "100000");
+    let audited = env.audit_count("settings_set");
+    env.ok(&["settings", "set", "key_lookups_per_day", "5000"]);
+    assert_eq!(quota(&env), "5000");
+    for bad in [&["很多"][..], &["1.5"], &["9", "--team", "sales-north"]] {
+        let mut args = vec!["settings", "set", "key_lookups_per_day"];
+        args.extend(bad);
+        env.fails_as("admin", &args, 6);
+    }
+    env.fails_as("lihua", &["settings", "set", "key_lookups_per_day", "9"], 4);
+    assert_eq!(quota(&env), "5000");
+    assert_eq!(env.audit_count("settings_set"), audited + 1);
+}

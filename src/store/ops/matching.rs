@@ -28,4 +28,14 @@ pub trait MatchingOps {
     }
     /// Every live customer, by id (the dedupe scan).
     fn all_records(&mut self) -> Result<Vec<Record>>;
+    /// Customers holding exactly one of these phone or e-mail keys, with the keys asked
+    /// for that matched: (id, phone key, e-mail key). For a store whose reads hide or mask
+    /// some customers' keys from the reader (server mode: the server answers by equality,
+    /// counted against a daily quota); where reads see every key (SQLite), none needed.
+    fn whole_key_matches(&mut self, _phones: &[&str], _emails: &[&str]) -> Result<Vec<KeyMatch>> {
+        Ok(Vec::new())
+    }
 }
+
+/// A customer found by a whole phone or e-mail key: its id and the keys that matched.
+pub type KeyMatch = (i64, Option<String>, Option<String>);

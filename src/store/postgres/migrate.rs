@@ -82,10 +82,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "019-mask-in-any-width",
         include_str!("migrations/019-mask-in-any-width.sql"),
     ),
+    (
+        20,
+        "020-whole-key-lookups",
+        include_str!("migrations/020-whole-key-lookups.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 19;
+pub const LATEST: i64 = 20;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

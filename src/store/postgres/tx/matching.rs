@@ -7,6 +7,7 @@ use crate::domain::customer::MatchKeys;
 use crate::domain::linkage::Model;
 use crate::domain::matching::Record;
 use crate::error::Result;
+use crate::store::ops::matching::KeyMatch;
 use crate::store::ops::MatchingOps;
 
 const RECORD: &str =
@@ -129,6 +130,21 @@ impl MatchingOps for PgTx<'_> {
             out.extend(self.staged_records(&staged)?);
         }
         Ok(out)
+    }
+
+    /// Migration 20's definer function: masked and hidden customers by whole key.
+    fn whole_key_matches(&mut self, phones: &[&str], emails: &[&str]) -> Result<Vec<KeyMatch>> {
+        if phones.is_empty() && emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .rows(
+                "SELECT id, phone_key, email_key FROM pool_private.whole_key_matches($1, $2)",
+                &[&phones, &emails],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     fn all_records(&mut self) -> Result<Vec<Record>> {

@@ -9,7 +9,8 @@
 //! statement, so the retry sees the winner's commit); past the bound: exit 7 (busy). A
 //! whole-transaction retry would need the seam to hand the backend the app's closure.
 //!
-//! Reads: `BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ` (one snapshot).
+//! Reads: `BEGIN ISOLATION LEVEL REPEATABLE READ` (one snapshot; not READ ONLY, so the
+//! server can count whole-key lookups, migration 20).
 mod audit;
 mod contacts;
 mod customers;
@@ -152,7 +153,9 @@ impl PgStore {
                 tx.execute("SELECT set_config('pool.sim_now', $1, true)", &[&now])?;
             }
         } else {
-            tx.batch_execute("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ")?;
+            // Not READ ONLY: the server counts whole-key lookups even in a read
+            // (migration 20); what a client may write is the server's call anyway.
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
         }
         Ok(PgTx {
             tx,
