@@ -529,7 +529,12 @@ pub fn run<R: Read + Send + 'static>(
                     e.extend(k.email.as_deref());
                     (p, e)
                 });
-            let matches = tx.whole_key_matches(&phones, &emails)?;
+            // (An admin's view hides no key: nothing to ask.)
+            let matches = if me.role == crate::domain::roles::Role::Admin {
+                Vec::new()
+            } else {
+                tx.whole_key_matches(&phones, &emails)?
+            };
             for (id, p, e) in &matches {
                 keymap.add(*id, &row_keys(p.as_deref(), e.as_deref(), None, None));
                 ids.push(*id);

@@ -379,7 +379,30 @@ pub fn access_rows(tx: &mut dyn Tx, since: NaiveDate, now: i64) -> Result<(f64, 
         let volume = (r.unmasked_rows + r.exported_rows) as f64;
         r.flagged = volume >= 100.0 && volume > 3.0 * r.usual_rows_per_day * days;
     }
-    rows.retain(|r| r.unmasked_views + r.exports > 0);
+    // Server mode counts whole-key lookups (each a probe of a masked contact): flagged
+    // the same way, from 1,000 up (a masked phone hides 4 digits: 10,000 probes).
+    if let Some(lookups) = tx.key_lookups(from, now + 1)? {
+        for r in &mut rows {
+            r.key_lookups = Some(0);
+        }
+        for (login, n, before) in lookups {
+            let i = match rows.iter().position(|r| r.user == login) {
+                Some(i) => i,
+                None => {
+                    rows.push(Access {
+                        user: login,
+                        key_lookups: Some(0),
+                        ..Access::default()
+                    });
+                    rows.len() - 1
+                }
+            };
+            let r = &mut rows[i];
+            r.key_lookups = Some(n);
+            r.flagged |= n >= 1_000 && n as f64 > 3.0 * (before as f64 / 30.0) * days;
+        }
+    }
+    rows.retain(|r| r.unmasked_views + r.exports + r.key_lookups.unwrap_or(0) > 0);
     Ok((days, rows))
 }
 

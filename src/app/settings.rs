@@ -19,13 +19,13 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "key_lookups_per_day",
-        "server mode: whole phone/e-mail lookups (search, duplicate checks of add and import) a non-admin may make a day (default: 100000)",
+        "server mode: whole phone/e-mail lookups (search, duplicate checks of add and import) a non-admin may make a day (default: 20000)",
     ),
 ];
 
 /// The daily quota of whole-key lookups when `key_lookups_per_day` is not set (the
 /// server's migration 20 has the same number).
-pub const KEY_LOOKUPS_PER_DAY: u64 = 100_000;
+pub const KEY_LOOKUPS_PER_DAY: u64 = 20_000;
 
 fn key(name: &str, team: Option<i64>) -> String {
     match team {

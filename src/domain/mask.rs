@@ -139,9 +139,9 @@ pub fn mask_address(raw: &str) -> String {
 /// whoever sees the customer's contacts masked: a phone number typed into the notes or
 /// imported into a second phone column must not show where the phone field is masked.
 /// Each character is read in its NFKC form, so full-width digits (１３９…), `＠` and
-/// ideographic spaces count as their ASCII forms; what is not masked is shown as written.
-/// A run of 7 or more digits (with `+`, spaces, tabs, line breaks, `-`, `.`, `/`, `(`,
-/// `)` between them) is a phone, unless the run is a date (2026-12-01, 2026.1.5,
+/// ideographic spaces count as their ASCII forms (and `。` as a dot); what is not masked
+/// is shown as written. A run of 7 or more digits (with `+`, spaces, tabs, line breaks,
+/// `-`, `.`, `/`, `(`, `)`, `_`, `~`, `*`, `·`, `–`, `—` between them) is a phone, unless the run is a date (2026-12-01, 2026.1.5,
 /// 2027/1/5); a word with an `@` and a dot after it is an e-mail address. The server's
 /// `pool_private.mask_in_text` is the same function in SQL.
 pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
@@ -159,7 +159,8 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
             from.push(k);
         } else {
             for n in std::iter::once(c).nfkc() {
-                chars.push(n);
+                // The ideographic full stop a Chinese keyboard types in "qq。com".
+                chars.push(if n == '。' { '.' } else { n });
                 from.push(k);
             }
         }
@@ -244,7 +245,21 @@ fn may_hold_contact(text: &str) -> bool {
 fn phone_separator(c: char) -> bool {
     matches!(
         c,
-        '+' | ' ' | '\t' | '\n' | '\r' | '-' | '.' | '/' | '(' | ')'
+        '+' | ' '
+            | '\t'
+            | '\n'
+            | '\r'
+            | '-'
+            | '.'
+            | '/'
+            | '('
+            | ')'
+            | '_'
+            | '~'
+            | '*'
+            | '·'
+            | '–'
+            | '—'
     )
 }
 
@@ -466,6 +481,19 @@ mod tests {
         );
         assert_eq!(mask_in_text("boss＠corp.cn"), "b***@corp.cn");
         assert_eq!(mask_in_text("139\u{3000}1234\u{3000}5678"), "139****5678");
+        // Other separators people type, and the ideographic full stop in an address.
+        for typed in [
+            "138_0013_8000",
+            "138—0013—8000",
+            "138·0013·8000",
+            "138~0013~8000",
+            "138～0013～8000",
+            "138*0013*8000",
+        ] {
+            assert_eq!(mask_in_text(typed), "138****8000", "{typed}");
+        }
+        assert_eq!(mask_in_text("lihua@qq。com"), "l***@qq.com");
+        assert_eq!(mask_in_text("lihua＠qq｡com，好"), "l***@qq.com，好");
         // Split by slashes or line breaks, still one number.
         assert_eq!(mask_in_text("139/1234/5678"), "139****5678");
         assert_ne!(mask_in_text("0571/8888/6666"), "0571/8888/6666");

@@ -1297,7 +1297,8 @@ fn whole_key_lookups_are_counted_so_nobody_unmasks_the_pool_by_trying_every_numb
         ids[2].to_string()
     );
     // Trying every number in a range is refused past the daily quota (the 3 keys above
-    // and 1 lookup count too), in one statement or many.
+    // and 1 lookup count too): one statement stops at the quota, whose lookups stay
+    // counted though the statement failed; a batch past it is refused before counting.
     s.sql(
         "admin",
         "INSERT INTO settings (key, value) VALUES ('key_lookups_per_day', '10')",
@@ -1307,37 +1308,79 @@ fn whole_key_lookups_are_counted_so_nobody_unmasks_the_pool_by_trying_every_numb
         "SELECT count(*) FROM generate_series(13800130000, 13800130100) g, pool_private.whole_key_match('86' || g, NULL)",
         "PT409",
     );
-    assert!(err.contains("/10 today"), "{err}");
+    assert!(err.contains("11/10 today"), "{err}");
     s.refused(
         "m1",
-        "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY(SELECT '86' || g FROM generate_series(13800130000, 13800130100) g), '{}')",
+        "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY['8613800130001'], '{}')",
         "PT409",
     );
-    // 4 used: 6 more single lookups pass, the next is refused — through `pool` too.
-    for _ in 0..6 {
-        s.sql(
-            "m1",
-            "SELECT pool_private.whole_key_match('8613800130003', NULL)",
-        );
-    }
     let err = s.fails("m1", &["list", "--search", "13800130003"], 5);
     assert!(err.contains("key_lookups_per_day"), "{err}");
-    // Another member has their own count; admins are not counted.
-    assert_eq!(
-        s.sql(
-            "m2",
-            "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY['8613800130001'], '{}')"
-        ),
-        "1"
+    // Rolling back does not give the lookups back: the count is not transactional.
+    let five = "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY['8613800130001', '8613800130002', '8613800130003', '8613800130004', '8613800130005'], '{}')";
+    for _ in 0..2 {
+        s.sql("m2", &format!("BEGIN; {five}; ROLLBACK;"));
+    }
+    s.refused("m2", &format!("BEGIN; {five}; ROLLBACK;"), "PT409");
+    s.refused(
+        "m2",
+        &format!("BEGIN; SAVEPOINT a; {five}; ROLLBACK TO a; COMMIT;"),
+        "PT409",
     );
+    // Admins are not counted.
     assert_eq!(
         s.sql("admin", "SELECT count(*) FROM generate_series(1, 50) g, pool_private.whole_key_match('8613800130003', NULL)"),
         "50"
     );
+    // `pool report access` shows who probed how much today (rolled back or not),
+    // flagged from 1,000 lookups: the admin sees everyone, a manager their team (m2 is
+    // in west), a member nothing.
+    s.sql(
+        "admin",
+        "UPDATE settings SET value = '100000' WHERE key = 'key_lookups_per_day'",
+    );
+    s.sql(
+        "m2",
+        "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY(SELECT '86' || g FROM generate_series(13900000000, 13900001499) g), '{}')",
+    );
+    let access = s.json("admin", &["report", "access"]);
+    let row = |v: &serde_json::Value, who: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["user"] == s.role(who))
+            .cloned()
+    };
+    let m1 = row(&access, "m1").expect("m1's lookups");
+    assert_eq!(m1["key_lookups"], 10, "{access}");
+    assert_eq!(m1["flagged"], false, "{access}");
+    let m2 = row(&access, "m2").expect("m2's lookups");
+    assert_eq!(m2["key_lookups"], 1510, "{access}");
+    assert_eq!(m2["flagged"], true, "{access}");
+    let seen_by_boss = s.json("boss", &["report", "access"]);
+    assert!(row(&seen_by_boss, "m1").is_some(), "{seen_by_boss}");
+    assert!(row(&seen_by_boss, "m2").is_none(), "{seen_by_boss}");
+    s.fails("m1", &["report", "access"], 4);
+    s.refused(
+        "m1",
+        "SELECT * FROM pool_private.key_lookup_counts(0, 9999999999)",
+        "42501",
+    );
     // Nobody but the owner reads or resets the counts.
+    let m1_id = s.id("m1");
     for who in ["m1", "boss", "viewer", "admin"] {
         s.refused(who, "SELECT * FROM pool_private.key_lookups", "42501");
         s.refused(who, "DELETE FROM pool_private.key_lookups", "42501");
+        s.refused(
+            who,
+            &format!("SELECT setval('pool_private.key_lookups_{m1_id}', 0)"),
+            "42501",
+        );
+        s.refused(
+            who,
+            &format!("SELECT pool_private.key_lookups_today({m1_id}, 0)"),
+            "42501",
+        );
         s.refused(
             who,
             "SELECT pool_private.count_key_lookups(true, 'admin', 1, 1, -100)",

@@ -114,7 +114,7 @@ fn the_key_lookup_quota_is_a_database_wide_number_set_by_admins() {
             .map(|s| s["effective"].clone())
             .unwrap()
     };
-    assert_eq!(quota(&env), "100000");
+    assert_eq!(quota(&env), "20000");
     let audited = env.audit_count("settings_set");
     env.ok(&["settings", "set", "key_lookups_per_day", "5000"]);
     assert_eq!(quota(&env), "5000");

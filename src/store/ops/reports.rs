@@ -93,6 +93,9 @@ pub struct Access {
     pub exported_rows: i64,
     /// Rows per day over the 30 days before the window.
     pub usual_rows_per_day: f64,
+    /// Whole phone/e-mail lookups in the window (server mode, which counts them: each is
+    /// a probe of a masked contact); none on SQLite.
+    pub key_lookups: Option<i64>,
     pub flagged: bool,
 }
 
@@ -147,6 +150,12 @@ pub trait ReportOps {
     fn worst_records(&mut self, masks: &[(i64, i64)], limit: i64) -> Result<Vec<Worst>>;
     /// Unmasked reads and exports per user between two times.
     fn access(&mut self, from: i64, to: i64) -> Result<Vec<Access>>;
+    /// Whole-key lookups per user counted by the store, between two times and in the 30
+    /// days before: (login, in the window, before). None where nothing counts them
+    /// (SQLite: the file is the boundary).
+    fn key_lookups(&mut self, _from: i64, _to: i64) -> Result<Option<Vec<(String, i64, i64)>>> {
+        Ok(None)
+    }
     /// Live (not voided) deals per date and currency, dates `from..=to` (YYYY-MM-DD).
     fn revenue(&mut self, from: &str, to: &str, scope: DealScope) -> Result<Vec<RevenueDay>>;
 }

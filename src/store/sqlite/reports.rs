@@ -427,6 +427,7 @@ pub fn access(conn: &Connection, from: i64, to: i64) -> Result<Vec<Access>> {
             exports: r.get(3)?,
             exported_rows: r.get(4)?,
             usual_rows_per_day: (before as f64 / 30.0 * 10.0).round() / 10.0,
+            key_lookups: None,
             flagged: false,
         })
     })?);

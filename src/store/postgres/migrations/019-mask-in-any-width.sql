@@ -5,13 +5,14 @@
 -- number, list or object is masked through its JSON text (a phone stored as a number).
 
 -- Whether masking could change p: a quick, conservative test (one regular expression,
--- ~1.5 µs a row) before the exact one. True when p has 7 ASCII digits, an '@', or any
+-- ~1.5 µs a row) before the exact one. True when p has 7 ASCII digits, an '@', a JSON
+-- escape (`\u0040` is an '@' once decoded: the view tests the raw JSON text), or any
 -- character outside ASCII, CJK ideographs and the common CJK and full-width punctuation
 -- (full-width digits and '＠' are outside it, and so is every other character whose NFKC
 -- form holds a digit: ①, ¹, ㏠ …).
 CREATE FUNCTION pool_private.may_hold_contact(p text) RETURNS boolean LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT p ~ '[^\x01-\x7f\u3000-\u303f\u4e00-\u9fff\uff01-\uff0f\uff1a-\uff1f\uff21-\uff5e]|[0-9](.*[0-9]){6}|@'
+    SELECT p ~ '[^\x01-\x7f\u3000-\u303f\u4e00-\u9fff\uff01-\uff0f\uff1a-\uff1f\uff21-\uff5e]|[0-9](.*[0-9]){6}|@|\\u'
 $$;
 GRANT EXECUTE ON FUNCTION pool_private.may_hold_contact(text) TO pool_admin, pool_manager, pool_member, pool_viewer;
 
@@ -56,7 +57,8 @@ BEGIN
         ELSE
             nf := normalize(orig[k], NFKC);
             FOR j IN 1..length(nf) LOOP
-                ch := ch || substr(nf, j, 1);
+                -- (the ideographic full stop a Chinese keyboard types in "qq。com")
+                ch := ch || CASE WHEN substr(nf, j, 1) = '。' THEN '.' ELSE substr(nf, j, 1) END;
                 src := src || k;
             END LOOP;
         END IF;
@@ -88,7 +90,7 @@ BEGIN
             j := i;
             last_digit := i;
             digits := 0;
-            WHILE j <= m AND (ch[j] ~ '^[0-9]$' OR ch[j] IN ('+', ' ', E'\t', E'\n', E'\r', '-', '.', '/', '(', ')')) LOOP
+            WHILE j <= m AND (ch[j] ~ '^[0-9]$' OR ch[j] IN ('+', ' ', E'\t', E'\n', E'\r', '-', '.', '/', '(', ')', '_', '~', '*', '·', '–', '—')) LOOP
                 IF ch[j] ~ '^[0-9]$' THEN
                     digits := digits + 1;
                     last_digit := j;

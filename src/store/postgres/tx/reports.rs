@@ -404,6 +404,19 @@ impl ReportOps for PgTx<'_> {
     /// The audit rows of unmasked reads and exports (admins and managers read the
     /// audit log). The row counts are read out of the JSON text with a pattern, not a
     /// cast: a client's own note that is not JSON cannot break the report.
+    /// Migration 20's counts (admins: everyone; managers: their team).
+    fn key_lookups(&mut self, from: i64, to: i64) -> Result<Option<Vec<(String, i64, i64)>>> {
+        let rows = self.rows(
+            "SELECT login, lookups, before FROM pool_private.key_lookup_counts($1, $2) ORDER BY login",
+            &[&from, &to],
+        )?;
+        Ok(Some(
+            rows.iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect(),
+        ))
+    }
+
     fn access(&mut self, from: i64, to: i64) -> Result<Vec<Access>> {
         let rows = self.rows(
             "WITH a AS (
@@ -432,6 +445,7 @@ impl ReportOps for PgTx<'_> {
                     exports: r.get(3),
                     exported_rows: r.get(4),
                     usual_rows_per_day: (before as f64 / 30.0 * 10.0).round() / 10.0,
+                    key_lookups: None,
                     flagged: false,
                 }
             })
