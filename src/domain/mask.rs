@@ -179,7 +179,8 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
         let (masked, end) = if let Some(end) = email_at(&chars, i) {
             // An e-mail address: the word around an '@'.
             let word: String = chars[i..end].iter().collect();
-            (Some(mask_email(&word)), end)
+            // (and a phone run on into its domain, "qq.com-13800138000", masked too)
+            (Some(mask_in_text(&mask_email(&word)).into_owned()), end)
         } else if chars[i].is_ascii_digit()
             || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {
@@ -493,6 +494,10 @@ mod tests {
             assert_eq!(mask_in_text(typed), "138****8000", "{typed}");
         }
         assert_eq!(mask_in_text("lihua@qq。com"), "l***@qq.com");
+        assert_eq!(
+            mask_in_text("lihua@qq.com-13800138000"),
+            "l***@qq.com-138****8000"
+        );
         assert_eq!(mask_in_text("lihua＠qq｡com，好"), "l***@qq.com，好");
         // Split by slashes or line breaks, still one number.
         assert_eq!(mask_in_text("139/1234/5678"), "139****5678");

@@ -492,6 +492,8 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         "write to x.y@corp.cn.",
         "139\n1234\t5678",
         "①②③④⑤⑥⑦",
+        "lihua@qq.com-13800138000 或 lihua＠qq。com",
+        "138_0013_8000 138—0013—8000 138·0013·8000 138～0013～8000",
         "㏠㏡㏢㏣㏤㏥㏦ 1",
         "¹³⁹1234567",
         "",

@@ -81,7 +81,8 @@ BEGIN
             word := array_to_string(ch[i:e - 1], '');
             at_ := position('@' IN word);
             IF at_ > 1 AND position('.' IN substr(word, at_ + 1)) > 0 THEN
-                masked := pool_private.mask_email(word);
+                -- (and a phone run on into its domain, "qq.com-13800138000", masked too)
+                masked := pool_private.mask_in_text(pool_private.mask_email(word));
                 stop := e;
                 mailish := true;
             END IF;
