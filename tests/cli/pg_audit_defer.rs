@@ -28,7 +28,12 @@ fn server(name: &str) -> Option<Server> {
             .arg(&f)
             .output()
             .expect("run psql");
-        assert!(out.status.success(), "{}: {}", f.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            f.display(),
+            text(&out.stderr)
+        );
     }
     for (who, team, role) in [
         ("admin", "hq", "admin"),
@@ -221,7 +226,10 @@ fn pg_audit_defer_folds_only_what_moved_with_each_owner_change() {
     assert_eq!(
         s.sql(
             "",
-            &format!("SELECT before FROM audit_log WHERE action = 'followup_move' AND entity_id = {}", f[1])
+            &format!(
+                "SELECT before FROM audit_log WHERE action = 'followup_move' AND entity_id = {}",
+                f[1]
+            )
         ),
         format!("{{\"assignee\":\"{l1}\",\"status\":\"open\"}}")
     );
@@ -276,7 +284,10 @@ fn wait_for(s: &Server, app: &str, state: &str) {
         if now.split('|').any(|p| p == state) {
             return;
         }
-        assert!(t.elapsed() < Duration::from_secs(20), "{app} never got to {state}: {now}");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{app} never got to {state}: {now}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -306,7 +317,10 @@ fn pg_audit_defer_a_moved_followup_and_a_members_work_do_not_deadlock_at_commit(
     send(&mut boss, "BEGIN;");
     send(
         &mut boss,
-        &format!("UPDATE followups SET assignee_id = {m3} WHERE id = {};", f[0]),
+        &format!(
+            "UPDATE followups SET assignee_id = {m3} WHERE id = {};",
+            f[0]
+        ),
     );
     wait_for(&s, "pd_boss", "idle in transaction");
     // m1 claims (the audit head) and then closes that follow-up (its row).
@@ -330,9 +344,21 @@ fn pg_audit_defer_a_moved_followup_and_a_members_work_do_not_deadlock_at_commit(
     assert!(boss.status.success(), "manager: {}", text(&boss.stderr));
     let m1 = finish(m1, Duration::from_secs(20)).expect("m1 finishes");
     assert!(m1.status.success(), "m1: {}", text(&m1.stderr));
-    assert_eq!(s.sql("", &format!("SELECT owner_id FROM customers WHERE id = {b}")), s.uid("m1").to_string());
     assert_eq!(
-        s.sql("", &format!("SELECT count(*) FROM audit_log WHERE action = 'followup_move' AND entity_id = {}", f[0])),
+        s.sql(
+            "",
+            &format!("SELECT owner_id FROM customers WHERE id = {b}")
+        ),
+        s.uid("m1").to_string()
+    );
+    assert_eq!(
+        s.sql(
+            "",
+            &format!(
+                "SELECT count(*) FROM audit_log WHERE action = 'followup_move' AND entity_id = {}",
+                f[0]
+            )
+        ),
         "1"
     );
     s.verified();
@@ -359,7 +385,10 @@ fn pg_audit_defer_statement_timeout_bounds_a_queued_followup_waiting_for_the_hea
     send(&mut boss, "BEGIN;");
     send(
         &mut boss,
-        &format!("UPDATE followups SET assignee_id = {m3} WHERE id = {};", f[0]),
+        &format!(
+            "UPDATE followups SET assignee_id = {m3} WHERE id = {};",
+            f[0]
+        ),
     );
     send(&mut boss, "COMMIT;");
     drop(boss.stdin.take());
@@ -371,7 +400,10 @@ fn pg_audit_defer_statement_timeout_bounds_a_queued_followup_waiting_for_the_hea
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("57014"), "{}", text(&out.stderr));
     assert_eq!(
-        s.sql("", &format!("SELECT assignee_id FROM followups WHERE id = {}", f[0])),
+        s.sql(
+            "",
+            &format!("SELECT assignee_id FROM followups WHERE id = {}", f[0])
+        ),
         s.uid("m1").to_string()
     );
 }
@@ -381,11 +413,12 @@ fn pg_audit_defer_members_note_only_what_the_app_notes() {
     let Some(s) = server("note") else { return };
     let (mine, _) = s.owned_with_followups("m1", 0);
     let (west, _) = s.owned_with_followups("m2", 0);
+    let w = west.to_string();
     for (action, entity, id) in [
         ("demo_load", "customer", "NULL"),
-        ("Release", "customer", &west.to_string() as &str),
+        ("Release", "customer", w.as_str()),
         ("followup_reopen", "followup", "1"),
-        ("release ", "customer", &west.to_string()),
+        ("release ", "customer", w.as_str()),
         ("import", "customer", "NULL"),
         ("backup", "database", "NULL"),
     ] {
@@ -399,7 +432,9 @@ fn pg_audit_defer_members_note_only_what_the_app_notes() {
     // An unmasked read of a customer of another team is not a member's to note.
     let e = s.refused(
         "m1",
-        &format!("SELECT pool_private.audit_note('view_unmasked', 'customer', {west}, NULL, '{{}}')"),
+        &format!(
+            "SELECT pool_private.audit_note('view_unmasked', 'customer', {west}, NULL, '{{}}')"
+        ),
         "PT403",
     );
     assert!(e.contains("contacts"), "{e}");
@@ -437,7 +472,10 @@ fn pg_audit_defer_members_note_only_what_the_app_notes() {
         .iter()
         .map(|r| r.split(' ').next().unwrap_or("").to_string())
         .collect();
-    assert_eq!(actions, ["view_unmasked", "export", "view_unmasked", "demo"]);
+    assert_eq!(
+        actions,
+        ["view_unmasked", "export", "view_unmasked", "demo"]
+    );
 }
 
 #[test]
@@ -475,7 +513,13 @@ fn pg_audit_defer_only_a_deactivation_is_labelled_one() {
         .iter()
         .map(|r| r.splitn(3, ' ').take(2).collect::<Vec<_>>().join(" "))
         .collect();
-    assert_eq!(actions, [format!("user_deactivate {d}"), format!("user_deactivate {}", s.uid("m1"))]);
+    assert_eq!(
+        actions,
+        [
+            format!("user_deactivate {d}"),
+            format!("user_deactivate {}", s.uid("m1"))
+        ]
+    );
     s.verified();
 }
 
@@ -497,7 +541,12 @@ fn sqlite_assign_after() -> Option<String> {
         .cloned()
         .or_else(|| log["rows"].as_array().and_then(|a| a.first()).cloned())
         .expect("an assign row");
-    Some(row["after"].as_str().map(String::from).unwrap_or_else(|| row["after"].to_string()))
+    Some(
+        row["after"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| row["after"].to_string()),
+    )
 }
 
 #[test]
@@ -505,8 +554,28 @@ fn pg_audit_defer_a_folded_row_is_written_as_the_app_writes_it() {
     let Some(s) = server("json") else { return };
     let c = s.pooled_one("客户");
     s.ok("m1", &["claim", &c.to_string()]);
-    s.ok("m1", &["followup", "add", &c.to_string(), "--due", "2030-01-01", "发合同"]);
-    s.ok("m1", &["followup", "add", &c.to_string(), "--due", "2030-01-02", "报价"]);
+    s.ok(
+        "m1",
+        &[
+            "followup",
+            "add",
+            &c.to_string(),
+            "--due",
+            "2030-01-01",
+            "发合同",
+        ],
+    );
+    s.ok(
+        "m1",
+        &[
+            "followup",
+            "add",
+            &c.to_string(),
+            "--due",
+            "2030-01-02",
+            "报价",
+        ],
+    );
     s.ok("boss", &["assign", &c.to_string(), "--to", &s.role("m3")]);
     let after = s.sql(
         "",
@@ -514,7 +583,10 @@ fn pg_audit_defer_a_folded_row_is_written_as_the_app_writes_it() {
     );
     assert_eq!(
         after,
-        format!("{{\"owner\":\"{}\",\"followups_moved\":[1,2]}}", s.role("m3"))
+        format!(
+            "{{\"owner\":\"{}\",\"followups_moved\":[1,2]}}",
+            s.role("m3")
+        )
     );
     if let Some(sqlite) = sqlite_assign_after() {
         assert_eq!(after.replace(&s.role("m3"), "chen"), sqlite);
