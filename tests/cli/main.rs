@@ -49,6 +49,7 @@ mod user;
 mod work_follows;
 
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
+mod pg_audit_defer;
 mod pg_automation;
 mod pg_backend;
 mod pg_cli;

@@ -661,7 +661,7 @@ fn reports_activity_quality_and_access_on_the_server() {
     // A member's own note that is not JSON does not break the report.
     let out = s.psql_login(
         &s.role("m1"),
-        "SELECT pool_private.audit_note('export', 'export', NULL, NULL, 'not json')",
+        "SELECT pool_private.audit_note('export', 'customers', NULL, NULL, 'not json')",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let acc = s.json("boss", &["report", "access"]);

@@ -570,7 +570,7 @@ fn nobody_writes_the_audit_log_but_the_server() {
     );
     s.sql(
         "m1",
-        "SELECT pool_private.audit_note('export', 'export', NULL, NULL, '{\"rows\":1}')",
+        "SELECT pool_private.audit_note('export', 'customers', NULL, NULL, '{\"rows\":1}')",
     );
     assert_eq!(
         s.sql(

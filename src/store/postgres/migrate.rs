@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/015-report-counts.sql"),
     ),
     (
+        16,
+        "016-audit-defer-exact",
+        include_str!("migrations/016-audit-defer-exact.sql"),
+    ),
+    (
         19,
         "019-mask-in-any-width",
         include_str!("migrations/019-mask-in-any-width.sql"),
