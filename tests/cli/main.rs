@@ -51,6 +51,7 @@ mod work_follows;
 // Server mode: runs when POOL_TEST_PG is set (bash .ci/test sets it).
 mod pg_automation;
 mod pg_backend;
+mod pg_claim_cost;
 mod pg_cli;
 mod pg_contacts;
 mod pg_fields;
