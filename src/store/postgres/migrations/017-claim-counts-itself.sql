@@ -1,4 +1,4 @@
--- Server mode, migration 17: a claim keeps the report counts itself.
+-- Server mode, migration 17: a claim keeps the report counts itself; same_identity only where it can refuse.
 -- Run as the database owner, in one transaction, after the earlier migrations.
 --
 -- Every `pool claim ID` is a new backend, and migration 15's statement trigger
