@@ -52,6 +52,7 @@ mod work_follows;
 mod pg_audit_defer;
 mod pg_automation;
 mod pg_backend;
+mod pg_claim_cost;
 mod pg_cli;
 mod pg_contacts;
 mod pg_fields;

@@ -416,3 +416,53 @@ fn pg_doctor_finds_report_counts_changed_behind_the_triggers_and_the_recount_men
     assert_eq!(code, Some(0), "{rows:?}");
     s.counts_exact("after the recount");
 }
+
+/// Migration 17: a claim writes its own count delta (zz_counts_upd steps aside for it):
+/// a locked pooled customer leaves the locked group, an edit after the claim in the same
+/// transaction is counted again, and the setting alone makes no update uncounted.
+#[test]
+fn pg_a_claim_counts_itself_and_only_a_claim_in_progress_skips_the_trigger() {
+    let Some(s) = server("claimself") else { return };
+    let public = s.add_pooled(10, "public");
+    s.sql(
+        "owner",
+        &format!(
+            "UPDATE customers SET locked = true WHERE id = {}",
+            public[0]
+        ),
+    );
+    s.counts_exact("a locked pooled customer");
+    let toggle_city = |id: i64| {
+        format!(
+            "UPDATE customers SET city = CASE WHEN city IS NULL THEN '上海' END WHERE id = {id}"
+        )
+    };
+    s.sql(
+        "li",
+        &format!(
+            "BEGIN; SELECT count(*) FROM pool_private.claim(ARRAY[{}, {}, {}]::bigint[]); {}; COMMIT",
+            public[0],
+            public[1],
+            public[3],
+            toggle_city(public[1])
+        ),
+    );
+    assert_eq!(
+        s.n(
+            "admin",
+            &format!(
+                "SELECT count(*) FROM customers WHERE owner_id IS NOT NULL AND id IN ({}, {}, {})",
+                public[0], public[1], public[3]
+            )
+        ),
+        3
+    );
+    s.counts_exact("a claim, then an edit in its transaction");
+    s.sql(
+        "li",
+        &format!("SET pool.server_op = 'on'; {}", toggle_city(public[3])),
+    );
+    s.counts_exact("an edit under the claim's setting alone");
+    s.ok("wang", &["claim", &public[5].to_string()]);
+    s.counts_exact("a claim by another team's member");
+}

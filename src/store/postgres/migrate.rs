@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/016-audit-defer-exact.sql"),
     ),
     (
+        17,
+        "017-claim-counts-itself",
+        include_str!("migrations/017-claim-counts-itself.sql"),
+    ),
+    (
         19,
         "019-mask-in-any-width",
         include_str!("migrations/019-mask-in-any-width.sql"),
