@@ -77,10 +77,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "015-report-counts",
         include_str!("migrations/015-report-counts.sql"),
     ),
+    (
+        18,
+        "018-report-work",
+        include_str!("migrations/018-report-work.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 15;
+pub const LATEST: i64 = 18;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
