@@ -152,7 +152,10 @@ fn pg_report_work_equals_the_policy_counts_for_every_role() {
 
     // Ownership moves (the history of a customer follows its owner), a deletion that
     // keeps the owner, a void.
-    s.ok("li", &["release", &ids[0], "--reason", "test"]);
+    s.ok(
+        "li",
+        &["release", &ids[0], "--reason", "test", "--cancel-followups"],
+    );
     s.ok("wang", &["claim", &ids[0]]);
     s.ok("admin", &["assign", &ids[1], "--to", &s.role("wang")]);
     s.sql(
