@@ -201,12 +201,12 @@ fn pg_report_work_equals_the_policy_counts_for_every_role() {
     let deals: i64 = s
         .sql(
             "li",
-            &format!("SELECT count(*) FROM deals WHERE voided_at IS NULL AND user_id = {admin}"),
+            &format!("SELECT count(*) FROM deals WHERE voided_at IS NULL AND user_id = {wang}"),
         )
         .parse()
         .unwrap();
     assert!(deals > 0);
-    assert_eq!(row("admin")["deals"], deals, "{owners}");
+    assert_eq!(row("wang")["deals"], deals, "{owners}");
 }
 
 #[test]
