@@ -59,5 +59,6 @@ mod pg_fields;
 mod pg_gaps;
 mod pg_import;
 mod pg_report_counts;
+mod pg_report_work;
 mod pg_server;
 mod pg_tls;

@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/017-claim-counts-itself.sql"),
     ),
     (
+        18,
+        "018-report-work",
+        include_str!("migrations/018-report-work.sql"),
+    ),
+    (
         19,
         "019-mask-in-any-width",
         include_str!("migrations/019-mask-in-any-width.sql"),

@@ -147,28 +147,16 @@ impl ReportOps for PgTx<'_> {
     fn owner_stats(&mut self, team: Option<i64>, now: i64, today: &str) -> Result<Vec<OwnerStats>> {
         let since = now - 30 * 86_400;
         let groups = self.groups()?;
-        let rows = self.rows(
-            // One grouped pass per table, not one count per user: under row level
-            // security every counted row is a heap visit, and per-user counts made
-            // this 2.5 s at 1,000,000 customers (0.4 s grouped). Owned and locked
-            // come from the server's groups (migration 15).
-            "WITH who AS (SELECT id FROM users WHERE $1::bigint IS NULL OR team_id = $1),
-                  i AS (SELECT user_id AS id, count(*) AS n FROM interactions
-                         WHERE at >= $2 AND user_id IN (SELECT id FROM who) GROUP BY user_id),
-                  f AS (SELECT assignee_id AS id, count(*) AS n FROM followups
-                         WHERE status = 'open' AND due < $3 AND assignee_id IN (SELECT id FROM who)
-                         GROUP BY assignee_id),
-                  d AS (SELECT user_id AS id, count(*) AS n FROM deals
-                         WHERE voided_at IS NULL AND user_id IN (SELECT id FROM who) GROUP BY user_id)
-             SELECT u.id, u.login, t.id, t.name, coalesce(i.n, 0), coalesce(f.n, 0), coalesce(d.n, 0)
-               FROM users u JOIN teams t ON t.id = u.team_id
-               LEFT JOIN i ON i.id = u.id
-               LEFT JOIN f ON f.id = u.id LEFT JOIN d ON d.id = u.id
+        let people = self.rows(
+            "SELECT u.id, u.login, t.id, t.name FROM users u JOIN teams t ON t.id = u.team_id
               WHERE u.active AND u.role IN ('member', 'manager', 'admin') AND ($1::bigint IS NULL OR u.team_id = $1)
               ORDER BY t.name, u.login",
-            &[&team, &since, &today],
+            &[&team],
         )?;
-        let mut out: Vec<OwnerStats> = rows
+        // Owned and locked come from the server's groups (migration 15); the work counts
+        // from `report_work` (migration 18), which counts what the reader's history
+        // policies let them read without a policy test per row.
+        let mut out: Vec<OwnerStats> = people
             .iter()
             .map(|r| {
                 let id: i64 = r.get(0);
@@ -180,26 +168,34 @@ impl ReportOps for PgTx<'_> {
                     team: r.get(3),
                     owned: mine().map(|g| g.n).sum(),
                     locked: mine().filter(|g| g.locked).map(|g| g.n).sum(),
-                    contacts_30d: r.get(4),
-                    overdue_followups: r.get(5),
-                    deals: r.get(6),
+                    contacts_30d: 0,
+                    overdue_followups: 0,
+                    deals: 0,
                     deal_totals: Default::default(),
                 }
             })
             .collect();
-        // Exact sums (numeric), per user and currency.
-        let totals = self.rows(
-            "SELECT user_id, currency, sum(amount_minor)::text FROM deals
-              WHERE voided_at IS NULL AND user_id IS NOT NULL GROUP BY user_id, currency",
-            &[],
+        let work = self.rows(
+            "SELECT user_id, kind, currency, n, amount FROM pool_private.report_work($1, $2)",
+            &[&since, &today],
         )?;
-        for t in totals {
-            let (user, currency, sum): (i64, String, String) = (t.get(0), t.get(1), t.get(2));
-            if let (Some(row), Ok(sum)) = (
-                out.iter_mut().find(|o| o.user_id == user),
-                sum.parse::<i128>(),
-            ) {
-                row.deal_totals.insert(currency, sum);
+        for w in work {
+            let user: Option<i64> = w.get(0);
+            let Some(row) = out.iter_mut().find(|o| Some(o.user_id) == user) else {
+                continue;
+            };
+            let n: i64 = w.get(3);
+            match w.get::<_, &str>(1) {
+                "contacts" => row.contacts_30d += n,
+                "overdue" => row.overdue_followups += n,
+                _ => {
+                    let (currency, sum): (String, String) = (w.get(2), w.get(4));
+                    let sum = sum
+                        .parse::<i128>()
+                        .map_err(|_| Error::Other(format!("bad sum from the server: {sum}")))?;
+                    row.deals += n;
+                    *row.deal_totals.entry(currency).or_default() += sum;
+                }
             }
         }
         Ok(out)
@@ -283,6 +279,9 @@ impl ReportOps for PgTx<'_> {
         team: Option<i64>,
         offset: i64,
     ) -> Result<Vec<Activity>> {
+        // Ownership events are readable to every user (a cheap policy); interactions and
+        // deals come per day from `report_work_days` (migration 18), which counts what
+        // the reader's history policies let them read.
         let rows = self.rows(
             "SELECT day, sum(claims)::bigint, sum(releases)::bigint, sum(recycles)::bigint,
                     sum(interactions)::bigint, sum(deals)::bigint FROM (
@@ -294,15 +293,7 @@ impl ReportOps for PgTx<'_> {
                    AND ($3::bigint IS NULL OR coalesce(e.to_user, e.from_user) IN (SELECT id FROM users WHERE team_id = $3))
                  GROUP BY 1
                 UNION ALL
-                SELECT (i.at + $4) / 86400, 0, 0, 0, count(*), 0 FROM interactions i
-                 WHERE i.at >= $1 AND i.at < $2
-                   AND ($3::bigint IS NULL OR i.user_id IN (SELECT id FROM users WHERE team_id = $3))
-                 GROUP BY 1
-                UNION ALL
-                SELECT (d.created_at + $4) / 86400, 0, 0, 0, 0, count(*) FROM deals d
-                 WHERE d.created_at >= $1 AND d.created_at < $2 AND d.voided_at IS NULL
-                   AND ($3::bigint IS NULL OR d.user_id IN (SELECT id FROM users WHERE team_id = $3))
-                 GROUP BY 1
+                SELECT w.day, 0, 0, 0, w.interactions, w.deals FROM pool_private.report_work_days($1, $2, $3, $4) w
              ) x GROUP BY day ORDER BY day",
             &[&from, &to, &team, &offset],
         )?;
