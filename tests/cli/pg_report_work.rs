@@ -69,7 +69,7 @@ fn days_diff(from: &str, to: &str, team: &str, offset: i64) -> String {
 }
 
 impl Server {
-    fn uid(&self, who: &str) -> String {
+    fn user_id_text(&self, who: &str) -> String {
         self.sql(
             "owner",
             &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
@@ -118,7 +118,12 @@ fn pg_report_work_equals_the_policy_counts_for_every_role() {
         &["claim", &ids[0], &ids[1], &ids[2], &ids[3], &ids[4]],
     );
     s.ok("wang", &["claim", &ids[5], &ids[6], &ids[7]]);
-    let (li, wang, admin, boss) = (s.uid("li"), s.uid("wang"), s.uid("admin"), s.uid("boss"));
+    let (li, wang, admin, boss) = (
+        s.user_id_text("li"),
+        s.user_id_text("wang"),
+        s.user_id_text("admin"),
+        s.user_id_text("boss"),
+    );
     // History by everyone on every customer, at 40, 10, 1 and 0 days ago; follow-ups
     // overdue, due today and ahead, open and done; deals in two currencies, one voided,
     // one with no user.
@@ -191,7 +196,7 @@ fn pg_report_work_equals_the_policy_counts_for_every_role() {
                 "li",
                 &format!(
                     "SELECT count(*) FROM interactions WHERE at >= {since} AND user_id = {}",
-                    s.uid(who)
+                    s.user_id_text(who)
                 ),
             )
             .parse()
