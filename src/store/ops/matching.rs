@@ -28,4 +28,11 @@ pub trait MatchingOps {
     }
     /// Every live customer, by id (the dedupe scan).
     fn all_records(&mut self) -> Result<Vec<Record>>;
+    /// `all_records`, one at a time into `f`, by id: the scan keeps only their keys.
+    fn each_record(&mut self, f: &mut dyn FnMut(Record)) -> Result<()> {
+        for r in self.all_records()? {
+            f(r);
+        }
+        Ok(())
+    }
 }
