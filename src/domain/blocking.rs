@@ -209,6 +209,8 @@ pub fn candidate_pairs_of<'a>(
     drop(keyed);
     pairs.sort_unstable();
     pairs.dedup();
+    // The copies' tail is given back before the scan allocates per pair again.
+    pairs.shrink_to_fit();
     pairs
 }
 

@@ -884,6 +884,20 @@ mod tests {
         for (i, r) in rs.iter().enumerate() {
             assert_eq!(packed.get(i), r.keys(), "{r:?}");
         }
+        // A record packed as it was read comes back whole, and after the reference
+        // population was appended and removed again the packed records are the same.
+        let mut one = Packed::default();
+        for (i, r) in rs.iter().enumerate() {
+            one.push_record(r);
+            let back = one.record(i, r.id, r.owner.clone());
+            assert_eq!(format!("{back:?}"), format!("{r:?}"));
+        }
+        let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+        let found = find_packed(&mut one, &ids, DEFAULT_THRESHOLD);
+        assert_eq!(one.len(), rs.len());
+        assert_eq!(one.get(rs.len() - 1), rs[rs.len() - 1].keys());
+        let again = find(&mut rs.clone(), DEFAULT_THRESHOLD);
+        assert_eq!(found.candidate_pairs, again.candidate_pairs);
         let m = fit(&rs);
         for i in 0..rs.len() {
             let j = (i * 7 + 3) % rs.len();
