@@ -967,7 +967,8 @@ mod tests {
             "{:?}",
             m.explain(&rs[0], &rs[2])
         );
-        let cl = cluster(&rs, &Packed::new(&rs), &m, &mut hits);
+        let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+        let cl = cluster(&ids, &Packed::new(&rs), &m, &mut hits);
         assert_eq!(cl.len(), 1);
         assert_eq!(cl[0].members, [0, 1]);
     }
