@@ -1,15 +1,19 @@
 //! Finding duplicate customers (`pool dedupe`): the scan over every live customer and
 //! the labels its report shows. Merging a found cluster is `app::merge`.
 use super::scope;
-use crate::domain::matching::{self, Found, Record};
+use std::collections::HashMap;
+
+use crate::domain::matching::{self, Found, Packed, Record};
 use crate::domain::roles::{Action, User};
 use crate::error::{Error, Result};
 use crate::store::Backend;
 
-/// What a scan found: the records it scored (the clusters index into them) and the
-/// clusters with the model fitted on this database.
+/// What a scan found: the records of the clusters' members (the clusters index into
+/// them) and the clusters with the model fitted on this database.
 pub struct Scan {
     pub records: Vec<Record>,
+    /// How many live customers were scanned.
+    pub customers: usize,
     pub found: Found,
 }
 
@@ -26,9 +30,46 @@ pub fn check_threshold(threshold: f64) -> Result<()> {
 pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> {
     scope::require(me, Action::Dedupe)?;
     check_threshold(threshold)?;
-    let mut records = store.read()?.all_records()?;
-    let found = matching::find(&mut records, threshold);
-    Ok(Scan { records, found })
+    // Only the keys are kept while reading (packed), and each owner login once.
+    let mut packed = Packed::default();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut owners: Vec<u32> = Vec::new();
+    let mut logins: Vec<Option<String>> = vec![None];
+    let mut login_at: HashMap<String, u32> = HashMap::new();
+    store.read()?.each_record(&mut |r: Record| {
+        packed.push_record(&r);
+        ids.push(r.id);
+        owners.push(match r.owner {
+            None => 0,
+            Some(login) => *login_at.entry(login).or_insert_with_key(|l| {
+                logins.push(Some(l.clone()));
+                (logins.len() - 1) as u32
+            }),
+        });
+    })?;
+    let mut found = matching::find_packed(&mut packed, &ids, threshold);
+    // The report needs whole records of the clusters' members only: renumber them.
+    let mut at: HashMap<usize, usize> = HashMap::new();
+    let mut records = Vec::new();
+    for c in &mut found.clusters {
+        let mut slot = |i: &mut usize| {
+            *i = *at.entry(*i).or_insert_with(|| {
+                let owner = logins[owners[*i] as usize].clone();
+                records.push(packed.record(*i, ids[*i], owner));
+                records.len() - 1
+            });
+        };
+        c.members.iter_mut().for_each(&mut slot);
+        for l in &mut c.links {
+            slot(&mut l.a);
+            slot(&mut l.b);
+        }
+    }
+    Ok(Scan {
+        records,
+        customers: ids.len(),
+        found,
+    })
 }
 
 /// "name / company" of each customer for the report (its id if it has neither, or if

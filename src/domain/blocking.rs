@@ -4,6 +4,7 @@
 //! (everyone named 王伟, a big company's switchboard) is compared with its neighbours
 //! only (sorted neighbourhood), so the work stays near-linear in customers. Pure.
 
+use super::linkage::Keys;
 use super::matching::Record;
 
 /// Blocks up to this size are compared all-pairs; larger ones by sorted neighbourhood.
@@ -54,11 +55,11 @@ fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// The blocking keys of one record (the rules, by number).
-pub fn keys(r: &Record, out: &mut Vec<u64>) {
-    let initial = first_char(&r.name_sorted);
+pub fn keys(r: &Keys, out: &mut Vec<u64>) {
+    let initial = first_char(r.name_sorted);
     // 1. same phone; 2. same phone but for the last four digits (a typo there) and the
     //    same first name letter; 3. same last seven digits (a typo in front).
-    if let Some(p) = &r.phone {
+    if let Some(p) = r.phone {
         out.push(h(1, &[p]));
         if p.len() >= 9 {
             out.push(h(2, &[&p[..p.len() - 4], initial]));
@@ -66,7 +67,7 @@ pub fn keys(r: &Record, out: &mut Vec<u64>) {
         }
     }
     // 4. same e-mail; 5. same local part (a domain typo) and first name letter.
-    if let Some(e) = &r.email {
+    if let Some(e) = r.email {
         out.push(h(4, &[e]));
         if let Some((local, _)) = e.rsplit_once('@') {
             if local.len() >= 3 {
@@ -77,18 +78,18 @@ pub fn keys(r: &Record, out: &mut Vec<u64>) {
     if !r.name.is_empty() {
         // 6. name and city; 7. name and company; 8. name tokens in any order.
         if !r.city.is_empty() {
-            out.push(h(6, &[&r.name, &r.city]));
+            out.push(h(6, &[r.name, r.city]));
         }
         if !r.company.is_empty() {
-            out.push(h(7, &[&r.name, &r.company]));
+            out.push(h(7, &[r.name, r.company]));
             // 9. same company and first name letter (a typo in the rest of the name).
-            out.push(h(9, &[&r.company, initial]));
+            out.push(h(9, &[r.company, initial]));
         }
-        out.push(h(8, &[&r.name_sorted]));
+        out.push(h(8, &[r.name_sorted]));
         // 13. a Chinese name's sound, and that sound with one given-name syllable
         //     dropped (IME slips and a missed character).
         if !r.name_sound.is_empty() {
-            out.push(h(13, &[&r.name_sound]));
+            out.push(h(13, &[r.name_sound]));
             let syllables: Vec<&str> = r.name_sound.split(' ').collect();
             if syllables.len() >= 3 {
                 for skip in 1..syllables.len() {
@@ -104,10 +105,10 @@ pub fn keys(r: &Record, out: &mut Vec<u64>) {
         }
         // 10. name one character off and the same address start.
         if !r.address.is_empty() {
-            let a = prefix(&r.address, 8);
-            out.push(h(10, &[&r.name, a]));
+            let a = prefix(r.address, 8);
+            out.push(h(10, &[r.name, a]));
             if r.name.chars().count() <= 12 {
-                for d in deletions(&r.name) {
+                for d in deletions(r.name) {
                     out.push(h(10, &[&d, a]));
                 }
             }
@@ -115,7 +116,7 @@ pub fn keys(r: &Record, out: &mut Vec<u64>) {
     }
     // 11. same address (families, colleagues, and a person whose name was mistyped).
     if !r.address.is_empty() {
-        out.push(h(11, &[&r.address]));
+        out.push(h(11, &[r.address]));
         // 12. same house numbers and city (an address typo in the words).
         let nums: String = r
             .address
@@ -124,13 +125,23 @@ pub fn keys(r: &Record, out: &mut Vec<u64>) {
             .collect::<Vec<_>>()
             .join("-");
         if !nums.is_empty() {
-            out.push(h(12, &[&nums, &r.city, initial]));
+            out.push(h(12, &[&nums, r.city, initial]));
         }
     }
 }
 
 /// Candidate pairs, each once, as (smaller index, larger index), sorted.
 pub fn candidate_pairs(records: &[Record]) -> Vec<(u32, u32)> {
+    candidate_pairs_of(records.len(), |i| records[i].keys())
+}
+
+/// `candidate_pairs` over `n` records whose keys `record(i)` gives (the scan's packed
+/// buffer: no per-record strings needed).
+pub fn candidate_pairs_of<'a>(
+    n: usize,
+    record: impl Fn(usize) -> Keys<'a> + Sync,
+) -> Vec<(u32, u32)> {
+    let record = &record;
     // Each record's keys, on every core, a batch at a time: the batches' keys are
     // appended as they come, so the key list is never held twice.
     let threads = std::thread::available_parallelism()
@@ -138,23 +149,23 @@ pub fn candidate_pairs(records: &[Record]) -> Vec<(u32, u32)> {
         .unwrap_or(1)
         .clamp(1, 8);
     let mut keyed: Vec<(u64, u32)> = Vec::new();
-    for (b, batch) in records.chunks(1 << 16).enumerate() {
-        let chunk = batch.len().div_ceil(threads).max(1);
+    for (b, from) in (0..n).step_by(1 << 16).enumerate() {
+        let to = (from + (1 << 16)).min(n);
+        let chunk = (to - from).div_ceil(threads).max(1);
         let parts: Vec<Vec<(u64, u32)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .enumerate()
-                .map(|(c, part)| {
+            let handles: Vec<_> = (from..to)
+                .step_by(chunk)
+                .map(|start| {
+                    let part = start..(start + chunk).min(to);
                     scope.spawn(move || {
                         let mut out = Vec::with_capacity(part.len() * 14);
                         let mut buf = Vec::new();
-                        for (i, r) in part.iter().enumerate() {
+                        for i in part {
                             buf.clear();
-                            keys(r, &mut buf);
+                            keys(&record(i), &mut buf);
                             buf.sort_unstable();
                             buf.dedup();
-                            let i = ((b << 16) + c * chunk + i) as u32;
-                            out.extend(buf.iter().map(|k| (*k, i)));
+                            out.extend(buf.iter().map(|k| (*k, i as u32)));
                         }
                         out
                     })
@@ -167,8 +178,8 @@ pub fn candidate_pairs(records: &[Record]) -> Vec<(u32, u32)> {
         });
         if b == 0 {
             // Room for all, from the first batch's keys per record (one allocation).
-            let per = parts.iter().map(Vec::len).sum::<usize>() as f64 / batch.len() as f64;
-            keyed.reserve((per * 1.05 * records.len() as f64) as usize + 16);
+            let per = parts.iter().map(Vec::len).sum::<usize>() as f64 / (to - from) as f64;
+            keyed.reserve((per * 1.05 * n as f64) as usize + 16);
         }
         for p in parts {
             keyed.extend(p);
@@ -198,6 +209,8 @@ pub fn candidate_pairs(records: &[Record]) -> Vec<(u32, u32)> {
     drop(keyed);
     pairs.sort_unstable();
     pairs.dedup();
+    // The copies' tail is given back before the scan allocates per pair again.
+    pairs.shrink_to_fit();
     pairs
 }
 

@@ -12,7 +12,7 @@
 //!    different people).
 use std::collections::HashMap;
 
-use super::blocking::candidate_pairs;
+use super::blocking::{candidate_pairs, candidate_pairs_of};
 use super::linkage::{compare_keys, pack, probability_of, unpack, Keys, Model, TF_FIELDS};
 
 /// Pairs whose match probability is at least this are duplicates (merged, or skipped by
@@ -181,7 +181,47 @@ struct Slot {
     email: bool,
 }
 
+impl Default for Packed {
+    fn default() -> Packed {
+        Packed {
+            text: String::new(),
+            slots: Vec::new(),
+        }
+    }
+}
+
 impl Packed {
+    /// Appends one record's keys (the scan packs records as it reads them, so no
+    /// record's strings outlive its row).
+    pub fn push_record(&mut self, r: &Record) {
+        self.push(&r.keys());
+    }
+
+    /// Keeps the first `n` records.
+    fn truncate(&mut self, n: usize) {
+        if n < self.slots.len() {
+            self.text.truncate(self.slots[n].start);
+            self.slots.truncate(n);
+        }
+    }
+
+    /// Record `i` again, as a `Record` with `id` and `owner` (for a report's clusters).
+    pub fn record(&self, i: usize, id: i64, owner: Option<String>) -> Record {
+        let k = self.get(i);
+        Record {
+            id,
+            name: k.name.to_string(),
+            name_sorted: k.name_sorted.to_string(),
+            name_sound: k.name_sound.to_string(),
+            company: k.company.to_string(),
+            phone: k.phone.map(String::from),
+            email: k.email.map(String::from),
+            city: k.city.to_string(),
+            address: k.address.to_string(),
+            owner,
+        }
+    }
+
     pub fn new(records: &[Record]) -> Packed {
         let size = records
             .iter()
@@ -388,25 +428,37 @@ fn find_root(parent: &mut [usize], mut x: usize) -> usize {
 /// and removed again), scores the candidate pairs and clusters those at or above
 /// `threshold` (a probability).
 pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
-    let real = records.len();
-    records.extend(reference_population(MIN_POPULATION));
-    let pairs = candidate_pairs(records);
-    let packed = Packed::new(records);
-    let codes = patterns_of(&packed, &pairs);
+    let mut packed = Packed::new(records);
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    find_packed(&mut packed, &ids, threshold)
+}
+
+/// `find` on records already packed (`ids[i]` is record `i`'s id). The reference
+/// population is appended to `packed` for the fit and removed again.
+pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
+    let real = packed.len();
+    for r in reference_population(MIN_POPULATION) {
+        packed.push_record(&r);
+    }
+    let all = packed.len();
+    let pairs = {
+        let p = &*packed;
+        candidate_pairs_of(all, |i| p.get(i))
+    };
+    let packed_ref = &*packed;
+    let codes = patterns_of(packed_ref, &pairs);
     let model = Model::fit_on(
-        packed.len(),
-        |i| packed.get(i),
+        all,
+        |i| packed_ref.get(i),
         &histogram(&codes),
-        U_SAMPLE.min(records.len() * 20),
+        U_SAMPLE.min(all * 20),
         7,
     );
-    records.truncate(real);
-    records.shrink_to_fit();
     let real = real as u32;
     // Scoring is per pair: on every core. The pairs come sorted by their first record,
     // whose value frequencies are looked up once for all its pairs.
     let chunk = pairs.len().div_ceil(threads()).max(1);
-    let (model_ref, recs) = (&model, &packed);
+    let (model_ref, recs) = (&model, packed_ref);
     let mut hits: Vec<Link> = std::thread::scope(|scope| {
         let handles: Vec<_> = pairs
             .chunks(chunk)
@@ -441,7 +493,8 @@ pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
     let candidate_count = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
     drop(codes);
     drop(pairs);
-    let clusters = cluster(records, &packed, &model, &mut hits);
+    packed.truncate(real as usize);
+    let clusters = cluster(ids, packed, &model, &mut hits);
     Found {
         candidate_pairs: candidate_count,
         clusters,
@@ -451,7 +504,7 @@ pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
 
 /// Joins the links strongest first; two groups join only if no cross pair disagrees by
 /// more than `CONTRADICTION_BITS` and the result stays below `MAX_CLUSTER`.
-fn cluster(records: &[Record], keys: &Packed, model: &Model, hits: &mut [Link]) -> Vec<Cluster> {
+fn cluster(ids: &[i64], keys: &Packed, model: &Model, hits: &mut [Link]) -> Vec<Cluster> {
     hits.sort_by(|x, y| {
         y.probability
             .total_cmp(&x.probability)
@@ -514,12 +567,12 @@ fn cluster(records: &[Record], keys: &Packed, model: &Model, hits: &mut [Link]) 
     }
     let mut clusters: Vec<Cluster> = groups.into_values().collect();
     for c in &mut clusters {
-        c.members.sort_by_key(|i| records[*i].id);
+        c.members.sort_by_key(|i| ids[*i]);
         c.links
             .sort_by(|x, y| y.probability.total_cmp(&x.probability));
         c.score = c.links.iter().map(|l| l.probability).fold(1.0, f64::min);
     }
-    clusters.sort_by_key(|c| records[c.members[0]].id);
+    clusters.sort_by_key(|c| ids[c.members[0]]);
     clusters
 }
 
@@ -831,6 +884,20 @@ mod tests {
         for (i, r) in rs.iter().enumerate() {
             assert_eq!(packed.get(i), r.keys(), "{r:?}");
         }
+        // A record packed as it was read comes back whole, and after the reference
+        // population was appended and removed again the packed records are the same.
+        let mut one = Packed::default();
+        for (i, r) in rs.iter().enumerate() {
+            one.push_record(r);
+            let back = one.record(i, r.id, r.owner.clone());
+            assert_eq!(format!("{back:?}"), format!("{r:?}"));
+        }
+        let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+        let found = find_packed(&mut one, &ids, DEFAULT_THRESHOLD);
+        assert_eq!(one.len(), rs.len());
+        assert_eq!(one.get(rs.len() - 1), rs[rs.len() - 1].keys());
+        let again = find(&mut rs.clone(), DEFAULT_THRESHOLD);
+        assert_eq!(found.candidate_pairs, again.candidate_pairs);
         let m = fit(&rs);
         for i in 0..rs.len() {
             let j = (i * 7 + 3) % rs.len();
@@ -900,7 +967,8 @@ mod tests {
             "{:?}",
             m.explain(&rs[0], &rs[2])
         );
-        let cl = cluster(&rs, &Packed::new(&rs), &m, &mut hits);
+        let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+        let cl = cluster(&ids, &Packed::new(&rs), &m, &mut hits);
         assert_eq!(cl.len(), 1);
         assert_eq!(cl[0].members, [0, 1]);
     }

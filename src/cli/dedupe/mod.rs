@@ -118,7 +118,11 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let out = ctx.out;
     let started = std::time::Instant::now();
     let store: &mut dyn Backend = ctx.store()?;
-    let app::Scan { records, found } = app::scan(store, &me, a.threshold)?;
+    let app::Scan {
+        records,
+        customers,
+        found,
+    } = app::scan(store, &me, a.threshold)?;
     let model = &found.model;
     let clusters: Vec<&Cluster> = found.clusters.iter().collect();
     // Each cluster's "name / company" labels, given (all of a report's at once, in one
@@ -149,7 +153,7 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
             })
         };
     let mut summary = DedupeSummary {
-        customers: records.len(),
+        customers,
         candidate_pairs: found.candidate_pairs,
         clusters: clusters.len(),
         duplicates: clusters.iter().map(|c| c.members.len() - 1).sum(),

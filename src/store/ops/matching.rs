@@ -35,6 +35,13 @@ pub trait MatchingOps {
     fn whole_key_matches(&mut self, _phones: &[&str], _emails: &[&str]) -> Result<Vec<KeyMatch>> {
         Ok(Vec::new())
     }
+    /// `all_records`, one at a time into `f`, by id: the scan keeps only their keys.
+    fn each_record(&mut self, f: &mut dyn FnMut(Record)) -> Result<()> {
+        for r in self.all_records()? {
+            f(r);
+        }
+        Ok(())
+    }
 }
 
 /// A customer found by a whole phone or e-mail key: its id and the keys that matched.

@@ -29,6 +29,20 @@ pub fn records(conn: &Connection) -> Result<Vec<Record>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// `records`, one row at a time into `f` (none held).
+pub fn each_record(conn: &Connection, f: &mut dyn FnMut(Record)) -> Result<()> {
+    let mut s = conn.prepare(
+        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
+         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+         WHERE c.deleted_at IS NULL ORDER BY c.id",
+    )?;
+    let mut rows = s.query([])?;
+    while let Some(row) = rows.next()? {
+        f(record_row(row)?);
+    }
+    Ok(())
+}
+
 /// Live customers that could be the same as a new one: same phone, e-mail or name key
 /// (all indexed), at most `limit`. The matcher scores them.
 pub fn neighbours(

@@ -34,4 +34,8 @@ impl MatchingOps for SqliteTx<'_> {
     fn all_records(&mut self) -> Result<Vec<Record>> {
         dedupe::records(&self.tx)
     }
+
+    fn each_record(&mut self, f: &mut dyn FnMut(Record)) -> Result<()> {
+        dedupe::each_record(&self.tx, f)
+    }
 }
