@@ -569,7 +569,7 @@ fn dedupe_eval(n: u64, which: &str) {
     }
     let prepared = started.elapsed().as_secs_f64();
     let t = Instant::now();
-    let found = find(&mut records, DEFAULT_THRESHOLD);
+    let found = find(&records, DEFAULT_THRESHOLD);
     let scan = t.elapsed().as_secs_f64();
     let (p, r, f) = evaluate(&truth, &found.clusters, None);
     let (zp, zr, zf) = evaluate(&truth, &found.clusters, Some(&zh));
@@ -680,7 +680,7 @@ fn dedupe_eval(n: u64, which: &str) {
         eprintln!("missed pairs: {unblocked} never compared, {low} below the threshold, {guarded} kept apart by the guard");
         // The precision/recall trade-off, for choosing the default threshold on dev.
         for t in [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999] {
-            let at: Vec<customer_pool::domain::matching::Cluster> = find(&mut records, t).clusters;
+            let at: Vec<customer_pool::domain::matching::Cluster> = find(&records, t).clusters;
             let (p, r, f) = evaluate(&truth, &at, None);
             eprintln!("threshold {t}: P {p:.4} R {r:.4} F1 {f:.4}");
         }

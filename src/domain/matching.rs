@@ -167,6 +167,7 @@ impl Record {
 /// Every record's match keys in one buffer, each record's side by side: a comparison
 /// touches a record's keys in a cache line or two instead of eight scattered heap
 /// strings (the scan's candidate pairs visit records in no useful order).
+#[derive(Default)]
 pub struct Packed {
     text: String,
     slots: Vec<Slot>,
@@ -179,15 +180,6 @@ struct Slot {
     ends: [u32; 8],
     phone: bool,
     email: bool,
-}
-
-impl Default for Packed {
-    fn default() -> Packed {
-        Packed {
-            text: String::new(),
-            slots: Vec::new(),
-        }
-    }
 }
 
 impl Packed {
@@ -427,7 +419,7 @@ fn find_root(parent: &mut [usize], mut x: usize) -> usize {
 /// Fits the model on the records (and the reference population, appended for the fit
 /// and removed again), scores the candidate pairs and clusters those at or above
 /// `threshold` (a probability).
-pub fn find(records: &mut Vec<Record>, threshold: f64) -> Found {
+pub fn find(records: &[Record], threshold: f64) -> Found {
     let mut packed = Packed::new(records);
     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
     find_packed(&mut packed, &ids, threshold)
@@ -828,8 +820,7 @@ mod tests {
                 "",
             ),
         ];
-        let mut rs = rs;
-        let f = find(&mut rs, DEFAULT_THRESHOLD);
+        let f = find(&rs, DEFAULT_THRESHOLD);
         assert_eq!(f.clusters.len(), 1, "{:?}", f.model.explain(&rs[0], &rs[1]));
         assert_eq!(f.clusters[0].members, [0, 1, 2]);
         assert_eq!(f.clusters[0].links.len(), 2);
@@ -896,7 +887,7 @@ mod tests {
         let found = find_packed(&mut one, &ids, DEFAULT_THRESHOLD);
         assert_eq!(one.len(), rs.len());
         assert_eq!(one.get(rs.len() - 1), rs[rs.len() - 1].keys());
-        let again = find(&mut rs.clone(), DEFAULT_THRESHOLD);
+        let again = find(&rs, DEFAULT_THRESHOLD);
         assert_eq!(found.candidate_pairs, again.candidate_pairs);
         let m = fit(&rs);
         for i in 0..rs.len() {
