@@ -3,7 +3,6 @@
 //! belongs to them, lock the audit head when queued, and the client's notes and labels
 //! cannot forge them. Attacks run as real `psql` processes of the users' login roles.
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,45 +11,17 @@ use crate::common::pg::Server;
 /// A fresh database with the migrations loaded by its owner, an admin, a manager and
 /// two members in team east, a member in team west; None (skipped) without a cluster.
 fn server(name: &str) -> Option<Server> {
-    let s = Server::new("pd", name)?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/store/postgres/migrations"),
+    Server::migrated(
+        "pd",
+        name,
+        &[
+            ("admin", "hq", "admin"),
+            ("boss", "east", "manager"),
+            ("m1", "east", "member"),
+            ("m3", "east", "member"),
+            ("m2", "west", "member"),
+        ],
     )
-    .expect("migrations folder")
-    .map(|e| e.expect("dir entry").path())
-    .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-    .collect();
-    files.sort();
-    for f in files {
-        let out = s
-            .psql_cmd(&s.role("owner"))
-            .args(["-1", "-f"])
-            .arg(&f)
-            .output()
-            .expect("run psql");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            f.display(),
-            text(&out.stderr)
-        );
-    }
-    for (who, team, role) in [
-        ("admin", "hq", "admin"),
-        ("boss", "east", "manager"),
-        ("m1", "east", "member"),
-        ("m3", "east", "member"),
-        ("m2", "west", "member"),
-    ] {
-        s.sql(
-            "",
-            &format!(
-                "SELECT pool_private.add_user('{}', '{team}', '{role}')",
-                s.role(who)
-            ),
-        );
-    }
-    Some(s)
 }
 
 fn text(b: &[u8]) -> String {
@@ -58,15 +29,6 @@ fn text(b: &[u8]) -> String {
 }
 
 impl Server {
-    fn uid(&self, who: &str) -> i64 {
-        self.sql(
-            "",
-            &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
-        )
-        .parse()
-        .expect("user id")
-    }
-
     /// A pooled customer added by the admin; its id.
     fn pooled_one(&self, name: &str) -> i64 {
         self.sql(
@@ -181,8 +143,8 @@ fn pg_audit_defer_a_release_then_a_claim_in_one_transaction_keeps_that_order() {
 fn pg_audit_defer_folds_only_what_moved_with_each_owner_change() {
     let Some(s) = server("fold") else { return };
     let (c, f) = s.owned_with_followups("m1", 4);
-    let (m1, m3) = (s.uid("m1"), s.uid("m3"));
-    let boss = s.uid("boss");
+    let (m1, m3) = (s.id("m1"), s.id("m3"));
+    let boss = s.id("boss");
     let start = s.head();
     // Two hand-overs of one customer in one transaction; between them one follow-up to
     // the new owner, one to someone else, one cancelled; after the second, the first
@@ -311,7 +273,7 @@ fn pg_audit_defer_a_moved_followup_and_a_members_work_do_not_deadlock_at_commit(
     let Some(s) = server("deadlock") else { return };
     let (_, f) = s.owned_with_followups("m1", 1);
     let b = s.pooled_one("池中");
-    let m3 = s.uid("m3");
+    let m3 = s.id("m3");
     // The manager moves m1's follow-up and stays in the transaction.
     let mut boss = session(&s, "boss", "pd_boss");
     send(&mut boss, "BEGIN;");
@@ -349,7 +311,7 @@ fn pg_audit_defer_a_moved_followup_and_a_members_work_do_not_deadlock_at_commit(
             "",
             &format!("SELECT owner_id FROM customers WHERE id = {b}")
         ),
-        s.uid("m1").to_string()
+        s.id("m1").to_string()
     );
     assert_eq!(
         s.sql(
@@ -369,7 +331,7 @@ fn pg_audit_defer_statement_timeout_bounds_a_queued_followup_waiting_for_the_hea
     let Some(s) = server("timeout") else { return };
     let (_, f) = s.owned_with_followups("m1", 1);
     let b = s.pooled_one("池中");
-    let m3 = s.uid("m3");
+    let m3 = s.id("m3");
     // m3 holds the audit head (a claim, not committed).
     let mut holder = session(&s, "m3", "pd_holder");
     send(&mut holder, "BEGIN;");
@@ -404,7 +366,7 @@ fn pg_audit_defer_statement_timeout_bounds_a_queued_followup_waiting_for_the_hea
             "",
             &format!("SELECT assignee_id FROM followups WHERE id = {}", f[0])
         ),
-        s.uid("m1").to_string()
+        s.id("m1").to_string()
     );
 }
 
@@ -517,7 +479,7 @@ fn pg_audit_defer_only_a_deactivation_is_labelled_one() {
         actions,
         [
             format!("user_deactivate {d}"),
-            format!("user_deactivate {}", s.uid("m1"))
+            format!("user_deactivate {}", s.id("m1"))
         ]
     );
     s.verified();

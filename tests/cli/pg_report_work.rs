@@ -69,13 +69,6 @@ fn days_diff(from: &str, to: &str, team: &str, offset: i64) -> String {
 }
 
 impl Server {
-    fn user_id_text(&self, who: &str) -> String {
-        self.sql(
-            "owner",
-            &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
-        )
-    }
-
     fn work_exact(&self, when: &str) {
         let since = "extract(epoch FROM now())::bigint - 30 * 86400";
         let today = self.sql("owner", "SELECT to_char(now(), 'YYYY-MM-DD')");
@@ -119,10 +112,10 @@ fn pg_report_work_equals_the_policy_counts_for_every_role() {
     );
     s.ok("wang", &["claim", &ids[5], &ids[6], &ids[7]]);
     let (li, wang, admin, boss) = (
-        s.user_id_text("li"),
-        s.user_id_text("wang"),
-        s.user_id_text("admin"),
-        s.user_id_text("boss"),
+        s.id("li").to_string(),
+        s.id("wang").to_string(),
+        s.id("admin").to_string(),
+        s.id("boss").to_string(),
     );
     // History by everyone on every customer, at 40, 10, 1 and 0 days ago; follow-ups
     // overdue, due today and ahead, open and done; deals in two currencies, one voided,
@@ -196,7 +189,7 @@ fn pg_report_work_equals_the_policy_counts_for_every_role() {
                 "li",
                 &format!(
                     "SELECT count(*) FROM interactions WHERE at >= {since} AND user_id = {}",
-                    s.user_id_text(who)
+                    s.id(who)
                 ),
             )
             .parse()

@@ -5,7 +5,6 @@
 //!
 //! Runs only when POOL_TEST_PG holds libpq connection info for a superuser, e.g.
 //! `eval "$(.ci/pg-cluster start)"` sets it; otherwise every test says it was skipped.
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
 use customer_pool::domain::audit::{Stored, Verifier};
@@ -16,57 +15,20 @@ use crate::common::pg::Server;
 /// A fresh database for test `name`, its migrations loaded by the owner with `psql`,
 /// and the test users; None (skipped) without a cluster.
 fn server(name: &str) -> Option<Server> {
-    let s = Server::new("pt", name)?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/store/postgres/migrations"),
+    Server::migrated(
+        "pt",
+        name,
+        &[
+            ("admin", "hq", "admin"),
+            ("boss", "east", "manager"),
+            ("m1", "east", "member"),
+            ("m2", "west", "member"),
+            ("viewer", "east", "viewer"),
+        ],
     )
-    .expect("migrations folder")
-    .map(|e| e.expect("dir entry").path())
-    .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-    .collect();
-    files.sort();
-    for f in files {
-        let out = s
-            .psql_cmd(&s.role("owner"))
-            .args(["-1", "-f"])
-            .arg(&f)
-            .output()
-            .expect("run psql");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            f.display(),
-            text(&out.stderr)
-        );
-    }
-    for (who, team, role) in [
-        ("admin", "hq", "admin"),
-        ("boss", "east", "manager"),
-        ("m1", "east", "member"),
-        ("m2", "west", "member"),
-        ("viewer", "east", "viewer"),
-    ] {
-        s.sql(
-            "",
-            &format!(
-                "SELECT pool_private.add_user('{}', '{team}', '{role}')",
-                s.role(who)
-            ),
-        );
-    }
-    Some(s)
 }
 
 impl Server {
-    fn id(&self, who: &str) -> i64 {
-        self.sql(
-            "",
-            &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
-        )
-        .parse()
-        .expect("user id")
-    }
-
     /// `n` new pooled customers in `pool` (as the admin, so not on fresh hold unless the
     /// rules say so); their ids.
     fn pooled(&self, n: usize, pool: i64) -> Vec<i64> {

@@ -375,6 +375,56 @@ impl Server {
         Some(s)
     }
 
+    /// A fresh database with every migration file loaded by its owner through `psql`
+    /// (as an operator would), and `people` (login, team, role) added as pool users;
+    /// None (the test says it is skipped) without a cluster.
+    pub fn migrated(prefix: &str, name: &str, people: &[(&str, &str, &str)]) -> Option<Server> {
+        let s = Server::new(prefix, name)?;
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("src/store/postgres/migrations"),
+        )
+        .expect("migrations folder")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+        files.sort();
+        for f in files {
+            let out = s
+                .psql_cmd(&s.role("owner"))
+                .args(["-1", "-f"])
+                .arg(&f)
+                .output()
+                .expect("run psql");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                f.display(),
+                text(&out.stderr)
+            );
+        }
+        for (who, team, role) in people {
+            s.sql(
+                "",
+                &format!(
+                    "SELECT pool_private.add_user('{}', '{team}', '{role}')",
+                    s.role(who)
+                ),
+            );
+        }
+        Some(s)
+    }
+
+    /// The users-table id of test user `who`.
+    pub fn id(&self, who: &str) -> i64 {
+        self.sql(
+            "",
+            &format!("SELECT id FROM users WHERE login = '{}'", self.role(who)),
+        )
+        .parse()
+        .expect("user id")
+    }
+
     /// The login role of test user `who` ("" and "owner": the database's owner).
     pub fn role(&self, who: &str) -> String {
         let who = if who.is_empty() { "owner" } else { who };
