@@ -69,6 +69,8 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
     // import and dedupe
+    #[error("this import needs {needed} whole phone/e-mail lookups, more than the {left} you have left today (the daily quota, setting key_lookups_per_day); nothing was imported or counted")]
+    LookupQuota { needed: u64, left: i64 },
     #[error("customer {id} is in pool '{pool}', which {owner}'s team does not see; a manager can assign it first")]
     MergeOwnerCannotSee {
         id: i64,
@@ -196,7 +198,8 @@ impl Error {
             MergeOwnerCannotSee { .. }
             | MergeOwnerRefused { .. }
             | MergeUndone { .. }
-            | MergeErased { .. } => 5,
+            | MergeErased { .. }
+            | LookupQuota { .. } => 5,
             // customers
             AlreadyErased { .. } => 5,
             InvalidInput { .. } | Invalid { .. } | Csv(_) => 6,
@@ -211,6 +214,10 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         use Error::*;
         Some(match self {
+            LookupQuota { .. } => "each phone and e-mail a member imports is looked up as a whole \
+                 key, counted per day; an admin can raise the quota \
+                 (pool settings set key_lookups_per_day N) or import the file, or split it"
+                .into(),
             UnknownActor(name) => format!(
                 "an admin can add the user: pool user add {name} --team TEAM --role member \
                  (your pool user is the one named like your OS account)"

@@ -386,6 +386,41 @@ fn read_ahead<R: Read + Send + 'static>(
     (recv, parser)
 }
 
+/// Refuses, before anything is looked up or written, an import that needs more whole
+/// phone/e-mail lookups than the importer has left today: on a server every key a
+/// member looks up or writes is counted per day (server migrations 20–21), and an
+/// import past the quota would fail part-way having spent it. `count_keys` counts the
+/// input's keys (a second read of the file); it is not called where nothing is counted
+/// (SQLite, admins).
+pub fn check_lookup_quota(
+    store: &mut dyn Backend,
+    me: &User,
+    count_keys: &mut dyn FnMut() -> Result<u64>,
+) -> Result<()> {
+    scope::require(me, Action::Import)?;
+    let left = store.read()?.key_lookups_left()?;
+    if let Some(left) = left {
+        let needed = count_keys()?;
+        if needed > left.max(0) as u64 {
+            return Err(Error::LookupQuota { needed, left });
+        }
+    }
+    Ok(())
+}
+
+/// The phone and e-mail keys of the valid rows `reader` yields (each is a lookup, or a
+/// write that counts as one, at most).
+pub fn keys_in<R: Read>(reader: LeadReader<R>) -> Result<u64> {
+    let mut n = 0;
+    for row in reader {
+        if let Row::Lead(l) = row? {
+            n +=
+                u64::from(l.fields.keys.phone.is_some()) + u64::from(l.fields.keys.email.is_some());
+        }
+    }
+    Ok(n)
+}
+
 /// Imports the rows of `reader` for `me`.
 pub fn run<R: Read + Send + 'static>(
     store: &mut dyn Backend,

@@ -224,11 +224,29 @@ pub fn run(ctx: &mut Ctx, a: &ImportArgs) -> Result<()> {
         tags: a.tags.clone(),
     };
     let (reader, size) = if workbook {
-        let reader: Input = LeadReader::from_workbook(&a.file, a.sheet.as_deref(), &map, defaults)?;
+        let reader: Input =
+            LeadReader::from_workbook(&a.file, a.sheet.as_deref(), &map, defaults.clone())?;
         (reader, None)
     } else {
-        open_csv(a, stdin, &map, defaults)?
+        open_csv(a, stdin, &map, defaults.clone())?
     };
+    // On a server a member's import is refused up front when its phones and e-mails
+    // exceed what is left of the daily lookup quota (a file is read twice for that;
+    // stdin cannot be, and fails at the batch that crosses the quota).
+    if !stdin {
+        app::check_lookup_quota(ctx.store()?, &me, &mut || {
+            if workbook {
+                app::keys_in::<Box<dyn Read + Send>>(LeadReader::from_workbook(
+                    &a.file,
+                    a.sheet.as_deref(),
+                    &map,
+                    defaults.clone(),
+                )?)
+            } else {
+                app::keys_in(open_csv(a, false, &map, defaults.clone())?.0)
+            }
+        })?;
+    }
     // A named rejects file is checked now, before any work (and never the database); the
     // default one beside the input takes the first free name, so a re-run never
     // overwrites the last run's rejects nor a file someone else put there.

@@ -1352,3 +1352,171 @@ fn whole_key_lookups_are_counted_so_nobody_unmasks_the_pool_by_trying_every_numb
         );
     }
 }
+
+/// Hostile review F3: the server keeps a "shares a phone or e-mail with another customer"
+/// flag per customer group (the duplicate rate), so writing a customer with a chosen
+/// whole phone and reading the count answers "is this anyone's phone?" as a lookup
+/// would. Every key a member writes is counted like a lookup, rolled back or not; a
+/// key the transaction already asked about (as `pool add` and `pool import` do before
+/// writing) is not counted twice.
+#[test]
+fn writing_a_chosen_phone_costs_a_lookup_so_the_duplicate_rate_is_no_free_oracle() {
+    let Some(s) = server("keywrites") else {
+        return;
+    };
+    s.pooled(2, 1);
+    let dups = "SELECT coalesce(sum(n) FILTER (WHERE dup), 0) FROM pool_private.report_groups()";
+    let probe = |key: &str| {
+        format!(
+            "BEGIN; INSERT INTO customers (name, phone, phone_key, pool_id) VALUES ('probe', '1', '{key}', 1); {dups}; ROLLBACK;"
+        )
+    };
+    // The oracle itself: the count tells a pooled customer's phone from a free one.
+    assert_eq!(s.sql("m1", &probe("8613800130001")), "2");
+    assert_eq!(s.sql("m1", &probe("8613999999999")), "0");
+    let m1 = s.id("m1");
+    let used = |who_id: i64| {
+        s.su(&format!(
+            "SELECT last_value FROM pool_private.key_lookups_{who_id}"
+        ))
+    };
+    assert_eq!(used(m1), "2", "each rolled-back probe costs one lookup");
+    // Past the quota the probe's write is refused, and committed or rolled back, an
+    // UPDATE to a chosen key costs the same.
+    s.sql(
+        "admin",
+        "INSERT INTO settings (key, value) VALUES ('key_lookups_per_day', '6')",
+    );
+    let own = s.sql(
+        "m1",
+        &format!(
+            "INSERT INTO customers (name, owner_id, pool_id) VALUES ('mine', {m1}, 1) RETURNING id"
+        ),
+    );
+    for k in ["8613800130002", "8613800130003"] {
+        s.sql(
+            "m1",
+            &format!("BEGIN; UPDATE customers SET phone = '1', phone_key = '{k}' WHERE id = {own}; {dups}; ROLLBACK;"),
+        );
+    }
+    s.sql(
+        "m1",
+        &format!("UPDATE customers SET email = 'x@qq.com', email_key = 'x@qq.com', name = 'mine 2' WHERE id = {own}"),
+    );
+    // unchanged keys and other columns cost nothing
+    s.sql(
+        "m1",
+        &format!("UPDATE customers SET email_key = 'x@qq.com', name = 'mine 3' WHERE id = {own}"),
+    );
+    assert_eq!(used(m1), "5");
+    s.sql("m1", &probe("8613800130004"));
+    let err = s.refused("m1", &probe("8613800130005"), "PT409");
+    assert!(err.contains("7/6 today"), "{err}");
+    s.refused(
+        "m1",
+        &format!("UPDATE customers SET phone_key = '8613800130005' WHERE id = {own}"),
+        "PT409",
+    );
+    // A key asked about first is not counted again when written in the same
+    // transaction; asked in another transaction, it is.
+    s.sql(
+        "admin",
+        "UPDATE settings SET value = '100' WHERE key = 'key_lookups_per_day'",
+    );
+    let m2 = s.id("m2");
+    s.sql(
+        "m2",
+        "BEGIN; SELECT count(*) FROM pool_private.whole_key_matches(ARRAY['8613800130001'], ARRAY['new@qq.com']);
+         INSERT INTO customers (name, phone, phone_key, email, email_key, pool_id)
+              VALUES ('asked first', '1', '8613800130001', 'new@qq.com', 'new@qq.com', 1);
+         COMMIT;",
+    );
+    assert_eq!(used(m2), "2");
+    s.sql(
+        "m2",
+        "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY['8613800130002'], '{}')",
+    );
+    s.sql(
+        "m2",
+        "INSERT INTO customers (name, phone, phone_key, pool_id) VALUES ('asked before', '1', '8613800130002', 1)",
+    );
+    assert_eq!(used(m2), "4");
+    // `pool add` asks (for its duplicate warning), then writes: two keys, two lookups.
+    s.ok(
+        "m2",
+        &[
+            "add",
+            "--name",
+            "王五",
+            "--phone",
+            "13700001111",
+            "--email",
+            "ww@163.com",
+            "--yes",
+        ],
+    );
+    assert_eq!(used(m2), "6");
+    // A member's import: asked per batch, written once; each key counted once.
+    std::fs::write(
+        s.dir.path().join("leads.csv"),
+        "name,phone,email\n赵一,13700002221,z1@163.com\n赵二,13700002222,z2@163.com\n赵三,13700002223,\n",
+    )
+    .expect("write csv");
+    s.ok("m2", &["import", "leads.csv"]);
+    assert_eq!(used(m2), "11");
+    // An import that needs more than is left today is refused before it asks or
+    // writes anything (review F5: it used to fail part-way, the quota spent).
+    s.sql(
+        "admin",
+        "UPDATE settings SET value = '14' WHERE key = 'key_lookups_per_day'",
+    );
+    std::fs::write(
+        s.dir.path().join("more.csv"),
+        "name,phone,email\n钱一,13700004441,q1@163.com\n钱二,13700004442,q2@163.com\n",
+    )
+    .expect("write csv");
+    let before = s.sql("admin", "SELECT count(*) FROM customers");
+    let err = s.fails("m2", &["import", "more.csv"], 5);
+    assert!(
+        err.contains("needs 4 whole phone/e-mail lookups, more than the 3 you have left"),
+        "{err}"
+    );
+    assert!(err.contains("key_lookups_per_day N"), "{err}");
+    assert_eq!(used(m2), "11");
+    assert_eq!(s.sql("admin", "SELECT count(*) FROM customers"), before);
+    std::fs::write(
+        s.dir.path().join("less.csv"),
+        "name,phone,email\n孙一,13700005551,s1@163.com\n",
+    )
+    .expect("write csv");
+    s.ok("m2", &["import", "less.csv"]);
+    assert_eq!(used(m2), "13");
+    // Admins are not counted, asking or writing.
+    s.pooled(50, 1);
+    s.ok(
+        "admin",
+        &[
+            "add",
+            "--name",
+            "管理员加的",
+            "--phone",
+            "13700003333",
+            "--yes",
+        ],
+    );
+    assert_eq!(used(s.id("admin")), "0");
+    // Nobody but the owner reads or changes what was asked.
+    for who in ["m1", "boss", "viewer", "admin"] {
+        s.refused(who, "SELECT * FROM pool_private.keys_asked", "42501");
+        s.refused(
+            who,
+            "INSERT INTO pool_private.keys_asked VALUES (txid_current(), 'p8613800130009', 1)",
+            "42501",
+        );
+        s.refused(
+            who,
+            "SELECT pool_private.count_written_keys(ARRAY['x'])",
+            "42501",
+        );
+    }
+}

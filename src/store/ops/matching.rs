@@ -35,6 +35,11 @@ pub trait MatchingOps {
     fn whole_key_matches(&mut self, _phones: &[&str], _emails: &[&str]) -> Result<Vec<KeyMatch>> {
         Ok(Vec::new())
     }
+    /// What the reader has left of today's whole-key lookups (server mode, where they
+    /// are counted per user and day); None where nothing is counted.
+    fn key_lookups_left(&mut self) -> Result<Option<i64>> {
+        Ok(None)
+    }
     /// `all_records`, one at a time into `f`, by id: the scan keeps only their keys.
     fn each_record(&mut self, f: &mut dyn FnMut(Record)) -> Result<()> {
         for r in self.all_records()? {

@@ -54,6 +54,9 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
         "customer_counts_truncated",
         32,
     ),
+    // Whole keys written count as lookups (migration 21).
+    ("customers", "zz_keys_added", "keys_added", 4),
+    ("customers", "zz_keys_changed", "keys_changed", 17),
     ("audit_log", "audit_no_update", "audit_append_only", 27),
     ("audit_log", "audit_no_truncate", "audit_append_only", 34),
     (

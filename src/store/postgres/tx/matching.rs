@@ -147,6 +147,14 @@ impl MatchingOps for PgTx<'_> {
             .collect())
     }
 
+    /// Migration 21: today's quota left, NULL for admins.
+    fn key_lookups_left(&mut self) -> Result<Option<i64>> {
+        Ok(self
+            .rows("SELECT pool_private.key_lookups_left()", &[])?
+            .first()
+            .and_then(|r| r.get(0)))
+    }
+
     fn all_records(&mut self) -> Result<Vec<Record>> {
         Ok(self
             .rows(
