@@ -167,6 +167,27 @@ fn doctor_checks_the_servers_security_setup() {
     s.su("CREATE TRIGGER c_added AFTER INSERT ON customer_tags REFERENCING NEW TABLE AS added
           FOR EACH STATEMENT WHEN (NOT pool_private.server_op()) EXECUTE FUNCTION pool_private.tags_added()");
     s.doctor_passes();
+    // The deferred audit rows' diverter, the lookup counters and the written-key count
+    // (server migrations 16, 20, 21): each switched off is found.
+    for (table, trigger) in [
+        ("audit_log", "a_divert"),
+        ("audit_head", "a_hold"),
+        ("users", "key_lookup_counters"),
+        ("customers", "zz_keys_added"),
+        ("customers", "zz_keys_changed"),
+    ] {
+        s.su(&format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}"));
+        s.doctor_catches("triggers", &format!("{trigger} on {table} is disabled"));
+        s.su(&format!("ALTER TABLE {table} ENABLE TRIGGER {trigger}"));
+    }
+    s.su(
+        "DROP TRIGGER a_divert ON audit_log; CREATE TRIGGER a_divert BEFORE INSERT ON audit_log
+          FOR EACH ROW WHEN (NEW.seq > 0) EXECUTE FUNCTION pool_private.audit_divert()",
+    );
+    s.doctor_catches("triggers", "a_divert on audit_log has a condition");
+    s.su("DROP TRIGGER a_divert ON audit_log; CREATE TRIGGER a_divert BEFORE INSERT ON audit_log
+          FOR EACH ROW WHEN (NEW.seq >= 4611686018427387904) EXECUTE FUNCTION pool_private.audit_divert()");
+    s.doctor_passes();
 
     // Grants beyond the design: members writing audit rows, rules or erasing data.
     s.su("GRANT UPDATE ON audit_log TO pool_member");

@@ -54,6 +54,11 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
         "customer_counts_truncated",
         32,
     ),
+    // The audit rows of a transaction held to its end (migration 16): head marks and
+    // diverted rows; and the lookup counters every new user gets (migration 20).
+    ("audit_log", "a_divert", "audit_divert", 7),
+    ("audit_head", "a_hold", "audit_head_hold", 19),
+    ("users", "key_lookup_counters", "user_counters", 5),
     // Whole keys written count as lookups (migration 21).
     ("customers", "zz_keys_added", "keys_added", 4),
     ("customers", "zz_keys_changed", "keys_changed", 17),
@@ -350,6 +355,8 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
            CROSS JOIN LATERAL (SELECT CASE w.name
                    WHEN 'a_same_identity' THEN '(((CURRENT_USER <> SESSION_USER) AND (NOT pool_private.is_owner())))'
                    WHEN 'zz_counts_upd' THEN '((NOT pool_private.claim_counts_itself()))'
+                   WHEN 'a_divert' THEN '((new.seq >= ''4611686018427387904''::bigint))'
+                   WHEN 'a_hold' THEN '((old.seq >= ''4611686018427387904''::bigint))'
                    ELSE '((NOT pool_private.server_op()))' END AS ok_cond) k
           WHERE tg.oid IS NULL OR tg.tgenabled NOT IN ('O', 'A') OR pr.proname <> w.func OR tg.tgtype <> w.ty
              OR coalesce(cond, ok_cond) <> ok_cond
