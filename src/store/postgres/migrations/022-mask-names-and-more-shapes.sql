@@ -191,28 +191,35 @@ END $$;
 
 -- Migration 19's view, with contacts typed into name, company, city, source and tags
 -- masked for whoever sees the row's contacts masked, and the name and company keys
--- (which would hold them too) hidden there. One quick test over the five columns
--- together decides "nothing to mask" for most rows; masked rows whose columns pass it
--- cost one regular expression more than before.
+-- (which would hold them too) hidden there. Each column runs the quick test alone, so a
+-- search on the name pays for the name's only (~1.4 µs a masked row); only a column
+-- that passes it runs the exact, slow path.
 CREATE OR REPLACE VIEW customers_v WITH (security_barrier) AS
 SELECT c.id,
-       CASE WHEN s.plain THEN c.name ELSE pool_private.mask_in_text(c.name) END AS name,
-       CASE WHEN s.plain THEN c.company ELSE pool_private.mask_in_text(c.company) END AS company,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.name) THEN c.name
+            ELSE pool_private.mask_in_text(c.name) END AS name,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.company) THEN c.company
+            ELSE pool_private.mask_in_text(c.company) END AS company,
        CASE WHEN s.sees THEN c.phone ELSE pool_private.mask_phone(c.phone) END AS phone,
        CASE WHEN s.sees THEN c.email ELSE pool_private.mask_email(c.email) END AS email,
-       CASE WHEN s.plain THEN c.city ELSE pool_private.mask_in_text(c.city) END AS city,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.city) THEN c.city
+            ELSE pool_private.mask_in_text(c.city) END AS city,
        CASE WHEN s.sees OR c.address IS NULL THEN c.address ELSE '***' END AS address,
-       CASE WHEN s.plain THEN c.source ELSE pool_private.mask_in_text(c.source) END AS source,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.source) THEN c.source
+            ELSE pool_private.mask_in_text(c.source) END AS source,
        c.stage,
-       CASE WHEN s.plain THEN c.tags ELSE pool_private.mask_in_text(c.tags) END AS tags,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.tags) THEN c.tags
+            ELSE pool_private.mask_in_text(c.tags) END AS tags,
        CASE WHEN s.sees THEN c.notes END AS notes,
        CASE WHEN s.sees THEN c.custom
             WHEN NOT pool_private.may_hold_contact(c.custom) THEN c.custom
             ELSE pool_private.mask_custom(c.custom) END AS custom,
        CASE WHEN s.sees THEN c.phone_key END AS phone_key,
        CASE WHEN s.sees THEN c.email_key END AS email_key,
-       CASE WHEN s.plain OR pool_private.mask_in_text(c.name) IS NOT DISTINCT FROM c.name THEN c.name_key END AS name_key,
-       CASE WHEN s.plain OR pool_private.mask_in_text(c.company) IS NOT DISTINCT FROM c.company THEN c.company_key END AS company_key,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.name) THEN c.name_key
+            WHEN pool_private.mask_in_text(c.name) = c.name THEN c.name_key END AS name_key,
+       CASE WHEN s.sees OR NOT pool_private.may_hold_contact(c.company) THEN c.company_key
+            WHEN pool_private.mask_in_text(c.company) = c.company THEN c.company_key END AS company_key,
        c.pool_id, c.owner_id, c.previous_owner_id, c.locked,
        c.created_at, c.updated_at, c.created_by, c.claimed_at, c.pooled_at, c.released_at,
        c.last_contact_at, c.won_at, c.deleted_at, c.merged_into, c.forgotten_at, c.recycle_due_at,
@@ -220,11 +227,9 @@ SELECT c.id,
        c.level, c.industry
   FROM customers c
   CROSS JOIN LATERAL (
-      SELECT v.sees,
-             v.sees OR NOT pool_private.may_hold_contact(concat_ws(' ', c.name, c.company, c.city, c.source, c.tags)) AS plain
-        FROM (SELECT pool_private.may_work_on((SELECT pool_private.my_role()), (SELECT pool_private.my_id()),
-                                              (SELECT pool_private.my_team()), c.owner_id,
-                                              pool_private.team_of(c.owner_id)) AS sees) v) s;
+      SELECT pool_private.may_work_on((SELECT pool_private.my_role()), (SELECT pool_private.my_id()),
+                                      (SELECT pool_private.my_team()), c.owner_id,
+                                      pool_private.team_of(c.owner_id)) AS sees) s;
 
 -- A tag holding a contact is read (and filtered on) only where the customer's contacts
 -- are seen: `pool list --tag 13912345678` must not confirm a pooled customer's number.
