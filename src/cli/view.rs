@@ -42,24 +42,33 @@ pub fn masked(c: &Customer, viewer: &User) -> (Option<String>, Option<String>, O
         (
             c.phone.as_deref().map(mask_phone),
             c.email.as_deref().map(mask_email),
-            c.address.as_deref().map(mask_address),
+            c.address
+                .as_deref()
+                .map(|a| mask_in_text(&mask_address(a)).into_owned()),
         )
     }
 }
 
+/// Name, company, city, source or tags as shown: a contact typed into them (a name
+/// "张三 13912345678") is masked where the viewer sees the customer's contacts masked.
+fn plain(reveal: bool, v: &Option<String>) -> Option<String> {
+    v.as_deref().map(|s| shown_text(reveal, s).into_owned())
+}
+
 pub fn row(c: &Customer, viewer: &User) -> CustomerRow {
     let (phone, email, _) = masked(c, viewer);
+    let reveal = sees(viewer, c);
     CustomerRow {
         id: c.id,
-        name: c.name.clone(),
-        company: c.company.clone(),
+        name: plain(reveal, &c.name),
+        company: plain(reveal, &c.company),
         phone,
         email,
-        city: c.city.clone(),
+        city: plain(reveal, &c.city),
         stage: c.stage.clone(),
         level: c.level.clone(),
         industry: c.industry.clone(),
-        tags: c.tags.clone(),
+        tags: shown_text(reveal, &c.tags).into_owned(),
         owner: c.owner.clone(),
         pool: if c.owner_id.is_none() {
             Some(c.pool.clone())
@@ -123,17 +132,17 @@ pub fn detail(c: &Customer, viewer: &User, declared: &[FieldDef]) -> Map<String,
     let reveal = sees(viewer, c);
     let mut m = Map::new();
     m.insert("id".into(), json!(c.id));
-    m.insert("name".into(), json!(c.name));
-    m.insert("company".into(), json!(c.company));
+    m.insert("name".into(), json!(plain(reveal, &c.name)));
+    m.insert("company".into(), json!(plain(reveal, &c.company)));
     m.insert("phone".into(), json!(phone));
     m.insert("email".into(), json!(email));
-    m.insert("city".into(), json!(c.city));
+    m.insert("city".into(), json!(plain(reveal, &c.city)));
     m.insert("address".into(), json!(address));
-    m.insert("source".into(), json!(c.source));
+    m.insert("source".into(), json!(plain(reveal, &c.source)));
     m.insert("stage".into(), json!(c.stage));
     m.insert("level".into(), json!(c.level));
     m.insert("industry".into(), json!(c.industry));
-    m.insert("tags".into(), json!(c.tags));
+    m.insert("tags".into(), json!(shown_text(reveal, &c.tags)));
     m.insert(
         "notes".into(),
         json!(c.notes.as_deref().map(|n| shown_text(reveal, n))),
@@ -224,17 +233,17 @@ impl ExportView {
         let reveal = self.reveal(c);
         let mut m = Map::new();
         m.insert("id".into(), json!(c.id));
-        m.insert("name".into(), json!(c.name));
-        m.insert("company".into(), json!(c.company));
+        m.insert("name".into(), json!(plain(reveal, &c.name)));
+        m.insert("company".into(), json!(plain(reveal, &c.company)));
         m.insert("phone".into(), json!(phone));
         m.insert("email".into(), json!(email));
-        m.insert("city".into(), json!(c.city));
+        m.insert("city".into(), json!(plain(reveal, &c.city)));
         m.insert("address".into(), json!(address));
-        m.insert("source".into(), json!(c.source));
+        m.insert("source".into(), json!(plain(reveal, &c.source)));
         m.insert("stage".into(), json!(c.stage));
         m.insert("level".into(), json!(c.level));
         m.insert("industry".into(), json!(c.industry));
-        m.insert("tags".into(), json!(c.tags));
+        m.insert("tags".into(), json!(shown_text(reveal, &c.tags)));
         m.insert(
             "notes".into(),
             json!(c.notes.as_deref().map(|n| shown_text(reveal, n))),
@@ -274,17 +283,17 @@ impl ExportView {
         };
         out.clear();
         out.push(c.id.to_string());
-        out.push(text(&c.name));
-        out.push(text(&c.company));
+        out.push(text(&plain(reveal, &c.name)));
+        out.push(text(&plain(reveal, &c.company)));
         out.push(text(&phone));
         out.push(text(&email));
-        out.push(text(&c.city));
+        out.push(text(&plain(reveal, &c.city)));
         out.push(text(&address));
-        out.push(text(&c.source));
+        out.push(text(&plain(reveal, &c.source)));
         out.push(guard(&c.stage).into_owned());
         out.push(text(&c.level));
         out.push(text(&c.industry));
-        out.push(guard(&c.tags).into_owned());
+        out.push(guard(&shown_text(reveal, &c.tags)).into_owned());
         out.push(
             c.notes
                 .as_deref()

@@ -141,8 +141,10 @@ pub fn mask_address(raw: &str) -> String {
 /// Each character is read in its NFKC form, so full-width digits (１３９…), `＠` and
 /// ideographic spaces count as their ASCII forms (and `。` as a dot); what is not masked
 /// is shown as written. A run of 7 or more digits (with `+`, spaces, tabs, line breaks,
-/// `-`, `.`, `/`, `(`, `)`, `_`, `~`, `*`, `·`, `–`, `—` between them) is a phone, unless the run is a date (2026-12-01, 2026.1.5,
-/// 2027/1/5); a word with an `@` and a dot after it is an e-mail address. The server's
+/// `-`, `.`, `/`, `(`, `)`, `_`, `~`, `*`, `·`, `–`, `—` between them, and commas or `、`
+/// between two digits) is a phone, unless it is a real date (2026-12-01, 2026.1.5,
+/// 2027/1/5) or an amount or list that `is_phone_run` tells apart; a word with an `@`
+/// and something on both sides of it is an e-mail address. The server's
 /// `pool_private.mask_in_text` is the same function in SQL.
 pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
     use unicode_normalization::UnicodeNormalization;
@@ -186,7 +188,7 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
         {
             // A phone number: digits and separators, ending on a digit, 7+ digits.
             let (mut j, mut last_digit, mut digits) = (i, i, 0);
-            while j < chars.len() && (chars[j].is_ascii_digit() || phone_separator(chars[j])) {
+            while j < chars.len() && (chars[j].is_ascii_digit() || run_separator(&chars, j)) {
                 if chars[j].is_ascii_digit() {
                     digits += 1;
                     last_digit = j;
@@ -194,7 +196,7 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
                 j += 1;
             }
             let run: String = chars[i..=last_digit].iter().collect();
-            let masked = (digits >= 7 && !is_date(&run)).then(|| mask_phone(&run));
+            let masked = is_phone_run(&run, digits).then(|| mask_phone(&run));
             (masked, last_digit + 1)
         } else {
             (None, i + 1)
@@ -264,29 +266,109 @@ fn phone_separator(c: char) -> bool {
     )
 }
 
-/// `YYYY-MM-DD` (or with `.` or `/`, one- or two-digit month and day): a date typed
-/// into a note or a date field, not a phone number.
+/// Whether `chars[j]` continues a run of digits: a phone separator, or a comma or `、`
+/// with a digit right before and after it ("139,1234,5678", "139、1234、5678"; a
+/// full-width `，` is a comma in NFKC form). After a comma and a space, a new number
+/// starts ("1, 2, 3").
+fn run_separator(chars: &[char], j: usize) -> bool {
+    phone_separator(chars[j])
+        || (matches!(chars[j], ',' | '、')
+            && j > 0
+            && chars[j - 1].is_ascii_digit()
+            && chars.get(j + 1).is_some_and(char::is_ascii_digit))
+}
+
+/// Whether a run of digits and separators (from the first digit or `+` to the last
+/// digit) is a phone number. Without commas or `、`: 7 or more digits, unless it is a
+/// date. Joined by them, an amount ("1,234,567.00") or a list of years or dates is not;
+/// the run is a phone when one of its comma parts is one on its own, when it holds 11
+/// digits starting with 1 (a mobile, "13,912,345,678" as a spreadsheet formats it), or
+/// when a part that is neither a date nor a year (19xx, 20xx) holds 4 digits in a row
+/// ("139,1234,5678", "6234、5678"): thousands groups have 3.
+fn is_phone_run(run: &str, digits: usize) -> bool {
+    if digits < 7 {
+        return false;
+    }
+    if !run.contains([',', '、']) {
+        return !is_date(run);
+    }
+    let first_digit = run.chars().find(char::is_ascii_digit);
+    if digits == 11 && first_digit == Some('1') {
+        return true;
+    }
+    run.split([',', '、']).any(|part| {
+        let part_digits = part.chars().filter(char::is_ascii_digit).count();
+        if is_date(part) {
+            return false;
+        }
+        if part_digits >= 7 {
+            return true;
+        }
+        let year = part.len() == 4 && (part.starts_with("19") || part.starts_with("20"));
+        !year
+            && part
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|group| group.len() >= 4)
+    })
+}
+
+/// `YYYY-MM-DD` (or with `.` or `/`, one- or two-digit month and day) of a real day
+/// between 1900 and 2099: a date typed into a note or a date field, not a phone number.
+/// "6234-56-78" is a landline.
 fn is_date(run: &str) -> bool {
     let Some(sep) = run.chars().find(|c| matches!(c, '-' | '.' | '/')) else {
         return false;
     };
     let parts: Vec<&str> = run.split(sep).collect();
-    let digits = |p: &str, min: usize, max: usize| {
-        (min..=max).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    let number = |p: &str, min: usize, max: usize| {
+        ((min..=max).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
     };
-    parts.len() == 3 && digits(parts[0], 4, 4) && digits(parts[1], 1, 2) && digits(parts[2], 1, 2)
+    let [y, m, d] = parts.as_slice() else {
+        return false;
+    };
+    let (Some(y), Some(m), Some(d)) = (number(y, 4, 4), number(m, 1, 2), number(d, 1, 2)) else {
+        return false;
+    };
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    (1900..=2099).contains(&y) && (1..=days).contains(&d)
 }
 
-/// Where an e-mail-like word starting at `i` ends: it must start a word, hold one '@'
-/// with something before it and a dot somewhere after it.
+/// A character of an e-mail-like word (in NFKC form): ASCII letters and digits,
+/// `. _ - + % @`, and any character outside ASCII except spaces and punctuation
+/// (U+0080–U+00BF, U+2000–U+206F, U+3000–U+303F, U+FE10–U+FE1F, U+FE30–U+FE6F,
+/// U+FF00–U+FFEF): a name in Chinese ("李华@163.com") is a local part too. The ranges
+/// are spelled out so that the server's regular expression is the same set.
+fn email_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%');
+    }
+    !matches!(c,
+        '\u{80}'..='\u{bf}'
+        | '\u{2000}'..='\u{206f}'
+        | '\u{3000}'..='\u{303f}'
+        | '\u{fe10}'..='\u{fe1f}'
+        | '\u{fe30}'..='\u{fe6f}'
+        | '\u{ff00}'..='\u{ffef}')
+}
+
+/// Where an e-mail-like word starting at `i` ends: it must start a word and hold an '@'
+/// with something before and after it ("li@localhost" and "li@qqcom" are addresses
+/// too: a masked reader must not see them whole).
 fn email_at(chars: &[char], i: usize) -> Option<usize> {
-    let word_char =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%');
-    if !word_char(chars[i]) || chars[i] == '@' || (i > 0 && word_char(chars[i - 1])) {
+    if !email_char(chars[i]) || chars[i] == '@' || (i > 0 && email_char(chars[i - 1])) {
         return None;
     }
     let mut end = i;
-    while end < chars.len() && word_char(chars[end]) {
+    while end < chars.len() && email_char(chars[end]) {
         end += 1;
     }
     // A trailing dot ends the sentence, not the address.
@@ -295,7 +377,7 @@ fn email_at(chars: &[char], i: usize) -> Option<usize> {
     }
     let word = &chars[i..end];
     let at = word.iter().position(|&c| c == '@')?;
-    (at > 0 && word[at + 1..].contains(&'.')).then_some(end)
+    (at > 0 && at + 1 < word.len()).then_some(end)
 }
 
 #[cfg(test)]
@@ -455,10 +537,9 @@ mod tests {
             mask_in_text("order 12345, room 302"),
             "order 12345, room 302"
         );
-        assert_eq!(
-            mask_in_text("a@b is not an address"),
-            "a@b is not an address"
-        );
+        // Any word with an '@' inside: "li@localhost" is an address too.
+        assert_eq!(mask_in_text("a@b is short"), "a***@b is short");
+        assert_eq!(mask_in_text("@张三 a @ b"), "@张三 a @ b");
         assert_eq!(
             mask_in_text("write to x.y@corp.cn."),
             "write to x***@corp.cn."
@@ -506,6 +587,63 @@ mod tests {
         // Nothing to mask: the text as it was, not its NFKC form.
         assert_eq!(mask_in_text("ＡＢＣ　１２３"), "ＡＢＣ　１２３");
         assert_eq!(mask_in_text("２０２６／１２／０１"), "２０２６／１２／０１");
+    }
+
+    #[test]
+    fn phones_split_by_commas_are_masked_and_amounts_are_not() {
+        for typed in [
+            "139,1234,5678",
+            "139、1234、5678",
+            "139，1234，5678",
+            "139､1234､5678",
+            "13,912,345,678",
+            "139-1234,5678",
+        ] {
+            assert_eq!(mask_in_text(typed), "139****5678", "{typed}");
+        }
+        assert_eq!(mask_in_text("座机 6234、5678。"), "座机 62****78。");
+        assert_eq!(mask_in_text("0571,8888,6666"), mask_phone("057188886666"));
+        assert_eq!(
+            mask_in_text("2024,13912345678"),
+            mask_phone("202413912345678")
+        );
+        for plain in [
+            "合同金额 1,234,567.00 元",
+            "12,345,678",
+            "报价 100,200,300 三档",
+            "第1、2、3、4、5、6、7条",
+            "1, 2, 3, 4, 5, 6, 7",
+            "2024、2025、2026年",
+            "签约 2026-12-01,2027-01-05",
+            "139, 1234",
+        ] {
+            assert_eq!(mask_in_text(plain), plain);
+        }
+    }
+
+    #[test]
+    fn addresses_without_a_dot_or_in_chinese_are_masked() {
+        assert_eq!(
+            mask_in_text("邮箱 li@qqcom 或 li@localhost"),
+            "邮箱 l***@qqcom 或 l***@localhost"
+        );
+        assert_eq!(mask_in_text("李华@163.com"), "李***@163.com");
+        assert_eq!(
+            mask_in_text("联系：李华＠１６３．ｃｏｍ，谢谢"),
+            "联系：李***@163.com，谢谢"
+        );
+        assert_eq!(mask_in_text("ｌｉｈｕａ＠ｑｑ．ｃｏｍ"), "l***@qq.com");
+        assert_eq!(mask_in_text("Ünal@example.de"), "Ü***@example.de");
+    }
+
+    #[test]
+    fn impossible_dates_are_phones() {
+        assert_eq!(mask_in_text("6234-56-78"), "62****78");
+        assert_eq!(mask_in_text("2023-02-29"), "20****29");
+        assert_eq!(mask_in_text("6234-12-01"), "62****01");
+        for date in ["2024-02-29", "2026-12-31", "1999/1/1", "2027.01.15"] {
+            assert_eq!(mask_in_text(date), date);
+        }
     }
 
     proptest::proptest! {

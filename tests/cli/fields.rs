@@ -623,3 +623,83 @@ fn contacts_in_custom_values_are_masked_in_any_width_and_json_type() {
         [c]
     );
 }
+
+#[test]
+fn contacts_typed_into_name_company_city_source_tags_or_address_are_masked() {
+    let env = declared();
+    let c = env.pooled("丁", "13800000005");
+    // Written below the app: a phone in the name, addresses in the company and tags, a
+    // phone split by 、 in the city, a landline shaped like a date as the source.
+    env.exec(&format!(
+        "UPDATE customers SET name = '张三 13987654321', company = 'zhuge@qqcom', city = '139、2468、1357',
+             source = '6234-56-78', tags = '李华@163.com', address = '139,1122,3344 某路' WHERE id = {c}"
+    ));
+    env.exec(&format!(
+        "INSERT INTO customer_tags (tag, customer_id) VALUES ('李华@163.com', {c})"
+    ));
+    let id = c.to_string();
+    let secrets = ["8765", "zhuge", "2468", "6234", "李华", "1122"];
+    let leaks = |text: &str| -> Vec<&str> {
+        secrets
+            .iter()
+            .copied()
+            .filter(|s| text.contains(s))
+            .collect()
+    };
+    for who in ["lihua", "lin"] {
+        let shown = env.json_as(who, &["show", &id]);
+        assert!(leaks(&shown.to_string()).is_empty(), "{who}: {shown}");
+        assert_eq!(shown["name"], "张三 139****4321", "{who}");
+        assert_eq!(shown["company"], "z***@qqcom", "{who}");
+        assert_eq!(shown["city"], "139****1357", "{who}");
+        assert_eq!(shown["source"], "62****78", "{who}");
+        assert_eq!(shown["tags"], "李***@163.com", "{who}");
+        let listed = env.json_as(who, &["list"]);
+        assert!(leaks(&listed.to_string()).is_empty(), "{who}: {listed}");
+        for format in ["table", "csv"] {
+            let out = env.ok_as(who, &["--format", format, "list"]);
+            assert!(leaks(&out).is_empty(), "{who} {format}: {out}");
+            assert!(
+                format == "table" || out.contains("139****4321"),
+                "{who} {format}: {out}"
+            );
+        }
+        for format in ["csv", "jsonl"] {
+            let out = env.ok_as(who, &["export", "--format", format]);
+            assert!(leaks(&out).is_empty(), "{who} {format}: {out}");
+        }
+        // Searching by what the reader sees works; by what is masked, nothing is found.
+        assert_eq!(
+            ids(&env.json_as(who, &["list", "--search", "张三"])),
+            [c],
+            "{who}"
+        );
+        for probe in [
+            vec!["--search", "8765"],
+            vec!["--search", "13987654321"],
+            vec!["--search", "zhuge"],
+            vec!["--city", "139、2468、1357"],
+            vec!["--source", "6234-56-78"],
+            vec!["--tag", "李华@163.com"],
+        ] {
+            let mut args = vec!["list"];
+            args.extend(&probe);
+            let found = ids(&env.json_as(who, &args));
+            assert!(found.is_empty(), "{who} {probe:?}: {found:?}");
+        }
+    }
+    // The manager sees them as written, and finds the customer by them.
+    let shown = env.json_as("zhao", &["show", &id]);
+    assert_eq!(shown["name"], "张三 13987654321");
+    assert_eq!(shown["tags"], "李华@163.com");
+    for probe in [
+        vec!["--search", "8765"],
+        vec!["--city", "139、2468、1357"],
+        vec!["--source", "6234-56-78"],
+        vec!["--tag", "李华@163.com"],
+    ] {
+        let mut args = vec!["list"];
+        args.extend(&probe);
+        assert_eq!(ids(&env.json_as("zhao", &args)), [c], "{probe:?}");
+    }
+}

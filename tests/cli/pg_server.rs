@@ -459,12 +459,25 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         "㏠㏡㏢㏣㏤㏥㏦ 1",
         "¹³⁹1234567",
         "",
+        // Session 11: commas and 、, addresses without a dot or with a Chinese name,
+        // impossible dates, newer Unicode digits (outlined, U+1CCF0…).
+        "139,1234,5678 139、1234、5678 139，1234，5678 139､1234､5678",
+        "13,912,345,678 139-1234,5678 0571,8888,6666 座机 6234、5678。 2024,13912345678",
+        "合同金额 1,234,567.00 元 12,345,678 报价 100,200,300 三档",
+        "第1、2、3、4、5、6、7条 1, 2, 3, 4, 5, 6, 7 2024、2025、2026年 139, 1234",
+        "签约 2026-12-01,2027-01-05",
+        "邮箱 li@qqcom 或 li@localhost, a@b is short, @张三 a @ b",
+        "李华@163.com 联系：李华＠１６３．ｃｏｍ，谢谢 ｌｉｈｕａ＠ｑｑ．ｃｏｍ Ünal@example.de",
+        "6234-56-78 2023-02-29 6234-12-01 2024-02-29 2026-12-31 1999/1/1 2027.01.15 2100-01-01",
+        "\u{1ccf1}\u{1ccf3}\u{1ccf9}\u{1ccf1}\u{1ccf2}\u{1ccf3}\u{1ccf4}\u{1ccf5}\u{1ccf6}\u{1ccf7}\u{1ccf8}",
+        "张三 13987654321",
     ]
     .map(String::from)
     .to_vec();
-    let alphabet: Vec<char> = "0123456789０１２３４５６７８９ 　/／-.()+@＠\n\tabxyz手机：，。q.c"
-        .chars()
-        .collect();
+    let alphabet: Vec<char> =
+        "0123456789０１２３４５６７８９ 　/／-.()+@＠\n\tabxyz手机：，。q.c,、李"
+            .chars()
+            .collect();
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
         seed ^= seed << 13;
@@ -472,7 +485,7 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         seed ^= seed << 17;
         seed
     };
-    for _ in 0..400 {
+    for _ in 0..600 {
         let len = (next() % 40) as usize;
         texts.push(
             (0..len)
@@ -490,6 +503,32 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
     for (t, masked) in texts.iter().zip(&sql_texts) {
         assert_eq!(masked, &mask_in_text(t), "{t:?}");
     }
+    // Every character is read alike: Rust's NFKC (unicode-normalization) and the
+    // server's (nfkc_newer, then PostgreSQL's normalize) agree on every code point, also
+    // those newer than the server's Unicode.
+    let server_nfkc = s.sql(
+        "m1",
+        "SELECT string_agg(cp || ':' || normalize(pool_private.nfkc_newer(chr(cp)), NFKC), E'\\n' ORDER BY cp)
+           FROM generate_series(128, 1114111) cp
+          WHERE cp NOT BETWEEN 55296 AND 57343
+            AND normalize(pool_private.nfkc_newer(chr(cp)), NFKC) <> chr(cp)",
+    );
+    let rust_nfkc: Vec<String> = (128u32..0x11_0000)
+        .filter_map(char::from_u32)
+        .filter_map(|c| {
+            let n: String =
+                unicode_normalization::UnicodeNormalization::nfkc(c.to_string().as_str()).collect();
+            (n != c.to_string()).then(|| format!("{}:{n}", c as u32))
+        })
+        .collect();
+    let server_nfkc: std::collections::BTreeSet<&str> = server_nfkc.split('\n').collect();
+    let rust_set: std::collections::BTreeSet<&str> = rust_nfkc.iter().map(String::as_str).collect();
+    let differ: Vec<_> = rust_set
+        .symmetric_difference(&server_nfkc)
+        .take(10)
+        .collect();
+    assert!(differ.is_empty(), "NFKC differs: {differ:?}");
+    assert_eq!(rust_nfkc.len(), server_nfkc.len());
 }
 
 #[test]
@@ -1518,5 +1557,60 @@ fn writing_a_chosen_phone_costs_a_lookup_so_the_duplicate_rate_is_no_free_oracle
             "SELECT pool_private.count_written_keys(ARRAY['x'])",
             "42501",
         );
+    }
+}
+
+#[test]
+fn contacts_typed_into_names_tags_and_cities_are_masked_in_the_view_for_psql_members() {
+    let Some(s) = server("masknames") else {
+        return;
+    };
+    let id = s.pooled(1, 1)[0];
+    s.sql(
+        "admin",
+        &format!(
+            "UPDATE customers SET name = '张三 13987654321', name_key = '张三13987654321',
+                 company = 'zhuge@qqcom', company_key = 'zhuge@qqcom', city = '139、2468、1357',
+                 source = '6234-56-78', tags = '李华@163.com' WHERE id = {id};
+             INSERT INTO customer_tags (tag, customer_id) VALUES ('李华@163.com', {id})"
+        ),
+    );
+    let row = format!(
+        "SELECT concat_ws('|', name, company, city, source, tags, coalesce(name_key, '-'), coalesce(company_key, '-'))
+           FROM customers_v WHERE id = {id}"
+    );
+    let probes = [
+        "SELECT count(*) FROM customers_v WHERE name LIKE '%8765%' OR company LIKE 'zhuge%'
+             OR city LIKE '%2468%' OR source LIKE '6234%' OR tags LIKE '%李华%'
+             OR name_key LIKE '%8765%' OR company_key LIKE 'zhuge%'"
+            .to_string(),
+        "SELECT count(*) FROM customer_tags WHERE tag LIKE '%李华%'".to_string(),
+    ];
+    // The member and the viewer, who see the pooled customer's contacts masked.
+    for who in ["m1", "viewer"] {
+        assert_eq!(
+            s.sql(who, &row),
+            "张三 139****4321|z***@qqcom|139****1357|62****78|李***@163.com|-|-",
+            "{who}"
+        );
+        for p in &probes {
+            assert_eq!(s.sql(who, p), "0", "{who}: {p}");
+        }
+        // What they see, they find.
+        assert_eq!(
+            s.sql(
+                who,
+                "SELECT count(*) FROM customers_v WHERE name LIKE '张三%'"
+            ),
+            "1"
+        );
+    }
+    // The manager sees the pooled customer whole.
+    assert_eq!(
+        s.sql("boss", &row),
+        "张三 13987654321|zhuge@qqcom|139、2468、1357|6234-56-78|李华@163.com|张三13987654321|zhuge@qqcom"
+    );
+    for p in &probes {
+        assert_ne!(s.sql("boss", p), "0", "{p}");
     }
 }

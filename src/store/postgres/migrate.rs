@@ -107,10 +107,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "021-key-writes-counted",
         include_str!("migrations/021-key-writes-counted.sql"),
     ),
+    (
+        22,
+        "022-mask-names-and-more-shapes",
+        include_str!("migrations/022-mask-names-and-more-shapes.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 21;
+pub const LATEST: i64 = 22;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

@@ -251,18 +251,30 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
     if let Some(s) = &f.stage {
         arg(&mut sql, " AND c.stage = ?", s.clone().into());
     }
+    // Where the reader sees a row's contacts masked, a contact typed into its name,
+    // company, city, source or tags is masked too (cli::view): filters match what the
+    // reader sees, so a value that masking changes only matches rows seen whole.
+    let seen_whole = unmasked(f).unwrap_or_else(|| "0".to_string());
+    let only_seen_whole = |sql: &mut String, v: &str| {
+        if crate::domain::mask::mask_in_text(v) != v {
+            sql.push_str(&format!(" AND {seen_whole}"));
+        }
+    };
     if let Some(t) = &f.tag {
         arg(
             &mut sql,
             " AND c.id IN (SELECT customer_id FROM customer_tags WHERE tag = ?)",
             t.clone().into(),
         );
+        only_seen_whole(&mut sql, t);
     }
     if let Some(c) = &f.city {
         arg(&mut sql, " AND c.city = ?", c.clone().into());
+        only_seen_whole(&mut sql, c);
     }
     if let Some(s) = &f.source {
         arg(&mut sql, " AND c.source = ?", s.clone().into());
+        only_seen_whole(&mut sql, s);
     }
     if let Some(l) = &f.level {
         arg(&mut sql, " AND c.level = ?", l.clone().into());
@@ -278,14 +290,16 @@ fn where_clause(f: &ListFilter) -> (String, Vec<SqlValue>) {
                 .replace('_', "\\_")
         );
         let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
+        // The name as the reader sees it must hold the text too (the mask runs only on
+        // the rows whose raw name matches).
         arg(
             &mut sql,
-            " AND (c.name LIKE ? ESCAPE '\\'",
+            &format!(" AND ((c.name LIKE ? ESCAPE '\\' AND ({seen_whole} OR pool_mask_text(c.name) LIKE ? ESCAPE '\\'))"),
             like.clone().into(),
         );
         arg(
             &mut sql,
-            " OR c.company LIKE ? ESCAPE '\\'",
+            &format!(" OR (c.company LIKE ? ESCAPE '\\' AND ({seen_whole} OR pool_mask_text(c.company) LIKE ? ESCAPE '\\'))"),
             like.clone().into(),
         );
         if let Some(cond) = unmasked(f) {
