@@ -166,21 +166,19 @@ impl Record {
 
 /// Every record's match keys in one buffer, each record's side by side: a comparison
 /// touches a record's keys in a cache line or two instead of eight scattered heap
-/// strings (the scan's candidate pairs visit records in no useful order).
+/// strings (the scan's candidate pairs visit records in no useful order). Each record
+/// is a header (where each key ends, and which contacts are present) followed by its
+/// keys' bytes, so a record's header and keys share cache lines (one array, not two).
 #[derive(Default)]
 pub struct Packed {
-    text: String,
-    slots: Vec<Slot>,
+    bytes: Vec<u8>,
+    starts: Vec<u64>,
 }
 
-struct Slot {
-    start: usize,
-    /// Where each key ends, from `start`: name, name_sorted, name_sound, company, phone,
-    /// email, city, address.
-    ends: [u32; 8],
-    phone: bool,
-    email: bool,
-}
+/// A record's header: eight key ends (u32, little-endian, from the end of the header):
+/// name, name_sorted, name_sound, company, phone, email, city, address; then one byte of
+/// flags (1: has a phone, 2: has an e-mail).
+const HEADER: usize = 33;
 
 impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
@@ -191,9 +189,9 @@ impl Packed {
 
     /// Keeps the first `n` records.
     fn truncate(&mut self, n: usize) {
-        if n < self.slots.len() {
-            self.text.truncate(self.slots[n].start);
-            self.slots.truncate(n);
+        if n < self.starts.len() {
+            self.bytes.truncate(self.starts[n] as usize);
+            self.starts.truncate(n);
         }
     }
 
@@ -219,7 +217,8 @@ impl Packed {
             .iter()
             .map(|r| {
                 let k = r.keys();
-                k.name.len()
+                HEADER
+                    + k.name.len()
                     + k.name_sorted.len()
                     + k.name_sound.len()
                     + k.company.len()
@@ -230,8 +229,8 @@ impl Packed {
             })
             .sum();
         let mut p = Packed {
-            text: String::with_capacity(size),
-            slots: Vec::with_capacity(records.len()),
+            bytes: Vec::with_capacity(size),
+            starts: Vec::with_capacity(records.len()),
         };
         for r in records {
             p.push(&r.keys());
@@ -240,8 +239,9 @@ impl Packed {
     }
 
     fn push(&mut self, k: &Keys) {
-        let start = self.text.len();
-        let mut ends = [0u32; 8];
+        let start = self.bytes.len();
+        self.starts.push(start as u64);
+        self.bytes.resize(start + HEADER, 0);
         let parts = [
             k.name,
             k.name_sorted,
@@ -252,46 +252,54 @@ impl Packed {
             k.city,
             k.address,
         ];
-        for (end, part) in ends.iter_mut().zip(parts) {
+        let data = start + HEADER;
+        for (n, part) in parts.into_iter().enumerate() {
             // A key of 4 GiB is no customer's (SQLite holds at most 1 GB a value).
-            if let Ok(len) = u32::try_from(self.text.len() - start + part.len()) {
-                self.text.push_str(part);
-                *end = len;
-            } else {
-                *end = (self.text.len() - start) as u32;
-            }
+            let len = match u32::try_from(self.bytes.len() - data + part.len()) {
+                Ok(len) => {
+                    self.bytes.extend_from_slice(part.as_bytes());
+                    len
+                }
+                Err(_) => (self.bytes.len() - data) as u32,
+            };
+            self.bytes[start + 4 * n..start + 4 * n + 4].copy_from_slice(&len.to_le_bytes());
         }
-        self.slots.push(Slot {
-            start,
-            ends,
-            phone: k.phone.is_some(),
-            email: k.email.is_some(),
-        });
+        self.bytes[start + 32] = u8::from(k.phone.is_some()) | (u8::from(k.email.is_some()) << 1);
     }
 
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.starts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.starts.is_empty()
     }
 
     /// Record `i`'s keys.
     pub fn get(&self, i: usize) -> Keys<'_> {
-        let s = &self.slots[i];
-        let text = &self.text[s.start..s.start + s.ends[7] as usize];
+        let start = self.starts[i] as usize;
+        let header = &self.bytes[start..start + HEADER];
+        let mut ends = [0usize; 8];
+        for (n, end) in ends.iter_mut().enumerate() {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&header[4 * n..4 * n + 4]);
+            *end = u32::from_le_bytes(b) as usize;
+        }
+        let flags = header[32];
+        // Whole strings were appended, so the bytes are UTF-8 (checked, not assumed).
+        let text = std::str::from_utf8(&self.bytes[start + HEADER..start + HEADER + ends[7]])
+            .unwrap_or_default();
         let part = |k: usize| {
-            let from = if k == 0 { 0 } else { s.ends[k - 1] as usize };
-            &text[from..s.ends[k] as usize]
+            let from = if k == 0 { 0 } else { ends[k - 1] };
+            text.get(from..ends[k]).unwrap_or_default()
         };
         Keys {
             name: part(0),
             name_sorted: part(1),
             name_sound: part(2),
             company: part(3),
-            phone: s.phone.then(|| part(4)),
-            email: s.email.then(|| part(5)),
+            phone: (flags & 1 != 0).then(|| part(4)),
+            email: (flags & 2 != 0).then(|| part(5)),
             city: part(6),
             address: part(7),
         }
