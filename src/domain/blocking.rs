@@ -235,9 +235,8 @@ pub fn candidate_pairs_of<'a>(
                 if a < lo || a >= hi {
                     continue;
                 }
-                for y in x + 1..(x + reach).min(block.len()) {
-                    raw.push((a, block[y]));
-                }
+                let to = (x + reach).min(block.len());
+                raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
             }
         }
         raw.sort_unstable();

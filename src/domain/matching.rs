@@ -168,17 +168,18 @@ impl Record {
 /// touches a record's keys in a cache line or two instead of eight scattered heap
 /// strings (the scan's candidate pairs visit records in no useful order). Each record
 /// is a header (where each key ends, and which contacts are present) followed by its
-/// keys' bytes, so a record's header and keys share cache lines (one array, not two).
+/// keys, so a record's header and keys share cache lines (one array, not two).
 #[derive(Default)]
 pub struct Packed {
-    bytes: Vec<u8>,
+    text: String,
     starts: Vec<u64>,
 }
 
-/// A record's header: eight key ends (u32, little-endian, from the end of the header):
-/// name, name_sorted, name_sound, company, phone, email, city, address; then one byte of
-/// flags (1: has a phone, 2: has an e-mail).
-const HEADER: usize = 33;
+/// A record's header: eight key ends (from the end of the header): name, name_sorted,
+/// name_sound, company, phone, email, city, address, each 32 bits as five 7-bit bytes;
+/// then one byte of flags (1: has a phone, 2: has an e-mail). Every header byte is
+/// ASCII, so the buffer stays a `str` and reading it validates nothing.
+const HEADER: usize = 41;
 
 impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
@@ -190,7 +191,7 @@ impl Packed {
     /// Keeps the first `n` records.
     fn truncate(&mut self, n: usize) {
         if n < self.starts.len() {
-            self.bytes.truncate(self.starts[n] as usize);
+            self.text.truncate(self.starts[n] as usize);
             self.starts.truncate(n);
         }
     }
@@ -229,7 +230,7 @@ impl Packed {
             })
             .sum();
         let mut p = Packed {
-            bytes: Vec::with_capacity(size),
+            text: String::with_capacity(size),
             starts: Vec::with_capacity(records.len()),
         };
         for r in records {
@@ -239,9 +240,7 @@ impl Packed {
     }
 
     fn push(&mut self, k: &Keys) {
-        let start = self.bytes.len();
-        self.starts.push(start as u64);
-        self.bytes.resize(start + HEADER, 0);
+        self.starts.push(self.text.len() as u64);
         let parts = [
             k.name,
             k.name_sorted,
@@ -252,19 +251,30 @@ impl Packed {
             k.city,
             k.address,
         ];
-        let data = start + HEADER;
-        for (n, part) in parts.into_iter().enumerate() {
+        let mut header = [0u8; HEADER];
+        let mut kept = [false; 8];
+        let mut len = 0u32;
+        for (n, part) in parts.iter().enumerate() {
             // A key of 4 GiB is no customer's (SQLite holds at most 1 GB a value).
-            let len = match u32::try_from(self.bytes.len() - data + part.len()) {
-                Ok(len) => {
-                    self.bytes.extend_from_slice(part.as_bytes());
-                    len
-                }
-                Err(_) => (self.bytes.len() - data) as u32,
-            };
-            self.bytes[start + 4 * n..start + 4 * n + 4].copy_from_slice(&len.to_le_bytes());
+            if let Some(end) = u32::try_from(part.len())
+                .ok()
+                .and_then(|l| len.checked_add(l))
+            {
+                len = end;
+                kept[n] = true;
+            }
+            for (j, byte) in header[5 * n..5 * n + 5].iter_mut().enumerate() {
+                *byte = ((len >> (7 * j)) & 0x7f) as u8;
+            }
         }
-        self.bytes[start + 32] = u8::from(k.phone.is_some()) | (u8::from(k.email.is_some()) << 1);
+        header[40] = u8::from(k.phone.is_some()) | (u8::from(k.email.is_some()) << 1);
+        self.text
+            .push_str(std::str::from_utf8(&header).unwrap_or_default());
+        for (part, kept) in parts.iter().zip(kept) {
+            if kept {
+                self.text.push_str(part);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -278,17 +288,16 @@ impl Packed {
     /// Record `i`'s keys.
     pub fn get(&self, i: usize) -> Keys<'_> {
         let start = self.starts[i] as usize;
-        let header = &self.bytes[start..start + HEADER];
+        let header = &self.text.as_bytes()[start..start + HEADER];
         let mut ends = [0usize; 8];
         for (n, end) in ends.iter_mut().enumerate() {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&header[4 * n..4 * n + 4]);
-            *end = u32::from_le_bytes(b) as usize;
+            *end = header[5 * n..5 * n + 5]
+                .iter()
+                .rev()
+                .fold(0, |v, b| (v << 7) | usize::from(*b));
         }
-        let flags = header[32];
-        // Whole strings were appended, so the bytes are UTF-8 (checked, not assumed).
-        let text = std::str::from_utf8(&self.bytes[start + HEADER..start + HEADER + ends[7]])
-            .unwrap_or_default();
+        let flags = header[40];
+        let text = &self.text[start + HEADER..start + HEADER + ends[7]];
         let part = |k: usize| {
             let from = if k == 0 { 0 } else { ends[k - 1] };
             text.get(from..ends[k]).unwrap_or_default()
@@ -381,12 +390,20 @@ fn patterns_of(records: &Packed, pairs: &[(u32, u32)]) -> Vec<u32> {
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
+                    // The pairs come sorted by their first record: its keys are read
+                    // once for all its pairs.
+                    let mut first: Option<(u32, Keys)> = None;
                     part.iter()
                         .map(|&(a, b)| {
-                            pack(&compare_keys(
-                                &records.get(a as usize),
-                                &records.get(b as usize),
-                            ))
+                            let ka = match first {
+                                Some((at, k)) if at == a => k,
+                                _ => {
+                                    let k = records.get(a as usize);
+                                    first = Some((a, k));
+                                    k
+                                }
+                            };
+                            pack(&compare_keys(&ka, &records.get(b as usize)))
                         })
                         .collect::<Vec<u32>>()
                 })
@@ -878,6 +895,16 @@ mod tests {
         let mut rs = reference_population(300);
         rs.push(rec(1, "", "", None, Some(""), "", ""));
         rs.push(rec(2, "张伟", "云帆", Some(""), None, "杭州", "文三路90号"));
+        // Key ends past 127 and 16,383 bytes take more than one header byte each.
+        rs.push(rec(
+            3,
+            "张伟",
+            "云帆",
+            None,
+            None,
+            "杭州",
+            &"文三路".repeat(2000),
+        ));
         let packed = Packed::new(&rs);
         assert_eq!(packed.len(), rs.len());
         for (i, r) in rs.iter().enumerate() {
