@@ -148,11 +148,13 @@ pub fn candidate_pairs_of<'a>(
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    let mut keyed: Vec<(u64, u32)> = Vec::new();
+    // A key and its record as three words (12 bytes, not the 16 of a padded
+    // `(u64, u32)`): sorted, they order exactly as (key, record).
+    let mut keyed: Vec<[u32; 3]> = Vec::new();
     for (b, from) in (0..n).step_by(1 << 16).enumerate() {
         let to = (from + (1 << 16)).min(n);
         let chunk = (to - from).div_ceil(threads).max(1);
-        let parts: Vec<Vec<(u64, u32)>> = std::thread::scope(|scope| {
+        let parts: Vec<Vec<[u32; 3]>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (from..to)
                 .step_by(chunk)
                 .map(|start| {
@@ -165,7 +167,9 @@ pub fn candidate_pairs_of<'a>(
                             keys(&record(i), &mut buf);
                             buf.sort_unstable();
                             buf.dedup();
-                            out.extend(buf.iter().map(|k| (*k, i as u32)));
+                            out.extend(
+                                buf.iter().map(|k| [(*k >> 32) as u32, *k as u32, i as u32]),
+                            );
                         }
                         out
                     })
@@ -186,29 +190,60 @@ pub fn candidate_pairs_of<'a>(
         }
     }
     keyed.sort_unstable();
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    // Most keys are one record's only (a block of one makes no pair): only the blocks
+    // of two or more are kept, as their members' indexes (the keys are no longer
+    // needed once the blocks are known).
+    let mut members: Vec<u32> = Vec::new();
+    let mut ends: Vec<u32> = Vec::new();
     let mut start = 0;
     while start < keyed.len() {
+        let key = &keyed[start][..2];
         let mut end = start + 1;
-        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+        while end < keyed.len() && keyed[end][..2] == *key {
             end += 1;
         }
-        let block = &keyed[start..end];
-        let reach = if block.len() <= MAX_BLOCK {
-            block.len()
-        } else {
-            WINDOW + 1
-        };
-        for x in 0..block.len() {
-            for y in x + 1..(x + reach).min(block.len()) {
-                pairs.push((block[x].1, block[y].1));
-            }
+        if end - start >= 2 {
+            members.extend(keyed[start..end].iter().map(|e| e[2]));
+            ends.push(members.len() as u32);
         }
         start = end;
     }
     drop(keyed);
-    pairs.sort_unstable();
-    pairs.dedup();
+    // The same pair comes from several rules: the pairs are made, sorted and deduped a
+    // stripe of first records at a time, so the copies are never all held at once.
+    // Within a block the members are in index order, so a pair's first record is the
+    // earlier member.
+    const STRIPES: usize = 8;
+    let stripe = n.div_ceil(STRIPES).max(1);
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut raw: Vec<(u32, u32)> = Vec::new();
+    for lo in (0..n).step_by(stripe) {
+        let hi = (lo + stripe).min(n);
+        let (lo, hi) = (lo as u32, hi as u32);
+        raw.clear();
+        let mut from = 0;
+        for &end in &ends {
+            let block = &members[from..end as usize];
+            from = end as usize;
+            let reach = if block.len() <= MAX_BLOCK {
+                block.len()
+            } else {
+                WINDOW + 1
+            };
+            for x in 0..block.len() {
+                let a = block[x];
+                if a < lo || a >= hi {
+                    continue;
+                }
+                let to = (x + reach).min(block.len());
+                raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
+            }
+        }
+        raw.sort_unstable();
+        raw.dedup();
+        pairs.extend_from_slice(&raw);
+    }
+    drop(raw);
     // The copies' tail is given back before the scan allocates per pair again.
     pairs.shrink_to_fit();
     pairs
@@ -280,6 +315,42 @@ mod tests {
         let pairs = candidate_pairs(&rs);
         assert!(pairs.len() < 1000 * WINDOW * 2, "{}", pairs.len());
         assert!(pairs.len() >= 999);
+    }
+
+    /// The pairs made a stripe at a time from the blocks of two or more are exactly the
+    /// pairs of the blocks' definition: every two records sharing a key, a big block's
+    /// members only with their `WINDOW` neighbours in index order.
+    #[test]
+    fn striped_pairs_are_the_blocks_pairs() {
+        let mut rs = crate::domain::matching::reference_population(1500);
+        rs.extend((0..300).map(|i| rec("王伟", Some(&format!("86138{i:08}")), None, "")));
+        let mut blocks: std::collections::HashMap<u64, Vec<u32>> = Default::default();
+        for (i, r) in rs.iter().enumerate() {
+            let mut ks = Vec::new();
+            keys(&r.keys(), &mut ks);
+            ks.sort_unstable();
+            ks.dedup();
+            for k in ks {
+                blocks.entry(k).or_default().push(i as u32);
+            }
+        }
+        let mut want = std::collections::BTreeSet::new();
+        for b in blocks.values() {
+            let reach = if b.len() <= MAX_BLOCK {
+                b.len()
+            } else {
+                WINDOW + 1
+            };
+            for x in 0..b.len() {
+                for y in x + 1..(x + reach).min(b.len()) {
+                    want.insert((b[x], b[y]));
+                }
+            }
+        }
+        let got = candidate_pairs(&rs);
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "sorted, no copies");
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        assert!(got.len() > rs.len());
     }
 
     #[test]

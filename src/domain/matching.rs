@@ -166,21 +166,20 @@ impl Record {
 
 /// Every record's match keys in one buffer, each record's side by side: a comparison
 /// touches a record's keys in a cache line or two instead of eight scattered heap
-/// strings (the scan's candidate pairs visit records in no useful order).
+/// strings (the scan's candidate pairs visit records in no useful order). Each record
+/// is a header (where each key ends, and which contacts are present) followed by its
+/// keys, so a record's header and keys share cache lines (one array, not two).
 #[derive(Default)]
 pub struct Packed {
     text: String,
-    slots: Vec<Slot>,
+    starts: Vec<u64>,
 }
 
-struct Slot {
-    start: usize,
-    /// Where each key ends, from `start`: name, name_sorted, name_sound, company, phone,
-    /// email, city, address.
-    ends: [u32; 8],
-    phone: bool,
-    email: bool,
-}
+/// A record's header: eight key ends (from the end of the header): name, name_sorted,
+/// name_sound, company, phone, email, city, address, each 32 bits as five 7-bit bytes;
+/// then one byte of flags (1: has a phone, 2: has an e-mail). Every header byte is
+/// ASCII, so the buffer stays a `str` and reading it validates nothing.
+const HEADER: usize = 41;
 
 impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
@@ -191,9 +190,9 @@ impl Packed {
 
     /// Keeps the first `n` records.
     fn truncate(&mut self, n: usize) {
-        if n < self.slots.len() {
-            self.text.truncate(self.slots[n].start);
-            self.slots.truncate(n);
+        if n < self.starts.len() {
+            self.text.truncate(self.starts[n] as usize);
+            self.starts.truncate(n);
         }
     }
 
@@ -219,7 +218,8 @@ impl Packed {
             .iter()
             .map(|r| {
                 let k = r.keys();
-                k.name.len()
+                HEADER
+                    + k.name.len()
                     + k.name_sorted.len()
                     + k.name_sound.len()
                     + k.company.len()
@@ -231,7 +231,7 @@ impl Packed {
             .sum();
         let mut p = Packed {
             text: String::with_capacity(size),
-            slots: Vec::with_capacity(records.len()),
+            starts: Vec::with_capacity(records.len()),
         };
         for r in records {
             p.push(&r.keys());
@@ -240,8 +240,7 @@ impl Packed {
     }
 
     fn push(&mut self, k: &Keys) {
-        let start = self.text.len();
-        let mut ends = [0u32; 8];
+        self.starts.push(self.text.len() as u64);
         let parts = [
             k.name,
             k.name_sorted,
@@ -252,46 +251,64 @@ impl Packed {
             k.city,
             k.address,
         ];
-        for (end, part) in ends.iter_mut().zip(parts) {
+        let mut header = [0u8; HEADER];
+        let mut kept = [false; 8];
+        let mut len = 0u32;
+        for (n, part) in parts.iter().enumerate() {
             // A key of 4 GiB is no customer's (SQLite holds at most 1 GB a value).
-            if let Ok(len) = u32::try_from(self.text.len() - start + part.len()) {
-                self.text.push_str(part);
-                *end = len;
-            } else {
-                *end = (self.text.len() - start) as u32;
+            if let Some(end) = u32::try_from(part.len())
+                .ok()
+                .and_then(|l| len.checked_add(l))
+            {
+                len = end;
+                kept[n] = true;
+            }
+            for (j, byte) in header[5 * n..5 * n + 5].iter_mut().enumerate() {
+                *byte = ((len >> (7 * j)) & 0x7f) as u8;
             }
         }
-        self.slots.push(Slot {
-            start,
-            ends,
-            phone: k.phone.is_some(),
-            email: k.email.is_some(),
-        });
+        header[40] = u8::from(k.phone.is_some()) | (u8::from(k.email.is_some()) << 1);
+        self.text
+            .push_str(std::str::from_utf8(&header).unwrap_or_default());
+        for (part, kept) in parts.iter().zip(kept) {
+            if kept {
+                self.text.push_str(part);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.starts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.starts.is_empty()
     }
 
     /// Record `i`'s keys.
     pub fn get(&self, i: usize) -> Keys<'_> {
-        let s = &self.slots[i];
-        let text = &self.text[s.start..s.start + s.ends[7] as usize];
+        let start = self.starts[i] as usize;
+        let header = &self.text.as_bytes()[start..start + HEADER];
+        let mut ends = [0usize; 8];
+        for (n, end) in ends.iter_mut().enumerate() {
+            *end = header[5 * n..5 * n + 5]
+                .iter()
+                .rev()
+                .fold(0, |v, b| (v << 7) | usize::from(*b));
+        }
+        let flags = header[40];
+        let text = &self.text[start + HEADER..start + HEADER + ends[7]];
         let part = |k: usize| {
-            let from = if k == 0 { 0 } else { s.ends[k - 1] as usize };
-            &text[from..s.ends[k] as usize]
+            let from = if k == 0 { 0 } else { ends[k - 1] };
+            text.get(from..ends[k]).unwrap_or_default()
         };
         Keys {
             name: part(0),
             name_sorted: part(1),
             name_sound: part(2),
             company: part(3),
-            phone: s.phone.then(|| part(4)),
-            email: s.email.then(|| part(5)),
+            phone: (flags & 1 != 0).then(|| part(4)),
+            email: (flags & 2 != 0).then(|| part(5)),
             city: part(6),
             address: part(7),
         }
@@ -373,12 +390,20 @@ fn patterns_of(records: &Packed, pairs: &[(u32, u32)]) -> Vec<u32> {
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
+                    // The pairs come sorted by their first record: its keys are read
+                    // once for all its pairs.
+                    let mut first: Option<(u32, Keys)> = None;
                     part.iter()
                         .map(|&(a, b)| {
-                            pack(&compare_keys(
-                                &records.get(a as usize),
-                                &records.get(b as usize),
-                            ))
+                            let ka = match first {
+                                Some((at, k)) if at == a => k,
+                                _ => {
+                                    let k = records.get(a as usize);
+                                    first = Some((a, k));
+                                    k
+                                }
+                            };
+                            pack(&compare_keys(&ka, &records.get(b as usize)))
                         })
                         .collect::<Vec<u32>>()
                 })
@@ -870,6 +895,16 @@ mod tests {
         let mut rs = reference_population(300);
         rs.push(rec(1, "", "", None, Some(""), "", ""));
         rs.push(rec(2, "张伟", "云帆", Some(""), None, "杭州", "文三路90号"));
+        // Key ends past 127 and 16,383 bytes take more than one header byte each.
+        rs.push(rec(
+            3,
+            "张伟",
+            "云帆",
+            None,
+            None,
+            "杭州",
+            &"文三路".repeat(2000),
+        ));
         let packed = Packed::new(&rs);
         assert_eq!(packed.len(), rs.len());
         for (i, r) in rs.iter().enumerate() {
