@@ -1392,6 +1392,79 @@ fn whole_key_lookups_are_counted_so_nobody_unmasks_the_pool_by_trying_every_numb
     }
 }
 
+/// The residual of the daily quota: a masked phone (138****0001) shows all but 4 digits,
+/// so trying the 10,000 numbers that fit unmasks it. Lookups are also counted per
+/// bucket of masked shapes, so a member cannot pile a day's quota onto one shape, while
+/// lookups spread over many shapes (an import) are not refused.
+#[test]
+fn trying_the_hidden_digits_of_one_masked_phone_is_refused_long_before_the_daily_quota() {
+    let Some(s) = server("keyshapes") else {
+        return;
+    };
+    s.pooled(2, 1);
+    // quota 2,000: a bucket takes 2000/64 + 4·sqrt(2000/64) + 10 = 64 a day
+    s.sql(
+        "admin",
+        "INSERT INTO settings (key, value) VALUES ('key_lookups_per_day', '2000')",
+    );
+    // 1,000 numbers of many shapes, in one batch: fine.
+    s.sql(
+        "m1",
+        "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY(SELECT '8613' || (700000000 + g * 7919) FROM generate_series(1, 1000) g), '{}')",
+    );
+    // The shape of 138****0001 (customer 1's phone 13800130001): 64 guesses pass, in
+    // batches or one at a time, rolled back or not…
+    let guesses = |from: i64, to: i64| {
+        format!(
+            "SELECT count(*) FROM pool_private.whole_key_matches(ARRAY(SELECT '86138' || lpad(g::text, 4, '0') || '0001' FROM generate_series({from}, {to}) g), '{{}}')"
+        )
+    };
+    s.sql("m2", &format!("BEGIN; {}; ROLLBACK;", guesses(0, 39)));
+    for g in 40..60 {
+        s.sql(
+            "m2",
+            &format!("SELECT count(*) FROM pool_private.whole_key_match('86138{g:04}0001', NULL)"),
+        );
+    }
+    s.sql("m2", &guesses(60, 63));
+    // …the next is refused, asked or written, though the daily quota has room.
+    let err = s.refused("m2", &guesses(64, 64), "PT409");
+    assert!(
+        err.contains("65 today of numbers shaped like one masked number"),
+        "{err}"
+    );
+    s.refused(
+        "m2",
+        "INSERT INTO customers (name, phone, phone_key, pool_id) VALUES ('probe', '1', '8613800650001', 1)",
+        "PT409",
+    );
+    let err = s.fails("m2", &["list", "--search", "13800660001"], 5);
+    assert!(err.contains("shaped like one masked number"), "{err}");
+    // Shapes of other buckets, and other members, are not held back by it (the member
+    // who tried loses the rest of the day's lookups in that bucket: 1/64 of shapes).
+    let other = s.su(
+        "SELECT substr(k, 3) FROM (SELECT '8615' || (700000000 + g * 7919) AS k FROM generate_series(1, 300) g) x
+          WHERE pool_private.shape_bucket(k) <> pool_private.shape_bucket('8613800000001') LIMIT 1",
+    );
+    s.ok("m2", &["list", "--search", &other]);
+    s.sql("m1", &guesses(0, 30));
+    // Admins are not counted; nobody else reads or resets the buckets.
+    s.sql("admin", &guesses(0, 500));
+    let m2 = s.id("m2");
+    for who in ["m1", "boss", "viewer", "admin"] {
+        s.refused(
+            who,
+            &format!("SELECT setval('pool_private.key_shapes_{m2}_0', 0)"),
+            "42501",
+        );
+        s.refused(
+            who,
+            "SELECT pool_private.count_key_shapes(true, 'admin', 1, 1, ARRAY['x'])",
+            "42501",
+        );
+    }
+}
+
 /// Hostile review F3: the server keeps a "shares a phone or e-mail with another customer"
 /// flag per customer group (the duplicate rate), so writing a customer with a chosen
 /// whole phone and reading the count answers "is this anyone's phone?" as a lookup
@@ -1604,6 +1677,25 @@ fn contacts_typed_into_names_tags_and_cities_are_masked_in_the_view_for_psql_mem
             ),
             "1"
         );
+    }
+    // Not around the view: the base table's text columns are closed to all but admins
+    // (migration 24), as its phone and e-mail always were.
+    for who in ["m1", "viewer", "boss"] {
+        for col in [
+            "name",
+            "company",
+            "city",
+            "source",
+            "tags",
+            "name_key",
+            "company_key",
+        ] {
+            s.refused(
+                who,
+                &format!("SELECT count(*) FROM customers WHERE {col} LIKE '%1%'"),
+                "42501",
+            );
+        }
     }
     // The manager sees the pooled customer whole.
     assert_eq!(

@@ -136,7 +136,8 @@ const ADMIN_WRITTEN: [&str; 8] = [
 ];
 
 /// The contact columns only admins read from the base table (others read customers_v).
-const CONTACT_COLUMNS: [&str; 7] = [
+/// Since migration 24 also the text columns a contact may be typed into.
+const CONTACT_COLUMNS: [&str; 14] = [
     "phone",
     "email",
     "address",
@@ -144,6 +145,13 @@ const CONTACT_COLUMNS: [&str; 7] = [
     "custom",
     "phone_key",
     "email_key",
+    "name",
+    "company",
+    "city",
+    "source",
+    "tags",
+    "name_key",
+    "company_key",
 ];
 
 /// Server functions only admins may run, and those only managers and admins may run.

@@ -112,10 +112,20 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "022-mask-names-and-more-shapes",
         include_str!("migrations/022-mask-names-and-more-shapes.sql"),
     ),
+    (
+        23,
+        "023-key-shapes-counted",
+        include_str!("migrations/023-key-shapes-counted.sql"),
+    ),
+    (
+        24,
+        "024-text-columns-through-the-view",
+        include_str!("migrations/024-text-columns-through-the-view.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 22;
+pub const LATEST: i64 = 24;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

@@ -137,7 +137,7 @@ impl RecycleOps for PgTx<'_> {
             .rows(
                 "SELECT c.id, coalesce(c.name, c.company), u.login, c.pool_id, c.stage, c.tags, c.locked,
                         c.claimed_at, c.last_contact_at, c.won_at, c.level, c.recycle_due_at
-                   FROM customers c JOIN users u ON u.id = c.owner_id
+                   FROM customers_v c JOIN users u ON u.id = c.owner_id
                   WHERE c.recycle_due_at IS NOT NULL AND c.owner_id = $1 AND c.recycle_due_at <= $3
                     AND c.pool_id = $2
                   ORDER BY c.recycle_due_at, c.id LIMIT $4",
