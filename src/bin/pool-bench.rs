@@ -780,16 +780,23 @@ fn main() {
         }
         return;
     }
-    if args.first().map(String::as_str) == Some("corpus-csv") {
+    // corpus-csv: the normalised keys (a peer tool's input); corpus-raw-csv: the leads
+    // file `pool import` reads (raw values, identity and language as custom columns).
+    if let Some(cmd @ ("corpus-csv" | "corpus-raw-csv")) = args.first().map(String::as_str) {
         let (Some(n), Some(which), Some(path)) = (
             args.get(1).and_then(|s| s.parse().ok()),
             args.get(2),
             args.get(3),
         ) else {
-            eprintln!("pool-bench corpus-csv N dev|dev-hard|heldout FILE");
+            eprintln!("pool-bench {cmd} N dev|dev-hard|heldout FILE");
             std::process::exit(2);
         };
-        if let Err(e) = corpus_csv(n, which, path) {
+        let written = if cmd == "corpus-csv" {
+            corpus_csv(n, which, path)
+        } else {
+            corpus_raw_csv(n, which, Path::new(path))
+        };
+        if let Err(e) = written {
             eprintln!("pool-bench: {e}");
             std::process::exit(1);
         }

@@ -196,7 +196,9 @@ fn doctor_checks_the_servers_security_setup() {
     s.doctor_catches("grants", "pool_member may INSERT pool_rules");
     s.su("REVOKE INSERT ON pool_rules FROM pool_member; GRANT SELECT (phone) ON customers TO pool_viewer");
     s.doctor_catches("grants", "pool_viewer may read customers.phone");
-    s.su("REVOKE SELECT (phone) ON customers FROM pool_viewer;
+    s.su("REVOKE SELECT (phone) ON customers FROM pool_viewer; GRANT SELECT (name) ON customers TO pool_member");
+    s.doctor_catches("grants", "pool_member may read customers.name");
+    s.su("REVOKE SELECT (name) ON customers FROM pool_member;
           GRANT EXECUTE ON FUNCTION pool_private.forget_customer(bigint) TO pool_member");
     s.doctor_catches("grants", "pool_member may run forget_customer(bigint)");
     s.su("REVOKE EXECUTE ON FUNCTION pool_private.forget_customer(bigint) FROM pool_member");
@@ -929,7 +931,8 @@ fn daily_cap_counts_local_days_on_the_server() {
         format!(
             "SET TimeZone = 'Pacific/Kiritimati';
              WITH c AS (UPDATE customers SET owner_id = (SELECT pool_private.my_id())
-                         WHERE name = '{name}' AND owner_id IS NULL RETURNING 1)
+                         WHERE id = (SELECT id FROM customers_v WHERE name = '{name}')
+                           AND owner_id IS NULL RETURNING 1)
              SELECT count(*) FROM c"
         )
     };

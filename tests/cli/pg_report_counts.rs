@@ -434,7 +434,8 @@ fn pg_a_claim_counts_itself_and_only_a_claim_in_progress_skips_the_trigger() {
     s.counts_exact("a locked pooled customer");
     let toggle_city = |id: i64| {
         format!(
-            "UPDATE customers SET city = CASE WHEN city IS NULL THEN '上海' END WHERE id = {id}"
+            "UPDATE customers SET city = CASE WHEN (SELECT v.city FROM customers_v v WHERE v.id = {id}) IS NULL
+                                              THEN '上海' END WHERE id = {id}"
         )
     };
     s.sql(

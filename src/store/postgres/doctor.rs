@@ -136,8 +136,7 @@ const ADMIN_WRITTEN: [&str; 8] = [
 ];
 
 /// The contact columns only admins read from the base table (others read customers_v).
-/// Since migration 24 also the text columns a contact may be typed into.
-const CONTACT_COLUMNS: [&str; 14] = [
+const CONTACT_COLUMNS: [&str; 7] = [
     "phone",
     "email",
     "address",
@@ -145,6 +144,11 @@ const CONTACT_COLUMNS: [&str; 14] = [
     "custom",
     "phone_key",
     "email_key",
+];
+
+/// The text columns a contact may be typed into: members and viewers read them through
+/// customers_v only (migration 24); managers recycle with them.
+const TEXT_COLUMNS: [&str; 7] = [
     "name",
     "company",
     "city",
@@ -283,6 +287,11 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
            FROM g, unnest($4::text[]) col
           WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.customers', col, 'SELECT')
          UNION ALL
+         SELECT format('%s may read customers.%s', g.role, col)
+           FROM g, unnest($5::text[]) col
+          WHERE g.role IN ('pool_member', 'pool_viewer')
+            AND has_column_privilege(g.role, 'public.customers', col, 'SELECT')
+         UNION ALL
          SELECT format('%s may read contacts.%s', g.role, col)
            FROM g, unnest(ARRAY['phone', 'email', 'phone_key', 'email_key']) col
           WHERE g.role <> 'pool_admin' AND to_regclass('public.contacts') IS NOT NULL
@@ -301,6 +310,7 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
             &SERVER_WRITTEN.to_vec(),
             &ADMIN_WRITTEN.to_vec(),
             &CONTACT_COLUMNS.to_vec(),
+            &TEXT_COLUMNS.to_vec(),
         ],
     )?;
     grants.extend(strings(
