@@ -11,7 +11,7 @@ use super::{audit_value, scope};
 use crate::domain::contact::{apply_edit, validate, ContactFields, ContactInput};
 use crate::domain::customer::Customer;
 use crate::domain::customer_rules as decide;
-use crate::domain::mask::{mask_email, mask_phone};
+use crate::domain::mask::{mask_email, mask_in_text, mask_phone};
 use crate::domain::roles::{Action, User};
 use crate::error::{Error, Result};
 use crate::store::ops::contacts::Contact;
@@ -36,10 +36,24 @@ pub fn view(c: &Contact, full: bool) -> ContactView {
             v.as_deref().map(mask)
         }
     };
+    // A phone or e-mail typed into the name or title is masked like the rest.
+    let text = |v: &Option<String>| {
+        v.as_deref().map(|s| {
+            if full {
+                s.to_string()
+            } else {
+                mask_in_text(s).into_owned()
+            }
+        })
+    };
     ContactView {
         id: c.id,
-        name: c.name.clone(),
-        title: c.title.clone(),
+        name: if full {
+            c.name.clone()
+        } else {
+            mask_in_text(&c.name).into_owned()
+        },
+        title: text(&c.title),
         phone: shown(&c.phone, mask_phone),
         email: shown(&c.email, mask_email),
     }

@@ -476,3 +476,34 @@ fn at_test_clock(env: &TestEnv, text: String) -> String {
     out.push_str(rest);
     out
 }
+
+/// A phone or e-mail typed into a contact person's name or title is masked where the
+/// contact's own phone is (hostile review of this session: it was shown as written).
+#[test]
+fn contacts_typed_into_a_contact_persons_name_or_title_are_masked() {
+    let env = sales_org();
+    let pooled = env.pooled("公海客户", "13800000003").to_string();
+    let v = env.json_as(
+        "admin",
+        &[
+            "contact",
+            "add",
+            &pooled,
+            "--name",
+            "王经理 13912345678",
+            "--title",
+            "采购 wang@163.com",
+        ],
+    );
+    assert_eq!(v["result"], "added", "{v}");
+    for who in ["lihua", "lin"] {
+        let listed = env.json_as(who, &["contact", "list", &pooled]);
+        assert_eq!(listed[0]["name"], "王经理 139****5678", "{who}: {listed}");
+        assert_eq!(listed[0]["title"], "采购 w***@163.com", "{who}: {listed}");
+        let shown = env.json_as(who, &["show", &pooled]);
+        assert_eq!(shown["contacts"][0]["name"], "王经理 139****5678", "{who}");
+    }
+    let listed = env.json_as("zhao", &["contact", "list", &pooled]);
+    assert_eq!(listed[0]["name"], "王经理 13912345678", "{listed}");
+    assert_eq!(listed[0]["title"], "采购 wang@163.com", "{listed}");
+}

@@ -122,10 +122,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "024-text-columns-through-the-view",
         include_str!("migrations/024-text-columns-through-the-view.sql"),
     ),
+    (
+        25,
+        "025-review-of-lookups-and-text",
+        include_str!("migrations/025-review-of-lookups-and-text.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 24;
+pub const LATEST: i64 = 25;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
