@@ -408,17 +408,18 @@ pub fn check_lookup_quota(
     Ok(())
 }
 
-/// The phone and e-mail keys of the valid rows `reader` yields (each is a lookup, or a
-/// write that counts as one, at most).
+/// The distinct phone and e-mail keys of the valid rows `reader` yields (each is one
+/// lookup, or one write counted as one, in the import's transaction).
 pub fn keys_in<R: Read>(reader: LeadReader<R>) -> Result<u64> {
-    let mut n = 0;
+    let mut keys = std::collections::HashSet::new();
     for row in reader {
         if let Row::Lead(l) = row? {
-            n +=
-                u64::from(l.fields.keys.phone.is_some()) + u64::from(l.fields.keys.email.is_some());
+            let k = l.fields.keys;
+            keys.extend(k.phone.map(|p| format!("p{p}")));
+            keys.extend(k.email.map(|e| format!("e{e}")));
         }
     }
-    Ok(n)
+    Ok(keys.len() as u64)
 }
 
 /// Imports the rows of `reader` for `me`.

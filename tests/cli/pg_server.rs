@@ -1614,7 +1614,7 @@ fn writing_a_chosen_phone_costs_a_lookup_so_the_duplicate_rate_is_no_free_oracle
     );
     std::fs::write(
         s.dir.path().join("more.csv"),
-        "name,phone,email\n钱一,13700004441,q1@163.com\n钱二,13700004442,q2@163.com\n",
+        "name,phone,email\n钱一,13700004441,q1@163.com\n钱二,13700004442,q2@163.com\n钱一,13700004441,q1@163.com\n",
     )
     .expect("write csv");
     let before = s.sql("admin", "SELECT count(*) FROM customers");
