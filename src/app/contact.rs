@@ -37,23 +37,17 @@ pub fn view(c: &Contact, full: bool) -> ContactView {
         }
     };
     // A phone or e-mail typed into the name or title is masked like the rest.
-    let text = |v: &Option<String>| {
-        v.as_deref().map(|s| {
-            if full {
-                s.to_string()
-            } else {
-                mask_in_text(s).into_owned()
-            }
-        })
+    let text = |s: &str| {
+        if full {
+            s.to_string()
+        } else {
+            mask_in_text(s).into_owned()
+        }
     };
     ContactView {
         id: c.id,
-        name: if full {
-            c.name.clone()
-        } else {
-            mask_in_text(&c.name).into_owned()
-        },
-        title: text(&c.title),
+        name: text(&c.name),
+        title: c.title.as_deref().map(text),
         phone: shown(&c.phone, mask_phone),
         email: shown(&c.email, mask_email),
     }

@@ -20,13 +20,9 @@ fn record_row(r: &rusqlite::Row) -> rusqlite::Result<Record> {
 }
 
 pub fn records(conn: &Connection) -> Result<Vec<Record>> {
-    let mut s = conn.prepare(
-        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
-         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
-         WHERE c.deleted_at IS NULL ORDER BY c.id",
-    )?;
-    let rows = s.query_map([], record_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut out = Vec::new();
+    each_record(conn, &mut |r| out.push(r))?;
+    Ok(out)
 }
 
 /// `records`, one row at a time into `f` (none held).

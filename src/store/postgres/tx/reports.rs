@@ -392,9 +392,6 @@ impl ReportOps for PgTx<'_> {
         Ok(out)
     }
 
-    /// The audit rows of unmasked reads and exports (admins and managers read the
-    /// audit log). The row counts are read out of the JSON text with a pattern, not a
-    /// cast: a client's own note that is not JSON cannot break the report.
     /// Migration 20's counts (admins: everyone; managers: their team).
     fn key_lookups(&mut self, from: i64, to: i64) -> Result<Option<Vec<(String, i64, i64)>>> {
         let rows = self.rows(
@@ -408,6 +405,9 @@ impl ReportOps for PgTx<'_> {
         ))
     }
 
+    /// The audit rows of unmasked reads and exports (admins and managers read the
+    /// audit log). The row counts are read out of the JSON text with a pattern, not a
+    /// cast: a client's own note that is not JSON cannot break the report.
     fn access(&mut self, from: i64, to: i64) -> Result<Vec<Access>> {
         let rows = self.rows(
             "WITH a AS (
