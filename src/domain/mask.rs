@@ -179,22 +179,13 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
     while i < chars.len() {
         // What replaces chars[i..end]; None: they are shown as written.
         let (masked, end) = if let Some(end) = email_at(&chars, i) {
-            // An e-mail address: the word around an '@'.
-            let word: String = chars[i..end].iter().collect();
-            // (and a phone run on into its domain, "qq.com-13800138000", masked too)
-            (Some(mask_in_text(&mask_email(&word)).into_owned()), end)
+            let (masked, end) = mask_email_at(&chars, i, end);
+            (Some(masked), end)
         } else if chars[i].is_ascii_digit()
             || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {
             // A phone number: digits and separators, ending on a digit, 7+ digits.
-            let (mut j, mut last_digit, mut digits) = (i, i, 0);
-            while j < chars.len() && (chars[j].is_ascii_digit() || run_separator(&chars, j)) {
-                if chars[j].is_ascii_digit() {
-                    digits += 1;
-                    last_digit = j;
-                }
-                j += 1;
-            }
+            let (last_digit, digits) = phone_run(&chars, i);
             let run: String = chars[i..=last_digit].iter().collect();
             let masked = is_phone_run(&run, digits).then(|| mask_phone(&run));
             (masked, last_digit + 1)
@@ -223,6 +214,86 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(text)
     }
+}
+
+/// The run of digits and separators that starts with the digit (or `+`) at `chars[i]`:
+/// the index of its last digit and how many digits it holds. It ends before an e-mail
+/// address that starts inside it ("room 12 3li@qq.com": the address is masked as one,
+/// not left behind a number that took its first character).
+fn phone_run(chars: &[char], i: usize) -> (usize, usize) {
+    let (mut j, mut last_digit, mut digits) = (i, i, 0);
+    while j < chars.len() && (chars[j].is_ascii_digit() || run_separator(chars, j)) {
+        if j > i && chars[j].is_ascii_digit() && email_at(chars, j).is_some() {
+            break;
+        }
+        if chars[j].is_ascii_digit() {
+            digits += 1;
+            last_digit = j;
+        }
+        j += 1;
+    }
+    (last_digit, digits)
+}
+
+/// The e-mail address `chars[i..end]` masked, and where the masked part ends. Its shown
+/// parts must not complete a phone number with the digits around it: a first character
+/// that is a digit right after other digits (only separators between) is hidden too
+/// ("12 3***@qq.com" would show "12 3"), and a domain that ends in digits running on
+/// into more digits after the address is masked with them as one phone when they make
+/// one ("a@000 0000" → "a***@00****0"). A phone run on inside the domain
+/// ("qq.com-13800138000") is masked as well.
+fn mask_email_at(chars: &[char], i: usize, end: usize) -> (String, usize) {
+    let after_digits = {
+        let mut k = i;
+        while k > 0 && !chars[k - 1].is_ascii_digit() && run_separator_or_comma(chars[k - 1]) {
+            k -= 1;
+        }
+        k > 0 && chars[k - 1].is_ascii_digit()
+    };
+    let hide_first = |masked: String| {
+        if after_digits && chars[i].is_ascii_digit() {
+            masked.chars().skip(1).collect()
+        } else {
+            masked
+        }
+    };
+    let at = i + chars[i..end].iter().rposition(|&c| c == '@').unwrap_or(0);
+    // The domain's last group of digits and separators ("000-" in "a@000-"), from its
+    // first digit.
+    let mut last = end;
+    while last > at + 1 && phone_separator(chars[last - 1]) {
+        last -= 1;
+    }
+    if last > at + 1 && chars[last - 1].is_ascii_digit() {
+        let mut t = last - 1;
+        while t > at + 1 && (chars[t - 1].is_ascii_digit() || phone_separator(chars[t - 1])) {
+            t -= 1;
+        }
+        while !chars[t].is_ascii_digit() {
+            t += 1;
+        }
+        let (last_digit, digits) = phone_run(chars, t);
+        let run: String = chars[t..=last_digit].iter().collect();
+        if last_digit >= end && is_phone_run(&run, digits) {
+            let address: String = chars[i..t].iter().collect();
+            let masked = format!(
+                "{}{}",
+                mask_in_text(&mask_email(&address)),
+                mask_phone(&run)
+            );
+            return (hide_first(masked), last_digit + 1);
+        }
+    }
+    let address: String = chars[i..end].iter().collect();
+    (
+        hide_first(mask_in_text(&mask_email(&address)).into_owned()),
+        end,
+    )
+}
+
+/// A separator that may join two digits in a run (commas and `、` only between digits).
+fn run_separator_or_comma(c: char) -> bool {
+    phone_separator(c) || matches!(c, ',' | '、')
 }
 
 /// Whether masking could change `text`, without NFKC: 7 ASCII digits, an '@', or any
@@ -637,6 +708,27 @@ mod tests {
     }
 
     #[test]
+    fn an_address_shows_no_digits_that_complete_a_phone_next_to_it() {
+        // A domain ending in digits, then more digits: masked together as one number.
+        assert_eq!(mask_in_text("a@1２3\n4567"), "a***@12****7");
+        assert_eq!(mask_in_text("a@123-\n4567"), "a***@12****7");
+        assert_eq!(mask_in_text("li@qq.com 1234"), "l***@qq.com 1234");
+        assert_eq!(mask_in_text("li@host12 34"), "l***@host12 34");
+        // An address starting inside a run of digits is an address, and its first
+        // character is hidden when digits stand right before it.
+        assert_eq!(mask_in_text("room 12 3li@qq.com"), "room 12 ***@qq.com");
+        assert_eq!(mask_in_text("2026/12/01abc@x.com"), "2026/12/***@x.com");
+        assert_eq!(
+            mask_in_text("13800138000 1abc@qq.com"),
+            "138****8000 ***@qq.com"
+        );
+        assert_eq!(
+            mask_in_text("13800138000 abc@qq.com"),
+            "138****8000 a***@qq.com"
+        );
+    }
+
+    #[test]
     fn impossible_dates_are_phones() {
         assert_eq!(mask_in_text("6234-56-78"), "62****78");
         assert_eq!(mask_in_text("2023-02-29"), "20****29");
@@ -660,6 +752,8 @@ mod tests {
 
         /// With full-width digits, ideographic spaces and slashes in the mix: no run of
         /// 7+ digits (separators between them ignored) survives unless it is a date.
+        /// The input holds no '*', so a '*' in the output is a mask's, and it splits the
+        /// run: an 11-digit mobile's mask shows 3 + 4 digits by design ("138****8000").
         #[test]
         fn no_phone_survives_in_any_width(s in "[0-9０-９ 　/／a-z@＠.+()\n-]{0,60}") {
             let m = mask_in_text(&s);
@@ -672,7 +766,7 @@ mod tests {
                     continue;
                 }
                 let (mut j, mut last, mut digits) = (i, i, 0);
-                while j < chars.len() && (chars[j].is_ascii_digit() || phone_separator(chars[j])) {
+                while j < chars.len() && (chars[j].is_ascii_digit() || (phone_separator(chars[j]) && chars[j] != '*')) {
                     if chars[j].is_ascii_digit() {
                         digits += 1;
                         last = j;

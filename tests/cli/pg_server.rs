@@ -471,6 +471,10 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         "6234-56-78 2023-02-29 6234-12-01 2024-02-29 2026-12-31 1999/1/1 2027.01.15 2100-01-01",
         "\u{1ccf1}\u{1ccf3}\u{1ccf9}\u{1ccf1}\u{1ccf2}\u{1ccf3}\u{1ccf4}\u{1ccf5}\u{1ccf6}\u{1ccf7}\u{1ccf8}",
         "张三 13987654321",
+        // Session 12: an address's shown parts next to digits.
+        "a@1２3\n4567 a@123-\n4567 li@qq.com 1234 li@host12 34 room 12 3li@qq.com",
+        "2026/12/01abc@x.com 13800138000 1abc@qq.com 13800138000 abc@qq.com a@0０0\n0000",
+        "x@1.2.3.4\n567 12 34 5a@b.c 6 7 8a@9 0 1 2 3 4 5 6@7@8 9",
     ]
     .map(String::from)
     .to_vec();
@@ -485,7 +489,7 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         seed ^= seed << 17;
         seed
     };
-    for _ in 0..600 {
+    for _ in 0..1000 {
         let len = (next() % 40) as usize;
         texts.push(
             (0..len)

@@ -127,10 +127,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "025-review-of-lookups-and-text",
         include_str!("migrations/025-review-of-lookups-and-text.sql"),
     ),
+    (
+        26,
+        "026-mask-address-next-to-digits",
+        include_str!("migrations/026-mask-address-next-to-digits.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 25;
+pub const LATEST: i64 = 26;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
