@@ -1778,4 +1778,29 @@ fn contacts_typed_into_names_tags_and_cities_are_masked_in_the_view_for_psql_mem
     for p in &probes {
         assert_ne!(s.sql("boss", p), "0", "{p}");
     }
+    // Once another team's member owns it, the manager sees it masked like a member, and
+    // cannot read around the view either (migration 27): not the name, not the tags.
+    assert_eq!(s.sql("m2", &claim_count_sql(id)), "1");
+    assert_eq!(
+        s.sql("boss", &row),
+        "张三 139****4321|z***@qqcom|139****1357|62****78|李***@163.com|-|-"
+    );
+    for p in &probes {
+        assert_eq!(s.sql("boss", p), "0", "boss: {p}");
+    }
+    for col in [
+        "name",
+        "company",
+        "city",
+        "source",
+        "tags",
+        "name_key",
+        "company_key",
+    ] {
+        s.refused(
+            "boss",
+            &format!("SELECT count(*) FROM customers WHERE {col} LIKE '%1%'"),
+            "42501",
+        );
+    }
 }

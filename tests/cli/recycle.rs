@@ -136,6 +136,56 @@ fn a_logged_interaction_postpones_recycling_by_exactly_the_rule() {
 }
 
 #[test]
+fn a_manager_recycles_only_the_teams_customers_and_tag_days_spare_the_tagged() {
+    let env = sales_org();
+    env.ok(&["rules", "set", "--recycle-no-contact-days", "30"]);
+    env.ok(&[
+        "rules",
+        "set",
+        "--for",
+        "tag=vip",
+        "--recycle-no-contact-days",
+        "90",
+    ]);
+    let ids: Vec<String> = (1..=4)
+        .map(|i| {
+            env.pooled(&format!("c{i}"), &format!("1380000000{i}"))
+                .to_string()
+        })
+        .collect();
+    env.ok_as("lihua", &["claim", &ids[0], &ids[1]]);
+    env.ok_as("wang", &["claim", &ids[2], &ids[3]]);
+    env.ok_as("lihua", &["edit", &ids[0], "--tags", "vip"]);
+    env.ok_as("wang", &["edit", &ids[2], "--tags", "vip,13912345678"]);
+    // A dry run 40 days on (anyone may set the clock for a dry run, on a server too).
+    let later = (chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        + chrono::Duration::days(40))
+    .to_rfc3339();
+    let due = |who: &str| -> Vec<String> {
+        let out = env
+            .cmd_as(who)
+            .env("POOL_NOW", &later)
+            .args(["--format", "json", "recycle", "--dry-run"])
+            .output()
+            .expect("run pool");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].to_string())
+            .collect()
+    };
+    assert_eq!(due("zhao"), [ids[1].clone()]);
+    assert_eq!(due("qian"), [ids[3].clone()]);
+    assert_eq!(due("admin"), [ids[1].clone(), ids[3].clone()]);
+}
+
+#[test]
 fn recycle_killed_50_times_moves_whole_customers() {
     let mut rng = Rng::new(3);
     let mut env = TestEnv::new();

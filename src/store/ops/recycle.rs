@@ -17,7 +17,6 @@ pub struct OwnedRow {
 #[derive(Debug, Clone)]
 pub struct Due {
     pub id: i64,
-    pub label: Option<String>,
     pub owner_id: i64,
     pub owner: String,
     pub due: i64,
@@ -36,8 +35,14 @@ pub trait RecycleOps {
         until: i64,
     ) -> Result<Vec<Due>>;
     /// Owned customers of a pool claimed before `claimed_before` (the candidates when
-    /// per-stage or per-tag days apply).
-    fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>>;
+    /// per-stage or per-tag days apply); their tags only when `tags` (a server reads
+    /// them through the masking view, which costs per row).
+    fn recycle_candidates(
+        &mut self,
+        pool_id: i64,
+        claimed_before: i64,
+        tags: bool,
+    ) -> Result<Vec<OwnedRow>>;
     /// Per owner (id, login, optionally of one team): how many of a pool's customers are
     /// due back by `until`, on the stored recycle dates; owners with none left out.
     fn due_counts(

@@ -146,8 +146,8 @@ const CONTACT_COLUMNS: [&str; 7] = [
     "email_key",
 ];
 
-/// The text columns a contact may be typed into: members and viewers read them through
-/// customers_v only (migration 24); managers recycle with them.
+/// The text columns a contact may be typed into: only admins read them from the base
+/// table; everyone else through customers_v (migrations 24 and 27).
 const TEXT_COLUMNS: [&str; 7] = [
     "name",
     "company",
@@ -287,11 +287,6 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
            FROM g, unnest($4::text[]) col
           WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.customers', col, 'SELECT')
          UNION ALL
-         SELECT format('%s may read customers.%s', g.role, col)
-           FROM g, unnest($5::text[]) col
-          WHERE g.role IN ('pool_member', 'pool_viewer')
-            AND has_column_privilege(g.role, 'public.customers', col, 'SELECT')
-         UNION ALL
          SELECT format('%s may read contacts.%s', g.role, col)
            FROM g, unnest(ARRAY['phone', 'email', 'phone_key', 'email_key']) col
           WHERE g.role <> 'pool_admin' AND to_regclass('public.contacts') IS NOT NULL
@@ -309,8 +304,7 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
             &groups,
             &SERVER_WRITTEN.to_vec(),
             &ADMIN_WRITTEN.to_vec(),
-            &CONTACT_COLUMNS.to_vec(),
-            &TEXT_COLUMNS.to_vec(),
+            &[CONTACT_COLUMNS.as_slice(), TEXT_COLUMNS.as_slice()].concat(),
         ],
     )?;
     grants.extend(strings(

@@ -132,10 +132,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "026-mask-address-next-to-digits",
         include_str!("migrations/026-mask-address-next-to-digits.sql"),
     ),
+    (
+        27,
+        "027-text-columns-closed-to-managers",
+        include_str!("migrations/027-text-columns-closed-to-managers.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 26;
+pub const LATEST: i64 = 27;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

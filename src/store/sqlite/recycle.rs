@@ -81,11 +81,11 @@ pub fn due_by(
     }
     let exempt = serde_json::to_string(&rules.exempt_stages)?;
     let mut s = conn.prepare_cached(
-        "SELECT id, label, owner_id, login,
+        "SELECT id, owner_id, login,
                 CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN due_nd ELSE due_nc END,
                 CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN 'no_deal' ELSE 'no_contact' END
          FROM (
-            SELECT c.id, coalesce(c.name, c.company) AS label, c.owner_id, u.login,
+            SELECT c.id, c.owner_id, u.login,
                    CASE WHEN ?2 > 0 THEN max(coalesce(c.last_contact_at, c.claimed_at), c.claimed_at) + ?2 * 86400 END AS due_nc,
                    CASE WHEN ?3 > 0 AND c.won_at IS NULL THEN c.claimed_at + ?3 * 86400 END AS due_nd
               FROM customers c JOIN users u ON u.id = c.owner_id
@@ -97,13 +97,12 @@ pub fn due_by(
          ORDER BY id",
     )?;
     let rows = s.query_map(params![pool_id, nc, nd, exempt, owner, team, until], |r| {
-        let reason: String = r.get(5)?;
+        let reason: String = r.get(4)?;
         Ok(Due {
             id: r.get(0)?,
-            label: r.get(1)?,
-            owner_id: r.get(2)?,
-            owner: r.get(3)?,
-            due: r.get(4)?,
+            owner_id: r.get(1)?,
+            owner: r.get(2)?,
+            due: r.get(3)?,
             reason: if reason == "no_deal" {
                 "no_deal"
             } else {

@@ -7,12 +7,16 @@ use crate::error::Result;
 use crate::store::ops::recycle::{Due, OwnedRow, RecycleOps};
 use crate::store::ops::work::Watched;
 
-const OWNED_SELECT: &str =
-    "SELECT id, owner_id, pool_id, stage, tags, locked, claimed_at, last_contact_at, won_at, level
-     FROM customers";
+/// The owned rows' rule facts from the base table; their tags (`$TAGS`: whether to read
+/// them) through the masking view, where a manager reads a tag holding a contact of
+/// another team's customer masked (migration 27 closed the base table's text columns).
+const OWNED_SELECT: &str = "SELECT id, owner_id, pool_id, stage,
+            CASE WHEN $TAGS THEN (SELECT v.tags FROM customers_v v WHERE v.id = c.id) ELSE '' END,
+            locked, claimed_at, last_contact_at, won_at, level
+     FROM customers c";
 
 fn owned_row(r: &Row) -> OwnedRow {
-    let tags: String = r.get(4);
+    let tags: String = r.get::<_, Option<String>>(4).unwrap_or_default();
     OwnedRow {
         id: r.get(0),
         owner_id: r.get(1),
@@ -44,11 +48,11 @@ impl RecycleOps for PgTx<'_> {
             return Ok(Vec::new());
         }
         let rows = self.rows(
-            "SELECT id, label, owner_id, login,
+            "SELECT id, owner_id, login,
                     CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN due_nd ELSE due_nc END,
                     CASE WHEN due_nd IS NOT NULL AND (due_nc IS NULL OR due_nd < due_nc) THEN 'no_deal' ELSE 'no_contact' END
              FROM (
-                SELECT c.id, coalesce(c.name, c.company) AS label, c.owner_id, u.login,
+                SELECT c.id, c.owner_id, u.login,
                        CASE WHEN $2::bigint > 0 THEN greatest(coalesce(c.last_contact_at, c.claimed_at), c.claimed_at) + $2::bigint * 86400 END AS due_nc,
                        CASE WHEN $3::bigint > 0 AND c.won_at IS NULL THEN c.claimed_at + $3::bigint * 86400 END AS due_nd
                   FROM customers c JOIN users u ON u.id = c.owner_id
@@ -63,13 +67,12 @@ impl RecycleOps for PgTx<'_> {
         Ok(rows
             .iter()
             .map(|r| {
-                let reason: String = r.get(5);
+                let reason: String = r.get(4);
                 Due {
                     id: r.get(0),
-                    label: r.get(1),
-                    owner_id: r.get(2),
-                    owner: r.get(3),
-                    due: r.get(4),
+                    owner_id: r.get(1),
+                    owner: r.get(2),
+                    due: r.get(3),
                     reason: if reason == "no_deal" {
                         "no_deal"
                     } else {
@@ -80,14 +83,20 @@ impl RecycleOps for PgTx<'_> {
             .collect())
     }
 
-    fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>> {
+    fn recycle_candidates(
+        &mut self,
+        pool_id: i64,
+        claimed_before: i64,
+        tags: bool,
+    ) -> Result<Vec<OwnedRow>> {
         Ok(self
             .rows(
                 &format!(
-                    "{OWNED_SELECT} WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND pool_id = $1
-                        AND NOT locked AND claimed_at <= $2 ORDER BY id"
+                    "{} WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND pool_id = $1
+                        AND NOT locked AND claimed_at <= $2 ORDER BY id",
+                    OWNED_SELECT.replace("$TAGS", "$3::boolean")
                 ),
-                &[&pool_id, &claimed_before],
+                &[&pool_id, &claimed_before, &tags],
             )?
             .iter()
             .map(owned_row)
@@ -98,7 +107,8 @@ impl RecycleOps for PgTx<'_> {
         Ok(self
             .opt(
                 &format!(
-                    "{OWNED_SELECT} WHERE id = $1 AND owner_id IS NOT NULL AND deleted_at IS NULL"
+                    "{} WHERE id = $1 AND owner_id IS NOT NULL AND deleted_at IS NULL",
+                    OWNED_SELECT.replace("$TAGS", "true")
                 ),
                 &[&id],
             )?

@@ -17,7 +17,13 @@ impl RecycleOps for SqliteTx<'_> {
         recycle::due_by(&self.tx, pool_id, rules, owner, team, until)
     }
 
-    fn recycle_candidates(&mut self, pool_id: i64, claimed_before: i64) -> Result<Vec<OwnedRow>> {
+    fn recycle_candidates(
+        &mut self,
+        pool_id: i64,
+        claimed_before: i64,
+        _tags: bool,
+    ) -> Result<Vec<OwnedRow>> {
+        // (the tags column is read at no extra cost here)
         recycle::recycle_candidates(&self.tx, pool_id, claimed_before)
     }
 
