@@ -231,6 +231,14 @@ pub fn show(store: &mut dyn Backend, me: &User, id: i64, now: i64) -> Result<Sho
     let timeline: Vec<Event> = events
         .into_iter()
         .filter(|e| decide::history_visible(full, &e.kind))
+        .map(|mut e| {
+            // A release reason is free text ("客户新手机 139…"): masked like the notes
+            // for whoever sees the contacts masked.
+            if !full {
+                e.detail = crate::domain::mask::mask_in_text(&e.detail).into_owned();
+            }
+            e
+        })
         .collect();
     if decide::reveals(&c, me) {
         log_view(store, me, now, Some(c.id), 1, None)?;

@@ -46,13 +46,14 @@ pub fn run(store: &mut dyn Backend, me: &User, dry_run: bool, now: i64) -> Resul
     scope::require(me, Action::Recycle)?;
     let (logins, planned) = {
         let mut tx = store.read()?;
-        let users = tx.users(None, true)?;
-        let team_of: HashMap<i64, i64> = users.iter().map(|u| (u.id, u.team_id)).collect();
-        let logins: HashMap<i64, String> = users.into_iter().map(|u| (u.id, u.login)).collect();
+        let logins: HashMap<i64, String> = tx
+            .users(None, true)?
+            .into_iter()
+            .map(|u| (u.id, u.login))
+            .collect();
         // A manager recycles their own team's customers, on both backends (a server's row
         // policies would refuse them the rest, so a dry run must not list those either).
         let team = (me.role == Role::Manager).then_some(me.team_id);
-        let in_scope = |owner: i64| team.is_none() || team_of.get(&owner) == team.as_ref();
         let mut planned = Vec::new();
         for (pid, pname) in tx.all_pools()? {
             let rules = tx.rules(pid)?;
@@ -79,10 +80,7 @@ pub fn run(store: &mut dyn Backend, me: &User, dry_run: bool, now: i64) -> Resul
                 continue;
             }
             let by_tag = rules.overrides.iter().any(|o| o.scope == "tag");
-            for row in tx.recycle_candidates(pid, now - shortest * DAY, by_tag)? {
-                if !in_scope(row.owner_id) {
-                    continue;
-                }
+            for row in tx.recycle_candidates(pid, now - shortest * DAY, team, by_tag)? {
                 if let Some((due, reason)) = recycle_due(&rules, &row.facts) {
                     if due <= now {
                         planned.push(Planned {

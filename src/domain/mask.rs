@@ -218,12 +218,12 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// The run of digits and separators that starts with the digit (or `+`) at `chars[i]`:
 /// the index of its last digit and how many digits it holds. It ends before an e-mail
-/// address that starts inside it ("room 12 3li@qq.com": the address is masked as one,
-/// not left behind a number that took its first character).
+/// address that starts inside it ("room 12 3li@qq.com", "12 +1li@qq.com": the address
+/// is masked as one, not left behind a number that took its first characters).
 fn phone_run(chars: &[char], i: usize) -> (usize, usize) {
     let (mut j, mut last_digit, mut digits) = (i, i, 0);
     while j < chars.len() && (chars[j].is_ascii_digit() || run_separator(chars, j)) {
-        if j > i && chars[j].is_ascii_digit() && email_at(chars, j).is_some() {
+        if j > i && email_at(chars, j).is_some() {
             break;
         }
         if chars[j].is_ascii_digit() {
@@ -435,7 +435,7 @@ fn email_char(c: char) -> bool {
 /// with something before and after it ("li@localhost" and "li@qqcom" are addresses
 /// too: a masked reader must not see them whole).
 fn email_at(chars: &[char], i: usize) -> Option<usize> {
-    if !email_char(chars[i]) || chars[i] == '@' || (i > 0 && email_char(chars[i - 1])) {
+    if !email_char(chars[i]) || (i > 0 && email_char(chars[i - 1])) {
         return None;
     }
     let mut end = i;
@@ -447,8 +447,11 @@ fn email_at(chars: &[char], i: usize) -> Option<usize> {
         end -= 1;
     }
     let word = &chars[i..end];
-    let at = word.iter().position(|&c| c == '@')?;
-    (at > 0 && at + 1 < word.len()).then_some(end)
+    // Leading '@'s ("@lihua@qq.com", a mention glued to an address) are part of the
+    // word: its first character shown is then an '@'.
+    let lead = word.iter().take_while(|&&c| c == '@').count();
+    let at = lead + word[lead..].iter().position(|&c| c == '@')?;
+    (at > lead && at + 1 < word.len()).then_some(end)
 }
 
 #[cfg(test)]
@@ -726,6 +729,31 @@ mod tests {
             mask_in_text("13800138000 abc@qq.com"),
             "138****8000 a***@qq.com"
         );
+        // Starting with a separator that may begin an address (hostile review, session 12).
+        assert_eq!(mask_in_text("12 +1lihua@qq.com"), "12 +***@qq.com");
+        assert_eq!(mask_in_text("房间 3 -2wang@qq.com"), "房间 3 -***@qq.com");
+        assert_eq!(
+            mask_in_text("13800138000 .9wang@qq.com"),
+            "138****8000 .***@qq.com"
+        );
+        assert_eq!(
+            mask_in_text("2026-12-01 _1boss@corp.cn"),
+            "2026-12-01 _***@corp.cn"
+        );
+    }
+
+    #[test]
+    fn an_address_behind_at_signs_is_an_address() {
+        assert_eq!(mask_in_text("@lihua@qq.com"), "@***@qq.com");
+        assert_eq!(mask_in_text("cc:@lihua@qq.com"), "cc:@***@qq.com");
+        assert_eq!(mask_in_text("＠lihua＠qq.com"), "@***@qq.com");
+        assert_eq!(
+            mask_in_text("张总 cc:@@zhang.boss@corp.cn"),
+            "张总 cc:@***@corp.cn"
+        );
+        // A mention alone is not an address.
+        assert_eq!(mask_in_text("@张三 看一下"), "@张三 看一下");
+        assert_eq!(mask_in_text("@@x"), "@@x");
     }
 
     #[test]

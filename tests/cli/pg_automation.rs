@@ -587,6 +587,39 @@ fn a_manager_recycles_by_tag_days_reading_tags_through_the_view() {
     s.ok("li", &["claim", &ids[0], &ids[1]]);
     s.ok("zhou", &["claim", &ids[2], &ids[3]]);
     s.refused("zhao", "SELECT tags FROM customers", "42501");
+    // A rules change re-dates the owned customers once, at its commit (migration 29).
+    let days = || {
+        s.sql(
+            "",
+            &format!(
+                "SELECT string_agg(((recycle_due_at - claimed_at) / 86400)::text, ',' ORDER BY id)
+                   FROM customers WHERE id IN ({})",
+                ids.join(",")
+            ),
+        )
+    };
+    assert_eq!(days(), "90,30,90,30");
+    s.ok(
+        "admin",
+        &["rules", "set", "--recycle-no-contact-days", "20"],
+    );
+    assert_eq!(days(), "90,20,90,20");
+    s.ok(
+        "admin",
+        &[
+            "rules",
+            "set",
+            "--for",
+            "tag=vip",
+            "--recycle-no-contact-days",
+            "60",
+        ],
+    );
+    assert_eq!(days(), "60,20,60,20");
+    s.ok(
+        "admin",
+        &["rules", "set", "--recycle-no-contact-days", "30"],
+    );
     let due = |v: Value| -> Vec<String> {
         v.as_array()
             .unwrap()

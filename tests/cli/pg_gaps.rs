@@ -198,7 +198,16 @@ fn doctor_checks_the_servers_security_setup() {
     s.doctor_catches("grants", "pool_viewer may read customers.phone");
     s.su("REVOKE SELECT (phone) ON customers FROM pool_viewer; GRANT SELECT (name) ON customers TO pool_member");
     s.doctor_catches("grants", "pool_member may read customers.name");
-    s.su("REVOKE SELECT (name) ON customers FROM pool_member;
+    s.su("REVOKE SELECT (name) ON customers FROM pool_member; GRANT SELECT (tags) ON customers TO pool_manager");
+    s.doctor_catches("grants", "pool_manager may read customers.tags");
+    s.su("REVOKE SELECT (tags) ON customers FROM pool_manager; GRANT SELECT (before) ON merges TO pool_manager");
+    s.doctor_catches("grants", "pool_manager may read merges.before");
+    s.su("REVOKE SELECT (before) ON merges FROM pool_manager; GRANT SELECT (title) ON contacts TO pool_manager");
+    s.doctor_catches("grants", "pool_manager may read contacts.title");
+    s.su("REVOKE SELECT (title) ON contacts FROM pool_manager; GRANT SELECT ON ownership_events TO pool_viewer");
+    s.doctor_catches("grants", "pool_viewer may read ownership_events.reason");
+    s.su("REVOKE SELECT ON ownership_events FROM pool_viewer;
+          GRANT SELECT (id, customer_id, event, from_user, to_user, by_user, pool_id, at, allocated) ON ownership_events TO pool_viewer;
           GRANT EXECUTE ON FUNCTION pool_private.forget_customer(bigint) TO pool_member");
     s.doctor_catches("grants", "pool_member may run forget_customer(bigint)");
     s.su("REVOKE EXECUTE ON FUNCTION pool_private.forget_customer(bigint) FROM pool_member");
@@ -411,6 +420,21 @@ fn merge_and_undo_on_the_server_follow_the_owner_rules() {
     s.refused(
         "boss",
         &format!("UPDATE merges SET before = '{{}}' WHERE id = {id}"),
+        "42501",
+    );
+    // The before-image holds whole rows (contacts as written) of any team's merge:
+    // managers cannot read it (migration 28), only whether it was erased.
+    for who in ["boss", "wboss"] {
+        s.refused(who, "SELECT before FROM merges", "42501");
+        s.refused(who, "SELECT * FROM merges", "42501");
+        assert_eq!(
+            s.sql(who, &format!("SELECT pool_private.merge_erased({id})")),
+            "f"
+        );
+    }
+    s.refused(
+        "m1",
+        &format!("SELECT pool_private.merge_erased({id})"),
         "42501",
     );
     // The manager undoes it: both customers and the history as before.

@@ -475,6 +475,9 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         "a@1２3\n4567 a@123-\n4567 li@qq.com 1234 li@host12 34 room 12 3li@qq.com",
         "2026/12/01abc@x.com 13800138000 1abc@qq.com 13800138000 abc@qq.com a@0０0\n0000",
         "x@1.2.3.4\n567 12 34 5a@b.c 6 7 8a@9 0 1 2 3 4 5 6@7@8 9",
+        // Migration 28: addresses behind '@'s, and starting with + - . _ inside a run.
+        "@lihua@qq.com cc:@lihua@qq.com ＠lihua＠qq.com 张总 cc:@@zhang.boss@corp.cn @张三 @@x",
+        "12 +1lihua@qq.com 房间 3 -2wang@qq.com 13800138000 .9wang@qq.com 2026-12-01 _1boss@corp.cn",
     ]
     .map(String::from)
     .to_vec();
@@ -1754,6 +1757,29 @@ fn contacts_typed_into_names_tags_and_cities_are_masked_in_the_view_for_psql_mem
         for col in ["name", "title"] {
             s.refused(who, &format!("SELECT {col} FROM contacts"), "42501");
         }
+    }
+    // A release reason is read through ownership_events_v (migration 28): masked where
+    // the contacts are, the column itself closed.
+    assert_eq!(s.sql("m2", &claim_count_sql(id)), "1");
+    s.ok(
+        "m2",
+        &["release", &id.to_string(), "--reason", "新手机 13911223344"],
+    );
+    for who in ["m1", "viewer"] {
+        s.refused(who, "SELECT reason FROM ownership_events", "42501");
+        assert_eq!(
+            s.sql(
+                who,
+                &format!("SELECT reason FROM ownership_events_v WHERE customer_id = {id} AND event = 'release'")
+            ),
+            "新手机 139****3344",
+            "{who}"
+        );
+    }
+    s.refused("boss", "SELECT reason FROM ownership_events", "42501");
+    // Nor the manager, who reads contact persons through the view too (migration 28).
+    for col in ["name", "title"] {
+        s.refused("boss", &format!("SELECT {col} FROM contacts"), "42501");
     }
     assert_eq!(
         s.sql(

@@ -118,3 +118,44 @@ fn snap_release_refusals() {
         )
     );
 }
+
+/// A release reason is free text: a phone or e-mail typed into it is masked in `pool
+/// show` for whoever sees the customer's contacts masked (hostile review, session 12).
+#[test]
+fn a_contact_typed_into_a_release_reason_is_masked_for_masked_readers() {
+    let env = sales_org();
+    let id = env.pooled("客户", "13800000001").to_string();
+    env.ok_as("wang", &["claim", &id]);
+    env.ok_as(
+        "wang",
+        &[
+            "release",
+            &id,
+            "--reason",
+            "客户新手机 13911223344 邮箱 boss@west.cn",
+        ],
+    );
+    let detail = |who: &str| -> String {
+        let v = env.json_as(who, &["show", &id]);
+        v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["what"] == "release")
+            .map(|e| e["detail"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    for who in ["lin", "lihua"] {
+        let d = detail(who);
+        assert!(
+            d.contains("139****3344") && d.contains("b***@west.cn"),
+            "{who}: {d}"
+        );
+        assert!(
+            !d.contains("13911223344") && !d.contains("boss@"),
+            "{who}: {d}"
+        );
+    }
+    // Whoever sees the contacts sees the reason as written.
+    assert!(detail("admin").contains("13911223344 邮箱 boss@west.cn"));
+}

@@ -35,12 +35,14 @@ pub trait RecycleOps {
         until: i64,
     ) -> Result<Vec<Due>>;
     /// Owned customers of a pool claimed before `claimed_before` (the candidates when
-    /// per-stage or per-tag days apply); their tags only when `tags` (a server reads
-    /// them through the masking view, which costs per row).
+    /// per-stage or per-tag days apply), optionally only those owned by one team's
+    /// users; their tags only when `tags` (a server reads them through the masking view,
+    /// which costs per row).
     fn recycle_candidates(
         &mut self,
         pool_id: i64,
         claimed_before: i64,
+        team: Option<i64>,
         tags: bool,
     ) -> Result<Vec<OwnedRow>>;
     /// Per owner (id, login, optionally of one team): how many of a pool's customers are

@@ -44,6 +44,8 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     // changes with the follow-ups that moved with them.
     ("pool_private.import_pending", "z_flush", "import_flush", 5),
     ("pool_private.defer_flush", "z_flush", "work_flush", 5),
+    // A pool's customers re-dated once at the end of a rules change (migration 29).
+    ("pool_private.rules_pending", "z_flush", "rules_flush", 5),
     // The report counts (migration 15): after each statement.
     ("customers", "zz_counts_ins", "customer_counts_ins", 4),
     ("customers", "zz_counts_upd", "customer_counts_upd", 16),
@@ -168,9 +170,10 @@ const ADMIN_FUNCTIONS: [&str; 7] = [
     "reactivate_user(text)",
     "load_demo(jsonb)",
 ];
-const MANAGER_FUNCTIONS: [&str; 3] = [
+const MANAGER_FUNCTIONS: [&str; 4] = [
     "merge_customers(bigint,bigint[],jsonb,double precision,text)",
     "undo_merge(bigint)",
+    "merge_erased(bigint)",
     "set_allocation_cursor(bigint,bigint)",
 ];
 
@@ -288,9 +291,18 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
           WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.customers', col, 'SELECT')
          UNION ALL
          SELECT format('%s may read contacts.%s', g.role, col)
-           FROM g, unnest(ARRAY['phone', 'email', 'phone_key', 'email_key']) col
+           FROM g, unnest(ARRAY['phone', 'email', 'phone_key', 'email_key', 'name', 'title']) col
           WHERE g.role <> 'pool_admin' AND to_regclass('public.contacts') IS NOT NULL
             AND has_column_privilege(g.role, 'public.contacts', col, 'SELECT')
+         UNION ALL
+         SELECT format('%s may read ownership_events.reason', g.role)
+           FROM g
+          WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.ownership_events', 'reason', 'SELECT')
+         UNION ALL
+         -- (a merge's before-image holds whole customer rows: migration 28)
+         SELECT format('%s may read merges.before', g.role)
+           FROM g
+          WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.merges', 'before', 'SELECT')
          UNION ALL
          SELECT format('PUBLIC may %s %s', a.privilege_type, c.relname)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a

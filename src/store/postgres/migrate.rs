@@ -137,10 +137,20 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "027-text-columns-closed-to-managers",
         include_str!("migrations/027-text-columns-closed-to-managers.sql"),
     ),
+    (
+        28,
+        "028-review-of-masking-and-managers",
+        include_str!("migrations/028-review-of-masking-and-managers.sql"),
+    ),
+    (
+        29,
+        "029-rules-redate-once",
+        include_str!("migrations/029-rules-redate-once.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 27;
+pub const LATEST: i64 = 29;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

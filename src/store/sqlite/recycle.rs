@@ -40,17 +40,20 @@ const OWNED_SELECT: &str =
      FROM customers";
 
 /// Owned, unlocked customers of a pool whose claim is older than `claimed_before`
-/// (a cheap pre-filter: nothing claimed more recently can be due yet).
+/// (a cheap pre-filter: nothing claimed more recently can be due yet), optionally only
+/// those whose owner is in `team`.
 pub fn recycle_candidates(
     conn: &Connection,
     pool_id: i64,
     claimed_before: i64,
+    team: Option<i64>,
 ) -> Result<Vec<OwnedRow>> {
     let mut s = conn.prepare_cached(&format!(
         "{OWNED_SELECT} WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND pool_id = ?1
-            AND locked = 0 AND claimed_at <= ?2 ORDER BY id"
+            AND locked = 0 AND claimed_at <= ?2
+            AND (?3 IS NULL OR owner_id IN (SELECT id FROM users WHERE team_id = ?3)) ORDER BY id"
     ))?;
-    let rows = s.query_map(params![pool_id, claimed_before], owned_row)?;
+    let rows = s.query_map(params![pool_id, claimed_before, team], owned_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -478,7 +478,7 @@ impl CustomerOps for PgTx<'_> {
                 SELECT e.at AS at, e.event AS kind, b.login AS by,
                        trim(coalesce('from ' || f.login, '') || coalesce(' to ' || t.login, '')
                             || coalesce(' (' || e.reason || ')', '')) AS detail, e.id AS ord, 1 AS src
-                  FROM ownership_events e
+                  FROM ownership_events_v e
                   LEFT JOIN users b ON b.id = e.by_user
                   LEFT JOIN users f ON f.id = e.from_user
                   LEFT JOIN users t ON t.id = e.to_user

@@ -40,7 +40,8 @@ impl MergeOps for PgTx<'_> {
     fn merge_record(&mut self, merge_id: i64) -> Result<MergeRecord> {
         let r = self
             .opt(
-                "SELECT id, survivor_id, merged_ids, undone_at IS NOT NULL, before = '{\"erased\":true}'
+                // (managers may not read the before-image itself: migration 28)
+                "SELECT id, survivor_id, merged_ids, undone_at IS NOT NULL, pool_private.merge_erased(id)
                  FROM merges WHERE id = $1",
                 &[&merge_id],
             )?

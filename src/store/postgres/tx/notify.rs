@@ -93,7 +93,7 @@ impl NotifyOps for PgTx<'_> {
         Ok(self
             .rows(
                 "SELECT e.id, e.customer_id, coalesce(c.name, c.company), e.at, e.reason
-                 FROM ownership_events e JOIN customers_v c ON c.id = e.customer_id
+                 FROM ownership_events_v e JOIN customers_v c ON c.id = e.customer_id
                  WHERE e.event = 'recycle' AND e.from_user = $1 AND e.id > $2 AND e.at >= $3
                    AND c.deleted_at IS NULL
                  ORDER BY e.id",

@@ -379,7 +379,7 @@ impl PoolOps for PgTx<'_> {
             .one(
                 "SELECT count(*) FROM ownership_events
                   WHERE to_user = $1 AND at >= $2
-                    AND (event = 'claim' OR (event = 'assign' AND reason LIKE 'allocate%'))",
+                    AND (event = 'claim' OR allocated)",
                 &[&user, &since],
             )?
             .get(0))

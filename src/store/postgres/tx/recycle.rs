@@ -87,16 +87,19 @@ impl RecycleOps for PgTx<'_> {
         &mut self,
         pool_id: i64,
         claimed_before: i64,
+        team: Option<i64>,
         tags: bool,
     ) -> Result<Vec<OwnedRow>> {
         Ok(self
             .rows(
                 &format!(
                     "{} WHERE owner_id IS NOT NULL AND deleted_at IS NULL AND pool_id = $1
-                        AND NOT locked AND claimed_at <= $2 ORDER BY id",
+                        AND NOT locked AND claimed_at <= $2
+                        AND ($4::bigint IS NULL OR owner_id IN (SELECT id FROM users WHERE team_id = $4))
+                      ORDER BY id",
                     OWNED_SELECT.replace("$TAGS", "$3::boolean")
                 ),
-                &[&pool_id, &claimed_before, &tags],
+                &[&pool_id, &claimed_before, &tags, &team],
             )?
             .iter()
             .map(owned_row)

@@ -21,10 +21,11 @@ impl RecycleOps for SqliteTx<'_> {
         &mut self,
         pool_id: i64,
         claimed_before: i64,
+        team: Option<i64>,
         _tags: bool,
     ) -> Result<Vec<OwnedRow>> {
         // (the tags column is read at no extra cost here)
-        recycle::recycle_candidates(&self.tx, pool_id, claimed_before)
+        recycle::recycle_candidates(&self.tx, pool_id, claimed_before, team)
     }
 
     fn due_counts(
