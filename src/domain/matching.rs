@@ -12,7 +12,7 @@
 //!    different people).
 use std::collections::HashMap;
 
-use super::blocking::{candidate_pairs, candidate_pairs_of};
+use super::blocking::{candidate_pairs_of, Pairs};
 use super::linkage::{compare_keys, pack, probability_of, unpack, Keys, Model, TF_FIELDS};
 
 /// Pairs whose match probability is at least this are duplicates (merged, or skipped by
@@ -167,7 +167,7 @@ impl Record {
 /// Every record's match keys in one buffer, each record's side by side: a comparison
 /// touches a record's keys in a cache line or two instead of eight scattered heap
 /// strings (the scan's candidate pairs visit records in no useful order). Each record
-/// is a header (where each key ends, and which contacts are present) followed by its
+/// is a header (each key's length, and which contacts are present) followed by its
 /// keys, so a record's header and keys share cache lines (one array, not two).
 #[derive(Default)]
 pub struct Packed {
@@ -175,11 +175,14 @@ pub struct Packed {
     starts: Vec<u64>,
 }
 
-/// A record's header: eight key ends (from the end of the header): name, name_sorted,
-/// name_sound, company, phone, email, city, address, each 32 bits as five 7-bit bytes;
-/// then one byte of flags (1: has a phone, 2: has an e-mail). Every header byte is
-/// ASCII, so the buffer stays a `str` and reading it validates nothing.
-const HEADER: usize = 41;
+/// A record's header: one byte of flags (1: has a phone, 2: has an e-mail, 4: the sorted
+/// name is the name, stored once), then the lengths of name, name_sorted, name_sound,
+/// company, phone, email, city and address, each in base-64 digits, lowest first, a
+/// digit of 64 + d meaning "d, and more digits follow" (most keys are shorter than 64
+/// bytes: one byte each). Every header byte is ASCII, so the buffer stays a `str` and
+/// reading it validates nothing.
+const KEYS: usize = 8;
+const SORTED_IS_NAME: u8 = 4;
 
 impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
@@ -214,23 +217,8 @@ impl Packed {
     }
 
     pub fn new(records: &[Record]) -> Packed {
-        let size = records
-            .iter()
-            .map(|r| {
-                let k = r.keys();
-                HEADER
-                    + k.name.len()
-                    + k.name_sorted.len()
-                    + k.name_sound.len()
-                    + k.company.len()
-                    + k.phone.map_or(0, str::len)
-                    + k.email.map_or(0, str::len)
-                    + k.city.len()
-                    + k.address.len()
-            })
-            .sum();
         let mut p = Packed {
-            text: String::with_capacity(size),
+            text: String::new(),
             starts: Vec::with_capacity(records.len()),
         };
         for r in records {
@@ -241,9 +229,10 @@ impl Packed {
 
     fn push(&mut self, k: &Keys) {
         self.starts.push(self.text.len() as u64);
+        let same = k.name_sorted == k.name;
         let parts = [
             k.name,
-            k.name_sorted,
+            if same { "" } else { k.name_sorted },
             k.name_sound,
             k.company,
             k.phone.unwrap_or(""),
@@ -251,29 +240,28 @@ impl Packed {
             k.city,
             k.address,
         ];
-        let mut header = [0u8; HEADER];
-        let mut kept = [false; 8];
-        let mut len = 0u32;
-        for (n, part) in parts.iter().enumerate() {
-            // A key of 4 GiB is no customer's (SQLite holds at most 1 GB a value).
-            if let Some(end) = u32::try_from(part.len())
-                .ok()
-                .and_then(|l| len.checked_add(l))
-            {
-                len = end;
-                kept[n] = true;
-            }
-            for (j, byte) in header[5 * n..5 * n + 5].iter_mut().enumerate() {
-                *byte = ((len >> (7 * j)) & 0x7f) as u8;
+        let flags = u8::from(k.phone.is_some())
+            | (u8::from(k.email.is_some()) << 1)
+            | if same { SORTED_IS_NAME } else { 0 };
+        let mut header = [0u8; 1 + KEYS * 11];
+        header[0] = flags;
+        let mut at = 1;
+        for part in &parts {
+            let mut len = part.len();
+            loop {
+                let digit = (len & 63) as u8;
+                len >>= 6;
+                header[at] = if len > 0 { 64 | digit } else { digit };
+                at += 1;
+                if len == 0 {
+                    break;
+                }
             }
         }
-        header[40] = u8::from(k.phone.is_some()) | (u8::from(k.email.is_some()) << 1);
         self.text
-            .push_str(std::str::from_utf8(&header).unwrap_or_default());
-        for (part, kept) in parts.iter().zip(kept) {
-            if kept {
-                self.text.push_str(part);
-            }
+            .push_str(std::str::from_utf8(&header[..at]).unwrap_or_default());
+        for part in parts {
+            self.text.push_str(part);
         }
     }
 
@@ -287,30 +275,41 @@ impl Packed {
 
     /// Record `i`'s keys.
     pub fn get(&self, i: usize) -> Keys<'_> {
-        let start = self.starts[i] as usize;
-        let header = &self.text.as_bytes()[start..start + HEADER];
-        let mut ends = [0usize; 8];
-        for (n, end) in ends.iter_mut().enumerate() {
-            *end = header[5 * n..5 * n + 5]
-                .iter()
-                .rev()
-                .fold(0, |v, b| (v << 7) | usize::from(*b));
+        let bytes = self.text.as_bytes();
+        let mut at = self.starts[i] as usize;
+        let flags = bytes[at];
+        at += 1;
+        let mut lens = [0usize; KEYS];
+        for len in &mut lens {
+            let mut shift = 0;
+            loop {
+                let digit = bytes[at];
+                at += 1;
+                *len |= usize::from(digit & 63) << shift;
+                shift += 6;
+                if digit < 64 {
+                    break;
+                }
+            }
         }
-        let flags = header[40];
-        let text = &self.text[start + HEADER..start + HEADER + ends[7]];
-        let part = |k: usize| {
-            let from = if k == 0 { 0 } else { ends[k - 1] };
-            text.get(from..ends[k]).unwrap_or_default()
-        };
+        let mut parts = [""; KEYS];
+        for (part, len) in parts.iter_mut().zip(lens) {
+            *part = self.text.get(at..at + len).unwrap_or_default();
+            at += len;
+        }
         Keys {
-            name: part(0),
-            name_sorted: part(1),
-            name_sound: part(2),
-            company: part(3),
-            phone: (flags & 1 != 0).then(|| part(4)),
-            email: (flags & 2 != 0).then(|| part(5)),
-            city: part(6),
-            address: part(7),
+            name: parts[0],
+            name_sorted: if flags & SORTED_IS_NAME != 0 {
+                parts[0]
+            } else {
+                parts[1]
+            },
+            name_sound: parts[2],
+            company: parts[3],
+            phone: (flags & 1 != 0).then_some(parts[4]),
+            email: (flags & 2 != 0).then_some(parts[5]),
+            city: parts[6],
+            address: parts[7],
         }
     }
 }
@@ -383,18 +382,19 @@ fn threads() -> usize {
 }
 
 /// The packed comparison vector of every pair, on every core.
-fn patterns_of(records: &Packed, pairs: &[(u32, u32)]) -> Vec<u32> {
+fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u32> {
     let chunk = pairs.len().div_ceil(threads()).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = pairs
-            .chunks(chunk)
-            .map(|part| {
+        let handles: Vec<_> = (0..pairs.len())
+            .step_by(chunk)
+            .map(|from| {
                 scope.spawn(move || {
                     // The pairs come sorted by their first record: its keys are read
                     // once for all its pairs.
                     let mut first: Option<(u32, Keys)> = None;
-                    part.iter()
-                        .map(|&(a, b)| {
+                    pairs
+                        .range(from, from + chunk)
+                        .map(|(a, b)| {
                             let ka = match first {
                                 Some((at, k)) if at == a => k,
                                 _ => {
@@ -409,10 +409,11 @@ fn patterns_of(records: &Packed, pairs: &[(u32, u32)]) -> Vec<u32> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut codes = Vec::with_capacity(pairs.len());
+        for h in handles {
+            codes.extend(h.join().unwrap_or_default());
+        }
+        codes
     })
 }
 
@@ -420,8 +421,9 @@ fn patterns_of(records: &Packed, pairs: &[(u32, u32)]) -> Vec<u32> {
 /// which score a few candidates and need no clusters.
 pub fn fit(records: &[Record]) -> Model {
     let all = population(records);
-    let pairs = candidate_pairs(&all);
-    let codes = patterns_of(&Packed::new(&all), &pairs);
+    let packed = Packed::new(&all);
+    let pairs = candidate_pairs_of(all.len(), |i| packed.get(i));
+    let codes = patterns_of(&packed, &pairs);
     Model::fit(&all, &histogram(&codes), U_SAMPLE.min(all.len() * 20), 7)
 }
 
@@ -475,18 +477,18 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
     // Scoring is per pair: on every core. The pairs come sorted by their first record,
     // whose value frequencies are looked up once for all its pairs.
     let chunk = pairs.len().div_ceil(threads()).max(1);
-    let (model_ref, recs) = (&model, packed_ref);
+    let (model_ref, recs, pairs_ref, codes_ref) = (&model, packed_ref, &pairs, &codes);
     let mut hits: Vec<Link> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pairs
-            .chunks(chunk)
-            .zip(codes.chunks(chunk))
-            .map(|(ps, cs)| {
+        let handles: Vec<_> = (0..pairs.len())
+            .step_by(chunk)
+            .map(|from| {
                 scope.spawn(move || {
                     let mut counts = (u32::MAX, [0; TF_FIELDS]);
-                    ps.iter()
-                        .zip(cs)
+                    pairs_ref
+                        .range(from, from + chunk)
+                        .zip(&codes_ref[from..])
                         .filter(|((a, b), _)| *a < real && *b < real)
-                        .filter_map(|(&(a, b), code)| {
+                        .filter_map(|((a, b), code)| {
                             if counts.0 != a {
                                 counts = (a, model_ref.tf_counts(&recs.get(a as usize)));
                             }
