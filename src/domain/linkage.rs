@@ -922,18 +922,16 @@ impl Model {
                 c.iter().map(|x| (x + 0.5) / total).collect()
             })
             .collect();
-        let mut tf_hashes: Vec<Vec<u64>> = (0..TF_FIELDS).map(|_| Vec::with_capacity(n)).collect();
-        for i in 0..n {
-            let r = record(i);
-            for f in ALL_FIELDS {
-                if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(&r, f)) {
-                    tf_hashes[slot].push(value_hash(v));
-                }
-            }
-        }
-        let tf = tf_hashes
-            .into_iter()
-            .map(|h| TermFrequencies::build(h, n as u64))
+        // One field's value hashes at a time: the scan holds its candidate pairs now.
+        let tf = ALL_FIELDS
+            .iter()
+            .filter(|f| f.term_frequency_slot().is_some())
+            .map(|f| {
+                let hashes: Vec<u64> = (0..n)
+                    .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
+                    .collect();
+                TermFrequencies::build(hashes, n as u64)
+            })
             .collect();
         let mut model = Model {
             lambda: 0.1,

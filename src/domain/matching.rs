@@ -169,11 +169,16 @@ impl Record {
 /// strings (the scan's candidate pairs visit records in no useful order). Each record
 /// is a header (each key's length, and which contacts are present) followed by its
 /// keys, so a record's header and keys share cache lines (one array, not two).
+/// The buffer is a list of chunks of `CHUNK` bytes (a record in one chunk), so it
+/// grows without copying itself into a twice-as-big allocation.
 #[derive(Default)]
 pub struct Packed {
-    text: String,
+    chunks: Vec<String>,
+    /// Each record's chunk (high 32 bits) and offset in it.
     starts: Vec<u64>,
 }
+
+const CHUNK: usize = 1 << 20;
 
 /// A record's header: one byte of flags (1: has a phone, 2: has an e-mail, 4: the sorted
 /// name is the name, stored once), then the lengths of name, name_sorted, name_sound,
@@ -188,13 +193,17 @@ impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
     /// record's strings outlive its row).
     pub fn push_record(&mut self, r: &Record) {
-        self.push(&r.keys());
+        self.push_keys(&r.keys());
     }
 
     /// Keeps the first `n` records.
     fn truncate(&mut self, n: usize) {
         if n < self.starts.len() {
-            self.text.truncate(self.starts[n] as usize);
+            let (chunk, at) = ((self.starts[n] >> 32) as usize, self.starts[n] as u32);
+            self.chunks.truncate(chunk + 1);
+            if let Some(c) = self.chunks.last_mut() {
+                c.truncate(at as usize);
+            }
             self.starts.truncate(n);
         }
     }
@@ -218,17 +227,17 @@ impl Packed {
 
     pub fn new(records: &[Record]) -> Packed {
         let mut p = Packed {
-            text: String::new(),
+            chunks: Vec::new(),
             starts: Vec::with_capacity(records.len()),
         };
         for r in records {
-            p.push(&r.keys());
+            p.push_keys(&r.keys());
         }
         p
     }
 
-    fn push(&mut self, k: &Keys) {
-        self.starts.push(self.text.len() as u64);
+    /// Appends one record's keys.
+    pub fn push_keys(&mut self, k: &Keys) {
         let same = k.name_sorted == k.name;
         let parts = [
             k.name,
@@ -258,10 +267,22 @@ impl Packed {
                 }
             }
         }
-        self.text
-            .push_str(std::str::from_utf8(&header[..at]).unwrap_or_default());
+        let size = at + parts.iter().map(|p| p.len()).sum::<usize>();
+        if self
+            .chunks
+            .last()
+            .is_none_or(|c| !c.is_empty() && c.len() + size > CHUNK)
+        {
+            self.chunks.push(String::with_capacity(CHUNK.max(size)));
+        }
+        let chunk = self.chunks.len() - 1;
+        let text = &mut self.chunks[chunk];
+        // A chunk's records start within its first CHUNK bytes (a longer record starts
+        // a chunk of its own), so the offset fits 32 bits.
+        self.starts.push(((chunk as u64) << 32) | text.len() as u64);
+        text.push_str(std::str::from_utf8(&header[..at]).unwrap_or_default());
         for part in parts {
-            self.text.push_str(part);
+            text.push_str(part);
         }
     }
 
@@ -275,8 +296,10 @@ impl Packed {
 
     /// Record `i`'s keys.
     pub fn get(&self, i: usize) -> Keys<'_> {
-        let bytes = self.text.as_bytes();
-        let mut at = self.starts[i] as usize;
+        let start = self.starts[i];
+        let text = &self.chunks[(start >> 32) as usize];
+        let bytes = text.as_bytes();
+        let mut at = start as u32 as usize;
         let flags = bytes[at];
         at += 1;
         let mut lens = [0usize; KEYS];
@@ -294,7 +317,7 @@ impl Packed {
         }
         let mut parts = [""; KEYS];
         for (part, len) in parts.iter_mut().zip(lens) {
-            *part = self.text.get(at..at + len).unwrap_or_default();
+            *part = text.get(at..at + len).unwrap_or_default();
             at += len;
         }
         Keys {
@@ -381,40 +404,33 @@ fn threads() -> usize {
         .clamp(1, 8)
 }
 
-/// The packed comparison vector of every pair, on every core.
+/// The packed comparison vector of every pair, on every core, each thread writing its
+/// share of the one result (no per-thread copies to join).
 fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u32> {
     let chunk = pairs.len().div_ceil(threads()).max(1);
+    let mut codes = vec![0u32; pairs.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..pairs.len())
-            .step_by(chunk)
-            .map(|from| {
-                scope.spawn(move || {
-                    // The pairs come sorted by their first record: its keys are read
-                    // once for all its pairs.
-                    let mut first: Option<(u32, Keys)> = None;
-                    pairs
-                        .range(from, from + chunk)
-                        .map(|(a, b)| {
-                            let ka = match first {
-                                Some((at, k)) if at == a => k,
-                                _ => {
-                                    let k = records.get(a as usize);
-                                    first = Some((a, k));
-                                    k
-                                }
-                            };
-                            pack(&compare_keys(&ka, &records.get(b as usize)))
-                        })
-                        .collect::<Vec<u32>>()
-                })
-            })
-            .collect();
-        let mut codes = Vec::with_capacity(pairs.len());
-        for h in handles {
-            codes.extend(h.join().unwrap_or_default());
+        for (n, part) in codes.chunks_mut(chunk).enumerate() {
+            scope.spawn(move || {
+                // The pairs come sorted by their first record: its keys are read once
+                // for all its pairs.
+                let mut first: Option<(u32, Keys)> = None;
+                let from = n * chunk;
+                for (slot, (a, b)) in part.iter_mut().zip(pairs.range(from, from + chunk)) {
+                    let ka = match first {
+                        Some((at, k)) if at == a => k,
+                        _ => {
+                            let k = records.get(a as usize);
+                            first = Some((a, k));
+                            k
+                        }
+                    };
+                    *slot = pack(&compare_keys(&ka, &records.get(b as usize)));
+                }
+            });
         }
-        codes
-    })
+    });
+    codes
 }
 
 /// Fits the model on `records` (topped up when small). For `pool add` and import,
