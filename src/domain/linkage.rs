@@ -858,13 +858,22 @@ impl Model {
         sample: usize,
         seed: u64,
     ) -> Model {
-        Model::fit_on(records.len(), |i| records[i].keys(), patterns, sample, seed)
+        Model::fit_on(
+            records.len(),
+            |i| records[i].keys(),
+            |_| 0,
+            patterns,
+            sample,
+            seed,
+        )
     }
 
-    /// `fit` on `n` records whose keys `record(i)` gives.
+    /// `fit` on `n` records whose keys `record(i)` gives; `warm(batch)` may load a
+    /// batch of records into the cache before they are compared (`Packed::warm`).
     pub fn fit_on<'a>(
         n: usize,
         record: impl Fn(usize) -> Keys<'a> + Sync,
+        warm: impl Fn(&[u32]) -> u8 + Sync,
         patterns: &HashMap<u32, u64>,
         sample: usize,
         seed: u64,
@@ -885,21 +894,39 @@ impl Model {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         let mut counts = ucount.clone();
+                        let warm = &warm;
                         scope.spawn(move || {
                             let mut rng = super::synthetic::Rng::new(seed.wrapping_add(t as u64));
-                            for _ in 0..per {
-                                let i = rng.below(n as u64) as usize;
-                                let mut j = rng.below(n as u64 - 1) as usize;
-                                if j >= i {
-                                    j += 1;
+                            // The random pairs drawn a batch at a time, their records
+                            // loaded into the cache together (the same pairs, in order).
+                            const BATCH: usize = 8;
+                            let mut warmed = 0;
+                            let mut left = per;
+                            while left > 0 {
+                                let take = left.min(BATCH);
+                                left -= take;
+                                let mut batch = [0u32; 2 * BATCH];
+                                for pair in batch.chunks_exact_mut(2).take(take) {
+                                    let i = rng.below(n as u64) as usize;
+                                    let mut j = rng.below(n as u64 - 1) as usize;
+                                    if j >= i {
+                                        j += 1;
+                                    }
+                                    pair[0] = i as u32;
+                                    pair[1] = j as u32;
                                 }
-                                let g = compare_keys(&record(i), &record(j));
-                                for (f, l) in g.iter().enumerate() {
-                                    if *l != MISSING {
-                                        counts[f][*l as usize] += 1.0;
+                                warmed ^= warm(&batch[..2 * take]);
+                                for pair in batch.chunks_exact(2).take(take) {
+                                    let (i, j) = (pair[0] as usize, pair[1] as usize);
+                                    let g = compare_keys(&record(i), &record(j));
+                                    for (f, l) in g.iter().enumerate() {
+                                        if *l != MISSING {
+                                            counts[f][*l as usize] += 1.0;
+                                        }
                                     }
                                 }
                             }
+                            std::hint::black_box(warmed);
                             counts
                         })
                     })

@@ -179,6 +179,8 @@ pub struct Packed {
 }
 
 const CHUNK: usize = 1 << 20;
+/// Records whose headers `Packed::warm` loads at once.
+pub const WARM: usize = 16;
 
 /// A record's header: one byte of flags (1: has a phone, 2: has an e-mail, 4: the sorted
 /// name is the name, stored once), then the lengths of name, name_sorted, name_sound,
@@ -292,6 +294,26 @@ impl Packed {
 
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
+    }
+
+    /// Reads the first header byte of each of these records, all of them before any is
+    /// used: the cache misses of a batch of random records overlap instead of each
+    /// stalling a comparison in turn (about a quarter of the scan's time otherwise).
+    /// The result only keeps the reads from being optimised away.
+    pub fn warm(&self, records: &[u32]) -> u8 {
+        let mut at = [0u64; WARM];
+        for (a, &i) in at.iter_mut().zip(records) {
+            *a = self.starts.get(i as usize).copied().unwrap_or_default();
+        }
+        let mut x = 0;
+        for &s in &at[..records.len().min(WARM)] {
+            let text = self.chunks.get((s >> 32) as usize).map(|c| c.as_bytes());
+            x ^= text
+                .and_then(|t| t.get(s as u32 as usize))
+                .copied()
+                .unwrap_or(0);
+        }
+        x
     }
 
     /// Record `i`'s keys.
@@ -416,17 +438,28 @@ fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u32> {
                 // for all its pairs.
                 let mut first: Option<(u32, Keys)> = None;
                 let from = n * chunk;
-                for (slot, (a, b)) in part.iter_mut().zip(pairs.range(from, from + chunk)) {
-                    let ka = match first {
-                        Some((at, k)) if at == a => k,
-                        _ => {
-                            let k = records.get(a as usize);
-                            first = Some((a, k));
-                            k
-                        }
-                    };
-                    *slot = pack(&compare_keys(&ka, &records.get(b as usize)));
+                let mut it = pairs.range(from, from + chunk);
+                let mut warmed = 0;
+                for slots in part.chunks_mut(WARM) {
+                    let mut batch = [(0u32, 0u32); WARM];
+                    for (x, p) in batch.iter_mut().zip(&mut it) {
+                        *x = p;
+                    }
+                    let seconds = batch.map(|(_, b)| b);
+                    warmed ^= records.warm(&seconds[..slots.len()]);
+                    for (slot, &(a, b)) in slots.iter_mut().zip(&batch) {
+                        let ka = match first {
+                            Some((at, k)) if at == a => k,
+                            _ => {
+                                let k = records.get(a as usize);
+                                first = Some((a, k));
+                                k
+                            }
+                        };
+                        *slot = pack(&compare_keys(&ka, &records.get(b as usize)));
+                    }
                 }
+                std::hint::black_box(warmed);
             });
         }
     });
@@ -485,6 +518,7 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
     let model = Model::fit_on(
         all,
         |i| packed_ref.get(i),
+        |batch| packed_ref.warm(batch),
         &histogram(&codes),
         U_SAMPLE.min(all * 20),
         7,
