@@ -258,6 +258,13 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
             }
             start = end;
         }
+        if pass == 0 {
+            // Room for every pass's blocks, from the first's (the passes split the keys
+            // evenly).
+            let more = passes as usize - 1;
+            members.reserve_exact(members.len() * more + members.len() / 8 + 64);
+            ends.reserve_exact(ends.len() * more + ends.len() / 8 + 64);
+        }
     }
     drop(keyed);
     // The same pair comes from several rules: the pairs are made, sorted and deduped a
@@ -295,6 +302,14 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
         }
         raw.sort_unstable();
         raw.dedup();
+        if lo == 0 {
+            // Room for all, from the first stripe's pairs (one allocation, not a
+            // doubling copy; a stripe has as many first records as the next).
+            let estimate = raw.len() as f64 * n as f64 / (hi - lo) as f64;
+            pairs
+                .seconds
+                .reserve_exact((estimate * 1.1) as usize + 1024);
+        }
         let mut at = raw.iter().peekable();
         for a in lo32..hi32 {
             pairs.starts.push(pairs.seconds.len());
