@@ -304,11 +304,13 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
         raw.dedup();
         if lo == 0 {
             // Room for all, from the first stripe's pairs (one allocation, not a
-            // doubling copy; a stripe has as many first records as the next).
-            let estimate = raw.len() as f64 * n as f64 / (hi - lo) as f64;
+            // doubling copy). A pair belongs to its earlier record, so a stripe's share
+            // falls from the first to the last: about half the first's per stripe,
+            // reserved with a margin (room never written takes no memory).
+            let stripes = n as f64 / (hi - lo) as f64;
             pairs
                 .seconds
-                .reserve_exact((estimate * 1.1) as usize + 1024);
+                .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
         }
         let mut at = raw.iter().peekable();
         for a in lo32..hi32 {
@@ -319,9 +321,6 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
         }
     }
     pairs.starts.push(pairs.seconds.len());
-    drop(raw);
-    // The copies' tail is given back before the scan allocates per pair again.
-    pairs.seconds.shrink_to_fit();
     pairs
 }
 
