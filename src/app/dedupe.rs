@@ -8,13 +8,36 @@ use crate::domain::roles::{Action, User};
 use crate::error::{Error, Result};
 use crate::store::Backend;
 
-/// What a scan found: the records of the clusters' members (the clusters index into
-/// them) and the clusters with the model fitted on this database.
+/// What a scan found: the clusters with the model fitted on this database, and the
+/// keys, ids and owners of the clusters' members (the clusters index into them), kept
+/// packed: a report's records are made one at a time as it is written.
 pub struct Scan {
-    pub records: Vec<Record>,
+    members: Packed,
+    ids: Vec<i64>,
+    owners: Vec<u32>,
+    /// Owner logins; 0 is None (in a pool).
+    logins: Vec<Option<String>>,
     /// How many live customers were scanned.
     pub customers: usize,
     pub found: Found,
+}
+
+impl Scan {
+    /// Member `i`'s customer id.
+    pub fn id(&self, i: usize) -> i64 {
+        self.ids[i]
+    }
+
+    /// Member `i`'s owner (None: in a pool).
+    pub fn owner(&self, i: usize) -> Option<&str> {
+        self.logins[self.owners[i] as usize].as_deref()
+    }
+
+    /// Member `i` as the matcher saw it.
+    pub fn record(&self, i: usize) -> Record {
+        self.members
+            .record(i, self.ids[i], self.owner(i).map(String::from))
+    }
 }
 
 /// A match probability: 0 to 1.
@@ -48,15 +71,17 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
         });
     })?;
     let mut found = matching::find_packed(&mut packed, &ids, threshold);
-    // The report needs whole records of the clusters' members only: renumber them.
+    // The report needs the clusters' members only: renumber them.
     let mut at: HashMap<usize, usize> = HashMap::new();
-    let mut records = Vec::new();
+    let mut members = Packed::default();
+    let (mut member_ids, mut member_owners) = (Vec::new(), Vec::new());
     for c in &mut found.clusters {
         let mut slot = |i: &mut usize| {
             *i = *at.entry(*i).or_insert_with(|| {
-                let owner = logins[owners[*i] as usize].clone();
-                records.push(packed.record(*i, ids[*i], owner));
-                records.len() - 1
+                members.push_keys(&packed.get(*i));
+                member_ids.push(ids[*i]);
+                member_owners.push(owners[*i]);
+                member_ids.len() - 1
             });
         };
         c.members.iter_mut().for_each(&mut slot);
@@ -66,7 +91,10 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
         }
     }
     Ok(Scan {
-        records,
+        members,
+        ids: member_ids,
+        owners: member_owners,
+        logins,
         customers: ids.len(),
         found,
     })

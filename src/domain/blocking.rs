@@ -132,94 +132,155 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
 
 /// Candidate pairs, each once, as (smaller index, larger index), sorted.
 pub fn candidate_pairs(records: &[Record]) -> Vec<(u32, u32)> {
-    candidate_pairs_of(records.len(), |i| records[i].keys())
+    candidate_pairs_of(records.len(), |i| records[i].keys()).to_vec()
+}
+
+/// Candidate pairs grouped by their first record: record `a`'s partners are
+/// `seconds[starts[a]..starts[a + 1]]`, ascending, each larger than `a`. Four bytes a
+/// pair instead of the eight of an `(a, b)` list.
+#[derive(Debug, Default)]
+pub struct Pairs {
+    starts: Vec<usize>,
+    seconds: Vec<u32>,
+}
+
+impl Pairs {
+    pub fn len(&self) -> usize {
+        self.seconds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seconds.is_empty()
+    }
+
+    /// The pairs numbered `from..to` (in order: by first record, then second).
+    pub fn range(&self, from: usize, to: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let to = to.min(self.len());
+        // The first record of pair `from`: the last record whose pairs start at or before it.
+        let mut a = self
+            .starts
+            .partition_point(|&s| s <= from)
+            .saturating_sub(1);
+        (from..to).map(move |i| {
+            while self.starts[a + 1] <= i {
+                a += 1;
+            }
+            (a as u32, self.seconds[i])
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.range(0, self.len())
+    }
+
+    pub fn to_vec(&self) -> Vec<(u32, u32)> {
+        self.iter().collect()
+    }
 }
 
 /// `candidate_pairs` over `n` records whose keys `record(i)` gives (the scan's packed
 /// buffer: no per-record strings needed).
-pub fn candidate_pairs_of<'a>(
-    n: usize,
-    record: impl Fn(usize) -> Keys<'a> + Sync,
-) -> Vec<(u32, u32)> {
+pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Pairs {
     let record = &record;
-    // Each record's keys, on every core, a batch at a time: the batches' keys are
-    // appended as they come, so the key list is never held twice.
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
+    // Every (key, record) at once would be the scan's largest allocation (12 bytes for
+    // each of some 15 keys a record): the keys are made in several passes instead, each
+    // keeping the keys of one share of the hash space, so only that share is sorted at a
+    // time. A pass's blocks are final (a key lives in one share), and the blocks' order
+    // does not matter (the pairs are sorted below).
+    let passes = n.div_ceil(1 << 15).clamp(1, 8) as u64;
     // A key and its record as three words (12 bytes, not the 16 of a padded
     // `(u64, u32)`): sorted, they order exactly as (key, record).
     let mut keyed: Vec<[u32; 3]> = Vec::new();
-    for (b, from) in (0..n).step_by(1 << 16).enumerate() {
-        let to = (from + (1 << 16)).min(n);
-        let chunk = (to - from).div_ceil(threads).max(1);
-        let parts: Vec<Vec<[u32; 3]>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (from..to)
-                .step_by(chunk)
-                .map(|start| {
-                    let part = start..(start + chunk).min(to);
-                    scope.spawn(move || {
-                        let mut out = Vec::with_capacity(part.len() * 14);
-                        let mut buf = Vec::new();
-                        for i in part {
-                            buf.clear();
-                            keys(&record(i), &mut buf);
-                            buf.sort_unstable();
-                            buf.dedup();
-                            out.extend(
-                                buf.iter().map(|k| [(*k >> 32) as u32, *k as u32, i as u32]),
-                            );
-                        }
-                        out
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        if b == 0 {
-            // Room for all, from the first batch's keys per record (one allocation).
-            let per = parts.iter().map(Vec::len).sum::<usize>() as f64 / (to - from) as f64;
-            keyed.reserve((per * 1.05 * n as f64) as usize + 16);
-        }
-        for p in parts {
-            keyed.extend(p);
-        }
-    }
-    keyed.sort_unstable();
-    // Most keys are one record's only (a block of one makes no pair): only the blocks
-    // of two or more are kept, as their members' indexes (the keys are no longer
-    // needed once the blocks are known).
     let mut members: Vec<u32> = Vec::new();
     let mut ends: Vec<u32> = Vec::new();
-    let mut start = 0;
-    while start < keyed.len() {
-        let key = &keyed[start][..2];
-        let mut end = start + 1;
-        while end < keyed.len() && keyed[end][..2] == *key {
-            end += 1;
+    for pass in 0..passes {
+        keyed.clear();
+        // Each record's keys, on every core, a small batch at a time (the threads'
+        // buffers stay small next to the list they are appended to).
+        for (b, from) in (0..n).step_by(1 << 13).enumerate() {
+            let to = (from + (1 << 13)).min(n);
+            let chunk = (to - from).div_ceil(threads).max(1);
+            let parts: Vec<Vec<[u32; 3]>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (from..to)
+                    .step_by(chunk)
+                    .map(|start| {
+                        let part = start..(start + chunk).min(to);
+                        scope.spawn(move || {
+                            let mut out = Vec::new();
+                            let mut buf = Vec::new();
+                            for i in part {
+                                buf.clear();
+                                keys(&record(i), &mut buf);
+                                buf.retain(|k| k % passes == pass);
+                                buf.sort_unstable();
+                                buf.dedup();
+                                out.extend(
+                                    buf.iter().map(|k| [(*k >> 32) as u32, *k as u32, i as u32]),
+                                );
+                            }
+                            out
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
+            if pass == 0 && b == 0 {
+                // Room for a pass, from the first batch's keys per record (one allocation,
+                // reused by every pass).
+                let per = parts.iter().map(Vec::len).sum::<usize>() as f64 / (to - from) as f64;
+                keyed.reserve((per * 1.1 * n as f64) as usize + 1024);
+            }
+            for p in parts {
+                keyed.extend(p);
+            }
         }
-        if end - start >= 2 {
-            members.extend(keyed[start..end].iter().map(|e| e[2]));
-            ends.push(members.len() as u32);
+        keyed.sort_unstable();
+        // Most keys are one record's only (a block of one makes no pair): only the blocks
+        // of two or more are kept, as their members' indexes (the keys are no longer
+        // needed once the blocks are known).
+        let mut start = 0;
+        while start < keyed.len() {
+            let key = &keyed[start][..2];
+            let mut end = start + 1;
+            while end < keyed.len() && keyed[end][..2] == *key {
+                end += 1;
+            }
+            if end - start >= 2 {
+                members.extend(keyed[start..end].iter().map(|e| e[2]));
+                ends.push(members.len() as u32);
+            }
+            start = end;
         }
-        start = end;
+        if pass == 0 {
+            // Room for every pass's blocks, from the first's (the passes split the keys
+            // evenly).
+            let more = passes as usize - 1;
+            members.reserve_exact(members.len() * more + members.len() / 8 + 64);
+            ends.reserve_exact(ends.len() * more + ends.len() / 8 + 64);
+        }
     }
     drop(keyed);
     // The same pair comes from several rules: the pairs are made, sorted and deduped a
     // stripe of first records at a time, so the copies are never all held at once.
     // Within a block the members are in index order, so a pair's first record is the
     // earlier member.
-    const STRIPES: usize = 8;
-    let stripe = n.div_ceil(STRIPES).max(1);
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let stripes = (n >> 12).clamp(8, 64);
+    let stripe = n.div_ceil(stripes).max(1);
+    let mut pairs = Pairs {
+        starts: Vec::with_capacity(n + 1),
+        seconds: Vec::new(),
+    };
     let mut raw: Vec<(u32, u32)> = Vec::new();
     for lo in (0..n).step_by(stripe) {
         let hi = (lo + stripe).min(n);
-        let (lo, hi) = (lo as u32, hi as u32);
+        let (lo32, hi32) = (lo as u32, hi as u32);
         raw.clear();
         let mut from = 0;
         for &end in &ends {
@@ -232,7 +293,7 @@ pub fn candidate_pairs_of<'a>(
             };
             for x in 0..block.len() {
                 let a = block[x];
-                if a < lo || a >= hi {
+                if a < lo32 || a >= hi32 {
                     continue;
                 }
                 let to = (x + reach).min(block.len());
@@ -241,11 +302,25 @@ pub fn candidate_pairs_of<'a>(
         }
         raw.sort_unstable();
         raw.dedup();
-        pairs.extend_from_slice(&raw);
+        if lo == 0 {
+            // Room for all, from the first stripe's pairs (one allocation, not a
+            // doubling copy). A pair belongs to its earlier record, so a stripe's share
+            // falls from the first to the last: about half the first's per stripe,
+            // reserved with a margin (room never written takes no memory).
+            let stripes = n as f64 / (hi - lo) as f64;
+            pairs
+                .seconds
+                .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
+        }
+        let mut at = raw.iter().peekable();
+        for a in lo32..hi32 {
+            pairs.starts.push(pairs.seconds.len());
+            while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
+                pairs.seconds.push(b);
+            }
+        }
     }
-    drop(raw);
-    // The copies' tail is given back before the scan allocates per pair again.
-    pairs.shrink_to_fit();
+    pairs.starts.push(pairs.seconds.len());
     pairs
 }
 

@@ -858,13 +858,22 @@ impl Model {
         sample: usize,
         seed: u64,
     ) -> Model {
-        Model::fit_on(records.len(), |i| records[i].keys(), patterns, sample, seed)
+        Model::fit_on(
+            records.len(),
+            |i| records[i].keys(),
+            |_| 0,
+            patterns,
+            sample,
+            seed,
+        )
     }
 
-    /// `fit` on `n` records whose keys `record(i)` gives.
+    /// `fit` on `n` records whose keys `record(i)` gives; `warm(batch)` may load a
+    /// batch of records into the cache before they are compared (`Packed::warm`).
     pub fn fit_on<'a>(
         n: usize,
         record: impl Fn(usize) -> Keys<'a> + Sync,
+        warm: impl Fn(&[u32]) -> u8 + Sync,
         patterns: &HashMap<u32, u64>,
         sample: usize,
         seed: u64,
@@ -885,21 +894,39 @@ impl Model {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         let mut counts = ucount.clone();
+                        let warm = &warm;
                         scope.spawn(move || {
                             let mut rng = super::synthetic::Rng::new(seed.wrapping_add(t as u64));
-                            for _ in 0..per {
-                                let i = rng.below(n as u64) as usize;
-                                let mut j = rng.below(n as u64 - 1) as usize;
-                                if j >= i {
-                                    j += 1;
+                            // The random pairs drawn a batch at a time, their records
+                            // loaded into the cache together (the same pairs, in order).
+                            const BATCH: usize = 8;
+                            let mut warmed = 0;
+                            let mut left = per;
+                            while left > 0 {
+                                let take = left.min(BATCH);
+                                left -= take;
+                                let mut batch = [0u32; 2 * BATCH];
+                                for pair in batch.chunks_exact_mut(2).take(take) {
+                                    let i = rng.below(n as u64) as usize;
+                                    let mut j = rng.below(n as u64 - 1) as usize;
+                                    if j >= i {
+                                        j += 1;
+                                    }
+                                    pair[0] = i as u32;
+                                    pair[1] = j as u32;
                                 }
-                                let g = compare_keys(&record(i), &record(j));
-                                for (f, l) in g.iter().enumerate() {
-                                    if *l != MISSING {
-                                        counts[f][*l as usize] += 1.0;
+                                warmed ^= warm(&batch[..2 * take]);
+                                for pair in batch.chunks_exact(2).take(take) {
+                                    let (i, j) = (pair[0] as usize, pair[1] as usize);
+                                    let g = compare_keys(&record(i), &record(j));
+                                    for (f, l) in g.iter().enumerate() {
+                                        if *l != MISSING {
+                                            counts[f][*l as usize] += 1.0;
+                                        }
                                     }
                                 }
                             }
+                            std::hint::black_box(warmed);
                             counts
                         })
                     })
@@ -922,18 +949,16 @@ impl Model {
                 c.iter().map(|x| (x + 0.5) / total).collect()
             })
             .collect();
-        let mut tf_hashes: Vec<Vec<u64>> = (0..TF_FIELDS).map(|_| Vec::with_capacity(n)).collect();
-        for i in 0..n {
-            let r = record(i);
-            for f in ALL_FIELDS {
-                if let (Some(slot), Some(v)) = (f.term_frequency_slot(), tf_value(&r, f)) {
-                    tf_hashes[slot].push(value_hash(v));
-                }
-            }
-        }
-        let tf = tf_hashes
-            .into_iter()
-            .map(|h| TermFrequencies::build(h, n as u64))
+        // One field's value hashes at a time: the scan holds its candidate pairs now.
+        let tf = ALL_FIELDS
+            .iter()
+            .filter(|f| f.term_frequency_slot().is_some())
+            .map(|f| {
+                let hashes: Vec<u64> = (0..n)
+                    .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
+                    .collect();
+                TermFrequencies::build(hashes, n as u64)
+            })
             .collect();
         let mut model = Model {
             lambda: 0.1,

@@ -77,9 +77,27 @@ struct ClusterJson {
 }
 
 #[derive(Serialize)]
-struct Report<'a> {
+struct Report<'a, C: Serialize> {
     summary: &'a DedupeSummary,
-    clusters: &'a [ClusterJson],
+    clusters: C,
+}
+
+/// A report's clusters as a JSON array, each made as it is written: a big report's rows
+/// (and their members' records) are never all in memory.
+struct Rows<F: Fn(usize) -> ClusterJson> {
+    len: usize,
+    row: F,
+}
+
+impl<F: Fn(usize) -> ClusterJson> Serialize for Rows<F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for i in 0..self.len {
+            seq.serialize_element(&(self.row)(i))?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -118,40 +136,39 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let out = ctx.out;
     let started = std::time::Instant::now();
     let store: &mut dyn Backend = ctx.store()?;
-    let app::Scan {
-        records,
-        customers,
-        found,
-    } = app::scan(store, &me, a.threshold)?;
+    let scan = app::scan(store, &me, a.threshold)?;
+    let (customers, found) = (scan.customers, &scan.found);
     let model = &found.model;
     let clusters: Vec<&Cluster> = found.clusters.iter().collect();
-    // Each cluster's "name / company" labels, given (all of a report's at once, in one
-    // read transaction) or looked up.
-    let describe =
-        |store: &mut dyn Backend, c: &Cluster, names: Option<&[String]>| -> Result<ClusterRow> {
-            let rs: Vec<&matching::Record> = c.members.iter().map(|i| &records[*i]).collect();
-            let weakest = c
-                .links
-                .last()
-                .map(|l| model.explain(&records[l.a], &records[l.b]).reasons())
-                .unwrap_or_default();
-            let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
-            let names = match names {
-                Some(n) => n.join(" | "),
-                None => app::labels(store, &ids)?.join(" | "),
-            };
-            Ok(ClusterRow {
-                probability: round3(c.score),
-                reasons: weakest,
-                names,
-                ids,
-                owners: rs
-                    .iter()
-                    .map(|r| r.owner.clone().unwrap_or_else(|| "(pool)".into()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+    // A cluster's row from its members' "name / company" labels.
+    let row = |c: &Cluster, names: &[String]| -> ClusterRow {
+        let weakest = c
+            .links
+            .last()
+            .map(|l| {
+                model
+                    .explain(&scan.record(l.a), &scan.record(l.b))
+                    .reasons()
             })
-        };
+            .unwrap_or_default();
+        ClusterRow {
+            probability: round3(c.score),
+            reasons: weakest,
+            names: names.join(" | "),
+            ids: c.members.iter().map(|i| scan.id(*i)).collect(),
+            owners: c
+                .members
+                .iter()
+                .map(|i| scan.owner(*i).unwrap_or("(pool)"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    };
+    // Looked up one cluster at a time (merging: each cluster in its own transaction).
+    let describe = |store: &mut dyn Backend, c: &Cluster| -> Result<ClusterRow> {
+        let ids: Vec<i64> = c.members.iter().map(|i| scan.id(*i)).collect();
+        Ok(row(c, &app::labels(store, &ids)?))
+    };
     let mut summary = DedupeSummary {
         customers,
         candidate_pairs: found.candidate_pairs,
@@ -174,7 +191,7 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
         summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
         let ids: Vec<i64> = shown
             .iter()
-            .flat_map(|c| c.members.iter().map(|i| records[*i].id))
+            .flat_map(|c| c.members.iter().map(|i| scan.id(*i)))
             .collect();
         let labels = app::labels(store, &ids)?;
         let mut rest = &labels[..];
@@ -187,16 +204,16 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
             })
             .collect();
         if out.is_json() {
-            let mut rows: Vec<ClusterJson> = Vec::with_capacity(shown.len());
-            for (c, names) in shown.iter().zip(&names) {
-                rows.push(ClusterJson {
-                    row: describe(store, c, Some(names))?,
+            let cluster_json = |n: usize| {
+                let c = shown[n];
+                ClusterJson {
+                    row: row(c, names[n]),
                     pairs: c
                         .links
                         .iter()
                         .map(|l| {
-                            let (x, y) = (&records[l.a], &records[l.b]);
-                            let e = model.explain(x, y);
+                            let (x, y) = (scan.record(l.a), scan.record(l.b));
+                            let e = model.explain(&x, &y);
                             PairRow {
                                 a: x.id.min(y.id),
                                 b: x.id.max(y.id),
@@ -206,19 +223,22 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                             }
                         })
                         .collect(),
-                });
-            }
+                }
+            };
             // Written straight from the rows: no JSON tree of a big report in memory.
             return out.json(&Report {
                 summary: &summary,
-                clusters: &rows,
+                clusters: Rows {
+                    len: shown.len(),
+                    row: cluster_json,
+                },
             });
         }
         let rows: Vec<ClusterRow> = shown
             .iter()
             .zip(&names)
-            .map(|(c, names)| describe(store, c, Some(names)))
-            .collect::<Result<_>>()?;
+            .map(|(c, names)| row(c, names))
+            .collect();
         out.rows(&rows, "No duplicates found.")?;
         out.status(format!(
             "{} cluster(s), {} duplicate(s) among {} customers ({} candidate pairs, {:.2} s); merge with --apply or --interactive",
@@ -234,7 +254,7 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let mut merged: Vec<Merged> = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();
     for c in &clusters {
-        let row = describe(store, c, None)?;
+        let row = describe(store, c)?;
         let mut survivor = None;
         if a.interactive {
             crate::say!(

@@ -27,16 +27,24 @@ pub fn records(conn: &Connection) -> Result<Vec<Record>> {
 
 /// `records`, one row at a time into `f` (none held).
 pub fn each_record(conn: &Connection, f: &mut dyn FnMut(Record)) -> Result<()> {
-    let mut s = conn.prepare(
-        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
-         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
-         WHERE c.deleted_at IS NULL ORDER BY c.id",
-    )?;
-    let mut rows = s.query([])?;
-    while let Some(row) = rows.next()? {
-        f(record_row(row)?);
-    }
-    Ok(())
+    // The scan reads each page once: a page cache would only hold memory beside the
+    // records being collected (the caller's setting is restored after).
+    let cache: i64 = conn.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+    conn.pragma_update(None, "cache_size", -128)?;
+    let read = (|| -> Result<()> {
+        let mut s = conn.prepare(
+            "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
+             FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+             WHERE c.deleted_at IS NULL ORDER BY c.id",
+        )?;
+        let mut rows = s.query([])?;
+        while let Some(row) = rows.next()? {
+            f(record_row(row)?);
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "cache_size", cache)?;
+    read
 }
 
 /// Live customers that could be the same as a new one: same phone, e-mail or name key
