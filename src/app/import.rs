@@ -235,8 +235,13 @@ impl KeyMap {
 
     /// The customers (in the database or queued) sharing a key with the row.
     fn candidates(&self, f: &CustomerFields) -> Vec<i64> {
+        self.candidates_of(&fields_keys(f))
+    }
+
+    /// The same, from the row's key hashes (computed once for lookup and insert).
+    fn candidates_of(&self, keys: &RowKeys) -> Vec<i64> {
         let mut ids: Vec<i64> = Vec::with_capacity(3);
-        for h in fields_keys(f).iter() {
+        for h in keys.iter() {
             if let Some(id) = self.map.get(h) {
                 if !ids.contains(id) {
                     ids.push(*id);
@@ -603,11 +608,14 @@ pub fn run<R: Read + Send + 'static>(
                 }
             }
             rules::check_lead_stage(me.role, lead.line, lead.stage)?;
+            // The row's key hashes, when the key map is asked: reused to add the row.
+            let mut row_hashes = None;
             let dup = match (o.on_duplicate, bulk) {
                 (OnDuplicate::Create, _) => None,
                 (_, true) => {
                     let mut found = Vec::new();
-                    for id in keymap.candidates(&lead.fields) {
+                    let hashes = row_hashes.insert(fields_keys(&lead.fields));
+                    for id in keymap.candidates_of(hashes) {
                         let queued = queue
                             .as_ref()
                             .and_then(|q| q.pending_fields(id))
@@ -669,7 +677,7 @@ pub fn run<R: Read + Send + 'static>(
                     let stage = lead.stage.map(|s| s.as_str()).unwrap_or("lead");
                     let id = match queue.as_mut() {
                         Some(q) => {
-                            let keys = fields_keys(&lead.fields);
+                            let keys = row_hashes.unwrap_or_else(|| fields_keys(&lead.fields));
                             let id = q.take_id(&mut *tx)?;
                             q.rows.push(NewLead {
                                 id,

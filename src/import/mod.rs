@@ -284,13 +284,13 @@ impl<R: Read> LeadReader<R> {
     }
 
     fn typed(&self, line: u64, info: Option<&RecordInfo>) -> Row {
-        let cells = self.cells();
+        // The cells are copied only for a reject; a lead reads them from the record.
         let reject = |kind: &str, reason: String| {
             Row::Reject(Reject {
                 line,
                 kind: kind.into(),
                 reason,
-                cells: cells.clone(),
+                cells: self.cells(),
             })
         };
         if let Some((quote_line, swallowed)) = info.and_then(|i| i.unclosed) {
@@ -338,7 +338,7 @@ impl<R: Read> LeadReader<R> {
         let mut industry = None;
         let mut custom = Map::new();
         for (i, target) in self.targets.iter().enumerate() {
-            let raw = cells.get(i).map(String::as_str).unwrap_or("");
+            let raw = self.record.get(i).unwrap_or("");
             if raw.len() > MAX_FIELD_BYTES {
                 return reject(
                     "oversize field",

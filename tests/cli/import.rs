@@ -378,6 +378,46 @@ fn a_killed_import_leaves_the_database_unchanged() {
     }
 }
 
+/// The partial indexes a bulk import keeps (level, industry, …) are updated row by row:
+/// rows that enter them (a file with a level column) are found through them.
+#[test]
+fn bulk_import_keeps_partial_indexes_up_to_date() {
+    sqlite_only!("reads the SQLite file's partial indexes");
+    use std::io::Write;
+    let env = TestEnv::new();
+    let indexes_before = env.customer_indexes();
+    let f = env.dir.path().join("levels.csv");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&f).unwrap());
+        let note = "展会上交换了名片，对年底的批量采购感兴趣，下周再联系".repeat(2);
+        writeln!(w, "姓名,公司,手机,城市,级别,行业,备注").unwrap();
+        for i in 0..12_000u64 {
+            let level = ["A", "B", "", "C"][(i % 4) as usize];
+            let industry = if i % 3 == 0 { "制造业" } else { "" };
+            writeln!(
+                w,
+                "客户{i},公司{i},1{:010},杭州,{level},{industry},{note}",
+                3_100_000_000u64 + i
+            )
+            .unwrap();
+        }
+    }
+    let s = import(&env, &[f.to_str().unwrap()]);
+    assert_eq!(s["imported"], 12_000);
+    assert_eq!(env.customer_indexes(), indexes_before);
+    assert_eq!(env.integrity_check(), "ok");
+    assert_eq!(
+        env.count("customers INDEXED BY customers_level WHERE level = 'A' AND deleted_at IS NULL"),
+        3_000
+    );
+    assert_eq!(
+        env.count(
+            "customers INDEXED BY customers_industry WHERE industry = '制造业' AND deleted_at IS NULL"
+        ),
+        4_000
+    );
+}
+
 #[test]
 fn bulk_mode_finds_the_same_duplicates_and_rebuilds_the_indexes() {
     sqlite_only!("checks the SQLite file's indexes a bulk import rebuilds");
