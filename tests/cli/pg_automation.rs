@@ -631,28 +631,23 @@ fn a_manager_recycles_by_tag_days_reading_tags_through_the_view() {
     let later = (chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
         + chrono::Duration::days(40))
     .to_rfc3339();
-    let out = s
-        .cmd("zhao")
-        .env("POOL_NOW", &later)
-        .args(["--format", "json", "recycle", "--dry-run"])
-        .output()
-        .expect("run pool");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dry_run = |who: &str| -> Vec<String> {
+        let out = s
+            .cmd(who)
+            .env("POOL_NOW", &later)
+            .args(["--format", "json", "recycle", "--dry-run"])
+            .output()
+            .expect("run pool");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        due(serde_json::from_slice(&out.stdout).expect("JSON"))
+    };
     // A manager recycles within the team; the admin sees both.
-    let planned = due(serde_json::from_slice(&out.stdout).expect("JSON"));
-    assert_eq!(planned, [ids[1].clone()]);
-    let out = s
-        .cmd("admin")
-        .env("POOL_NOW", &later)
-        .args(["--format", "json", "recycle", "--dry-run"])
-        .output()
-        .expect("run pool");
-    let planned = due(serde_json::from_slice(&out.stdout).expect("JSON"));
-    assert_eq!(planned, [ids[1].clone(), ids[3].clone()]);
+    assert_eq!(dry_run("zhao"), [ids[1].clone()]);
+    assert_eq!(dry_run("admin"), [ids[1].clone(), ids[3].clone()]);
     // And for real, the claims 40 days old (set by the database owner).
     s.sql(
         "",

@@ -7,20 +7,30 @@
 --    separators between), is hidden too ("12 ***@qq.com", not "12 3***@qq.com").
 -- 3. A domain ending in digits that run on into more digits after the address is
 --    masked with them as one phone when they make one ("a@123\n4567" → "a***@12****7").
+-- A hostile review of this migration before it landed added (the same in Rust):
+-- 4. An address behind one or more '@' ("cc:@lihua@qq.com") is an address: the leading
+--    '@'s are part of the word ("cc:@***@qq.com"); a word starting with '@' was never one.
+-- 5. Rule 1 for any address, also one starting with '+', '-', '.' or '_'
+--    ("12 +1lihua@qq.com" was swallowed by the run and the rest shown).
+-- 6. Linear time: an array slice (ch[i:j]) walks the array from its start, and taking
+--    one per address and digit run let a member store an 18,000-character name with
+--    '@'s that cost every masked reader seconds per row; the functions read elements
+--    one by one (chars_text), an expanded array's element being O(1).
 
 -- mask::email_at: where the address starting at ch[i] ends (exclusive), or 0 when none
--- starts there: a word (not begun before i) with an '@' that has something on both sides;
--- a trailing dot is not part of it.
+-- starts there: a word (not begun before i) with an '@' after its leading '@'s that has
+-- something on both sides; a trailing dot is not part of it.
 CREATE FUNCTION pool_private.mail_end(ch text[], i int) RETURNS int LANGUAGE plpgsql IMMUTABLE
 AS $$
 DECLARE
     m int := coalesce(array_length(ch, 1), 0);
     e int;
-    at_ int;
+    s int;
+    at_ int := 0;
     -- mask::email_char
     mail_ch constant text := '^([A-Za-z0-9._+%@-]|[^\x01-\xbf\u2000-\u206f\u3000-\u303f\ufe10-\ufe1f\ufe30-\ufe6f\uff00-\uffef])$';
 BEGIN
-    IF ch[i] = '@' OR ch[i] !~ mail_ch OR (i > 1 AND ch[i - 1] ~ mail_ch) THEN
+    IF ch[i] !~ mail_ch OR (i > 1 AND ch[i - 1] ~ mail_ch) THEN
         RETURN 0;
     END IF;
     e := i;
@@ -30,11 +40,33 @@ BEGIN
     WHILE e > i AND ch[e - 1] = '.' LOOP
         e := e - 1;
     END LOOP;
-    at_ := array_position(ch[i:e - 1], '@');
-    IF at_ > 1 AND at_ < e - i THEN
+    -- leading '@'s belong to the word; then the first '@' after them
+    s := i;
+    WHILE s < e AND ch[s] = '@' LOOP
+        s := s + 1;
+    END LOOP;
+    FOR k IN s..e - 1 LOOP
+        IF ch[k] = '@' THEN
+            at_ := k;
+            EXIT;
+        END IF;
+    END LOOP;
+    IF at_ > s AND at_ < e - 1 THEN
         RETURN e;
     END IF;
     RETURN 0;
+END $$;
+
+-- The characters ch[a..b] as one text (no slice: see above).
+CREATE FUNCTION pool_private.chars_text(ch text[], a int, b int) RETURNS text LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    out text := '';
+BEGIN
+    FOR k IN a..b LOOP
+        out := out || ch[k];
+    END LOOP;
+    RETURN out;
 END $$;
 
 -- mask::phone_separator
@@ -55,9 +87,9 @@ BEGIN
     digits := 0;
     WHILE j <= m AND (ch[j] ~ '^[0-9]$' OR pool_private.phone_sep(ch[j])
                       OR (ch[j] IN (',', '、') AND j > 1 AND ch[j - 1] ~ '^[0-9]$' AND j < m AND ch[j + 1] ~ '^[0-9]$')) LOOP
-        -- (a digit after a space or other non-address character may start one)
-        IF j > i AND ch[j] ~ '^[0-9]$' AND ch[j - 1] !~ '^[A-Za-z0-9._+%@-]$'
-           AND pool_private.mail_end(ch, j) > 0 THEN
+        -- an address starting inside the run ends it (only after a character that is not
+        -- part of an address can one start)
+        IF j > i AND ch[j - 1] !~ '^[A-Za-z0-9._+%@-]$' AND pool_private.mail_end(ch, j) > 0 THEN
             EXIT;
         END IF;
         IF ch[j] ~ '^[0-9]$' THEN
@@ -102,15 +134,15 @@ BEGIN
             t := t + 1;
         END LOOP;
         run := pool_private.phone_run(ch, t);
-        word := array_to_string(ch[t:run.last_digit], '');
+        word := pool_private.chars_text(ch, t, run.last_digit);
         IF run.last_digit >= e AND pool_private.is_phone_run(word, run.digits) THEN
-            masked := pool_private.mask_in_text(pool_private.mask_email(array_to_string(ch[i:t - 1], '')))
+            masked := pool_private.mask_in_text(pool_private.mask_email(pool_private.chars_text(ch, i, t - 1)))
                       || pool_private.mask_phone(word);
             stop := run.last_digit + 1;
         END IF;
     END IF;
     IF masked IS NULL THEN
-        masked := pool_private.mask_in_text(pool_private.mask_email(array_to_string(ch[i:e - 1], '')));
+        masked := pool_private.mask_in_text(pool_private.mask_email(pool_private.chars_text(ch, i, e - 1)));
         stop := e;
     END IF;
     IF k > 1 AND ch[k - 1] ~ '^[0-9]$' AND ch[i] ~ '^[0-9]$' THEN
@@ -173,7 +205,7 @@ BEGIN
         ELSIF ch[i] ~ '^[0-9]$' OR (ch[i] = '+' AND i < m AND ch[i + 1] ~ '^[0-9]$') THEN
             -- a phone number: digits and separators, ending on a digit, 7+ digits
             run := pool_private.phone_run(ch, i);
-            word := array_to_string(ch[i:run.last_digit], '');
+            word := pool_private.chars_text(ch, i, run.last_digit);
             IF pool_private.is_phone_run(word, run.digits) THEN
                 masked := pool_private.mask_phone(word);
             END IF;
@@ -200,9 +232,11 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION pool_private.mail_end(text[], int), pool_private.phone_sep(text),
-    pool_private.phone_run(text[], int), pool_private.mask_email_at(text[], int, int) FROM PUBLIC;
+    pool_private.chars_text(text[], int, int), pool_private.phone_run(text[], int),
+    pool_private.mask_email_at(text[], int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pool_private.mail_end(text[], int), pool_private.phone_sep(text),
-    pool_private.phone_run(text[], int), pool_private.mask_email_at(text[], int, int)
+    pool_private.chars_text(text[], int, int), pool_private.phone_run(text[], int),
+    pool_private.mask_email_at(text[], int, int)
     TO pool_admin, pool_manager, pool_member, pool_viewer;
 
 UPDATE settings SET value = '26' WHERE key = 'schema_version';
