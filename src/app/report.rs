@@ -365,7 +365,17 @@ pub fn access(
     require_access_report(me)?;
     let since = since.unwrap_or(today - Duration::days(7));
     let mut tx = read(store, me)?;
-    let (days, rows) = access_rows(&mut *tx, since, now)?;
+    let (days, mut rows) = access_rows(&mut *tx, since, now)?;
+    // A manager reads the audit rows of their team's users (`pool audit log`; on a server
+    // the audit log's policy), so their access report covers their team.
+    if me.role == Role::Manager {
+        let team: std::collections::HashSet<String> = tx
+            .users(Some(&me.team), true)?
+            .into_iter()
+            .map(|u| u.login)
+            .collect();
+        rows.retain(|r| team.contains(&r.user));
+    }
     Ok((since, days, rows))
 }
 

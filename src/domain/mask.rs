@@ -184,8 +184,12 @@ pub fn mask_in_text(text: &str) -> std::borrow::Cow<'_, str> {
         } else if chars[i].is_ascii_digit()
             || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
         {
-            // A phone number: digits and separators, ending on a digit, 7+ digits.
-            let (last_digit, digits) = phone_run(&chars, i);
+            // A phone number: digits and separators, ending on a digit, 7+ digits; or a
+            // mobile typed in groups after commas and spaces.
+            let (last_digit, digits) = match spaced_mobile(&chars, i) {
+                Some(last) => (last, 11),
+                None => phone_run(&chars, i),
+            };
             let run: String = chars[i..=last_digit].iter().collect();
             let masked = is_phone_run(&run, digits).then(|| mask_phone(&run));
             (masked, last_digit + 1)
@@ -233,6 +237,59 @@ fn phone_run(chars: &[char], i: usize) -> (usize, usize) {
         j += 1;
     }
     (last_digit, digits)
+}
+
+/// A mobile number typed in groups with a comma (or `、`) and spaces between them, from
+/// the digit at `chars[i]`: "138, 0013, 8000", "138、 0013 8000". A list ("1, 2, 3") ends
+/// a run at its comma and space; this is the one shape that joins across them: groups of
+/// 3 or 4 digits (the first 1 to 4) separated by phone separators or a comma or `、`
+/// with spaces after it, at least one of those, holding exactly 11 digits that start with
+/// 1, the last group ending there. The index of its last digit.
+fn spaced_mobile(chars: &[char], i: usize) -> Option<usize> {
+    if chars.get(i) != Some(&'1') {
+        return None;
+    }
+    let (mut j, mut digits, mut comma_space, mut first) = (i, 0, false, true);
+    loop {
+        // A group of digits.
+        let start = j;
+        if j > i && email_at(chars, j).is_some() {
+            return None;
+        }
+        while j < chars.len() && chars[j].is_ascii_digit() {
+            j += 1;
+        }
+        let group = j - start;
+        let fits = if first {
+            (1..=4).contains(&group)
+        } else {
+            (3..=4).contains(&group)
+        };
+        if !fits {
+            return None;
+        }
+        first = false;
+        digits += group;
+        if digits == 11 {
+            return comma_space.then_some(j - 1);
+        }
+        if digits > 11 {
+            return None;
+        }
+        // The separators up to the next group.
+        let gap = j;
+        while j < chars.len() && !chars[j].is_ascii_digit() {
+            if matches!(chars[j], ',' | '、') && j == gap && chars.get(j + 1) == Some(&' ') {
+                comma_space = true;
+            } else if !(phone_separator(chars[j]) || matches!(chars[j], ',' | '、') && j == gap) {
+                return None;
+            }
+            j += 1;
+        }
+        if j == gap || j == chars.len() {
+            return None;
+        }
+    }
 }
 
 /// The e-mail address `chars[i..end]` masked, and where the masked part ends. Its shown
@@ -690,9 +747,30 @@ mod tests {
             "2024、2025、2026年",
             "签约 2026-12-01,2027-01-05",
             "139, 1234",
+            "第1, 2, 3, 4, 5, 6, 7, 8, 9, 10条",
+            "报价 100, 200, 300, 400",
+            "123, 456, 7890",
+            "13, 800, 138, 0000",
         ] {
             assert_eq!(mask_in_text(plain), plain);
         }
+        // A mobile typed in groups after a comma and a space (a spreadsheet's or a
+        // careful typist's "138, 0013, 8000").
+        for typed in [
+            "138, 0013, 8000",
+            "138,  0013,  8000",
+            "138、 0013、 8000",
+            "138， 0013， 8000",
+            "138, 0013 8000",
+            "1, 380, 013, 8000",
+            "1380, 0138, 000",
+        ] {
+            assert_eq!(mask_in_text(typed), "138****8000", "{typed}");
+        }
+        assert_eq!(
+            mask_in_text("电话：138, 0013, 8000，谢谢"),
+            "电话：138****8000，谢谢"
+        );
     }
 
     #[test]
@@ -767,6 +845,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Any mobile typed as 3 + 4 + 4 digits with a comma (any width) or `、` and
+        /// spaces between the groups is masked as the number itself, inside text too.
+        #[test]
+        fn mobiles_in_comma_and_space_groups_are_masked(d in "1[0-9]{10}", sep in "[,、，] {1,2}", tail in "[，。 a-z]{0,3}") {
+            let typed = format!("{}{sep}{}{sep}{}{tail}", &d[..3], &d[3..7], &d[7..]);
+            proptest::prop_assert_eq!(mask_in_text(&typed).into_owned(), format!("{}{tail}", mask_phone(&d)));
+        }
+
         /// No run of 7+ consecutive digits of the input survives masking.
         #[test]
         fn no_long_digit_run_survives(s in "[0-9 a-z@.+()-]{0,60}") {

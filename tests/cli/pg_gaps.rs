@@ -210,7 +210,12 @@ fn doctor_checks_the_servers_security_setup() {
           GRANT SELECT (id, customer_id, event, from_user, to_user, by_user, pool_id, at, allocated) ON ownership_events TO pool_viewer;
           GRANT EXECUTE ON FUNCTION pool_private.forget_customer(bigint) TO pool_member");
     s.doctor_catches("grants", "pool_member may run forget_customer(bigint)");
-    s.su("REVOKE EXECUTE ON FUNCTION pool_private.forget_customer(bigint) FROM pool_member");
+    s.su(
+        "REVOKE EXECUTE ON FUNCTION pool_private.forget_customer(bigint) FROM pool_member;
+          GRANT EXECUTE ON FUNCTION pool_private.audit_chain() TO pool_viewer",
+    );
+    s.doctor_catches("grants", "pool_viewer may run audit_chain()");
+    s.su("REVOKE EXECUTE ON FUNCTION pool_private.audit_chain() FROM pool_viewer");
     s.doctor_passes();
 
     // A policy that trusts a setting anyone can set.
@@ -712,7 +717,7 @@ fn reports_activity_quality_and_access_on_the_server() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let acc = s.json("boss", &["report", "access"]);
-    let row = |who: &str| -> Value {
+    let row = |acc: &Value, who: &str| -> Value {
         acc["users"]
             .as_array()
             .or_else(|| acc.as_array())
@@ -722,9 +727,13 @@ fn reports_activity_quality_and_access_on_the_server() {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    assert_eq!(row("boss")["unmasked_views"], 2, "{acc}");
-    assert_eq!(row("admin")["exports"], 1, "{acc}");
-    assert_eq!(row("admin")["exported_rows"], 4, "{acc}");
+    assert_eq!(row(&acc, "boss")["unmasked_views"], 2, "{acc}");
+    // A manager's report covers their team; the admin's export is the admin's to see.
+    assert_eq!(row(&acc, "admin"), Value::Null, "{acc}");
+    let acc = s.json("admin", &["report", "access"]);
+    assert_eq!(row(&acc, "admin")["exports"], 1, "{acc}");
+    assert_eq!(row(&acc, "admin")["exported_rows"], 4, "{acc}");
+    assert_eq!(row(&acc, "boss")["unmasked_views"], 2, "{acc}");
     s.fails("m1", &["report", "access"], 4);
     s.ok("admin", &["audit", "verify"]);
 }
@@ -1000,4 +1009,94 @@ fn daily_cap_counts_local_days_on_the_server() {
         s.su("SELECT count(*) FROM ownership_events WHERE event = 'claim'"),
         "4"
     );
+}
+
+/// Migration 30: with psql a manager reads only what the app shows them: the history
+/// (calls, follow-ups, deals) of customers they may work on or that their team wrote, and
+/// the audit rows of their team's users; and they still verify the whole chain, the
+/// server hashing the rows they may not read.
+#[test]
+fn a_manager_reads_only_their_scopes_history_and_audit_rows_yet_verifies_the_whole_chain() {
+    let Some(s) = server("mgrscope") else {
+        return;
+    };
+    for (n, p) in [("西客户", "13900000001"), ("东客户", "13900000002")] {
+        s.ok("admin", &["add", "--name", n, "--phone", p, "--pool"]);
+    }
+    for (who, id) in [("m2", "1"), ("m1", "2")] {
+        s.ok(who, &["claim", id]);
+        s.ok(who, &["log", id, "call", "新手机 13911112222"]);
+        s.ok(who, &["followup", "add", id, "--due", "tomorrow", "回访"]);
+        s.ok(who, &["deal", "add", id, "--amount", "100"]);
+    }
+    s.ok("m2", &["edit", "1", "--name", "西客户王总"]);
+    let count = |who: &str, sql: &str| -> i64 { s.sql(who, sql).parse().expect("count") };
+    let history = |who: &str, id: i64| -> Vec<i64> {
+        ["interactions", "followups", "deals"]
+            .iter()
+            .map(|t| {
+                count(
+                    who,
+                    &format!("SELECT count(*) FROM {t} WHERE customer_id = {id}"),
+                )
+            })
+            .collect()
+    };
+    // West's customer: its team's manager and the admin read its history; east's manager
+    // reads none of it, nor west's audit rows (the old and new name of an edit).
+    assert_eq!(history("admin", 1), [1, 1, 1]);
+    assert_eq!(history("wboss", 1), [1, 1, 1]);
+    assert_eq!(history("boss", 1), [0, 0, 0]);
+    assert_eq!(history("boss", 2), [1, 1, 1]);
+    let (m1, m2) = (s.role("m1"), s.role("m2"));
+    let west_rows = format!("SELECT count(*) FROM audit_log WHERE actor = '{m2}'");
+    let name_rows = "SELECT count(*) FROM audit_log WHERE after LIKE '%西客户王总%'";
+    assert!(count("admin", &west_rows) >= 4);
+    assert!(count("admin", name_rows) >= 1);
+    assert!(count("wboss", name_rows) >= 1);
+    assert_eq!(count("boss", &west_rows), 0);
+    assert_eq!(count("boss", name_rows), 0);
+    assert!(
+        count(
+            "boss",
+            &format!(
+                "SELECT count(*) FROM audit_log WHERE actor = '{}'",
+                s.role("m1")
+            )
+        ) >= 4
+    );
+    // The team's own work stays in the team's view after the customer leaves it.
+    s.ok("admin", &["transfer", "--from", &m1, "--to", &m2, "2"]);
+    s.ok("m2", &["log", "2", "call", "西边的记录"]);
+    // (m1's open follow-up went with the customer to m2.)
+    assert_eq!(history("boss", 2), [1, 0, 1]);
+    assert_eq!(history("wboss", 2), [2, 1, 1]);
+    // Members still read only their own customers' history and what they wrote.
+    assert_eq!(history("m1", 1), [0, 0, 0]);
+    assert_eq!(history("m1", 2), [1, 0, 1]);
+
+    // The whole chain verifies for the manager too; the links come from the server.
+    let v = s.json("boss", &["audit", "verify"]);
+    let all = count("admin", "SELECT count(*) FROM audit_log");
+    assert_eq!(v["rows"], all, "{v}");
+    assert_eq!(s.json("admin", &["audit", "verify"])["rows"], v["rows"]);
+    // Members may not ask the server to hash the chain.
+    for who in ["m1", "viewer"] {
+        s.refused(
+            who,
+            "SELECT count(*) FROM pool_private.audit_chain()",
+            "42501",
+        );
+        s.refused(who, "SELECT pool_private.audit_seq_of_hash('x')", "42501");
+    }
+    // A west row edited behind the trigger's back breaks the east manager's verify too.
+    s.su(&format!(
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_no_update;
+         UPDATE audit_log SET after = replace(after, '王总', '李总') WHERE actor = '{m2}';
+         ALTER TABLE audit_log ENABLE TRIGGER audit_no_update"
+    ));
+    for who in ["boss", "admin"] {
+        let err = s.fails(who, &["audit", "verify", "--forget-head"], 8);
+        assert!(err.contains("was edited"), "{who}: {err}");
+    }
 }

@@ -478,6 +478,11 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         // Migration 28: addresses behind '@'s, and starting with + - . _ inside a run.
         "@lihua@qq.com cc:@lihua@qq.com ＠lihua＠qq.com 张总 cc:@@zhang.boss@corp.cn @张三 @@x",
         "12 +1lihua@qq.com 房间 3 -2wang@qq.com 13800138000 .9wang@qq.com 2026-12-01 _1boss@corp.cn",
+        // Migration 30: a mobile in groups after commas and spaces.
+        "138, 0013, 8000 138,  0013,  8000 138、 0013、 8000 138， 0013， 8000 138, 0013 8000",
+        "1, 380, 013, 8000 1380, 0138, 000 电话：138, 0013, 8000，谢谢 123, 456, 7890",
+        "第1, 2, 3, 4, 5, 6, 7, 8, 9, 10条 报价 100, 200, 300, 400 13, 800, 138, 0000",
+        "138, 0013, 8000li@qq.com 138, 0013, 80001 +86 138, 0013, 8000 138, 0013, 8000, 1234",
     ]
     .map(String::from)
     .to_vec();
@@ -497,6 +502,16 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         texts.push(
             (0..len)
                 .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect(),
+        );
+    }
+    // Groups of digits after commas and spaces (migration 30's spaced mobiles).
+    let groups: Vec<char> = "1111 ,、，0123456789a@".chars().collect();
+    for _ in 0..600 {
+        let len = 8 + (next() % 24) as usize;
+        texts.push(
+            (0..len)
+                .map(|_| groups[(next() % groups.len() as u64) as usize])
                 .collect(),
         );
     }
@@ -880,6 +895,7 @@ fn audit_chain_verifies(s: &Server) -> Verifier {
             sim_at: r[9].as_i64(),
             prev_hash: st(10).expect("prev"),
             hash: st(11).expect("hash"),
+            intact: None,
         };
         v.push(&row).unwrap_or_else(|e| panic!("{e}: {row:?}"));
     }

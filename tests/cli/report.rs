@@ -292,6 +292,21 @@ fn access_report_flags_unusual_volume() {
     let v = env.json(&["report", "access"]);
     assert_eq!(find(&v, "user", "boss")["flagged"], true);
     env.fails_as("li", &["report", "access"], 4);
+    // A manager's report covers their own team (the audit rows a manager reads).
+    env.user("nboss", "north", "manager");
+    env.ok_as("nboss", &["export", "--unmasked"]);
+    at_members_clock(&mut env);
+    let all = env.json(&["report", "access"]);
+    assert_eq!(find(&all, "user", "nboss")["exports"], 1);
+    let east = env.json_as("zhao", &["report", "access"]);
+    let users: Vec<&str> = east
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["user"].as_str())
+        .collect();
+    assert!(users.contains(&"boss") && users.contains(&"zhao"), "{east}");
+    assert!(!users.contains(&"nboss"), "{east}");
 }
 
 #[test]

@@ -170,11 +170,14 @@ const ADMIN_FUNCTIONS: [&str; 7] = [
     "reactivate_user(text)",
     "load_demo(jsonb)",
 ];
-const MANAGER_FUNCTIONS: [&str; 4] = [
+const MANAGER_FUNCTIONS: [&str; 7] = [
     "merge_customers(bigint,bigint[],jsonb,double precision,text)",
     "undo_merge(bigint)",
     "merge_erased(bigint)",
     "set_allocation_cursor(bigint,bigint)",
+    "audit_chain()",
+    "audit_seq_of_hash(text)",
+    "audit_last()",
 ];
 
 fn check(name: &str, problems: Vec<String>, ok_detail: &str, hint: &str) -> ServerCheck {
@@ -415,7 +418,7 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
         client,
         "SELECT format('audit_head says %s, the last row is %s', h.seq, coalesce(l.seq, 0))
            FROM audit_head h
-           LEFT JOIN LATERAL (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) l ON true
+           LEFT JOIN LATERAL (SELECT * FROM pool_private.audit_last()) l ON true
           WHERE h.id = 1 AND (h.seq <> coalesce(l.seq, 0)
                 OR (l.hash IS NOT NULL AND h.hash <> l.hash))",
         &[],

@@ -147,10 +147,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "029-rules-redate-once",
         include_str!("migrations/029-rules-redate-once.sql"),
     ),
+    (
+        30,
+        "030-managers-read-their-scope",
+        include_str!("migrations/030-managers-read-their-scope.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 29;
+pub const LATEST: i64 = 30;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

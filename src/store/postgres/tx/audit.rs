@@ -98,13 +98,27 @@ impl AuditOps for PgTx<'_> {
             .collect())
     }
 
+    /// Admins (and the owner) read every row and the verifier hashes it; a manager reads
+    /// only their team's rows (migration 30), so the server hashes each row for them
+    /// (`pool_private.audit_chain`) and returns the links and the result.
     fn for_each_audit(&mut self, each: &mut dyn FnMut(Stored) -> Result<bool>) -> Result<()> {
         use postgres::fallible_iterator::FallibleIterator;
-        let mut it = self.tx.query_raw(
-            "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash, os_user, sim_at
-             FROM audit_log ORDER BY seq",
-            std::iter::empty::<&(dyn ToSql + Sync)>(),
-        )?;
+        let reads_all: bool = self
+            .one(
+                "SELECT pool_private.is_owner() OR coalesce(pool_private.my_role() = 'admin', false)",
+                &[],
+            )?
+            .get(0);
+        let sql = if reads_all {
+            "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash, os_user, sim_at, NULL::boolean
+             FROM audit_log ORDER BY seq"
+        } else {
+            "SELECT seq, at, '', '', '', NULL::bigint, NULL, NULL, prev_hash, hash, NULL, NULL::bigint, intact
+             FROM pool_private.audit_chain()"
+        };
+        let mut it = self
+            .tx
+            .query_raw(sql, std::iter::empty::<&(dyn ToSql + Sync)>())?;
         while let Some(r) = it.next()? {
             let row = Stored {
                 seq: r.get(0),
@@ -119,6 +133,7 @@ impl AuditOps for PgTx<'_> {
                 hash: r.get(9),
                 os_user: r.get(10),
                 sim_at: r.get(11),
+                intact: r.get(12),
             };
             if !each(row)? {
                 break;
@@ -127,18 +142,17 @@ impl AuditOps for PgTx<'_> {
         Ok(())
     }
 
+    /// The head row (migration 1's `audit_head`, moved with every append): a manager may
+    /// not read the last row itself when another team wrote it.
     fn audit_head(&mut self) -> Result<Option<(i64, String)>> {
         Ok(self
-            .opt(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                &[],
-            )?
+            .opt("SELECT seq, hash FROM audit_head WHERE seq > 0", &[])?
             .map(|r| (r.get(0), r.get(1))))
     }
 
     fn audit_seq_of_hash(&mut self, hash: &str) -> Result<Option<i64>> {
         Ok(self
-            .opt("SELECT seq FROM audit_log WHERE hash = $1", &[&hash])?
-            .map(|r| r.get(0)))
+            .one("SELECT pool_private.audit_seq_of_hash($1)", &[&hash])?
+            .get(0))
     }
 }

@@ -1,0 +1,247 @@
+-- Migration 30: a manager reads, with psql too, only what the app shows them.
+--
+-- 1. History. Migration 2 let managers read every team's interactions, follow-ups and
+--    deals (notes, amounts, phones typed into notes). A manager now reads those of the
+--    customers they may work on (pooled, or owned by their team: may_work_on), plus what
+--    their own team wrote or was given (a colleague's calls on a customer that has since
+--    gone to another team stay in the team's activity). Admins read all; members and
+--    viewers as before (their own customers and what they wrote).
+-- 2. The audit log. Managers read every row, so the before/after of another team's
+--    edits (names as written, who did what) were one SELECT away. A manager now reads the rows
+--    of their team's actors, as `pool audit log` shows them. `pool audit verify` must
+--    still walk the whole chain: for readers who cannot read every row the server
+--    hashes each row itself (`pool_private.audit_chain()`) and returns only the links,
+--    and `audit_seq_of_hash` finds a remembered head.
+-- 3. Masking: a mobile typed in groups after commas and spaces, below.
+
+DROP POLICY read ON interactions;
+DROP POLICY read ON followups;
+DROP POLICY read ON deals;
+
+-- The customers a manager may work on, as a correlated test (one index probe a row).
+CREATE FUNCTION pool_private.team_works_on(p_customer bigint, p_team bigint) RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM public.customers c LEFT JOIN public.users o ON o.id = c.owner_id
+                    WHERE c.id = p_customer AND (c.owner_id IS NULL OR o.team_id = p_team))
+$$;
+GRANT EXECUTE ON FUNCTION pool_private.team_works_on(bigint, bigint) TO pool_admin, pool_manager, pool_member, pool_viewer;
+
+-- Members and viewers as in migration 18 (the "customers I own" part skipped for a
+-- reader who is no pool user, such as the owner in the definer report functions).
+DO $$
+DECLARE t text; who text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['interactions', 'followups', 'deals'] LOOP
+        who := CASE t WHEN 'followups' THEN 'assignee_id' ELSE 'user_id' END;
+        EXECUTE format($p$CREATE POLICY read ON public.%I FOR SELECT USING (
+            (SELECT pool_private.my_role()) = 'admin' OR %I = (SELECT pool_private.my_id())
+            OR ((SELECT pool_private.my_id()) IS NOT NULL
+                AND customer_id IN (SELECT id FROM customers WHERE owner_id = (SELECT pool_private.my_id())))
+            OR ((SELECT pool_private.my_role()) = 'manager'
+                AND (pool_private.team_of(%I) = (SELECT pool_private.my_team())
+                     OR pool_private.team_works_on(customer_id, (SELECT pool_private.my_team())))))$p$, t, who, who);
+    END LOOP;
+END $$;
+
+DROP POLICY read ON audit_log;
+CREATE POLICY read ON audit_log FOR SELECT USING (
+    (SELECT pool_private.my_role()) = 'admin'
+    OR ((SELECT pool_private.my_role()) = 'manager'
+        AND actor IN (SELECT login FROM users WHERE team_id = (SELECT pool_private.my_team()))));
+
+-- The caller (by session_user) may verify the chain: the owner, admins and managers.
+CREATE FUNCTION pool_private.require_auditor() RETURNS void LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pool_private.actor() a WHERE a.trusted OR a.role IN ('admin', 'manager')) THEN
+        RAISE EXCEPTION 'only admins and managers verify the audit chain' USING ERRCODE = '42501';
+    END IF;
+END $$;
+
+-- Every row's links and whether its content still matches its hash, computed here; for
+-- the auditors who may not read every row (managers). Owner and admins may call it too.
+CREATE FUNCTION pool_private.audit_chain()
+RETURNS TABLE (seq bigint, at bigint, prev_hash text, hash text, intact boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+BEGIN
+    PERFORM pool_private.require_auditor();
+    RETURN QUERY
+        SELECT l.seq, l.at, l.prev_hash, l.hash,
+               l.hash = pool_private.chain_hash(l.prev_hash, pool_private.canonical(l.seq, l.at, l.actor, l.action,
+                   l.entity, l.entity_id, l.before, l.after, l.os_user, l.sim_at))
+          FROM public.audit_log l ORDER BY l.seq;
+END $$;
+GRANT EXECUTE ON FUNCTION pool_private.audit_chain() TO pool_admin, pool_manager;
+
+CREATE FUNCTION pool_private.audit_seq_of_hash(p_hash text) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+BEGIN
+    PERFORM pool_private.require_auditor();
+    RETURN (SELECT l.seq FROM public.audit_log l WHERE l.hash = p_hash);
+END $$;
+GRANT EXECUTE ON FUNCTION pool_private.audit_seq_of_hash(text) TO pool_admin, pool_manager;
+
+-- The last row's seq and hash, for `pool doctor`'s check of audit_head (a manager may
+-- not read that row when another team wrote it).
+CREATE FUNCTION pool_private.audit_last(OUT seq bigint, OUT hash text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pool_private, pg_temp
+AS $$
+BEGIN
+    PERFORM pool_private.require_auditor();
+    SELECT l.seq, l.hash INTO seq, hash FROM public.audit_log l ORDER BY l.seq DESC LIMIT 1;
+END $$;
+GRANT EXECUTE ON FUNCTION pool_private.audit_last() TO pool_admin, pool_manager;
+
+
+-- 3. A mobile typed in groups after commas and spaces ("138, 0013, 8000") was shown:
+--    a comma and a space end a run of digits ("1, 2, 3" is a list). mask::spaced_mobile:
+--    groups of 3 or 4 digits (the first 1 to 4) separated by phone separators or a comma
+--    or 、 with spaces after it, at least one of those, exactly 11 digits starting with 1,
+--    the last group ending there. The index of its last digit, or 0.
+CREATE FUNCTION pool_private.spaced_mobile(ch text[], i int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    m int := coalesce(array_length(ch, 1), 0);
+    j int := i;
+    start int;
+    gap int;
+    grp int;
+    digits int := 0;
+    comma_space boolean := false;
+    first boolean := true;
+BEGIN
+    IF i > m OR ch[i] <> '1' THEN
+        RETURN 0;
+    END IF;
+    LOOP
+        start := j;
+        IF j > i AND ch[j - 1] !~ '^[A-Za-z0-9._+%@-]$' AND pool_private.mail_end(ch, j) > 0 THEN
+            RETURN 0;
+        END IF;
+        WHILE j <= m AND ch[j] ~ '^[0-9]$' LOOP
+            j := j + 1;
+        END LOOP;
+        grp := j - start;
+        IF (first AND (grp < 1 OR grp > 4)) OR (NOT first AND (grp < 3 OR grp > 4)) THEN
+            RETURN 0;
+        END IF;
+        first := false;
+        digits := digits + grp;
+        IF digits = 11 THEN
+            RETURN CASE WHEN comma_space THEN j - 1 ELSE 0 END;
+        END IF;
+        IF digits > 11 THEN
+            RETURN 0;
+        END IF;
+        gap := j;
+        WHILE j <= m AND ch[j] !~ '^[0-9]$' LOOP
+            IF ch[j] IN (',', '、') AND j = gap AND j < m AND ch[j + 1] = ' ' THEN
+                comma_space := true;
+            ELSIF NOT (pool_private.phone_sep(ch[j]) OR (ch[j] IN (',', '、') AND j = gap)) THEN
+                RETURN 0;
+            END IF;
+            j := j + 1;
+        END LOOP;
+        IF j = gap OR j > m THEN
+            RETURN 0;
+        END IF;
+    END LOOP;
+END $$;
+
+-- mask::mask_in_text, with the spaced mobile (migration 26's otherwise).
+CREATE OR REPLACE FUNCTION pool_private.mask_in_text(p text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    orig text[];
+    ch text[] := '{}';
+    src int[] := '{}';
+    nf text;
+    n int;
+    m int;
+    k int;
+    res text := '';
+    i int := 1;
+    j int;
+    e int;
+    run record;
+    word text;
+    masked text;
+    stop int;
+    nxt int := 1;
+    changed boolean := false;
+BEGIN
+    IF p IS NULL OR NOT pool_private.may_hold_contact(p) THEN
+        RETURN p;
+    END IF;
+    nf := normalize(pool_private.nfkc_newer(p), NFKC);
+    IF length(regexp_replace(nf, '[^0-9]', '', 'g')) < 7 AND position('@' IN nf) = 0 THEN
+        RETURN p;
+    END IF;
+    orig := regexp_split_to_array(p, '');
+    n := coalesce(array_length(orig, 1), 0);
+    -- each character's NFKC form (Rust's), with the index of the character it came from
+    FOR k IN 1..n LOOP
+        IF orig[k] ~ '^[\x01-\x7f]$' THEN
+            ch := ch || orig[k];
+            src := src || k;
+        ELSE
+            nf := normalize(pool_private.nfkc_newer(orig[k]), NFKC);
+            FOR j IN 1..length(nf) LOOP
+                -- (the ideographic full stop a Chinese keyboard types in "qq。com")
+                ch := ch || CASE WHEN substr(nf, j, 1) = '。' THEN '.' ELSE substr(nf, j, 1) END;
+                src := src || k;
+            END LOOP;
+        END IF;
+    END LOOP;
+    m := coalesce(array_length(ch, 1), 0);
+    WHILE i <= m LOOP
+        masked := NULL;
+        stop := i + 1;
+        -- (only a character after a space or other non-address character may start one)
+        e := CASE WHEN i = 1 OR ch[i - 1] !~ '^[A-Za-z0-9._+%@-]$' THEN pool_private.mail_end(ch, i) ELSE 0 END;
+        IF e > 0 THEN
+            SELECT a.masked, a.stop INTO masked, stop FROM pool_private.mask_email_at(ch, i, e) a;
+        ELSIF ch[i] ~ '^[0-9]$' OR (ch[i] = '+' AND i < m AND ch[i + 1] ~ '^[0-9]$') THEN
+            -- a phone number: digits and separators, ending on a digit, 7+ digits; or a
+            -- mobile typed in groups after commas and spaces
+            j := pool_private.spaced_mobile(ch, i);
+            IF j > 0 THEN
+                word := pool_private.chars_text(ch, i, j);
+                masked := pool_private.mask_phone(word);
+                stop := j + 1;
+            ELSE
+                run := pool_private.phone_run(ch, i);
+                word := pool_private.chars_text(ch, i, run.last_digit);
+                IF pool_private.is_phone_run(word, run.digits) THEN
+                    masked := pool_private.mask_phone(word);
+                END IF;
+                stop := run.last_digit + 1;
+            END IF;
+        END IF;
+        IF masked IS NOT NULL THEN
+            res := res || masked;
+            changed := true;
+            nxt := greatest(nxt, src[stop - 1] + 1);
+        ELSE
+            FOR k IN i..stop - 1 LOOP
+                IF src[k] >= nxt THEN
+                    res := res || orig[src[k]];
+                    nxt := src[k] + 1;
+                END IF;
+            END LOOP;
+        END IF;
+        i := stop;
+    END LOOP;
+    IF changed THEN
+        RETURN res;
+    END IF;
+    RETURN p;
+END $$;
+GRANT EXECUTE ON FUNCTION pool_private.spaced_mobile(text[], int)
+    TO pool_admin, pool_manager, pool_member, pool_viewer;
+
+UPDATE settings SET value = '30' WHERE key = 'schema_version';
