@@ -67,6 +67,10 @@ END $$;
 ALTER FUNCTION pool_private.js(text) STABLE;
 ALTER FUNCTION pool_private.canonical(bigint, bigint, text, text, text, bigint, text, text, text, bigint) STABLE;
 ALTER FUNCTION pool_private.chain_hash(text, text) STABLE;
+-- (and the other audit JSON helpers with the same mismatch)
+ALTER FUNCTION pool_private.jadd(text, text, text) STABLE;
+ALTER FUNCTION pool_private.audit_value(text, text) STABLE;
+ALTER FUNCTION pool_private.contact_json(contacts) STABLE;
 
 -- Every row's links and whether its content still matches its hash, computed here; for
 -- the auditors who may not read every row (managers). Owner and admins may call it too.
