@@ -114,10 +114,33 @@ pub struct Stored {
     pub sim_at: Option<i64>,
     pub prev_hash: String,
     pub hash: String,
-    /// Whether the content matches the hash, when the server checked it for a reader who
-    /// may not read every row (a manager on a server: the content fields are then empty);
-    /// None: the verifier hashes the content itself.
-    pub intact: Option<bool>,
+    /// What the server checked, for a reader who may not read every row (a manager on a
+    /// server): the content fields, `at` and the hashes are then empty, but for the last
+    /// row's `hash`, which is a digest of the head ([`head_digest`]). None: the verifier
+    /// checks the row itself.
+    pub checked: Option<Checked>,
+}
+
+/// One row as the server checked it for a reader who may not read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// The content matches the hash.
+    pub intact: bool,
+    /// The row's `prev_hash` is the hash of the row before it (or the genesis).
+    pub linked: bool,
+    /// The row is not older than the row before it.
+    pub ordered: bool,
+}
+
+/// What a reader who may not read every row is given instead of the head's hash (and
+/// remembers as the verified head): a one-way digest, so that knowing it for one head
+/// does not let them test guesses of the next row's content against the next head
+/// (`chain_hash(head, canonical(guess))`). The server's `pool_private.head_digest`.
+pub fn head_digest(hash: &str) -> String {
+    format!(
+        "{:x}",
+        Sha256::digest(format!("pool head digest:{hash}").as_bytes())
+    )
 }
 
 impl Stored {
@@ -148,6 +171,8 @@ pub enum Break {
     Unlinked { seq: i64 },
     /// The row is intact and linked but older than its predecessor: back-dated.
     OutOfOrder { seq: i64, at: i64, previous_at: i64 },
+    /// The same, found by the server for a reader who may not see the times.
+    BackDated { seq: i64 },
 }
 
 impl std::fmt::Display for Break {
@@ -173,6 +198,11 @@ impl std::fmt::Display for Break {
             } => write!(
                 f,
                 "row {seq} is dated {at}, before row {} ({previous_at}): it was back-dated",
+                seq - 1
+            ),
+            Break::BackDated { seq } => write!(
+                f,
+                "row {seq} is dated before row {}: it was back-dated",
                 seq - 1
             ),
         }
@@ -210,11 +240,22 @@ impl Verifier {
                 found: row.seq,
             });
         }
-        let intact = match row.intact {
-            Some(ok) => ok,
-            None => chain_hash(&row.prev_hash, &row.entry()) == row.hash,
-        };
-        if !intact {
+        if let Some(c) = row.checked {
+            if !c.intact {
+                return Err(Break::Edited { seq: row.seq });
+            }
+            if !c.linked {
+                return Err(Break::Unlinked { seq: row.seq });
+            }
+            if !c.ordered {
+                return Err(Break::BackDated { seq: row.seq });
+            }
+            self.rows += 1;
+            self.head_seq = row.seq;
+            self.head_hash.clone_from(&row.hash);
+            return Ok(());
+        }
+        if chain_hash(&row.prev_hash, &row.entry()) != row.hash {
             return Err(Break::Edited { seq: row.seq });
         }
         if row.prev_hash != self.head_hash {
@@ -256,7 +297,7 @@ mod verify_tests {
                     sim_at: None,
                     prev_hash: prev.clone(),
                     hash: String::new(),
-                    intact: None,
+                    checked: None,
                 };
                 s.hash = chain_hash(&prev, &s.entry());
                 prev = s.hash.clone();

@@ -240,56 +240,42 @@ fn phone_run(chars: &[char], i: usize) -> (usize, usize) {
 }
 
 /// A mobile number typed in groups with a comma (or `、`) and spaces between them, from
-/// the digit at `chars[i]`: "138, 0013, 8000", "138、 0013 8000". A list ("1, 2, 3") ends
-/// a run at its comma and space; this is the one shape that joins across them: groups of
-/// 3 or 4 digits (the first 1 to 4) separated by phone separators or a comma or `、`
-/// with spaces after it, at least one of those, holding exactly 11 digits that start with
-/// 1, the last group ending there. The index of its last digit.
+/// the digit at `chars[i]`: "138, 0013, 8000", "138 ,0013 ,8000". A list ("1, 2, 3") ends
+/// a run at its comma and space; this is the one shape that joins across them: 3 digits
+/// starting with 13–19, then 4, then 4, the gaps made of phone separators and at most
+/// one comma or `、` each, one gap holding a comma and a space, the last group ending
+/// there ("报价 1200, 1500, 800" is prices). The index of its last digit.
 fn spaced_mobile(chars: &[char], i: usize) -> Option<usize> {
-    if chars.get(i) != Some(&'1') {
+    if chars.get(i) != Some(&'1') || !chars.get(i + 1).is_some_and(|c| ('3'..='9').contains(c)) {
         return None;
     }
-    let (mut j, mut digits, mut comma_space, mut first) = (i, 0, false, true);
-    loop {
-        // A group of digits.
-        let start = j;
-        if j > i && email_at(chars, j).is_some() {
-            return None;
+    let (mut j, mut comma_space) = (i, false);
+    for (k, want) in [3, 4, 4].into_iter().enumerate() {
+        if k > 0 {
+            let gap = j;
+            let mut commas = 0;
+            while j < chars.len() && !chars[j].is_ascii_digit() {
+                if matches!(chars[j], ',' | '、') {
+                    commas += 1;
+                } else if !phone_separator(chars[j]) {
+                    return None;
+                }
+                j += 1;
+            }
+            if j == gap || j == chars.len() || commas > 1 || email_at(chars, j).is_some() {
+                return None;
+            }
+            comma_space |= commas == 1 && chars[gap..j].contains(&' ');
         }
+        let start = j;
         while j < chars.len() && chars[j].is_ascii_digit() {
             j += 1;
         }
-        let group = j - start;
-        let fits = if first {
-            (1..=4).contains(&group)
-        } else {
-            (3..=4).contains(&group)
-        };
-        if !fits {
-            return None;
-        }
-        first = false;
-        digits += group;
-        if digits == 11 {
-            return comma_space.then_some(j - 1);
-        }
-        if digits > 11 {
-            return None;
-        }
-        // The separators up to the next group.
-        let gap = j;
-        while j < chars.len() && !chars[j].is_ascii_digit() {
-            if matches!(chars[j], ',' | '、') && j == gap && chars.get(j + 1) == Some(&' ') {
-                comma_space = true;
-            } else if !(phone_separator(chars[j]) || matches!(chars[j], ',' | '、') && j == gap) {
-                return None;
-            }
-            j += 1;
-        }
-        if j == gap || j == chars.len() {
+        if j - start != want {
             return None;
         }
     }
+    comma_space.then_some(j - 1)
 }
 
 /// The e-mail address `chars[i..end]` masked, and where the masked part ends. Its shown
@@ -751,6 +737,11 @@ mod tests {
             "报价 100, 200, 300, 400",
             "123, 456, 7890",
             "13, 800, 138, 0000",
+            "报价 1200, 1500, 800 三档",
+            "数量 1, 500, 800, 1200",
+            "1, 380, 013, 8000",
+            "1380, 0138, 000",
+            "120, 0013, 8000",
         ] {
             assert_eq!(mask_in_text(plain), plain);
         }
@@ -762,8 +753,8 @@ mod tests {
             "138、 0013、 8000",
             "138， 0013， 8000",
             "138, 0013 8000",
-            "1, 380, 013, 8000",
-            "1380, 0138, 000",
+            "138 , 0013 , 8000",
+            "138 ,0013 ,8000",
         ] {
             assert_eq!(mask_in_text(typed), "138****8000", "{typed}");
         }
@@ -848,7 +839,7 @@ mod tests {
         /// Any mobile typed as 3 + 4 + 4 digits with a comma (any width) or `、` and
         /// spaces between the groups is masked as the number itself, inside text too.
         #[test]
-        fn mobiles_in_comma_and_space_groups_are_masked(d in "1[0-9]{10}", sep in "[,、，] {1,2}", tail in "[，。 a-z]{0,3}") {
+        fn mobiles_in_comma_and_space_groups_are_masked(d in "1[3-9][0-9]{9}", sep in "[,、，] {1,2}", tail in "[，。 a-z]{0,3}") {
             let typed = format!("{}{sep}{}{sep}{}{tail}", &d[..3], &d[3..7], &d[7..]);
             proptest::prop_assert_eq!(mask_in_text(&typed).into_owned(), format!("{}{tail}", mask_phone(&d)));
         }

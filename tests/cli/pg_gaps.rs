@@ -7,6 +7,7 @@
 //! otherwise every test says it is skipped.
 use std::process::Output;
 
+use customer_pool::domain::audit::head_digest;
 use serde_json::Value;
 
 use crate::common::pg::Server;
@@ -215,7 +216,12 @@ fn doctor_checks_the_servers_security_setup() {
           GRANT EXECUTE ON FUNCTION pool_private.audit_chain() TO pool_viewer",
     );
     s.doctor_catches("grants", "pool_viewer may run audit_chain()");
-    s.su("REVOKE EXECUTE ON FUNCTION pool_private.audit_chain() FROM pool_viewer");
+    s.su(
+        "REVOKE EXECUTE ON FUNCTION pool_private.audit_chain() FROM pool_viewer;
+          GRANT SELECT (hash) ON audit_head TO pool_manager",
+    );
+    s.doctor_catches("grants", "pool_manager may read audit_head.hash");
+    s.su("REVOKE SELECT (hash) ON audit_head FROM pool_manager");
     s.doctor_passes();
 
     // A policy that trusts a setting anyone can set.
@@ -1080,14 +1086,36 @@ fn a_manager_reads_only_their_scopes_history_and_audit_rows_yet_verifies_the_who
     let all = count("admin", "SELECT count(*) FROM audit_log");
     assert_eq!(v["rows"], all, "{v}");
     assert_eq!(s.json("admin", &["audit", "verify"])["rows"], v["rows"]);
-    // Members may not ask the server to hash the chain.
+    // The manager reads no hash (one known hash lets a guess of the next row's content
+    // be tested against the next); the server gives the head as a one-way digest.
+    for sql in [
+        "SELECT hash FROM audit_log",
+        "SELECT prev_hash FROM audit_log",
+        "SELECT seq FROM audit_log WHERE hash LIKE 'a%'",
+        "SELECT hash FROM audit_head",
+    ] {
+        s.refused("boss", sql, "42501");
+    }
+    let head = s.sql("admin", "SELECT hash FROM audit_head");
+    assert_eq!(v["head_hash"], head_digest(&head), "{v}");
+    assert_eq!(
+        s.sql(
+            "boss",
+            "SELECT count(*) || ' ' || count(head) || ' ' || bool_and(intact AND linked AND ordered) FROM pool_private.audit_chain()"
+        ),
+        format!("{all} 1 true")
+    );
+    // A second verify checks the remembered head (a digest) is still in the chain.
+    s.ok("boss", &["audit", "verify"]);
+    // Members may not ask the server to check the chain.
     for who in ["m1", "viewer"] {
-        s.refused(
-            who,
+        for f in [
             "SELECT count(*) FROM pool_private.audit_chain()",
-            "42501",
-        );
-        s.refused(who, "SELECT pool_private.audit_seq_of_hash('x')", "42501");
+            "SELECT pool_private.audit_seq_of_hash('x')",
+            "SELECT pool_private.audit_head_problem()",
+        ] {
+            s.refused(who, f, "42501");
+        }
     }
     // A west row edited behind the trigger's back breaks the east manager's verify too.
     s.su(&format!(

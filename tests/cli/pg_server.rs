@@ -483,6 +483,8 @@ fn contacts_of_pooled_and_other_teams_customers_are_masked() {
         "1, 380, 013, 8000 1380, 0138, 000 电话：138, 0013, 8000，谢谢 123, 456, 7890",
         "第1, 2, 3, 4, 5, 6, 7, 8, 9, 10条 报价 100, 200, 300, 400 13, 800, 138, 0000",
         "138, 0013, 8000li@qq.com 138, 0013, 80001 +86 138, 0013, 8000 138, 0013, 8000, 1234",
+        "报价 1200, 1500, 800 三档 数量 1, 500, 800, 1200 138 , 0013 , 8000 138 ,0013 ,8000",
+        "138; 0013; 8000 1 38, 0013, 8000 120, 0013, 8000 138,\n0013, 8000 138, , 0013, 8000",
     ]
     .map(String::from)
     .to_vec();
@@ -895,7 +897,7 @@ fn audit_chain_verifies(s: &Server) -> Verifier {
             sim_at: r[9].as_i64(),
             prev_hash: st(10).expect("prev"),
             hash: st(11).expect("hash"),
-            intact: None,
+            checked: None,
         };
         v.push(&row).unwrap_or_else(|e| panic!("{e}: {row:?}"));
     }

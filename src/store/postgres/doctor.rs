@@ -177,7 +177,7 @@ const MANAGER_FUNCTIONS: [&str; 7] = [
     "set_allocation_cursor(bigint,bigint)",
     "audit_chain()",
     "audit_seq_of_hash(text)",
-    "audit_last()",
+    "audit_head_problem()",
 ];
 
 fn check(name: &str, problems: Vec<String>, ok_detail: &str, hint: &str) -> ServerCheck {
@@ -298,6 +298,10 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
           WHERE g.role <> 'pool_admin' AND to_regclass('public.contacts') IS NOT NULL
             AND has_column_privilege(g.role, 'public.contacts', col, 'SELECT')
          UNION ALL
+         SELECT format('%s may read %s.%s', g.role, v.t, v.col)
+           FROM g, (VALUES ('audit_log', 'hash'), ('audit_log', 'prev_hash'), ('audit_head', 'hash')) v(t, col)
+          WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.' || v.t, v.col, 'SELECT')
+         UNION ALL
          SELECT format('%s may read ownership_events.reason', g.role)
            FROM g
           WHERE g.role <> 'pool_admin' AND has_column_privilege(g.role, 'public.ownership_events', 'reason', 'SELECT')
@@ -416,11 +420,7 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
 
     let head = strings(
         client,
-        "SELECT format('audit_head says %s, the last row is %s', h.seq, coalesce(l.seq, 0))
-           FROM audit_head h
-           LEFT JOIN LATERAL (SELECT * FROM pool_private.audit_last()) l ON true
-          WHERE h.id = 1 AND (h.seq <> coalesce(l.seq, 0)
-                OR (l.hash IS NOT NULL AND h.hash <> l.hash))",
+        "SELECT p FROM pool_private.audit_head_problem() p WHERE p IS NOT NULL",
         &[],
     )?;
     out.push(check(

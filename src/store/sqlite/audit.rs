@@ -102,7 +102,7 @@ pub fn for_each(conn: &Connection, mut each: impl FnMut(Stored) -> Result<bool>)
             hash: r.get(9)?,
             os_user: r.get(10)?,
             sim_at: r.get(11)?,
-            intact: None,
+            checked: None,
         };
         if !each(row)? {
             break;

@@ -99,9 +99,10 @@ impl AuditOps for PgTx<'_> {
     }
 
     /// Admins (and the owner) read every row and the verifier hashes it; a manager reads
-    /// only their team's rows (migration 30), so the server hashes each row for them
-    /// (`pool_private.audit_chain`) and returns the links and the result.
+    /// only their team's rows and no hashes (migration 30), so the server checks each row
+    /// for them (`pool_private.audit_chain`) and gives the head as a digest.
     fn for_each_audit(&mut self, each: &mut dyn FnMut(Stored) -> Result<bool>) -> Result<()> {
+        use crate::domain::audit::Checked;
         use postgres::fallible_iterator::FallibleIterator;
         let reads_all: bool = self
             .one(
@@ -110,16 +111,26 @@ impl AuditOps for PgTx<'_> {
             )?
             .get(0);
         let sql = if reads_all {
-            "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash, os_user, sim_at, NULL::boolean
+            "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash, os_user, sim_at,
+                    NULL::boolean, NULL::boolean, NULL::boolean
              FROM audit_log ORDER BY seq"
         } else {
-            "SELECT seq, at, '', '', '', NULL::bigint, NULL, NULL, prev_hash, hash, NULL, NULL::bigint, intact
+            "SELECT seq, 0::bigint, '', '', '', NULL::bigint, NULL, NULL, '', coalesce(head, ''), NULL, NULL::bigint,
+                    intact, linked, ordered
              FROM pool_private.audit_chain()"
         };
         let mut it = self
             .tx
             .query_raw(sql, std::iter::empty::<&(dyn ToSql + Sync)>())?;
         while let Some(r) = it.next()? {
+            let checked = match (r.get(12), r.get(13), r.get(14)) {
+                (Some(intact), Some(linked), Some(ordered)) => Some(Checked {
+                    intact,
+                    linked,
+                    ordered,
+                }),
+                _ => None,
+            };
             let row = Stored {
                 seq: r.get(0),
                 at: r.get(1),
@@ -133,7 +144,7 @@ impl AuditOps for PgTx<'_> {
                 hash: r.get(9),
                 os_user: r.get(10),
                 sim_at: r.get(11),
-                intact: r.get(12),
+                checked,
             };
             if !each(row)? {
                 break;
@@ -142,14 +153,14 @@ impl AuditOps for PgTx<'_> {
         Ok(())
     }
 
-    /// The head row (migration 1's `audit_head`, moved with every append): a manager may
-    /// not read the last row itself when another team wrote it.
+    /// The head row (migration 1's `audit_head`, moved with every append; admins).
     fn audit_head(&mut self) -> Result<Option<(i64, String)>> {
         Ok(self
             .opt("SELECT seq, hash FROM audit_head WHERE seq > 0", &[])?
             .map(|r| (r.get(0), r.get(1))))
     }
 
+    /// The row holding `hash`, or a head digest a manager was given.
     fn audit_seq_of_hash(&mut self, hash: &str) -> Result<Option<i64>> {
         Ok(self
             .one("SELECT pool_private.audit_seq_of_hash($1)", &[&hash])?
