@@ -41,3 +41,61 @@ fn pg_same_identity_still_refuses_a_role_acting_as_another_user() {
         "上海"
     );
 }
+
+/// Migration 31: planning a statement on customers does not run my_pools() (the policies
+/// take the member's pools as one array, evaluated when the statement runs), and the
+/// policies still let a member claim in a pool of its team and not in another team's.
+#[test]
+fn pg_planning_a_customers_statement_does_not_run_my_pools() {
+    let Some(s) = Server::new("pcc", "plan") else {
+        return;
+    };
+    s.init("east");
+    s.ok("admin", &["team", "add", "west"]);
+    s.add_user("li", "east", "member");
+    s.add_user("wu", "west", "member");
+    s.sql(
+        "admin",
+        "INSERT INTO pools (name, created_at) VALUES ('east-only', 0);
+         INSERT INTO pool_rules (pool_id) SELECT id FROM pools WHERE name = 'east-only';
+         INSERT INTO pool_teams SELECT p.id, t.id FROM pools p, teams t WHERE p.name = 'east-only' AND t.name = 'east'",
+    );
+    let east = s.sql(
+        "admin",
+        "INSERT INTO customers (name, city, pool_id) SELECT '甲', '杭州', id FROM pools WHERE name = 'east-only' RETURNING id",
+    );
+    // Calls of my_pools in this transaction, after planning (EXPLAIN) a read and an
+    // update as the member and running nothing. Counting needs track_functions, which
+    // only a superuser sets: so the superuser becomes the member.
+    let planned = |who: &str| {
+        s.su(&format!(
+            "SET track_functions = 'all'; SET ROLE {};
+             EXPLAIN SELECT id FROM customers WHERE id = {east};
+             EXPLAIN UPDATE customers SET city = 'x' WHERE id = {east};
+             SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions
+              WHERE schemaname = 'pool_private' AND funcname = 'my_pools'",
+            s.role(who)
+        ))
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+    };
+    assert_eq!(planned("li"), "0");
+    assert_eq!(planned("wu"), "0");
+    // Same rows as before: west's member cannot claim east's pooled customer, east's can.
+    let err = s.fails("wu", &["claim", &east], 5);
+    assert!(err.contains("is not visible to team"), "{err}");
+    assert_eq!(s.owner_of_customer_pcc(&east), "");
+    s.ok("li", &["claim", &east]);
+    assert_eq!(s.owner_of_customer_pcc(&east), s.role("li"));
+}
+
+impl Server {
+    /// The login of customer `id`'s owner ("" when pooled), read as the superuser.
+    fn owner_of_customer_pcc(&self, id: &str) -> String {
+        self.su(&format!(
+            "SELECT coalesce((SELECT u.login FROM customers c JOIN users u ON u.id = c.owner_id WHERE c.id = {id}), '')"
+        ))
+    }
+}

@@ -152,10 +152,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "030-managers-read-their-scope",
         include_str!("migrations/030-managers-read-their-scope.sql"),
     ),
+    (
+        31,
+        "031-pool-list-not-evaluated-while-planning",
+        include_str!("migrations/031-pool-list-not-evaluated-while-planning.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 30;
+pub const LATEST: i64 = 31;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.
