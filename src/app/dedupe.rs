@@ -59,15 +59,20 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
     let mut owners: Vec<u32> = Vec::new();
     let mut logins: Vec<Option<String>> = vec![None];
     let mut login_at: HashMap<String, u32> = HashMap::new();
-    store.read()?.each_record(&mut |r: Record| {
-        packed.push_record(&r);
-        ids.push(r.id);
-        owners.push(match r.owner {
+    store.read()?.each_keys(&mut |id, keys, owner| {
+        packed.push_keys(keys);
+        ids.push(id);
+        owners.push(match owner {
             None => 0,
-            Some(login) => *login_at.entry(login).or_insert_with_key(|l| {
-                logins.push(Some(l.clone()));
-                (logins.len() - 1) as u32
-            }),
+            Some(login) => match login_at.get(login) {
+                Some(at) => *at,
+                None => {
+                    logins.push(Some(login.to_string()));
+                    let at = (logins.len() - 1) as u32;
+                    login_at.insert(login.to_string(), at);
+                    at
+                }
+            },
         });
     })?;
     let mut found = matching::find_packed(&mut packed, &ids, threshold);
@@ -106,16 +111,15 @@ pub fn labels(store: &mut dyn Backend, ids: &[i64]) -> Result<Vec<String>> {
     let mut tx = store.read()?;
     Ok(ids
         .iter()
-        .map(|&id| match tx.customer(id) {
-            Ok(c) => match (c.name, c.company) {
-                (Some(n), Some(co)) => format!("{n} / {co}"),
-                (Some(n), None) => n,
-                (None, Some(co)) => co,
-                (None, None) => format!("#{id}"),
-            },
-            Err(_) => format!("#{id}"),
+        .map(|&id| {
+            Ok(match tx.name_and_company(id)? {
+                Some((Some(n), Some(co))) => format!("{n} / {co}"),
+                Some((Some(n), None)) => n,
+                Some((None, Some(co))) => co,
+                Some((None, None)) | None => format!("#{id}"),
+            })
         })
-        .collect())
+        .collect::<Result<_>>()?)
 }
 
 /// One member of a cluster as `--interactive` shows it, so a person can decide: contacts

@@ -192,25 +192,28 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
     // time. A pass's blocks are final (a key lives in one share), and the blocks' order
     // does not matter (the pairs are sorted below).
     let passes = n.div_ceil(1 << 15).clamp(1, 8) as u64;
-    // A key and its record as three words (12 bytes, not the 16 of a padded
-    // `(u64, u32)`): sorted, they order exactly as (key, record).
-    let mut keyed: Vec<[u32; 3]> = Vec::new();
+    // A pass's keys are kept in `threads` lists by their top bits, so every key of one
+    // list is below every key of the next: sorted each on its own core, the lists in turn
+    // are the pass's keys sorted. A key and its record as three words (12 bytes, not
+    // the 16 of a padded `(u64, u32)`): sorted, they order exactly as (key, record).
+    let part_of = |e: &[u32; 3]| ((u64::from(e[0]) * threads as u64) >> 32) as usize;
+    let mut keyed: Vec<Vec<[u32; 3]>> = vec![Vec::new(); threads];
     let mut members: Vec<u32> = Vec::new();
     let mut ends: Vec<u32> = Vec::new();
     for pass in 0..passes {
-        keyed.clear();
+        keyed.iter_mut().for_each(Vec::clear);
         // Each record's keys, on every core, a small batch at a time (the threads'
-        // buffers stay small next to the list they are appended to).
+        // buffers stay small next to the lists they are appended to).
         for (b, from) in (0..n).step_by(1 << 13).enumerate() {
             let to = (from + (1 << 13)).min(n);
             let chunk = (to - from).div_ceil(threads).max(1);
-            let parts: Vec<Vec<[u32; 3]>> = std::thread::scope(|scope| {
+            let parts: Vec<Vec<Vec<[u32; 3]>>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = (from..to)
                     .step_by(chunk)
                     .map(|start| {
                         let part = start..(start + chunk).min(to);
                         scope.spawn(move || {
-                            let mut out = Vec::new();
+                            let mut out = vec![Vec::new(); threads];
                             let mut buf = Vec::new();
                             for i in part {
                                 buf.clear();
@@ -218,45 +221,53 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
                                 buf.retain(|k| k % passes == pass);
                                 buf.sort_unstable();
                                 buf.dedup();
-                                out.extend(
-                                    buf.iter().map(|k| [(*k >> 32) as u32, *k as u32, i as u32]),
-                                );
+                                for k in &buf {
+                                    let e = [(*k >> 32) as u32, *k as u32, i as u32];
+                                    out[part_of(&e)].push(e);
+                                }
                             }
                             out
                         })
                     })
                     .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_default())
-                    .collect()
+                handles.into_iter().map(joined).collect()
             });
             if pass == 0 && b == 0 {
-                // Room for a pass, from the first batch's keys per record (one allocation,
-                // reused by every pass).
-                let per = parts.iter().map(Vec::len).sum::<usize>() as f64 / (to - from) as f64;
-                keyed.reserve((per * 1.1 * n as f64) as usize + 1024);
+                // Room for a pass, from the first batch's keys per record (one allocation
+                // a list, reused by every pass).
+                for (t, list) in keyed.iter_mut().enumerate() {
+                    let got = parts.iter().map(|p| p[t].len()).sum::<usize>() as f64;
+                    list.reserve((got / (to - from) as f64 * 1.1 * n as f64) as usize + 1024);
+                }
             }
             for p in parts {
-                keyed.extend(p);
+                for (list, mine) in keyed.iter_mut().zip(p) {
+                    list.extend(mine);
+                }
             }
         }
-        keyed.sort_unstable();
+        std::thread::scope(|scope| {
+            for list in keyed.iter_mut() {
+                scope.spawn(move || list.sort_unstable());
+            }
+        });
         // Most keys are one record's only (a block of one makes no pair): only the blocks
         // of two or more are kept, as their members' indexes (the keys are no longer
         // needed once the blocks are known).
-        let mut start = 0;
-        while start < keyed.len() {
-            let key = &keyed[start][..2];
-            let mut end = start + 1;
-            while end < keyed.len() && keyed[end][..2] == *key {
-                end += 1;
+        for keyed in &keyed {
+            let mut start = 0;
+            while start < keyed.len() {
+                let key = &keyed[start][..2];
+                let mut end = start + 1;
+                while end < keyed.len() && keyed[end][..2] == *key {
+                    end += 1;
+                }
+                if end - start >= 2 {
+                    members.extend(keyed[start..end].iter().map(|e| e[2]));
+                    ends.push(members.len() as u32);
+                }
+                start = end;
             }
-            if end - start >= 2 {
-                members.extend(keyed[start..end].iter().map(|e| e[2]));
-                ends.push(members.len() as u32);
-            }
-            start = end;
         }
         if pass == 0 {
             // Room for every pass's blocks, from the first's (the passes split the keys
@@ -268,60 +279,82 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
     }
     drop(keyed);
     // The same pair comes from several rules: the pairs are made, sorted and deduped a
-    // stripe of first records at a time, so the copies are never all held at once.
-    // Within a block the members are in index order, so a pair's first record is the
-    // earlier member.
+    // stripe of first records at a time, so the copies are never all held at once, and
+    // `threads` stripes at once, one on each core.
     let stripes = (n >> 12).clamp(8, 64);
     let stripe = n.div_ceil(stripes).max(1);
     let mut pairs = Pairs {
         starts: Vec::with_capacity(n + 1),
         seconds: Vec::new(),
     };
-    let mut raw: Vec<(u32, u32)> = Vec::new();
-    for lo in (0..n).step_by(stripe) {
-        let hi = (lo + stripe).min(n);
-        let (lo32, hi32) = (lo as u32, hi as u32);
-        raw.clear();
-        let mut from = 0;
-        for &end in &ends {
-            let block = &members[from..end as usize];
-            from = end as usize;
-            let reach = if block.len() <= MAX_BLOCK {
-                block.len()
-            } else {
-                WINDOW + 1
-            };
-            for x in 0..block.len() {
-                let a = block[x];
-                if a < lo32 || a >= hi32 {
-                    continue;
-                }
-                let to = (x + reach).min(block.len());
-                raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
+    let (members, ends) = (&members, &ends);
+    let los: Vec<usize> = (0..n).step_by(stripe).collect();
+    for group in los.chunks(threads) {
+        let raws: Vec<Vec<(u32, u32)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|&lo| scope.spawn(move || stripe_pairs(members, ends, lo, lo + stripe)))
+                .collect();
+            handles.into_iter().map(joined).collect()
+        });
+        for (raw, &lo) in raws.iter().zip(group) {
+            let hi = (lo + stripe).min(n);
+            if lo == 0 {
+                // Room for all, from the first stripe's pairs (one allocation, not a
+                // doubling copy). A pair belongs to its earlier record, so a stripe's
+                // share falls from the first to the last: about half the first's per
+                // stripe, reserved with a margin (room never written takes no memory).
+                let stripes = n as f64 / (hi - lo) as f64;
+                pairs
+                    .seconds
+                    .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
             }
-        }
-        raw.sort_unstable();
-        raw.dedup();
-        if lo == 0 {
-            // Room for all, from the first stripe's pairs (one allocation, not a
-            // doubling copy). A pair belongs to its earlier record, so a stripe's share
-            // falls from the first to the last: about half the first's per stripe,
-            // reserved with a margin (room never written takes no memory).
-            let stripes = n as f64 / (hi - lo) as f64;
-            pairs
-                .seconds
-                .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
-        }
-        let mut at = raw.iter().peekable();
-        for a in lo32..hi32 {
-            pairs.starts.push(pairs.seconds.len());
-            while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
-                pairs.seconds.push(b);
+            let mut at = raw.iter().peekable();
+            for a in lo as u32..hi as u32 {
+                pairs.starts.push(pairs.seconds.len());
+                while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
+                    pairs.seconds.push(b);
+                }
             }
         }
     }
     pairs.starts.push(pairs.seconds.len());
     pairs
+}
+
+/// A scoped thread's result (its panic, if any, goes on in the caller).
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// The pairs of the blocks (`members` cut at `ends`) whose first record is in
+/// `lo..hi`, sorted, each once. Within a block the members are in index order, so a
+/// pair's first record is the earlier member; a block larger than `MAX_BLOCK` pairs
+/// each member with its `WINDOW` next ones only.
+fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize) -> Vec<(u32, u32)> {
+    let (lo32, hi32) = (lo as u32, hi.min(u32::MAX as usize) as u32);
+    let mut raw = Vec::new();
+    let mut from = 0;
+    for &end in ends {
+        let block = &members[from..end as usize];
+        from = end as usize;
+        let reach = if block.len() <= MAX_BLOCK {
+            block.len()
+        } else {
+            WINDOW + 1
+        };
+        for x in 0..block.len() {
+            let a = block[x];
+            if a < lo32 || a >= hi32 {
+                continue;
+            }
+            let to = (x + reach).min(block.len());
+            raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
+        }
+    }
+    raw.sort_unstable();
+    raw.dedup();
+    raw
 }
 
 #[cfg(test)]

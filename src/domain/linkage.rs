@@ -642,6 +642,49 @@ fn tf_value<'a>(r: &Keys<'a>, f: Field) -> Option<&'a str> {
     }
 }
 
+/// The value frequencies of each term-frequency field (in slot order) over `n` records
+/// whose keys `record(i)` gives, the fields shared out over the cores.
+pub fn term_frequencies<'a>(
+    n: usize,
+    record: &(impl Fn(usize) -> Keys<'a> + Sync),
+) -> Vec<TermFrequencies> {
+    let fields: Vec<Field> = ALL_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| f.term_frequency_slot().is_some())
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .clamp(1, fields.len());
+    let one = |f: Field| {
+        let hashes: Vec<u64> = (0..n)
+            .filter_map(|i| tf_value(&record(i), f).map(value_hash))
+            .collect();
+        TermFrequencies::build(hashes, n as u64)
+    };
+    // Thread t counts fields t, t + threads, …: one field's hashes per core at a time.
+    let mut done: Vec<(usize, TermFrequencies)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (fields, one) = (&fields, &one);
+                scope.spawn(move || {
+                    (t..fields.len())
+                        .step_by(threads)
+                        .map(|k| (k, one(fields[k])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
 /// How often values occur: counts of the values seen at least twice (a value not listed
 /// is taken as seen twice: this pair's two records).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -878,6 +921,21 @@ impl Model {
         sample: usize,
         seed: u64,
     ) -> Model {
+        let tf = term_frequencies(n, &record);
+        Model::fit_with(n, record, warm, patterns, sample, seed, tf)
+    }
+
+    /// `fit_on` with the records' value frequencies counted beforehand
+    /// (`term_frequencies`: the scan counts them before it holds its candidate pairs).
+    pub fn fit_with<'a>(
+        n: usize,
+        record: impl Fn(usize) -> Keys<'a> + Sync,
+        warm: impl Fn(&[u32]) -> u8 + Sync,
+        patterns: &HashMap<u32, u64>,
+        sample: usize,
+        seed: u64,
+        tf: Vec<TermFrequencies>,
+    ) -> Model {
         let record = &record;
         // u from random pairs.
         let mut ucount: Vec<Vec<f64>> = ALL_FIELDS
@@ -947,17 +1005,6 @@ impl Model {
             .map(|c| {
                 let total: f64 = c.iter().sum::<f64>() + 0.5 * c.len() as f64;
                 c.iter().map(|x| (x + 0.5) / total).collect()
-            })
-            .collect();
-        // One field's value hashes at a time: the scan holds its candidate pairs now.
-        let tf = ALL_FIELDS
-            .iter()
-            .filter(|f| f.term_frequency_slot().is_some())
-            .map(|f| {
-                let hashes: Vec<u64> = (0..n)
-                    .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
-                    .collect();
-                TermFrequencies::build(hashes, n as u64)
             })
             .collect();
         let mut model = Model {

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use super::blocking::{candidate_pairs_of, Pairs};
 use super::linkage::{
-    compare_keys, pack, probability_of, Keys, Model, ALL_FIELDS, FIELDS, MISSING, TF_FIELDS,
+    compare_keys, pack, probability_of, term_frequencies, Keys, Model, ALL_FIELDS, FIELDS, MISSING,
+    TF_FIELDS,
 };
 
 /// Pairs whose match probability is at least this are duplicates (merged, or skipped by
@@ -185,13 +186,15 @@ const CHUNK: usize = 1 << 20;
 pub const WARM: usize = 16;
 
 /// A record's header: one byte of flags (1: has a phone, 2: has an e-mail, 4: the sorted
-/// name is the name, stored once), then the lengths of name, name_sorted, name_sound,
-/// company, phone, email, city and address, each in base-64 digits, lowest first, a
-/// digit of 64 + d meaning "d, and more digits follow" (most keys are shorter than 64
-/// bytes: one byte each). Every header byte is ASCII, so the buffer stays a `str` and
-/// reading it validates nothing.
+/// name is the name, stored once, 8: long), then the lengths of name, name_sorted,
+/// name_sound, company, phone, email, city and address: one byte each when all are
+/// below 128 (nearly every record: a fixed header read without a loop), else (long)
+/// each in base-64 digits, lowest first, a digit of 64 + d meaning "d, and more digits
+/// follow". Every header byte is ASCII, so the buffer stays a `str` and reading it
+/// validates nothing.
 const KEYS: usize = 8;
 const SORTED_IS_NAME: u8 = 4;
+const LONG: u8 = 8;
 
 impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
@@ -253,14 +256,21 @@ impl Packed {
             k.city,
             k.address,
         ];
+        let long = parts.iter().any(|p| p.len() >= 128);
         let flags = u8::from(k.phone.is_some())
             | (u8::from(k.email.is_some()) << 1)
-            | if same { SORTED_IS_NAME } else { 0 };
+            | if same { SORTED_IS_NAME } else { 0 }
+            | if long { LONG } else { 0 };
         let mut header = [0u8; 1 + KEYS * 11];
         header[0] = flags;
         let mut at = 1;
         for part in &parts {
             let mut len = part.len();
+            if !long {
+                header[at] = len as u8;
+                at += 1;
+                continue;
+            }
             loop {
                 let digit = (len & 63) as u8;
                 len >>= 6;
@@ -327,15 +337,22 @@ impl Packed {
         let flags = bytes[at];
         at += 1;
         let mut lens = [0usize; KEYS];
-        for len in &mut lens {
-            let mut shift = 0;
-            loop {
-                let digit = bytes[at];
-                at += 1;
-                *len |= usize::from(digit & 63) << shift;
-                shift += 6;
-                if digit < 64 {
-                    break;
+        if flags & LONG == 0 {
+            for (len, b) in lens.iter_mut().zip(&bytes[at..at + KEYS]) {
+                *len = usize::from(*b);
+            }
+            at += KEYS;
+        } else {
+            for len in &mut lens {
+                let mut shift = 0;
+                loop {
+                    let digit = bytes[at];
+                    at += 1;
+                    *len |= usize::from(digit & 63) << shift;
+                    shift += 6;
+                    if digit < 64 {
+                        break;
+                    }
                 }
             }
         }
@@ -542,19 +559,20 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
         packed.push_record(&r);
     }
     let all = packed.len();
-    let pairs = {
-        let p = &*packed;
-        candidate_pairs_of(all, |i| p.get(i))
-    };
     let packed_ref = &*packed;
+    // The value frequencies are counted before the candidate pairs are made, so that
+    // counting's buffers and the pairs are never held at once.
+    let tf = term_frequencies(all, &|i| packed_ref.get(i));
+    let pairs = candidate_pairs_of(all, |i| packed_ref.get(i));
     let codes = patterns_of(packed_ref, &pairs);
-    let model = Model::fit_on(
+    let model = Model::fit_with(
         all,
         |i| packed_ref.get(i),
         |batch| packed_ref.warm(batch),
         &histogram(&codes),
         U_SAMPLE.min(all * 20),
         7,
+        tf,
     );
     let real = real as u32;
     // Scoring is per pair: on every core. The pairs come sorted by their first record,
@@ -980,7 +998,10 @@ mod tests {
         let mut rs = reference_population(300);
         rs.push(rec(1, "", "", None, Some(""), "", ""));
         rs.push(rec(2, "张伟", "云帆", Some(""), None, "杭州", "文三路90号"));
-        // Key ends past 127 and 16,383 bytes take more than one header byte each.
+        // A key of 127 bytes still has the one-byte header, one of 128 the long one, and
+        // one past 16,383 bytes takes three base-64 digits.
+        rs.push(rec(4, &"a".repeat(127), "云帆", None, None, "杭州", "x"));
+        rs.push(rec(5, "张伟", &"b".repeat(128), None, None, "杭州", "x"));
         rs.push(rec(
             3,
             "张伟",
