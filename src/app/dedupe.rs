@@ -3,6 +3,7 @@
 use super::scope;
 use std::collections::HashMap;
 
+use crate::domain::linkage::Keys;
 use crate::domain::matching::{self, Found, Packed, Record};
 use crate::domain::roles::{Action, User};
 use crate::error::{Error, Result};
@@ -31,6 +32,11 @@ impl Scan {
     /// Member `i`'s owner (None: in a pool).
     pub fn owner(&self, i: usize) -> Option<&str> {
         self.logins[self.owners[i] as usize].as_deref()
+    }
+
+    /// Member `i`'s match keys, borrowed.
+    pub fn keys(&self, i: usize) -> Keys<'_> {
+        self.members.get(i)
     }
 
     /// Member `i` as the matcher saw it.

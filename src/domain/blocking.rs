@@ -49,9 +49,31 @@ fn first_char(s: &str) -> &str {
 }
 
 /// Every string with one character removed (two strings one edit apart share one).
+#[cfg(test)]
 fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
     s.char_indices()
         .map(move |(i, c)| format!("{}{}", &s[..i], &s[i + c.len_utf8()..]))
+}
+
+/// `f` on each of `s` with one character removed, made in a buffer on the stack (a
+/// name of up to 12 characters is at most 48 bytes) rather than a new string each.
+fn each_deletion(s: &str, mut f: impl FnMut(&str)) {
+    let mut buf = [0u8; 64];
+    let bytes = s.as_bytes();
+    for (i, c) in s.char_indices() {
+        let rest = &bytes[i + c.len_utf8()..];
+        let len = i + rest.len();
+        if len > buf.len() {
+            f(&format!("{}{}", &s[..i], &s[i + c.len_utf8()..]));
+            continue;
+        }
+        buf[..i].copy_from_slice(&bytes[..i]);
+        buf[i..len].copy_from_slice(rest);
+        // Whole characters on both sides of a whole character: still UTF-8.
+        if let Ok(d) = std::str::from_utf8(&buf[..len]) {
+            f(d);
+        }
+    }
 }
 
 /// The blocking keys of one record (the rules, by number).
@@ -108,9 +130,7 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
             let a = prefix(r.address, 8);
             out.push(h(10, &[r.name, a]));
             if r.name.chars().count() <= 12 {
-                for d in deletions(r.name) {
-                    out.push(h(10, &[&d, a]));
-                }
+                each_deletion(r.name, |d| out.push(h(10, &[d, a])));
             }
         }
     }
@@ -181,11 +201,21 @@ impl Pairs {
 /// `candidate_pairs` over `n` records whose keys `record(i)` gives (the scan's packed
 /// buffer: no per-record strings needed).
 pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Pairs {
-    let record = &record;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
+    candidate_pairs_on(n, record, threads)
+}
+
+/// `candidate_pairs_of` on `threads` threads (the same pairs on any number).
+fn candidate_pairs_on<'a>(
+    n: usize,
+    record: impl Fn(usize) -> Keys<'a> + Sync,
+    threads: usize,
+) -> Pairs {
+    let record = &record;
+    let threads = threads.max(1);
     // Every (key, record) at once would be the scan's largest allocation (12 bytes for
     // each of some 15 keys a record): the keys are made in several passes instead, each
     // keeping the keys of one share of the hash space, so only that share is sorted at a
@@ -461,6 +491,22 @@ mod tests {
         assert!(got.len() > rs.len());
     }
 
+    /// The keys sorted in lists on several cores and the stripes paired on several
+    /// cores give exactly the pairs of one thread, for any number of threads (and
+    /// enough records for several passes and stripes).
+    #[test]
+    fn pairs_are_the_same_on_any_number_of_threads() {
+        let mut rs = crate::domain::matching::reference_population(70_000);
+        rs.extend((0..300).map(|i| rec("王伟", Some(&format!("86138{i:08}")), None, "")));
+        let one = candidate_pairs_on(rs.len(), |i| rs[i].keys(), 1);
+        assert!(one.len() > rs.len());
+        for threads in [2, 3, 8] {
+            let many = candidate_pairs_on(rs.len(), |i| rs[i].keys(), threads);
+            assert_eq!(many.starts, one.starts, "{threads} threads");
+            assert_eq!(many.seconds, one.seconds, "{threads} threads");
+        }
+    }
+
     #[test]
     fn chinese_names_meet_by_sound() {
         // Nothing shared but the sound of the name (and the city every test record has).
@@ -470,6 +516,16 @@ mod tests {
         let c = rec("潘晓斌", Some("8613800000001"), None, "");
         let d = rec("潘彬", Some("8613911112222"), None, "");
         assert!(blocked(&c, &d), "a dropped character");
+    }
+
+    #[test]
+    fn deletions_on_the_stack_are_the_deletions() {
+        let long = "x".repeat(70);
+        for s in ["", "a", "emily", "云帆料技", "éa\u{301}b", long.as_str()] {
+            let mut got = Vec::new();
+            each_deletion(s, |d| got.push(d.to_string()));
+            assert_eq!(got, deletions(s).collect::<Vec<_>>(), "{s}");
+        }
     }
 
     #[test]

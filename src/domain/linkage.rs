@@ -240,6 +240,12 @@ fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
 /// band of width 2k+1 is computed, on the stack: the levels need small distances only.
 pub fn distance_within(a: &str, b: &str, k: usize, swaps: bool) -> usize {
     if a.len() <= SHORT && b.len() <= SHORT && a.is_ascii() && b.is_ascii() {
+        // An edit changes the longer length less the characters shared in any order by
+        // at most one (a swap not at all): more than k apart by that count is more
+        // than k edits apart, settled without the table.
+        if a.len().max(b.len()) - shared_chars(a, b) > k {
+            return k + 1;
+        }
         return distance_of(a.as_bytes(), b.as_bytes(), k, swaps);
     }
     let (Some(x), Some(y)) = (Chars::of(a), Chars::of(b)) else {
@@ -497,6 +503,15 @@ pub fn phone_level(a: &Keys, b: &Keys) -> u8 {
     }
 }
 
+/// `s.rsplit_once('@')`, or (s, "") without an '@': a byte search ('@' is ASCII, so
+/// both sides stay whole characters).
+fn split_at_last_at(s: &str) -> (&str, &str) {
+    match s.bytes().rposition(|c| c == b'@') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
 /// E-mail level: exact / one edit in the local part, or two anywhere in a longer
 /// address / same local part at another domain / different.
 pub fn email_level(a: &Keys, b: &Keys) -> u8 {
@@ -506,8 +521,8 @@ pub fn email_level(a: &Keys, b: &Keys) -> u8 {
     if x == y {
         return 0;
     }
-    let (lx, dx) = x.rsplit_once('@').unwrap_or((x, ""));
-    let (ly, dy) = y.rsplit_once('@').unwrap_or((y, ""));
+    let (lx, dx) = split_at_last_at(x);
+    let (ly, dy) = split_at_last_at(y);
     let short = lx.len().min(ly.len());
     // Lengths more than two apart are more than two edits apart: skip the distance.
     let close = x.len().abs_diff(y.len()) <= 2;
@@ -648,15 +663,24 @@ pub fn term_frequencies<'a>(
     n: usize,
     record: &(impl Fn(usize) -> Keys<'a> + Sync),
 ) -> Vec<TermFrequencies> {
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1);
+    term_frequencies_on(n, record, threads)
+}
+
+/// `term_frequencies` on `threads` threads (the same counts on any number).
+fn term_frequencies_on<'a>(
+    n: usize,
+    record: &(impl Fn(usize) -> Keys<'a> + Sync),
+    threads: usize,
+) -> Vec<TermFrequencies> {
     let fields: Vec<Field> = ALL_FIELDS
         .iter()
         .copied()
         .filter(|f| f.term_frequency_slot().is_some())
         .collect();
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .clamp(1, fields.len());
+    let threads = threads.clamp(1, fields.len());
     let one = |f: Field| {
         let hashes: Vec<u64> = (0..n)
             .filter_map(|i| tf_value(&record(i), f).map(value_hash))
@@ -1318,8 +1342,13 @@ impl Model {
     }
 
     pub fn explain(&self, a: &Record, b: &Record) -> Explanation {
-        let g = compare(a, b);
-        let w = self.field_weights(&g, a);
+        self.explain_keys(&a.keys(), &b.keys())
+    }
+
+    /// `explain` on borrowed keys (a report's packed records), comparing once.
+    pub fn explain_keys(&self, a: &Keys, b: &Keys) -> Explanation {
+        let g = compare_keys(a, b);
+        let w = self.field_weights_keys(&g, a);
         let fields: Vec<FieldWeight> = ALL_FIELDS
             .iter()
             .zip(g)
@@ -1332,7 +1361,7 @@ impl Model {
             })
             .collect();
         Explanation {
-            probability: self.probability(a, b),
+            probability: probability_of(self.prior_weight() + w.iter().sum::<f64>()),
             prior_weight: (self.prior_weight() * 10.0).round() / 10.0,
             fields,
         }
@@ -1547,6 +1576,9 @@ mod tests {
         }
         let long = "x".repeat(100);
         assert_eq!(distance_within(&long, "xy", 3, false), 4);
+        for e in ["a@b.com", "a@b@c.org", "no-at", "@x", "y@", "王@伟.cn", ""] {
+            assert_eq!(split_at_last_at(e), e.rsplit_once('@').unwrap_or((e, "")));
+        }
         assert_eq!(jw(&long, &long), 1.0);
     }
 
@@ -1712,6 +1744,25 @@ mod tests {
         let mut old = apart.clone();
         old.u_name_given_phone.clear();
         assert!(!old.is_current());
+    }
+
+    /// The fields counted on several cores come back in slot order, the same as
+    /// counted one after another.
+    #[test]
+    fn term_frequencies_are_the_same_on_any_number_of_threads() {
+        let records = crate::domain::matching::reference_population(2_000);
+        let record = |i: usize| records[i].keys();
+        let one = term_frequencies_on(records.len(), &record, 1);
+        assert_eq!(one.len(), TF_FIELDS);
+        assert!(one.iter().all(|t| !t.counts.is_empty()));
+        for threads in [2, 3, 5, 8] {
+            let many = term_frequencies_on(records.len(), &record, threads);
+            for (a, b) in one.iter().zip(&many) {
+                assert_eq!(a.population, b.population);
+                assert_eq!(a.counts, b.counts, "{threads} threads");
+            }
+            assert_eq!(many.len(), one.len());
+        }
     }
 
     #[test]

@@ -511,6 +511,23 @@ fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u16> {
     codes
 }
 
+/// Which comparison vectors (`narrow` codes) can reach `threshold` at all. A pair's
+/// weight only grows as the values it agrees on exactly get rarer (a smaller share, a
+/// bigger Bayes factor; the places' strongest-first sum grows with each part), so a
+/// code whose weight with the rarest values (held by two records) stays below the
+/// threshold is below it for every pair: such pairs need no scoring. The margin keeps
+/// rounding from ever dropping a pair the full scoring would keep.
+fn reachable_codes(model: &Model, threshold: f64) -> Vec<bool> {
+    let codes: usize = ALL_FIELDS.iter().map(|f| f.level_count() + 1).product();
+    let rarest = [2; TF_FIELDS];
+    let mut reachable = vec![true; 1 << 16];
+    for (code, r) in reachable.iter_mut().enumerate().take(codes) {
+        let w = model.weight_with_counts(&widen(code as u16), &rarest);
+        *r = probability_of(w + 1e-6) >= threshold;
+    }
+    reachable
+}
+
 /// Fits the model on `records` (topped up when small). For `pool add` and import,
 /// which score a few candidates and need no clusters.
 pub fn fit(records: &[Record]) -> Model {
@@ -578,7 +595,9 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
     // Scoring is per pair: on every core. The pairs come sorted by their first record,
     // whose value frequencies are looked up once for all its pairs.
     let chunk = pairs.len().div_ceil(threads()).max(1);
+    let reachable = reachable_codes(&model, threshold);
     let (model_ref, recs, pairs_ref, codes_ref) = (&model, packed_ref, &pairs, &codes);
+    let reachable = &reachable;
     let mut hits: Vec<Link> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..pairs.len())
             .step_by(chunk)
@@ -590,6 +609,9 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
                         .zip(&codes_ref[from..])
                         .filter(|((a, b), _)| *a < real && *b < real)
                         .filter_map(|((a, b), code)| {
+                            if !reachable[usize::from(*code)] {
+                                return None;
+                            }
                             if counts.0 != a {
                                 counts = (a, model_ref.tf_counts(&recs.get(a as usize)));
                             }
@@ -1051,6 +1073,35 @@ mod tests {
     }
 
     /// Every comparison vector the fields' levels allow fits 16 bits and comes back.
+    /// A code left out of scoring as unreachable never belongs to a pair at or above
+    /// the threshold, whatever its records' value frequencies (and the codes of the
+    /// clearest matches are kept).
+    #[test]
+    fn unreachable_codes_never_hold_a_match() {
+        let rs = reference_population(3_000);
+        let packed = Packed::new(&rs);
+        let pairs = candidate_pairs_of(rs.len(), |i| packed.get(i));
+        let codes = patterns_of(&packed, &pairs);
+        let m = fit(&rs);
+        let same = narrow(&[0; FIELDS]) as usize;
+        for threshold in [0.0, 0.5, 0.9, DEFAULT_THRESHOLD, 0.999, 1.0] {
+            let reachable = reachable_codes(&m, threshold);
+            assert!(threshold == 1.0 || reachable[same], "{threshold}");
+            let mut skipped = 0;
+            for ((a, b), code) in pairs.iter().zip(&codes) {
+                if !reachable[usize::from(*code)] {
+                    skipped += 1;
+                    let p = m.probability(&rs[a as usize], &rs[b as usize]);
+                    assert!(p < threshold, "{threshold}: {a} {b} {p}");
+                }
+            }
+            assert!(threshold > 0.0 || skipped == 0, "every pair reaches 0");
+            if threshold == DEFAULT_THRESHOLD {
+                assert!(skipped > pairs.len() / 2, "{skipped} of {}", pairs.len());
+            }
+        }
+    }
+
     #[test]
     fn narrow_codes_are_the_comparison_vectors() {
         let mut g = [0u8; FIELDS];
