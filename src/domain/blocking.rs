@@ -230,6 +230,16 @@ fn candidate_pairs_on<'a>(
     let mut keyed: Vec<Vec<[u32; 3]>> = vec![Vec::new(); threads];
     let mut members: Vec<u32> = Vec::new();
     let mut ends: Vec<u32> = Vec::new();
+    // Each thread's buffers (its keys by list, and one record's keys), made here and
+    // reused by every batch: a buffer a thread grows stays in this thread's heap rather
+    // than leaving memory behind in the helper threads' own malloc arenas.
+    type Work = (Vec<Vec<[u32; 3]>>, Vec<u64>);
+    let mut work: Vec<Work> = (0..threads)
+        .map(|_| {
+            let lists = (0..threads).map(|_| Vec::with_capacity(1024)).collect();
+            (lists, Vec::with_capacity(64))
+        })
+        .collect();
     for pass in 0..passes {
         keyed.iter_mut().for_each(Vec::clear);
         // Each record's keys, on every core, a small batch at a time (the threads'
@@ -237,42 +247,37 @@ fn candidate_pairs_on<'a>(
         for (b, from) in (0..n).step_by(1 << 13).enumerate() {
             let to = (from + (1 << 13)).min(n);
             let chunk = (to - from).div_ceil(threads).max(1);
-            let parts: Vec<Vec<Vec<[u32; 3]>>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (from..to)
-                    .step_by(chunk)
-                    .map(|start| {
-                        let part = start..(start + chunk).min(to);
-                        scope.spawn(move || {
-                            let mut out = vec![Vec::new(); threads];
-                            let mut buf = Vec::new();
-                            for i in part {
-                                buf.clear();
-                                keys(&record(i), &mut buf);
-                                buf.retain(|k| k % passes == pass);
-                                buf.sort_unstable();
-                                buf.dedup();
-                                for k in &buf {
-                                    let e = [(*k >> 32) as u32, *k as u32, i as u32];
-                                    out[part_of(&e)].push(e);
-                                }
+            std::thread::scope(|scope| {
+                for ((out, buf), start) in work.iter_mut().zip((from..to).step_by(chunk)) {
+                    let part = start..(start + chunk).min(to);
+                    scope.spawn(move || {
+                        for i in part {
+                            buf.clear();
+                            keys(&record(i), buf);
+                            buf.retain(|k| k % passes == pass);
+                            buf.sort_unstable();
+                            buf.dedup();
+                            for k in buf.iter() {
+                                let e = [(*k >> 32) as u32, *k as u32, i as u32];
+                                out[part_of(&e)].push(e);
                             }
-                            out
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(joined).collect()
+                        }
+                    });
+                }
             });
             if pass == 0 && b == 0 {
                 // Room for a pass, from the first batch's keys per record (one allocation
                 // a list, reused by every pass).
                 for (t, list) in keyed.iter_mut().enumerate() {
-                    let got = parts.iter().map(|p| p[t].len()).sum::<usize>() as f64;
+                    let got = work.iter().map(|w| w.0[t].len()).sum::<usize>() as f64;
                     list.reserve((got / (to - from) as f64 * 1.1 * n as f64) as usize + 1024);
                 }
             }
-            for p in parts {
-                for (list, mine) in keyed.iter_mut().zip(p) {
-                    list.extend(mine);
+            // In thread order: each list gets its keys by record, as one thread would.
+            for (out, _) in work.iter_mut() {
+                for (list, mine) in keyed.iter_mut().zip(out.iter_mut()) {
+                    list.extend_from_slice(mine);
+                    mine.clear();
                 }
             }
         }
@@ -310,8 +315,8 @@ fn candidate_pairs_on<'a>(
     drop(keyed);
     // The same pair comes from several rules: the pairs are made, sorted and deduped a
     // stripe of first records at a time, so the copies are never all held at once, and
-    // `threads` stripes at once, one on each core.
-    let stripes = (n >> 12).clamp(8, 64);
+    // `threads` stripes at once, one on each core (small stripes: one each in memory).
+    let stripes = (n >> 11).clamp(8, 128);
     let stripe = n.div_ceil(stripes).max(1);
     let mut pairs = Pairs {
         starts: Vec::with_capacity(n + 1),
@@ -319,13 +324,13 @@ fn candidate_pairs_on<'a>(
     };
     let (members, ends) = (&members, &ends);
     let los: Vec<usize> = (0..n).step_by(stripe).collect();
+    // Each thread's stripe buffer, made here and reused (see `work` above).
+    let mut raws: Vec<Vec<(u32, u32)>> = (0..threads).map(|_| Vec::with_capacity(1024)).collect();
     for group in los.chunks(threads) {
-        let raws: Vec<Vec<(u32, u32)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = group
-                .iter()
-                .map(|&lo| scope.spawn(move || stripe_pairs(members, ends, lo, lo + stripe)))
-                .collect();
-            handles.into_iter().map(joined).collect()
+        std::thread::scope(|scope| {
+            for (raw, &lo) in raws.iter_mut().zip(group) {
+                scope.spawn(move || stripe_pairs(members, ends, lo, lo + stripe, raw));
+            }
         });
         for (raw, &lo) in raws.iter().zip(group) {
             let hi = (lo + stripe).min(n);
@@ -352,18 +357,13 @@ fn candidate_pairs_on<'a>(
     pairs
 }
 
-/// A scoped thread's result (its panic, if any, goes on in the caller).
-fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
-
 /// The pairs of the blocks (`members` cut at `ends`) whose first record is in
-/// `lo..hi`, sorted, each once. Within a block the members are in index order, so a
+/// `lo..hi`, sorted, each once, into `raw`. Within a block the members are in index order, so a
 /// pair's first record is the earlier member; a block larger than `MAX_BLOCK` pairs
 /// each member with its `WINDOW` next ones only.
-fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize) -> Vec<(u32, u32)> {
+fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize, raw: &mut Vec<(u32, u32)>) {
     let (lo32, hi32) = (lo as u32, hi.min(u32::MAX as usize) as u32);
-    let mut raw = Vec::new();
+    raw.clear();
     let mut from = 0;
     for &end in ends {
         let block = &members[from..end as usize];
@@ -384,7 +384,6 @@ fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize) -> Vec<(u32
     }
     raw.sort_unstable();
     raw.dedup();
-    raw
 }
 
 #[cfg(test)]

@@ -658,55 +658,18 @@ fn tf_value<'a>(r: &Keys<'a>, f: Field) -> Option<&'a str> {
 }
 
 /// The value frequencies of each term-frequency field (in slot order) over `n` records
-/// whose keys `record(i)` gives, the fields shared out over the cores.
-pub fn term_frequencies<'a>(
-    n: usize,
-    record: &(impl Fn(usize) -> Keys<'a> + Sync),
-) -> Vec<TermFrequencies> {
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1);
-    term_frequencies_on(n, record, threads)
-}
-
-/// `term_frequencies` on `threads` threads (the same counts on any number).
-fn term_frequencies_on<'a>(
-    n: usize,
-    record: &(impl Fn(usize) -> Keys<'a> + Sync),
-    threads: usize,
-) -> Vec<TermFrequencies> {
-    let fields: Vec<Field> = ALL_FIELDS
+/// whose keys `record(i)` gives, one field's value hashes at a time.
+pub fn term_frequencies<'a>(n: usize, record: &impl Fn(usize) -> Keys<'a>) -> Vec<TermFrequencies> {
+    ALL_FIELDS
         .iter()
-        .copied()
         .filter(|f| f.term_frequency_slot().is_some())
-        .collect();
-    let threads = threads.clamp(1, fields.len());
-    let one = |f: Field| {
-        let hashes: Vec<u64> = (0..n)
-            .filter_map(|i| tf_value(&record(i), f).map(value_hash))
-            .collect();
-        TermFrequencies::build(hashes, n as u64)
-    };
-    // Thread t counts fields t, t + threads, …: one field's hashes per core at a time.
-    let mut done: Vec<(usize, TermFrequencies)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (fields, one) = (&fields, &one);
-                scope.spawn(move || {
-                    (t..fields.len())
-                        .step_by(threads)
-                        .map(|k| (k, one(fields[k])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    done.sort_by_key(|(k, _)| *k);
-    done.into_iter().map(|(_, t)| t).collect()
+        .map(|f| {
+            let hashes: Vec<u64> = (0..n)
+                .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
+                .collect();
+            TermFrequencies::build(hashes, n as u64)
+        })
+        .collect()
 }
 
 /// How often values occur: counts of the values seen at least twice (a value not listed
@@ -1744,25 +1707,6 @@ mod tests {
         let mut old = apart.clone();
         old.u_name_given_phone.clear();
         assert!(!old.is_current());
-    }
-
-    /// The fields counted on several cores come back in slot order, the same as
-    /// counted one after another.
-    #[test]
-    fn term_frequencies_are_the_same_on_any_number_of_threads() {
-        let records = crate::domain::matching::reference_population(2_000);
-        let record = |i: usize| records[i].keys();
-        let one = term_frequencies_on(records.len(), &record, 1);
-        assert_eq!(one.len(), TF_FIELDS);
-        assert!(one.iter().all(|t| !t.counts.is_empty()));
-        for threads in [2, 3, 5, 8] {
-            let many = term_frequencies_on(records.len(), &record, threads);
-            for (a, b) in one.iter().zip(&many) {
-                assert_eq!(a.population, b.population);
-                assert_eq!(a.counts, b.counts, "{threads} threads");
-            }
-            assert_eq!(many.len(), one.len());
-        }
     }
 
     #[test]

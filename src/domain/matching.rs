@@ -577,10 +577,10 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
     }
     let all = packed.len();
     let packed_ref = &*packed;
-    // The value frequencies are counted before the candidate pairs are made, so that
-    // counting's buffers and the pairs are never held at once.
-    let tf = term_frequencies(all, &|i| packed_ref.get(i));
     let pairs = candidate_pairs_of(all, |i| packed_ref.get(i));
+    // The value frequencies are counted once blocking has let go of its blocks and
+    // before the pairs' codes are made: neither is held while counting.
+    let tf = term_frequencies(all, &|i| packed_ref.get(i));
     let codes = patterns_of(packed_ref, &pairs);
     let model = Model::fit_with(
         all,
