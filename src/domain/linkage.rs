@@ -181,14 +181,30 @@ pub fn jw(a: &str, b: &str) -> f64 {
 /// share in any order, and Winkler's bonus at most 0.4 of the rest, so two ASCII
 /// strings sharing too few characters are settled without the quadratic scan.
 fn jw_from(a: &str, b: &str, floor: f64) -> f64 {
-    if a.is_ascii() && b.is_ascii() && !a.is_empty() && !b.is_empty() {
-        let s = shared_chars(a, b) as f64;
-        let jaro = (s / a.len() as f64 + s / b.len() as f64 + 1.0) / 3.0;
+    if !a.is_empty() && !b.is_empty() {
+        // Other scripts (汉字 company names): the characters each shares at most, by a
+        // quick test of membership, against the lengths in characters.
+        let (s, la, lb) = if a.is_ascii() && b.is_ascii() {
+            (shared_chars(a, b), a.len(), b.len())
+        } else {
+            (shared_at_most(a, b), a.chars().count(), b.chars().count())
+        };
+        let s = s as f64;
+        let jaro = (s / la as f64 + s / lb as f64 + 1.0) / 3.0;
         if 0.6 * jaro + 0.4 < floor {
             return 0.0;
         }
     }
     jw(a, b)
+}
+
+/// At least `shared_chars(x, y)`: the characters of `x` whose bit is set in a 64-bit
+/// fingerprint of `y`'s (a character shared is always counted; one whose bit another
+/// character of `y` set is counted too, which only loosens the bound).
+fn shared_at_most(x: &str, y: &str) -> usize {
+    let bit = |c: char| 1u64 << (u32::from(c) % 64);
+    let in_y = y.chars().fold(0u64, |m, c| m | bit(c));
+    x.chars().filter(|c| in_y & bit(*c) != 0).count()
 }
 
 /// Jaro-Winkler of two sequences of at most `SHORT` items.
@@ -387,6 +403,11 @@ fn mostly_same_characters(x: &str, y: &str, cjk: bool) -> bool {
     let (lx, ly) = (x.chars().count(), y.chars().count());
     let longer = lx.max(ly);
     if lx.abs_diff(ly) > 2 || (!cjk && longer < 6) {
+        return false;
+    }
+    // More than two apart even by the quick bound: not worth the exact count.
+    let most = shared_at_most(x, y);
+    if most == 0 || longer - most.min(longer) > 2 {
         return false;
     }
     let shared = shared_chars(x, y);
@@ -1481,7 +1502,33 @@ mod tests {
                 .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
                 .collect()
         };
-        for _ in 0..50_000 {
+        let hanzi: Vec<char> = "云帆科技有限公司杭州李王张伟玮明".chars().collect();
+        let han = |rng: &mut super::super::synthetic::Rng| -> String {
+            let n = 1 + rng.below(8) as usize;
+            (0..n)
+                .map(|_| hanzi[rng.below(hanzi.len() as u64) as usize])
+                .collect()
+        };
+        for round in 0..50_000 {
+            // Every fourth pair in 汉字 (the bound by fingerprint), some mixed.
+            if round % 4 == 0 {
+                let a = han(&mut rng);
+                let b = if round % 8 == 0 {
+                    han(&mut rng)
+                } else {
+                    format!("{}{}", &a, word(&mut rng))
+                };
+                for floor in [0.80, 0.85, 0.92] {
+                    let full = jw(&a, &b);
+                    let bounded = jw_from(&a, &b, floor);
+                    assert!(
+                        bounded == full || (bounded == 0.0 && full < floor),
+                        "{a} {b} {floor}: {bounded} vs {full}"
+                    );
+                }
+                assert!(shared_at_most(&a, &b) >= shared_chars(&a, &b), "{a} {b}");
+                continue;
+            }
             let a = word(&mut rng);
             let b = if rng.below(2) == 0 {
                 word(&mut rng)
