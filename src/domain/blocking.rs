@@ -76,6 +76,37 @@ fn each_deletion(s: &str, mut f: impl FnMut(&str)) {
     }
 }
 
+/// `f` on the parts but the one numbered `skip`, joined by `sep` (what
+/// `parts.collect::<Vec<_>>().join(sep)` makes), in a buffer on the stack when it fits.
+fn joined<'a>(parts: impl Iterator<Item = &'a str>, skip: usize, sep: &str, f: impl FnOnce(&str)) {
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    let mut heap: Option<String> = None;
+    for (n, (_, part)) in parts.enumerate().filter(|(i, _)| *i != skip).enumerate() {
+        let mut put = |s: &str| match &mut heap {
+            Some(h) => h.push_str(s),
+            None if len + s.len() <= buf.len() => {
+                buf[len..len + s.len()].copy_from_slice(s.as_bytes());
+                len += s.len();
+            }
+            None => {
+                let mut h = String::from_utf8_lossy(&buf[..len]).into_owned();
+                h.push_str(s);
+                heap = Some(h);
+            }
+        };
+        if n > 0 {
+            put(sep);
+        }
+        put(part);
+    }
+    match &heap {
+        Some(h) => f(h),
+        // Whole strings copied end to end: still UTF-8.
+        None => f(std::str::from_utf8(&buf[..len]).unwrap_or_default()),
+    }
+}
+
 /// The blocking keys of one record (the rules, by number).
 pub fn keys(r: &Keys, out: &mut Vec<u64>) {
     let initial = first_char(r.name_sorted);
@@ -112,16 +143,12 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
         //     dropped (IME slips and a missed character).
         if !r.name_sound.is_empty() {
             out.push(h(13, &[r.name_sound]));
-            let syllables: Vec<&str> = r.name_sound.split(' ').collect();
-            if syllables.len() >= 3 {
-                for skip in 1..syllables.len() {
-                    let rest: Vec<&str> = syllables
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != skip)
-                        .map(|(_, s)| *s)
-                        .collect();
-                    out.push(h(13, &[&rest.join(" ")]));
+            let syllables = r.name_sound.split(' ').count();
+            if syllables >= 3 {
+                for skip in 1..syllables {
+                    joined(r.name_sound.split(' '), skip, " ", |rest| {
+                        out.push(h(13, &[rest]))
+                    });
                 }
             }
         }
@@ -138,14 +165,15 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
     if !r.address.is_empty() {
         out.push(h(11, &[r.address]));
         // 12. same house numbers and city (an address typo in the words).
-        let nums: String = r
+        let mut numbers = r
             .address
             .split(|c: char| !c.is_ascii_digit())
             .filter(|n| !n.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
-        if !nums.is_empty() {
-            out.push(h(12, &[&nums, r.city, initial]));
+            .peekable();
+        if numbers.peek().is_some() {
+            joined(numbers, usize::MAX, "-", |nums| {
+                out.push(h(12, &[nums, r.city, initial]))
+            });
         }
     }
 }
@@ -524,6 +552,33 @@ mod tests {
             let mut got = Vec::new();
             each_deletion(s, |d| got.push(d.to_string()));
             assert_eq!(got, deletions(s).collect::<Vec<_>>(), "{s}");
+        }
+    }
+
+    #[test]
+    fn joined_on_the_stack_is_join() {
+        let long = "ab ".repeat(60);
+        for text in [
+            "",
+            "a",
+            "zhang xiao dong",
+            "wang  wei",
+            " x y ",
+            long.as_str(),
+            "张 伟 玮",
+        ] {
+            let parts: Vec<&str> = text.split(' ').collect();
+            for skip in [0, 1, 2, usize::MAX] {
+                let want: Vec<&str> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != skip)
+                    .map(|(_, p)| *p)
+                    .collect();
+                let mut got = String::new();
+                joined(text.split(' '), skip, "-", |j| got = j.to_string());
+                assert_eq!(got, want.join("-"), "{text:?} {skip}");
+            }
         }
     }
 
