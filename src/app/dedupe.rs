@@ -115,8 +115,7 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
 /// it is gone).
 pub fn labels(store: &mut dyn Backend, ids: &[i64]) -> Result<Vec<String>> {
     let mut tx = store.read()?;
-    Ok(ids
-        .iter()
+    ids.iter()
         .map(|&id| {
             Ok(match tx.name_and_company(id)? {
                 Some((Some(n), Some(co))) => format!("{n} / {co}"),
@@ -125,7 +124,7 @@ pub fn labels(store: &mut dyn Backend, ids: &[i64]) -> Result<Vec<String>> {
                 Some((None, None)) | None => format!("#{id}"),
             })
         })
-        .collect::<Result<_>>()?)
+        .collect()
 }
 
 /// One member of a cluster as `--interactive` shows it, so a person can decide: contacts
