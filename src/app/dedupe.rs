@@ -3,6 +3,7 @@
 use super::scope;
 use std::collections::HashMap;
 
+use crate::domain::linkage::Keys;
 use crate::domain::matching::{self, Found, Packed, Record};
 use crate::domain::roles::{Action, User};
 use crate::error::{Error, Result};
@@ -33,6 +34,11 @@ impl Scan {
         self.logins[self.owners[i] as usize].as_deref()
     }
 
+    /// Member `i`'s match keys, borrowed.
+    pub fn keys(&self, i: usize) -> Keys<'_> {
+        self.members.get(i)
+    }
+
     /// Member `i` as the matcher saw it.
     pub fn record(&self, i: usize) -> Record {
         self.members
@@ -59,15 +65,20 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
     let mut owners: Vec<u32> = Vec::new();
     let mut logins: Vec<Option<String>> = vec![None];
     let mut login_at: HashMap<String, u32> = HashMap::new();
-    store.read()?.each_record(&mut |r: Record| {
-        packed.push_record(&r);
-        ids.push(r.id);
-        owners.push(match r.owner {
+    store.read()?.each_keys(&mut |id, keys, owner| {
+        packed.push_keys(keys);
+        ids.push(id);
+        owners.push(match owner {
             None => 0,
-            Some(login) => *login_at.entry(login).or_insert_with_key(|l| {
-                logins.push(Some(l.clone()));
-                (logins.len() - 1) as u32
-            }),
+            Some(login) => match login_at.get(login) {
+                Some(at) => *at,
+                None => {
+                    logins.push(Some(login.to_string()));
+                    let at = (logins.len() - 1) as u32;
+                    login_at.insert(login.to_string(), at);
+                    at
+                }
+            },
         });
     })?;
     let mut found = matching::find_packed(&mut packed, &ids, threshold);
@@ -104,18 +115,16 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
 /// it is gone).
 pub fn labels(store: &mut dyn Backend, ids: &[i64]) -> Result<Vec<String>> {
     let mut tx = store.read()?;
-    Ok(ids
-        .iter()
-        .map(|&id| match tx.customer(id) {
-            Ok(c) => match (c.name, c.company) {
-                (Some(n), Some(co)) => format!("{n} / {co}"),
-                (Some(n), None) => n,
-                (None, Some(co)) => co,
-                (None, None) => format!("#{id}"),
-            },
-            Err(_) => format!("#{id}"),
+    ids.iter()
+        .map(|&id| {
+            Ok(match tx.name_and_company(id)? {
+                Some((Some(n), Some(co))) => format!("{n} / {co}"),
+                Some((Some(n), None)) => n,
+                Some((None, Some(co))) => co,
+                Some((None, None)) | None => format!("#{id}"),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// One member of a cluster as `--interactive` shows it, so a person can decide: contacts

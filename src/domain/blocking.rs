@@ -49,9 +49,62 @@ fn first_char(s: &str) -> &str {
 }
 
 /// Every string with one character removed (two strings one edit apart share one).
+#[cfg(test)]
 fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
     s.char_indices()
         .map(move |(i, c)| format!("{}{}", &s[..i], &s[i + c.len_utf8()..]))
+}
+
+/// `f` on each of `s` with one character removed, made in a buffer on the stack (a
+/// name of up to 12 characters is at most 48 bytes) rather than a new string each.
+fn each_deletion(s: &str, mut f: impl FnMut(&str)) {
+    let mut buf = [0u8; 64];
+    let bytes = s.as_bytes();
+    for (i, c) in s.char_indices() {
+        let rest = &bytes[i + c.len_utf8()..];
+        let len = i + rest.len();
+        if len > buf.len() {
+            f(&format!("{}{}", &s[..i], &s[i + c.len_utf8()..]));
+            continue;
+        }
+        buf[..i].copy_from_slice(&bytes[..i]);
+        buf[i..len].copy_from_slice(rest);
+        // Whole characters on both sides of a whole character: still UTF-8.
+        if let Ok(d) = std::str::from_utf8(&buf[..len]) {
+            f(d);
+        }
+    }
+}
+
+/// `f` on the parts but the one numbered `skip`, joined by `sep` (what
+/// `parts.collect::<Vec<_>>().join(sep)` makes), in a buffer on the stack when it fits.
+fn joined<'a>(parts: impl Iterator<Item = &'a str>, skip: usize, sep: &str, f: impl FnOnce(&str)) {
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    let mut heap: Option<String> = None;
+    for (n, (_, part)) in parts.enumerate().filter(|(i, _)| *i != skip).enumerate() {
+        let mut put = |s: &str| match &mut heap {
+            Some(h) => h.push_str(s),
+            None if len + s.len() <= buf.len() => {
+                buf[len..len + s.len()].copy_from_slice(s.as_bytes());
+                len += s.len();
+            }
+            None => {
+                let mut h = String::from_utf8_lossy(&buf[..len]).into_owned();
+                h.push_str(s);
+                heap = Some(h);
+            }
+        };
+        if n > 0 {
+            put(sep);
+        }
+        put(part);
+    }
+    match &heap {
+        Some(h) => f(h),
+        // Whole strings copied end to end: still UTF-8.
+        None => f(std::str::from_utf8(&buf[..len]).unwrap_or_default()),
+    }
 }
 
 /// The blocking keys of one record (the rules, by number).
@@ -90,16 +143,12 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
         //     dropped (IME slips and a missed character).
         if !r.name_sound.is_empty() {
             out.push(h(13, &[r.name_sound]));
-            let syllables: Vec<&str> = r.name_sound.split(' ').collect();
-            if syllables.len() >= 3 {
-                for skip in 1..syllables.len() {
-                    let rest: Vec<&str> = syllables
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != skip)
-                        .map(|(_, s)| *s)
-                        .collect();
-                    out.push(h(13, &[&rest.join(" ")]));
+            let syllables = r.name_sound.split(' ').count();
+            if syllables >= 3 {
+                for skip in 1..syllables {
+                    joined(r.name_sound.split(' '), skip, " ", |rest| {
+                        out.push(h(13, &[rest]))
+                    });
                 }
             }
         }
@@ -108,9 +157,7 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
             let a = prefix(r.address, 8);
             out.push(h(10, &[r.name, a]));
             if r.name.chars().count() <= 12 {
-                for d in deletions(r.name) {
-                    out.push(h(10, &[&d, a]));
-                }
+                each_deletion(r.name, |d| out.push(h(10, &[d, a])));
             }
         }
     }
@@ -118,14 +165,15 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
     if !r.address.is_empty() {
         out.push(h(11, &[r.address]));
         // 12. same house numbers and city (an address typo in the words).
-        let nums: String = r
+        let mut numbers = r
             .address
             .split(|c: char| !c.is_ascii_digit())
             .filter(|n| !n.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
-        if !nums.is_empty() {
-            out.push(h(12, &[&nums, r.city, initial]));
+            .peekable();
+        if numbers.peek().is_some() {
+            joined(numbers, usize::MAX, "-", |nums| {
+                out.push(h(12, &[nums, r.city, initial]))
+            });
         }
     }
 }
@@ -181,82 +229,108 @@ impl Pairs {
 /// `candidate_pairs` over `n` records whose keys `record(i)` gives (the scan's packed
 /// buffer: no per-record strings needed).
 pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Pairs {
-    let record = &record;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
+    candidate_pairs_on(n, record, threads)
+}
+
+/// `candidate_pairs_of` on `threads` threads (the same pairs on any number).
+fn candidate_pairs_on<'a>(
+    n: usize,
+    record: impl Fn(usize) -> Keys<'a> + Sync,
+    threads: usize,
+) -> Pairs {
+    let record = &record;
+    let threads = threads.max(1);
     // Every (key, record) at once would be the scan's largest allocation (12 bytes for
     // each of some 15 keys a record): the keys are made in several passes instead, each
     // keeping the keys of one share of the hash space, so only that share is sorted at a
     // time. A pass's blocks are final (a key lives in one share), and the blocks' order
     // does not matter (the pairs are sorted below).
     let passes = n.div_ceil(1 << 15).clamp(1, 8) as u64;
-    // A key and its record as three words (12 bytes, not the 16 of a padded
-    // `(u64, u32)`): sorted, they order exactly as (key, record).
-    let mut keyed: Vec<[u32; 3]> = Vec::new();
+    // A pass's keys are kept in `threads` lists by their top bits, so every key of one
+    // list is below every key of the next: sorted each on its own core, the lists in turn
+    // are the pass's keys sorted. A key and its record as three words (12 bytes, not
+    // the 16 of a padded `(u64, u32)`): sorted, they order exactly as (key, record).
+    let part_of = |e: &[u32; 3]| ((u64::from(e[0]) * threads as u64) >> 32) as usize;
+    let mut keyed: Vec<Vec<[u32; 3]>> = vec![Vec::new(); threads];
     let mut members: Vec<u32> = Vec::new();
     let mut ends: Vec<u32> = Vec::new();
+    // Each thread's buffers (its keys by list, and one record's keys), made here and
+    // reused by every batch: a buffer a thread grows stays in this thread's heap rather
+    // than leaving memory behind in the helper threads' own malloc arenas.
+    type Work = (Vec<Vec<[u32; 3]>>, Vec<u64>);
+    let mut work: Vec<Work> = (0..threads)
+        .map(|_| {
+            let lists = (0..threads).map(|_| Vec::with_capacity(1024)).collect();
+            (lists, Vec::with_capacity(64))
+        })
+        .collect();
     for pass in 0..passes {
-        keyed.clear();
+        keyed.iter_mut().for_each(Vec::clear);
         // Each record's keys, on every core, a small batch at a time (the threads'
-        // buffers stay small next to the list they are appended to).
+        // buffers stay small next to the lists they are appended to).
         for (b, from) in (0..n).step_by(1 << 13).enumerate() {
             let to = (from + (1 << 13)).min(n);
             let chunk = (to - from).div_ceil(threads).max(1);
-            let parts: Vec<Vec<[u32; 3]>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (from..to)
-                    .step_by(chunk)
-                    .map(|start| {
-                        let part = start..(start + chunk).min(to);
-                        scope.spawn(move || {
-                            let mut out = Vec::new();
-                            let mut buf = Vec::new();
-                            for i in part {
-                                buf.clear();
-                                keys(&record(i), &mut buf);
-                                buf.retain(|k| k % passes == pass);
-                                buf.sort_unstable();
-                                buf.dedup();
-                                out.extend(
-                                    buf.iter().map(|k| [(*k >> 32) as u32, *k as u32, i as u32]),
-                                );
+            std::thread::scope(|scope| {
+                for ((out, buf), start) in work.iter_mut().zip((from..to).step_by(chunk)) {
+                    let part = start..(start + chunk).min(to);
+                    scope.spawn(move || {
+                        for i in part {
+                            buf.clear();
+                            keys(&record(i), buf);
+                            buf.retain(|k| k % passes == pass);
+                            buf.sort_unstable();
+                            buf.dedup();
+                            for k in buf.iter() {
+                                let e = [(*k >> 32) as u32, *k as u32, i as u32];
+                                out[part_of(&e)].push(e);
                             }
-                            out
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_default())
-                    .collect()
+                        }
+                    });
+                }
             });
             if pass == 0 && b == 0 {
-                // Room for a pass, from the first batch's keys per record (one allocation,
-                // reused by every pass).
-                let per = parts.iter().map(Vec::len).sum::<usize>() as f64 / (to - from) as f64;
-                keyed.reserve((per * 1.1 * n as f64) as usize + 1024);
+                // Room for a pass, from the first batch's keys per record (one allocation
+                // a list, reused by every pass).
+                for (t, list) in keyed.iter_mut().enumerate() {
+                    let got = work.iter().map(|w| w.0[t].len()).sum::<usize>() as f64;
+                    list.reserve((got / (to - from) as f64 * 1.1 * n as f64) as usize + 1024);
+                }
             }
-            for p in parts {
-                keyed.extend(p);
+            // In thread order: each list gets its keys by record, as one thread would.
+            for (out, _) in work.iter_mut() {
+                for (list, mine) in keyed.iter_mut().zip(out.iter_mut()) {
+                    list.extend_from_slice(mine);
+                    mine.clear();
+                }
             }
         }
-        keyed.sort_unstable();
+        std::thread::scope(|scope| {
+            for list in keyed.iter_mut() {
+                scope.spawn(move || list.sort_unstable());
+            }
+        });
         // Most keys are one record's only (a block of one makes no pair): only the blocks
         // of two or more are kept, as their members' indexes (the keys are no longer
         // needed once the blocks are known).
-        let mut start = 0;
-        while start < keyed.len() {
-            let key = &keyed[start][..2];
-            let mut end = start + 1;
-            while end < keyed.len() && keyed[end][..2] == *key {
-                end += 1;
+        for keyed in &keyed {
+            let mut start = 0;
+            while start < keyed.len() {
+                let key = &keyed[start][..2];
+                let mut end = start + 1;
+                while end < keyed.len() && keyed[end][..2] == *key {
+                    end += 1;
+                }
+                if end - start >= 2 {
+                    members.extend(keyed[start..end].iter().map(|e| e[2]));
+                    ends.push(members.len() as u32);
+                }
+                start = end;
             }
-            if end - start >= 2 {
-                members.extend(keyed[start..end].iter().map(|e| e[2]));
-                ends.push(members.len() as u32);
-            }
-            start = end;
         }
         if pass == 0 {
             // Room for every pass's blocks, from the first's (the passes split the keys
@@ -268,60 +342,76 @@ pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Syn
     }
     drop(keyed);
     // The same pair comes from several rules: the pairs are made, sorted and deduped a
-    // stripe of first records at a time, so the copies are never all held at once.
-    // Within a block the members are in index order, so a pair's first record is the
-    // earlier member.
-    let stripes = (n >> 12).clamp(8, 64);
+    // stripe of first records at a time, so the copies are never all held at once, and
+    // `threads` stripes at once, one on each core (small stripes: one each in memory).
+    let stripes = (n >> 11).clamp(8, 128);
     let stripe = n.div_ceil(stripes).max(1);
     let mut pairs = Pairs {
         starts: Vec::with_capacity(n + 1),
         seconds: Vec::new(),
     };
-    let mut raw: Vec<(u32, u32)> = Vec::new();
-    for lo in (0..n).step_by(stripe) {
-        let hi = (lo + stripe).min(n);
-        let (lo32, hi32) = (lo as u32, hi as u32);
-        raw.clear();
-        let mut from = 0;
-        for &end in &ends {
-            let block = &members[from..end as usize];
-            from = end as usize;
-            let reach = if block.len() <= MAX_BLOCK {
-                block.len()
-            } else {
-                WINDOW + 1
-            };
-            for x in 0..block.len() {
-                let a = block[x];
-                if a < lo32 || a >= hi32 {
-                    continue;
-                }
-                let to = (x + reach).min(block.len());
-                raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
+    let (members, ends) = (&members, &ends);
+    let los: Vec<usize> = (0..n).step_by(stripe).collect();
+    // Each thread's stripe buffer, made here and reused (see `work` above).
+    let mut raws: Vec<Vec<(u32, u32)>> = (0..threads).map(|_| Vec::with_capacity(1024)).collect();
+    for group in los.chunks(threads) {
+        std::thread::scope(|scope| {
+            for (raw, &lo) in raws.iter_mut().zip(group) {
+                scope.spawn(move || stripe_pairs(members, ends, lo, lo + stripe, raw));
             }
-        }
-        raw.sort_unstable();
-        raw.dedup();
-        if lo == 0 {
-            // Room for all, from the first stripe's pairs (one allocation, not a
-            // doubling copy). A pair belongs to its earlier record, so a stripe's share
-            // falls from the first to the last: about half the first's per stripe,
-            // reserved with a margin (room never written takes no memory).
-            let stripes = n as f64 / (hi - lo) as f64;
-            pairs
-                .seconds
-                .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
-        }
-        let mut at = raw.iter().peekable();
-        for a in lo32..hi32 {
-            pairs.starts.push(pairs.seconds.len());
-            while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
-                pairs.seconds.push(b);
+        });
+        for (raw, &lo) in raws.iter().zip(group) {
+            let hi = (lo + stripe).min(n);
+            if lo == 0 {
+                // Room for all, from the first stripe's pairs (one allocation, not a
+                // doubling copy). A pair belongs to its earlier record, so a stripe's
+                // share falls from the first to the last: about half the first's per
+                // stripe, reserved with a margin (room never written takes no memory).
+                let stripes = n as f64 / (hi - lo) as f64;
+                pairs
+                    .seconds
+                    .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
+            }
+            let mut at = raw.iter().peekable();
+            for a in lo as u32..hi as u32 {
+                pairs.starts.push(pairs.seconds.len());
+                while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
+                    pairs.seconds.push(b);
+                }
             }
         }
     }
     pairs.starts.push(pairs.seconds.len());
     pairs
+}
+
+/// The pairs of the blocks (`members` cut at `ends`) whose first record is in
+/// `lo..hi`, sorted, each once, into `raw`. Within a block the members are in index order, so a
+/// pair's first record is the earlier member; a block larger than `MAX_BLOCK` pairs
+/// each member with its `WINDOW` next ones only.
+fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize, raw: &mut Vec<(u32, u32)>) {
+    let (lo32, hi32) = (lo as u32, hi.min(u32::MAX as usize) as u32);
+    raw.clear();
+    let mut from = 0;
+    for &end in ends {
+        let block = &members[from..end as usize];
+        from = end as usize;
+        let reach = if block.len() <= MAX_BLOCK {
+            block.len()
+        } else {
+            WINDOW + 1
+        };
+        for x in 0..block.len() {
+            let a = block[x];
+            if a < lo32 || a >= hi32 {
+                continue;
+            }
+            let to = (x + reach).min(block.len());
+            raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
+        }
+    }
+    raw.sort_unstable();
+    raw.dedup();
 }
 
 #[cfg(test)]
@@ -428,6 +518,22 @@ mod tests {
         assert!(got.len() > rs.len());
     }
 
+    /// The keys sorted in lists on several cores and the stripes paired on several
+    /// cores give exactly the pairs of one thread, for any number of threads (and
+    /// enough records for several passes and stripes).
+    #[test]
+    fn pairs_are_the_same_on_any_number_of_threads() {
+        let mut rs = crate::domain::matching::reference_population(70_000);
+        rs.extend((0..300).map(|i| rec("王伟", Some(&format!("86138{i:08}")), None, "")));
+        let one = candidate_pairs_on(rs.len(), |i| rs[i].keys(), 1);
+        assert!(one.len() > rs.len());
+        for threads in [2, 3, 8] {
+            let many = candidate_pairs_on(rs.len(), |i| rs[i].keys(), threads);
+            assert_eq!(many.starts, one.starts, "{threads} threads");
+            assert_eq!(many.seconds, one.seconds, "{threads} threads");
+        }
+    }
+
     #[test]
     fn chinese_names_meet_by_sound() {
         // Nothing shared but the sound of the name (and the city every test record has).
@@ -437,6 +543,43 @@ mod tests {
         let c = rec("潘晓斌", Some("8613800000001"), None, "");
         let d = rec("潘彬", Some("8613911112222"), None, "");
         assert!(blocked(&c, &d), "a dropped character");
+    }
+
+    #[test]
+    fn deletions_on_the_stack_are_the_deletions() {
+        let long = "x".repeat(70);
+        for s in ["", "a", "emily", "云帆料技", "éa\u{301}b", long.as_str()] {
+            let mut got = Vec::new();
+            each_deletion(s, |d| got.push(d.to_string()));
+            assert_eq!(got, deletions(s).collect::<Vec<_>>(), "{s}");
+        }
+    }
+
+    #[test]
+    fn joined_on_the_stack_is_join() {
+        let long = "ab ".repeat(60);
+        for text in [
+            "",
+            "a",
+            "zhang xiao dong",
+            "wang  wei",
+            " x y ",
+            long.as_str(),
+            "张 伟 玮",
+        ] {
+            let parts: Vec<&str> = text.split(' ').collect();
+            for skip in [0, 1, 2, usize::MAX] {
+                let want: Vec<&str> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != skip)
+                    .map(|(_, p)| *p)
+                    .collect();
+                let mut got = String::new();
+                joined(text.split(' '), skip, "-", |j| got = j.to_string());
+                assert_eq!(got, want.join("-"), "{text:?} {skip}");
+            }
+        }
     }
 
     #[test]

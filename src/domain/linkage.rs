@@ -181,14 +181,30 @@ pub fn jw(a: &str, b: &str) -> f64 {
 /// share in any order, and Winkler's bonus at most 0.4 of the rest, so two ASCII
 /// strings sharing too few characters are settled without the quadratic scan.
 fn jw_from(a: &str, b: &str, floor: f64) -> f64 {
-    if a.is_ascii() && b.is_ascii() && !a.is_empty() && !b.is_empty() {
-        let s = shared_chars(a, b) as f64;
-        let jaro = (s / a.len() as f64 + s / b.len() as f64 + 1.0) / 3.0;
+    if !a.is_empty() && !b.is_empty() {
+        // Other scripts (汉字 company names): the characters each shares at most, by a
+        // quick test of membership, against the lengths in characters.
+        let (s, la, lb) = if a.is_ascii() && b.is_ascii() {
+            (shared_chars(a, b), a.len(), b.len())
+        } else {
+            (shared_at_most(a, b), a.chars().count(), b.chars().count())
+        };
+        let s = s as f64;
+        let jaro = (s / la as f64 + s / lb as f64 + 1.0) / 3.0;
         if 0.6 * jaro + 0.4 < floor {
             return 0.0;
         }
     }
     jw(a, b)
+}
+
+/// At least `shared_chars(x, y)`: the characters of `x` whose bit is set in a 64-bit
+/// fingerprint of `y`'s (a character shared is always counted; one whose bit another
+/// character of `y` set is counted too, which only loosens the bound).
+fn shared_at_most(x: &str, y: &str) -> usize {
+    let bit = |c: char| 1u64 << (u32::from(c) % 64);
+    let in_y = y.chars().fold(0u64, |m, c| m | bit(c));
+    x.chars().filter(|c| in_y & bit(*c) != 0).count()
 }
 
 /// Jaro-Winkler of two sequences of at most `SHORT` items.
@@ -240,6 +256,12 @@ fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
 /// band of width 2k+1 is computed, on the stack: the levels need small distances only.
 pub fn distance_within(a: &str, b: &str, k: usize, swaps: bool) -> usize {
     if a.len() <= SHORT && b.len() <= SHORT && a.is_ascii() && b.is_ascii() {
+        // An edit changes the longer length less the characters shared in any order by
+        // at most one (a swap not at all): more than k apart by that count is more
+        // than k edits apart, settled without the table.
+        if a.len().max(b.len()) - shared_chars(a, b) > k {
+            return k + 1;
+        }
         return distance_of(a.as_bytes(), b.as_bytes(), k, swaps);
     }
     let (Some(x), Some(y)) = (Chars::of(a), Chars::of(b)) else {
@@ -383,6 +405,11 @@ fn mostly_same_characters(x: &str, y: &str, cjk: bool) -> bool {
     if lx.abs_diff(ly) > 2 || (!cjk && longer < 6) {
         return false;
     }
+    // More than two apart even by the quick bound: not worth the exact count.
+    let most = shared_at_most(x, y);
+    if most == 0 || longer - most.min(longer) > 2 {
+        return false;
+    }
     let shared = shared_chars(x, y);
     // A family shares the family name and nothing else: with the same first 汉字,
     // something beyond it must be shared too.
@@ -497,6 +524,15 @@ pub fn phone_level(a: &Keys, b: &Keys) -> u8 {
     }
 }
 
+/// `s.rsplit_once('@')`, or (s, "") without an '@': a byte search ('@' is ASCII, so
+/// both sides stay whole characters).
+fn split_at_last_at(s: &str) -> (&str, &str) {
+    match s.bytes().rposition(|c| c == b'@') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
 /// E-mail level: exact / one edit in the local part, or two anywhere in a longer
 /// address / same local part at another domain / different.
 pub fn email_level(a: &Keys, b: &Keys) -> u8 {
@@ -506,8 +542,8 @@ pub fn email_level(a: &Keys, b: &Keys) -> u8 {
     if x == y {
         return 0;
     }
-    let (lx, dx) = x.rsplit_once('@').unwrap_or((x, ""));
-    let (ly, dy) = y.rsplit_once('@').unwrap_or((y, ""));
+    let (lx, dx) = split_at_last_at(x);
+    let (ly, dy) = split_at_last_at(y);
     let short = lx.len().min(ly.len());
     // Lengths more than two apart are more than two edits apart: skip the distance.
     let close = x.len().abs_diff(y.len()) <= 2;
@@ -640,6 +676,21 @@ fn tf_value<'a>(r: &Keys<'a>, f: Field) -> Option<&'a str> {
         Field::City => opt(r.city),
         Field::Address => None,
     }
+}
+
+/// The value frequencies of each term-frequency field (in slot order) over `n` records
+/// whose keys `record(i)` gives, one field's value hashes at a time.
+pub fn term_frequencies<'a>(n: usize, record: &impl Fn(usize) -> Keys<'a>) -> Vec<TermFrequencies> {
+    ALL_FIELDS
+        .iter()
+        .filter(|f| f.term_frequency_slot().is_some())
+        .map(|f| {
+            let hashes: Vec<u64> = (0..n)
+                .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
+                .collect();
+            TermFrequencies::build(hashes, n as u64)
+        })
+        .collect()
 }
 
 /// How often values occur: counts of the values seen at least twice (a value not listed
@@ -878,6 +929,21 @@ impl Model {
         sample: usize,
         seed: u64,
     ) -> Model {
+        let tf = term_frequencies(n, &record);
+        Model::fit_with(n, record, warm, patterns, sample, seed, tf)
+    }
+
+    /// `fit_on` with the records' value frequencies counted beforehand
+    /// (`term_frequencies`: the scan counts them before it holds its candidate pairs).
+    pub fn fit_with<'a>(
+        n: usize,
+        record: impl Fn(usize) -> Keys<'a> + Sync,
+        warm: impl Fn(&[u32]) -> u8 + Sync,
+        patterns: &HashMap<u32, u64>,
+        sample: usize,
+        seed: u64,
+        tf: Vec<TermFrequencies>,
+    ) -> Model {
         let record = &record;
         // u from random pairs.
         let mut ucount: Vec<Vec<f64>> = ALL_FIELDS
@@ -947,17 +1013,6 @@ impl Model {
             .map(|c| {
                 let total: f64 = c.iter().sum::<f64>() + 0.5 * c.len() as f64;
                 c.iter().map(|x| (x + 0.5) / total).collect()
-            })
-            .collect();
-        // One field's value hashes at a time: the scan holds its candidate pairs now.
-        let tf = ALL_FIELDS
-            .iter()
-            .filter(|f| f.term_frequency_slot().is_some())
-            .map(|f| {
-                let hashes: Vec<u64> = (0..n)
-                    .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
-                    .collect();
-                TermFrequencies::build(hashes, n as u64)
             })
             .collect();
         let mut model = Model {
@@ -1271,8 +1326,13 @@ impl Model {
     }
 
     pub fn explain(&self, a: &Record, b: &Record) -> Explanation {
-        let g = compare(a, b);
-        let w = self.field_weights(&g, a);
+        self.explain_keys(&a.keys(), &b.keys())
+    }
+
+    /// `explain` on borrowed keys (a report's packed records), comparing once.
+    pub fn explain_keys(&self, a: &Keys, b: &Keys) -> Explanation {
+        let g = compare_keys(a, b);
+        let w = self.field_weights_keys(&g, a);
         let fields: Vec<FieldWeight> = ALL_FIELDS
             .iter()
             .zip(g)
@@ -1285,7 +1345,7 @@ impl Model {
             })
             .collect();
         Explanation {
-            probability: self.probability(a, b),
+            probability: probability_of(self.prior_weight() + w.iter().sum::<f64>()),
             prior_weight: (self.prior_weight() * 10.0).round() / 10.0,
             fields,
         }
@@ -1442,7 +1502,33 @@ mod tests {
                 .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
                 .collect()
         };
-        for _ in 0..50_000 {
+        let hanzi: Vec<char> = "云帆科技有限公司杭州李王张伟玮明".chars().collect();
+        let han = |rng: &mut super::super::synthetic::Rng| -> String {
+            let n = 1 + rng.below(8) as usize;
+            (0..n)
+                .map(|_| hanzi[rng.below(hanzi.len() as u64) as usize])
+                .collect()
+        };
+        for round in 0..50_000 {
+            // Every fourth pair in 汉字 (the bound by fingerprint), some mixed.
+            if round % 4 == 0 {
+                let a = han(&mut rng);
+                let b = if round % 8 == 0 {
+                    han(&mut rng)
+                } else {
+                    format!("{}{}", &a, word(&mut rng))
+                };
+                for floor in [0.80, 0.85, 0.92] {
+                    let full = jw(&a, &b);
+                    let bounded = jw_from(&a, &b, floor);
+                    assert!(
+                        bounded == full || (bounded == 0.0 && full < floor),
+                        "{a} {b} {floor}: {bounded} vs {full}"
+                    );
+                }
+                assert!(shared_at_most(&a, &b) >= shared_chars(&a, &b), "{a} {b}");
+                continue;
+            }
             let a = word(&mut rng);
             let b = if rng.below(2) == 0 {
                 word(&mut rng)
@@ -1500,6 +1586,9 @@ mod tests {
         }
         let long = "x".repeat(100);
         assert_eq!(distance_within(&long, "xy", 3, false), 4);
+        for e in ["a@b.com", "a@b@c.org", "no-at", "@x", "y@", "王@伟.cn", ""] {
+            assert_eq!(split_at_last_at(e), e.rsplit_once('@').unwrap_or((e, "")));
+        }
         assert_eq!(jw(&long, &long), 1.0);
     }
 

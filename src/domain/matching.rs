@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use super::blocking::{candidate_pairs_of, Pairs};
 use super::linkage::{
-    compare_keys, pack, probability_of, Keys, Model, ALL_FIELDS, FIELDS, MISSING, TF_FIELDS,
+    compare_keys, pack, probability_of, term_frequencies, Keys, Model, ALL_FIELDS, FIELDS, MISSING,
+    TF_FIELDS,
 };
 
 /// Pairs whose match probability is at least this are duplicates (merged, or skipped by
@@ -185,13 +186,15 @@ const CHUNK: usize = 1 << 20;
 pub const WARM: usize = 16;
 
 /// A record's header: one byte of flags (1: has a phone, 2: has an e-mail, 4: the sorted
-/// name is the name, stored once), then the lengths of name, name_sorted, name_sound,
-/// company, phone, email, city and address, each in base-64 digits, lowest first, a
-/// digit of 64 + d meaning "d, and more digits follow" (most keys are shorter than 64
-/// bytes: one byte each). Every header byte is ASCII, so the buffer stays a `str` and
-/// reading it validates nothing.
+/// name is the name, stored once, 8: long), then the lengths of name, name_sorted,
+/// name_sound, company, phone, email, city and address: one byte each when all are
+/// below 128 (nearly every record: a fixed header read without a loop), else (long)
+/// each in base-64 digits, lowest first, a digit of 64 + d meaning "d, and more digits
+/// follow". Every header byte is ASCII, so the buffer stays a `str` and reading it
+/// validates nothing.
 const KEYS: usize = 8;
 const SORTED_IS_NAME: u8 = 4;
+const LONG: u8 = 8;
 
 impl Packed {
     /// Appends one record's keys (the scan packs records as it reads them, so no
@@ -253,14 +256,21 @@ impl Packed {
             k.city,
             k.address,
         ];
+        let long = parts.iter().any(|p| p.len() >= 128);
         let flags = u8::from(k.phone.is_some())
             | (u8::from(k.email.is_some()) << 1)
-            | if same { SORTED_IS_NAME } else { 0 };
+            | if same { SORTED_IS_NAME } else { 0 }
+            | if long { LONG } else { 0 };
         let mut header = [0u8; 1 + KEYS * 11];
         header[0] = flags;
         let mut at = 1;
         for part in &parts {
             let mut len = part.len();
+            if !long {
+                header[at] = len as u8;
+                at += 1;
+                continue;
+            }
             loop {
                 let digit = (len & 63) as u8;
                 len >>= 6;
@@ -327,15 +337,22 @@ impl Packed {
         let flags = bytes[at];
         at += 1;
         let mut lens = [0usize; KEYS];
-        for len in &mut lens {
-            let mut shift = 0;
-            loop {
-                let digit = bytes[at];
-                at += 1;
-                *len |= usize::from(digit & 63) << shift;
-                shift += 6;
-                if digit < 64 {
-                    break;
+        if flags & LONG == 0 {
+            for (len, b) in lens.iter_mut().zip(&bytes[at..at + KEYS]) {
+                *len = usize::from(*b);
+            }
+            at += KEYS;
+        } else {
+            for len in &mut lens {
+                let mut shift = 0;
+                loop {
+                    let digit = bytes[at];
+                    at += 1;
+                    *len |= usize::from(digit & 63) << shift;
+                    shift += 6;
+                    if digit < 64 {
+                        break;
+                    }
                 }
             }
         }
@@ -494,6 +511,23 @@ fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u16> {
     codes
 }
 
+/// Which comparison vectors (`narrow` codes) can reach `threshold` at all. A pair's
+/// weight only grows as the values it agrees on exactly get rarer (a smaller share, a
+/// bigger Bayes factor; the places' strongest-first sum grows with each part), so a
+/// code whose weight with the rarest values (held by two records) stays below the
+/// threshold is below it for every pair: such pairs need no scoring. The margin keeps
+/// rounding from ever dropping a pair the full scoring would keep.
+fn reachable_codes(model: &Model, threshold: f64) -> Vec<bool> {
+    let codes: usize = ALL_FIELDS.iter().map(|f| f.level_count() + 1).product();
+    let rarest = [2; TF_FIELDS];
+    let mut reachable = vec![true; 1 << 16];
+    for (code, r) in reachable.iter_mut().enumerate().take(codes) {
+        let w = model.weight_with_counts(&widen(code as u16), &rarest);
+        *r = probability_of(w + 1e-6) >= threshold;
+    }
+    reachable
+}
+
 /// Fits the model on `records` (topped up when small). For `pool add` and import,
 /// which score a few candidates and need no clusters.
 pub fn fit(records: &[Record]) -> Model {
@@ -542,25 +576,28 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
         packed.push_record(&r);
     }
     let all = packed.len();
-    let pairs = {
-        let p = &*packed;
-        candidate_pairs_of(all, |i| p.get(i))
-    };
     let packed_ref = &*packed;
+    let pairs = candidate_pairs_of(all, |i| packed_ref.get(i));
+    // The value frequencies are counted once blocking has let go of its blocks and
+    // before the pairs' codes are made: neither is held while counting.
+    let tf = term_frequencies(all, &|i| packed_ref.get(i));
     let codes = patterns_of(packed_ref, &pairs);
-    let model = Model::fit_on(
+    let model = Model::fit_with(
         all,
         |i| packed_ref.get(i),
         |batch| packed_ref.warm(batch),
         &histogram(&codes),
         U_SAMPLE.min(all * 20),
         7,
+        tf,
     );
     let real = real as u32;
     // Scoring is per pair: on every core. The pairs come sorted by their first record,
     // whose value frequencies are looked up once for all its pairs.
     let chunk = pairs.len().div_ceil(threads()).max(1);
+    let reachable = reachable_codes(&model, threshold);
     let (model_ref, recs, pairs_ref, codes_ref) = (&model, packed_ref, &pairs, &codes);
+    let reachable = &reachable;
     let mut hits: Vec<Link> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..pairs.len())
             .step_by(chunk)
@@ -572,6 +609,9 @@ pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
                         .zip(&codes_ref[from..])
                         .filter(|((a, b), _)| *a < real && *b < real)
                         .filter_map(|((a, b), code)| {
+                            if !reachable[usize::from(*code)] {
+                                return None;
+                            }
                             if counts.0 != a {
                                 counts = (a, model_ref.tf_counts(&recs.get(a as usize)));
                             }
@@ -980,7 +1020,10 @@ mod tests {
         let mut rs = reference_population(300);
         rs.push(rec(1, "", "", None, Some(""), "", ""));
         rs.push(rec(2, "张伟", "云帆", Some(""), None, "杭州", "文三路90号"));
-        // Key ends past 127 and 16,383 bytes take more than one header byte each.
+        // A key of 127 bytes still has the one-byte header, one of 128 the long one, and
+        // one past 16,383 bytes takes three base-64 digits.
+        rs.push(rec(4, &"a".repeat(127), "云帆", None, None, "杭州", "x"));
+        rs.push(rec(5, "张伟", &"b".repeat(128), None, None, "杭州", "x"));
         rs.push(rec(
             3,
             "张伟",
@@ -1030,6 +1073,35 @@ mod tests {
     }
 
     /// Every comparison vector the fields' levels allow fits 16 bits and comes back.
+    /// A code left out of scoring as unreachable never belongs to a pair at or above
+    /// the threshold, whatever its records' value frequencies (and the codes of the
+    /// clearest matches are kept).
+    #[test]
+    fn unreachable_codes_never_hold_a_match() {
+        let rs = reference_population(3_000);
+        let packed = Packed::new(&rs);
+        let pairs = candidate_pairs_of(rs.len(), |i| packed.get(i));
+        let codes = patterns_of(&packed, &pairs);
+        let m = fit(&rs);
+        let same = narrow(&[0; FIELDS]) as usize;
+        for threshold in [0.0, 0.5, 0.9, DEFAULT_THRESHOLD, 0.999, 1.0] {
+            let reachable = reachable_codes(&m, threshold);
+            assert!(threshold == 1.0 || reachable[same], "{threshold}");
+            let mut skipped = 0;
+            for ((a, b), code) in pairs.iter().zip(&codes) {
+                if !reachable[usize::from(*code)] {
+                    skipped += 1;
+                    let p = m.probability(&rs[a as usize], &rs[b as usize]);
+                    assert!(p < threshold, "{threshold}: {a} {b} {p}");
+                }
+            }
+            assert!(threshold > 0.0 || skipped == 0, "every pair reaches 0");
+            if threshold == DEFAULT_THRESHOLD {
+                assert!(skipped > pairs.len() / 2, "{skipped} of {}", pairs.len());
+            }
+        }
+    }
+
     #[test]
     fn narrow_codes_are_the_comparison_vectors() {
         let mut g = [0u8; FIELDS];

@@ -82,20 +82,39 @@ struct Report<'a, C: Serialize> {
     clusters: C,
 }
 
-/// A report's clusters as a JSON array, each made as it is written: a big report's rows
-/// (and their members' records) are never all in memory.
-struct Rows<F: Fn(usize) -> ClusterJson> {
+/// A report's clusters as a JSON array, made a batch at a time as it is written: a big
+/// report's rows (and their members' records) are never all in memory.
+struct Rows<F: Fn(usize) -> ClusterJson + Sync> {
     len: usize,
     row: F,
 }
 
-impl<F: Fn(usize) -> ClusterJson> Serialize for Rows<F> {
+/// Rows made at once: the next batch is made on another core while one is written.
+const ROW_BATCH: usize = 256;
+
+impl<F: Fn(usize) -> ClusterJson + Sync> Serialize for Rows<F> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.len))?;
-        for i in 0..self.len {
-            seq.serialize_element(&(self.row)(i))?;
-        }
+        let (len, row) = (self.len, &self.row);
+        let batch = move |from: usize| -> Vec<ClusterJson> {
+            (from..(from + ROW_BATCH).min(len)).map(row).collect()
+        };
+        std::thread::scope(|scope| {
+            let mut next = (len > 0).then(|| scope.spawn(move || batch(0)));
+            let mut from = 0;
+            while let Some(made) = next.take() {
+                let rows = made.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                from += ROW_BATCH;
+                if from < len {
+                    next = Some(scope.spawn(move || batch(from)));
+                }
+                for r in &rows {
+                    seq.serialize_element(r)?;
+                }
+            }
+            Ok(())
+        })?;
         seq.end()
     }
 }
@@ -147,7 +166,7 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
             .last()
             .map(|l| {
                 model
-                    .explain(&scan.record(l.a), &scan.record(l.b))
+                    .explain_keys(&scan.keys(l.a), &scan.keys(l.b))
                     .reasons()
             })
             .unwrap_or_default();
@@ -212,11 +231,11 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                         .links
                         .iter()
                         .map(|l| {
-                            let (x, y) = (scan.record(l.a), scan.record(l.b));
-                            let e = model.explain(&x, &y);
+                            let e = model.explain_keys(&scan.keys(l.a), &scan.keys(l.b));
+                            let (x, y) = (scan.id(l.a), scan.id(l.b));
                             PairRow {
-                                a: x.id.min(y.id),
-                                b: x.id.max(y.id),
+                                a: x.min(y),
+                                b: x.max(y),
                                 probability: round3(e.probability),
                                 prior_weight: e.prior_weight,
                                 fields: e.fields,

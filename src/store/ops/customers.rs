@@ -66,6 +66,11 @@ pub struct ForgetCounts {
 pub trait CustomerOps {
     /// A live customer (not found: exit 3; merged: says into which).
     fn customer(&mut self, id: i64) -> Result<Customer>;
+    /// A live customer's name and company (None when it is not live): a report's label,
+    /// read without the rest of the customer. The default reads the whole customer.
+    fn name_and_company(&mut self, id: i64) -> Result<Option<(Option<String>, Option<String>)>> {
+        Ok(self.customer(id).ok().map(|c| (c.name, c.company)))
+    }
     /// A customer's normalised phone and e-mail keys.
     fn contact_keys(&mut self, id: i64) -> Result<(Option<String>, Option<String>)>;
     /// A customer, deleted, merged or erased ones too (None: no such id).

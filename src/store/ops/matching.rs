@@ -1,7 +1,7 @@
 //! What the duplicate model is fitted on and checked against: shared by add, import and
 //! dedupe.
 use crate::domain::customer::MatchKeys;
-use crate::domain::linkage::Model;
+use crate::domain::linkage::{Keys, Model};
 use crate::domain::matching::Record;
 use crate::error::Result;
 
@@ -46,6 +46,11 @@ pub trait MatchingOps {
             f(r);
         }
         Ok(())
+    }
+    /// `each_record` as (id, match keys, owner login), borrowed: a store that has the
+    /// keys at hand need not build a `Record` for each customer.
+    fn each_keys(&mut self, f: &mut dyn FnMut(i64, &Keys, Option<&str>)) -> Result<()> {
+        self.each_record(&mut |r| f(r.id, &r.keys(), r.owner.as_deref()))
     }
 }
 

@@ -124,6 +124,17 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<Customer>> {
         .optional()?)
 }
 
+/// A live customer's name and company (None: no such live customer).
+pub fn name_and_company(
+    conn: &Connection,
+    id: i64,
+) -> Result<Option<(Option<String>, Option<String>)>> {
+    Ok(conn
+        .prepare_cached("SELECT name, company FROM customers WHERE id = ?1 AND deleted_at IS NULL")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// Reads one live customer: a deleted or merged one is "not found" (with where it went).
 pub fn get(conn: &Connection, id: i64) -> Result<Customer> {
     match find(conn, id)? {

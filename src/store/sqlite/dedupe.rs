@@ -1,7 +1,7 @@
 //! Reading every live customer's match keys for the dedupe scan.
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::domain::linkage::Model;
+use crate::domain::linkage::{Keys, Model};
 use crate::domain::matching::Record;
 use crate::error::Result;
 
@@ -27,19 +27,65 @@ pub fn records(conn: &Connection) -> Result<Vec<Record>> {
 
 /// `records`, one row at a time into `f` (none held).
 pub fn each_record(conn: &Connection, f: &mut dyn FnMut(Record)) -> Result<()> {
-    // The scan reads each page once: a page cache would only hold memory beside the
-    // records being collected (the caller's setting is restored after).
+    scan_rows(
+        conn,
+        "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
+         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+         WHERE c.deleted_at IS NULL ORDER BY c.id",
+        &mut |row| {
+            f(record_row(row)?);
+            Ok(())
+        },
+    )
+}
+
+/// Every live customer's match keys by id, with its owner's login, into `f`: the name
+/// and company keys as stored (what `validate` made of the values, as import reads
+/// them), the other values borrowed from the row rather than copied.
+pub fn each_keys(conn: &Connection, f: &mut dyn FnMut(i64, &Keys, Option<&str>)) -> Result<()> {
+    scan_rows(
+        conn,
+        "SELECT c.id, c.name, c.name_key, c.company_key, c.phone_key, c.email_key, c.city,
+                c.address, u.login
+         FROM customers c LEFT JOIN users u ON u.id = c.owner_id
+         WHERE c.deleted_at IS NULL ORDER BY c.id",
+        &mut |row| {
+            let r = Record::from_keys(
+                row.get(0)?,
+                text(row, 1)?,
+                text(row, 2)?,
+                text(row, 3)?,
+                text(row, 4)?,
+                text(row, 5)?,
+                text(row, 6)?,
+                text(row, 7)?,
+            );
+            f(r.id, &r.keys(), text(row, 8)?);
+            Ok(())
+        },
+    )
+}
+
+/// Column `i` of a row as text, borrowed (None: NULL).
+fn text<'r>(row: &'r rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    Ok(row.get_ref(i)?.as_str_or_null()?)
+}
+
+/// Runs a whole-table read, each row into `f`. The scan reads each page once: a page
+/// cache would only hold memory beside the records being collected (the caller's
+/// setting is restored after).
+fn scan_rows(
+    conn: &Connection,
+    sql: &str,
+    f: &mut dyn FnMut(&rusqlite::Row) -> Result<()>,
+) -> Result<()> {
     let cache: i64 = conn.pragma_query_value(None, "cache_size", |r| r.get(0))?;
     conn.pragma_update(None, "cache_size", -128)?;
     let read = (|| -> Result<()> {
-        let mut s = conn.prepare(
-            "SELECT c.id, c.name, c.company, c.phone_key, c.email_key, c.city, c.address, u.login
-             FROM customers c LEFT JOIN users u ON u.id = c.owner_id
-             WHERE c.deleted_at IS NULL ORDER BY c.id",
-        )?;
+        let mut s = conn.prepare(sql)?;
         let mut rows = s.query([])?;
         while let Some(row) = rows.next()? {
-            f(record_row(row)?);
+            f(row)?;
         }
         Ok(())
     })();

@@ -11,6 +11,10 @@ impl CustomerOps for SqliteTx<'_> {
         customers::get(&self.tx, id)
     }
 
+    fn name_and_company(&mut self, id: i64) -> Result<Option<(Option<String>, Option<String>)>> {
+        customers::name_and_company(&self.tx, id)
+    }
+
     fn contact_keys(&mut self, id: i64) -> Result<(Option<String>, Option<String>)> {
         customers::contact_keys(&self.tx, id)
     }

@@ -1,6 +1,6 @@
 use super::SqliteTx;
 use crate::domain::customer::MatchKeys;
-use crate::domain::linkage::Model;
+use crate::domain::linkage::{Keys, Model};
 use crate::domain::matching::Record;
 use crate::error::Result;
 use crate::store::ops::MatchingOps;
@@ -37,5 +37,9 @@ impl MatchingOps for SqliteTx<'_> {
 
     fn each_record(&mut self, f: &mut dyn FnMut(Record)) -> Result<()> {
         dedupe::each_record(&self.tx, f)
+    }
+
+    fn each_keys(&mut self, f: &mut dyn FnMut(i64, &Keys, Option<&str>)) -> Result<()> {
+        dedupe::each_keys(&self.tx, f)
     }
 }
