@@ -8,10 +8,10 @@
 --    viewers as before (their own customers and what they wrote).
 -- 2. The audit log. Managers read every row, so the before/after of another team's
 --    edits (names as written, who did what) were one SELECT away. A manager now reads the rows
---    of their team's actors, as `pool audit log` shows them. `pool audit verify` must
---    still walk the whole chain: for readers who cannot read every row the server
---    hashes each row itself (`pool_private.audit_chain()`) and returns only the links,
---    and `audit_seq_of_hash` finds a remembered head.
+--    of their team's actors, as `pool audit log` shows them, and no hash at all.
+--    `pool audit verify` must still walk the whole chain: for them the server checks
+--    each row itself (`pool_private.audit_chain()`) and returns only the results and a
+--    one-way digest of the head; `audit_seq_of_hash` finds a remembered head.
 -- 3. Masking: a mobile typed in groups after commas and spaces, below.
 
 DROP POLICY read ON interactions;
