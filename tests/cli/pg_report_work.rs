@@ -103,6 +103,21 @@ impl Server {
             if manager {
                 assert_eq!(all_work(who), all_work("admin"), "{when}: work as {who}");
             }
+            if manager {
+                // A manager's days are their team's, whatever team they ask for.
+                let days = |team: &str| {
+                    self.sql(
+                        who,
+                        &format!(
+                            "SELECT string_agg(concat_ws(' ', day, interactions, deals), ', ' ORDER BY day)
+                               FROM pool_private.report_work_days({from}, {to}, {team}, 0)"
+                        ),
+                    )
+                };
+                let west = "(SELECT id FROM teams WHERE name = 'west')";
+                assert_eq!(days("NULL"), days(east), "{when}: days as {who}");
+                assert_eq!(days(west), days(east), "{when}: days as {who}");
+            }
             for (team, offset) in [("NULL", 28_800), (east, 0), ("NULL", -34_200)] {
                 // (A manager's activity report is their team's.)
                 if manager && team == "NULL" {
