@@ -240,32 +240,27 @@ impl Verifier {
                 found: row.seq,
             });
         }
-        if let Some(c) = row.checked {
-            if !c.intact {
-                return Err(Break::Edited { seq: row.seq });
-            }
-            if !c.linked {
-                return Err(Break::Unlinked { seq: row.seq });
-            }
-            if !c.ordered {
-                return Err(Break::BackDated { seq: row.seq });
-            }
-            self.rows += 1;
-            self.head_seq = row.seq;
-            self.head_hash.clone_from(&row.hash);
-            return Ok(());
-        }
-        if chain_hash(&row.prev_hash, &row.entry()) != row.hash {
+        // The same three checks, made here or (for a reader who may not read the row)
+        // by the server.
+        let c = row.checked.unwrap_or_else(|| Checked {
+            intact: chain_hash(&row.prev_hash, &row.entry()) == row.hash,
+            linked: row.prev_hash == self.head_hash,
+            ordered: row.at >= self.head_at,
+        });
+        if !c.intact {
             return Err(Break::Edited { seq: row.seq });
         }
-        if row.prev_hash != self.head_hash {
+        if !c.linked {
             return Err(Break::Unlinked { seq: row.seq });
         }
-        if row.at < self.head_at {
-            return Err(Break::OutOfOrder {
-                seq: row.seq,
-                at: row.at,
-                previous_at: self.head_at,
+        if !c.ordered {
+            return Err(match row.checked {
+                Some(_) => Break::BackDated { seq: row.seq },
+                None => Break::OutOfOrder {
+                    seq: row.seq,
+                    at: row.at,
+                    previous_at: self.head_at,
+                },
             });
         }
         self.head_at = row.at;
