@@ -49,38 +49,34 @@ impl Server {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    /// How `pool` connects as `role`: TCP on 127.0.0.1, as a rep on another machine would.
-    fn url(&self, role: &str, db: &str) -> String {
-        format!("postgresql://{role}@127.0.0.1:{}/{db}", self.port)
+    fn pool(&self, exe: &Path, dir: &Path, role: &str, db: &str) -> Command {
+        self.pool_at(exe, dir, role, db, &self.port)
     }
 
-    fn pool(&self, exe: &Path, dir: &Path, role: &str, db: &str) -> Command {
+    /// `pool` as `role` on `port` (the server's, or a pooler's): TCP on 127.0.0.1, as a
+    /// rep on another machine would connect.
+    fn pool_at(&self, exe: &Path, dir: &Path, role: &str, db: &str, port: &str) -> Command {
         let mut c = Command::new(exe);
         c.env_clear()
             .env("HOME", dir)
-            .env("POOL_DB", self.url(role, db))
+            .env(
+                "POOL_DB",
+                format!("postgresql://{role}@127.0.0.1:{port}/{db}"),
+            )
             .arg("-q")
             .stdin(Stdio::null());
         c
     }
 
-    fn pgbench(&self, db: &str, script: &Path) -> Command {
+    fn pgbench(&self, db: &str, script: &Path, port: &str) -> Command {
         let mut c = Command::new("pgbench");
-        c.args([
-            "-n",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port,
-            "-U",
-            "bench_owner",
-        ])
-        .arg("-f")
-        .arg(script)
-        .arg(db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        c.args(["-n", "-h", "127.0.0.1", "-p", port, "-U", "bench_owner"])
+            .arg("-f")
+            .arg(script)
+            .arg(db)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         c
     }
 
@@ -170,12 +166,13 @@ fn pooled(s: &Server) -> Result<Vec<i64>, String> {
     .collect())
 }
 
-/// `clients` workers each running `pool claim ID` processes, one id per process, until
-/// `ids` are all tried: (seconds, claims that succeeded).
+/// `clients` workers each running `pool claim ID` processes on `port`, one id per
+/// process, until `ids` are all tried: (seconds, claims that succeeded).
 fn claim_race(
     s: &Server,
     exe: &Path,
     dir: &Path,
+    port: &str,
     clients: usize,
     ids: &[i64],
 ) -> Result<(f64, usize), String> {
@@ -189,7 +186,7 @@ fn claim_race(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(id) = ids.get(i) else { break };
                 let st = s
-                    .pool(exe, dir, &member(k % MEMBERS), DB)
+                    .pool_at(exe, dir, &member(k % MEMBERS), DB, port)
                     .args(["claim", &id.to_string()])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -216,10 +213,12 @@ fn double_owners(s: &Server) -> Result<i64, String> {
     n.parse().map_err(|_| format!("unexpected count {n:?}"))
 }
 
-/// The reference: the bare conditional UPDATE on a table of `k` rows, `txns` times.
+/// The reference: the bare conditional UPDATE on a table of `k` rows, `txns` times, on
+/// `port` (the server's, or a pooler's).
 fn bare_claims(
     s: &Server,
     dir: &Path,
+    port: &str,
     clients: usize,
     txns: usize,
     k: usize,
@@ -232,7 +231,7 @@ fn bare_claims(
         format!("\\set id random(1, {k})\nUPDATE bench_bare SET owner = :client_id WHERE id = :id AND owner IS NULL;\n"),
     )
     .map_err(|e| e.to_string())?;
-    let mut c = s.pgbench(DB, &script);
+    let mut c = s.pgbench(DB, &script, port);
     c.args([
         "-c",
         &clients.to_string(),
@@ -307,7 +306,8 @@ fn claims(
 ) -> Result<(), String> {
     let per_race = if quick { 200 } else { 1000 };
     let many = if quick { 50 } else { 250 };
-    let need = 2 * per_race + many;
+    // Two direct races, the many-id claim, two races through a pooler.
+    let need = 4 * per_race + many;
     prepare(s, exe, dir, DB, "bench_admin", MEMBERS)?;
     // Enough leads that the pool has `need` after the file's own duplicates are skipped.
     let leads = dir.join("pg-claim-leads.csv");
@@ -335,32 +335,11 @@ fn claims(
              INSERT INTO bench_bare SELECT g, NULL FROM generate_series(1, {per_race}) g;"
         ),
     )?;
+    let direct = s.port.clone();
     for (i, clients) in [8usize, 32].into_iter().enumerate() {
         eprintln!("pool-bench: pg claim race, {clients} processes");
         let mine = &ids[i * per_race..(i + 1) * per_race];
-        let (pool_s, won) = claim_race(s, exe, dir, clients, mine)?;
-        let ref_s = bare_claims(s, dir, clients, per_race, per_race, true)?;
-        let doubles = double_owners(s)?;
-        let mut r = claim_row(
-            &format!("pg: {clients} processes, one `pool claim ID` each, vs pgbench -C"),
-            per_race as u64,
-            Race {
-                pool_s,
-                won,
-                ref_s,
-                ref_txns: per_race / clients * clients,
-                doubles,
-            },
-            "≤ 2× pgbench -C bare UPDATE; 0 double owners",
-            quick,
-        );
-        if won != mine.len() {
-            r.result = format!(
-                "MISS ({} of {} claims failed)",
-                mine.len() - won,
-                mine.len()
-            );
-        }
+        let r = race_row(s, exe, dir, &direct, clients, mine, "", quick)?;
         rows.push(r);
     }
     eprintln!("pool-bench: pg claim of {many} ids in one process");
@@ -379,7 +358,7 @@ fn claims(
         .map_err(|e| e.to_string())?;
     let pool_s = started.elapsed().as_secs_f64();
     let won = if out.success() { many } else { 0 };
-    let ref_s = bare_claims(s, dir, 1, many, many, false)?;
+    let ref_s = bare_claims(s, dir, &direct, 1, many, many, false)?;
     let doubles = double_owners(s)?;
     rows.push(claim_row(
         &format!("pg: one `pool claim` of {many} ids vs persistent pgbench"),
@@ -394,7 +373,88 @@ fn claims(
         "≤ 2× pgbench (one connection) bare UPDATE",
         quick,
     ));
-    Ok(())
+
+    // The same races through a session-mode PgBouncer (README, "Many short commands"),
+    // against the same direct `pgbench -C`; the note adds `pgbench -C` through the pooler.
+    let pooler = dir.join("pgbouncer");
+    let su = s
+        .conninfo
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("user="))
+        .unwrap_or("postgres")
+        .to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/pg-pooler");
+    let port = ok(
+        Command::new(&script)
+            .arg("start")
+            .arg(&pooler)
+            .args([&direct, &su]),
+        ".ci/pg-pooler start",
+    )?
+    .trim()
+    .to_string();
+    let from = 2 * per_race + many;
+    let raced = (|| {
+        for (i, clients) in [8usize, 32].into_iter().enumerate() {
+            eprintln!("pool-bench: pg claim race through PgBouncer, {clients} processes");
+            let mine = &ids[from + i * per_race..from + (i + 1) * per_race];
+            let mut r = race_row(
+                s,
+                exe,
+                dir,
+                &port,
+                clients,
+                mine,
+                " through PgBouncer (session mode)",
+                quick,
+            )?;
+            let via_s = bare_claims(s, dir, &port, clients, per_race, per_race, true)?;
+            r.note += &format!(
+                "; pgbench -C through the same PgBouncer {:.0} tx/s",
+                (per_race / clients * clients) as f64 / via_s.max(1e-6)
+            );
+            rows.push(r);
+        }
+        Ok::<(), String>(())
+    })();
+    let _ = Command::new(&script).arg("stop").arg(&pooler).status();
+    raced
+}
+
+/// One claim race: `clients` processes claim `ids` through `port`, then the direct
+/// `pgbench -C` reference with as many clients, and the double owners.
+#[allow(clippy::too_many_arguments)]
+fn race_row(
+    s: &Server,
+    exe: &Path,
+    dir: &Path,
+    port: &str,
+    clients: usize,
+    ids: &[i64],
+    via: &str,
+    quick: bool,
+) -> Result<Row, String> {
+    let per_race = ids.len();
+    let (pool_s, won) = claim_race(s, exe, dir, port, clients, ids)?;
+    let ref_s = bare_claims(s, dir, &s.port, clients, per_race, per_race, true)?;
+    let doubles = double_owners(s)?;
+    let mut r = claim_row(
+        &format!("pg: {clients} processes, one `pool claim ID` each{via}, vs pgbench -C"),
+        per_race as u64,
+        Race {
+            pool_s,
+            won,
+            ref_s,
+            ref_txns: per_race / clients * clients,
+            doubles,
+        },
+        "≤ 2× pgbench -C bare UPDATE; 0 double owners",
+        quick,
+    );
+    if won != per_race {
+        r.result = format!("MISS ({} of {per_race} claims failed)", per_race - won);
+    }
+    Ok(r)
 }
 
 fn import_and_reports(

@@ -58,6 +58,7 @@ mod pg_contacts;
 mod pg_fields;
 mod pg_gaps;
 mod pg_import;
+mod pg_pooler;
 mod pg_report_counts;
 mod pg_report_work;
 mod pg_server;

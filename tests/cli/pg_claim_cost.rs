@@ -91,6 +91,50 @@ fn pg_planning_a_customers_statement_does_not_run_my_pools() {
     assert_eq!(s.owner_of_customer_pcc(&east), s.role("li"));
 }
 
+/// Migration 33: the claim keeps generic plans for the session (a warm session, a
+/// pooler's, plans its statements on customers once, not at every claim). A later
+/// `CREATE OR REPLACE` of either function drops the setting unless it says it again.
+#[test]
+fn pg_the_claim_keeps_its_plans_for_the_session() {
+    let Some(s) = Server::new("pcc", "plans") else {
+        return;
+    };
+    s.init("east");
+    s.add_user("li", "east", "member");
+    let configs = s.su(
+        "SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ' '), '|' ORDER BY p.proname)
+           FROM pg_proc p WHERE p.pronamespace = 'pool_private'::regnamespace
+            AND p.proname IN ('claim', 'check_claim')",
+    );
+    for f in configs.split('|') {
+        assert!(f.contains("plan_cache_mode=force_generic_plan"), "{f}");
+        // The definer's pinned search_path is still there (ALTER … SET adds to it).
+        assert!(
+            !f.starts_with("claim ") || f.contains("search_path="),
+            "{f}"
+        );
+    }
+    assert_eq!(configs.split('|').count(), 2, "{configs}");
+    // Claims on one session, past PL/pgSQL's first five (custom) plans, still claim.
+    let ids: Vec<String> = (0..8)
+        .map(|i| {
+            s.sql(
+                "admin",
+                &format!("INSERT INTO customers (name, city, pool_id) VALUES ('客{i}', '杭州', 1) RETURNING id"),
+            )
+        })
+        .collect();
+    let calls: String = ids
+        .iter()
+        .map(|id| format!("SELECT claimed FROM pool_private.claim(ARRAY[{id}::bigint]);"))
+        .collect();
+    let out = s.sql("li", &calls);
+    assert_eq!(out.lines().filter(|l| *l == "t").count(), 8, "{out}");
+    for id in &ids {
+        assert_eq!(s.owner_of_customer_pcc(id), s.role("li"));
+    }
+}
+
 impl Server {
     /// The login of customer `id`'s owner ("" when pooled), read as the superuser.
     fn owner_of_customer_pcc(&self, id: &str) -> String {

@@ -60,7 +60,7 @@ impl Server {
     }
 
     /// `pool doctor` must fail (exit 8) naming `check` with `detail` in it.
-    fn doctor_catches(&self, check: &str, detail: &str) {
+    pub(crate) fn doctor_catches(&self, check: &str, detail: &str) {
         let out = self.run("admin", &["doctor", "--format", "json"]);
         assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
         let rows: Value = serde_json::from_slice(&out.stdout).expect("doctor JSON");
@@ -78,7 +78,7 @@ impl Server {
         );
     }
 
-    fn doctor_passes(&self) {
+    pub(crate) fn doctor_passes(&self) {
         let rows = self.json("admin", &["doctor"]);
         for r in rows.as_array().expect("rows") {
             assert_eq!(r["status"], "ok", "{r}");

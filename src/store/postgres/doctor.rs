@@ -61,6 +61,8 @@ const TRIGGERS: &[(&str, &str, &str, i16)] = &[
     ("audit_log", "a_divert", "audit_divert", 7),
     ("audit_head", "a_hold", "audit_head_hold", 19),
     ("users", "key_lookup_counters", "user_counters", 5),
+    // A deactivated user's open sessions end when it commits (migration 32).
+    ("users", "zz_end_sessions", "end_sessions", 17),
     // Whole keys written count as lookups (migration 21).
     ("customers", "zz_keys_added", "keys_added", 4),
     ("customers", "zz_keys_changed", "keys_changed", 17),
@@ -388,6 +390,7 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
                    WHEN 'zz_counts_upd' THEN '((NOT pool_private.claim_counts_itself()))'
                    WHEN 'a_divert' THEN '((new.seq >= ''4611686018427387904''::bigint))'
                    WHEN 'a_hold' THEN '((old.seq >= ''4611686018427387904''::bigint))'
+                   WHEN 'zz_end_sessions' THEN '((old.active AND (NOT new.active)))'
                    ELSE '((NOT pool_private.server_op()))' END AS ok_cond) k
           WHERE tg.oid IS NULL OR tg.tgenabled NOT IN ('O', 'A') OR pr.proname <> w.func OR tg.tgtype <> w.ty
              OR coalesce(cond, ok_cond) <> ok_cond
@@ -399,6 +402,22 @@ pub fn checks(client: &mut Client) -> Result<Vec<ServerCheck>> {
         triggers,
         "every guard, log and append-only trigger is present and enabled",
         "as the database owner: ALTER TABLE … ENABLE TRIGGER …; a dropped trigger needs the database restored from a dump (writes since went unguarded: read pool audit log)",
+    ));
+
+    // Migration 32: the owner of the trigger's function must be able to end the sessions.
+    let signal = strings(
+        client,
+        "SELECT format('%s may not end other roles'' sessions (pg_signal_backend): a deactivated user keeps the sessions they have open', p.proowner::regrole)
+           FROM pg_proc p
+          WHERE p.oid = to_regprocedure('pool_private.end_sessions()')
+            AND NOT pg_has_role(p.proowner, 'pg_signal_backend', 'USAGE')",
+        &[],
+    )?;
+    out.push(check(
+        "deactivation ends sessions",
+        signal,
+        "deactivating a user ends the sessions their role has open",
+        "as a superuser: GRANT pg_signal_backend TO <the database owner>",
     ));
 
     let definers = strings(

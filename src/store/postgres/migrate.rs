@@ -157,10 +157,20 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "031-pool-list-not-evaluated-while-planning",
         include_str!("migrations/031-pool-list-not-evaluated-while-planning.sql"),
     ),
+    (
+        32,
+        "032-deactivation-ends-sessions",
+        include_str!("migrations/032-deactivation-ends-sessions.sql"),
+    ),
+    (
+        33,
+        "033-claim-plans-kept",
+        include_str!("migrations/033-claim-plans-kept.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows on PostgreSQL.
-pub const LATEST: i64 = 31;
+pub const LATEST: i64 = 33;
 
 /// The version table: owner-only (row level security like every other table), so the
 /// clients read the version from `settings` instead.

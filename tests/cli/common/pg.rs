@@ -443,14 +443,64 @@ impl Server {
 
     /// `pool` as `who`, with a clean environment and no input.
     pub fn cmd(&self, who: &str) -> Command {
+        self.cmd_at(&self.url(who))
+    }
+
+    /// `pool` with `POOL_DB=url`, with a clean environment and no input.
+    fn cmd_at(&self, url: &str) -> Command {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
         c.env_clear()
             .env("HOME", self.dir.path())
             .env("NO_COLOR", "1")
-            .env("POOL_DB", self.url(who))
+            .env("POOL_DB", url)
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
         c
+    }
+
+    /// A session-mode PgBouncer (`.ci/pg-pooler`) in front of this test's cluster; it
+    /// stops when dropped. Fails the test if PgBouncer is missing: `.ci/run` installs it.
+    pub fn pooler(&self) -> Pooler {
+        let dir = std::env::temp_dir().join(format!("pool-pgbouncer-{}", self.db));
+        let su = self
+            .conninfo
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("user="))
+            .unwrap_or("postgres")
+            .trim_matches('\'')
+            .to_string();
+        let out =
+            Command::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/pg-pooler"))
+                .arg("start")
+                .arg(&dir)
+                .args([&self.port, &su])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run .ci/pg-pooler");
+        assert!(
+            out.status.success(),
+            "starting PgBouncer: {}",
+            text(&out.stderr)
+        );
+        Pooler {
+            dir,
+            port: text(&out.stdout).trim().to_string(),
+        }
+    }
+
+    /// The connection URL `pool` uses as `who` through `pooler`.
+    pub fn url_via(&self, pooler: &Pooler, who: &str) -> String {
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{}",
+            self.role(who),
+            pooler.port,
+            self.db
+        )
+    }
+
+    /// `pool` as `who` through `pooler`.
+    pub fn cmd_via(&self, pooler: &Pooler, who: &str) -> Command {
+        self.cmd_at(&self.url_via(pooler, who))
     }
 
     pub fn run(&self, who: &str, args: &[&str]) -> std::process::Output {
@@ -622,5 +672,21 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.drop_all();
         release(self.slot);
+    }
+}
+
+/// A PgBouncer started by `Server::pooler`.
+pub struct Pooler {
+    dir: std::path::PathBuf,
+    pub port: String,
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        let _ =
+            Command::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/pg-pooler"))
+                .arg("stop")
+                .arg(&self.dir)
+                .status();
     }
 }

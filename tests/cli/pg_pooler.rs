@@ -1,0 +1,213 @@
+//! `pool` through a session-mode connection pooler (PgBouncer, `.ci/pg-pooler`), the
+//! setup the README gives for many short `pool` commands: the server still proves each
+//! rep's identity (one server session per role, reused only by that role), nothing one
+//! client leaves in a session reaches the next, and deactivating a rep ends the sessions
+//! their role holds, pooled or direct (server migration 32).
+use postgres::{Client, NoTls};
+
+use crate::common::pg::Server;
+
+/// A server prepared by `pool init --server` with members li and wang in hq, and four
+/// pooled customers (ids 1–4).
+fn server(name: &str) -> Option<Server> {
+    let s = Server::new("pp", name)?;
+    s.init("hq");
+    s.add_user("li", "hq", "member");
+    s.add_user("wang", "hq", "member");
+    for (i, name) in ["甲", "乙", "丙", "丁"].iter().enumerate() {
+        let phone = format!("1390000000{}", i + 1);
+        s.ok(
+            "admin",
+            &["add", "--name", name, "--phone", &phone, "--pool"],
+        );
+    }
+    Some(s)
+}
+
+/// The pids of `who`'s server sessions on the test database.
+fn sessions(s: &Server, who: &str) -> Vec<String> {
+    let pids = s.su(&format!(
+        "SELECT pid FROM pg_stat_activity WHERE usename = '{}' AND datname = '{}' ORDER BY pid",
+        s.role(who),
+        s.db
+    ));
+    pids.lines().map(str::to_string).collect()
+}
+
+fn via_ok(s: &Server, p: &crate::common::pg::Pooler, who: &str, args: &[&str]) -> String {
+    let out = s.cmd_via(p, who).args(args).output().expect("run pool");
+    assert!(
+        out.status.success(),
+        "pool {args:?} as {who} through the pooler: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pg_through_a_pooler_each_rep_acts_as_their_own_role_on_a_reused_clean_session() {
+    let Some(s) = server("identity") else {
+        return;
+    };
+    let p = s.pooler();
+    via_ok(&s, &p, "li", &["claim", "1"]);
+    let li_session = sessions(&s, "li");
+    assert_eq!(li_session.len(), 1, "one pooled session of li's role");
+    via_ok(&s, &p, "wang", &["claim", "2"]);
+    via_ok(&s, &p, "li", &["claim", "3"]);
+    // The second `pool` process of li ran on the first one's server session.
+    assert_eq!(sessions(&s, "li"), li_session, "li's session reused");
+    assert_eq!(sessions(&s, "wang").len(), 1);
+
+    // A hostile li leaves everything a session can hold: prepared statements with the
+    // names the next `pool` process uses, settings (a fake clock, a search path), a group
+    // role, a cursor, an advisory lock, a LISTEN. (A temp table shadowing customers is no
+    // threat: members may not create temp tables.)
+    let out = s
+        .psql_cmd(&s.role("li"))
+        .arg("-d")
+        .arg(s.url_via(&p, "li"))
+        .args([
+            "-c",
+            "PREPARE s0 AS SELECT 1; PREPARE s1 AS SELECT 2; PREPARE s2 AS SELECT 3",
+            "-c",
+            "SELECT set_config('pool.sim_now', '2030-01-01T00:00:00Z', false)",
+            "-c",
+            "SET search_path = pg_temp, public",
+            "-c",
+            "SELECT pg_advisory_lock(42)",
+            "-c",
+            "LISTEN pool",
+            "-c",
+            "BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT 1; COMMIT",
+            "-c",
+            "SET ROLE pool_member",
+            "-c",
+            "SELECT current_user",
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql through the pooler: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("pool_member"),
+        "the group role was set: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        sessions(&s, "li"),
+        li_session,
+        "psql got li's pooled session"
+    );
+    // li's next `pool` process works on that session as li, on the real table and clock.
+    via_ok(&s, &p, "li", &["claim", "4"]);
+    assert_eq!(sessions(&s, "li"), li_session, "still the same session");
+    let owners = s.su(
+        "SELECT string_agg(c.id || ':' || u.login, ',' ORDER BY c.id)
+           FROM customers c JOIN users u ON u.id = c.owner_id",
+    );
+    assert_eq!(
+        owners,
+        format!(
+            "1:{li},2:{wang},3:{li},4:{li}",
+            li = s.role("li"),
+            wang = s.role("wang")
+        )
+    );
+    let claims = s.su(
+        "SELECT string_agg(actor || ':' || entity_id || ':' || (at < extract(epoch FROM now())::bigint + 86400), ',' ORDER BY seq)
+           FROM audit_log WHERE action = 'claim'",
+    );
+    assert_eq!(
+        claims,
+        format!(
+            "{li}:1:true,{wang}:2:true,{li}:3:true,{li}:4:true",
+            li = s.role("li"),
+            wang = s.role("wang")
+        ),
+        "each claim audited as its rep, at the server's time"
+    );
+    let left = s.su(&format!(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+          WHERE a.usename = '{}' AND l.locktype = 'advisory'",
+        s.role("li")
+    ));
+    assert_eq!(left, "0", "the advisory lock was released with the client");
+    // What li may not do directly, li may not do through the pooler either.
+    let out = s
+        .cmd_via(&p, "li")
+        .args(["edit", "2", "--name", "改"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "li edited wang's customer");
+    s.ok("admin", &["audit", "verify"]);
+}
+
+#[test]
+fn pg_deactivating_a_rep_ends_their_pooled_and_direct_sessions() {
+    let Some(s) = server("deactivate") else {
+        return;
+    };
+    let p = s.pooler();
+    via_ok(&s, &p, "li", &["claim", "1"]);
+    assert_eq!(sessions(&s, "li").len(), 1, "li's pooled session is open");
+    // li also keeps a session of their own open, as a psql window would.
+    let mut direct = Client::connect(
+        &format!(
+            "host=127.0.0.1 port={} user={} dbname={}",
+            s.url("li")
+                .rsplit_once(':')
+                .and_then(|(_, r)| r.split_once('/'))
+                .map(|(port, _)| port.to_string())
+                .expect("port"),
+            s.role("li"),
+            s.db
+        ),
+        NoTls,
+    )
+    .expect("li connects");
+    direct.simple_query("SELECT 1").expect("li's session works");
+    assert_eq!(sessions(&s, "li").len(), 2);
+    let written = s.su("SELECT max(seq) FROM audit_log WHERE seq > 0");
+
+    let li = s.role("li");
+    s.ok("admin", &["user", "deactivate", &li, "-y"]);
+    assert!(
+        sessions(&s, "li").is_empty(),
+        "every session of li's role ended"
+    );
+    assert!(
+        direct.simple_query("SELECT 1").is_err(),
+        "li's open session still answers"
+    );
+    // Neither path lets li back in; nothing was written in li's name.
+    let out = s.cmd_via(&p, "li").args(["claim", "2"]).output().unwrap();
+    assert!(!out.status.success(), "li claimed through the pooler");
+    let out = s.run("li", &["claim", "2"]);
+    assert!(!out.status.success(), "li claimed directly");
+    let since = s.su(&format!(
+        "SELECT string_agg(DISTINCT actor || ' ' || action, ',') FROM audit_log WHERE seq > {written}"
+    ));
+    assert!(
+        !since.contains(&format!("{li} ")),
+        "written in li's name after the deactivation: {since}"
+    );
+    assert!(since.contains("user_deactivate"), "{since}");
+    assert!(sessions(&s, "li").is_empty());
+    // Back: li works through the pooler again; wang was never touched.
+    s.ok("admin", &["user", "set-role", &li, "--active"]);
+    via_ok(&s, &p, "li", &["claim", "2"]);
+    via_ok(&s, &p, "wang", &["claim", "3"]);
+    s.ok("admin", &["audit", "verify"]);
+
+    // The owner that cannot end other roles' sessions is named by `pool doctor`.
+    s.doctor_passes();
+    s.su(&format!(
+        "REVOKE pg_signal_backend FROM {}",
+        s.role("owner")
+    ));
+    s.doctor_catches("deactivation ends sessions", "pg_signal_backend");
+}
