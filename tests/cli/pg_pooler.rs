@@ -211,3 +211,60 @@ fn pg_deactivating_a_rep_ends_their_pooled_and_direct_sessions() {
     ));
     s.doctor_catches("deactivation ends sessions", "pg_signal_backend");
 }
+
+/// The README's production setup: PgBouncer checks each rep's own SCRAM password against
+/// the secret its lookup role reads through `pgbouncer.user_lookup` (pg_shadow: login
+/// roles only). The server behind it trusts 127.0.0.1 here, like every test cluster.
+#[test]
+fn pg_through_a_scram_checking_pooler_only_the_reps_own_password_lets_them_in() {
+    let Some(s) = server("scram") else {
+        return;
+    };
+    let (li, wang, lookup) = (s.role("li"), s.role("wang"), s.role("pgb"));
+    s.su(&format!(
+        "CREATE ROLE {lookup} LOGIN;
+         GRANT CONNECT ON DATABASE {db} TO {lookup};
+         ALTER ROLE {li} PASSWORD 'li-secret';
+         CREATE SCHEMA pgbouncer;
+         CREATE FUNCTION pgbouncer.user_lookup(u text, OUT usename name, OUT passwd text)
+             LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+             AS 'SELECT usename, passwd FROM pg_shadow WHERE usename = u';
+         REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC;
+         GRANT USAGE ON SCHEMA pgbouncer TO {lookup};
+         GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO {lookup};",
+        db = s.db
+    ));
+    let p = s.pooler_checking(Some(&lookup));
+    let as_ = |role: &str, pw: &str, args: &[&str]| {
+        s.cmd_at(&format!(
+            "postgresql://{role}:{pw}@127.0.0.1:{}/{}",
+            p.port, s.db
+        ))
+        .args(args)
+        .output()
+        .expect("run pool")
+    };
+    let owner = |id: &str| {
+        s.su(&format!(
+            "SELECT coalesce((SELECT u.login FROM customers c JOIN users u ON u.id = c.owner_id WHERE c.id = {id}), '')"
+        ))
+    };
+    let out = as_(&li, "li-secret", &["claim", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(owner("1"), li);
+    // A wrong password, a rep without one, another rep's password: refused, nothing written.
+    for (role, pw) in [(&li, "guess"), (&wang, "anything"), (&wang, "li-secret")] {
+        let out = as_(role, pw, &["claim", "2"]);
+        assert!(!out.status.success(), "{role} with {pw} got in");
+    }
+    assert_eq!(owner("2"), "");
+    // Deactivated, li's own password no longer opens the pooler.
+    s.ok("admin", &["user", "deactivate", &li, "-y"]);
+    let out = as_(&li, "li-secret", &["claim", "2"]);
+    assert!(!out.status.success(), "deactivated li got in");
+    assert_eq!(owner("2"), "");
+}

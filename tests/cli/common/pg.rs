@@ -447,7 +447,7 @@ impl Server {
     }
 
     /// `pool` with `POOL_DB=url`, with a clean environment and no input.
-    fn cmd_at(&self, url: &str) -> Command {
+    pub fn cmd_at(&self, url: &str) -> Command {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin("pool"));
         c.env_clear()
             .env("HOME", self.dir.path())
@@ -461,6 +461,12 @@ impl Server {
     /// A session-mode PgBouncer (`.ci/pg-pooler`) in front of this test's cluster; it
     /// stops when dropped. Fails the test if PgBouncer is missing: `.ci/run` installs it.
     pub fn pooler(&self) -> Pooler {
+        self.pooler_checking(None)
+    }
+
+    /// The same, but clients give their SCRAM password, checked against the secret role
+    /// `lookup` reads through `pgbouncer.user_lookup` (README, "Many short commands").
+    pub fn pooler_checking(&self, lookup: Option<&str>) -> Pooler {
         let dir = std::env::temp_dir().join(format!("pool-pgbouncer-{}", self.db));
         let su = self
             .conninfo
@@ -474,6 +480,7 @@ impl Server {
                 .arg("start")
                 .arg(&dir)
                 .args([&self.port, &su])
+                .env("POOL_PGBOUNCER_SCRAM", lookup.unwrap_or(""))
                 .stdin(Stdio::null())
                 .output()
                 .expect("run .ci/pg-pooler");
