@@ -293,6 +293,10 @@ pub fn deactivate_user(
         now,
     )?;
     tx.commit()?;
+    // A server ended the role's sessions as this committed; a session that logged in
+    // while it was committing still saw LOGIN: end it too. The deactivation stands if
+    // this fails (the role has lost every grant and may not log in again).
+    let _ = store.end_sessions_of(&u.login);
     Ok(Deactivated {
         login: login.to_string(),
         customers_returned: if heir.is_none() { moved.len() } else { 0 },

@@ -228,7 +228,10 @@ fn pg_through_a_scram_checking_pooler_only_the_reps_own_password_lets_them_in() 
          CREATE SCHEMA pgbouncer;
          CREATE FUNCTION pgbouncer.user_lookup(u text, OUT usename name, OUT passwd text)
              LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
-             AS 'SELECT usename, passwd FROM pg_shadow WHERE usename = u';
+             AS $q$SELECT usename, passwd FROM pg_shadow
+                   WHERE usename = u AND NOT usesuper
+                     AND (pg_has_role(usename, 'pool_admin', 'MEMBER') OR pg_has_role(usename, 'pool_manager', 'MEMBER')
+                       OR pg_has_role(usename, 'pool_member', 'MEMBER') OR pg_has_role(usename, 'pool_viewer', 'MEMBER'))$q$;
          REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC;
          GRANT USAGE ON SCHEMA pgbouncer TO {lookup};
          GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO {lookup};",
@@ -262,9 +265,124 @@ fn pg_through_a_scram_checking_pooler_only_the_reps_own_password_lets_them_in() 
         assert!(!out.status.success(), "{role} with {pw} got in");
     }
     assert_eq!(owner("2"), "");
+    // The owner (no pool group) with its own password: the lookup does not answer.
+    let owner_role = s.role("owner");
+    s.su(&format!("ALTER ROLE {owner_role} PASSWORD 'owner-secret'"));
+    let out = as_(&owner_role, "owner-secret", &["doctor"]);
+    assert!(!out.status.success(), "the owner got in through the pooler");
     // Deactivated, li's own password no longer opens the pooler.
     s.ok("admin", &["user", "deactivate", &li, "-y"]);
     let out = as_(&li, "li-secret", &["claim", "2"]);
     assert!(!out.status.success(), "deactivated li got in");
     assert_eq!(owner("2"), "");
+}
+
+/// Hostile review of migration 32: a rep cannot put off their own deactivation by holding
+/// their users row in an open transaction; only this database's sessions of the role are
+/// ended; the sweep after the commit ends a session that got in during it.
+#[test]
+fn pg_a_rep_cannot_put_off_deactivation_and_other_databases_keep_their_sessions() {
+    let Some(s) = server("putoff") else {
+        return;
+    };
+    let li = s.role("li");
+    // li's role also works in another database of the cluster (not pool's to end).
+    let other = format!("{}_other", s.db);
+    s.su(&format!("CREATE DATABASE {other}"));
+    let port = s
+        .url("li")
+        .rsplit_once(':')
+        .and_then(|(_, r)| r.split_once('/'))
+        .map(|(port, _)| port.to_string())
+        .expect("port");
+    let mut elsewhere = Client::connect(
+        &format!("host=127.0.0.1 port={port} user={li} dbname={other}"),
+        NoTls,
+    )
+    .expect("li connects to the other database");
+    // li locks their own users row (a claim of nothing does) and keeps the transaction open.
+    let mut holder = s
+        .psql_cmd(&li)
+        .args([
+            "-c",
+            "BEGIN",
+            "-c",
+            "SELECT count(*) FROM pool_private.claim('{}')",
+            "-c",
+            "SELECT pg_sleep(60)",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run psql");
+    let waiting = |s: &Server| {
+        s.su(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = '{li}' AND datname = '{}' AND query LIKE '%pg_sleep%'",
+            s.db
+        ))
+    };
+    let started = std::time::Instant::now();
+    while waiting(&s) != "1" {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "li's transaction never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let started = std::time::Instant::now();
+    s.ok("admin", &["user", "deactivate", &li, "-y"]);
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "the deactivation waited {:?} for li's open transaction",
+        started.elapsed()
+    );
+    let _ = holder.wait();
+    assert!(sessions(&s, "li").is_empty());
+    assert_eq!(
+        s.su(&format!("SELECT active FROM users WHERE login = '{li}'")),
+        "f"
+    );
+    elsewhere
+        .simple_query("SELECT 1")
+        .expect("li's session in another database was ended");
+    drop(elsewhere);
+
+    // The sweep after the commit: a session that got in while it committed (here: the
+    // superuser lets li log in again for a moment) is ended by end_sessions_of, which
+    // only admins run, and only for a deactivated user.
+    s.su(&format!(
+        "ALTER ROLE {li} LOGIN; GRANT CONNECT ON DATABASE {} TO {li}",
+        s.db
+    ));
+    let mut late = Client::connect(
+        &format!("host=127.0.0.1 port={port} user={li} dbname={}", s.db),
+        NoTls,
+    )
+    .expect("li logs in during the window");
+    s.su(&format!(
+        "ALTER ROLE {li} NOLOGIN; REVOKE CONNECT ON DATABASE {} FROM {li}",
+        s.db
+    ));
+    s.refused(
+        "wang",
+        &format!("SELECT pool_private.end_sessions_of('{li}')"),
+        "42501",
+    );
+    s.refused(
+        "admin",
+        &format!("SELECT pool_private.end_sessions_of('{}')", s.role("wang")),
+        "PT409",
+    );
+    assert_eq!(
+        s.sql(
+            "admin",
+            &format!("SELECT pool_private.end_sessions_of('{li}')")
+        ),
+        "1"
+    );
+    assert!(
+        late.simple_query("SELECT 1").is_err(),
+        "li's late session lived"
+    );
+    s.su(&format!("DROP DATABASE {other} WITH (FORCE)"));
 }

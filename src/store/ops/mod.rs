@@ -103,4 +103,9 @@ pub trait Backend: maintenance::Maintenance {
     fn claim_at_once(&mut self, _ids: &[i64]) -> Result<Option<Vec<bool>>> {
         Ok(None)
     }
+    /// On a server: ends the sessions a deactivated user's role still has open (one that
+    /// logged in while the deactivation was committing); how many. A file has no sessions.
+    fn end_sessions_of(&mut self, _login: &str) -> Result<i64> {
+        Ok(0)
+    }
 }

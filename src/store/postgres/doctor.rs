@@ -163,10 +163,11 @@ const TEXT_COLUMNS: [&str; 7] = [
 ];
 
 /// Server functions only admins may run, and those only managers and admins may run.
-const ADMIN_FUNCTIONS: [&str; 7] = [
+const ADMIN_FUNCTIONS: [&str; 8] = [
     "add_user(text,text,text,text,text)",
     "set_user_role(text,text)",
     "deactivate_user(text,text)",
+    "end_sessions_of(text)",
     "forget_customer(bigint)",
     "set_user_team(text,text)",
     "reactivate_user(text)",

@@ -215,6 +215,17 @@ impl Backend for PgStore {
         super::doctor::checks(&mut self.client).map(Some)
     }
 
+    /// `pool_private.end_sessions_of` (migration 32), in its own transaction: admins, of a
+    /// deactivated user only.
+    fn end_sessions_of(&mut self, login: &str) -> Result<i64> {
+        self.refuse_as()?;
+        let n: i32 = self
+            .client
+            .query_one("SELECT pool_private.end_sessions_of($1)", &[&login])?
+            .get(0);
+        Ok(n.into())
+    }
+
     /// `pool_private.claim` (migration 9): one statement, its own transaction, one round
     /// trip. Whatever it does not claim, and every failure of the call itself (a role
     /// outside pool's groups, a deadlock past the retries), is left to the one-by-one
