@@ -54,12 +54,20 @@ impl Net {
                 Err(Fail::Retry(format!("HTTP {code}")))
             }
             Err(ureq::Error::Status(code, _)) => Err(Fail::Permanent(format!("HTTP {code}"))),
-            // Kind and message only: the transport error's own text names the URL.
-            Err(ureq::Error::Transport(t)) => Err(Fail::Retry(format!(
-                "{}{}",
-                t.kind(),
-                t.message().map(|m| format!(": {m}")).unwrap_or_default()
-            ))),
+            // Kind and message only: the transport error's own text names the URL. A
+            // failed connection adds its cause (a refused certificate, a refused
+            // connection), which does not.
+            Err(ureq::Error::Transport(t)) => {
+                let cause = match (t.kind(), std::error::Error::source(&t)) {
+                    (ureq::ErrorKind::ConnectionFailed, Some(e)) => format!(": {e}"),
+                    _ => String::new(),
+                };
+                Err(Fail::Retry(format!(
+                    "{}{}{cause}",
+                    t.kind(),
+                    t.message().map(|m| format!(": {m}")).unwrap_or_default()
+                )))
+            }
         }
     }
 

@@ -616,3 +616,179 @@ fn one_run_at_a_time_a_dead_runs_lease_expires() {
     // The finished run gave the lease back.
     assert!(!lease_held(&env));
 }
+
+/// A throwaway CA and a certificate for `localhost` signed by it (openssl CLI, as
+/// `.ci/pg-cluster` makes them), in `dir`: ca.crt, server.crt, server.key.
+fn make_certs(dir: &std::path::Path) -> bool {
+    let sh = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pool test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]) && sh(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]) && sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+        "-out",
+        "server.crt",
+    ])
+}
+
+/// An https webhook receiver (rustls) with the certificate in `dir`: records each
+/// request's path, answers 200.
+fn https_hook(dir: &std::path::Path) -> (String, Arc<Mutex<Vec<String>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(dir.join("server.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let rec = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(tcp) = conn else { continue };
+            let tls = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            let mut s = rustls::StreamOwned::new(tls, tcp);
+            // A refused handshake (the client does not trust the CA) ends here.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let Some(path) = head.split_whitespace().nth(1).map(String::from) else {
+                continue;
+            };
+            let len: usize = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            if s.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let answer = r#"{"errcode":0,"errmsg":"ok"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            s.conn.send_close_notify();
+            let _ = s.flush();
+            rec.lock().unwrap().push(path);
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn https_webhooks_trust_the_systems_cas_and_only_those() {
+    let certs = tempfile::TempDir::new().unwrap();
+    if !make_certs(certs.path()) {
+        eprintln!("notify: https test skipped (no openssl command to make certificates)");
+        return;
+    }
+    let env = sales_org();
+    owned_with_followup(&env, "wang", "王客户", "13900000003", "2026-11-19");
+    let (url, got) = https_hook(certs.path());
+    add_hook(&env, "sales-north", &format!("{url}/n"), "generic");
+    let notify = [
+        "notify",
+        "--team",
+        "sales-north",
+        "--attempts",
+        "1",
+        "--backoff-ms",
+        "1",
+        "--format",
+        "json",
+    ];
+    // Our CA is in no system store: the certificate is refused and nothing is sent.
+    let out = env.cmd().args(notify).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["deliveries"][0]["status"], "failed", "{v}");
+    assert!(
+        v["deliveries"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("certificate"),
+        "{v}"
+    );
+    assert!(got.lock().unwrap().is_empty());
+    // The system store is what SSL_CERT_FILE names (as with OpenSSL): trusted, sent.
+    let out = env
+        .cmd()
+        .env("SSL_CERT_FILE", certs.path().join("ca.crt"))
+        .args(notify)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert!(v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["status"] == "sent"));
+    assert_eq!(got.lock().unwrap().len(), 2, "qian and wang");
+}
