@@ -1,7 +1,7 @@
-//! The network side of `pool notify`: webhooks by HTTP POST (ureq; https through the
-//! system's TLS library) and e-mail by SMTP (lettre; STARTTLS or TLS as the URL says),
-//! each tried a few times with a doubling wait. Error messages never quote the target
-//! (a robot's URL holds its key, an SMTP URL its password).
+//! The network side of `pool notify`: webhooks by HTTP POST (ureq) and e-mail by SMTP
+//! (lettre; STARTTLS or TLS as the URL says), both over rustls with the system's trusted
+//! CAs (`crate::tls`), each tried a few times with a doubling wait. Error messages never
+//! quote the target (a robot's URL holds its key, an SMTP URL its password).
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,11 +30,11 @@ pub struct Net {
 
 impl Net {
     fn post(&self, url: &str, body: &serde_json::Value) -> Result<(), Fail> {
-        let tls = native_tls::TlsConnector::new()
-            .map_err(|e| Fail::Permanent(format!("TLS setup: {e}")))?;
+        let tls =
+            crate::tls::system_client().map_err(|e| Fail::Permanent(format!("TLS setup: {e}")))?;
         let agent = ureq::AgentBuilder::new()
             .timeout(self.timeout)
-            .tls_connector(Arc::new(tls))
+            .tls_config(Arc::new(tls))
             .redirects(0)
             .build();
         match agent
@@ -54,12 +54,20 @@ impl Net {
                 Err(Fail::Retry(format!("HTTP {code}")))
             }
             Err(ureq::Error::Status(code, _)) => Err(Fail::Permanent(format!("HTTP {code}"))),
-            // Kind and message only: the transport error's own text names the URL.
-            Err(ureq::Error::Transport(t)) => Err(Fail::Retry(format!(
-                "{}{}",
-                t.kind(),
-                t.message().map(|m| format!(": {m}")).unwrap_or_default()
-            ))),
+            // Kind and message only: the transport error's own text names the URL. A
+            // failed connection adds its cause (a refused certificate, a refused
+            // connection), which does not.
+            Err(ureq::Error::Transport(t)) => {
+                let cause = match (t.kind(), std::error::Error::source(&t)) {
+                    (ureq::ErrorKind::ConnectionFailed, Some(e)) => format!(": {e}"),
+                    _ => String::new(),
+                };
+                Err(Fail::Retry(format!(
+                    "{}{}{cause}",
+                    t.kind(),
+                    t.message().map(|m| format!(": {m}")).unwrap_or_default()
+                )))
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod import;
 pub mod outfile;
 pub mod store;
+pub mod tls;
 
 use std::process::ExitCode;
 

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::store::LogFilter;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AuditCommand {
     /// Show audit rows, newest first (managers: their team's)
     #[command(alias = "ls")]

@@ -12,6 +12,7 @@ use crate::domain::roles::Action;
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContactCommand {
     /// Add a contact person to a customer, e.g. `pool contact add 1042 --name 李娜 --title
     /// 采购经理 --phone 13900001111`
@@ -26,7 +27,8 @@ pub enum ContactCommand {
     Remove(ContactRemoveArgs),
 }
 
-/// A contact's fields as typed.
+// A contact's fields as typed. (Not a doc comment: with the command tree built lazily,
+// a flattened struct's doc would become its commands' about text.)
 #[derive(Debug, Clone, Default, Args)]
 pub struct ContactFieldArgs {
     /// The person's name, e.g. 李娜 (required when adding)

@@ -33,6 +33,7 @@ impl From<KindArg> for FieldKind {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum FieldsCommand {
     /// Declare a custom field in a pool (admin): pool fields add 行业 --type choice --choices 制造业,零售,互联网
     Add {

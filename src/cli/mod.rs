@@ -81,6 +81,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create the database (optional: any command creates it on first use); with
     /// --server, prepare a PostgreSQL database for server mode

@@ -42,6 +42,7 @@ pub struct NotifyArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ChannelCommand {
     /// Where a team's digests go: webhooks and SMTP servers (admin adds and removes)
     #[command(subcommand)]
@@ -49,6 +50,7 @@ pub enum ChannelCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Channel {
     /// Add a delivery channel to a team (admin)
     Add(AddChannel),

@@ -9,6 +9,7 @@ use crate::domain::rules::{RuleChanges, Rules, RULES};
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PoolsCommand {
     /// Add a team pool that only the named teams see and claim from (admin)
     Add {
@@ -43,6 +44,7 @@ pub fn pools(ctx: &mut Ctx, cmd: PoolsCommand) -> Result<()> {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RulesCommand {
     /// Show a pool's rules and what they mean
     Show {

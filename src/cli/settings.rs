@@ -7,6 +7,7 @@ use crate::domain::roles::Action;
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SettingsCommand {
     /// Show the settings and what applies (a team's own, else the database's, else the
     /// system's)

@@ -7,6 +7,7 @@ use crate::domain::roles::Action;
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum TeamCommand {
     /// Add a team (admin)
     Add {

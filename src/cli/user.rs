@@ -8,6 +8,7 @@ use crate::domain::roles::{Action, Role};
 use crate::error::Result;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum UserCommand {
     /// Add a user (admin)
     Add(AddUser),

@@ -58,6 +58,7 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum FollowupCommand {
     /// Plan a follow-up on a customer
     Add {
@@ -134,6 +135,7 @@ pub enum StatusFilter {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DealCommand {
     /// Record a deal (a lead becomes a customer)
     Add(DealArgs),

@@ -109,9 +109,21 @@ impl Sink {
     }
 }
 
-fn smtp_session(mut conn: TcpStream, rec: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    let mut r = BufReader::new(conn.try_clone()?);
-    conn.write_all(b"220 sink ESMTP\r\n")?;
+fn smtp_session(conn: TcpStream, rec: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    smtp_dialog(&mut BufReader::new(conn), rec)
+}
+
+/// The SMTP side of a sink, over a plain or a TLS stream (lines read through the
+/// BufReader, answers written to the stream under it).
+fn smtp_dialog<S: Read + Write>(
+    r: &mut BufReader<S>,
+    rec: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    let say = |r: &mut BufReader<S>, what: &[u8]| {
+        r.get_mut().write_all(what)?;
+        r.get_mut().flush()
+    };
+    say(r, b"220 sink ESMTP\r\n")?;
     loop {
         let mut line = String::new();
         if r.read_line(&mut line)? == 0 {
@@ -120,7 +132,7 @@ fn smtp_session(mut conn: TcpStream, rec: &Mutex<Vec<String>>) -> std::io::Resul
         let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
         match verb.as_str() {
             "DATA" => {
-                conn.write_all(b"354 go on\r\n")?;
+                say(r, b"354 go on\r\n")?;
                 let mut data = String::new();
                 loop {
                     let mut l = String::new();
@@ -130,13 +142,13 @@ fn smtp_session(mut conn: TcpStream, rec: &Mutex<Vec<String>>) -> std::io::Resul
                     data.push_str(&l);
                 }
                 rec.lock().unwrap().push(data);
-                conn.write_all(b"250 queued\r\n")?;
+                say(r, b"250 queued\r\n")?;
             }
             "QUIT" => {
-                conn.write_all(b"221 bye\r\n")?;
+                say(r, b"221 bye\r\n")?;
                 return Ok(());
             }
-            _ => conn.write_all(b"250 ok\r\n")?,
+            _ => say(r, b"250 ok\r\n")?,
         }
     }
 }
@@ -615,4 +627,269 @@ fn one_run_at_a_time_a_dead_runs_lease_expires() {
     assert_eq!(hook.count(), 3);
     // The finished run gave the lease back.
     assert!(!lease_held(&env));
+}
+
+/// A throwaway CA and a certificate for `localhost` signed by it (openssl CLI, as
+/// `.ci/pg-cluster` makes them), in `dir`: ca.crt, server.crt, server.key.
+fn make_certs(dir: &std::path::Path) -> bool {
+    let sh = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pool test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]) && sh(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]) && sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+        "-out",
+        "server.crt",
+    ])
+}
+
+/// A rustls server config with the certificate in `dir`.
+fn tls_server(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(dir.join("server.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    )
+}
+
+/// An https webhook receiver (rustls) with the certificate in `dir`: records each
+/// request's path, answers 200.
+fn https_hook(dir: &std::path::Path) -> (String, Arc<Mutex<Vec<String>>>) {
+    let config = tls_server(dir);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let rec = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(tcp) = conn else { continue };
+            let tls = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            let mut s = rustls::StreamOwned::new(tls, tcp);
+            // A refused handshake (the client does not trust the CA) ends here.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let Some(path) = head.split_whitespace().nth(1).map(String::from) else {
+                continue;
+            };
+            let len: usize = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            if s.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let answer = r#"{"errcode":0,"errmsg":"ok"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            s.conn.send_close_notify();
+            let _ = s.flush();
+            rec.lock().unwrap().push(path);
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn https_webhooks_trust_the_systems_cas_and_only_those() {
+    let certs = tempfile::TempDir::new().unwrap();
+    if !make_certs(certs.path()) {
+        eprintln!("notify: https test skipped (no openssl command to make certificates)");
+        return;
+    }
+    let env = sales_org();
+    owned_with_followup(&env, "wang", "王客户", "13900000003", "2026-11-19");
+    let (url, got) = https_hook(certs.path());
+    add_hook(&env, "sales-north", &format!("{url}/n"), "generic");
+    let notify = [
+        "notify",
+        "--team",
+        "sales-north",
+        "--attempts",
+        "1",
+        "--backoff-ms",
+        "1",
+        "--format",
+        "json",
+    ];
+    // Our CA is in no system store: the certificate is refused and nothing is sent.
+    let out = env.cmd().args(notify).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["deliveries"][0]["status"], "failed", "{v}");
+    assert!(
+        v["deliveries"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("certificate"),
+        "{v}"
+    );
+    assert!(got.lock().unwrap().is_empty());
+    // The system store is what SSL_CERT_FILE names (as with OpenSSL): trusted, sent.
+    let out = env
+        .cmd()
+        .env("SSL_CERT_FILE", certs.path().join("ca.crt"))
+        .args(notify)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert!(v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["status"] == "sent"));
+    assert_eq!(got.lock().unwrap().len(), 2, "qian and wang");
+}
+
+#[test]
+fn smtps_mail_trusts_the_systems_cas_and_only_those() {
+    let certs = tempfile::TempDir::new().unwrap();
+    if !make_certs(certs.path()) {
+        eprintln!("notify: smtps test skipped (no openssl command to make certificates)");
+        return;
+    }
+    let config = tls_server(certs.path());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let rec = Arc::clone(&mails);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(tcp) = conn else { continue };
+            let tls = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            let _ = smtp_dialog(
+                &mut BufReader::new(rustls::StreamOwned::new(tls, tcp)),
+                &rec,
+            );
+        }
+    });
+    let (env, _, _, _, _) = org();
+    env.ok(&[
+        "notify",
+        "channel",
+        "add",
+        "--team",
+        "sales-east",
+        "--smtp",
+        &format!("smtps://localhost:{port}"),
+        "--from",
+        "pool@example.com",
+    ]);
+    env.ok(&["user", "set", "lihua", "--email", "lihua@example.com"]);
+    let notify = [
+        "notify",
+        "--team",
+        "sales-east",
+        "--attempts",
+        "1",
+        "--backoff-ms",
+        "1",
+        "--format",
+        "json",
+    ];
+    // Our CA is in no system store: the server is refused before any mail is sent.
+    let out = env.cmd().args(notify).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&Value> = v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] != "no_email")
+        .collect();
+    // lihua is the only one with an address.
+    assert_eq!(failed.len(), 1, "{v}");
+    assert_eq!(failed[0]["user"], "lihua", "{v}");
+    for d in failed {
+        assert_eq!(d["status"], "failed", "{v}");
+        assert!(
+            d["error"].as_str().unwrap_or("").contains("certificate"),
+            "{v}"
+        );
+    }
+    assert!(mails.lock().unwrap().is_empty());
+    // With SSL_CERT_FILE naming it (the system store, as with OpenSSL): sent over TLS.
+    let out = env
+        .cmd()
+        .env("SSL_CERT_FILE", certs.path().join("ca.crt"))
+        .args(notify)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    let got = mails.lock().unwrap();
+    assert!(!got.is_empty(), "{v}");
+    assert!(
+        got.iter().any(|m| m.contains("lihua@example.com")),
+        "{got:?}"
+    );
 }

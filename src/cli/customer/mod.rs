@@ -48,6 +48,7 @@ pub use list::ListArgs;
 pub use show::ShowArgs;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CustomerCommand {
     /// Add a customer
     Add(AddArgs),
@@ -72,7 +73,8 @@ pub fn run(ctx: &mut Ctx, cmd: CustomerCommand) -> Result<()> {
     }
 }
 
-/// The editable fields, shared by `add` and `edit`.
+// The editable fields, shared by `add` and `edit`. (Not a doc comment: with the command
+// tree built lazily, a flattened struct's doc would become its commands' about text.)
 #[derive(Debug, Clone, Default, Args)]
 pub struct FieldArgs {
     /// Contact person, e.g. 张伟
@@ -144,8 +146,9 @@ impl FieldArgs {
     }
 }
 
-/// The filters shared by `pool list` and `pool export`. Serialised (the ones given
-/// only) into the audit rows of unmasked reads and exports.
+// The filters shared by `pool list` and `pool export`. Serialised (the ones given
+// only) into the audit rows of unmasked reads and exports. (Not a doc comment: see
+// FieldArgs.)
 #[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct FilterArgs {
     /// Only customers in a pool (any pool, or the one named)

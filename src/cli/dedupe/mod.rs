@@ -40,6 +40,7 @@ pub struct DedupeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DedupeCommand {
     /// Undo a merge: restore every customer and moved record exactly
     Undo {

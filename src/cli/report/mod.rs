@@ -26,6 +26,7 @@ mod summary;
 mod teams;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ReportCommand {
     /// Pool size per pool, owned, by stage, claims/releases/recycles this week vs last
     Summary,

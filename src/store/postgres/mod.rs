@@ -3,7 +3,7 @@
 //!
 //! The client is the synchronous `postgres` crate: every `pool` command is one short-lived
 //! process with one connection, so an async runtime buys nothing. TLS goes through
-//! `postgres-native-tls` (OpenSSL on Linux), with libpq's `sslmode` meanings (`tls.rs`).
+//! rustls (`tokio-postgres-rustls`), with libpq's `sslmode` meanings (`tls.rs`).
 //!
 //! The acting user is the login role (`current_user`): [`PgStore::login`] names it, and
 //! `--as` is refused (see [`Backend::act_for`] in `tx/mod.rs`).
