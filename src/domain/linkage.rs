@@ -221,8 +221,9 @@ fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
     let (mut a_flags, mut b_flags) = (0u64, 0u64);
     let mut matches = 0usize;
     for (i, ca) in a.iter().enumerate() {
-        for j in i.saturating_sub(range)..b.len().min(i + range + 1) {
-            if b_flags & (1 << j) == 0 && *ca == b[j] {
+        let window = b.iter().enumerate().take(i + range + 1);
+        for (j, cb) in window.skip(i.saturating_sub(range)) {
+            if b_flags & (1 << j) == 0 && ca == cb {
                 a_flags |= 1 << i;
                 b_flags |= 1 << j;
                 matches += 1;
