@@ -477,10 +477,13 @@ fn stripe_pairs(
         } else {
             WINDOW + 1
         };
-        for x in 0..block.len() {
+        // A block's members ascend: its first records in this stripe are a run found by
+        // a binary search (every stripe reads every block: the rest is skipped unread).
+        let first = block.partition_point(|&m| m < lo32);
+        for x in first..block.len() {
             let a = block[x];
-            if a < lo32 || a >= hi32 {
-                continue;
+            if a >= hi32 {
+                break;
             }
             let to = (x + reach).min(block.len());
             raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
