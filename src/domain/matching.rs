@@ -424,6 +424,11 @@ pub struct Found {
 /// model when the database is still small: the evaluation corpus's generator with its
 /// own seed (neither the dev nor the held-out corpus).
 pub fn reference_population(n: usize) -> Vec<Record> {
+    reference_records(n).collect()
+}
+
+/// `reference_population`, one record at a time (the scan packs each as it is made).
+fn reference_records(n: usize) -> impl Iterator<Item = Record> {
     let profile = super::corpus::Profile {
         seed: 0x005e_ed0f_9001,
         ..super::corpus::DEV
@@ -443,7 +448,6 @@ pub fn reference_population(n: usize) -> Vec<Record> {
             let f = super::customer::validate(&input, false).ok()?;
             Some(Record::from_fields(-(i as i64) - 1, &f, None))
         })
-        .collect()
 }
 
 /// The records to fit on: the real ones and the reference population. The reference is a
@@ -597,7 +601,7 @@ pub fn find(records: &[Record], threshold: f64) -> Found {
 /// population is appended to `packed` for the fit and removed again.
 pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
     let real = packed.len();
-    for r in reference_population(MIN_POPULATION) {
+    for r in reference_records(MIN_POPULATION) {
         packed.push_record(&r);
     }
     let all = packed.len();
