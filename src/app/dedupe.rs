@@ -82,31 +82,37 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
         });
     })?;
     let mut found = matching::find_packed(&mut packed, &ids, threshold);
-    // The report needs the clusters' members only: renumber them.
-    let mut at: HashMap<usize, usize> = HashMap::new();
-    let mut members = Packed::default();
-    let (mut member_ids, mut member_owners) = (Vec::new(), Vec::new());
+    // The report needs the clusters' members only: renumber them (in record order, so
+    // the records can be let go of as the members' are copied out).
+    let mut keep: Vec<u32> = found
+        .clusters
+        .iter()
+        .flat_map(|c| {
+            let links = c.links.iter().flat_map(|l| [l.a, l.b]);
+            c.members.iter().copied().chain(links).map(|i| i as u32)
+        })
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let renumber = |i: &mut usize| *i = keep.partition_point(|&k| (k as usize) < *i);
     for c in &mut found.clusters {
-        let mut slot = |i: &mut usize| {
-            *i = *at.entry(*i).or_insert_with(|| {
-                members.push_keys(&packed.get(*i));
-                member_ids.push(ids[*i]);
-                member_owners.push(owners[*i]);
-                member_ids.len() - 1
-            });
-        };
-        c.members.iter_mut().for_each(&mut slot);
+        c.members.iter_mut().for_each(renumber);
         for l in &mut c.links {
-            slot(&mut l.a);
-            slot(&mut l.b);
+            renumber(&mut l.a);
+            renumber(&mut l.b);
         }
     }
+    let member_ids: Vec<i64> = keep.iter().map(|&i| ids[i as usize]).collect();
+    let member_owners: Vec<u32> = keep.iter().map(|&i| owners[i as usize]).collect();
+    let customers = ids.len();
+    drop((ids, owners));
+    let members = packed.take(&keep);
     Ok(Scan {
         members,
         ids: member_ids,
         owners: member_owners,
         logins,
-        customers: ids.len(),
+        customers,
         found,
     })
 }

@@ -242,6 +242,58 @@ fn candidate_pairs_on<'a>(
     record: impl Fn(usize) -> Keys<'a> + Sync,
     threads: usize,
 ) -> Pairs {
+    let blocks = blocks_on(n, record, threads);
+    let mut pairs = Pairs {
+        starts: Vec::with_capacity(n + 1),
+        seconds: Vec::new(),
+    };
+    blocks.each_stripe(
+        |_, _| (),
+        |_, lo, hi, raw, ()| {
+            if lo == 0 {
+                // Room for all, from the first stripe's pairs (one allocation, not a
+                // doubling copy). A pair belongs to its earlier record, so a stripe's
+                // share falls from the first to the last: about half the first's per
+                // stripe, reserved with a margin (room never written takes no memory).
+                let stripes = n as f64 / (hi - lo) as f64;
+                pairs
+                    .seconds
+                    .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
+            }
+            let mut at = raw.iter().peekable();
+            for a in lo as u32..hi as u32 {
+                pairs.starts.push(pairs.seconds.len());
+                while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
+                    pairs.seconds.push(b);
+                }
+            }
+        },
+    );
+    pairs.starts.push(pairs.seconds.len());
+    pairs
+}
+
+/// The blocks of two or more records (a block's members in index order), from which
+/// the candidate pairs are made a stripe of first records at a time.
+#[derive(Debug, Default)]
+pub struct Blocks {
+    n: usize,
+    threads: usize,
+    /// Every block's members, one block after another, cut at `ends`.
+    members: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+/// The blocks of `n` records whose keys `record(i)` gives, on every core.
+pub fn blocks_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Blocks {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    blocks_on(n, record, threads)
+}
+
+fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: usize) -> Blocks {
     let record = &record;
     let threads = threads.max(1);
     // Every (key, record) at once would be the scan's largest allocation (12 bytes for
@@ -341,55 +393,79 @@ fn candidate_pairs_on<'a>(
         }
     }
     drop(keyed);
-    // The same pair comes from several rules: the pairs are made, sorted and deduped a
-    // stripe of first records at a time, so the copies are never all held at once, and
-    // `threads` stripes at once, one on each core (small stripes: one each in memory).
-    let stripes = (n >> 11).clamp(8, 128);
-    let stripe = n.div_ceil(stripes).max(1);
-    let mut pairs = Pairs {
-        starts: Vec::with_capacity(n + 1),
-        seconds: Vec::new(),
-    };
-    let (members, ends) = (&members, &ends);
-    let los: Vec<usize> = (0..n).step_by(stripe).collect();
-    // Each thread's stripe buffer, made here and reused (see `work` above).
-    let mut raws: Vec<Vec<(u32, u32)>> = (0..threads).map(|_| Vec::with_capacity(1024)).collect();
-    for group in los.chunks(threads) {
-        std::thread::scope(|scope| {
-            for (raw, &lo) in raws.iter_mut().zip(group) {
-                scope.spawn(move || stripe_pairs(members, ends, lo, lo + stripe, raw));
-            }
-        });
-        for (raw, &lo) in raws.iter().zip(group) {
-            let hi = (lo + stripe).min(n);
-            if lo == 0 {
-                // Room for all, from the first stripe's pairs (one allocation, not a
-                // doubling copy). A pair belongs to its earlier record, so a stripe's
-                // share falls from the first to the last: about half the first's per
-                // stripe, reserved with a margin (room never written takes no memory).
-                let stripes = n as f64 / (hi - lo) as f64;
-                pairs
-                    .seconds
-                    .reserve_exact((raw.len() as f64 * stripes * 0.65) as usize + 1024);
-            }
-            let mut at = raw.iter().peekable();
-            for a in lo as u32..hi as u32 {
-                pairs.starts.push(pairs.seconds.len());
-                while let Some(&(_, b)) = at.next_if(|(x, _)| *x == a) {
-                    pairs.seconds.push(b);
-                }
+    Blocks {
+        n,
+        threads,
+        members,
+        ends,
+    }
+}
+
+impl Blocks {
+    /// How many stripes `each_stripe` makes.
+    pub fn stripes(&self) -> usize {
+        (0..self.n).step_by(self.stripe()).len()
+    }
+
+    fn stripe(&self) -> usize {
+        self.n.div_ceil((self.n >> 11).clamp(8, 128)).max(1)
+    }
+
+    /// The candidate pairs a stripe of first records at a time, in order: on each
+    /// stripe's thread `work(stripe, pairs)` (the stripe's pairs sorted, each once),
+    /// then on this thread `take(stripe, lo, hi, pairs, what work made)`, stripe after
+    /// stripe. The same pair comes from several rules: the pairs are made, sorted and
+    /// deduped a stripe at a time, so the copies are never all held at once, and
+    /// `threads` stripes at once, one on each core (small stripes: one each in memory).
+    pub fn each_stripe<T: Send>(
+        &self,
+        work: impl Fn(usize, &[(u32, u32)]) -> T + Sync,
+        mut take: impl FnMut(usize, usize, usize, &[(u32, u32)], T),
+    ) {
+        let (n, stripe) = (self.n, self.stripe());
+        let (members, ends, work) = (&self.members, &self.ends, &work);
+        let los: Vec<usize> = (0..n).step_by(stripe).collect();
+        // Each thread's stripe buffer, made here and reused (see `work` above).
+        let mut raws: Vec<(Vec<(u32, u32)>, StripeBuf)> = (0..self.threads)
+            .map(|_| (Vec::with_capacity(1024), StripeBuf::default()))
+            .collect();
+        for (g, group) in los.chunks(self.threads).enumerate() {
+            let made: Vec<T> = std::thread::scope(|scope| {
+                let handles: Vec<_> = raws
+                    .iter_mut()
+                    .zip(group)
+                    .enumerate()
+                    .map(|(t, ((raw, buf), &lo))| {
+                        scope.spawn(move || {
+                            stripe_pairs(members, ends, lo, lo + stripe, raw, buf);
+                            work(g * self.threads + t, raw)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            });
+            for (t, (((raw, _), &lo), m)) in raws.iter().zip(group).zip(made).enumerate() {
+                take(g * self.threads + t, lo, (lo + stripe).min(n), raw, m);
             }
         }
     }
-    pairs.starts.push(pairs.seconds.len());
-    pairs
 }
 
 /// The pairs of the blocks (`members` cut at `ends`) whose first record is in
 /// `lo..hi`, sorted, each once, into `raw`. Within a block the members are in index order, so a
 /// pair's first record is the earlier member; a block larger than `MAX_BLOCK` pairs
 /// each member with its `WINDOW` next ones only.
-fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize, raw: &mut Vec<(u32, u32)>) {
+fn stripe_pairs(
+    members: &[u32],
+    ends: &[u32],
+    lo: usize,
+    hi: usize,
+    raw: &mut Vec<(u32, u32)>,
+    buf: &mut StripeBuf,
+) {
     let (lo32, hi32) = (lo as u32, hi.min(u32::MAX as usize) as u32);
     raw.clear();
     let mut from = 0;
@@ -401,17 +477,60 @@ fn stripe_pairs(members: &[u32], ends: &[u32], lo: usize, hi: usize, raw: &mut V
         } else {
             WINDOW + 1
         };
-        for x in 0..block.len() {
+        // A block's members ascend: its first records in this stripe are a run found by
+        // a binary search (every stripe reads every block: the rest is skipped unread).
+        let first = block.partition_point(|&m| m < lo32);
+        for x in first..block.len() {
             let a = block[x];
-            if a < lo32 || a >= hi32 {
-                continue;
+            if a >= hi32 {
+                break;
             }
             let to = (x + reach).min(block.len());
             raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
         }
     }
-    raw.sort_unstable();
-    raw.dedup();
+    // Sorted by first record in one counting pass (a stripe's first records are a
+    // small range), then each record's few partners sorted and deduped: several times
+    // quicker than sorting the stripe's pairs whole.
+    let width = hi - lo;
+    let (counts, seconds) = (&mut buf.counts, &mut buf.seconds);
+    counts.clear();
+    counts.resize(width + 1, 0);
+    for &(a, _) in raw.iter() {
+        counts[(a - lo32) as usize + 1] += 1;
+    }
+    for i in 1..=width {
+        counts[i] += counts[i - 1];
+    }
+    seconds.clear();
+    seconds.resize(raw.len(), 0);
+    for &(a, b) in raw.iter() {
+        let at = &mut counts[(a - lo32) as usize];
+        seconds[*at as usize] = b;
+        *at += 1;
+    }
+    // Each count is now where its record's partners end.
+    raw.clear();
+    let mut start = 0;
+    for (a, &end) in (lo32..).zip(&counts[..width]) {
+        let mine = &mut seconds[start..end as usize];
+        start = end as usize;
+        mine.sort_unstable();
+        let mut last = None;
+        for &b in mine.iter() {
+            if last != Some(b) {
+                raw.push((a, b));
+                last = Some(b);
+            }
+        }
+    }
+}
+
+/// A stripe thread's buffers for sorting its pairs, made once and reused.
+#[derive(Default)]
+struct StripeBuf {
+    counts: Vec<u32>,
+    seconds: Vec<u32>,
 }
 
 #[cfg(test)]

@@ -217,14 +217,15 @@ fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
         };
     }
     let range = (a.len().max(b.len()) / 2).saturating_sub(1);
-    let mut a_flags = [false; SHORT];
-    let mut b_flags = [false; SHORT];
+    // Which items matched: a bit each (at most `SHORT` = 64 items).
+    let (mut a_flags, mut b_flags) = (0u64, 0u64);
     let mut matches = 0usize;
     for (i, ca) in a.iter().enumerate() {
-        for j in i.saturating_sub(range)..b.len().min(i + range + 1) {
-            if !b_flags[j] && *ca == b[j] {
-                a_flags[i] = true;
-                b_flags[j] = true;
+        let window = b.iter().enumerate().take(i + range + 1);
+        for (j, cb) in window.skip(i.saturating_sub(range)) {
+            if b_flags & (1 << j) == 0 && ca == cb {
+                a_flags |= 1 << i;
+                b_flags |= 1 << j;
                 matches += 1;
                 break;
             }
@@ -234,8 +235,16 @@ fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
         return 0.0;
     }
     let mut transpositions = 0usize;
-    let mut bs = b.iter().zip(&b_flags).filter(|(_, f)| **f).map(|(c, _)| c);
-    for (ca, _) in a.iter().zip(&a_flags).filter(|(_, f)| **f) {
+    let mut bs = b
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| b_flags & (1 << j) != 0)
+        .map(|(_, c)| c);
+    for (_, ca) in a
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| a_flags & (1 << i) != 0)
+    {
         if bs.next().is_some_and(|cb| cb != ca) {
             transpositions += 1;
         }
@@ -277,7 +286,9 @@ pub fn distance_within(a: &str, b: &str, k: usize, swaps: bool) -> usize {
 
 /// `distance_within` on two sequences of at most `SHORT` items.
 fn distance_of<T: PartialEq>(a: &[T], b: &[T], k: usize, swaps: bool) -> usize {
-    let big = k + 1;
+    // A distance of at most `SHORT` items is below any bound past it: the table keeps
+    // bytes (a row of u8 instead of usize, less to clear each call).
+    let big = k.min(SHORT) + 1;
     let (mut a, mut b) = (a, b);
     // A common prefix or suffix does not change the distance.
     let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
@@ -296,43 +307,44 @@ fn distance_of<T: PartialEq>(a: &[T], b: &[T], k: usize, swaps: bool) -> usize {
     if n == 0 || m == 0 {
         return n.max(m).min(big);
     }
-    let mut rows = [[0usize; SHORT + 1]; 3];
+    let (big8, k8) = (big as u8, big as u8 - 1);
+    let mut rows = [[0u8; SHORT + 1]; 3];
     for (j, v) in rows[0].iter_mut().enumerate().take(m + 1) {
-        *v = j.min(big);
+        *v = j.min(big) as u8;
     }
     let mut prev_over = false;
     for i in 1..=n {
         let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
         let lo = i.saturating_sub(k).max(1);
         let hi = (i + k).min(m);
-        rows[cur][0] = i.min(big);
+        rows[cur][0] = i.min(big) as u8;
         if lo > 1 {
-            rows[cur][lo - 1] = big;
+            rows[cur][lo - 1] = big8;
         }
-        let mut row_min = if lo == 1 { rows[cur][0] } else { big };
+        let mut row_min = if lo == 1 { rows[cur][0] } else { big8 };
         for j in lo..=hi {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let cost = u8::from(a[i - 1] != b[j - 1]);
             let mut d = (rows[prev][j - 1] + cost)
                 .min(rows[prev][j] + 1)
                 .min(rows[cur][j - 1] + 1);
             if swaps && i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d = d.min(rows[prev2][j - 2] + 1);
             }
-            let d = d.min(big);
+            let d = d.min(big8);
             rows[cur][j] = d;
             row_min = row_min.min(d);
         }
         if hi < m {
-            rows[cur][hi + 1] = big;
+            rows[cur][hi + 1] = big8;
         }
         // Two rows over the bound: nothing after them can come back under it.
-        let over = row_min > k;
+        let over = row_min > k8;
         if over && prev_over {
             return big;
         }
         prev_over = over;
     }
-    rows[n % 3][m].min(big)
+    usize::from(rows[n % 3][m].min(big8))
 }
 
 /// Two strings of equal length differing in one character or in two adjacent ones
@@ -357,39 +369,53 @@ fn opt(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
+/// `shared_chars` of two ASCII strings, counting `x`'s bytes in `count` (all zero, wide
+/// enough for `x.len()`).
+fn shared_bytes<N>(x: &[u8], y: &[u8], mut count: [N; 128]) -> usize
+where
+    N: Copy + PartialEq + From<u8> + std::ops::AddAssign + std::ops::SubAssign,
+{
+    let (zero, one) = (N::from(0), N::from(1));
+    for &c in x {
+        count[usize::from(c)] += one;
+    }
+    let mut shared = 0;
+    for &c in y {
+        let n = &mut count[usize::from(c)];
+        if *n != zero {
+            *n -= one;
+            shared += 1;
+        }
+    }
+    shared
+}
+
 /// Characters two strings share in any order (a multiset intersection), on the stack.
 fn shared_chars(x: &str, y: &str) -> usize {
     if x.is_ascii() && y.is_ascii() {
-        let mut count = [0i16; 128];
-        for c in x.bytes() {
-            count[usize::from(c)] += 1;
-        }
-        let mut shared = 0;
-        for c in y.bytes() {
-            let n = &mut count[usize::from(c)];
-            if *n > 0 {
-                *n -= 1;
-                shared += 1;
-            }
-        }
-        return shared;
+        // A byte a count when no count can pass 255 (half the table to clear of 16-bit
+        // counts: this runs several times for every pair).
+        return if x.len() <= usize::from(u8::MAX) {
+            shared_bytes(x.as_bytes(), y.as_bytes(), [0u8; 128])
+        } else {
+            shared_bytes(x.as_bytes(), y.as_bytes(), [0u32; 128])
+        };
     }
-    let (Some(mut a), Some(mut b)) = (Chars::of(x), Chars::of(y)) else {
+    // Strings longer than `SHORT` characters share nothing here (as the levels have
+    // always counted them). Each character of `x` takes the first unused equal one of
+    // `y` (a bit each): the same count as sorting both, without copying either.
+    if x.chars().count() > SHORT || y.chars().count() > SHORT {
         return 0;
-    };
-    let (la, lb) = (a.len, b.len);
-    a.buf[..la].sort_unstable();
-    b.buf[..lb].sort_unstable();
-    let (mut i, mut j, mut shared) = (0, 0, 0);
-    while i < la && j < lb {
-        match a.buf[i].cmp(&b.buf[j]) {
-            std::cmp::Ordering::Equal => {
-                shared += 1;
-                i += 1;
-                j += 1;
-            }
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
+    }
+    let (mut used, mut shared) = (0u64, 0);
+    for cx in x.chars() {
+        if let Some(j) = y
+            .chars()
+            .enumerate()
+            .position(|(j, cy)| cy == cx && used & (1 << j) == 0)
+        {
+            used |= 1 << j;
+            shared += 1;
         }
     }
     shared
@@ -1577,6 +1603,19 @@ mod tests {
                 assert_eq!(distance_within(&a, &b, k, true), osa, "osa {a} {b} {k}");
                 assert_eq!(distance_within(&a, &b, k, false), lev, "lev {a} {b} {k}");
             }
+            // The characters shared in any order: a multiset intersection.
+            let mut left: Vec<char> = b.chars().collect();
+            let shared = a
+                .chars()
+                .filter(|c| match left.iter().position(|x| x == c) {
+                    Some(at) => {
+                        left.remove(at);
+                        true
+                    }
+                    None => false,
+                })
+                .count();
+            assert_eq!(shared_chars(&a, &b), shared, "{a} {b}");
             let same_len = a.chars().count() == b.chars().count();
             assert_eq!(
                 one_substitution_or_swap(&a, &b),
@@ -1590,6 +1629,17 @@ mod tests {
             assert_eq!(split_at_last_at(e), e.rsplit_once('@').unwrap_or((e, "")));
         }
         assert_eq!(jw(&long, &long), 1.0);
+        // Past `SHORT` characters of another script nothing is counted as shared; a
+        // string of exactly `SHORT` is still compared whole.
+        let (wide, at_most) = ("王".repeat(SHORT + 1), "王".repeat(SHORT));
+        // ASCII of any length is counted whole, past 255 of one byte too.
+        let (many, some) = ("a".repeat(300), "a".repeat(280) + "b");
+        assert_eq!(shared_chars(&many, &some), 280);
+        assert_eq!(shared_chars(&some, &many), 280);
+        assert_eq!(shared_chars(&wide, "王"), 0);
+        assert_eq!(shared_chars(&at_most, &at_most), SHORT);
+        assert_eq!(distance_within(&at_most, "", 100, false), SHORT);
+        assert_eq!(distance_within(&at_most, "王", 100, true), SHORT - 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!    different people).
 use std::collections::HashMap;
 
-use super::blocking::{candidate_pairs_of, Pairs};
+use super::blocking::{blocks_of, candidate_pairs_of, Pairs};
 use super::linkage::{
     compare_keys, pack, probability_of, term_frequencies, Keys, Model, ALL_FIELDS, FIELDS, MISSING,
     TF_FIELDS,
@@ -215,6 +215,23 @@ impl Packed {
         }
     }
 
+    /// The records numbered `keep` (ascending, each once) as a packed list of their
+    /// own, in that order. This list is let go of a chunk at a time as they are copied,
+    /// so the copy never sits beside the whole list.
+    pub fn take(mut self, keep: &[u32]) -> Packed {
+        let mut out = Packed::default();
+        for &i in keep {
+            let chunk = (self.starts[i as usize] >> 32) as usize;
+            for done in &mut self.chunks[..chunk] {
+                if done.capacity() > 0 {
+                    *done = String::new();
+                }
+            }
+            out.push_keys(&self.get(i as usize));
+        }
+        out
+    }
+
     /// Record `i` again, as a `Record` with `id` and `owner` (for a report's clusters).
     pub fn record(&self, i: usize, id: i64, owner: Option<String>) -> Record {
         let k = self.get(i);
@@ -407,6 +424,11 @@ pub struct Found {
 /// model when the database is still small: the evaluation corpus's generator with its
 /// own seed (neither the dev nor the held-out corpus).
 pub fn reference_population(n: usize) -> Vec<Record> {
+    reference_records(n).collect()
+}
+
+/// `reference_population`, one record at a time (the scan packs each as it is made).
+fn reference_records(n: usize) -> impl Iterator<Item = Record> {
     let profile = super::corpus::Profile {
         seed: 0x005e_ed0f_9001,
         ..super::corpus::DEV
@@ -426,7 +448,6 @@ pub fn reference_population(n: usize) -> Vec<Record> {
             let f = super::customer::validate(&input, false).ok()?;
             Some(Record::from_fields(-(i as i64) - 1, &f, None))
         })
-        .collect()
 }
 
 /// The records to fit on: the real ones and the reference population. The reference is a
@@ -479,36 +500,39 @@ fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u16> {
     std::thread::scope(|scope| {
         for (n, part) in codes.chunks_mut(chunk).enumerate() {
             scope.spawn(move || {
-                // The pairs come sorted by their first record: its keys are read once
-                // for all its pairs.
-                let mut first: Option<(u32, Keys)> = None;
                 let from = n * chunk;
-                let mut it = pairs.range(from, from + chunk);
-                let mut warmed = 0;
-                for slots in part.chunks_mut(WARM) {
-                    let mut batch = [(0u32, 0u32); WARM];
-                    for (x, p) in batch.iter_mut().zip(&mut it) {
-                        *x = p;
-                    }
-                    let seconds = batch.map(|(_, b)| b);
-                    warmed ^= records.warm(&seconds[..slots.len()]);
-                    for (slot, &(a, b)) in slots.iter_mut().zip(&batch) {
-                        let ka = match first {
-                            Some((at, k)) if at == a => k,
-                            _ => {
-                                let k = records.get(a as usize);
-                                first = Some((a, k));
-                                k
-                            }
-                        };
-                        *slot = narrow(&compare_keys(&ka, &records.get(b as usize)));
-                    }
-                }
-                std::hint::black_box(warmed);
+                codes_into(records, pairs.range(from, from + chunk), part);
             });
         }
     });
     codes
+}
+
+/// The comparison vectors of `pairs` into `out` (as many). The pairs come sorted by
+/// their first record: its keys are read once for all its pairs.
+fn codes_into(records: &Packed, mut pairs: impl Iterator<Item = (u32, u32)>, out: &mut [u16]) {
+    let mut first: Option<(u32, Keys)> = None;
+    let mut warmed = 0;
+    for slots in out.chunks_mut(WARM) {
+        let mut batch = [(0u32, 0u32); WARM];
+        for (x, p) in batch.iter_mut().zip(&mut pairs) {
+            *x = p;
+        }
+        let seconds = batch.map(|(_, b)| b);
+        warmed ^= records.warm(&seconds[..slots.len()]);
+        for (slot, &(a, b)) in slots.iter_mut().zip(&batch) {
+            let ka = match first {
+                Some((at, k)) if at == a => k,
+                _ => {
+                    let k = records.get(a as usize);
+                    first = Some((a, k));
+                    k
+                }
+            };
+            *slot = narrow(&compare_keys(&ka, &records.get(b as usize)));
+        }
+    }
+    std::hint::black_box(warmed);
 }
 
 /// Which comparison vectors (`narrow` codes) can reach `threshold` at all. A pair's
@@ -544,6 +568,11 @@ fn histogram(codes: &[u16]) -> HashMap<u32, u64> {
     for c in codes {
         counts[usize::from(*c)] += 1;
     }
+    histogram_of_counts(counts)
+}
+
+/// `histogram` from how many pairs have each `narrow` code.
+fn histogram_of_counts(counts: Vec<u64>) -> HashMap<u32, u64> {
     (0..=u16::MAX)
         .zip(counts)
         .filter(|(_, n)| *n > 0)
@@ -572,69 +601,79 @@ pub fn find(records: &[Record], threshold: f64) -> Found {
 /// population is appended to `packed` for the fit and removed again.
 pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
     let real = packed.len();
-    for r in reference_population(MIN_POPULATION) {
+    for r in reference_records(MIN_POPULATION) {
         packed.push_record(&r);
     }
     let all = packed.len();
     let packed_ref = &*packed;
-    let pairs = candidate_pairs_of(all, |i| packed_ref.get(i));
-    // The value frequencies are counted once blocking has let go of its blocks and
-    // before the pairs' codes are made: neither is held while counting.
+    let blocks = blocks_of(all, |i| packed_ref.get(i));
+    // The value frequencies are counted before the pairs' codes are made.
     let tf = term_frequencies(all, &|i| packed_ref.get(i));
-    let codes = patterns_of(packed_ref, &pairs);
+    let real = real as u32;
+    // The pairs are never all held: each stripe's pairs are made, given their codes on
+    // the stripe's core and let go (only the codes are kept, a stripe's in one list),
+    // and made again for scoring once the model is fitted. Two bytes a pair instead of
+    // the six of pair and code.
+    let mut codes: Vec<Vec<u16>> = Vec::with_capacity(blocks.stripes());
+    let mut candidate_count = 0;
+    blocks.each_stripe(
+        |_, pairs| {
+            let mut out = vec![0u16; pairs.len()];
+            codes_into(packed_ref, pairs.iter().copied(), &mut out);
+            let real_pairs = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
+            (out, real_pairs)
+        },
+        |_, _, _, _, (out, real_pairs)| {
+            codes.push(out);
+            candidate_count += real_pairs;
+        },
+    );
+    let mut counts = vec![0u64; 1 << 16];
+    for c in codes.iter().flatten() {
+        counts[usize::from(*c)] += 1;
+    }
     let model = Model::fit_with(
         all,
         |i| packed_ref.get(i),
         |batch| packed_ref.warm(batch),
-        &histogram(&codes),
+        &histogram_of_counts(counts),
         U_SAMPLE.min(all * 20),
         7,
         tf,
     );
-    let real = real as u32;
-    // Scoring is per pair: on every core. The pairs come sorted by their first record,
-    // whose value frequencies are looked up once for all its pairs.
-    let chunk = pairs.len().div_ceil(threads()).max(1);
+    // Scoring is per pair: each stripe on its core again. The pairs come sorted by their
+    // first record, whose value frequencies are looked up once for all its pairs.
     let reachable = reachable_codes(&model, threshold);
-    let (model_ref, recs, pairs_ref, codes_ref) = (&model, packed_ref, &pairs, &codes);
-    let reachable = &reachable;
-    let mut hits: Vec<Link> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..pairs.len())
-            .step_by(chunk)
-            .map(|from| {
-                scope.spawn(move || {
-                    let mut counts = (u32::MAX, [0; TF_FIELDS]);
-                    pairs_ref
-                        .range(from, from + chunk)
-                        .zip(&codes_ref[from..])
-                        .filter(|((a, b), _)| *a < real && *b < real)
-                        .filter_map(|((a, b), code)| {
-                            if !reachable[usize::from(*code)] {
-                                return None;
-                            }
-                            if counts.0 != a {
-                                counts = (a, model_ref.tf_counts(&recs.get(a as usize)));
-                            }
-                            let w = model_ref.weight_with_counts(&widen(*code), &counts.1);
-                            let p = probability_of(w);
-                            (p >= threshold).then_some(Link {
-                                a: a as usize,
-                                b: b as usize,
-                                probability: p,
-                            })
-                        })
-                        .collect::<Vec<Link>>()
+    let (model_ref, recs, codes_ref, reachable) = (&model, packed_ref, &codes, &reachable);
+    let mut hits: Vec<Link> = Vec::new();
+    blocks.each_stripe(
+        |stripe, pairs| {
+            let mut counts = (u32::MAX, [0; TF_FIELDS]);
+            pairs
+                .iter()
+                .zip(&codes_ref[stripe])
+                .filter(|((a, b), _)| *a < real && *b < real)
+                .filter_map(|(&(a, b), code)| {
+                    if !reachable[usize::from(*code)] {
+                        return None;
+                    }
+                    if counts.0 != a {
+                        counts = (a, model_ref.tf_counts(&recs.get(a as usize)));
+                    }
+                    let w = model_ref.weight_with_counts(&widen(*code), &counts.1);
+                    let p = probability_of(w);
+                    (p >= threshold).then_some(Link {
+                        a: a as usize,
+                        b: b as usize,
+                        probability: p,
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let candidate_count = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
+                .collect::<Vec<Link>>()
+        },
+        |_, _, _, _, found| hits.extend(found),
+    );
     drop(codes);
-    drop(pairs);
+    drop(blocks);
     packed.truncate(real as usize);
     let clusters = cluster(ids, packed, &model, &mut hits);
     Found {
