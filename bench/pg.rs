@@ -376,7 +376,9 @@ fn claims(
 
     // The same races through a session-mode PgBouncer (README, "Many short commands"),
     // against the same direct `pgbench -C`; the note adds `pgbench -C` through the pooler.
-    let pooler = dir.join("pgbouncer");
+    // Directly under the temp dir: PgBouncer runs as the cluster's OS user, which may not
+    // enter the bench's own (private) temp dir.
+    let pooler = std::env::temp_dir().join(format!("pool-bench-pgbouncer-{}", std::process::id()));
     let su = s
         .conninfo
         .split_whitespace()
