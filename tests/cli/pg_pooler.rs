@@ -3,8 +3,6 @@
 //! rep's identity (one server session per role, reused only by that role), nothing one
 //! client leaves in a session reaches the next, and deactivating a rep ends the sessions
 //! their role holds, pooled or direct (server migration 32).
-use postgres::{Client, NoTls};
-
 use crate::common::pg::Server;
 
 /// A server prepared by `pool init --server` with members li and wang in hq, and four
@@ -155,20 +153,7 @@ fn pg_deactivating_a_rep_ends_their_pooled_and_direct_sessions() {
     via_ok(&s, &p, "li", &["claim", "1"]);
     assert_eq!(sessions(&s, "li").len(), 1, "li's pooled session is open");
     // li also keeps a session of their own open, as a psql window would.
-    let mut direct = Client::connect(
-        &format!(
-            "host=127.0.0.1 port={} user={} dbname={}",
-            s.url("li")
-                .rsplit_once(':')
-                .and_then(|(_, r)| r.split_once('/'))
-                .map(|(port, _)| port.to_string())
-                .expect("port"),
-            s.role("li"),
-            s.db
-        ),
-        NoTls,
-    )
-    .expect("li connects");
+    let mut direct = s.connect_as(&s.role("li"), &s.db).expect("li connects");
     direct.simple_query("SELECT 1").expect("li's session works");
     assert_eq!(sessions(&s, "li").len(), 2);
     let written = s.su("SELECT max(seq) FROM audit_log WHERE seq > 0");
@@ -289,17 +274,9 @@ fn pg_a_rep_cannot_put_off_deactivation_and_other_databases_keep_their_sessions(
     // li's role also works in another database of the cluster (not pool's to end).
     let other = format!("{}_other", s.db);
     s.su(&format!("CREATE DATABASE {other}"));
-    let port = s
-        .url("li")
-        .rsplit_once(':')
-        .and_then(|(_, r)| r.split_once('/'))
-        .map(|(port, _)| port.to_string())
-        .expect("port");
-    let mut elsewhere = Client::connect(
-        &format!("host=127.0.0.1 port={port} user={li} dbname={other}"),
-        NoTls,
-    )
-    .expect("li connects to the other database");
+    let mut elsewhere = s
+        .connect_as(&li, &other)
+        .expect("li connects to the other database");
     // li locks their own users row (a claim of nothing does) and keeps the transaction open.
     let mut holder = s
         .psql_cmd(&li)
@@ -354,11 +331,9 @@ fn pg_a_rep_cannot_put_off_deactivation_and_other_databases_keep_their_sessions(
         "ALTER ROLE {li} LOGIN; GRANT CONNECT ON DATABASE {} TO {li}",
         s.db
     ));
-    let mut late = Client::connect(
-        &format!("host=127.0.0.1 port={port} user={li} dbname={}", s.db),
-        NoTls,
-    )
-    .expect("li logs in during the window");
+    let mut late = s
+        .connect_as(&li, &s.db)
+        .expect("li logs in during the window");
     s.su(&format!(
         "ALTER ROLE {li} NOLOGIN; REVOKE CONNECT ON DATABASE {} FROM {li}",
         s.db

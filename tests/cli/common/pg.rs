@@ -468,13 +468,7 @@ impl Server {
     /// `lookup` reads through `pgbouncer.user_lookup` (README, "Many short commands").
     pub fn pooler_checking(&self, lookup: Option<&str>) -> Pooler {
         let dir = std::env::temp_dir().join(format!("pool-pgbouncer-{}", self.db));
-        let su = self
-            .conninfo
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("user="))
-            .unwrap_or("postgres")
-            .trim_matches('\'')
-            .to_string();
+        let su = self.superuser_login();
         let out =
             Command::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/pg-pooler"))
                 .arg("start")
@@ -493,6 +487,28 @@ impl Server {
             dir,
             port: text(&out.stdout).trim().to_string(),
         }
+    }
+
+    /// The cluster's superuser, as the slot's connection info names it.
+    fn superuser_login(&self) -> String {
+        self.conninfo
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("user="))
+            .unwrap_or("postgres")
+            .trim_matches('\'')
+            .to_string()
+    }
+
+    /// A session of login role `login` in database `dbname` of this test's cluster, over
+    /// TCP as `pool` connects (the test holds it open).
+    pub fn connect_as(&self, login: &str, dbname: &str) -> Result<Client, postgres::Error> {
+        Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user={login} dbname={dbname}",
+                self.port
+            ),
+            NoTls,
+        )
     }
 
     /// The connection URL `pool` uses as `who` through `pooler`.
@@ -637,13 +653,7 @@ impl Server {
 
     /// SQL as the superuser inside this database (row security does not bind it).
     pub fn su(&self, sql: &str) -> String {
-        let login = self
-            .conninfo
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("user="))
-            .unwrap_or("postgres")
-            .to_string();
-        let out = self.psql_login(&login, sql);
+        let out = self.psql_login(&self.superuser_login(), sql);
         assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
         text(&out.stdout).trim().to_string()
     }
