@@ -279,10 +279,21 @@ fn candidate_pairs_on<'a>(
 pub struct Blocks {
     n: usize,
     threads: usize,
-    /// Every block's members, one block after another, cut at `ends`.
+    /// Every block's members, one block after another; a block's last member carries
+    /// `LAST`, and every member of a block larger than `MAX_BLOCK` carries `BIG`.
     members: Vec<u32>,
-    ends: Vec<u32>,
+    /// The positions in `members` of every member but a block's last (each one a first
+    /// record of pairs), grouped by the stripe its record is in: stripe `s`'s are
+    /// `firsts[by_stripe[s]..by_stripe[s + 1]]`. A stripe reads its own members only,
+    /// not every block.
+    firsts: Vec<u32>,
+    by_stripe: Vec<u32>,
 }
+
+/// Marks on a member's index in `Blocks::members` (records are fewer than 2^30).
+const LAST: u32 = 1 << 31;
+const BIG: u32 = 1 << 30;
+const RECORD: u32 = BIG - 1;
 
 /// The blocks of `n` records whose keys `record(i)` gives, on every core.
 pub fn blocks_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Blocks {
@@ -296,6 +307,8 @@ pub fn blocks_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Blo
 fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: usize) -> Blocks {
     let record = &record;
     let threads = threads.max(1);
+    // A member's index keeps its two top bits for marks.
+    debug_assert!(n <= RECORD as usize);
     // Every (key, record) at once would be the scan's largest allocation (12 bytes for
     // each of some 15 keys a record): the keys are made in several passes instead, each
     // keeping the keys of one share of the hash space, so only that share is sorted at a
@@ -309,7 +322,6 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
     let part_of = |e: &[u32; 3]| ((u64::from(e[0]) * threads as u64) >> 32) as usize;
     let mut keyed: Vec<Vec<[u32; 3]>> = vec![Vec::new(); threads];
     let mut members: Vec<u32> = Vec::new();
-    let mut ends: Vec<u32> = Vec::new();
     // Each thread's buffers (its keys by list, and one record's keys), made here and
     // reused by every batch: a buffer a thread grows stays in this thread's heap rather
     // than leaving memory behind in the helper threads' own malloc arenas.
@@ -378,8 +390,11 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
                     end += 1;
                 }
                 if end - start >= 2 {
-                    members.extend(keyed[start..end].iter().map(|e| e[2]));
-                    ends.push(members.len() as u32);
+                    let big = if end - start > MAX_BLOCK { BIG } else { 0 };
+                    members.extend(keyed[start..end].iter().map(|e| e[2] | big));
+                    if let Some(last) = members.last_mut() {
+                        *last |= LAST;
+                    }
                 }
                 start = end;
             }
@@ -389,19 +404,43 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
             // evenly).
             let more = passes as usize - 1;
             members.reserve_exact(members.len() * more + members.len() / 8 + 64);
-            ends.reserve_exact(ends.len() * more + ends.len() / 8 + 64);
         }
     }
     drop(keyed);
-    Blocks {
+    let mut blocks = Blocks {
         n,
         threads,
         members,
-        ends,
-    }
+        firsts: Vec::new(),
+        by_stripe: Vec::new(),
+    };
+    blocks.index_firsts();
+    blocks
 }
 
 impl Blocks {
+    /// Groups the members that are first records by their stripe (a counting sort).
+    fn index_firsts(&mut self) {
+        let (stripe, members) = (self.stripe(), &self.members);
+        let firsts = members.iter().filter(|m| **m & LAST == 0);
+        let mut at = vec![0u32; self.stripes() + 1];
+        for m in firsts.clone() {
+            at[(*m & RECORD) as usize / stripe + 1] += 1;
+        }
+        for s in 1..at.len() {
+            at[s] += at[s - 1];
+        }
+        self.by_stripe = at.clone();
+        self.firsts = vec![0; firsts.count()];
+        for (p, m) in members.iter().enumerate() {
+            if m & LAST == 0 {
+                let s = &mut at[(m & RECORD) as usize / stripe];
+                self.firsts[*s as usize] = p as u32;
+                *s += 1;
+            }
+        }
+    }
+
     /// How many stripes `each_stripe` makes.
     pub fn stripes(&self) -> usize {
         (0..self.n).step_by(self.stripe()).len()
@@ -423,7 +462,7 @@ impl Blocks {
         mut take: impl FnMut(usize, usize, usize, &[(u32, u32)], T),
     ) {
         let (n, stripe) = (self.n, self.stripe());
-        let (members, ends, work) = (&self.members, &self.ends, &work);
+        let (members, work) = (&self.members, &work);
         let los: Vec<usize> = (0..n).step_by(stripe).collect();
         // Each thread's stripe buffer, made here and reused (see `work` above).
         let mut raws: Vec<(Vec<(u32, u32)>, StripeBuf)> = (0..self.threads)
@@ -436,9 +475,12 @@ impl Blocks {
                     .zip(group)
                     .enumerate()
                     .map(|(t, ((raw, buf), &lo))| {
+                        let s = g * self.threads + t;
+                        let from = self.by_stripe[s] as usize..self.by_stripe[s + 1] as usize;
+                        let firsts = &self.firsts[from];
                         scope.spawn(move || {
-                            stripe_pairs(members, ends, lo, lo + stripe, raw, buf);
-                            work(g * self.threads + t, raw)
+                            stripe_pairs(members, firsts, lo, lo + stripe, raw, buf);
+                            work(s, raw)
                         })
                     })
                     .collect();
@@ -454,39 +496,31 @@ impl Blocks {
     }
 }
 
-/// The pairs of the blocks (`members` cut at `ends`) whose first record is in
-/// `lo..hi`, sorted, each once, into `raw`. Within a block the members are in index order, so a
-/// pair's first record is the earlier member; a block larger than `MAX_BLOCK` pairs
-/// each member with its `WINDOW` next ones only.
+/// The pairs whose first record is in `lo..hi`, sorted, each once, into `raw`, from
+/// the positions in `members` of that stripe's first records (`firsts`). Within a
+/// block the members are in index order, so a pair's first record is the earlier
+/// member; a block larger than `MAX_BLOCK` pairs each member with its `WINDOW` next
+/// ones only.
 fn stripe_pairs(
     members: &[u32],
-    ends: &[u32],
+    firsts: &[u32],
     lo: usize,
     hi: usize,
     raw: &mut Vec<(u32, u32)>,
     buf: &mut StripeBuf,
 ) {
-    let (lo32, hi32) = (lo as u32, hi.min(u32::MAX as usize) as u32);
+    let lo32 = lo as u32;
     raw.clear();
-    let mut from = 0;
-    for &end in ends {
-        let block = &members[from..end as usize];
-        from = end as usize;
-        let reach = if block.len() <= MAX_BLOCK {
-            block.len()
-        } else {
-            WINDOW + 1
-        };
-        // A block's members ascend: its first records in this stripe are a run found by
-        // a binary search (every stripe reads every block: the rest is skipped unread).
-        let first = block.partition_point(|&m| m < lo32);
-        for x in first..block.len() {
-            let a = block[x];
-            if a >= hi32 {
+    for &p in firsts {
+        let p = p as usize;
+        let first = members[p];
+        let a = first & RECORD;
+        let reach = if first & BIG != 0 { WINDOW } else { usize::MAX };
+        for &m in members[p + 1..].iter().take(reach) {
+            raw.push((a, m & RECORD));
+            if m & LAST != 0 {
                 break;
             }
-            let to = (x + reach).min(block.len());
-            raw.extend(block[x + 1..to].iter().map(|&b| (a, b)));
         }
     }
     // Sorted by first record in one counting pass (a stripe's first records are a
