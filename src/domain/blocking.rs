@@ -295,6 +295,12 @@ const LAST: u32 = 1 << 31;
 const BIG: u32 = 1 << 30;
 const RECORD: u32 = BIG - 1;
 
+/// A blocking key (its top half: the low bits choose the pass) and a record's index,
+/// as `blocks_on` sorts them.
+fn block_entry(key: u64, record: u32) -> u64 {
+    (key & !0xffff_ffff) | u64::from(record)
+}
+
 /// The blocks of `n` records whose keys `record(i)` gives, on every core.
 pub fn blocks_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Blocks {
     let threads = std::thread::available_parallelism()
@@ -309,23 +315,25 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
     let threads = threads.max(1);
     // A member's index keeps its two top bits for marks.
     debug_assert!(n <= RECORD as usize);
-    // Every (key, record) at once would be the scan's largest allocation (12 bytes for
-    // each of some 15 keys a record): the keys are made in several passes instead, each
-    // keeping the keys of one share of the hash space, so only that share is sorted at a
-    // time. A pass's blocks are final (a key lives in one share), and the blocks' order
-    // does not matter (the pairs are sorted below).
-    let passes = n.div_ceil(1 << 15).clamp(1, 8) as u64;
+    // Every (key, record) at once would be the scan's largest allocation (eight bytes
+    // for each of some 15 keys a record): the keys are made in several passes instead,
+    // each keeping the keys of one share of the hash space, so only that share is sorted
+    // at a time. A pass's blocks are final (a key lives in one share), and the blocks'
+    // order does not matter (the pairs are sorted below).
+    let passes = n.div_ceil(1 << 16).clamp(1, 8) as u64;
     // A pass's keys are kept in `threads` lists by their top bits, so every key of one
     // list is below every key of the next: sorted each on its own core, the lists in turn
-    // are the pass's keys sorted. A key and its record as three words (12 bytes, not
-    // the 16 of a padded `(u64, u32)`): sorted, they order exactly as (key, record).
-    let part_of = |e: &[u32; 3]| ((u64::from(e[0]) * threads as u64) >> 32) as usize;
-    let mut keyed: Vec<Vec<[u32; 3]>> = vec![Vec::new(); threads];
+    // are the pass's keys sorted. A key and its record in one word: the key's top 32
+    // bits (its low bits chose the pass) above the record's index, so sorted words
+    // order as (key, record). Two keys of a pass with the same top half (a few in a
+    // million) make one block: that only adds pairs to compare.
+    let part_of = |e: u64| (((e >> 32) * threads as u64) >> 32) as usize;
+    let mut keyed: Vec<Vec<u64>> = vec![Vec::new(); threads];
     let mut members: Vec<u32> = Vec::new();
     // Each thread's buffers (its keys by list, and one record's keys), made here and
     // reused by every batch: a buffer a thread grows stays in this thread's heap rather
     // than leaving memory behind in the helper threads' own malloc arenas.
-    type Work = (Vec<Vec<[u32; 3]>>, Vec<u64>);
+    type Work = (Vec<Vec<u64>>, Vec<u64>);
     let mut work: Vec<Work> = (0..threads)
         .map(|_| {
             let lists = (0..threads).map(|_| Vec::with_capacity(1024)).collect();
@@ -347,11 +355,13 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
                             buf.clear();
                             keys(&record(i), buf);
                             buf.retain(|k| k % passes == pass);
+                            for k in buf.iter_mut() {
+                                *k = block_entry(*k, i as u32);
+                            }
                             buf.sort_unstable();
                             buf.dedup();
-                            for k in buf.iter() {
-                                let e = [(*k >> 32) as u32, *k as u32, i as u32];
-                                out[part_of(&e)].push(e);
+                            for &e in buf.iter() {
+                                out[part_of(e)].push(e);
                             }
                         }
                     });
@@ -384,14 +394,14 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
         for keyed in &keyed {
             let mut start = 0;
             while start < keyed.len() {
-                let key = &keyed[start][..2];
+                let key = keyed[start] >> 32;
                 let mut end = start + 1;
-                while end < keyed.len() && keyed[end][..2] == *key {
+                while end < keyed.len() && keyed[end] >> 32 == key {
                     end += 1;
                 }
                 if end - start >= 2 {
                     let big = if end - start > MAX_BLOCK { BIG } else { 0 };
-                    members.extend(keyed[start..end].iter().map(|e| e[2] | big));
+                    members.extend(keyed[start..end].iter().map(|e| *e as u32 | big));
                     if let Some(last) = members.last_mut() {
                         *last |= LAST;
                     }
@@ -642,10 +652,12 @@ mod tests {
     fn striped_pairs_are_the_blocks_pairs() {
         let mut rs = crate::domain::matching::reference_population(1500);
         rs.extend((0..300).map(|i| rec("王伟", Some(&format!("86138{i:08}")), None, "")));
+        // One pass at this size: a block is the records sharing a key's top half.
         let mut blocks: std::collections::HashMap<u64, Vec<u32>> = Default::default();
         for (i, r) in rs.iter().enumerate() {
             let mut ks = Vec::new();
             keys(&r.keys(), &mut ks);
+            ks.iter_mut().for_each(|k| *k >>= 32);
             ks.sort_unstable();
             ks.dedup();
             for k in ks {
