@@ -511,7 +511,8 @@ fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u16> {
 /// The comparison vectors of `pairs` into `out` (as many). The pairs come sorted by
 /// their first record: its keys are read once for all its pairs.
 fn codes_into(records: &Packed, mut pairs: impl Iterator<Item = (u32, u32)>, out: &mut [u16]) {
-    let mut first: Option<(u32, Keys)> = None;
+    // The current first record (none read yet: no record has index u32::MAX).
+    let (mut first, mut ka) = (u32::MAX, Keys::default());
     let mut warmed = 0;
     for slots in out.chunks_mut(WARM) {
         let mut batch = [(0u32, 0u32); WARM];
@@ -521,14 +522,9 @@ fn codes_into(records: &Packed, mut pairs: impl Iterator<Item = (u32, u32)>, out
         let seconds = batch.map(|(_, b)| b);
         warmed ^= records.warm(&seconds[..slots.len()]);
         for (slot, &(a, b)) in slots.iter_mut().zip(&batch) {
-            let ka = match first {
-                Some((at, k)) if at == a => k,
-                _ => {
-                    let k = records.get(a as usize);
-                    first = Some((a, k));
-                    k
-                }
-            };
+            if a != first {
+                (first, ka) = (a, records.get(a as usize));
+            }
             *slot = narrow(&compare_keys(&ka, &records.get(b as usize)));
         }
     }
