@@ -713,9 +713,9 @@ pub fn term_frequencies<'a>(n: usize, record: &impl Fn(usize) -> Keys<'a>) -> Ve
         .iter()
         .filter(|f| f.term_frequency_slot().is_some())
         .map(|f| {
-            let hashes: Vec<u64> = (0..n)
-                .filter_map(|i| tf_value(&record(i), *f).map(value_hash))
-                .collect();
+            // Room for every record at once (one allocation, not a doubling copy).
+            let mut hashes: Vec<u64> = Vec::with_capacity(n);
+            hashes.extend((0..n).filter_map(|i| tf_value(&record(i), *f).map(value_hash)));
             TermFrequencies::build(hashes, n as u64)
         })
         .collect()
@@ -732,7 +732,12 @@ pub struct TermFrequencies {
 impl TermFrequencies {
     fn build(mut hashes: Vec<u64>, population: u64) -> TermFrequencies {
         hashes.sort_unstable();
-        let mut counts = HashMap::new();
+        // Sized once (no table left behind by growing it): the values seen twice or more.
+        let repeated = hashes
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run.len() >= 2)
+            .count();
+        let mut counts = HashMap::with_capacity(repeated);
         let mut i = 0;
         while i < hashes.len() {
             let mut j = i + 1;

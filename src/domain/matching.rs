@@ -596,34 +596,57 @@ pub fn find(records: &[Record], threshold: f64) -> Found {
 /// `find` on records already packed (`ids[i]` is record `i`'s id). The reference
 /// population is appended to `packed` for the fit and removed again.
 pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
-    let real = packed.len();
+    find_packed_with(packed, ids, threshold, &reference_packed())
+}
+
+/// The reference population (`MIN_POPULATION` records), packed: made while the scan
+/// reads its customers, on another core.
+pub fn reference_packed() -> Packed {
+    let mut p = Packed::default();
     for r in reference_records(MIN_POPULATION) {
-        packed.push_record(&r);
+        p.push_record(&r);
+    }
+    p
+}
+
+/// `find_packed` with the reference population already made (`reference_packed`).
+pub fn find_packed_with(
+    packed: &mut Packed,
+    ids: &[i64],
+    threshold: f64,
+    reference: &Packed,
+) -> Found {
+    let real = packed.len();
+    for i in 0..reference.len() {
+        packed.push_keys(&reference.get(i));
     }
     let all = packed.len();
     let packed_ref = &*packed;
     let blocks = blocks_of(all, |i| packed_ref.get(i));
-    // The value frequencies are counted before the pairs' codes are made.
-    let tf = term_frequencies(all, &|i| packed_ref.get(i));
     let real = real as u32;
     // The pairs are never all held: each stripe's pairs are made, given their codes on
     // the stripe's core and let go (only the codes are kept, a stripe's in one list),
     // and made again for scoring once the model is fitted. Two bytes a pair instead of
-    // the six of pair and code.
+    // the six of pair and code. Meanwhile, on one more thread, the value frequencies
+    // are counted (after the blocks: their memory is not held at once).
     let mut codes: Vec<Vec<u16>> = Vec::with_capacity(blocks.stripes());
     let mut candidate_count = 0;
-    blocks.each_stripe(
-        |_, pairs| {
-            let mut out = vec![0u16; pairs.len()];
-            codes_into(packed_ref, pairs.iter().copied(), &mut out);
-            let real_pairs = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
-            (out, real_pairs)
-        },
-        |_, _, _, _, (out, real_pairs)| {
-            codes.push(out);
-            candidate_count += real_pairs;
-        },
-    );
+    let tf = std::thread::scope(|scope| {
+        let tf = scope.spawn(|| term_frequencies(all, &|i| packed_ref.get(i)));
+        blocks.each_stripe(
+            |_, pairs| {
+                let mut out = vec![0u16; pairs.len()];
+                codes_into(packed_ref, pairs.iter().copied(), &mut out);
+                let real_pairs = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
+                (out, real_pairs)
+            },
+            |_, _, _, _, (out, real_pairs)| {
+                codes.push(out);
+                candidate_count += real_pairs;
+            },
+        );
+        tf.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
     let mut counts = vec![0u64; 1 << 16];
     for c in codes.iter().flatten() {
         counts[usize::from(*c)] += 1;

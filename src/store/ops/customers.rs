@@ -71,6 +71,14 @@ pub trait CustomerOps {
     fn name_and_company(&mut self, id: i64) -> Result<Option<(Option<String>, Option<String>)>> {
         Ok(self.customer(id).ok().map(|c| (c.name, c.company)))
     }
+    /// `name_and_company` of each of `ids`, in order.
+    #[allow(clippy::type_complexity)]
+    fn names_and_companies(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<Vec<Option<(Option<String>, Option<String>)>>> {
+        ids.iter().map(|&id| self.name_and_company(id)).collect()
+    }
     /// A customer's normalised phone and e-mail keys.
     fn contact_keys(&mut self, id: i64) -> Result<(Option<String>, Option<String>)>;
     /// A customer, deleted, merged or erased ones too (None: no such id).

@@ -49,7 +49,7 @@ pub trait MatchingOps {
     }
     /// `each_record` as (id, match keys, owner login), borrowed: a store that has the
     /// keys at hand need not build a `Record` for each customer.
-    fn each_keys(&mut self, f: &mut dyn FnMut(i64, &Keys, Option<&str>)) -> Result<()> {
+    fn each_keys(&mut self, f: &mut (dyn FnMut(i64, &Keys, Option<&str>) + Send)) -> Result<()> {
         self.each_record(&mut |r| f(r.id, &r.keys(), r.owner.as_deref()))
     }
 }

@@ -15,6 +15,13 @@ impl CustomerOps for SqliteTx<'_> {
         customers::name_and_company(&self.tx, id)
     }
 
+    fn names_and_companies(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<Vec<Option<(Option<String>, Option<String>)>>> {
+        customers::names_and_companies(&self.tx, ids)
+    }
+
     fn contact_keys(&mut self, id: i64) -> Result<(Option<String>, Option<String>)> {
         customers::contact_keys(&self.tx, id)
     }

@@ -39,7 +39,7 @@ impl MatchingOps for SqliteTx<'_> {
         dedupe::each_record(&self.tx, f)
     }
 
-    fn each_keys(&mut self, f: &mut dyn FnMut(i64, &Keys, Option<&str>)) -> Result<()> {
+    fn each_keys(&mut self, f: &mut (dyn FnMut(i64, &Keys, Option<&str>) + Send)) -> Result<()> {
         dedupe::each_keys(&self.tx, f)
     }
 }
