@@ -313,7 +313,10 @@ mod tests {
             );
             want.push((r.id, format!("{:?}", r.keys()), t(8).map(String::from)));
         }
-        assert_eq!(got.len(), RowBatch::ROWS * 2 + 77 - (RowBatch::ROWS * 2 + 77) / 7);
+        assert_eq!(
+            got.len(),
+            RowBatch::ROWS * 2 + 77 - (RowBatch::ROWS * 2 + 77) / 7
+        );
         assert_eq!(got, want);
     }
 
