@@ -90,8 +90,11 @@ struct Rows<F: Fn(usize) -> ClusterJson + Sync> {
     row: F,
 }
 
-/// Rows made at once: the next batch is made on another core while one is written.
+/// Rows made at once: the next batches are made on other cores while one is written.
 const ROW_BATCH: usize = 256;
+/// Batches being made at once (making a row, its pairs explained, costs about what
+/// writing it does).
+const IN_FLIGHT: usize = 2;
 
 impl<F: Fn(usize) -> ClusterJson + Sync> Serialize for Rows<F> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -102,13 +105,20 @@ impl<F: Fn(usize) -> ClusterJson + Sync> Serialize for Rows<F> {
             (from..(from + ROW_BATCH).min(len)).map(row).collect()
         };
         std::thread::scope(|scope| {
-            let mut next = (len > 0).then(|| scope.spawn(move || batch(0)));
-            let mut from = 0;
-            while let Some(made) = next.take() {
-                let rows = made.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                from += ROW_BATCH;
-                if from < len {
-                    next = Some(scope.spawn(move || batch(from)));
+            let mut made = std::collections::VecDeque::new();
+            let mut next = 0;
+            while next < len && made.len() < IN_FLIGHT {
+                made.push_back(scope.spawn(move || batch(next)));
+                next += ROW_BATCH;
+            }
+            while let Some(first) = made.pop_front() {
+                let rows = first
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                if next < len {
+                    let from = next;
+                    made.push_back(scope.spawn(move || batch(from)));
+                    next += ROW_BATCH;
                 }
                 for r in &rows {
                     seq.serialize_element(r)?;
