@@ -663,14 +663,21 @@ pub fn find_packed_with(
     // Scoring is per pair: each stripe on its core again. The pairs come sorted by their
     // first record, whose value frequencies are looked up once for all its pairs.
     let reachable = reachable_codes(&model, threshold);
+    // Each stripe's codes are let go of once scored (its core takes them).
+    let codes: Vec<std::sync::Mutex<Vec<u16>>> = codes.into_iter().map(Into::into).collect();
     let (model_ref, recs, codes_ref, reachable) = (&model, packed_ref, &codes, &reachable);
     let mut hits: Vec<Link> = Vec::new();
     blocks.each_stripe(
         |stripe, pairs| {
+            let mine = std::mem::take(
+                &mut *codes_ref[stripe]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
             let mut counts = (u32::MAX, [0; TF_FIELDS]);
             pairs
                 .iter()
-                .zip(&codes_ref[stripe])
+                .zip(&mine)
                 .filter(|((a, b), _)| *a < real && *b < real)
                 .filter_map(|(&(a, b), code)| {
                     if !reachable[usize::from(*code)] {

@@ -48,13 +48,19 @@ pub fn each_keys(
     conn: &Connection,
     f: &mut (dyn FnMut(i64, &Keys, Option<&str>) + Send),
 ) -> Result<()> {
+    // The owners' logins by id, once (a few users), rather than joined to every row.
+    let logins: std::collections::HashMap<i64, String> = conn
+        .prepare("SELECT id, login FROM users")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let logins = &logins;
     // A few batches in flight at most: the memory of the read stays small.
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<RowBatch>(2);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<RowBatch>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for mut batch in full_rx {
-                batch.each(&mut *f);
+                batch.each(logins, &mut *f);
                 // The reader may have finished (its end of the channel gone): the
                 // batch is then simply dropped.
                 let _ = empty_tx.send(batch);
@@ -63,10 +69,9 @@ pub fn each_keys(
         let mut batch = RowBatch::default();
         let read = scan_rows(
             conn,
-            "SELECT c.id, c.name, c.name_key, c.company_key, c.phone_key, c.email_key, c.city,
-                    c.address, u.login
-             FROM customers c LEFT JOIN users u ON u.id = c.owner_id
-             WHERE c.deleted_at IS NULL ORDER BY c.id",
+            "SELECT id, name, name_key, company_key, phone_key, email_key, city, address,
+                    owner_id
+             FROM customers WHERE deleted_at IS NULL ORDER BY id",
             &mut |row| {
                 batch.push(row)?;
                 if batch.ids.len() == RowBatch::ROWS {
@@ -92,8 +97,9 @@ pub fn each_keys(
 struct RowBatch {
     ids: Vec<i64>,
     text: String,
-    /// Each row's columns 1..=8 as (start, end) in `text`, `start > end` for NULL.
-    spans: Vec<[(u32, u32); 8]>,
+    /// Each row's columns 1..=7 as (start, end) in `text`, `start > end` for NULL.
+    spans: Vec<[(u32, u32); 7]>,
+    owners: Vec<Option<i64>>,
 }
 
 impl RowBatch {
@@ -101,7 +107,7 @@ impl RowBatch {
 
     fn push(&mut self, row: &rusqlite::Row) -> Result<()> {
         self.ids.push(row.get(0)?);
-        let mut spans = [(1, 0); 8];
+        let mut spans = [(1, 0); 7];
         for (i, span) in spans.iter_mut().enumerate() {
             if let Some(t) = text(row, i + 1)? {
                 let start = self.text.len() as u32;
@@ -110,22 +116,31 @@ impl RowBatch {
             }
         }
         self.spans.push(spans);
+        self.owners.push(row.get(8)?);
         Ok(())
     }
 
-    /// Each row's keys into `f`, and the batch emptied for reuse.
-    fn each(&mut self, f: &mut dyn FnMut(i64, &Keys, Option<&str>)) {
-        for (id, spans) in self.ids.iter().zip(&self.spans) {
+    /// Each row's keys and owner's login (from `logins`) into `f`, and the batch
+    /// emptied for reuse.
+    fn each(
+        &mut self,
+        logins: &std::collections::HashMap<i64, String>,
+        f: &mut dyn FnMut(i64, &Keys, Option<&str>),
+    ) {
+        let rows = self.ids.iter().zip(&self.spans).zip(&self.owners);
+        for ((id, spans), owner) in rows {
             let col = |i: usize| {
                 let (start, end) = spans[i];
                 (start <= end).then(|| &self.text[start as usize..end as usize])
             };
             let r = Record::from_keys(*id, col(0), col(1), col(2), col(3), col(4), col(5), col(6));
-            f(r.id, &r.keys(), col(7));
+            let login = owner.and_then(|o| logins.get(&o)).map(String::as_str);
+            f(r.id, &r.keys(), login);
         }
         self.ids.clear();
         self.text.clear();
         self.spans.clear();
+        self.owners.clear();
     }
 }
 
