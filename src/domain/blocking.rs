@@ -248,8 +248,8 @@ fn candidate_pairs_on<'a>(
         seconds: Vec::new(),
     };
     blocks.each_stripe(
-        |_, _| (),
-        |_, lo, hi, raw, ()| {
+        |_, raw| raw.to_vec(),
+        |_, lo, hi, raw| {
             if lo == 0 {
                 // Room for all, from the first stripe's pairs (one allocation, not a
                 // doubling copy). A pair belongs to its earlier record, so a stripe's
@@ -460,49 +460,63 @@ impl Blocks {
         self.n.div_ceil((self.n >> 11).clamp(8, 128)).max(1)
     }
 
-    /// The candidate pairs a stripe of first records at a time, in order: on each
-    /// stripe's thread `work(stripe, pairs)` (the stripe's pairs sorted, each once),
-    /// then on this thread `take(stripe, lo, hi, pairs, what work made)`, stripe after
-    /// stripe. The same pair comes from several rules: the pairs are made, sorted and
-    /// deduped a stripe at a time, so the copies are never all held at once, and
-    /// `threads` stripes at once, one on each core (small stripes: one each in memory).
+    /// The candidate pairs a stripe of first records at a time: on a worker thread
+    /// `work(stripe, pairs)` (the stripe's pairs sorted, each once), then on this thread
+    /// `take(stripe, lo, hi, what work made)`, stripe after stripe in order. The same
+    /// pair comes from several rules: the pairs are made, sorted and deduped a stripe at
+    /// a time, so the copies are never all held at once. One worker a core, each taking
+    /// the next stripe as it finishes one (stripes differ in size: none waits for
+    /// another's), its buffers reused.
     pub fn each_stripe<T: Send>(
         &self,
         work: impl Fn(usize, &[(u32, u32)]) -> T + Sync,
-        mut take: impl FnMut(usize, usize, usize, &[(u32, u32)], T),
+        mut take: impl FnMut(usize, usize, usize, T),
     ) {
         let (n, stripe) = (self.n, self.stripe());
+        let stripes = self.stripes();
         let (members, work) = (&self.members, &work);
-        let los: Vec<usize> = (0..n).step_by(stripe).collect();
-        // Each thread's stripe buffer, made here and reused (see `work` above).
-        let mut raws: Vec<(Vec<(u32, u32)>, StripeBuf)> = (0..self.threads)
-            .map(|_| (Vec::with_capacity(1024), StripeBuf::default()))
-            .collect();
-        for (g, group) in los.chunks(self.threads).enumerate() {
-            let made: Vec<T> = std::thread::scope(|scope| {
-                let handles: Vec<_> = raws
-                    .iter_mut()
-                    .zip(group)
-                    .enumerate()
-                    .map(|(t, ((raw, buf), &lo))| {
-                        let s = g * self.threads + t;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let next = &next;
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, T)>();
+        std::thread::scope(|scope| {
+            for _ in 0..self.threads.min(stripes) {
+                let done_tx = done_tx.clone();
+                scope.spawn(move || {
+                    let (mut raw, mut buf) = (Vec::with_capacity(1024), StripeBuf::default());
+                    loop {
+                        let s = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if s >= stripes {
+                            break;
+                        }
                         let from = self.by_stripe[s] as usize..self.by_stripe[s + 1] as usize;
-                        let firsts = &self.firsts[from];
-                        scope.spawn(move || {
-                            stripe_pairs(members, firsts, lo, lo + stripe, raw, buf);
-                            work(s, raw)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            });
-            for (t, (((raw, _), &lo), m)) in raws.iter().zip(group).zip(made).enumerate() {
-                take(g * self.threads + t, lo, (lo + stripe).min(n), raw, m);
+                        let lo = s * stripe;
+                        stripe_pairs(
+                            members,
+                            &self.firsts[from],
+                            lo,
+                            lo + stripe,
+                            &mut raw,
+                            &mut buf,
+                        );
+                        if done_tx.send((s, work(s, &raw))).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-        }
+            drop(done_tx);
+            // In stripe order: a stripe finished early waits here for those before it.
+            let mut early = std::collections::BTreeMap::new();
+            let mut want = 0;
+            for (s, made) in done_rx {
+                early.insert(s, made);
+                while let Some(made) = early.remove(&want) {
+                    let lo = want * stripe;
+                    take(want, lo, (lo + stripe).min(n), made);
+                    want += 1;
+                }
+            }
+        });
     }
 }
 

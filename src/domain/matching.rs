@@ -640,7 +640,7 @@ pub fn find_packed_with(
                 let real_pairs = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
                 (out, real_pairs)
             },
-            |_, _, _, _, (out, real_pairs)| {
+            |_, _, _, (out, real_pairs)| {
                 codes.push(out);
                 candidate_count += real_pairs;
             },
@@ -696,7 +696,7 @@ pub fn find_packed_with(
                 })
                 .collect::<Vec<Link>>()
         },
-        |_, _, _, _, found| hits.extend(found),
+        |_, _, _, found| hits.extend(found),
     );
     drop(codes);
     drop(blocks);
