@@ -124,7 +124,6 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<Customer>> {
         .optional()?)
 }
 
-/// A live customer's name and company (None: no such live customer).
 /// `name_and_company` of many customers: a few hundred ids a statement rather than a
 /// statement each (the dedupe report labels every member of every cluster).
 #[allow(clippy::type_complexity)]
@@ -154,6 +153,7 @@ pub fn names_and_companies(
     Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
 }
 
+/// A live customer's name and company (None: no such live customer).
 pub fn name_and_company(
     conn: &Connection,
     id: i64,
