@@ -229,11 +229,7 @@ impl Pairs {
 /// `candidate_pairs` over `n` records whose keys `record(i)` gives (the scan's packed
 /// buffer: no per-record strings needed).
 pub fn candidate_pairs_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Pairs {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    candidate_pairs_on(n, record, threads)
+    candidate_pairs_on(n, record, super::matching::threads())
 }
 
 /// `candidate_pairs_of` on `threads` threads (the same pairs on any number).
@@ -303,11 +299,7 @@ fn block_entry(key: u64, record: u32) -> u64 {
 
 /// The blocks of `n` records whose keys `record(i)` gives, on every core.
 pub fn blocks_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Blocks {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    blocks_on(n, record, threads)
+    blocks_on(n, record, super::matching::threads())
 }
 
 fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: usize) -> Blocks {

@@ -241,25 +241,7 @@ fn jw_bytes(a: &[u8], b: &[u8]) -> f64 {
     if matches == 0 {
         return 0.0;
     }
-    // Matched bytes of a and of b, each in order: a pair out of place is half a
-    // transposition.
-    let (mut fa, mut fb) = (a_flags, b_flags);
-    let mut transpositions = 0usize;
-    while fa != 0 {
-        let (i, j) = (fa.trailing_zeros() as usize, fb.trailing_zeros() as usize);
-        transpositions += usize::from(a[i] != b[j]);
-        fa &= fa - 1;
-        fb &= fb - 1;
-    }
-    let m = matches as f64;
-    let sim =
-        (m / a.len() as f64 + m / b.len() as f64 + (matches - transpositions / 2) as f64 / m) / 3.0;
-    if sim > 0.7 {
-        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
-        sim + 0.1 * prefix as f64 * (1.0 - sim)
-    } else {
-        sim
-    }
+    jaro_winkler_of_matches(a, b, a_flags, b_flags, matches)
 }
 
 /// Jaro-Winkler of two sequences of at most `SHORT` items.
@@ -289,20 +271,26 @@ fn jw_of<T: PartialEq>(a: &[T], b: &[T]) -> f64 {
     if matches == 0 {
         return 0.0;
     }
+    jaro_winkler_of_matches(a, b, a_flags, b_flags, matches)
+}
+
+/// Jaro-Winkler from the items of `a` and of `b` that matched (a bit each, `matches`
+/// of them, at least one): the matched items of each in order, a pair out of place
+/// half a transposition, and Winkler's bonus for a common prefix.
+fn jaro_winkler_of_matches<T: PartialEq>(
+    a: &[T],
+    b: &[T],
+    a_flags: u64,
+    b_flags: u64,
+    matches: usize,
+) -> f64 {
+    let (mut fa, mut fb) = (a_flags, b_flags);
     let mut transpositions = 0usize;
-    let mut bs = b
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| b_flags & (1 << j) != 0)
-        .map(|(_, c)| c);
-    for (_, ca) in a
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| a_flags & (1 << i) != 0)
-    {
-        if bs.next().is_some_and(|cb| cb != ca) {
-            transpositions += 1;
-        }
+    while fa != 0 {
+        let (i, j) = (fa.trailing_zeros() as usize, fb.trailing_zeros() as usize);
+        transpositions += usize::from(a[i] != b[j]);
+        fa &= fa - 1;
+        fb &= fb - 1;
     }
     let m = matches as f64;
     let sim =
@@ -1045,10 +1033,7 @@ impl Model {
             .map(|f| vec![0.0; f.levels().len()])
             .collect();
         if n >= 2 {
-            let threads = std::thread::available_parallelism()
-                .map(|t| t.get())
-                .unwrap_or(1)
-                .clamp(1, 8);
+            let threads = super::matching::threads();
             let per = sample.div_ceil(threads);
             let parts: Vec<Vec<Vec<f64>>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..threads)

@@ -459,7 +459,8 @@ fn population(records: &[Record]) -> Vec<Record> {
     all
 }
 
-fn threads() -> usize {
+/// Worker threads for the scan: one a core, at most 8.
+pub(crate) fn threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
