@@ -156,6 +156,100 @@ impl Out {
         Ok(())
     }
 
+    /// An object whose last field, `key`, is a long array, written exactly as `json`
+    /// writes the whole object: `head` is the object without that field, and the
+    /// array's elements arrive already rendered by `json_element` (on other threads:
+    /// only copying them out is left to this one), in order.
+    pub fn json_with_array(
+        &self,
+        head: &impl Serialize,
+        key: &str,
+        elements: impl Iterator<Item = Result<Vec<u8>>>,
+    ) -> Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        self.write_json_with_array(&mut w, head, key, elements)?;
+        w.flush()?;
+        Ok(())
+    }
+
+    fn write_json_with_array(
+        &self,
+        mut w: impl Write,
+        head: &impl Serialize,
+        key: &str,
+        elements: impl Iterator<Item = Result<Vec<u8>>>,
+    ) -> Result<()> {
+        let pretty = self.format != Format::Jsonl;
+        let mut head = if pretty {
+            serde_json::to_vec_pretty(head)?
+        } else {
+            serde_json::to_vec(head)?
+        };
+        // The head's closing brace (and, pretty, the newline before it) gives way to
+        // the array's field.
+        let closing = if head.ends_with(b"\n}") { 2 } else { 1 };
+        let empty = head.len() == closing + 1;
+        head.truncate(head.len() - closing);
+        let key = serde_json::to_string(key)?;
+        w.write_all(&head)?;
+        match (pretty, empty) {
+            (true, true) => write!(w, "\n  {key}: [")?,
+            (true, false) => write!(w, ",\n  {key}: [")?,
+            (false, true) => write!(w, "{key}:[")?,
+            (false, false) => write!(w, ",{key}:[")?,
+        }
+        let mut any = false;
+        for e in elements {
+            let e = e?;
+            any |= !e.is_empty();
+            w.write_all(&e)?;
+        }
+        match (pretty, any) {
+            (true, true) => w.write_all(b"\n  ]\n}\n")?,
+            (true, false) => w.write_all(b"]\n}\n")?,
+            (false, _) => w.write_all(b"]}\n")?,
+        }
+        Ok(())
+    }
+
+    /// Element number `at` of the array `json_with_array` writes, appended to `out`
+    /// with the separator before it, as `json` would have written it there.
+    pub fn json_element(&self, at: usize, value: &impl Serialize, out: &mut Vec<u8>) -> Result<()> {
+        if self.format == Format::Jsonl {
+            if at > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, value)?;
+            return Ok(());
+        }
+        // Two levels deep (the top object's field, the array): pretty JSON never has a
+        // raw newline inside a string, so indenting after each newline is exact.
+        out.extend_from_slice(if at > 0 { b",\n    " } else { b"\n    " });
+        serde_json::to_writer_pretty(Indented(out), value)?;
+        Ok(())
+    }
+}
+
+/// Bytes appended to a buffer with four spaces after each newline.
+struct Indented<'a>(&'a mut Vec<u8>);
+
+impl Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.0.extend_from_slice(b"\n    ");
+            }
+            self.0.extend_from_slice(line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Out {
     /// A titled table section (used by `show` and reports); no-op outside table format.
     pub fn section<T: Serialize>(&self, title: &str, rows: &[T]) -> Result<()> {
         if self.format != Format::Table || rows.is_empty() {
@@ -411,4 +505,50 @@ pub fn confirm(yes: bool, question: &str) -> Result<bool> {
         .default(false)
         .interact()
         .map_err(|e| Error::Other(format!("prompt failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `json_with_array` with its elements from `json_element` writes the bytes `json`
+    /// writes for the whole object, pretty and as JSON lines.
+    #[test]
+    fn an_array_rendered_apart_is_the_same_json() {
+        let items = [
+            json!({"ids": [1, 2], "names": "王伟 / 华为\n\"x\"", "pairs": [{"a": 1, "p": 0.5, "f": []}]}),
+            json!({"ids": [], "nested": {"deep": [[1], {}], "s": "  indented\tline"}}),
+            json!(3.25),
+        ];
+        let heads = [
+            json!({"summary": {"customers": 3, "threshold": 0.99, "empty": {}}}),
+            json!({}),
+        ];
+        for format in [Format::Json, Format::Jsonl] {
+            let out = Out::new(format, true);
+            for head in &heads {
+                for n in 0..=items.len() {
+                    let mut whole = head.clone();
+                    whole["clusters"] = Value::Array(items[..n].to_vec());
+                    let expected = match format {
+                        Format::Jsonl => serde_json::to_vec(&whole).unwrap(),
+                        _ => serde_json::to_vec_pretty(&whole).unwrap(),
+                    };
+                    let rendered = items[..n].iter().enumerate().map(|(i, v)| {
+                        let mut buf = Vec::new();
+                        out.json_element(i, v, &mut buf).map(|()| buf)
+                    });
+                    let mut got = Vec::new();
+                    out.write_json_with_array(&mut got, head, "clusters", rendered)
+                        .unwrap();
+                    assert_eq!(
+                        String::from_utf8(got).unwrap(),
+                        String::from_utf8(expected).unwrap() + "\n",
+                        "{format:?}, {n} elements, head {head}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -860,7 +860,7 @@ pub struct Model {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldWeight {
     pub field: Field,
-    pub level: String,
+    pub level: &'static str,
     /// log2 Bayes factor: positive for evidence of the same customer.
     pub weight: f64,
 }
@@ -875,11 +875,14 @@ pub struct Explanation {
 impl Explanation {
     /// "same phone (+17.9); different email (-4.1)".
     pub fn reasons(&self) -> String {
-        self.fields
-            .iter()
-            .map(|f| format!("{} ({:+.1})", f.level, f.weight))
-            .collect::<Vec<_>>()
-            .join("; ")
+        use std::fmt::Write;
+        let mut out = String::with_capacity(24 * self.fields.len());
+        for (i, f) in self.fields.iter().enumerate() {
+            let sep = if i > 0 { "; " } else { "" };
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{sep}{} ({:+.1})", f.level, f.weight);
+        }
+        out
     }
 }
 
@@ -1419,7 +1422,7 @@ impl Model {
             .filter(|((_, l), _)| *l != MISSING)
             .map(|((f, l), w)| FieldWeight {
                 field: *f,
-                level: f.levels()[l as usize].to_string(),
+                level: f.levels()[l as usize],
                 weight: (w * 10.0).round() / 10.0,
             })
             .collect();

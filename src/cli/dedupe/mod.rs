@@ -77,58 +77,18 @@ struct ClusterJson {
     pairs: Vec<PairRow>,
 }
 
+/// The report's object without its clusters (written after it, a batch at a time).
 #[derive(Serialize)]
-struct Report<'a, C: Serialize> {
+struct ReportHead<'a> {
     summary: &'a DedupeSummary,
-    clusters: C,
 }
 
-/// A report's clusters as a JSON array, made a batch at a time as it is written: a big
-/// report's rows (and their members' records) are never all in memory.
-struct Rows<F: Fn(usize) -> ClusterJson + Sync> {
-    len: usize,
-    row: F,
-}
-
-/// Rows made at once: the next batches are made on other cores while one is written.
+/// Clusters rendered at once, on another core: their labels are looked up on this
+/// thread while the batches before them are explained and rendered, and a big report's
+/// rows (and their members' records) are never all in memory.
 const ROW_BATCH: usize = 256;
-/// Batches being made at once (making a row, its pairs explained, costs about what
-/// writing it does).
+/// Batches being rendered at once.
 const IN_FLIGHT: usize = 2;
-
-impl<F: Fn(usize) -> ClusterJson + Sync> Serialize for Rows<F> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.len))?;
-        let (len, row) = (self.len, &self.row);
-        let batch = move |from: usize| -> Vec<ClusterJson> {
-            (from..(from + ROW_BATCH).min(len)).map(row).collect()
-        };
-        std::thread::scope(|scope| {
-            let mut made = std::collections::VecDeque::new();
-            let mut next = 0;
-            while next < len && made.len() < IN_FLIGHT {
-                made.push_back(scope.spawn(move || batch(next)));
-                next += ROW_BATCH;
-            }
-            while let Some(first) = made.pop_front() {
-                let rows = first
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                if next < len {
-                    let from = next;
-                    made.push_back(scope.spawn(move || batch(from)));
-                    next += ROW_BATCH;
-                }
-                for r in &rows {
-                    seq.serialize_element(r)?;
-                }
-            }
-            Ok(())
-        })?;
-        seq.end()
-    }
-}
 
 #[derive(Debug, Serialize)]
 struct Skipped {
@@ -152,6 +112,19 @@ struct DedupeSummary {
     seconds: f64,
 }
 
+/// Each cluster's labels, from the labels of the clusters' members (in order).
+fn split<'l>(clusters: &[&Cluster], labels: &'l [String]) -> Vec<&'l [String]> {
+    let mut rest = labels;
+    clusters
+        .iter()
+        .map(|c| {
+            let (these, after) = rest.split_at(c.members.len().min(rest.len()));
+            rest = after;
+            these
+        })
+        .collect()
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -170,7 +143,22 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
     let (customers, found) = (scan.customers, &scan.found);
     let model = &found.model;
     let clusters: Vec<&Cluster> = found.clusters.iter().collect();
-    // A cluster's row from its members' "name / company" labels.
+    // A cluster's row from its members' "name / company" labels and why its weakest
+    // link matched.
+    let row_with = |c: &Cluster, names: &[String], reasons: String| -> ClusterRow {
+        ClusterRow {
+            probability: round3(c.score),
+            reasons,
+            names: names.join(" | "),
+            ids: c.members.iter().map(|i| scan.id(*i)).collect(),
+            owners: c
+                .members
+                .iter()
+                .map(|i| scan.owner(*i).unwrap_or("(pool)"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    };
     let row = |c: &Cluster, names: &[String]| -> ClusterRow {
         let weakest = c
             .links
@@ -181,18 +169,7 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                     .reasons()
             })
             .unwrap_or_default();
-        ClusterRow {
-            probability: round3(c.score),
-            reasons: weakest,
-            names: names.join(" | "),
-            ids: c.members.iter().map(|i| scan.id(*i)).collect(),
-            owners: c
-                .members
-                .iter()
-                .map(|i| scan.owner(*i).unwrap_or("(pool)"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        }
+        row_with(c, names, weakest)
     };
     // Looked up one cluster at a time (merging: each cluster in its own transaction).
     let describe = |store: &mut dyn Backend, c: &Cluster| -> Result<ClusterRow> {
@@ -219,51 +196,76 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
             .copied()
             .collect();
         summary.seconds = (started.elapsed().as_secs_f64() * 100.0).round() / 100.0;
-        let ids: Vec<i64> = shown
-            .iter()
-            .flat_map(|c| c.members.iter().map(|i| scan.id(*i)))
-            .collect();
-        let labels = app::labels(store, &ids)?;
-        let mut rest = &labels[..];
-        let names: Vec<&[String]> = shown
-            .iter()
-            .map(|c| {
-                let (these, after) = rest.split_at(c.members.len().min(rest.len()));
-                rest = after;
-                these
-            })
-            .collect();
+        let member_ids = |clusters: &[&Cluster]| -> Vec<i64> {
+            clusters
+                .iter()
+                .flat_map(|c| c.members.iter().map(|i| scan.id(*i)))
+                .collect()
+        };
         if out.is_json() {
-            let cluster_json = |n: usize| {
-                let c = shown[n];
+            // Each link explained once: the weakest's (the last) is the row's reasons.
+            let cluster_json = |c: &Cluster, names: &[String]| {
+                let mut reasons = String::new();
+                let pairs = c
+                    .links
+                    .iter()
+                    .enumerate()
+                    .map(|(k, l)| {
+                        let e = model.explain_keys(&scan.keys(l.a), &scan.keys(l.b));
+                        if k + 1 == c.links.len() {
+                            reasons = e.reasons();
+                        }
+                        let (x, y) = (scan.id(l.a), scan.id(l.b));
+                        PairRow {
+                            a: x.min(y),
+                            b: x.max(y),
+                            probability: round3(e.probability),
+                            prior_weight: e.prior_weight,
+                            fields: e.fields,
+                        }
+                    })
+                    .collect();
                 ClusterJson {
-                    row: row(c, names[n]),
-                    pairs: c
-                        .links
-                        .iter()
-                        .map(|l| {
-                            let e = model.explain_keys(&scan.keys(l.a), &scan.keys(l.b));
-                            let (x, y) = (scan.id(l.a), scan.id(l.b));
-                            PairRow {
-                                a: x.min(y),
-                                b: x.max(y),
-                                probability: round3(e.probability),
-                                prior_weight: e.prior_weight,
-                                fields: e.fields,
-                            }
-                        })
-                        .collect(),
+                    row: row_with(c, names, reasons),
+                    pairs,
                 }
             };
-            // Written straight from the rows: no JSON tree of a big report in memory.
-            return out.json(&Report {
-                summary: &summary,
-                clusters: Rows {
-                    len: shown.len(),
-                    row: cluster_json,
-                },
+            // Clusters `from..` (a batch), labelled, rendered in the report's format.
+            let render = |from: usize, labels: Vec<String>| -> Result<Vec<u8>> {
+                let batch = &shown[from..(from + ROW_BATCH).min(shown.len())];
+                // Room for a typical cluster's JSON each (~1.4 kB).
+                let mut buf = Vec::with_capacity(batch.len() * 1536);
+                for (n, (c, names)) in batch.iter().zip(split(batch, &labels)).enumerate() {
+                    out.json_element(from + n, &cluster_json(c, names), &mut buf)?;
+                }
+                Ok(buf)
+            };
+            return std::thread::scope(|scope| {
+                let (render, member_ids) = (&render, &member_ids);
+                let mut made = std::collections::VecDeque::new();
+                let mut next = 0;
+                let batches = std::iter::from_fn(|| {
+                    while next < shown.len() && made.len() < IN_FLIGHT {
+                        let from = next;
+                        next += ROW_BATCH;
+                        let ids = member_ids(&shown[from..next.min(shown.len())]);
+                        match app::labels(store, &ids) {
+                            Ok(labels) => made.push_back(scope.spawn(move || render(from, labels))),
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                    let first = made.pop_front()?;
+                    Some(
+                        first
+                            .join()
+                            .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                    )
+                });
+                out.json_with_array(&ReportHead { summary: &summary }, "clusters", batches)
             });
         }
+        let labels = app::labels(store, &member_ids(&shown))?;
+        let names = split(&shown, &labels);
         let rows: Vec<ClusterRow> = shown
             .iter()
             .zip(&names)
