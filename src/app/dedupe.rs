@@ -82,8 +82,7 @@ pub fn scan(store: &mut dyn Backend, me: &User, threshold: f64) -> Result<Scan> 
         (read, reference)
     });
     read?;
-    let mut found = matching::find_packed_with(&mut packed, &ids, threshold, &reference);
-    drop(reference);
+    let mut found = matching::find_packed_with(&mut packed, &ids, threshold, reference);
     // The report needs the clusters' members only: renumber them (in record order, so
     // the records can be let go of as the members' are copied out).
     let mut keep: Vec<u32> = found

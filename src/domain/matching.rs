@@ -597,7 +597,7 @@ pub fn find(records: &[Record], threshold: f64) -> Found {
 /// `find` on records already packed (`ids[i]` is record `i`'s id). The reference
 /// population is appended to `packed` for the fit and removed again.
 pub fn find_packed(packed: &mut Packed, ids: &[i64], threshold: f64) -> Found {
-    find_packed_with(packed, ids, threshold, &reference_packed())
+    find_packed_with(packed, ids, threshold, reference_packed())
 }
 
 /// The reference population (`MIN_POPULATION` records), packed: made while the scan
@@ -610,17 +610,20 @@ pub fn reference_packed() -> Packed {
     p
 }
 
-/// `find_packed` with the reference population already made (`reference_packed`).
+/// `find_packed` with the reference population already made (`reference_packed`),
+/// taken: it is let go of once appended.
 pub fn find_packed_with(
     packed: &mut Packed,
     ids: &[i64],
     threshold: f64,
-    reference: &Packed,
+    reference: Packed,
 ) -> Found {
     let real = packed.len();
     for i in 0..reference.len() {
         packed.push_keys(&reference.get(i));
     }
+    // Copied: not held beside its copy for the rest of the scan.
+    drop(reference);
     let all = packed.len();
     let packed_ref = &*packed;
     let blocks = blocks_of(all, |i| packed_ref.get(i));
