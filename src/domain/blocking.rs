@@ -286,6 +286,11 @@ pub struct Blocks {
     by_stripe: Vec<u32>,
 }
 
+/// Records whose keys one blocking pass holds at most (about 15 keys of 8 bytes each:
+/// ~5 MB a pass). A pass more costs making every record's keys once more; fewer would
+/// make the blocking the scan's peak of memory.
+const PASS_RECORDS: usize = 40_000;
+
 /// Marks on a member's index in `Blocks::members` (records are fewer than 2^30).
 const LAST: u32 = 1 << 31;
 const BIG: u32 = 1 << 30;
@@ -312,7 +317,7 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
     // each keeping the keys of one share of the hash space, so only that share is sorted
     // at a time. A pass's blocks are final (a key lives in one share), and the blocks'
     // order does not matter (the pairs are sorted below).
-    let passes = n.div_ceil(1 << 16).clamp(1, 8) as u64;
+    let passes = n.div_ceil(PASS_RECORDS).clamp(1, 8) as u64;
     // A pass's keys are kept in `threads` lists by their top bits, so every key of one
     // list is below every key of the next: sorted each on its own core, the lists in turn
     // are the pass's keys sorted. A key and its record in one word: the key's top 32

@@ -713,6 +713,32 @@ pub fn compare(a: &Record, b: &Record) -> [u8; FIELDS] {
 }
 
 /// `compare` on borrowed keys (a `Record`'s or a `Packed` record's).
+/// One field's level for a pair (`compare_keys` of that field alone).
+pub fn level(f: Field, a: &Keys, b: &Keys) -> u8 {
+    match f {
+        Field::Name => name_level(a, b),
+        Field::Phone => phone_level(a, b),
+        Field::Email => email_level(a, b),
+        Field::Company => company_level(a, b),
+        Field::City => city_level(a, b),
+        Field::Address => address_level(a, b),
+    }
+}
+
+/// Whether `level(f, a, b)` is 0 (the exact level: both present and equal), without
+/// comparing any further.
+pub fn exact(f: Field, a: &Keys, b: &Keys) -> bool {
+    let both = |x: &str, y: &str| !x.is_empty() && x == y;
+    match f {
+        Field::Name => both(a.name, b.name),
+        Field::Phone => a.phone.is_some() && a.phone == b.phone,
+        Field::Email => a.email.is_some() && a.email == b.email,
+        Field::Company => both(a.company, b.company),
+        Field::City => both(a.city, b.city),
+        Field::Address => both(a.address, b.address),
+    }
+}
+
 pub fn compare_keys(a: &Keys, b: &Keys) -> [u8; FIELDS] {
     [
         name_level(a, b),
@@ -905,6 +931,26 @@ const TRAINING_RULES: &[&[Field]] = &[
     &[Field::Name, Field::Address],
 ];
 
+/// Whether EM reads this pair's comparison vector at all: it agrees exactly on every
+/// field of a training rule, or on the phone (`name_u_given_phone`'s block). EM is
+/// given only these pairs' patterns (and gets the same fit): every other pair is
+/// compared when it is scored, once the model can tell it need not be compared fully.
+pub fn trains_em(a: &Keys, b: &Keys) -> bool {
+    exact(Field::Phone, a, b)
+        || TRAINING_RULES
+            .iter()
+            .any(|rule| rule.iter().all(|f| exact(*f, a, b)))
+}
+
+/// Whether EM reads a pattern (`trains_em` on its levels).
+#[cfg(test)]
+pub(crate) fn trains_em_pattern(g: &[u8; FIELDS]) -> bool {
+    g[Field::Phone as usize] == 0
+        || TRAINING_RULES
+            .iter()
+            .any(|rule| rule.iter().all(|f| g[*f as usize] == 0))
+}
+
 /// EM over one block's patterns with u fixed: (λ, m, pairs, iterations); None if empty.
 #[allow(clippy::type_complexity)]
 fn em_session(
@@ -1015,16 +1061,21 @@ impl Model {
         seed: u64,
     ) -> Model {
         let tf = term_frequencies(n, &record);
-        Model::fit_with(n, record, warm, patterns, sample, seed, tf)
+        let pairs = patterns.values().sum();
+        Model::fit_with(n, record, warm, patterns, pairs, sample, seed, tf)
     }
 
     /// `fit_on` with the records' value frequencies counted beforehand
-    /// (`term_frequencies`: the scan counts them before it holds its candidate pairs).
+    /// (`term_frequencies`: the scan counts them before it holds its candidate pairs),
+    /// and the number of candidate pairs: `patterns` need only hold the pairs that
+    /// `trains_em`.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit_with<'a>(
         n: usize,
         record: impl Fn(usize) -> Keys<'a> + Sync,
         warm: impl Fn(&[u32]) -> u8 + Sync,
         patterns: &HashMap<u32, u64>,
+        pairs: u64,
         sample: usize,
         seed: u64,
         tf: Vec<TermFrequencies>,
@@ -1107,7 +1158,7 @@ impl Model {
             tf,
             population: n as u64,
             real_population: n as u64,
-            pairs: patterns.values().sum(),
+            pairs,
             em_iterations: 0,
             u_name_given_phone: Vec::new(),
             weights: Vec::new(),

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use super::blocking::{blocks_of, candidate_pairs_of, Pairs};
 use super::linkage::{
-    compare_keys, pack, probability_of, term_frequencies, Keys, Model, ALL_FIELDS, FIELDS, MISSING,
-    TF_FIELDS,
+    compare_keys, level, pack, probability_of, term_frequencies, trains_em, Field, Keys, Model,
+    ALL_FIELDS, FIELDS, MISSING, TF_FIELDS,
 };
 
 /// Pairs whose match probability is at least this are duplicates (merged, or skipped by
@@ -532,6 +532,117 @@ fn codes_into(records: &Packed, mut pairs: impl Iterator<Item = (u32, u32)>, out
     std::hint::black_box(warmed);
 }
 
+/// Calls `f(a, a's keys, b, b's keys)` for each pair. The pairs come sorted by their
+/// first record: its keys are read once for all its pairs, and each batch of `WARM`
+/// second records is loaded into the cache together.
+fn each_pair_keys<'r>(
+    records: &'r Packed,
+    pairs: &[(u32, u32)],
+    mut f: impl FnMut(u32, &Keys<'r>, u32, &Keys<'r>),
+) {
+    let (mut first, mut ka) = (u32::MAX, Keys::default());
+    let mut warmed = 0;
+    for batch in pairs.chunks(WARM) {
+        let mut seconds = [0u32; WARM];
+        for (s, (_, b)) in seconds.iter_mut().zip(batch) {
+            *s = *b;
+        }
+        warmed ^= records.warm(&seconds[..batch.len()]);
+        for &(a, b) in batch {
+            if a != first {
+                (first, ka) = (a, records.get(a as usize));
+            }
+            f(a, &ka, b, &records.get(b as usize));
+        }
+    }
+    std::hint::black_box(warmed);
+}
+
+/// The order scoring compares a pair's fields in: the cheap and telling first, the
+/// name (the dearest: sounds, Jaro-Winkler, edits) last.
+const SCORING_ORDER: [Field; FIELDS] = [
+    Field::Phone,
+    Field::City,
+    Field::Address,
+    Field::Email,
+    Field::Company,
+    Field::Name,
+];
+
+/// Which comparison vectors with only some fields compared can still end in a
+/// reachable one (`reachable_codes`), so that scoring stops comparing a pair at the
+/// first field that rules it out. A state has a digit a field: its level,
+/// `level_count` for missing, one more for not compared yet.
+struct Possible {
+    table: Vec<bool>,
+    /// Each field's place value in a state.
+    place: [usize; FIELDS],
+    /// The state with no field compared.
+    none: usize,
+}
+
+impl Possible {
+    fn new(reachable: &[bool]) -> Possible {
+        let radix = ALL_FIELDS.map(|f| f.level_count() + 2);
+        let mut place = [0; FIELDS];
+        let mut size = 1;
+        for i in (0..FIELDS).rev() {
+            place[i] = size;
+            size *= radix[i];
+        }
+        let not_yet = |i: usize| place[i] * (radix[i] - 1);
+        let mut table = vec![false; size];
+        let codes: usize = ALL_FIELDS.iter().map(|f| f.level_count() + 1).product();
+        for code in (0..codes).filter(|c| reachable[*c]) {
+            let g = widen(code as u16);
+            let at: [usize; FIELDS] = std::array::from_fn(|i| {
+                let digit = if g[i] == MISSING {
+                    radix[i] - 2
+                } else {
+                    usize::from(g[i])
+                };
+                place[i] * digit
+            });
+            // This code with any set of its fields not compared yet.
+            for not_compared in 0..1usize << FIELDS {
+                let state: usize = (0..FIELDS)
+                    .map(|i| {
+                        if not_compared >> i & 1 == 1 {
+                            not_yet(i)
+                        } else {
+                            at[i]
+                        }
+                    })
+                    .sum();
+                table[state] = true;
+            }
+        }
+        Possible {
+            table,
+            place,
+            none: (0..FIELDS).map(not_yet).sum(),
+        }
+    }
+
+    /// The pair's comparison vector when it is reachable; None as soon as the fields
+    /// compared so far rule every reachable one out.
+    fn compare(&self, a: &Keys, b: &Keys) -> Option<[u8; FIELDS]> {
+        let mut g = [MISSING; FIELDS];
+        let mut state = self.none;
+        for f in SCORING_ORDER {
+            let (i, levels) = (f as usize, f.level_count());
+            let l = level(f, a, b);
+            g[i] = l;
+            let digit = if l == MISSING { levels } else { usize::from(l) };
+            state = state - self.place[i] * (levels + 1) + self.place[i] * digit;
+            if !self.table[state] {
+                return None;
+            }
+        }
+        Some(g)
+    }
+}
+
 /// Which comparison vectors (`narrow` codes) can reach `threshold` at all. A pair's
 /// weight only grows as the values it agrees on exactly get rarer (a smaller share, a
 /// bigger Bayes factor; the places' strongest-first sum grows with each part), so a
@@ -628,81 +739,80 @@ pub fn find_packed_with(
     let packed_ref = &*packed;
     let blocks = blocks_of(all, |i| packed_ref.get(i));
     let real = real as u32;
-    // The pairs are never all held: each stripe's pairs are made, given their codes on
-    // the stripe's core and let go (only the codes are kept, a stripe's in one list),
-    // and made again for scoring once the model is fitted. Two bytes a pair instead of
-    // the six of pair and code. Meanwhile, on one more thread, the value frequencies
-    // are counted (after the blocks: their memory is not held at once).
-    let mut codes: Vec<Vec<u16>> = Vec::with_capacity(blocks.stripes());
-    let mut candidate_count = 0;
+    // The pairs are never all held: each stripe's pairs are made on a core and let go,
+    // and made again for scoring once the model is fitted. EM reads only the pairs that
+    // agree exactly on a training rule's fields (`trains_em`): those are compared now,
+    // and their comparison vectors counted. Every other pair is compared only when it
+    // is scored, field by field, as far as the model says it could still be a match.
+    // Meanwhile, on one more thread, the value frequencies are counted (after the
+    // blocks: their memory is not held at once).
+    let mut counts = vec![0u64; 1 << 16];
+    let (mut candidate_count, mut pair_count) = (0, 0u64);
     let tf = std::thread::scope(|scope| {
         let tf = scope.spawn(|| term_frequencies(all, &|i| packed_ref.get(i)));
         blocks.each_stripe(
             |_, pairs| {
-                let mut out = vec![0u16; pairs.len()];
-                codes_into(packed_ref, pairs.iter().copied(), &mut out);
-                let real_pairs = pairs.iter().filter(|(a, b)| *a < real && *b < real).count();
-                (out, real_pairs)
+                let (mut trained, mut real_pairs) = (Vec::new(), 0);
+                each_pair_keys(packed_ref, pairs, |a, ka, b, kb| {
+                    real_pairs += usize::from(a < real && b < real);
+                    if trains_em(ka, kb) {
+                        trained.push(narrow(&compare_keys(ka, kb)));
+                    }
+                });
+                (trained, real_pairs, pairs.len())
             },
-            |_, _, _, (out, real_pairs)| {
-                codes.push(out);
+            |_, _, _, (trained, real_pairs, pairs)| {
+                for c in trained {
+                    counts[usize::from(c)] += 1;
+                }
                 candidate_count += real_pairs;
+                pair_count += pairs as u64;
             },
         );
         tf.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
-    let mut counts = vec![0u64; 1 << 16];
-    for c in codes.iter().flatten() {
-        counts[usize::from(*c)] += 1;
-    }
     let model = Model::fit_with(
         all,
         |i| packed_ref.get(i),
         |batch| packed_ref.warm(batch),
         &histogram_of_counts(counts),
+        pair_count,
         U_SAMPLE.min(all * 20),
         7,
         tf,
     );
     // Scoring is per pair: each stripe on its core again. The pairs come sorted by their
     // first record, whose value frequencies are looked up once for all its pairs.
-    let reachable = reachable_codes(&model, threshold);
-    // Each stripe's codes are let go of once scored (its core takes them).
-    let codes: Vec<std::sync::Mutex<Vec<u16>>> = codes.into_iter().map(Into::into).collect();
-    let (model_ref, recs, codes_ref, reachable) = (&model, packed_ref, &codes, &reachable);
+    let possible = Possible::new(&reachable_codes(&model, threshold));
+    let (model_ref, recs, possible) = (&model, packed_ref, &possible);
     let mut hits: Vec<Link> = Vec::new();
     blocks.each_stripe(
-        |stripe, pairs| {
-            let mine = std::mem::take(
-                &mut *codes_ref[stripe]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            );
+        |_, pairs| {
             let mut counts = (u32::MAX, [0; TF_FIELDS]);
-            pairs
-                .iter()
-                .zip(&mine)
-                .filter(|((a, b), _)| *a < real && *b < real)
-                .filter_map(|(&(a, b), code)| {
-                    if !reachable[usize::from(*code)] {
-                        return None;
-                    }
-                    if counts.0 != a {
-                        counts = (a, model_ref.tf_counts(&recs.get(a as usize)));
-                    }
-                    let w = model_ref.weight_with_counts(&widen(*code), &counts.1);
-                    let p = probability_of(w);
-                    (p >= threshold).then_some(Link {
+            let mut found = Vec::new();
+            each_pair_keys(recs, pairs, |a, ka, b, kb| {
+                if a >= real || b >= real {
+                    return;
+                }
+                let Some(g) = possible.compare(ka, kb) else {
+                    return;
+                };
+                if counts.0 != a {
+                    counts = (a, model_ref.tf_counts(ka));
+                }
+                let p = probability_of(model_ref.weight_with_counts(&g, &counts.1));
+                if p >= threshold {
+                    found.push(Link {
                         a: a as usize,
                         b: b as usize,
                         probability: p,
-                    })
-                })
-                .collect::<Vec<Link>>()
+                    });
+                }
+            });
+            found
         },
         |_, _, _, found| hits.extend(found),
     );
-    drop(codes);
     drop(blocks);
     packed.truncate(real as usize);
     let clusters = cluster(ids, packed, &model, &mut hits);
@@ -1142,14 +1252,20 @@ mod tests {
     }
 
     /// Every comparison vector the fields' levels allow fits 16 bits and comes back.
+    /// `n` generated records (with duplicates), packed, and their candidate pairs.
+    fn corpus_pairs(n: usize) -> (Vec<Record>, Packed, Pairs) {
+        let rs = reference_population(n);
+        let packed = Packed::new(&rs);
+        let pairs = candidate_pairs_of(rs.len(), |i| packed.get(i));
+        (rs, packed, pairs)
+    }
+
     /// A code left out of scoring as unreachable never belongs to a pair at or above
     /// the threshold, whatever its records' value frequencies (and the codes of the
     /// clearest matches are kept).
     #[test]
     fn unreachable_codes_never_hold_a_match() {
-        let rs = reference_population(3_000);
-        let packed = Packed::new(&rs);
-        let pairs = candidate_pairs_of(rs.len(), |i| packed.get(i));
+        let (rs, packed, pairs) = corpus_pairs(3_000);
         let codes = patterns_of(&packed, &pairs);
         let m = fit(&rs);
         let same = narrow(&[0; FIELDS]) as usize;
@@ -1169,6 +1285,117 @@ mod tests {
                 assert!(skipped > pairs.len() / 2, "{skipped} of {}", pairs.len());
             }
         }
+    }
+
+    /// Scoring compares a pair's fields only while a match is still possible: a pair
+    /// it compares to the end has the comparison vector of every field compared, and a
+    /// pair it leaves has an unreachable one (so, with `unreachable_codes_never_hold_a_
+    /// match`, it finds exactly the pairs at or above the threshold). At the default
+    /// threshold most pairs are left after a few fields.
+    #[test]
+    fn pruned_scoring_finds_what_comparing_every_field_finds() {
+        let (rs, packed, pairs) = corpus_pairs(3_000);
+        let m = fit(&rs);
+        for threshold in [0.0, 0.5, 0.9, DEFAULT_THRESHOLD, 0.999, 1.0] {
+            let reachable = reachable_codes(&m, threshold);
+            let possible = Possible::new(&reachable);
+            let mut compared = 0;
+            for (a, b) in pairs.iter() {
+                let (ka, kb) = (packed.get(a as usize), packed.get(b as usize));
+                let full = compare_keys(&ka, &kb);
+                let code = usize::from(narrow(&full));
+                match possible.compare(&ka, &kb) {
+                    Some(g) => {
+                        assert_eq!(g, full, "{threshold}: {a} {b}");
+                        assert!(reachable[code], "{threshold}: {a} {b}");
+                        compared += 1;
+                    }
+                    None => assert!(!reachable[code], "{threshold}: {a} {b} {full:?}"),
+                }
+            }
+            if threshold == 0.0 {
+                assert_eq!(compared, pairs.len());
+            }
+            if threshold == DEFAULT_THRESHOLD {
+                assert!(compared < pairs.len() / 4, "{compared} of {}", pairs.len());
+            }
+        }
+    }
+
+    /// `level` is `compare_keys` one field at a time, and `exact` its exact level, on
+    /// candidate pairs (near and exact agreements) and on random pairs.
+    #[test]
+    fn one_field_at_a_time_is_compare_keys() {
+        use crate::domain::linkage::exact;
+        let (rs, packed, pairs) = corpus_pairs(2_000);
+        let mut rng = crate::domain::synthetic::Rng::new(11);
+        let random = (0..20_000).map(|_| {
+            let a = rng.below(rs.len() as u64) as u32;
+            (a, rng.below(rs.len() as u64) as u32)
+        });
+        for (a, b) in pairs.iter().chain(random) {
+            let (ka, kb) = (packed.get(a as usize), packed.get(b as usize));
+            let full = compare_keys(&ka, &kb);
+            for f in ALL_FIELDS {
+                assert_eq!(level(f, &ka, &kb), full[f as usize], "{f:?} {a} {b}");
+                assert_eq!(exact(f, &ka, &kb), full[f as usize] == 0, "{f:?} {a} {b}");
+            }
+        }
+    }
+
+    /// EM given only the patterns of the pairs that `trains_em` (and the number of all
+    /// the pairs) fits the model EM fits given every pair's pattern; `trains_em` on a
+    /// pair's keys is EM's own test of its pattern.
+    #[test]
+    fn em_reads_only_the_pairs_that_train_it() {
+        use crate::domain::linkage::trains_em_pattern;
+        let (rs, packed, pairs) = corpus_pairs(3_000);
+        let codes = patterns_of(&packed, &pairs);
+        let mut trained = Vec::new();
+        for ((a, b), code) in pairs.iter().zip(&codes) {
+            let trains = trains_em(&packed.get(a as usize), &packed.get(b as usize));
+            assert_eq!(trains, trains_em_pattern(&widen(*code)), "{a} {b}");
+            if trains {
+                trained.push(*code);
+            }
+        }
+        assert!(!trained.is_empty() && trained.len() < codes.len() / 4);
+        let fit = |codes: &[u16]| {
+            let tf = term_frequencies(rs.len(), &|i| packed.get(i));
+            let all = pairs.len() as u64;
+            Model::fit_with(
+                rs.len(),
+                |i| packed.get(i),
+                |_| 0,
+                &histogram(codes),
+                all,
+                40_000,
+                7,
+                tf,
+            )
+        };
+        let (every, some) = (fit(&codes), fit(&trained));
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300);
+        assert!(
+            close(every.lambda, some.lambda),
+            "{} {}",
+            every.lambda,
+            some.lambda
+        );
+        assert_eq!(every.pairs, some.pairs);
+        for (x, y) in [(&every.m, &some.m), (&every.u, &some.u)] {
+            for (fx, fy) in x.iter().zip(y) {
+                assert!(
+                    fx.iter().zip(fy).all(|(a, b)| close(*a, *b)),
+                    "{fx:?} {fy:?}"
+                );
+            }
+        }
+        let (nx, ny) = (&every.u_name_given_phone, &some.u_name_given_phone);
+        assert!(
+            nx.iter().zip(ny).all(|(a, b)| close(*a, *b)),
+            "{nx:?} {ny:?}"
+        );
     }
 
     #[test]
