@@ -741,8 +741,8 @@ pub fn find_packed_with(
     let real = real as u32;
     // The pairs are never all held: each stripe's pairs are made on a core and let go,
     // and made again for scoring once the model is fitted. EM reads only the pairs that
-    // agree exactly on a training rule's fields (`trains_em`): those are compared now,
-    // and their comparison vectors counted. Every other pair is compared only when it
+    // agree exactly on a training rule's fields or on the phone (`trains_em`): those are
+    // compared now, and their comparison vectors counted. Every other pair is compared only when it
     // is scored, field by field, as far as the model says it could still be a match.
     // Meanwhile, on one more thread, the value frequencies are counted (after the
     // blocks: their memory is not held at once).
