@@ -108,25 +108,53 @@ fn joined<'a>(parts: impl Iterator<Item = &'a str>, skip: usize, sep: &str, f: i
 }
 
 /// The blocking keys of one record (the rules, by number).
+#[cfg(test)]
 pub fn keys(r: &Keys, out: &mut Vec<u64>) {
-    let initial = first_char(r.name_sorted);
-    // 1. same phone; 2. same phone but for the last four digits (a typo there) and the
-    //    same first name letter; 3. same last seven digits (a typo in front).
-    if let Some(p) = r.phone {
-        out.push(h(1, &[p]));
-        if p.len() >= 9 {
-            out.push(h(2, &[&p[..p.len() - 4], initial]));
-            out.push(h(3, &[&p[p.len() - 7..], initial]));
-        }
+    for group in 0..GROUPS {
+        group_keys(r, group, out);
     }
-    // 4. same e-mail; 5. same local part (a domain typo) and first name letter.
-    if let Some(e) = r.email {
-        out.push(h(4, &[e]));
-        if let Some((local, _)) = e.rsplit_once('@') {
-            if local.len() >= 3 {
-                out.push(h(5, &[local, initial]));
+}
+
+/// The rules in groups of a similar number of keys a record, so that a blocking pass can
+/// make one group's keys only: phone and e-mail (1–5); name with city, company or sound
+/// (6–9, 13) and the address (11, 12); a name one character off at the address (10,
+/// one key a character).
+const GROUPS: usize = 3;
+
+/// The keys of the rules in `group` (0..GROUPS) of one record.
+fn group_keys(r: &Keys, group: usize, out: &mut Vec<u64>) {
+    let initial = first_char(r.name_sorted);
+    if group == 0 {
+        // 1. same phone; 2. same phone but for the last four digits (a typo there) and
+        //    the same first name letter; 3. same last seven digits (a typo in front).
+        if let Some(p) = r.phone {
+            out.push(h(1, &[p]));
+            if p.len() >= 9 {
+                out.push(h(2, &[&p[..p.len() - 4], initial]));
+                out.push(h(3, &[&p[p.len() - 7..], initial]));
             }
         }
+        // 4. same e-mail; 5. same local part (a domain typo) and first name letter.
+        if let Some(e) = r.email {
+            out.push(h(4, &[e]));
+            if let Some((local, _)) = e.rsplit_once('@') {
+                if local.len() >= 3 {
+                    out.push(h(5, &[local, initial]));
+                }
+            }
+        }
+        return;
+    }
+    if group == 2 {
+        // 10. name one character off and the same address start.
+        if !r.name.is_empty() && !r.address.is_empty() {
+            let a = prefix(r.address, 8);
+            out.push(h(10, &[r.name, a]));
+            if r.name.chars().count() <= 12 {
+                each_deletion(r.name, |d| out.push(h(10, &[d, a])));
+            }
+        }
+        return;
     }
     if !r.name.is_empty() {
         // 6. name and city; 7. name and company; 8. name tokens in any order.
@@ -150,14 +178,6 @@ pub fn keys(r: &Keys, out: &mut Vec<u64>) {
                         out.push(h(13, &[rest]))
                     });
                 }
-            }
-        }
-        // 10. name one character off and the same address start.
-        if !r.address.is_empty() {
-            let a = prefix(r.address, 8);
-            out.push(h(10, &[r.name, a]));
-            if r.name.chars().count() <= 12 {
-                each_deletion(r.name, |d| out.push(h(10, &[d, a])));
             }
         }
     }
@@ -238,7 +258,11 @@ fn candidate_pairs_on<'a>(
     record: impl Fn(usize) -> Keys<'a> + Sync,
     threads: usize,
 ) -> Pairs {
-    let blocks = blocks_on(n, record, threads);
+    pairs_of_blocks(n, &blocks_on(n, record, threads))
+}
+
+/// Every pair of the blocks of `n` records, grouped by first record.
+fn pairs_of_blocks(n: usize, blocks: &Blocks) -> Pairs {
     let mut pairs = Pairs {
         starts: Vec::with_capacity(n + 1),
         seconds: Vec::new(),
@@ -308,25 +332,40 @@ pub fn blocks_of<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync) -> Blo
 }
 
 fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: usize) -> Blocks {
+    blocks_in(n, record, threads, n.div_ceil(PASS_RECORDS).clamp(1, 8))
+}
+
+/// `blocks_on` with the keys split in (at least) `shares_needed` passes.
+fn blocks_in<'a>(
+    n: usize,
+    record: impl Fn(usize) -> Keys<'a> + Sync,
+    threads: usize,
+    shares_needed: usize,
+) -> Blocks {
     let record = &record;
     let threads = threads.max(1);
     // A member's index keeps its two top bits for marks.
     debug_assert!(n <= RECORD as usize);
     // Every (key, record) at once would be the scan's largest allocation (eight bytes
     // for each of some 15 keys a record): the keys are made in several passes instead,
-    // each keeping the keys of one share of the hash space, so only that share is sorted
-    // at a time. A pass's blocks are final (a key lives in one share), and the blocks'
-    // order does not matter (the pairs are sorted below).
-    let passes = n.div_ceil(PASS_RECORDS).clamp(1, 8) as u64;
+    // each making one group of rules' keys (`GROUPS`) and keeping those in one share of
+    // the hash space, so only that share is sorted at a time. A pass's blocks are final
+    // (a key lives in one group and one share), and the blocks' order does not matter
+    // (the pairs are sorted below). Each key is made once per share count, not once
+    // per pass.
+    let groups = if shares_needed == 1 { 1 } else { GROUPS };
+    let shares = shares_needed.div_ceil(groups) as u64;
+    let passes = groups as u64 * shares;
     // A pass's keys are kept in `threads` lists by their top bits, so every key of one
     // list is below every key of the next: sorted each on its own core, the lists in turn
     // are the pass's keys sorted. A key and its record in one word: the key's top 32
-    // bits (its low bits chose the pass) above the record's index, so sorted words
+    // bits (its low bits chose the share) above the record's index, so sorted words
     // order as (key, record). Two keys of a pass with the same top half (a few in a
     // million) make one block: that only adds pairs to compare.
     let part_of = |e: u64| (((e >> 32) * threads as u64) >> 32) as usize;
     let mut keyed: Vec<Vec<u64>> = vec![Vec::new(); threads];
-    let mut members: Vec<u32> = Vec::new();
+    // Each pass's blocks, as members (sized exactly: no doubling copy of a big list).
+    let mut blocks_by_pass: Vec<Vec<u32>> = Vec::new();
     // Each thread's buffers (its keys by list, and one record's keys), made here and
     // reused by every batch: a buffer a thread grows stays in this thread's heap rather
     // than leaving memory behind in the helper threads' own malloc arenas.
@@ -338,6 +377,7 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
         })
         .collect();
     for pass in 0..passes {
+        let (group, share) = ((pass / shares) as usize, pass % shares);
         keyed.iter_mut().for_each(Vec::clear);
         // Each record's keys, on every core, a small batch at a time (the threads'
         // buffers stay small next to the lists they are appended to).
@@ -350,8 +390,13 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
                     scope.spawn(move || {
                         for i in part {
                             buf.clear();
-                            keys(&record(i), buf);
-                            buf.retain(|k| k % passes == pass);
+                            let r = record(i);
+                            if groups == 1 {
+                                (0..GROUPS).for_each(|g| group_keys(&r, g, buf));
+                            } else {
+                                group_keys(&r, group, buf);
+                            }
+                            buf.retain(|k| k % shares == share);
                             for k in buf.iter_mut() {
                                 *k = block_entry(*k, i as u32);
                             }
@@ -364,12 +409,13 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
                     });
                 }
             });
-            if pass == 0 && b == 0 {
-                // Room for a pass, from the first batch's keys per record (one allocation
-                // a list, reused by every pass).
+            if b == 0 {
+                // Room for the pass, from its first batch's keys per record (one
+                // allocation a list, reused by the passes after it when big enough).
                 for (t, list) in keyed.iter_mut().enumerate() {
                     let got = work.iter().map(|w| w.0[t].len()).sum::<usize>() as f64;
-                    list.reserve((got / (to - from) as f64 * 1.1 * n as f64) as usize + 1024);
+                    let room = (got / (to - from) as f64 * 1.1 * n as f64) as usize + 1024;
+                    list.reserve_exact(room);
                 }
             }
             // In thread order: each list gets its keys by record, as one thread would.
@@ -387,33 +433,40 @@ fn blocks_on<'a>(n: usize, record: impl Fn(usize) -> Keys<'a> + Sync, threads: u
         });
         // Most keys are one record's only (a block of one makes no pair): only the blocks
         // of two or more are kept, as their members' indexes (the keys are no longer
-        // needed once the blocks are known).
-        for keyed in &keyed {
-            let mut start = 0;
-            while start < keyed.len() {
-                let key = keyed[start] >> 32;
-                let mut end = start + 1;
-                while end < keyed.len() && keyed[end] >> 32 == key {
-                    end += 1;
-                }
-                if end - start >= 2 {
-                    let big = if end - start > MAX_BLOCK { BIG } else { 0 };
-                    members.extend(keyed[start..end].iter().map(|e| *e as u32 | big));
-                    if let Some(last) = members.last_mut() {
-                        *last |= LAST;
+        // needed once the blocks are known). Counted first, then copied.
+        let each_block = |f: &mut dyn FnMut(&[u64])| {
+            for keyed in &keyed {
+                let mut start = 0;
+                while start < keyed.len() {
+                    let key = keyed[start] >> 32;
+                    let mut end = start + 1;
+                    while end < keyed.len() && keyed[end] >> 32 == key {
+                        end += 1;
                     }
+                    if end - start >= 2 {
+                        f(&keyed[start..end]);
+                    }
+                    start = end;
                 }
-                start = end;
             }
-        }
-        if pass == 0 {
-            // Room for every pass's blocks, from the first's (the passes split the keys
-            // evenly).
-            let more = passes as usize - 1;
-            members.reserve_exact(members.len() * more + members.len() / 8 + 64);
-        }
+        };
+        let mut size = 0;
+        each_block(&mut |block| size += block.len());
+        let mut members = Vec::with_capacity(size);
+        each_block(&mut |block| {
+            let big = if block.len() > MAX_BLOCK { BIG } else { 0 };
+            members.extend(block.iter().map(|e| *e as u32 | big));
+            if let Some(last) = members.last_mut() {
+                *last |= LAST;
+            }
+        });
+        blocks_by_pass.push(members);
     }
     drop(keyed);
+    let mut members = Vec::with_capacity(blocks_by_pass.iter().map(Vec::len).sum());
+    for pass in blocks_by_pass {
+        members.extend(pass);
+    }
     let mut blocks = Blocks {
         n,
         threads,
@@ -692,6 +745,22 @@ mod tests {
         assert!(got.windows(2).all(|w| w[0] < w[1]), "sorted, no copies");
         assert_eq!(got, want.into_iter().collect::<Vec<_>>());
         assert!(got.len() > rs.len());
+    }
+
+    /// The keys made in passes (one group of rules each, in one or more shares of the
+    /// hash space) give the pairs of one pass over every key.
+    #[test]
+    fn pairs_are_the_same_in_any_number_of_passes() {
+        let mut rs = crate::domain::matching::reference_population(3_000);
+        rs.extend((0..300).map(|i| rec("王伟", Some(&format!("86138{i:08}")), None, "")));
+        let n = rs.len();
+        let one = pairs_of_blocks(n, &blocks_in(n, |i| rs[i].keys(), 2, 1));
+        assert!(one.len() > n);
+        for shares_needed in [2, 3, 4, 8] {
+            let many = pairs_of_blocks(n, &blocks_in(n, |i| rs[i].keys(), 2, shares_needed));
+            assert_eq!(many.starts, one.starts, "{shares_needed}");
+            assert_eq!(many.seconds, one.seconds, "{shares_needed}");
+        }
     }
 
     /// The keys sorted in lists on several cores and the stripes paired on several
