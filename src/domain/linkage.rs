@@ -712,7 +712,6 @@ pub fn compare(a: &Record, b: &Record) -> [u8; FIELDS] {
     compare_keys(&a.keys(), &b.keys())
 }
 
-/// `compare` on borrowed keys (a `Record`'s or a `Packed` record's).
 /// One field's level for a pair (`compare_keys` of that field alone).
 pub fn level(f: Field, a: &Keys, b: &Keys) -> u8 {
     match f {
@@ -739,6 +738,7 @@ pub fn exact(f: Field, a: &Keys, b: &Keys) -> bool {
     }
 }
 
+/// `compare` on borrowed keys (a `Record`'s or a `Packed` record's).
 pub fn compare_keys(a: &Keys, b: &Keys) -> [u8; FIELDS] {
     [
         name_level(a, b),

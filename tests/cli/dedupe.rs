@@ -181,6 +181,63 @@ fn dedupe_reports_clusters_then_apply_merges_them_once() {
 
 /// The survivor keeps the full legal name and the complete address, whichever member
 /// had them.
+/// A report of more clusters than one rendering batch (256) labels every cluster with
+/// its own members' names, in its ids' order, in JSON and in JSON lines alike.
+#[test]
+fn a_long_report_labels_each_cluster_with_its_own_members() {
+    let env = TestEnv::new();
+    let letters = |k: usize| -> String {
+        let (a, b) = (k / 26, k % 26);
+        format!("{}{}", (b'a' + a as u8) as char, (b'a' + b as u8) as char)
+    };
+    let mut csv = String::from("name,company,phone,email\n");
+    for k in 0..300 {
+        let name = format!("Quill {}ston", letters(k));
+        let row = format!(
+            "{name},Vane {} Works,1390000{k:04},q{k}@vane.test\n",
+            letters(k)
+        );
+        csv.push_str(&row);
+        csv.push_str(&row);
+    }
+    let file = env.dir.path().join("pairs.csv");
+    std::fs::write(&file, csv).unwrap();
+    let file = file.display().to_string();
+    crate::common::fixtures::import(&env, &[&file, "--on-duplicate", "create"]);
+    let listed = env.json(&["list", "--limit", "1000"]);
+    let label = |id: i64| -> String {
+        let c = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no customer {id}"));
+        format!(
+            "{} / {}",
+            c["name"].as_str().unwrap(),
+            c["company"].as_str().unwrap()
+        )
+    };
+    let json = env.json(&["dedupe", "--limit", "0"]);
+    let lines = env.ok(&["--format", "jsonl", "dedupe", "--limit", "0"]);
+    let jsonl: serde_json::Value = serde_json::from_str(lines.trim()).unwrap();
+    for report in [&json, &jsonl] {
+        let clusters = report["clusters"].as_array().unwrap();
+        assert_eq!(clusters.len(), 300);
+        for c in clusters {
+            let ids: Vec<i64> = c["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_i64().unwrap())
+                .collect();
+            let want: Vec<String> = ids.iter().map(|i| label(*i)).collect();
+            assert_eq!(c["names"], want.join(" | "), "{c}");
+            assert_eq!(c["pairs"].as_array().unwrap().len(), ids.len() - 1);
+        }
+    }
+}
+
 #[test]
 fn apply_keeps_the_most_complete_value_of_each_field() {
     let mut env = east_team();

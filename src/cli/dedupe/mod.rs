@@ -83,9 +83,8 @@ struct ReportHead<'a> {
     summary: &'a DedupeSummary,
 }
 
-/// Clusters rendered at once, on another core: their labels are looked up on this
-/// thread while the batches before them are explained and rendered, and a big report's
-/// rows (and their members' records) are never all in memory.
+/// Clusters rendered at once, on another core while this thread writes the batches
+/// before them: a big report's rows (and their explanations) are never all in memory.
 const ROW_BATCH: usize = 256;
 /// Batches being rendered at once.
 const IN_FLIGHT: usize = 2;
@@ -202,6 +201,10 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                 .flat_map(|c| c.members.iter().map(|i| scan.id(*i)))
                 .collect()
         };
+        // Every label looked up before anything is written (one read, and a failed
+        // lookup leaves no half-written report).
+        let labels = app::labels(store, &member_ids(&shown))?;
+        let names = split(&shown, &labels);
         if out.is_json() {
             // Each link explained once: the weakest's (the last) is the row's reasons.
             let cluster_json = |c: &Cluster, names: &[String]| {
@@ -230,29 +233,25 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                     pairs,
                 }
             };
-            // Clusters `from..` (a batch), labelled, rendered in the report's format.
-            let render = |from: usize, labels: Vec<String>| -> Result<Vec<u8>> {
-                let batch = &shown[from..(from + ROW_BATCH).min(shown.len())];
+            // Clusters `from..` (a batch) rendered in the report's format.
+            let render = |from: usize| -> Result<Vec<u8>> {
+                let to = (from + ROW_BATCH).min(shown.len());
                 // Room for a typical cluster's JSON each (~1.4 kB).
-                let mut buf = Vec::with_capacity(batch.len() * 1536);
-                for (n, (c, names)) in batch.iter().zip(split(batch, &labels)).enumerate() {
-                    out.json_element(from + n, &cluster_json(c, names), &mut buf)?;
+                let mut buf = Vec::with_capacity((to - from) * 1536);
+                for n in from..to {
+                    out.json_element(n, &cluster_json(shown[n], names[n]), &mut buf)?;
                 }
                 Ok(buf)
             };
             return std::thread::scope(|scope| {
-                let (render, member_ids) = (&render, &member_ids);
+                let render = &render;
                 let mut made = std::collections::VecDeque::new();
                 let mut next = 0;
                 let batches = std::iter::from_fn(|| {
                     while next < shown.len() && made.len() < IN_FLIGHT {
                         let from = next;
                         next += ROW_BATCH;
-                        let ids = member_ids(&shown[from..next.min(shown.len())]);
-                        match app::labels(store, &ids) {
-                            Ok(labels) => made.push_back(scope.spawn(move || render(from, labels))),
-                            Err(e) => return Some(Err(e)),
-                        }
+                        made.push_back(scope.spawn(move || render(from)));
                     }
                     let first = made.pop_front()?;
                     Some(
@@ -264,8 +263,6 @@ pub fn run(ctx: &mut Ctx, a: &DedupeArgs) -> Result<()> {
                 out.json_with_array(&ReportHead { summary: &summary }, "clusters", batches)
             });
         }
-        let labels = app::labels(store, &member_ids(&shown))?;
-        let names = split(&shown, &labels);
         let rows: Vec<ClusterRow> = shown
             .iter()
             .zip(&names)
