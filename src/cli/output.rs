@@ -228,28 +228,7 @@ impl Out {
         serde_json::to_writer_pretty(Indented(out), value)?;
         Ok(())
     }
-}
 
-/// Bytes appended to a buffer with four spaces after each newline.
-struct Indented<'a>(&'a mut Vec<u8>);
-
-impl Write for Indented<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                self.0.extend_from_slice(b"\n    ");
-            }
-            self.0.extend_from_slice(line);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Out {
     /// A titled table section (used by `show` and reports); no-op outside table format.
     pub fn section<T: Serialize>(&self, title: &str, rows: &[T]) -> Result<()> {
         if self.format != Format::Table || rows.is_empty() {
@@ -505,6 +484,25 @@ pub fn confirm(yes: bool, question: &str) -> Result<bool> {
         .default(false)
         .interact()
         .map_err(|e| Error::Other(format!("prompt failed: {e}")))
+}
+
+/// Bytes appended to a buffer with four spaces after each newline.
+struct Indented<'a>(&'a mut Vec<u8>);
+
+impl Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.0.extend_from_slice(b"\n    ");
+            }
+            self.0.extend_from_slice(line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -311,8 +311,10 @@ pub struct Blocks {
 }
 
 /// Records whose keys one blocking pass holds at most (about 15 keys of 8 bytes each:
-/// ~5 MB a pass). A pass more costs making every record's keys once more; fewer would
-/// make the blocking the scan's peak of memory.
+/// ~5 MB a pass). Past one pass, the passes make one group of rules' keys each (three
+/// passes make every key once); more passes than groups cost making a group's keys once
+/// more for each further share of the hash space; fewer would make the blocking the
+/// scan's peak of memory.
 const PASS_RECORDS: usize = 40_000;
 
 /// Marks on a member's index in `Blocks::members` (records are fewer than 2^30).
