@@ -519,27 +519,14 @@ fn patterns_of(records: &Packed, pairs: &Pairs) -> Vec<u16> {
     codes
 }
 
-/// The comparison vectors of `pairs` into `out` (as many). The pairs come sorted by
-/// their first record: its keys are read once for all its pairs.
-fn codes_into(records: &Packed, mut pairs: impl Iterator<Item = (u32, u32)>, out: &mut [u16]) {
-    // The current first record (none read yet: no record has index u32::MAX).
-    let (mut first, mut ka) = (u32::MAX, Keys::default());
-    let mut warmed = 0;
-    for slots in out.chunks_mut(WARM) {
-        let mut batch = [(0u32, 0u32); WARM];
-        for (x, p) in batch.iter_mut().zip(&mut pairs) {
-            *x = p;
+/// The comparison vectors of `pairs` into `out` (as many).
+fn codes_into(records: &Packed, pairs: impl Iterator<Item = (u32, u32)>, out: &mut [u16]) {
+    let mut slots = out.iter_mut();
+    each_pair_keys(records, pairs.take(slots.len()), |_, ka, _, kb| {
+        if let Some(slot) = slots.next() {
+            *slot = narrow(&compare_keys(ka, kb));
         }
-        let seconds = batch.map(|(_, b)| b);
-        warmed ^= records.warm(&seconds[..slots.len()]);
-        for (slot, &(a, b)) in slots.iter_mut().zip(&batch) {
-            if a != first {
-                (first, ka) = (a, records.get(a as usize));
-            }
-            *slot = narrow(&compare_keys(&ka, &records.get(b as usize)));
-        }
-    }
-    std::hint::black_box(warmed);
+    });
 }
 
 /// Calls `f(a, a's keys, b, b's keys)` for each pair. The pairs come sorted by their
@@ -547,18 +534,26 @@ fn codes_into(records: &Packed, mut pairs: impl Iterator<Item = (u32, u32)>, out
 /// second records is loaded into the cache together.
 fn each_pair_keys<'r>(
     records: &'r Packed,
-    pairs: &[(u32, u32)],
+    pairs: impl IntoIterator<Item = (u32, u32)>,
     mut f: impl FnMut(u32, &Keys<'r>, u32, &Keys<'r>),
 ) {
+    // The current first record (none read yet: no record has index u32::MAX).
     let (mut first, mut ka) = (u32::MAX, Keys::default());
+    let mut pairs = pairs.into_iter();
     let mut warmed = 0;
-    for batch in pairs.chunks(WARM) {
-        let mut seconds = [0u32; WARM];
-        for (s, (_, b)) in seconds.iter_mut().zip(batch) {
-            *s = *b;
+    loop {
+        let mut batch = [(0u32, 0u32); WARM];
+        let mut len = 0;
+        for (x, p) in batch.iter_mut().zip(&mut pairs) {
+            *x = p;
+            len += 1;
         }
-        warmed ^= records.warm(&seconds[..batch.len()]);
-        for &(a, b) in batch {
+        if len == 0 {
+            break;
+        }
+        let seconds = batch.map(|(_, b)| b);
+        warmed ^= records.warm(&seconds[..len]);
+        for &(a, b) in &batch[..len] {
             if a != first {
                 (first, ka) = (a, records.get(a as usize));
             }
@@ -763,7 +758,7 @@ pub fn find_packed_with(
         blocks.each_stripe(
             |_, pairs| {
                 let (mut trained, mut real_pairs) = (Vec::new(), 0);
-                each_pair_keys(packed_ref, pairs, |a, ka, b, kb| {
+                each_pair_keys(packed_ref, pairs.iter().copied(), |a, ka, b, kb| {
                     real_pairs += usize::from(a < real && b < real);
                     if trains_em(ka, kb) {
                         trained.push(narrow(&compare_keys(ka, kb)));
@@ -800,7 +795,7 @@ pub fn find_packed_with(
         |_, pairs| {
             let mut counts = (u32::MAX, [0; TF_FIELDS]);
             let mut found = Vec::new();
-            each_pair_keys(recs, pairs, |a, ka, b, kb| {
+            each_pair_keys(recs, pairs.iter().copied(), |a, ka, b, kb| {
                 if a >= real || b >= real {
                     return;
                 }
